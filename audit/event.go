@@ -1,0 +1,164 @@
+// Package audit holds the tokentrail data model: one Event for each fact in a
+// token's life (issued, used, refreshed, revoked, rejected), the Geo context of
+// an address, and the Anomaly that detection raises over events.
+//
+// An Event never carries a raw token. A token is known by its jti (TokenID)
+// and by the SHA-256 fingerprint of its compact form; ParseToken derives both.
+package audit
+
+import (
+	"net/netip"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// Event is one fact in the life of a token. ID, Time, Kind, and TokenID or
+// Fingerprint are required; every other field is optional and its zero value
+// means "not known". Validate checks the rules.
+type Event struct {
+	// ID identifies the event. It is stable: importing the same record twice,
+	// or delivering it twice over an at-least-once transport, yields the same
+	// ID, and stores keep only the first copy. See NewID.
+	ID string `json:"id"`
+
+	// Time is when the fact happened (event time, not ingestion time), in UTC.
+	Time time.Time `json:"time"`
+
+	Kind Kind `json:"kind"`
+
+	// Identity of the token.
+	TokenID       string    `json:"token_id,omitempty"`        // the jti claim, or the identity provider's token id
+	Fingerprint   string    `json:"fingerprint,omitempty"`     // lowercase hex SHA-256 of the compact token
+	Issuer        string    `json:"issuer,omitempty"`          // iss, or the realm or tenant that minted it
+	Subject       string    `json:"subject,omitempty"`         // sub, or the user or service account
+	Audience      []string  `json:"audience,omitempty"`        // aud
+	ClientID      string    `json:"client_id,omitempty"`       // azp or client_id
+	SessionID     string    `json:"session_id,omitempty"`      // sid, or the identity provider's session
+	ParentTokenID string    `json:"parent_token_id,omitempty"` // the refresh token this token was minted from
+	Scopes        []string  `json:"scopes,omitempty"`
+	IssuedAt      time.Time `json:"issued_at,omitzero"`
+	NotBefore     time.Time `json:"not_before,omitzero"`
+	ExpiresAt     time.Time `json:"expires_at,omitzero"`
+
+	// Context of the request that issued, used or presented the token.
+	IP        netip.Addr `json:"ip,omitzero"`
+	UserAgent string     `json:"user_agent,omitempty"`
+	Geo       Geo        `json:"geo,omitzero"`
+	Method    string     `json:"method,omitempty"` // HTTP method or API verb
+	Path      string     `json:"path,omitempty"`   // request path or URI
+	Status    int        `json:"status,omitempty"` // HTTP status code, 0 when unknown
+	TraceID   string     `json:"trace_id,omitempty"`
+
+	// Revocation and rejection.
+	Actor            string           `json:"actor,omitempty"`  // who revoked the token
+	Reason           string           `json:"reason,omitempty"` // why, in the actor's words
+	RevocationMethod RevocationMethod `json:"revocation_method,omitempty"`
+	RejectReason     RejectReason     `json:"reject_reason,omitempty"`
+
+	// Source says where the event came from: a service instance, or an
+	// importer's "file:line".
+	Source string `json:"source,omitempty"`
+}
+
+// Geo is where an address was located, as an enrichment database or the
+// identity provider reported it. The zero Geo means "no location".
+type Geo struct {
+	Country    string  `json:"country,omitempty"` // ISO 3166-1 alpha-2 code where known, else a name
+	City       string  `json:"city,omitempty"`
+	Latitude   float64 `json:"latitude,omitempty"`
+	Longitude  float64 `json:"longitude,omitempty"`
+	AccuracyKM float64 `json:"accuracy_km,omitempty"` // radius of the location's uncertainty
+	ASN        uint32  `json:"asn,omitempty"`
+	Org        string  `json:"org,omitempty"` // the network's owner
+}
+
+// HasCoordinates reports whether g carries a usable position. 0/0 is what
+// exports write when they have none, so it counts as no position.
+func (g Geo) HasCoordinates() bool {
+	return (g.Latitude != 0 || g.Longitude != 0) &&
+		g.Latitude >= -90 && g.Latitude <= 90 &&
+		g.Longitude >= -180 && g.Longitude <= 180
+}
+
+// IsZero reports whether g holds nothing.
+func (g Geo) IsZero() bool { return g == Geo{} }
+
+// maxFieldBytes bounds every free-text field, so that one hostile record
+// cannot make the store or a report grow without bound.
+const maxFieldBytes = 8 << 10
+
+// Validate reports the first rule e breaks, as a *FieldError naming the field
+// and the value, or nil when e is valid. The rules: ID, Time and a valid Kind
+// are present; TokenID or Fingerprint is present; Fingerprint, when present,
+// is 64 lowercase hex digits; text fields are valid UTF-8 of at most 8 KiB;
+// Status, when present, is an HTTP status code (100 to 599).
+func (e *Event) Validate() error {
+	switch {
+	case e.ID == "":
+		return &FieldError{Field: "ID", Reason: "is missing"}
+	case e.Time.IsZero():
+		return &FieldError{Field: "Time", Reason: "is missing"}
+	case !e.Kind.Valid():
+		return &FieldError{Field: "Kind", Value: e.Kind.String(), Reason: "is not one of issued, used, refreshed, revoked, rejected"}
+	case e.TokenID == "" && e.Fingerprint == "":
+		return &FieldError{Field: "TokenID", Reason: "and Fingerprint are both missing, so the event names no token"}
+	}
+	if e.Fingerprint != "" && !IsFingerprint(e.Fingerprint) {
+		return &FieldError{Field: "Fingerprint", Value: e.Fingerprint, Reason: "is not 64 lowercase hex digits (a SHA-256)"}
+	}
+	if e.Status != 0 && (e.Status < 100 || e.Status > 599) {
+		return &FieldError{Field: "Status", Value: strconv.Itoa(e.Status), Reason: "is not an HTTP status code (100 to 599)"}
+	}
+	if !e.RevocationMethod.Valid() {
+		return &FieldError{Field: "RevocationMethod", Value: string(e.RevocationMethod), Reason: "is not one of api, admin, logout, automated"}
+	}
+	if !e.RejectReason.Valid() {
+		return &FieldError{Field: "RejectReason", Value: string(e.RejectReason), Reason: "is not a known reject reason"}
+	}
+	for _, f := range e.textFields() {
+		if !utf8.ValidString(f.value) {
+			return &FieldError{Field: f.name, Value: strings.ToValidUTF8(f.value, "\uFFFD"), Reason: "is not valid UTF-8"}
+		}
+		if len(f.value) > maxFieldBytes {
+			return &FieldError{Field: f.name, Value: f.value[:64] + "...", Reason: "is longer than 8 KiB"}
+		}
+	}
+	return nil
+}
+
+type namedText struct{ name, value string }
+
+func (e *Event) textFields() []namedText {
+	fields := []namedText{
+		{"ID", e.ID}, {"TokenID", e.TokenID}, {"Issuer", e.Issuer}, {"Subject", e.Subject},
+		{"ClientID", e.ClientID}, {"SessionID", e.SessionID}, {"ParentTokenID", e.ParentTokenID},
+		{"UserAgent", e.UserAgent}, {"Method", e.Method}, {"Path", e.Path}, {"TraceID", e.TraceID},
+		{"Actor", e.Actor}, {"Reason", e.Reason}, {"Source", e.Source},
+		{"Geo.Country", e.Geo.Country}, {"Geo.City", e.Geo.City}, {"Geo.Org", e.Geo.Org},
+	}
+	for _, a := range e.Audience {
+		fields = append(fields, namedText{"Audience", a})
+	}
+	for _, s := range e.Scopes {
+		fields = append(fields, namedText{"Scopes", s})
+	}
+	return fields
+}
+
+// Token returns the identity that groups e with the other events of the same
+// token: the TokenID when known, else the Fingerprint.
+func (e *Event) Token() string {
+	if e.TokenID != "" {
+		return e.TokenID
+	}
+	return e.Fingerprint
+}
+
+func quote(s string) string {
+	if len(s) > 200 {
+		s = s[:200] + "..."
+	}
+	return strconv.Quote(s)
+}

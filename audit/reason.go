@@ -1,0 +1,49 @@
+package audit
+
+// RevocationMethod says how a revocation was made. The empty value means
+// "not known".
+type RevocationMethod string
+
+// The revocation methods.
+const (
+	RevokedByAPI       RevocationMethod = "api"       // a revocation endpoint (RFC 7009) or an API call
+	RevokedByAdmin     RevocationMethod = "admin"     // an administrator, in a console or with the CLI
+	RevokedByLogout    RevocationMethod = "logout"    // the user ended the session
+	RevokedByAutomated RevocationMethod = "automated" // a rule or a remediation step
+)
+
+// Valid reports whether m is empty or one of the defined methods.
+func (m RevocationMethod) Valid() bool {
+	switch m {
+	case "", RevokedByAPI, RevokedByAdmin, RevokedByLogout, RevokedByAutomated:
+		return true
+	}
+	return false
+}
+
+// RejectReason says why a presented token was refused. The empty value means
+// "not known".
+type RejectReason string
+
+// The reject reasons.
+const (
+	RejectBadSignature RejectReason = "bad_signature"
+	RejectExpired      RejectReason = "expired"
+	RejectNotYetValid  RejectReason = "not_yet_valid"
+	RejectRevoked      RejectReason = "revoked"
+	RejectMalformed    RejectReason = "malformed"
+	RejectUnknownKey   RejectReason = "unknown_key"
+	RejectAlgNone      RejectReason = "alg_none"
+	RejectInvalidGrant RejectReason = "invalid_grant" // an identity provider refused a code or refresh token
+	RejectOther        RejectReason = "other"
+)
+
+// Valid reports whether r is empty or one of the defined reasons.
+func (r RejectReason) Valid() bool {
+	switch r {
+	case "", RejectBadSignature, RejectExpired, RejectNotYetValid, RejectRevoked,
+		RejectMalformed, RejectUnknownKey, RejectAlgNone, RejectInvalidGrant, RejectOther:
+		return true
+	}
+	return false
+}

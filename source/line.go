@@ -1,0 +1,77 @@
+package source
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+)
+
+// MaxLineBytes is the longest line a LineReader returns whole: 4 MiB. A real
+// audit record is far shorter (the largest Kubernetes audit line in common
+// exports is tens of KiB), and a longer one is rejected instead of buffered.
+const MaxLineBytes = 4 << 20
+
+// LineReader reads a file line by line with a bounded buffer. A line longer
+// than its limit is read to its end but not kept, and Next reports it with
+// ErrLineTooLong, so one huge line costs no more memory than the limit.
+type LineReader struct {
+	r     *bufio.Reader
+	max   int
+	line  int
+	buf   []byte
+	total int64
+}
+
+// ErrLineTooLong is returned by LineReader.Next for a line over the limit.
+var ErrLineTooLong = errors.New("line too long")
+
+// NewLineReader returns a LineReader over r that keeps lines of up to max
+// bytes; max <= 0 means MaxLineBytes.
+func NewLineReader(r io.Reader, max int) *LineReader {
+	if max <= 0 {
+		max = MaxLineBytes
+	}
+	return &LineReader{r: bufio.NewReaderSize(r, 64<<10), max: max}
+}
+
+// Next returns the next line without its line ending, and its 1-based number.
+// The slice is valid until the next call. At the end of input it returns
+// io.EOF. For a line over the limit it returns ErrLineTooLong wrapped with
+// the line's length; the caller may report it and call Next again.
+func (lr *LineReader) Next() (line []byte, number int, err error) {
+	lr.buf = lr.buf[:0]
+	size := 0
+	for {
+		chunk, err := lr.r.ReadSlice('\n')
+		size += len(chunk)
+		lr.total += int64(len(chunk))
+		if size <= lr.max+2 { // room for "\r\n"
+			lr.buf = append(lr.buf, chunk...)
+		}
+		if err == bufio.ErrBufferFull {
+			continue
+		}
+		if err != nil && err != io.EOF {
+			return nil, lr.line + 1, err
+		}
+		if size == 0 && err == io.EOF {
+			return nil, lr.line, io.EOF
+		}
+		lr.line++
+		if size > lr.max+2 {
+			return nil, lr.line, fmt.Errorf("%w: %d bytes, over the limit of %d", ErrLineTooLong, size, lr.max)
+		}
+		out := lr.buf
+		if n := len(out); n > 0 && out[n-1] == '\n' {
+			out = out[:n-1]
+		}
+		if n := len(out); n > 0 && out[n-1] == '\r' {
+			out = out[:n-1]
+		}
+		return out, lr.line, nil
+	}
+}
+
+// BytesRead returns how many bytes Next has consumed, for progress reports.
+func (lr *LineReader) BytesRead() int64 { return lr.total }

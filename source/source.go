@@ -1,0 +1,67 @@
+// Package source holds what every importer of existing logs shares: the
+// Handler that receives a file's events, skips and rejections, the RecordError
+// that locates a bad record as file:line, and a line reader that bounds the
+// length of a line. Each log format is a package below this one
+// (source/keycloak, source/k8saudit, source/jsonl).
+package source
+
+import (
+	"context"
+	"fmt"
+	"io"
+
+	"github.com/tokentrail/tokentrail/audit"
+)
+
+// Format is one log format that tokentrail imports.
+type Format struct {
+	// Name is what --format takes, such as "keycloak".
+	Name string
+
+	// Detect reports whether sample, the first bytes of a file (up to 64 KiB,
+	// possibly cut inside a line), looks like this format.
+	Detect func(sample []byte) bool
+
+	// Parse reads one file to its end. It calls h.Event for each event, in
+	// file order, h.Skip for each record that is not an event, and h.Reject
+	// for each record that should be an event but cannot be read; then it
+	// goes on with the next record. Parse returns an error only when reading
+	// stops early: r failed, ctx ended, or a Handler method returned an error
+	// (which Parse returns as it is). name is the file name used in
+	// audit.Event.Source ("name:line") and in RecordError.
+	Parse func(ctx context.Context, r io.Reader, name string, h Handler) error
+}
+
+// Handler receives what a Format's Parse finds in a file.
+type Handler interface {
+	// Event receives one event. The event's Source is "file:line". It has not
+	// been validated: the Handler decides what to do with an invalid one.
+	Event(e audit.Event) error
+
+	// Skip receives a record that is not an event (server noise, a stack
+	// trace line, an admin event, a request without a token).
+	Skip(line int, why string)
+
+	// Reject receives a record that cannot be read as an event.
+	Reject(err *RecordError)
+}
+
+// RecordError locates a record that could not be imported.
+type RecordError struct {
+	File   string
+	Line   int // 1-based; 0 when the error concerns the whole file
+	Reason string
+}
+
+// Error returns "file:line: reason".
+func (e *RecordError) Error() string {
+	if e.Line == 0 {
+		return fmt.Sprintf("%s: %s", e.File, e.Reason)
+	}
+	return fmt.Sprintf("%s:%d: %s", e.File, e.Line, e.Reason)
+}
+
+// Location returns "file:line", the form of audit.Event.Source.
+func Location(file string, line int) string {
+	return fmt.Sprintf("%s:%d", file, line)
+}

@@ -1,0 +1,70 @@
+// Package store defines the Store that every tokentrail backend implements
+// (store/sqlite, later store/postgres) and the Query it answers. The
+// conformance suite in store/storetest holds every backend to the same
+// contract.
+package store
+
+import (
+	"context"
+	"errors"
+	"net/netip"
+	"time"
+
+	"github.com/tokentrail/tokentrail/audit"
+)
+
+// Store keeps events durably. Implementations are safe for concurrent use.
+type Store interface {
+	// Append stores events in one transaction: all of them or none. An event
+	// whose ID is already stored is skipped and counted as a duplicate, so
+	// appending the same events twice adds nothing. Events must be valid
+	// (audit.Event.Validate); an invalid one fails the whole call with an
+	// error wrapping audit.ErrInvalidValue.
+	Append(ctx context.Context, events []audit.Event) (Appended, error)
+
+	// Events returns the events matching q, oldest first (ties broken by ID).
+	// It returns ErrEmptyQuery when q names no filter.
+	Events(ctx context.Context, q Query) ([]audit.Event, error)
+
+	// Count returns the number of stored events.
+	Count(ctx context.Context) (int64, error)
+
+	// Close releases the store. Calls after Close fail with ErrClosed.
+	Close() error
+}
+
+// Appended counts what one Append did.
+type Appended struct {
+	Inserted   int // events newly stored
+	Duplicates int // events whose ID was already stored, or repeated in the batch
+}
+
+// Query selects events. Every non-zero field narrows the selection (they are
+// combined with AND); at least one of TokenID, Fingerprint, Subject, IP,
+// SessionID and ParentTokenID must be set.
+type Query struct {
+	TokenID       string
+	Fingerprint   string
+	Subject       string
+	IP            netip.Addr
+	SessionID     string
+	ParentTokenID string
+
+	Kinds []audit.Kind // any of these kinds; empty means every kind
+	Since time.Time    // inclusive; zero means no lower bound
+	Until time.Time    // exclusive; zero means no upper bound
+	Limit int          // at most this many events; 0 means no limit
+}
+
+// Filtered reports whether q names at least one indexed filter.
+func (q Query) Filtered() bool {
+	return q.TokenID != "" || q.Fingerprint != "" || q.Subject != "" || q.IP.IsValid() ||
+		q.SessionID != "" || q.ParentTokenID != ""
+}
+
+// ErrEmptyQuery is returned by Events for a Query that names no filter, which
+// would read the whole store.
+var ErrEmptyQuery = errors.New("store: query names no token, subject, address, session or parent token")
+
+// ErrClosed is returned by a Store used after Close.
+var ErrClosed = errors.New("store: closed")
