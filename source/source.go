@@ -9,6 +9,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/tokentrail/tokentrail/audit"
 )
@@ -26,10 +27,23 @@ type Format struct {
 	// file order, h.Skip for each record that is not an event, and h.Reject
 	// for each record that should be an event but cannot be read; then it
 	// goes on with the next record. Parse returns an error only when reading
-	// stops early: r failed, ctx ended, or a Handler method returned an error
-	// (which Parse returns as it is). name is the file name used in
-	// audit.Event.Source ("name:line") and in RecordError.
-	Parse func(ctx context.Context, r io.Reader, name string, h Handler) error
+	// stops early: the reader failed, ctx ended, or a Handler method returned
+	// an error (which Parse returns as it is).
+	Parse func(ctx context.Context, in Input, h Handler) error
+}
+
+// Input is one file handed to a Format's Parse.
+type Input struct {
+	io.Reader
+
+	// Name is the file name used in audit.Event.Source ("name:line") and in
+	// RecordError.
+	Name string
+
+	// ModTime is the file's modification time, zero when unknown. Formats
+	// whose lines carry a time of day but no date take the date from it
+	// unless told otherwise.
+	ModTime time.Time
 }
 
 // Handler receives what a Format's Parse finds in a file.
