@@ -1,0 +1,166 @@
+package audit_test
+
+import (
+	"encoding/json"
+	"errors"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tokentrail/tokentrail/audit"
+)
+
+func validEvent() audit.Event {
+	return audit.Event{
+		ID:      audit.NewID("test", "1"),
+		Time:    time.Date(2026, 11, 20, 9, 0, 0, 0, time.UTC),
+		Kind:    audit.KindUsed,
+		TokenID: "5f0c3d7e-9a41-4b8e-b2a6-1d0f3e8c7a55",
+		IP:      netip.MustParseAddr("203.0.113.24"),
+		Status:  200,
+	}
+}
+
+func TestValidate(t *testing.T) {
+	tests := []struct {
+		name      string
+		change    func(e *audit.Event)
+		wantField string // empty when the event is valid
+	}{
+		{"valid", func(e *audit.Event) {}, ""},
+		{"fingerprint only", func(e *audit.Event) { e.TokenID = ""; e.Fingerprint = audit.Fingerprint("a.b.c") }, ""},
+		{"missing id", func(e *audit.Event) { e.ID = "" }, "ID"},
+		{"missing time", func(e *audit.Event) { e.Time = time.Time{} }, "Time"},
+		{"zero kind", func(e *audit.Event) { e.Kind = 0 }, "Kind"},
+		{"unknown kind", func(e *audit.Event) { e.Kind = 99 }, "Kind"},
+		{"no token identity", func(e *audit.Event) { e.TokenID = "" }, "TokenID"},
+		{"fingerprint not hex", func(e *audit.Event) { e.Fingerprint = strings.Repeat("z", 64) }, "Fingerprint"},
+		{"fingerprint upper case", func(e *audit.Event) { e.Fingerprint = strings.Repeat("A", 64) }, "Fingerprint"},
+		{"fingerprint short", func(e *audit.Event) { e.Fingerprint = "abc" }, "Fingerprint"},
+		{"status too low", func(e *audit.Event) { e.Status = 42 }, "Status"},
+		{"status too high", func(e *audit.Event) { e.Status = 600 }, "Status"},
+		{"unknown revocation method", func(e *audit.Event) { e.RevocationMethod = "magic" }, "RevocationMethod"},
+		{"unknown reject reason", func(e *audit.Event) { e.RejectReason = "bad_vibes" }, "RejectReason"},
+		{"invalid UTF-8", func(e *audit.Event) { e.UserAgent = "curl/\xff" }, "UserAgent"},
+		{"over-long path", func(e *audit.Event) { e.Path = "/" + strings.Repeat("a", 9000) }, "Path"},
+		{"invalid UTF-8 scope", func(e *audit.Event) { e.Scopes = []string{"ok", "\xc3"} }, "Scopes"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := validEvent()
+			tt.change(&e)
+			err := e.Validate()
+			if tt.wantField == "" {
+				if err != nil {
+					t.Fatalf("Validate() = %v, want nil", err)
+				}
+				return
+			}
+			var fe *audit.FieldError
+			if !errors.As(err, &fe) {
+				t.Fatalf("Validate() = %v, want a *FieldError", err)
+			}
+			if fe.Field != tt.wantField {
+				t.Errorf("Validate() field = %q, want %q (error %q)", fe.Field, tt.wantField, err)
+			}
+			if !errors.Is(err, audit.ErrInvalidValue) {
+				t.Errorf("Validate() = %v, want it to wrap ErrInvalidValue", err)
+			}
+			if !strings.Contains(err.Error(), tt.wantField) {
+				t.Errorf("Validate() message %q does not name the field %s", err, tt.wantField)
+			}
+		})
+	}
+}
+
+func TestValidateNamesTheValue(t *testing.T) {
+	e := validEvent()
+	e.Status = 42
+	if err := e.Validate(); err == nil || !strings.Contains(err.Error(), `"42"`) {
+		t.Errorf("Validate() = %v, want the message to quote 42", err)
+	}
+}
+
+func TestKindText(t *testing.T) {
+	for _, k := range audit.Kinds {
+		text, err := k.MarshalText()
+		if err != nil {
+			t.Fatalf("%v.MarshalText: %v", k, err)
+		}
+		var back audit.Kind
+		if err := back.UnmarshalText(text); err != nil || back != k {
+			t.Errorf("UnmarshalText(%q) = %v, %v, want %v", text, back, err, k)
+		}
+	}
+	if _, err := audit.ParseKind("stolen"); !errors.Is(err, audit.ErrInvalidValue) {
+		t.Errorf("ParseKind(stolen) error = %v, want ErrInvalidValue", err)
+	}
+	if _, err := audit.Kind(0).MarshalText(); err == nil {
+		t.Error("Kind(0).MarshalText() = nil error, want one")
+	}
+}
+
+func TestEventJSON(t *testing.T) {
+	e := validEvent()
+	e.Scopes = []string{"openid"}
+	e.Geo = audit.Geo{Country: "DE", City: "Berlin", Latitude: 52.52, Longitude: 13.40, ASN: 64500}
+	data, err := json.Marshal(e)
+	if err != nil {
+		t.Fatalf("Marshal: %v", err)
+	}
+	for _, want := range []string{`"kind":"used"`, `"ip":"203.0.113.24"`, `"country":"DE"`} {
+		if !strings.Contains(string(data), want) {
+			t.Errorf("JSON %s lacks %s", data, want)
+		}
+	}
+	for _, absent := range []string{"expires_at", "fingerprint", "reject_reason"} {
+		if strings.Contains(string(data), absent) {
+			t.Errorf("JSON %s has the unset field %s", data, absent)
+		}
+	}
+
+	var back audit.Event
+	if err := json.Unmarshal(data, &back); err != nil {
+		t.Fatalf("Unmarshal: %v", err)
+	}
+	if back.Kind != e.Kind || back.IP != e.IP || back.Geo != e.Geo || !back.Time.Equal(e.Time) {
+		t.Errorf("round trip = %+v, want %+v", back, e)
+	}
+}
+
+func TestGeoHasCoordinates(t *testing.T) {
+	tests := []struct {
+		name string
+		geo  audit.Geo
+		want bool
+	}{
+		{"zero", audit.Geo{}, false},
+		{"0/0 placeholder", audit.Geo{Country: "", Latitude: 0, Longitude: 0}, false},
+		{"Berlin", audit.Geo{Latitude: 52.52, Longitude: 13.40}, true},
+		{"on the equator", audit.Geo{Latitude: 0, Longitude: 32.58}, true},
+		{"out of range", audit.Geo{Latitude: 91, Longitude: 10}, false},
+	}
+	for _, tt := range tests {
+		if got := tt.geo.HasCoordinates(); got != tt.want {
+			t.Errorf("%s: HasCoordinates() = %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}
+
+func TestNewIDStable(t *testing.T) {
+	a := audit.NewID("keycloak", "line one", "access")
+	if a != audit.NewID("keycloak", "line one", "access") {
+		t.Error("NewID is not stable for the same parts")
+	}
+	if a == audit.NewID("keycloak", "line one", "refresh") {
+		t.Error("NewID is the same for different roles")
+	}
+	// The separator keeps ("ab", "c") apart from ("a", "bc").
+	if audit.NewID("ab", "c") == audit.NewID("a", "bc") {
+		t.Error("NewID(ab, c) = NewID(a, bc)")
+	}
+	if len(a) != 32 {
+		t.Errorf("len(NewID) = %d, want 32", len(a))
+	}
+}
