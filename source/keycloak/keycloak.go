@@ -1,0 +1,324 @@
+// Package keycloak imports Keycloak's user events from its logs and from its
+// admin REST API, and turns each event that names a token into audit events.
+// CODE_TO_TOKEN, CLIENT_LOGIN and TOKEN_EXCHANGE become issued events. A
+// REFRESH_TOKEN becomes a refreshed event for the redeemed refresh token and
+// issued events, with that token as parent, for the new ones. A *_ERROR
+// becomes rejected, LOGOUT, TOKEN_REVOKE and REVOKE_GRANT become revoked, and
+// INTROSPECT_TOKEN and USER_INFO_REQUEST become used.
+//
+// One file may mix these forms, which are recognized line by line:
+//
+//   - the text log of WildFly (Keycloak up to 16) and Quarkus, where the
+//     org.keycloak.events logger writes key=value events, unquoted up to
+//     Keycloak 23 and quoted from 24 on: "2021-10-22 22:11:32,131 DEBUG
+//     [org.keycloak.events] (default task-3) type=CODE_TO_TOKEN, ...";
+//   - the same messages with no log prefix, as log shippers' samples contain
+//     them, and with their quotes backslash-escaped once more;
+//   - JSON console records ("timestamp", "loggerName", "message") and ECS
+//     records ("@timestamp", "log.logger", "message");
+//   - lines of JSON event-listener providers, whose JSON object follows a
+//     configurable marker: "15:58:08,312 INFO [org.keycloak.events]
+//     (default task-7) JSON_EVENT::{...}";
+//   - the admin REST API's EventRepresentation ({"time":<ms>,"type":...,
+//     "details":{...}}), one object a line or as a JSON array, pretty-printed
+//     over many lines as kcadm get events prints it.
+//
+// Server noise, stack traces, admin events and user events that name no
+// token (LOGIN, LOGIN_ERROR, a LOGOUT without token ids) are skipped with a
+// reason. A record that should yield events but cannot be read is rejected
+// with its file:line and what to do, and the rest of the file is still read.
+//
+// Keycloak events carry token ids (jti) only, never tokens, so nothing this
+// package emits or reports can contain a raw token.
+package keycloak
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/tokentrail/tokentrail/source"
+)
+
+// Options configures Format. The zero Options reads times without a zone as
+// UTC and takes the date of time-only lines from the file's modification time.
+type Options struct {
+	// Location is the zone of timestamps written without one, such as the
+	// JBoss "2021-10-22 21:01:42,548". Nil means UTC.
+	Location *time.Location
+
+	// Date gives the day of lines that carry a time of day only, as JSON
+	// event-listener lines do ("16:30:11,662 INFO ..."). Only its year,
+	// month and day count, read in Date's own location. The zero Date means
+	// the date of the file's modification time in Location. When that is
+	// unknown too, such lines are rejected with a reason that names Date.
+	Date time.Time
+}
+
+// Format returns the "keycloak" source.Format, configured by opts.
+func Format(opts Options) source.Format {
+	return source.Format{
+		Name:   "keycloak",
+		Detect: detect,
+		Parse: func(ctx context.Context, in source.Input, h source.Handler) error {
+			p := &parser{name: in.Name, clock: newClock(opts, in.ModTime), h: h}
+			return p.parse(ctx, in)
+		},
+	}
+}
+
+// detect reports whether sample looks like any of the forms Parse reads.
+func detect(sample []byte) bool {
+	if bytes.Contains(sample, []byte("[org.keycloak.events]")) ||
+		bytes.Contains(sample, []byte(`"org.keycloak.events"`)) {
+		return true
+	}
+	// EventRepresentation JSON, compact or pretty-printed.
+	if bytes.Contains(sample, []byte(`"realmId"`)) && bytes.Contains(sample, []byte(`"type"`)) {
+		return true
+	}
+	// Event messages without a log prefix.
+	for len(sample) > 0 {
+		line := sample
+		if i := bytes.IndexByte(sample, '\n'); i >= 0 {
+			line, sample = sample[:i], sample[i+1:]
+		} else {
+			sample = nil
+		}
+		line = bytes.TrimSpace(line)
+		if bytes.HasPrefix(line, []byte("type=")) || bytes.HasPrefix(line, []byte("operationType=")) {
+			return true
+		}
+	}
+	return false
+}
+
+// parser reads one file. It is not safe for concurrent use.
+type parser struct {
+	name  string
+	clock clock
+	h     source.Handler
+
+	split      jsonSplitter
+	lastRecord int // line of the latest log record, for the reason of its continuation lines
+}
+
+func (p *parser) parse(ctx context.Context, in source.Input) error {
+	lr := source.NewLineReader(in, 0)
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+
+		line, n, readErr := lr.Next()
+		switch {
+		case readErr == io.EOF:
+			if pc, ok := p.split.finish(); ok {
+				return p.piece(pc)
+			}
+			return nil
+		case errors.Is(readErr, source.ErrLineTooLong):
+			if err := p.interrupt(n); err != nil {
+				return err
+			}
+			p.reject(n, readErr.Error()+"; a Keycloak event is far shorter, so check that the file is a text log")
+			continue
+		case readErr != nil:
+			return fmt.Errorf("keycloak: read %s: %w", p.name, readErr)
+		}
+
+		if !utf8.Valid(line) {
+			if err := p.interrupt(n); err != nil {
+				return err
+			}
+			p.reject(n, fmt.Sprintf("line is not valid UTF-8 (first invalid byte at column %d); convert the file to UTF-8 and import it again",
+				invalidUTF8At(line)+1))
+			continue
+		}
+		if err := p.line(n, string(line)); err != nil {
+			return err
+		}
+	}
+}
+
+// line reads one line of text.
+func (p *parser) line(n int, text string) error {
+	if p.split.active() {
+		pieces, again := p.split.feed(n, text)
+		if err := p.pieces(pieces); err != nil || !again {
+			return err
+		}
+	}
+
+	trimmed := strings.TrimSpace(text)
+	if trimmed == "" {
+		p.h.Skip(n, "blank line")
+		return nil
+	}
+	if looksLikeJSON(trimmed) {
+		pieces, _ := p.split.feed(n, text)
+		return p.pieces(pieces)
+	}
+
+	if l, ok := parseLogLine(text); ok {
+		p.lastRecord = n
+		if l.logger != eventsLogger {
+			p.h.Skip(n, "server log line of logger "+l.logger)
+			return nil
+		}
+		return p.message(n, text, l.stamp, l.message)
+	}
+	if startsWithPair(trimmed) {
+		p.lastRecord = n
+		return p.message(n, text, "", trimmed)
+	}
+
+	switch {
+	case p.lastRecord == 0:
+		p.h.Skip(n, "not a log line or a Keycloak event")
+	case isStackTrace(trimmed):
+		p.h.Skip(n, fmt.Sprintf("stack trace of the log record at line %d", p.lastRecord))
+	default:
+		p.h.Skip(n, fmt.Sprintf("continues the log record at line %d", p.lastRecord))
+	}
+	return nil
+}
+
+// message reads the message of an events-logger line.
+func (p *parser) message(n int, raw, stamp, msg string) error {
+	fields, millis, err := readMessage(msg)
+	switch {
+	case errors.Is(err, errNotEvent):
+		p.h.Skip(n, "message of "+eventsLogger+" is neither key=value pairs nor a JSON event")
+		return nil
+	case err != nil:
+		p.reject(n, err.Error())
+		return nil
+	}
+	return p.record(&record{line: n, raw: raw, fields: fields, stamp: stamp, millis: millis})
+}
+
+func (p *parser) pieces(pieces []piece) error {
+	for _, pc := range pieces {
+		if err := p.piece(pc); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// piece reads one record cut out by the JSON splitter.
+func (p *parser) piece(pc piece) error {
+	switch {
+	case pc.reject != "":
+		p.reject(pc.line, pc.reject)
+		return nil
+	case pc.skip != "":
+		p.h.Skip(pc.line, pc.skip)
+		return nil
+	}
+	p.lastRecord = pc.line
+
+	obj, err := decodeObject(pc.text)
+	if err != nil {
+		p.reject(pc.line, err.Error())
+		return nil
+	}
+	if isLogRecord(obj) {
+		lr, err := readLogRecord(obj)
+		switch {
+		case err != nil:
+			p.reject(pc.line, err.Error())
+			return nil
+		case lr.logger != "" && lr.logger != eventsLogger:
+			p.h.Skip(pc.line, "server log record of logger "+lr.logger)
+			return nil
+		}
+		return p.message(pc.line, pc.text, lr.stamp, lr.message)
+	}
+	if _, ok := obj["type"]; !ok {
+		if _, ok := obj["operationType"]; !ok {
+			p.h.Skip(pc.line, "JSON object is neither a log record nor a Keycloak event (no message, type or operationType)")
+			return nil
+		}
+	}
+	fields, millis, err := eventFields(obj)
+	if err != nil {
+		p.reject(pc.line, err.Error())
+		return nil
+	}
+	return p.record(&record{line: pc.line, raw: pc.text, fields: fields, millis: millis})
+}
+
+// record maps one event to audit events and hands them over.
+func (p *parser) record(r *record) error {
+	facts, skip, err := plan(r)
+	switch {
+	case err != nil:
+		p.reject(r.line, err.Error())
+		return nil
+	case skip != "":
+		p.h.Skip(r.line, skip)
+		return nil
+	}
+
+	t, err := p.time(r)
+	if err != nil {
+		p.reject(r.line, err.Error())
+		return nil
+	}
+	events := r.events(facts, t, source.Location(p.name, r.line))
+	for i := range events {
+		if err := events[i].Validate(); err != nil {
+			p.reject(r.line, fmt.Sprintf("the %s event of token %s is invalid: %v", events[i].Kind, shorten(events[i].TokenID), err))
+			return nil
+		}
+	}
+	for _, e := range events {
+		if err := p.h.Event(e); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// time returns the time of a record: the event's own time when it has one,
+// else its log line's timestamp.
+func (p *parser) time(r *record) (time.Time, error) {
+	switch {
+	case r.millis != 0:
+		return time.UnixMilli(r.millis).UTC(), nil
+	case r.stamp == "":
+		return time.Time{}, fmt.Errorf("%w; the line is an event message without the timestamp of its log line, so import the full log lines, which start with the date and time", errNoTime)
+	}
+	return p.clock.parse(r.stamp)
+}
+
+// interrupt rejects a JSON value left open by a line that cannot be read.
+func (p *parser) interrupt(n int) error {
+	if pc, ok := p.split.interrupt(n); ok {
+		return p.piece(pc)
+	}
+	return nil
+}
+
+func (p *parser) reject(line int, reason string) {
+	p.h.Reject(&source.RecordError{File: p.name, Line: line, Reason: reason})
+}
+
+// invalidUTF8At returns the offset of the first byte of b that is not valid UTF-8.
+func invalidUTF8At(b []byte) int {
+	for i := 0; i < len(b); {
+		r, size := utf8.DecodeRune(b[i:])
+		if r == utf8.RuneError && size <= 1 {
+			return i
+		}
+		i += size
+	}
+	return len(b)
+}
