@@ -160,6 +160,9 @@ func (p *parser) line(n int, text string) error {
 		p.h.Skip(n, "blank line")
 		return nil
 	}
+	// NOTE: a continuation line of a text log record that starts with '{'
+	// (a JSON dump inside a server message) is read as a JSON record too, so
+	// it is rejected when it is not valid JSON instead of being skipped.
 	if looksLikeJSON(trimmed) {
 		pieces, _ := p.split.feed(n, text)
 		return p.pieces(pieces)
