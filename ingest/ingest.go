@@ -1,0 +1,178 @@
+// Package ingest runs log files through an importer (a source.Format) into a
+// store: it validates each event, writes them in batches, and counts what it
+// read, imported, found already stored, skipped and rejected.
+package ingest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/tokentrail/tokentrail/audit"
+	"github.com/tokentrail/tokentrail/source"
+	"github.com/tokentrail/tokentrail/store"
+)
+
+// Appender stores a batch of events; store.Store implements it.
+type Appender interface {
+	Append(ctx context.Context, events []audit.Event) (store.Appended, error)
+}
+
+// Options tune File. The zero Options work.
+type Options struct {
+	// BatchSize is how many events are written in one transaction; 0 means
+	// 5000.
+	BatchSize int
+
+	// OnReject, when set, receives each rejected record as it is found, for
+	// a caller that prints errors as they come.
+	OnReject func(err *source.RecordError)
+}
+
+// Summary counts what one import did.
+type Summary struct {
+	Read       int // records read: event records, skipped and rejected ones
+	Events     int // valid events the records produced
+	Imported   int // events newly stored
+	Duplicates int // events already stored (or repeated in the input)
+	Skipped    int // records that are not token events
+	Rejected   int // records or events that could not be imported
+
+	// SkipReasons counts skipped records by reason.
+	SkipReasons map[string]int
+
+	// Errors holds the first rejections, in input order, at most MaxErrors.
+	Errors []*source.RecordError
+}
+
+// MaxErrors is how many rejections a Summary keeps; the rest are counted in
+// Summary.Rejected only.
+const MaxErrors = 100
+
+// Add adds the counts of o to s.
+func (s *Summary) Add(o Summary) {
+	s.Read += o.Read
+	s.Events += o.Events
+	s.Imported += o.Imported
+	s.Duplicates += o.Duplicates
+	s.Skipped += o.Skipped
+	s.Rejected += o.Rejected
+	for reason, n := range o.SkipReasons {
+		if s.SkipReasons == nil {
+			s.SkipReasons = map[string]int{}
+		}
+		s.SkipReasons[reason] += n
+	}
+	for _, err := range o.Errors {
+		if len(s.Errors) < MaxErrors {
+			s.Errors = append(s.Errors, err)
+		}
+	}
+}
+
+// File imports one input with format f into db. Events are written in
+// batches, each in its own transaction, so an error stops the import but
+// keeps every batch already written; the returned Summary counts them. A
+// record that fails validation is rejected and the import goes on.
+func File(ctx context.Context, db Appender, f source.Format, in source.Input, opts Options) (Summary, error) {
+	if opts.BatchSize <= 0 {
+		opts.BatchSize = 5000
+	}
+	h := &handler{ctx: ctx, db: db, file: in.Name, opts: opts, batch: make([]audit.Event, 0, opts.BatchSize)}
+
+	err := f.Parse(ctx, in, h)
+	if err == nil {
+		err = h.flush()
+	}
+	if err != nil {
+		return h.sum, fmt.Errorf("import %s as %s: %w", in.Name, f.Name, err)
+	}
+	return h.sum, nil
+}
+
+type handler struct {
+	ctx        context.Context
+	db         Appender
+	file       string
+	opts       Options
+	batch      []audit.Event
+	sum        Summary
+	lastSource string
+}
+
+func (h *handler) Event(e audit.Event) error {
+	if e.Source != h.lastSource {
+		h.sum.Read++
+		h.lastSource = e.Source
+	}
+	if err := e.Validate(); err != nil {
+		// The record was counted as read above, so only the rejection counts.
+		h.reject(&source.RecordError{File: h.file, Line: lineOf(e.Source), Reason: fmt.Sprintf("%s event: %v", e.Kind, err)})
+		return nil
+	}
+
+	h.sum.Events++
+	h.batch = append(h.batch, e)
+	if len(h.batch) >= h.opts.BatchSize {
+		return h.flush()
+	}
+	return nil
+}
+
+func (h *handler) Skip(line int, why string) {
+	h.sum.Read++
+	h.sum.Skipped++
+	if h.sum.SkipReasons == nil {
+		h.sum.SkipReasons = map[string]int{}
+	}
+	h.sum.SkipReasons[why]++
+}
+
+func (h *handler) Reject(err *source.RecordError) {
+	h.sum.Read++
+	h.reject(err)
+}
+
+func (h *handler) reject(err *source.RecordError) {
+	h.sum.Rejected++
+	if len(h.sum.Errors) < MaxErrors {
+		h.sum.Errors = append(h.sum.Errors, err)
+	}
+	if h.opts.OnReject != nil {
+		h.opts.OnReject(err)
+	}
+}
+
+func (h *handler) flush() error {
+	if len(h.batch) == 0 {
+		return nil
+	}
+	res, err := h.db.Append(h.ctx, h.batch)
+	if err != nil {
+		if errors.Is(err, audit.ErrInvalidValue) {
+			// Validate passed for every event, so the store's own rules
+			// differ from the model's: that is a bug, not bad input.
+			return fmt.Errorf("store rejected a validated batch: %w", err)
+		}
+		return fmt.Errorf("write %d events: %w", len(h.batch), err)
+	}
+	h.sum.Imported += res.Inserted
+	h.sum.Duplicates += res.Duplicates
+	h.batch = h.batch[:0]
+	return nil
+}
+
+// lineOf returns the line number of a "file:line" source, or 0.
+func lineOf(source string) int {
+	i := strings.LastIndexByte(source, ':')
+	if i < 0 {
+		return 0
+	}
+	n, err := strconv.Atoi(source[i+1:])
+	if err != nil {
+		return 0
+	}
+	return n
+}

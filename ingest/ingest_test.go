@@ -1,0 +1,151 @@
+package ingest_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tokentrail/tokentrail/audit"
+	"github.com/tokentrail/tokentrail/ingest"
+	"github.com/tokentrail/tokentrail/source"
+	"github.com/tokentrail/tokentrail/store"
+	"github.com/tokentrail/tokentrail/store/sqlite"
+)
+
+// lineFormat is a small test format: "use JTI" and "pair JTI" (two events
+// from one record) are events, "noise" is skipped, "bad" is rejected, and
+// "nokind JTI" yields an event that fails validation.
+var lineFormat = source.Format{
+	Name:   "lines",
+	Detect: func([]byte) bool { return false },
+	Parse: func(ctx context.Context, in source.Input, h source.Handler) error {
+		lr := source.NewLineReader(in, 0)
+		t0 := time.Date(2026, 11, 20, 9, 0, 0, 0, time.UTC)
+		for {
+			line, n, err := lr.Next()
+			if err != nil {
+				if errors.Is(err, io.EOF) {
+					return nil
+				}
+				return err
+			}
+			verb, jti, _ := strings.Cut(string(line), " ")
+			e := audit.Event{
+				ID: audit.NewID("lines", string(line)), Time: t0.Add(time.Duration(n) * time.Second),
+				Kind: audit.KindUsed, TokenID: jti, Source: source.Location(in.Name, n),
+			}
+			switch verb {
+			case "use":
+				err = h.Event(e)
+			case "pair":
+				if err = h.Event(e); err == nil {
+					e.ID += "-2"
+					err = h.Event(e)
+				}
+			case "nokind":
+				e.Kind = 0
+				err = h.Event(e)
+			case "noise":
+				h.Skip(n, "server noise")
+			default:
+				h.Reject(&source.RecordError{File: in.Name, Line: n, Reason: "unknown verb " + verb})
+			}
+			if err != nil {
+				return err
+			}
+		}
+	},
+}
+
+func openStore(tb testing.TB) *sqlite.Store {
+	tb.Helper()
+	db, err := sqlite.Open(context.Background(), filepath.Join(tb.TempDir(), "events.db"))
+	if err != nil {
+		tb.Fatalf("open store: %v", err)
+	}
+	tb.Cleanup(func() { db.Close() })
+	return db
+}
+
+const input = "use a\npair b\nnoise\nbad\nnokind c\nuse d\nnoise\n"
+
+func TestFileCounts(t *testing.T) {
+	db := openStore(t)
+	var printed []string
+	opts := ingest.Options{BatchSize: 2, OnReject: func(err *source.RecordError) { printed = append(printed, err.Error()) }}
+
+	sum, err := ingest.File(context.Background(), db, lineFormat, source.Input{Reader: strings.NewReader(input), Name: "x.log"}, opts)
+	if err != nil {
+		t.Fatalf("File: %v", err)
+	}
+	want := ingest.Summary{Read: 7, Events: 4, Imported: 4, Skipped: 2, Rejected: 2}
+	if sum.Read != want.Read || sum.Events != want.Events || sum.Imported != want.Imported ||
+		sum.Skipped != want.Skipped || sum.Rejected != want.Rejected || sum.Duplicates != 0 {
+		t.Errorf("File summary = %+v, want %+v", sum, want)
+	}
+	if sum.SkipReasons["server noise"] != 2 {
+		t.Errorf("SkipReasons = %v, want server noise: 2", sum.SkipReasons)
+	}
+	if len(printed) != 2 || printed[0] != "x.log:4: unknown verb bad" || !strings.HasPrefix(printed[1], "x.log:5: kind(0) event: field Kind") {
+		t.Errorf("rejections = %q", printed)
+	}
+	if n, _ := db.Count(context.Background()); n != 4 {
+		t.Errorf("stored events = %d, want 4", n)
+	}
+}
+
+func TestFileTwiceAddsNothing(t *testing.T) {
+	db := openStore(t)
+	ctx := context.Background()
+	if _, err := ingest.File(ctx, db, lineFormat, source.Input{Reader: strings.NewReader(input), Name: "x.log"}, ingest.Options{}); err != nil {
+		t.Fatalf("first import: %v", err)
+	}
+
+	sum, err := ingest.File(ctx, db, lineFormat, source.Input{Reader: strings.NewReader(input), Name: "x.log"}, ingest.Options{})
+	if err != nil {
+		t.Fatalf("second import: %v", err)
+	}
+	if sum.Imported != 0 || sum.Duplicates != 4 {
+		t.Errorf("second import imported %d, duplicates %d, want 0, 4", sum.Imported, sum.Duplicates)
+	}
+}
+
+// failingAppender fails from its second call on.
+type failingAppender struct {
+	db    ingest.Appender
+	calls int
+}
+
+var errDiskFull = errors.New("disk full")
+
+func (f *failingAppender) Append(ctx context.Context, events []audit.Event) (s store.Appended, err error) {
+	f.calls++
+	if f.calls > 1 {
+		return s, errDiskFull
+	}
+	return f.db.Append(ctx, events)
+}
+
+func TestFileKeepsWrittenBatches(t *testing.T) {
+	db := openStore(t)
+	app := &failingAppender{db: db}
+
+	sum, err := ingest.File(context.Background(), app, lineFormat,
+		source.Input{Reader: strings.NewReader("use a\nuse b\nuse c\nuse d\n"), Name: "x.log"}, ingest.Options{BatchSize: 2})
+	if !errors.Is(err, errDiskFull) {
+		t.Fatalf("File error = %v, want disk full", err)
+	}
+	if !strings.Contains(err.Error(), "x.log") {
+		t.Errorf("File error %q does not name the file", err)
+	}
+	if sum.Imported != 2 {
+		t.Errorf("Imported = %d, want the first batch of 2", sum.Imported)
+	}
+	if n, _ := db.Count(context.Background()); n != 2 {
+		t.Errorf("stored events = %d, want 2", n)
+	}
+}
