@@ -19,7 +19,7 @@ func (h *countingHandler) Skip(int, string)           { h.skips++ }
 func (h *countingHandler) Reject(*source.RecordError) { h.rejects++ }
 
 // BenchmarkParse reads every sample file under testdata, repeated 100 times
-// into one input of about 1.6 MB.
+// into one input of about 1.5 MB (10,100 lines).
 func BenchmarkParse(b *testing.B) {
 	var files bytes.Buffer
 	for _, name := range sampleFiles {
