@@ -202,7 +202,7 @@ func (r *TokenReport) fill(events []audit.Event, opts Options) {
 			}
 			countries.add(e.Geo.Country, e.Time)
 			agents.add(e.UserAgent, e.Time)
-			paths.add(e.Path, e.Time)
+			paths.add(pathOnly(e.Path), e.Time)
 		case audit.KindRefreshed:
 			r.Usage.Refreshes++
 		case audit.KindRevoked:
@@ -295,6 +295,15 @@ func Network(ip netip.Addr) string {
 		return ip.String()
 	}
 	return prefix.String()
+}
+
+// pathOnly drops the query string, so that one endpoint paged through with
+// ?page=N counts as one path.
+func pathOnly(p string) string {
+	if i := strings.IndexByte(p, '?'); i >= 0 {
+		return p[:i]
+	}
+	return p
 }
 
 // sourceName drops the ":line" suffix of an importer's "file:line" source,

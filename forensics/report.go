@@ -90,7 +90,7 @@ type Usage struct {
 	Networks   []Count `json:"networks"` // IPv4 /24 and IPv6 /64 prefixes
 	Countries  []Count `json:"countries"`
 	UserAgents []Count `json:"user_agents"`
-	Paths      []Count `json:"paths"` // the most used, at most Options.TopPaths
+	Paths      []Count `json:"paths"` // the most used without query string, at most Options.TopPaths
 
 	// Hourly counts uses by hour of the day in UTC: Hourly[0] is 00:00-00:59.
 	Hourly [24]int `json:"hourly_utc"`

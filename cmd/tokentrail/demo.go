@@ -1,0 +1,144 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"embed"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/tokentrail/tokentrail/forensics"
+	"github.com/tokentrail/tokentrail/ingest"
+	"github.com/tokentrail/tokentrail/source"
+	"github.com/tokentrail/tokentrail/source/jsonl"
+	"github.com/tokentrail/tokentrail/source/keycloak"
+)
+
+// demoData is a realistic, self-made data set: one morning of a web portal's
+// Keycloak events and its API gateway's access log, in which one user's
+// access token is replayed from another network and then revoked.
+//
+//go:embed demodata
+var demoData embed.FS
+
+// demoStory names the token whose investigation the demo prints.
+type demoStory struct {
+	Token      string `json:"token"`
+	AttackerIP string `json:"attacker_ip"`
+}
+
+func newDemoCommand() *cobra.Command {
+	var asJSON bool
+	var keep string
+	cmd := &cobra.Command{
+		Use:   "demo",
+		Short: "Import a bundled data set and investigate a replayed token",
+		Long: `Demo imports a bundled data set (Keycloak events and an API gateway's
+access log of one morning) into a temporary store and prints the
+investigation of one token: issued to a user, used normally, replayed from
+another network by a script, then revoked. It touches no existing store.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runDemo(cmd.Context(), cmd.OutOrStdout(), keep, asJSON)
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the report as JSON")
+	cmd.Flags().StringVar(&keep, "keep", "", "write the demo store to this file instead of a temporary one, to explore it afterwards")
+	return cmd
+}
+
+func runDemo(ctx context.Context, stdout io.Writer, keep string, asJSON bool) error {
+	var story demoStory
+	raw, err := demoData.ReadFile("demodata/story.json")
+	if err != nil {
+		return fmt.Errorf("read demo data: %w", err)
+	}
+	if err := json.Unmarshal(raw, &story); err != nil {
+		return fmt.Errorf("read demo data: %w", err)
+	}
+
+	dbPath := keep
+	if dbPath == "" {
+		dir, err := os.MkdirTemp("", "tokentrail-demo-")
+		if err != nil {
+			return fmt.Errorf("create temporary store: %w", err)
+		}
+		defer os.RemoveAll(dir)
+		dbPath = filepath.Join(dir, "demo.db")
+	}
+	db, err := openStore(ctx, dbPath)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+
+	mapping, err := demoMapping()
+	if err != nil {
+		return err
+	}
+	inputs := []struct {
+		file   string
+		format source.Format
+		what   string
+	}{
+		{"keycloak-events.log", keycloak.Format(keycloak.Options{}), "Keycloak events: logins, token issuance, refresh, revocation"},
+		{"gateway-access.jsonl", jsonl.Format(mapping), "API gateway access log: one line per request, with the token's claims"},
+	}
+
+	log := stdout
+	if asJSON {
+		log = io.Discard
+	}
+	fmt.Fprintf(log, "tokentrail demo: importing one morning of a web portal's logs into %s\n\n", dbPath)
+	for _, in := range inputs {
+		data, err := demoData.ReadFile("demodata/" + in.file)
+		if err != nil {
+			return fmt.Errorf("read demo data: %w", err)
+		}
+		sum, err := ingest.File(ctx, db, in.format, source.Input{Reader: bytes.NewReader(data), Name: in.file}, ingest.Options{})
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(log, "  %-22s %s\n  %-22s %s\n", in.file, in.what, "", formatSummary(sum))
+	}
+
+	fmt.Fprintf(log, "\nThe story: a user's access token is used from the office as usual; from %s a\n"+
+		"script starts paging through a customer export with the same token; the token is\n"+
+		"revoked, and the script's next requests are refused. The investigation:\n\n", story.AttackerIP)
+	fmt.Fprintf(log, "$ tokentrail investigate %s\n\n", story.Token)
+
+	report, err := forensics.InvestigateToken(ctx, db, forensics.TokenRef{TokenID: story.Token}, forensics.Options{Now: time.Now()})
+	if err != nil {
+		return fmt.Errorf("investigate demo token: %w", err)
+	}
+	if asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(report)
+	}
+	if err := writeReport(stdout, report); err != nil {
+		return err
+	}
+	if keep != "" {
+		fmt.Fprintf(stdout, "\nThe store is kept: tokentrail --db %s investigate %s\n", keep, story.Token)
+	}
+	return nil
+}
+
+func demoMapping() (jsonl.Mapping, error) {
+	raw, err := demoData.ReadFile("demodata/gateway-map.yaml")
+	if err != nil {
+		return jsonl.Mapping{}, fmt.Errorf("read demo data: %w", err)
+	}
+	m, err := jsonl.LoadMapping(bytes.NewReader(raw))
+	if err != nil {
+		return m, fmt.Errorf("read demo gateway mapping: %w", err)
+	}
+	return m, nil
+}

@@ -1,0 +1,388 @@
+package main
+
+import (
+	"bufio"
+	"compress/gzip"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"github.com/tokentrail/tokentrail/ingest"
+	"github.com/tokentrail/tokentrail/source"
+	"github.com/tokentrail/tokentrail/source/jsonl"
+	"github.com/tokentrail/tokentrail/source/k8saudit"
+	"github.com/tokentrail/tokentrail/source/keycloak"
+)
+
+// progressMinBytes is the file size from which import shows a progress bar
+// on a terminal; smaller files finish before a bar would be readable.
+const progressMinBytes = 16 << 20
+
+// maxPrintedErrors bounds the rejections printed for one file; the summary
+// still counts all of them.
+const maxPrintedErrors = 20
+
+type importFlags struct {
+	format   string
+	mapSpec  string
+	mapFile  string
+	date     string
+	timeZone string
+	progress string
+}
+
+func newImportCommand(g *globalFlags) *cobra.Command {
+	var f importFlags
+	cmd := &cobra.Command{
+		Use:   "import [flags] FILE|DIR...",
+		Short: "Import Keycloak, Kubernetes audit or JSON-lines logs",
+		Long: `Import reads log files (a directory is read file by file, gzip files are
+decompressed) and stores every token event they contain. Without --format,
+each file's format is recognised from its first records and named in the
+output; jsonl needs --map or --map-file and is never guessed.
+
+Each file gets a summary of records read, events imported, events already
+stored (re-importing a file adds nothing), records skipped as not token
+events, and records rejected. Rejections are printed as file:line: reason.
+The exit status is 1 when anything was rejected.
+
+Formats:
+  keycloak  Keycloak events: JBoss text, quoted key=value (Keycloak 24+),
+            JSON console and ECS JSON, the JSON event-listener form, and
+            admin-REST event JSON
+  k8saudit  Kubernetes audit log (audit.k8s.io/v1), service-account tokens
+  jsonl     any JSON lines, with a field mapping such as
+            --map 'jti=jwt.claims.jti,ip=sourceIp,time=requestTime'`,
+		Example: `  tokentrail import /var/log/keycloak/server.log
+  tokentrail import --format k8saudit audit.log.gz
+  tokentrail import --format jsonl --map 'jti=auth.jti,sub=auth.sub,ip=ip,time=ts,path=path' gateway.jsonl`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runImport(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), g.db, f, args)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&f.format, "format", "", "format of every file: keycloak, k8saudit or jsonl (default: recognise each file)")
+	fl.StringVar(&f.mapSpec, "map", "", "jsonl field mapping as field=path pairs, comma-separated")
+	fl.StringVar(&f.mapFile, "map-file", "", "jsonl field mapping in a YAML file")
+	fl.StringVar(&f.date, "date", "", "date (YYYY-MM-DD) for log lines that carry a time of day only (default: the file's modification date)")
+	fl.StringVar(&f.timeZone, "time-zone", "UTC", "IANA time zone of times written without one, such as Europe/Berlin")
+	fl.StringVar(&f.progress, "progress", "auto", "progress bar: auto (on a terminal, for files over 16 MiB), always or never")
+	return cmd
+}
+
+// importer holds what every file of one import run shares.
+type importer struct {
+	db       ingest.Appender
+	formats  []source.Format // candidates for recognition, in order
+	forced   *source.Format  // the --format choice, if any
+	stdout   io.Writer
+	stderr   io.Writer
+	progress string
+}
+
+func runImport(ctx context.Context, stdout, stderr io.Writer, dbPath string, f importFlags, args []string) error {
+	imp, err := newImporter(f, stdout, stderr)
+	if err != nil {
+		return err
+	}
+	files, listErrs := listFiles(args)
+
+	db, err := openStore(ctx, dbPath)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	imp.db = db
+
+	var total ingest.Summary
+	failedFiles := len(listErrs)
+	for _, err := range listErrs {
+		fmt.Fprintln(stderr, err)
+	}
+	for _, path := range files {
+		sum, err := imp.importFile(ctx, path)
+		total.Add(sum)
+		if err != nil {
+			fmt.Fprintln(stderr, err)
+			failedFiles++
+			if ctx.Err() != nil {
+				break
+			}
+		}
+	}
+
+	if len(files)+len(listErrs) > 1 {
+		fmt.Fprintf(stdout, "total: %d files, %s\n", len(files)+len(listErrs), formatSummary(total))
+	}
+	if failedFiles > 0 {
+		fmt.Fprintf(stderr, "%d of %d files could not be imported (see above)\n", failedFiles, len(files)+len(listErrs))
+	}
+	if ctx.Err() != nil {
+		return fmt.Errorf("import interrupted: every batch written before the interruption is kept: %w", ctx.Err())
+	}
+	if total.Rejected > 0 || failedFiles > 0 {
+		return errRejected
+	}
+	return nil
+}
+
+func newImporter(f importFlags, stdout, stderr io.Writer) (*importer, error) {
+	loc, err := time.LoadLocation(f.timeZone)
+	if err != nil {
+		return nil, fmt.Errorf("invalid --time-zone %q: want an IANA zone name such as UTC or Europe/Berlin", f.timeZone)
+	}
+	kcOpts := keycloak.Options{Location: loc}
+	if f.date != "" {
+		d, err := time.ParseInLocation("2006-01-02", f.date, loc)
+		if err != nil {
+			return nil, fmt.Errorf("invalid --date %q: want YYYY-MM-DD", f.date)
+		}
+		kcOpts.Date = d
+	}
+	switch f.progress {
+	case "auto", "always", "never":
+	default:
+		return nil, fmt.Errorf("invalid --progress %q: want auto, always or never", f.progress)
+	}
+
+	imp := &importer{
+		formats:  []source.Format{keycloak.Format(kcOpts), k8saudit.Format()},
+		stdout:   stdout,
+		stderr:   stderr,
+		progress: f.progress,
+	}
+
+	mapping, hasMapping, err := loadMapping(f)
+	if err != nil {
+		return nil, err
+	}
+	switch f.format {
+	case "":
+		if hasMapping {
+			jf := jsonl.Format(mapping)
+			imp.forced = &jf
+		}
+	case "jsonl":
+		if !hasMapping {
+			return nil, errors.New("--format jsonl needs a field mapping: pass --map 'jti=PATH,time=PATH,...' or --map-file FILE")
+		}
+		jf := jsonl.Format(mapping)
+		imp.forced = &jf
+	default:
+		i := slices.IndexFunc(imp.formats, func(sf source.Format) bool { return sf.Name == f.format })
+		if i < 0 {
+			return nil, fmt.Errorf("unknown --format %q: want keycloak, k8saudit or jsonl", f.format)
+		}
+		imp.forced = &imp.formats[i]
+		if hasMapping {
+			return nil, fmt.Errorf("--map and --map-file apply to --format jsonl only, not %q", f.format)
+		}
+	}
+	return imp, nil
+}
+
+func loadMapping(f importFlags) (jsonl.Mapping, bool, error) {
+	switch {
+	case f.mapSpec != "" && f.mapFile != "":
+		return jsonl.Mapping{}, false, errors.New("pass either --map or --map-file, not both")
+	case f.mapSpec != "":
+		m, err := jsonl.ParseMapping(f.mapSpec)
+		if err != nil {
+			return m, false, fmt.Errorf("invalid --map: %w", err)
+		}
+		return m, true, nil
+	case f.mapFile != "":
+		file, err := os.Open(f.mapFile)
+		if err != nil {
+			return jsonl.Mapping{}, false, fmt.Errorf("open --map-file: %w", err)
+		}
+		defer file.Close()
+		m, err := jsonl.LoadMapping(file)
+		if err != nil {
+			return m, false, fmt.Errorf("invalid --map-file %s: %w", f.mapFile, err)
+		}
+		return m, true, nil
+	}
+	return jsonl.Mapping{}, false, nil
+}
+
+// listFiles expands directories into the regular files below them, sorted,
+// leaving out hidden files. A path that cannot be read is returned as an
+// error and the others are still listed.
+func listFiles(args []string) ([]string, []error) {
+	var files []string
+	var errs []error
+	for _, arg := range args {
+		info, err := os.Stat(arg)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", arg, unwrapPathError(err)))
+			continue
+		}
+		if !info.IsDir() {
+			files = append(files, arg)
+			continue
+		}
+		err = filepath.WalkDir(arg, func(path string, d fs.DirEntry, err error) error {
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", path, unwrapPathError(err)))
+				return nil
+			}
+			if strings.HasPrefix(d.Name(), ".") && path != arg {
+				if d.IsDir() {
+					return filepath.SkipDir
+				}
+				return nil
+			}
+			if d.Type().IsRegular() {
+				files = append(files, path)
+			}
+			return nil
+		})
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", arg, err))
+		}
+	}
+	return files, errs
+}
+
+func unwrapPathError(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
+// importFile imports one file and prints its summary and rejections.
+func (imp *importer) importFile(ctx context.Context, path string) (ingest.Summary, error) {
+	file, err := os.Open(path)
+	if err != nil {
+		return ingest.Summary{}, fmt.Errorf("%s: %w", path, unwrapPathError(err))
+	}
+	defer file.Close()
+	info, err := file.Stat()
+	if err != nil {
+		return ingest.Summary{}, fmt.Errorf("%s: %w", path, err)
+	}
+	if info.Size() == 0 {
+		return ingest.Summary{}, fmt.Errorf("%s: empty file, nothing to import", path)
+	}
+
+	var counted io.Reader = file
+	bar := imp.progressBar(path, info.Size())
+	if bar != nil {
+		r := progressbar.NewReader(file, bar)
+		counted = &r
+		defer bar.Close()
+	}
+
+	r, compressed, err := decompress(counted)
+	if err != nil {
+		return ingest.Summary{}, fmt.Errorf("%s: %w", path, err)
+	}
+	buffered := bufio.NewReaderSize(r, 64<<10)
+	sample, err := buffered.Peek(64 << 10)
+	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, bufio.ErrBufferFull) {
+		return ingest.Summary{}, fmt.Errorf("%s: read: %w", path, err)
+	}
+	if len(sample) == 0 {
+		return ingest.Summary{}, fmt.Errorf("%s: empty after decompression, nothing to import", path)
+	}
+
+	format, err := imp.chooseFormat(path, sample)
+	if err != nil {
+		return ingest.Summary{}, err
+	}
+
+	printed := 0
+	opts := ingest.Options{OnReject: func(err *source.RecordError) {
+		if printed < maxPrintedErrors {
+			fmt.Fprintln(imp.stderr, err)
+		}
+		printed++
+	}}
+	in := source.Input{Reader: buffered, Name: path, ModTime: info.ModTime()}
+	sum, err := ingest.File(ctx, imp.db, format, in, opts)
+	if bar != nil {
+		_ = bar.Finish() // only redraws the bar; nothing to report
+	}
+	if printed > maxPrintedErrors {
+		fmt.Fprintf(imp.stderr, "%s: %d more rejected records not shown\n", path, printed-maxPrintedErrors)
+	}
+
+	how := format.Name
+	if imp.forced == nil {
+		how += ", recognised"
+	}
+	if compressed {
+		how += ", gzip"
+	}
+	fmt.Fprintf(imp.stdout, "%s (%s): %s\n", path, how, formatSummary(sum))
+	return sum, err
+}
+
+func (imp *importer) chooseFormat(path string, sample []byte) (source.Format, error) {
+	if imp.forced != nil {
+		return *imp.forced, nil
+	}
+	for _, f := range imp.formats {
+		if f.Detect(sample) {
+			return f, nil
+		}
+	}
+	return source.Format{}, fmt.Errorf("%s: format not recognised from its first records (not Keycloak events or a Kubernetes audit log); "+
+		"pass --format, or --format jsonl with --map for other JSON lines", path)
+}
+
+func (imp *importer) progressBar(path string, size int64) *progressbar.ProgressBar {
+	show := imp.progress == "always"
+	if imp.progress == "auto" {
+		f, ok := imp.stderr.(*os.File)
+		show = ok && term.IsTerminal(int(f.Fd())) && size >= progressMinBytes
+	}
+	if !show {
+		return nil
+	}
+	return progressbar.NewOptions64(size,
+		progressbar.OptionSetWriter(imp.stderr),
+		progressbar.OptionSetDescription(filepath.Base(path)),
+		progressbar.OptionShowBytes(true),
+		progressbar.OptionThrottle(200*time.Millisecond),
+		progressbar.OptionClearOnFinish(),
+	)
+}
+
+// decompress returns a reader of the decompressed content when r starts with
+// the gzip magic number, and r itself otherwise.
+func decompress(r io.Reader) (io.Reader, bool, error) {
+	br := bufio.NewReader(r)
+	magic, err := br.Peek(2)
+	if err != nil && !errors.Is(err, io.EOF) {
+		return nil, false, fmt.Errorf("read: %w", err)
+	}
+	if len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
+		zr, err := gzip.NewReader(br)
+		if err != nil {
+			return nil, true, fmt.Errorf("invalid gzip data: %w", err)
+		}
+		return zr, true, nil
+	}
+	return br, false, nil
+}
+
+func formatSummary(s ingest.Summary) string {
+	return fmt.Sprintf("read %d, imported %d, duplicate %d, skipped %d, rejected %d",
+		s.Read, s.Imported, s.Duplicates, s.Skipped, s.Rejected)
+}

@@ -1,0 +1,157 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/tokentrail/tokentrail/audit"
+	"github.com/tokentrail/tokentrail/forensics"
+)
+
+// maxTokenFileBytes bounds what --token-file reads: a JWT is a few KiB.
+const maxTokenFileBytes = 1 << 20
+
+type investigateFlags struct {
+	fingerprint string
+	tokenFile   string
+	json        bool
+	at          string
+}
+
+func newInvestigateCommand(g *globalFlags) *cobra.Command {
+	var f investigateFlags
+	cmd := &cobra.Command{
+		Use:   "investigate (JTI | --fingerprint HASH | --token-file FILE)",
+		Short: "Report where one token came from and who used it when",
+		Long: `Investigate prints one token's report: its creation context, usage
+pattern, anomalies, revocations, rejections, lineage (the refresh token it
+was minted from and the tokens minted from it) and its status.
+
+Name the token by its jti, by the SHA-256 fingerprint of the compact token,
+or by the token itself read from a file (- reads standard input). A token
+read this way is fingerprinted in memory and never stored or printed.
+
+--json prints the report as one JSON object; its fields are documented in
+docs/report-json.md and stay stable.`,
+		Example: `  tokentrail investigate 5f0c3d7e-9a41-4b8e-b2a6-1d0f3e8c7a55
+  tokentrail investigate --fingerprint 3b1f...e9 --json
+  pbpaste | tokentrail investigate --token-file -`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ref, err := tokenRef(cmd.InOrStdin(), f, args)
+			if err != nil {
+				return err
+			}
+			now := time.Now()
+			if f.at != "" {
+				now, err = time.Parse(time.RFC3339, f.at)
+				if err != nil {
+					return fmt.Errorf("invalid --at %q: want an RFC 3339 time such as 2026-11-20T10:00:00Z", f.at)
+				}
+			}
+
+			db, err := openStore(cmd.Context(), g.db)
+			if err != nil {
+				return err
+			}
+			defer db.Close()
+
+			report, err := forensics.InvestigateToken(cmd.Context(), db, ref, forensics.Options{Now: now})
+			if errors.Is(err, forensics.ErrTokenNotFound) {
+				return fmt.Errorf("no event in %s names %s: import the logs that saw it first (tokentrail import FILE)", g.db, ref)
+			}
+			if err != nil {
+				return err
+			}
+			if f.json {
+				enc := json.NewEncoder(cmd.OutOrStdout())
+				enc.SetIndent("", "  ")
+				return enc.Encode(report)
+			}
+			return writeReport(cmd.OutOrStdout(), report)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&f.fingerprint, "fingerprint", "", "SHA-256 of the compact token, 64 hex digits")
+	fl.StringVar(&f.tokenFile, "token-file", "", "file holding the raw token (- for standard input); it is fingerprinted, never stored")
+	fl.BoolVar(&f.json, "json", false, "print the report as JSON (see docs/report-json.md)")
+	fl.StringVar(&f.at, "at", "", "report time for the status, RFC 3339 (default: now)")
+	return cmd
+}
+
+// tokenRef turns the command line into the reference to look up, checking
+// that exactly one way of naming the token was used.
+func tokenRef(stdin io.Reader, f investigateFlags, args []string) (forensics.TokenRef, error) {
+	given := 0
+	for _, set := range []bool{len(args) == 1, f.fingerprint != "", f.tokenFile != ""} {
+		if set {
+			given++
+		}
+	}
+	if given != 1 {
+		return forensics.TokenRef{}, errors.New("name the token one way: a JTI argument, --fingerprint HASH or --token-file FILE")
+	}
+
+	switch {
+	case len(args) == 1:
+		jti := strings.TrimSpace(args[0])
+		if strings.Count(jti, ".") == 2 && len(jti) > 40 {
+			return forensics.TokenRef{}, errors.New("the argument looks like a raw JWT; do not put tokens on the command line " +
+				"(they end up in shell history): pass it with --token-file FILE or --token-file - on standard input")
+		}
+		return forensics.TokenRef{TokenID: jti}, nil
+	case f.fingerprint != "":
+		fp := strings.ToLower(strings.TrimSpace(f.fingerprint))
+		if !audit.IsFingerprint(fp) {
+			return forensics.TokenRef{}, fmt.Errorf("invalid --fingerprint %q: want the 64 hex digits of a SHA-256", f.fingerprint)
+		}
+		return forensics.TokenRef{Fingerprint: fp}, nil
+	default:
+		raw, err := readTokenFile(stdin, f.tokenFile)
+		if err != nil {
+			return forensics.TokenRef{}, err
+		}
+		ref, err := forensics.RefFromToken(raw)
+		if err != nil && ref.Fingerprint == "" {
+			return ref, fmt.Errorf("read token from %s: %w", f.tokenFile, err)
+		}
+		// An opaque token still has a fingerprint to look up.
+		return ref, nil
+	}
+}
+
+func readTokenFile(stdin io.Reader, path string) (string, error) {
+	r := stdin
+	name := "standard input"
+	if path != "-" {
+		file, err := os.Open(path)
+		if err != nil {
+			return "", fmt.Errorf("open --token-file: %w", err)
+		}
+		defer file.Close()
+		r = file
+		name = path
+	}
+	data, err := io.ReadAll(io.LimitReader(r, maxTokenFileBytes+1))
+	if err != nil {
+		return "", fmt.Errorf("read token from %s: %w", name, err)
+	}
+	if len(data) > maxTokenFileBytes {
+		return "", fmt.Errorf("%s holds more than 1 MiB, which is not a token", name)
+	}
+	raw := strings.TrimSpace(string(data))
+	if raw == "" {
+		return "", fmt.Errorf("%s is empty: want the compact token (header.payload.signature)", name)
+	}
+	if strings.ContainsAny(raw, " \n\t") && !strings.HasPrefix(strings.ToLower(raw), "bearer ") {
+		return "", fmt.Errorf("%s holds more than one token or line: want exactly one compact token", name)
+	}
+	return raw, nil
+}

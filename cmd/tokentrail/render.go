@@ -1,0 +1,263 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/tokentrail/tokentrail/audit"
+	"github.com/tokentrail/tokentrail/forensics"
+)
+
+// timelineHead and timelineTail bound the events the text report lists; the
+// JSON report has them all.
+const (
+	timelineHead = 25
+	timelineTail = 10
+)
+
+// writeReport prints a token report for a person to read.
+func writeReport(w io.Writer, r *forensics.TokenReport) error {
+	p := &printer{w: w}
+
+	p.line("Token %s", orNone(r.TokenID, "(no jti recorded)"))
+	if r.Fingerprint != "" {
+		p.line("  fingerprint  %s", r.Fingerprint)
+	}
+	p.line("  status       %s: %s", strings.ToUpper(string(r.Status)), r.StatusReason)
+	p.line("  report time  %s", stamp(r.GeneratedAt))
+	p.line("  sources      %s", orNone(strings.Join(r.Sources, ", "), "none"))
+
+	p.section("Created")
+	if c := r.Created; c != nil {
+		t := p.table()
+		row(t, "time", stamp(c.Time))
+		row(t, "subject", c.Subject)
+		row(t, "issuer", c.Issuer)
+		row(t, "client", c.ClientID)
+		row(t, "session", c.SessionID)
+		row(t, "address", address(c.IP.String(), c.IP.IsValid(), c.Geo))
+		row(t, "user agent", c.UserAgent)
+		row(t, "scopes", strings.Join(c.Scopes, " "))
+		row(t, "audience", strings.Join(c.Audience, " "))
+		if !c.ExpiresAt.IsZero() {
+			row(t, "expires", stamp(c.ExpiresAt))
+		}
+		row(t, "minted from", c.ParentTokenID)
+		row(t, "source", c.Source)
+		t.Flush()
+	} else {
+		p.line("  no issuance recorded: the issuer's logs were not imported, or the token was only seen in use")
+	}
+
+	p.section("Usage")
+	u := r.Usage
+	if u.Total == 0 {
+		p.line("  no recorded use")
+	} else {
+		t := p.table()
+		row(t, "uses", fmt.Sprintf("%d from %s to %s (%s), %.1f a minute",
+			u.Total, stamp(u.First), stamp(u.Last), (time.Duration(u.SpanSeconds)*time.Second).String(), u.PerMinute))
+		row(t, "addresses", counts(u.IPs, 8))
+		row(t, "networks", counts(u.Networks, 8))
+		row(t, "countries", counts(u.Countries, 8))
+		row(t, "user agents", counts(u.UserAgents, 5))
+		row(t, "top paths", counts(u.Paths, 10))
+		t.Flush()
+		p.hourly(u.Hourly)
+	}
+	if u.Refreshes > 0 {
+		p.line("  redeemed as a refresh token %d times", u.Refreshes)
+	}
+
+	p.section("Anomalies")
+	if len(r.Anomalies) == 0 {
+		p.line("  none recorded")
+	}
+	for _, a := range r.Anomalies {
+		p.line("  %s  %-8s %s: %s", stamp(a.Time), a.Severity, a.Rule, a.Summary)
+	}
+
+	p.section("Revocations")
+	if len(r.Revocations) == 0 {
+		p.line("  none recorded")
+	}
+	for _, rev := range r.Revocations {
+		p.line("  %s  by %s, method %s, reason %s  [%s]", stamp(rev.Time),
+			orNone(rev.Actor, "unknown actor"), orNone(string(rev.Method), "unknown"), orNone(strconv.Quote(rev.Reason), "not given"), rev.Source)
+	}
+	if len(r.Rejections) > 0 {
+		p.section("Rejections")
+		for _, rej := range r.Rejections {
+			p.line("  %s  %s %s from %s  [%s]", stamp(rej.Time), orNone(string(rej.Reason), "unknown reason"),
+				rej.Detail, orNone(addrString(rej.IP.String(), rej.IP.IsValid()), "unknown address"), rej.Source)
+		}
+	}
+
+	p.section("Lineage")
+	p.line("  minted from    %s", orNone(r.Lineage.Parent, "none recorded"))
+	if len(r.Lineage.Children) == 0 {
+		p.line("  minted from it none recorded")
+	}
+	for i, c := range r.Lineage.Children {
+		label := ""
+		if i == 0 {
+			label = "minted from it"
+		}
+		p.line("  %-14s %s at %s", label, c.TokenID, stamp(c.Time))
+	}
+
+	p.timeline(r.Events)
+	return p.err
+}
+
+type printer struct {
+	w   io.Writer
+	err error
+}
+
+func (p *printer) line(format string, args ...any) {
+	if p.err == nil {
+		_, p.err = fmt.Fprintf(p.w, format+"\n", args...)
+	}
+}
+
+func (p *printer) section(title string) {
+	p.line("\n%s", title)
+}
+
+func (p *printer) table() *tabwriter.Writer {
+	return tabwriter.NewWriter(errWriter{p}, 0, 0, 2, ' ', 0)
+}
+
+// errWriter lets a tabwriter write through the printer, keeping its first
+// error.
+type errWriter struct{ p *printer }
+
+func (e errWriter) Write(b []byte) (int, error) {
+	if e.p.err != nil {
+		return 0, e.p.err
+	}
+	n, err := e.p.w.Write(b)
+	e.p.err = err
+	return n, err
+}
+
+func row(t *tabwriter.Writer, label, value string) {
+	if value != "" {
+		fmt.Fprintf(t, "  %s\t%s\n", label, value)
+	}
+}
+
+// hourly draws the uses per hour of the day as bars, one line per hour that
+// has uses.
+func (p *printer) hourly(hours [24]int) {
+	peak := 0
+	for _, n := range hours {
+		peak = max(peak, n)
+	}
+	p.line("  uses by hour (UTC):")
+	for h, n := range hours {
+		if n == 0 {
+			continue
+		}
+		bar := strings.Repeat("#", max(1, n*40/peak))
+		p.line("    %02d:00  %-40s %d", h, bar, n)
+	}
+}
+
+func (p *printer) timeline(events []audit.Event) {
+	p.section(fmt.Sprintf("Timeline (%d events)", len(events)))
+	t := p.table()
+	fmt.Fprintln(t, "  TIME\tKIND\tADDRESS\tREQUEST\tSTATUS\tUSER AGENT\tSOURCE")
+	for i, e := range events {
+		if len(events) > timelineHead+timelineTail && i == timelineHead {
+			fmt.Fprintf(t, "  ...\t\t\t\t\t\t%d more events (--json lists all)\n", len(events)-timelineHead-timelineTail)
+		}
+		if len(events) > timelineHead+timelineTail && i >= timelineHead && i < len(events)-timelineTail {
+			continue
+		}
+		status := ""
+		if e.Status != 0 {
+			status = strconv.Itoa(e.Status)
+		}
+		request := strings.TrimSpace(e.Method + " " + e.Path)
+		if e.Kind == audit.KindRevoked {
+			request = "by " + orNone(e.Actor, "unknown actor")
+		}
+		fmt.Fprintf(t, "  %s\t%s\t%s\t%s\t%s\t%s\t%s\n", stamp(e.Time), e.Kind,
+			orNone(addrString(e.IP.String(), e.IP.IsValid()), "-"), orNone(shorten(request, 48), "-"),
+			orNone(status, "-"), orNone(shorten(e.UserAgent, 40), "-"), e.Source)
+	}
+	t.Flush()
+}
+
+func counts(list []forensics.Count, limit int) string {
+	var parts []string
+	for i, c := range list {
+		if i == limit {
+			parts = append(parts, fmt.Sprintf("and %d more", len(list)-limit))
+			break
+		}
+		parts = append(parts, fmt.Sprintf("%s (%d)", shorten(c.Value, 60), c.Count))
+	}
+	return strings.Join(parts, ", ")
+}
+
+func address(ip string, valid bool, g audit.Geo) string {
+	s := addrString(ip, valid)
+	if s == "" {
+		return ""
+	}
+	var where []string
+	for _, part := range []string{g.City, g.Country} {
+		if part != "" {
+			where = append(where, part)
+		}
+	}
+	if g.ASN != 0 {
+		where = append(where, strings.TrimSpace(fmt.Sprintf("AS%d %s", g.ASN, g.Org)))
+	}
+	if len(where) > 0 {
+		s += " (" + strings.Join(where, ", ") + ")"
+	}
+	return s
+}
+
+func addrString(ip string, valid bool) string {
+	if !valid {
+		return ""
+	}
+	return ip
+}
+
+func stamp(t time.Time) string {
+	if t.IsZero() {
+		return "unknown time"
+	}
+	return t.UTC().Format("2006-01-02 15:04:05Z")
+}
+
+func orNone(s, none string) string {
+	if s == "" || s == `""` {
+		return none
+	}
+	return s
+}
+
+func shorten(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	// Cut on a rune boundary so the output stays valid UTF-8.
+	cut := n - 3
+	for cut > 0 && !utf8RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "..."
+}
+
+func utf8RuneStart(b byte) bool { return b&0xC0 != 0x80 }

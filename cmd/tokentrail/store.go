@@ -1,0 +1,21 @@
+package main
+
+import (
+	"context"
+	"os"
+
+	"github.com/tokentrail/tokentrail/store/sqlite"
+)
+
+// defaultDBPath returns $TOKENTRAIL_DB, or sqlite.DefaultPath when it is
+// unset.
+func defaultDBPath() string {
+	if p := os.Getenv("TOKENTRAIL_DB"); p != "" {
+		return p
+	}
+	return sqlite.DefaultPath
+}
+
+func openStore(ctx context.Context, path string) (*sqlite.Store, error) {
+	return sqlite.Open(ctx, path)
+}
