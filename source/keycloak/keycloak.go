@@ -72,17 +72,29 @@ func Format(opts Options) source.Format {
 	}
 }
 
-// detect reports whether sample looks like any of the forms Parse reads.
+// detect reports whether sample looks like any of the forms Parse reads. The
+// first non-blank line must look like a log record (it starts with a date or
+// time, a JSON value, or an event message), so that a document that merely
+// quotes Keycloak lines, such as a README, is not taken for a log.
 func detect(sample []byte) bool {
+	first := firstLine(sample)
+	if len(first) == 0 || !startsLikeRecord(first) {
+		return false
+	}
 	if bytes.Contains(sample, []byte("[org.keycloak.events]")) ||
 		bytes.Contains(sample, []byte(`"org.keycloak.events"`)) {
 		return true
 	}
 	// EventRepresentation JSON, compact or pretty-printed.
-	if bytes.Contains(sample, []byte(`"realmId"`)) && bytes.Contains(sample, []byte(`"type"`)) {
+	if (first[0] == '{' || first[0] == '[') &&
+		bytes.Contains(sample, []byte(`"realmId"`)) && bytes.Contains(sample, []byte(`"type"`)) {
 		return true
 	}
 	// Event messages without a log prefix.
+	return bytes.HasPrefix(first, []byte("type=")) || bytes.HasPrefix(first, []byte("operationType="))
+}
+
+func firstLine(sample []byte) []byte {
 	for len(sample) > 0 {
 		line := sample
 		if i := bytes.IndexByte(sample, '\n'); i >= 0 {
@@ -90,12 +102,17 @@ func detect(sample []byte) bool {
 		} else {
 			sample = nil
 		}
-		line = bytes.TrimSpace(line)
-		if bytes.HasPrefix(line, []byte("type=")) || bytes.HasPrefix(line, []byte("operationType=")) {
-			return true
+		if line = bytes.TrimSpace(line); len(line) > 0 {
+			return line
 		}
 	}
-	return false
+	return nil
+}
+
+func startsLikeRecord(line []byte) bool {
+	c := line[0]
+	return (c >= '0' && c <= '9') || c == '{' || c == '[' ||
+		bytes.HasPrefix(line, []byte("type=")) || bytes.HasPrefix(line, []byte("operationType="))
 }
 
 // parser reads one file. It is not safe for concurrent use.
