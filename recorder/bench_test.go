@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"testing"
+	"time"
 
 	"github.com/tokentrail/tokentrail/audit"
 	"github.com/tokentrail/tokentrail/store"
@@ -29,6 +30,14 @@ func BenchmarkCapture(b *testing.B) {
 
 	b.Run("recorder", func(b *testing.B) {
 		benchmarkRecorderWithRoom(b, e)
+	})
+	b.Run("recorder_time_set", func(b *testing.B) {
+		// A caller that already has the event's time, such as middleware
+		// that read the clock when the request arrived, saves Record its
+		// own clock read.
+		timed := e
+		timed.Time = time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
+		benchmarkRecorderWithRoom(b, timed)
 	})
 	b.Run("recorder_flusher_blocked", func(b *testing.B) {
 		benchmarkRecorderFlusherBlocked(b, e)

@@ -13,8 +13,9 @@ var ErrClosed = errors.New("recorder: closed")
 var ErrInvalidOption = errors.New("recorder: invalid option")
 
 // LostError reports a batch that the Writer did not store after every
-// attempt. The events are counted in Stats.Lost. It is what Options.OnError
-// receives and what Flush and Close return when a batch of theirs was lost.
+// attempt. The events are counted in Stats.Lost. Options.OnError receives
+// it, and the errors of Flush and Close wrap it when a batch of theirs was
+// lost.
 type LostError struct {
 	Events       int    // events in the lost batch
 	Attempts     int    // Append calls made, 1 plus the retries
@@ -24,8 +25,16 @@ type LostError struct {
 
 // Error returns "recorder: N events lost after M attempts: cause".
 func (e *LostError) Error() string {
-	return fmt.Sprintf("recorder: %d events lost after %d attempts: %v", e.Events, e.Attempts, e.Err)
+	return fmt.Sprintf("recorder: %s lost after %s: %v", count(e.Events, "event"), count(e.Attempts, "attempt"), e.Err)
 }
 
 // Unwrap returns the last Append error.
 func (e *LostError) Unwrap() error { return e.Err }
+
+// count returns n and noun, with an "s" unless n is 1.
+func count[N int | uint64](n N, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
+}

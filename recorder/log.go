@@ -86,7 +86,7 @@ func invalidEventAttrs(e *audit.Event, err error) []slog.Attr {
 			slog.String(keyValue, redactToken(fe.Value)),
 			slog.String(keyReason, fe.Reason))
 	}
-	// Validate returns only *FieldError today; keep any other error's text
+	// Validate returns only *FieldError today. Any other error's text stays
 	// out of the log, because it could quote a field.
 	return append(attrs, slog.String(keyReason, "failed validation"))
 }

@@ -282,9 +282,11 @@ func (r *Recorder) Close(ctx context.Context) error {
 		// its call finishes.
 		<-r.done
 		if n := r.abandoned.Load(); n > 0 {
-			return fmt.Errorf("recorder: close: %d events left unwritten and counted as lost: %w", n, ctx.Err())
+			return fmt.Errorf("recorder: close: context ended with %s left unwritten, counted as lost (give Close a later deadline): %w", count(n, "event"), ctx.Err())
 		}
 	}
+
+	r.abort() // releases the flusher's context once it has exited
 
 	if !first {
 		return nil

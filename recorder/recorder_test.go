@@ -498,6 +498,38 @@ func TestCloseContextEnded(t *testing.T) {
 
 var errUnavailable = errors.New("database is locked")
 
+func TestCloseCutsRetryBackoff(t *testing.T) {
+	w := newFakeWriter()
+	w.fail = func(int) error { return errUnavailable }
+	r, _ := newTestRecorder(t, w, Options{Retries: 5, RetryBackoff: time.Hour})
+
+	r.RecordUsed(usedEvent("jti-1"))
+	tick := make(chan struct{})
+	go func() {
+		defer close(tick)
+		_ = r.Flush(context.Background()) // ends with ErrClosed or the lost batch
+	}()
+	waitEntered(t, w)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+
+	err := r.Close(ctx)
+
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("Close(canceled) during a retry backoff = %v, want an error wrapping context.Canceled", err)
+	}
+	if !strings.Contains(err.Error(), "1 event left unwritten") {
+		t.Errorf("Close(canceled) = %q, want it to say 1 event left unwritten", err)
+	}
+	if got := w.callCount(); got != 1 {
+		t.Errorf("Append calls = %d, want 1 because Close cut the backoff short", got)
+	}
+	if got := r.Stats().Lost; got != 1 {
+		t.Errorf("Stats().Lost = %d, want 1", got)
+	}
+	<-tick
+}
+
 func TestWriteRetries(t *testing.T) {
 	invalid := fmt.Errorf("append: %w", audit.ErrInvalidValue)
 	tests := []struct {

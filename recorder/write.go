@@ -157,7 +157,8 @@ func (f *flusher) lose(ctx context.Context, events []audit.Event, attempts int, 
 	lostErr := &LostError{Events: len(events), Attempts: attempts, FirstEventID: events[0].ID, Err: err}
 	f.r.counters.lost.Add(uint64(len(events)))
 	if ctx.Err() != nil {
-		// Close gave up on this batch: it belongs in the count Close reports.
+		// Close gave up on this batch, so it counts toward the number that
+		// Close reports.
 		f.r.abandoned.Add(uint64(len(events)))
 	}
 
