@@ -1,0 +1,70 @@
+// Package tokentrail is what a Go service imports to keep the trail of the
+// tokens it issues and accepts: Open wires a store and a non-blocking
+// recorder, the Record methods capture each lifecycle fact, and
+// InvestigateToken reports on one token.
+//
+//	trail, err := tokentrail.Open(ctx, tokentrail.Config{})
+//	...
+//	defer trail.Close(ctx)
+//	trail.RecordUsed(audit.Event{TokenID: jti, Subject: sub, IP: ip, Path: r.URL.Path})
+package tokentrail
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/tokentrail/tokentrail/forensics"
+	"github.com/tokentrail/tokentrail/recorder"
+	"github.com/tokentrail/tokentrail/store/sqlite"
+)
+
+// Config configures Open. The zero Config works: it keeps the events in
+// ./tokentrail.db with the recorder's default queue and batch sizes.
+type Config struct {
+	// DBPath is the SQLite file; empty means sqlite.DefaultPath.
+	DBPath string
+
+	// Recorder tunes the queue, batching and overflow policy; see
+	// recorder.Options for the defaults.
+	Recorder recorder.Options
+}
+
+// Trail is an open trail: a store and the recorder that writes to it. The
+// Record methods of the embedded *recorder.Recorder never block on I/O. A
+// Trail is safe for concurrent use.
+type Trail struct {
+	*recorder.Recorder
+	db *sqlite.Store
+}
+
+// Open opens (or creates) the store and starts the recorder. The caller must
+// call Close.
+func Open(ctx context.Context, cfg Config) (*Trail, error) {
+	path := cfg.DBPath
+	if path == "" {
+		path = sqlite.DefaultPath
+	}
+	db, err := sqlite.Open(ctx, path)
+	if err != nil {
+		return nil, fmt.Errorf("tokentrail: %w", err)
+	}
+	return &Trail{Recorder: recorder.New(db, cfg.Recorder), db: db}, nil
+}
+
+// InvestigateToken returns the report of one token from what is stored.
+// Events still queued in the recorder are not in it yet; call Flush first
+// to include them.
+func (t *Trail) InvestigateToken(ctx context.Context, ref forensics.TokenRef, opts forensics.Options) (*forensics.TokenReport, error) {
+	return forensics.InvestigateToken(ctx, t.db, ref, opts)
+}
+
+// Close writes what the recorder still holds, stops it and closes the
+// store. When ctx ends before the queue is written, the rest is counted as
+// lost in Stats and Close returns the context's error together with any
+// error of closing the store.
+func (t *Trail) Close(ctx context.Context) error {
+	recErr := t.Recorder.Close(ctx)
+	dbErr := t.db.Close()
+	return errors.Join(recErr, dbErr)
+}
