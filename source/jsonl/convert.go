@@ -31,7 +31,8 @@ func (r *recordReader) fail(f field, format string, args ...any) {
 }
 
 // lookup returns the value of f, or kindAbsent when f is unmapped, missing or
-// null. A path that crosses a value of the wrong kind is an error.
+// null. A path that crosses a value of the wrong kind is an error, and so is
+// a value that is not valid UTF-8, which JSON requires.
 func (r *recordReader) lookup(f field) value {
 	if r.err != nil || r.m.paths[f] == nil {
 		return value{}
@@ -54,6 +55,10 @@ func (r *recordReader) lookup(f field) value {
 	if v.kind == kindNull {
 		return value{}
 	}
+	if !utf8.Valid(v.raw) {
+		r.fail(f, "the value is not valid UTF-8, so convert the log to UTF-8 (for example with iconv)")
+		return value{}
+	}
 	return v
 }
 
@@ -68,11 +73,11 @@ func absentText(s string) bool {
 	return s == "" || s == "-" || s == "null"
 }
 
-// decodeString returns the text of a JSON string value. Like encoding/json,
-// it replaces invalid UTF-8 with U+FFFD.
+// decodeString returns the text of a JSON string value, which lookup has
+// checked to be valid UTF-8.
 func decodeString(raw []byte) string {
 	inner := raw[1 : len(raw)-1]
-	if bytes.IndexByte(inner, '\\') < 0 && utf8.Valid(inner) {
+	if bytes.IndexByte(inner, '\\') < 0 {
 		return string(inner)
 	}
 	var s string

@@ -51,7 +51,8 @@ import (
 //   - a record without time or token identity, named by field and path;
 //   - a mapped value, or a value on a mapped path, of the wrong JSON type,
 //     named by field, path and type;
-//   - an invalid value, such as an address that is not an IP address.
+//   - an invalid value, such as an address that is not an IP address or a
+//     mapped string that is not valid UTF-8.
 //
 // Parse returns an error wrapping ErrIncompleteMapping or ErrInvalidMapping
 // before it reads anything when m fails Mapping.Validate.

@@ -540,3 +540,20 @@ func TestFormatNeverDetects(t *testing.T) {
 		t.Errorf("Detect = true, want false for every sample")
 	}
 }
+
+func TestParseInvalidUTF8(t *testing.T) {
+	m := mustMapping(t, "jti=jti,time=ts,ua=ua")
+	text := "{\"jti\":\"a\",\"ts\":\"2024-06-13T10:15:30Z\",\"ua\":\"kube\xffctl\"}\n" +
+		// Invalid UTF-8 in a value that no field maps does not matter.
+		"{\"jti\":\"b\",\"ts\":\"2024-06-13T10:15:30Z\",\"other\":\"\xfe\"}\n"
+
+	r := parseText(t, m, "utf8.jsonl", text)
+
+	want := "field ua (path ua): the value is not valid UTF-8, so convert the log to UTF-8 (for example with iconv)"
+	if reason := r.rejectAt(t, 1); reason != want {
+		t.Errorf("rejection reason = %q, want %q", reason, want)
+	}
+	if len(r.events) != 1 || r.events[0].TokenID != "b" {
+		t.Errorf("events:\n%s want the one of line 2", r)
+	}
+}

@@ -64,9 +64,9 @@ const PendingWindow = 1000
 // deterministic but not strictly that of the file.
 //
 // These are rejected with file:line and the reason: a line that is not valid
-// JSON, a field of the wrong JSON type, a token record without auditID, stage
-// or any timestamp, and a line longer than source.MaxLineBytes. Parse then
-// reads the next line.
+// JSON or not valid UTF-8, a field of the wrong JSON type, a record without
+// auditID or stage, a token record without any timestamp, and a line longer
+// than source.MaxLineBytes. Parse then reads the next line.
 func Format() source.Format {
 	return source.Format{
 		Name:   "k8saudit",

@@ -93,6 +93,11 @@ func TestParseBadRecords(t *testing.T) {
 			reason: "is a JSON string, want an array of strings",
 		},
 		{
+			name:   "invalid UTF-8",
+			line:   strings.Replace(baseRecord, "cart/1.0", "cart\xff/1.0", 1),
+			reason: "invalid UTF-8 at byte ",
+		},
+		{
 			name:   "record a string",
 			line:   `"audit"`,
 			reason: "record is a JSON string, want an object",

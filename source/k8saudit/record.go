@@ -8,6 +8,7 @@ import (
 	"reflect"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/tokentrail/tokentrail/audit"
 	"github.com/tokentrail/tokentrail/source"
@@ -125,6 +126,9 @@ func (r *request) final() bool {
 var errNestedList = errors.New("an EventList inside a list is not an audit event")
 
 func decodeRecord(raw []byte) (*record, error) {
+	if err := checkUTF8(raw); err != nil {
+		return nil, err
+	}
 	var r record
 	if err := json.Unmarshal(raw, &r); err != nil {
 		return nil, describeDecodeError("", err)
@@ -133,11 +137,32 @@ func decodeRecord(raw []byte) (*record, error) {
 }
 
 func decodeItems(raw []byte) ([]json.RawMessage, error) {
+	if err := checkUTF8(raw); err != nil {
+		return nil, err
+	}
 	var items []json.RawMessage
 	if err := json.Unmarshal(raw, &items); err != nil {
 		return nil, describeDecodeError("", err)
 	}
 	return items, nil
+}
+
+// checkUTF8 rejects a record that is not valid UTF-8. The API server writes
+// only UTF-8, so such a record is damaged, and encoding/json would hide the
+// damage by replacing the bytes with U+FFFD.
+func checkUTF8(raw []byte) error {
+	if utf8.Valid(raw) {
+		return nil
+	}
+	at := 0
+	for at < len(raw) {
+		r, size := utf8.DecodeRune(raw[at:])
+		if r == utf8.RuneError && size == 1 {
+			break
+		}
+		at += size
+	}
+	return fmt.Errorf("invalid UTF-8 at byte %d: audit records are UTF-8, so the record is damaged or was converted to another encoding", at)
 }
 
 // describeDecodeError rewrites an encoding/json error so that it names the
