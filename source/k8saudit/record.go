@@ -147,9 +147,9 @@ func decodeItems(raw []byte) ([]json.RawMessage, error) {
 	return items, nil
 }
 
-// checkUTF8 rejects a record that is not valid UTF-8. The API server writes
-// only UTF-8, so such a record is damaged, and encoding/json would hide the
-// damage by replacing the bytes with U+FFFD.
+// checkUTF8 rejects a record that is not valid UTF-8. JSON exchanged between
+// systems must be UTF-8 (RFC 8259), so such a record is damaged, and
+// encoding/json would hide the damage by replacing the bytes with U+FFFD.
 func checkUTF8(raw []byte) error {
 	if utf8.Valid(raw) {
 		return nil
@@ -162,7 +162,7 @@ func checkUTF8(raw []byte) error {
 		}
 		at += size
 	}
-	return fmt.Errorf("invalid UTF-8 at byte %d: audit records are UTF-8, so the record is damaged or was converted to another encoding", at)
+	return fmt.Errorf("invalid UTF-8 at byte %d: JSON must be UTF-8, so the record is damaged or was converted to another encoding", at)
 }
 
 // describeDecodeError rewrites an encoding/json error so that it names the
