@@ -117,34 +117,45 @@ func (e *Event) Validate() error {
 	if !e.RejectReason.Valid() {
 		return &FieldError{Field: "RejectReason", Value: string(e.RejectReason), Reason: "is not a known reject reason"}
 	}
-	for _, f := range e.textFields() {
-		if !utf8.ValidString(f.value) {
-			return &FieldError{Field: f.name, Value: strings.ToValidUTF8(f.value, "\uFFFD"), Reason: "is not valid UTF-8"}
-		}
-		if len(f.value) > maxFieldBytes {
-			return &FieldError{Field: f.name, Value: f.value[:64] + "...", Reason: "is longer than 8 KiB"}
-		}
-	}
-	return nil
+	return e.validateText()
 }
 
-type namedText struct{ name, value string }
-
-func (e *Event) textFields() []namedText {
-	fields := []namedText{
+// validateText checks every free-text field without allocating, because
+// Validate runs once for every imported or recorded event.
+func (e *Event) validateText() error {
+	fields := [...]struct{ name, value string }{
 		{"ID", e.ID}, {"TokenID", e.TokenID}, {"Issuer", e.Issuer}, {"Subject", e.Subject},
 		{"ClientID", e.ClientID}, {"SessionID", e.SessionID}, {"ParentTokenID", e.ParentTokenID},
 		{"UserAgent", e.UserAgent}, {"Method", e.Method}, {"Path", e.Path}, {"TraceID", e.TraceID},
 		{"Actor", e.Actor}, {"Reason", e.Reason}, {"Source", e.Source},
 		{"Geo.Country", e.Geo.Country}, {"Geo.City", e.Geo.City}, {"Geo.Org", e.Geo.Org},
 	}
+	for _, f := range fields {
+		if err := checkText(f.name, f.value); err != nil {
+			return err
+		}
+	}
 	for _, a := range e.Audience {
-		fields = append(fields, namedText{"Audience", a})
+		if err := checkText("Audience", a); err != nil {
+			return err
+		}
 	}
 	for _, s := range e.Scopes {
-		fields = append(fields, namedText{"Scopes", s})
+		if err := checkText("Scopes", s); err != nil {
+			return err
+		}
 	}
-	return fields
+	return nil
+}
+
+func checkText(name, value string) error {
+	if !utf8.ValidString(value) {
+		return &FieldError{Field: name, Value: strings.ToValidUTF8(value, "\uFFFD"), Reason: "is not valid UTF-8"}
+	}
+	if len(value) > maxFieldBytes {
+		return &FieldError{Field: name, Value: strings.ToValidUTF8(value[:64], "") + "...", Reason: "is longer than 8 KiB"}
+	}
+	return nil
 }
 
 // Token returns the identity that groups e with the other events of the same

@@ -164,3 +164,16 @@ func TestNewIDStable(t *testing.T) {
 		t.Errorf("len(NewID) = %d, want 32", len(a))
 	}
 }
+
+func TestValidateAllocs(t *testing.T) {
+	e := validEvent()
+	e.Scopes = []string{"openid", "orders"}
+	allocs := testing.AllocsPerRun(100, func() {
+		if err := e.Validate(); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if allocs != 0 {
+		t.Errorf("Validate allocates %v times per valid event, want 0", allocs)
+	}
+}

@@ -60,7 +60,11 @@ func (lr *LineReader) Next() (line []byte, number int, err error) {
 		}
 		lr.line++
 		if size > lr.max+2 {
-			return nil, lr.line, fmt.Errorf("%w: %d bytes, over the limit of %d", ErrLineTooLong, size, lr.max)
+			length := size
+			if err == nil { // the line ended with '\n', which is not part of it
+				length--
+			}
+			return nil, lr.line, fmt.Errorf("%w: %d bytes, over the limit of %d", ErrLineTooLong, length, lr.max)
 		}
 		out := lr.buf
 		if n := len(out); n > 0 && out[n-1] == '\n' {

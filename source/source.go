@@ -9,6 +9,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strconv"
 	"time"
 
 	"github.com/tokentrail/tokentrail/audit"
@@ -23,10 +24,13 @@ type Format struct {
 	// possibly cut inside a line), looks like this format.
 	Detect func(sample []byte) bool
 
-	// Parse reads one file to its end. It calls h.Event for each event, in
-	// file order, h.Skip for each record that is not an event, and h.Reject
-	// for each record that should be an event but cannot be read; then it
-	// goes on with the next record. Parse returns an error only when reading
+	// Parse reads one file to its end. It calls h.Event for each event,
+	// h.Skip for each record that is not an event, and h.Reject for each
+	// record that should be an event but cannot be read; then it goes on
+	// with the next record. Blank lines are not records and are not
+	// reported. Events come in file order unless the format documents
+	// another deterministic order (k8saudit emits a request when its last
+	// stage is read). Parse returns an error only when reading
 	// stops early: the reader failed, ctx ended, or a Handler method returned
 	// an error (which Parse returns as it is).
 	Parse func(ctx context.Context, in Input, h Handler) error
@@ -77,5 +81,5 @@ func (e *RecordError) Error() string {
 
 // Location returns "file:line", the form of audit.Event.Source.
 func Location(file string, line int) string {
-	return fmt.Sprintf("%s:%d", file, line)
+	return file + ":" + strconv.Itoa(line)
 }

@@ -1,0 +1,78 @@
+package source_test
+
+import (
+	"errors"
+	"io"
+	"strings"
+	"testing"
+
+	"github.com/tokentrail/tokentrail/source"
+)
+
+func TestLineReader(t *testing.T) {
+	long := strings.Repeat("x", 100)
+	input := "first\r\nsecond\n\n" + long + "\nafter long\nlast without newline"
+	lr := source.NewLineReader(strings.NewReader(input), 50)
+
+	type result struct {
+		line    string
+		number  int
+		tooLong bool
+	}
+	want := []result{
+		{"first", 1, false},
+		{"second", 2, false},
+		{"", 3, false},
+		{"", 4, true},
+		{"after long", 5, false},
+		{"last without newline", 6, false},
+	}
+	for _, w := range want {
+		line, n, err := lr.Next()
+		tooLong := errors.Is(err, source.ErrLineTooLong)
+		if err != nil && !tooLong {
+			t.Fatalf("Next() error = %v at line %d", err, w.number)
+		}
+		if string(line) != w.line || n != w.number || tooLong != w.tooLong {
+			t.Errorf("Next() = %q, %d, too long %v; want %q, %d, %v", line, n, tooLong, w.line, w.number, w.tooLong)
+		}
+	}
+	if _, _, err := lr.Next(); err != io.EOF {
+		t.Errorf("Next() at the end = %v, want io.EOF", err)
+	}
+	if lr.BytesRead() != int64(len(input)) {
+		t.Errorf("BytesRead() = %d, want %d", lr.BytesRead(), len(input))
+	}
+}
+
+func TestLineReaderHugeLineBoundedMemory(t *testing.T) {
+	// A 10 MB line is consumed without being kept.
+	huge := strings.Repeat("y", 10<<20)
+	lr := source.NewLineReader(strings.NewReader(huge+"\nok\n"), 1<<20)
+
+	_, n, err := lr.Next()
+	if !errors.Is(err, source.ErrLineTooLong) || n != 1 {
+		t.Fatalf("Next() = line %d, %v; want line 1, ErrLineTooLong", n, err)
+	}
+	if !strings.Contains(err.Error(), "10485760 bytes") {
+		t.Errorf("error %q does not give the line's length", err)
+	}
+	line, n, err := lr.Next()
+	if err != nil || string(line) != "ok" || n != 2 {
+		t.Errorf("Next() after the huge line = %q, %d, %v; want ok, 2, nil", line, n, err)
+	}
+}
+
+func TestRecordError(t *testing.T) {
+	e := &source.RecordError{File: "audit.log", Line: 12, Reason: "invalid JSON"}
+	if got := e.Error(); got != "audit.log:12: invalid JSON" {
+		t.Errorf("Error() = %q", got)
+	}
+	e.Line = 0
+	if got := e.Error(); got != "audit.log: invalid JSON" {
+		t.Errorf("Error() without a line = %q", got)
+	}
+	if got := source.Location("a.log", 7); got != "a.log:7" {
+		t.Errorf("Location = %q", got)
+	}
+}
