@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -490,14 +491,18 @@ func (r *recordReader) fingerprint() string {
 	return s
 }
 
-// kind reads the kind field, which must hold a kind name.
+// kind reads the kind field, which must hold a kind name. A record without
+// one is rejected when its status is in Mapping.RejectStatus, and otherwise
+// of the mapping's default kind.
 //
-// NOTE: a log that tells the kind another way, such as a 401 status for a
-// rejected token or its own event names, cannot be mapped yet: Mapping has
-// no table from a record's values to kinds.
-func (r *recordReader) kind() audit.Kind {
+// NOTE: a log that names its events in its own words cannot be mapped yet:
+// Mapping has no table from a record's values to kinds.
+func (r *recordReader) kind(status int) audit.Kind {
 	s := r.text(fieldKind)
 	if s == "" {
+		if status != 0 && slices.Contains(r.m.RejectStatus, status) {
+			return audit.KindRejected
+		}
 		if r.m.Kind != 0 {
 			return r.m.Kind
 		}

@@ -133,9 +133,10 @@ func (p *parser) event(line []byte, number int) (audit.Event, error) {
 	}
 
 	claims := r.token()
+	status := int(r.integer(fieldStatus, 100, 599))
 	e := audit.Event{
 		Time:          r.timeValue(fieldTime, false),
-		Kind:          r.kind(),
+		Kind:          r.kind(status),
 		TokenID:       r.text(fieldJTI),
 		Fingerprint:   r.fingerprint(),
 		Issuer:        r.text(fieldIss),
@@ -153,7 +154,7 @@ func (p *parser) event(line []byte, number int) (audit.Event, error) {
 		UserAgent: r.text(fieldUA),
 		Method:    r.text(fieldMethod),
 		Path:      r.text(fieldPath),
-		Status:    int(r.integer(fieldStatus, 100, 599)),
+		Status:    status,
 		TraceID:   r.text(fieldTrace),
 		Geo: audit.Geo{
 			Country:   r.text(fieldCountry),

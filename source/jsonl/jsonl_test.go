@@ -557,3 +557,50 @@ func TestParseInvalidUTF8(t *testing.T) {
 		t.Errorf("events:\n%s want the one of line 2", r)
 	}
 }
+
+func TestParseRejectStatus(t *testing.T) {
+	m := mustMapping(t, "jti=jti,time=ts,status=code,kind=k,reject_status=401|403")
+	text := `{"jti":"a","ts":"2024-06-13T10:15:30Z","code":200}
+{"jti":"a","ts":"2024-06-13T10:15:31Z","code":401}
+{"jti":"a","ts":"2024-06-13T10:15:32Z","code":"403"}
+{"jti":"a","ts":"2024-06-13T10:15:33Z","code":401,"k":"revoked"}
+{"jti":"a","ts":"2024-06-13T10:15:34Z","code":404}`
+
+	r := parseText(t, m, "status.jsonl", text)
+
+	want := []audit.Kind{audit.KindUsed, audit.KindRejected, audit.KindRejected, audit.KindRevoked, audit.KindUsed}
+	if len(r.events) != len(want) {
+		t.Fatalf("got\n%s want %d events", r, len(want))
+	}
+	for i, k := range want {
+		if r.events[i].Kind != k {
+			t.Errorf("event %d kind = %v, want %v", i+1, r.events[i].Kind, k)
+		}
+	}
+}
+
+func TestRejectStatusMappingForms(t *testing.T) {
+	yamlText := "fields:\n  jti: jti\n  time: ts\n  status: code\nreject_status: [401, 403]\n"
+	m, err := LoadMapping(strings.NewReader(yamlText))
+	if err != nil {
+		t.Fatalf("LoadMapping: %v", err)
+	}
+	if fmt.Sprint(m.RejectStatus) != "[401 403]" {
+		t.Errorf("RejectStatus = %v, want [401 403]", m.RejectStatus)
+	}
+	back, err := ParseMapping(m.String())
+	if err != nil || fmt.Sprint(back.RejectStatus) != "[401 403]" {
+		t.Errorf("ParseMapping(String()) = %v, %v; want reject_status 401 and 403", back.RejectStatus, err)
+	}
+
+	for _, spec := range []string{
+		"jti=jti,time=ts,reject_status=401",          // status not mapped
+		"jti=jti,time=ts,status=s,reject_status=abc", // not a number
+		"jti=jti,time=ts,status=s,reject_status=999", // not a status code
+		"jti=jti,time=ts,status=s,reject_status=401,reject_status=403",
+	} {
+		if _, err := ParseMapping(spec); !errors.Is(err, ErrInvalidMapping) {
+			t.Errorf("ParseMapping(%q) = %v, want ErrInvalidMapping", spec, err)
+		}
+	}
+}

@@ -133,6 +133,11 @@ type Mapping struct {
 	// TimeZone is the zone of times written without one. Nil means UTC.
 	TimeZone *time.Location
 
+	// RejectStatus lists HTTP status codes, such as 401, that mean the
+	// token was refused: a record with one of them in its status field
+	// becomes a rejected event, unless the record maps its own kind.
+	RejectStatus []int
+
 	paths [numFields]*path // nil where a field is not mapped
 }
 
@@ -187,6 +192,14 @@ func (m *Mapping) Validate() error {
 	if err := checkTimeFormat(m.TimeFormat); err != nil {
 		return fmt.Errorf("%w: %v", ErrInvalidMapping, err)
 	}
+	if len(m.RejectStatus) > 0 && m.paths[fieldStatus] == nil {
+		return fmt.Errorf("%w: reject_status needs the status field mapped", ErrInvalidMapping)
+	}
+	for _, code := range m.RejectStatus {
+		if code < 100 || code > 599 {
+			return fmt.Errorf("%w: reject_status %d is not an HTTP status code (100 to 599)", ErrInvalidMapping, code)
+		}
+	}
 	return nil
 }
 
@@ -206,6 +219,13 @@ func (m *Mapping) String() string {
 	}
 	if m.TimeZone != nil {
 		pairs = append(pairs, "time_zone="+quoteOption(m.TimeZone.String()))
+	}
+	if len(m.RejectStatus) > 0 {
+		codes := make([]string, len(m.RejectStatus))
+		for i, code := range m.RejectStatus {
+			codes[i] = strconv.Itoa(code)
+		}
+		pairs = append(pairs, "reject_status="+strings.Join(codes, "|"))
 	}
 	return strings.Join(pairs, ",")
 }
@@ -238,8 +258,9 @@ func unquoteOption(v string) (string, error) {
 //
 // Each pair is field=path, with the field names that FieldNames returns, or
 // an option: time_format (see Mapping.TimeFormat), time_zone (an IANA name
-// such as Europe/Paris, or an offset such as +02:00) and default_kind (see
-// Mapping.Kind). An option's value may be in double quotes, as a Go layout
+// such as Europe/Paris, or an offset such as +02:00), default_kind (see
+// Mapping.Kind) and reject_status (status codes separated by "|", such as
+// reject_status=401|403; see Mapping.RejectStatus). An option's value may be in double quotes, as a Go layout
 // with a comma must be: time_format="Jan 2, 2006 15:04:05".
 //
 // A path is dotted keys with bracketed array indexes, as in a.b[0].c. A key
@@ -307,7 +328,7 @@ func splitPairs(spec string) ([]string, error) {
 func (m *Mapping) setPair(name, value string) error {
 	value = strings.TrimSpace(value)
 	switch name {
-	case "time_format", "time_zone", "default_kind":
+	case "time_format", "time_zone", "default_kind", "reject_status":
 	default:
 		return m.setField(name, value)
 	}
@@ -321,9 +342,29 @@ func (m *Mapping) setPair(name, value string) error {
 		return m.setTimeFormat(value)
 	case "time_zone":
 		return m.setTimeZone(value)
+	case "reject_status":
+		return m.setRejectStatus(strings.FieldsFunc(value, func(r rune) bool { return r == '|' || r == ' ' }))
 	default:
 		return m.setKind(value)
 	}
+}
+
+// setRejectStatus parses the status codes of the reject_status option.
+func (m *Mapping) setRejectStatus(codes []string) error {
+	if m.RejectStatus != nil {
+		return errors.New("reject_status is set twice")
+	}
+	if len(codes) == 0 {
+		return errors.New("reject_status lists no status code")
+	}
+	for _, c := range codes {
+		code, err := strconv.Atoi(strings.TrimSpace(c))
+		if err != nil || code < 100 || code > 599 {
+			return fmt.Errorf("reject_status %q is not an HTTP status code (100 to 599)", c)
+		}
+		m.RejectStatus = append(m.RejectStatus, code)
+	}
+	return nil
 }
 
 func (m *Mapping) setTimeFormat(format string) error {
@@ -409,11 +450,13 @@ const maxMappingFileBytes = 1 << 20
 //	time_format: unix_ms
 //	time_zone: UTC
 //	kind: used
+//	reject_status: [401]
 //
 // The keys of fields are the names that FieldNames returns and their values
 // are paths, written as for ParseMapping. The other keys are the options:
-// time_format, time_zone, and kind, the kind of events whose record maps
-// none (Mapping.Kind). The error wraps ErrInvalidMapping and names the YAML
+// time_format, time_zone, kind, the kind of events whose record maps none
+// (Mapping.Kind), and reject_status, a status code or a list of them
+// (Mapping.RejectStatus). The error wraps ErrInvalidMapping and names the YAML
 // line, or wraps ErrIncompleteMapping.
 func LoadMapping(r io.Reader) (Mapping, error) {
 	data, err := io.ReadAll(io.LimitReader(r, maxMappingFileBytes+1))
@@ -436,7 +479,7 @@ func LoadMapping(r io.Reader) (Mapping, error) {
 		root = root.Content[0]
 	}
 	if root.Kind != yaml.MappingNode {
-		return Mapping{}, fmt.Errorf("%w: line %d: want a mapping with the keys fields, kind, time_format and time_zone", ErrInvalidMapping, root.Line)
+		return Mapping{}, fmt.Errorf("%w: line %d: want a mapping with the keys fields, kind, time_format, time_zone and reject_status", ErrInvalidMapping, root.Line)
 	}
 
 	var m Mapping
@@ -454,6 +497,12 @@ func LoadMapping(r io.Reader) (Mapping, error) {
 			}
 			continue
 		}
+		if key.Value == "reject_status" {
+			if err := m.loadRejectStatus(value); err != nil {
+				return Mapping{}, fmt.Errorf("%w: line %d: %v", ErrInvalidMapping, value.Line, err)
+			}
+			continue
+		}
 		if value.Kind != yaml.ScalarNode {
 			return Mapping{}, fmt.Errorf("%w: line %d: %s wants a single value", ErrInvalidMapping, value.Line, key.Value)
 		}
@@ -465,7 +514,7 @@ func LoadMapping(r io.Reader) (Mapping, error) {
 		case "time_zone":
 			err = m.setTimeZone(value.Value)
 		default:
-			err = fmt.Errorf("unknown key %q (want fields, kind, time_format or time_zone)", key.Value)
+			err = fmt.Errorf("unknown key %q (want fields, kind, time_format, time_zone or reject_status)", key.Value)
 		}
 		if err != nil {
 			return Mapping{}, fmt.Errorf("%w: line %d: %v", ErrInvalidMapping, key.Line, err)
@@ -493,4 +542,22 @@ func (m *Mapping) loadFields(node *yaml.Node) error {
 		}
 	}
 	return nil
+}
+
+// loadRejectStatus reads reject_status from YAML: one code or a list.
+func (m *Mapping) loadRejectStatus(value *yaml.Node) error {
+	switch value.Kind {
+	case yaml.ScalarNode:
+		return m.setRejectStatus([]string{value.Value})
+	case yaml.SequenceNode:
+		codes := make([]string, 0, len(value.Content))
+		for _, item := range value.Content {
+			if item.Kind != yaml.ScalarNode {
+				return fmt.Errorf("reject_status lists something that is not a status code")
+			}
+			codes = append(codes, item.Value)
+		}
+		return m.setRejectStatus(codes)
+	}
+	return fmt.Errorf("reject_status wants a status code or a list of them")
 }
