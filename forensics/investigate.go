@@ -213,7 +213,8 @@ func (r *TokenReport) fill(events []audit.Event, opts Options) {
 		case audit.KindRejected:
 			r.Rejections = append(r.Rejections, Rejection{
 				Time: e.Time, Reason: e.RejectReason, Detail: e.Reason, IP: e.IP,
-				UserAgent: e.UserAgent, Source: e.Source, EventID: e.ID,
+				UserAgent: e.UserAgent, Method: e.Method, Path: e.Path, Status: e.Status,
+				Source: e.Source, EventID: e.ID,
 			})
 		}
 	}

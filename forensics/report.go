@@ -121,6 +121,9 @@ type Rejection struct {
 	Detail    string             `json:"detail,omitempty"`
 	IP        netip.Addr         `json:"ip,omitzero"`
 	UserAgent string             `json:"user_agent,omitempty"`
+	Method    string             `json:"method,omitempty"`
+	Path      string             `json:"path,omitempty"`
+	Status    int                `json:"status,omitempty"`
 	Source    string             `json:"source,omitempty"`
 	EventID   string             `json:"event_id"`
 }

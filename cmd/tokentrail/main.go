@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	_ "time/tzdata" // --time-zone and mapping time zones work on machines without a zone database
 
 	"github.com/spf13/cobra"
 )

@@ -92,8 +92,19 @@ func writeReport(w io.Writer, r *forensics.TokenReport) error {
 	if len(r.Rejections) > 0 {
 		p.section("Rejections")
 		for _, rej := range r.Rejections {
-			p.line("  %s  %s %s from %s  [%s]", stamp(rej.Time), orNone(string(rej.Reason), "unknown reason"),
-				rej.Detail, orNone(addrString(rej.IP.String(), rej.IP.IsValid()), "unknown address"), rej.Source)
+			what := orNone(string(rej.Reason), "reason not recorded")
+			if rej.Detail != "" {
+				what += " (" + rej.Detail + ")"
+			}
+			request := strings.TrimSpace(rej.Method + " " + rej.Path)
+			if rej.Status != 0 {
+				request = strings.TrimSpace(request + " answered " + strconv.Itoa(rej.Status))
+			}
+			if request != "" {
+				what += ", " + request
+			}
+			p.line("  %s  %s, from %s  [%s]", stamp(rej.Time), what,
+				orNone(addrString(rej.IP.String(), rej.IP.IsValid()), "unknown address"), rej.Source)
 		}
 	}
 

@@ -1,0 +1,295 @@
+package main
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/tokentrail/tokentrail/forensics"
+	"github.com/tokentrail/tokentrail/internal/shareddata"
+)
+
+// run executes the CLI in-process and returns what it printed.
+func run(tb testing.TB, stdin string, args ...string) (stdout, stderr string, err error) {
+	tb.Helper()
+	var out, errOut bytes.Buffer
+	cmd := newRootCommand(strings.NewReader(stdin), &out, &errOut)
+	cmd.SetArgs(args)
+	err = cmd.ExecuteContext(context.Background())
+	return out.String(), errOut.String(), err
+}
+
+func writeFile(tb testing.TB, dir, name, content string) string {
+	tb.Helper()
+	path := filepath.Join(dir, name)
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		tb.Fatal(err)
+	}
+	return path
+}
+
+// summaryLine returns the summary that import printed for a file.
+func summaryLine(tb testing.TB, stdout, file string) string {
+	tb.Helper()
+	for _, line := range strings.Split(stdout, "\n") {
+		if strings.HasPrefix(line, file+" (") {
+			return line
+		}
+	}
+	tb.Fatalf("no summary for %s in output:\n%s", file, stdout)
+	return ""
+}
+
+func TestImportSampleFiles(t *testing.T) {
+	dir := shareddata.Dir(t)
+	tests := []struct {
+		file string
+		want string
+	}{
+		{"keycloak-events-elastic-integrations-jboss.log", "(keycloak, recognised): read 30, imported 2, duplicate 0, skipped 29, rejected 0"},
+		{"keycloak-events-datadog-samples.log", "(keycloak, recognised): read 4, imported 0, duplicate 0, skipped 3, rejected 1"},
+		{"keycloak-events-datadog-kc-json-console.jsonl", "(keycloak, recognised): read 1, imported 2, duplicate 0, skipped 0, rejected 0"},
+		{"keycloak-events-jsonlog-listener-readme.log", "(keycloak, recognised): read 7, imported 2, duplicate 0, skipped 6, rejected 0"},
+		{"keycloak-events-sekoia-kc26-ecs-json.jsonl", "(keycloak, recognised): read 6, imported 0, duplicate 0, skipped 6, rejected 0"},
+		{"k8s-audit-k3s-linkerd-jti-hori.jsonl", "(k8saudit, recognised): read 6, imported 4, duplicate 0, skipped 2, rejected 0"},
+		{"k8s-audit-minikube-v1.32-bugurshik.jsonl", "(k8saudit, recognised): read 100, imported 12, duplicate 0, skipped 88, rejected 0"},
+		{"k8s-audit-sekoia.jsonl", "(k8saudit, recognised): read 8, imported 1, duplicate 0, skipped 7, rejected 0"},
+	}
+	db := filepath.Join(t.TempDir(), "events.db")
+	for _, tt := range tests {
+		t.Run(tt.file, func(t *testing.T) {
+			path := filepath.Join(dir, tt.file)
+			stdout, _, err := run(t, "", "--db", db, "import", path)
+			if strings.HasSuffix(tt.want, "rejected 0") && err != nil {
+				t.Errorf("import error = %v, want none", err)
+			}
+			if got := summaryLine(t, stdout, path); got != path+" "+tt.want {
+				t.Errorf("summary = %q, want %q", got, path+" "+tt.want)
+			}
+
+			// A second import finds every event stored already.
+			stdout, _, _ = run(t, "", "--db", db, "import", path)
+			if got := summaryLine(t, stdout, path); !strings.Contains(got, "imported 0,") {
+				t.Errorf("second import: %q, want imported 0", got)
+			}
+		})
+	}
+}
+
+func TestImportDataset(t *testing.T) {
+	dir := shareddata.Dir(t)
+	db := filepath.Join(t.TempDir(), "events.db")
+
+	stdout, stderr, err := run(t, "", "--db", db, "import", dir)
+	if !errors.Is(err, errRejected) {
+		t.Errorf("import error = %v, want errRejected for the unrecognised files", err)
+	}
+	if strings.Contains(stdout, "SOURCES.md (") {
+		t.Errorf("SOURCES.md was imported as a log:\n%s", stdout)
+	}
+	if !strings.Contains(stderr, "SOURCES.md: format not recognised") {
+		t.Errorf("stderr does not say SOURCES.md was not recognised:\n%s", stderr)
+	}
+	if !strings.Contains(stdout, "total: ") {
+		t.Errorf("no total line:\n%s", stdout)
+	}
+}
+
+func TestImportBadInput(t *testing.T) {
+	dir := t.TempDir()
+	db := filepath.Join(dir, "events.db")
+	good := `{"kind":"Event","apiVersion":"audit.k8s.io/v1","level":"Metadata","auditID":"a1","stage":"ResponseComplete","requestURI":"/api/v1/namespaces/x/pods","verb":"list","user":{"username":"system:serviceaccount:x:y","extra":{"authentication.kubernetes.io/credential-id":["JTI=11111111-2222-4333-8444-555555555555"]}},"sourceIPs":["10.0.0.7"],"userAgent":"kubectl/v1.32","responseStatus":{"code":200},"requestReceivedTimestamp":"2025-07-13T10:28:00.000000Z","stageTimestamp":"2025-07-13T10:28:00.010000Z"}`
+	truncated := good[:len(good)/2]
+	secondGood := strings.ReplaceAll(good, `"a1"`, `"a2"`)
+	invalidUTF8 := strings.ReplaceAll(good, `"a1"`, `"a3"`)
+	invalidUTF8 = strings.Replace(invalidUTF8, "kubectl", "kube\xffctl", 1)
+	long := `{"kind":"Event","auditID":"` + strings.Repeat("x", 10<<20) + `"}`
+
+	audit := writeFile(t, dir, "audit.jsonl", good+"\n"+truncated+"\n"+invalidUTF8+"\n"+long+"\n"+secondGood+"\n")
+	empty := writeFile(t, dir, "empty.log", "")
+	unknown := writeFile(t, dir, "notes.txt", "just some notes\nnot a log\n")
+	missing := filepath.Join(dir, "missing.log")
+
+	stdout, stderr, err := run(t, "", "--db", db, "import", "--format", "k8saudit", audit)
+	if !errors.Is(err, errRejected) {
+		t.Errorf("import error = %v, want errRejected", err)
+	}
+	for _, want := range []string{audit + ":2: ", audit + ":3: ", audit + ":4: "} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, stderr)
+		}
+	}
+	if got := summaryLine(t, stdout, audit); !strings.Contains(got, "imported 2,") || !strings.Contains(got, "rejected 3") {
+		t.Errorf("summary = %q, want the two good records imported and three rejected", got)
+	}
+
+	_, stderr, err = run(t, "", "--db", db, "import", empty, unknown, missing)
+	if !errors.Is(err, errRejected) {
+		t.Errorf("import error = %v, want errRejected", err)
+	}
+	for _, want := range []string{
+		empty + ": empty file",
+		unknown + ": format not recognised",
+		missing + ": no such file or directory",
+		"3 of 3 files could not be imported",
+	} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, stderr)
+		}
+	}
+}
+
+func TestImportFlagErrors(t *testing.T) {
+	dir := t.TempDir()
+	file := writeFile(t, dir, "x.jsonl", "{}\n")
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"unknown format", []string{"import", "--format", "syslog", file}, `unknown --format "syslog"`},
+		{"jsonl without mapping", []string{"import", "--format", "jsonl", file}, "needs a field mapping"},
+		{"mapping for keycloak", []string{"import", "--format", "keycloak", "--map", "jti=a,time=b", file}, "apply to --format jsonl only"},
+		{"bad date", []string{"import", "--date", "20-11-2026", file}, `invalid --date "20-11-2026"`},
+		{"bad zone", []string{"import", "--time-zone", "Mars/Olympus", file}, `invalid --time-zone "Mars/Olympus"`},
+		{"bad mapping", []string{"import", "--map", "jti", file}, "invalid --map"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			args := append([]string{"--db", filepath.Join(dir, "events.db")}, tt.args...)
+			_, _, err := run(t, "", args...)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("error = %v, want it to contain %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestImportGzip(t *testing.T) {
+	src, err := os.ReadFile("../../source/k8saudit/testdata/hori-k3s-linkerd.jsonl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	zw.Write(src)
+	zw.Close()
+	dir := t.TempDir()
+	path := writeFile(t, dir, "audit.log.gz", buf.String())
+
+	stdout, _, err := run(t, "", "--db", filepath.Join(dir, "events.db"), "import", path)
+	if err != nil {
+		t.Fatalf("import: %v", err)
+	}
+	if got := summaryLine(t, stdout, path); !strings.HasPrefix(got, path+" (k8saudit, recognised, gzip): read 6, imported 4,") {
+		t.Errorf("summary = %q", got)
+	}
+}
+
+func TestDemoTellsTheStory(t *testing.T) {
+	stdout, _, err := run(t, "", "demo")
+	if err != nil {
+		t.Fatalf("demo: %v", err)
+	}
+	for _, want := range []string{
+		"keycloak-events.log", "gateway-access.jsonl",
+		"REVOKED: revoked at 2026-11-20T09:41:15Z",
+		"minted from  169a73bf-4c83-4f3b-8c0a-70a7a84567f9",
+		"198.51.100.77 (31)",
+		"python-requests/2.31.0",
+		"/api/v1/customers/export (",
+	} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("demo output lacks %q", want)
+		}
+	}
+}
+
+func TestInvestigateWays(t *testing.T) {
+	dir := t.TempDir()
+	db := filepath.Join(dir, "demo.db")
+	if _, _, err := run(t, "", "demo", "--keep", db); err != nil {
+		t.Fatalf("demo: %v", err)
+	}
+	const jti = "807d2f89-3ece-4523-b752-77c66c5421f1"
+
+	stdout, _, err := run(t, "", "--db", db, "investigate", jti, "--json")
+	if err != nil {
+		t.Fatalf("investigate --json: %v", err)
+	}
+	var report forensics.TokenReport
+	if err := json.Unmarshal([]byte(stdout), &report); err != nil {
+		t.Fatalf("investigate --json output is not a report: %v", err)
+	}
+	if report.TokenID != jti || report.Status != forensics.StatusRevoked || report.Usage.Total != 101 {
+		t.Errorf("report = %s, %s, %d uses; want %s, revoked, 101", report.TokenID, report.Status, report.Usage.Total, jti)
+	}
+
+	// A raw token read from standard input is looked up by its jti and
+	// never printed.
+	raw, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{"jti": jti, "exp": time.Now().Unix()}).
+		SignedString([]byte("test key, not a secret"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, stderr, err := run(t, raw+"\n", "--db", db, "investigate", "--token-file", "-")
+	if err != nil {
+		t.Fatalf("investigate --token-file -: %v", err)
+	}
+	if !strings.Contains(stdout, "Token "+jti) {
+		t.Errorf("--token-file - did not find the token:\n%s", stdout)
+	}
+	if strings.Contains(stdout+stderr, raw) || strings.Contains(stdout+stderr, strings.Split(raw, ".")[1]) {
+		t.Error("output contains the raw token")
+	}
+
+	tokenFile := writeFile(t, dir, "token.txt", "Bearer "+raw+"\n")
+	if _, _, err := run(t, "", "--db", db, "investigate", "--token-file", tokenFile); err != nil {
+		t.Errorf("investigate --token-file FILE: %v", err)
+	}
+}
+
+func TestInvestigateErrors(t *testing.T) {
+	dir := t.TempDir()
+	db := filepath.Join(dir, "demo.db")
+	if _, _, err := run(t, "", "demo", "--keep", db); err != nil {
+		t.Fatalf("demo: %v", err)
+	}
+	raw := "eyJhbGciOiJIUzI1NiJ9.eyJqdGkiOiJ4In0.c2lnbmF0dXJlLXNpZ25hdHVyZS1zaWduYXR1cmU"
+	tests := []struct {
+		name  string
+		stdin string
+		args  []string
+		want  string
+	}{
+		{"nothing named", "", []string{"investigate"}, "name the token one way"},
+		{"two ways", "", []string{"investigate", "abc", "--fingerprint", strings.Repeat("a", 64)}, "name the token one way"},
+		{"bad fingerprint", "", []string{"investigate", "--fingerprint", "xyz"}, `invalid --fingerprint "xyz"`},
+		{"raw token argument", "", []string{"investigate", raw}, "looks like a raw JWT"},
+		{"unknown jti", "", []string{"investigate", "no-such-token"}, `names jti "no-such-token"`},
+		{"empty stdin", "", []string{"investigate", "--token-file", "-"}, "standard input is empty"},
+		{"two tokens", raw + "\n" + raw, []string{"investigate", "--token-file", "-"}, "more than one token"},
+		{"missing token file", "", []string{"investigate", "--token-file", filepath.Join(dir, "nope")}, "open --token-file"},
+		{"bad report time", "", []string{"investigate", "abc", "--at", "yesterday"}, `invalid --at "yesterday"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, _, err := run(t, tt.stdin, append([]string{"--db", db}, tt.args...)...)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("error = %v, want it to contain %q", err, tt.want)
+			}
+			if err != nil && strings.Contains(err.Error(), raw) {
+				t.Errorf("error %q contains the raw token", err)
+			}
+		})
+	}
+}
