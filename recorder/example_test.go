@@ -10,7 +10,8 @@ import (
 	"github.com/tokentrail/tokentrail/store"
 )
 
-// countingWriter stands in for a store such as *sqlite.Store.
+// countingWriter takes the place of a store such as *sqlite.Store in this
+// example.
 type countingWriter struct{ events int }
 
 func (w *countingWriter) Append(_ context.Context, events []audit.Event) (store.Appended, error) {

@@ -71,8 +71,11 @@ func TestBatchBySize(t *testing.T) {
 	flush(t, r)
 
 	last := waitStored(t, w)
-	if len(last) != 1 || last[0].TokenID != "jti-6" {
-		t.Errorf("batch after Flush = %d events starting %q, want 1 event jti-6", len(last), last[0].TokenID)
+	if len(last) != 1 {
+		t.Fatalf("batch after Flush has %d events, want 1", len(last))
+	}
+	if last[0].TokenID != "jti-6" {
+		t.Errorf("batch after Flush TokenID = %q, want jti-6", last[0].TokenID)
 	}
 }
 
