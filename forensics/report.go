@@ -1,5 +1,5 @@
-// Package forensics turns stored events into the reports a responder reads:
-// InvestigateToken answers, for one token, where it came from, who used it
+// Package forensics turns stored events into the reports a responder reads.
+// InvestigateToken reports, for one token, where it came from, who used it
 // when, whether it was revoked, and which tokens it was minted from or
 // minted.
 package forensics
