@@ -31,8 +31,9 @@ type Config struct {
 }
 
 // Trail is an open trail: a store and the recorder that writes to it. The
-// Record methods of the embedded *recorder.Recorder never block on I/O. A
-// Trail is safe for concurrent use.
+// Record methods of the embedded *recorder.Recorder never wait for I/O. Under
+// the recorder.Block overflow policy they wait at most BlockTimeout for room
+// in the queue. A Trail is safe for concurrent use.
 type Trail struct {
 	*recorder.Recorder
 	db *sqlite.Store

@@ -38,9 +38,9 @@ func (r TokenRef) String() string {
 }
 
 // RefFromToken fingerprints a raw compact JWT and reads its jti. The token is
-// not kept: only the returned reference is. A token that cannot be parsed as
-// a JWT is still fingerprinted, because an opaque token's fingerprint can
-// match recorded events; the error is then returned alongside the reference.
+// not kept: only the returned reference is. A token that is not a JWT is
+// still fingerprinted, because an opaque token's fingerprint can match
+// recorded events. The parse error is then returned with the reference.
 func RefFromToken(raw string) (TokenRef, error) {
 	claims, err := audit.ParseToken(raw)
 	if err != nil {
@@ -57,9 +57,9 @@ type Options struct {
 
 // InvestigateToken builds the report of one token from every stored event
 // that names it by jti or by fingerprint. When the reference gives only a
-// fingerprint and the events found carry a jti, the events recorded under
-// that jti are included too, so a token seen by one source with its jti and
-// by another with its fingerprint reads as one token.
+// fingerprint, the events recorded under the jti those events carry are
+// included too. So a token that one source logged by jti and another by
+// fingerprint reads as one token.
 //
 // It returns ErrNoTokenRef for an empty reference and an error wrapping
 // ErrTokenNotFound when no event names the token.

@@ -46,8 +46,8 @@ type TokenReport struct {
 	Lineage     Lineage      `json:"lineage"`
 
 	// Sources lists where the token's events came from (importer files or
-	// service instances, without line numbers), so a responder sees which
-	// systems saw it.
+	// service instances, without line numbers): the systems that saw the
+	// token.
 	Sources []string `json:"sources"`
 
 	// Events is the token's whole trail, oldest first.
