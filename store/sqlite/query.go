@@ -1,0 +1,149 @@
+package sqlite
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/tokentrail/tokentrail/audit"
+	"github.com/tokentrail/tokentrail/store"
+)
+
+// Events returns the events matching q, oldest first with ties broken by ID,
+// as store.Store requires. q.IP matches the address exactly as it was
+// stored: 192.0.2.1 does not match ::ffff:192.0.2.1, and a zone must match.
+//
+// It returns an error wrapping store.ErrEmptyQuery for a query without an
+// indexed filter, and one wrapping audit.ErrInvalidValue for a negative
+// Limit, an invalid Kind, or a Fingerprint that is not 64 lowercase hex
+// digits.
+func (s *Store) Events(ctx context.Context, q store.Query) ([]audit.Event, error) {
+	if err := s.acquire(); err != nil {
+		return nil, err
+	}
+	defer s.mu.RUnlock()
+
+	query, args, matchesNothing, err := buildQuery(q)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: query events: %w", err)
+	}
+	if matchesNothing {
+		return nil, nil
+	}
+
+	rows, err := s.reader.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: query events: %w", err)
+	}
+	defer rows.Close()
+	var events []audit.Event
+	values := make([]any, len(selectColumns))
+	dest := make([]any, len(selectColumns))
+	for i := range values {
+		dest[i] = &values[i]
+	}
+	for rows.Next() {
+		if err := rows.Scan(dest...); err != nil {
+			return nil, fmt.Errorf("sqlite: query events: %w", err)
+		}
+		e, err := decodeEvent(values)
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: query events: decode row %d of %s: %w", len(events)+1, s.path, err)
+		}
+		events = append(events, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: query events: %w", err)
+	}
+	return events, nil
+}
+
+// buildQuery returns the SELECT for q and its arguments. matchesNothing is
+// true when the time bounds lie wholly outside what time_ns can hold, so no
+// stored event can match.
+func buildQuery(q store.Query) (query string, args []any, matchesNothing bool, err error) {
+	if !q.Filtered() {
+		return "", nil, false, store.ErrEmptyQuery
+	}
+	if q.Limit < 0 {
+		return "", nil, false, fmt.Errorf("%w: limit %d (want 0 for no limit, or more)", audit.ErrInvalidValue, q.Limit)
+	}
+	if q.Fingerprint != "" && !audit.IsFingerprint(q.Fingerprint) {
+		return "", nil, false, fmt.Errorf("%w: fingerprint %q (want 64 lowercase hex digits, a SHA-256)", audit.ErrInvalidValue, q.Fingerprint)
+	}
+
+	var where []string
+	add := func(condition string, arg any) {
+		where = append(where, condition)
+		args = append(args, arg)
+	}
+	if q.TokenID != "" {
+		add("t.token_id = ?", q.TokenID)
+	}
+	if q.Fingerprint != "" {
+		add("t.fingerprint = ?", encodeFingerprint(q.Fingerprint))
+	}
+	if q.Subject != "" {
+		add("t.subject = ?", q.Subject)
+	}
+	from := "events e JOIN tokens t ON t.token_key = e.token_key"
+	if q.IP.IsValid() {
+		// token_addresses names the tokens used from the address; their
+		// events from other addresses are filtered out.
+		from = "token_addresses a JOIN events e ON e.token_key = a.token_key JOIN tokens t ON t.token_key = e.token_key"
+		add("a.ip = ?", encodeIP(q.IP))
+		add("e.ip = ?", encodeIP(q.IP))
+	}
+	if q.SessionID != "" {
+		add("t.session_id = ?", q.SessionID)
+	}
+	if q.ParentTokenID != "" {
+		add("t.parent_token_id = ?", q.ParentTokenID)
+	}
+
+	if len(q.Kinds) > 0 {
+		marks := make([]string, len(q.Kinds))
+		for i, k := range q.Kinds {
+			if !k.Valid() {
+				return "", nil, false, fmt.Errorf("%w: kind %s (want issued, used, refreshed, revoked or rejected)", audit.ErrInvalidValue, k)
+			}
+			marks[i] = "?"
+			args = append(args, int64(k))
+		}
+		where = append(where, "e.kind IN ("+strings.Join(marks, ", ")+")")
+	}
+
+	// Bounds past the range of time_ns either exclude everything or
+	// nothing.
+	if !q.Since.IsZero() {
+		switch {
+		case q.Since.After(maxNanoTime):
+			return "", nil, true, nil
+		case !q.Since.Before(minNanoTime):
+			add("e.time_ns >= ?", q.Since.UnixNano())
+		}
+	}
+	if !q.Until.IsZero() {
+		switch {
+		case !q.Until.After(minNanoTime):
+			return "", nil, true, nil
+		case !q.Until.After(maxNanoTime):
+			add("e.time_ns < ?", q.Until.UnixNano())
+		}
+	}
+
+	var b strings.Builder
+	b.WriteString("SELECT ")
+	b.WriteString(strings.Join(selectColumns, ", "))
+	b.WriteString(" FROM ")
+	b.WriteString(from)
+	b.WriteString(" WHERE ")
+	b.WriteString(strings.Join(where, " AND "))
+	b.WriteString(" ORDER BY e.time_ns, ")
+	b.WriteString(idSortKey)
+	if q.Limit > 0 {
+		b.WriteString(" LIMIT ?")
+		args = append(args, q.Limit)
+	}
+	return b.String(), args, false, nil
+}
