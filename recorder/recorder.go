@@ -67,8 +67,12 @@ type flushRequest struct {
 
 // New starts a Recorder that writes to w, with opts completed by the
 // defaults documented on Options. The caller must call Close to stop its
-// goroutine.
+// goroutine. New panics if w is nil, which is a programming error that would
+// otherwise surface later, in the flusher goroutine.
 func New(w Writer, opts Options) *Recorder {
+	if w == nil {
+		panic("recorder: New called with a nil Writer")
+	}
 	opts = opts.withDefaults()
 	ticker := time.NewTicker(opts.FlushInterval)
 	return newRecorder(w, opts, ticker.C, ticker.Stop)

@@ -721,3 +721,13 @@ func TestRecordDoesNotAllocate(t *testing.T) {
 		t.Errorf("RecordUsed allocations = %v, want 0", got)
 	}
 }
+
+func TestNewNilWriterPanics(t *testing.T) {
+	defer func() {
+		if recover() == nil {
+			t.Error("New(nil) did not panic, want a panic naming the nil Writer")
+		}
+	}()
+
+	New(nil, Options{})
+}
