@@ -91,15 +91,19 @@ const maxFieldBytes = 8 << 10
 
 // Validate reports the first rule e breaks, as a *FieldError naming the field
 // and the value, or nil when e is valid. The rules: ID, Time and a valid Kind
-// are present; TokenID or Fingerprint is present; Fingerprint, when present,
-// is 64 lowercase hex digits; text fields are valid UTF-8 of at most 8 KiB;
-// Status, when present, is an HTTP status code (100 to 599).
+// are present; Time lies between the years 1678 and 2261; TokenID or
+// Fingerprint is present; Fingerprint, when present, is 64 lowercase hex
+// digits; text fields are valid UTF-8 of at most 8 KiB and hold no raw JWT;
+// Status, when present, is an HTTP status code (100 to 599). Sanitize
+// repairs the text fields.
 func (e *Event) Validate() error {
 	switch {
 	case e.ID == "":
 		return &FieldError{Field: "ID", Reason: "is missing"}
 	case e.Time.IsZero():
 		return &FieldError{Field: "Time", Reason: "is missing"}
+	case e.Time.Before(minEventTime) || e.Time.After(maxEventTime):
+		return &FieldError{Field: "Time", Value: e.Time.UTC().Format(time.RFC3339), Reason: "is outside the years 1678 to 2261 that stores can keep"}
 	case !e.Kind.Valid():
 		return &FieldError{Field: "Kind", Value: e.Kind.String(), Reason: "is not one of issued, used, refreshed, revoked, rejected"}
 	case e.TokenID == "" && e.Fingerprint == "":
@@ -149,6 +153,10 @@ func (e *Event) validateText() error {
 }
 
 func checkText(name, value string) error {
+	if ContainsToken(value) {
+		// The value is not quoted: it holds the token.
+		return &FieldError{Field: name, Reason: "contains a raw JWT, which must never be stored; pass the event through Sanitize, or record the jti and Fingerprint instead"}
+	}
 	if !utf8.ValidString(value) {
 		return &FieldError{Field: name, Value: strings.ToValidUTF8(value, "\uFFFD"), Reason: "is not valid UTF-8"}
 	}

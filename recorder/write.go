@@ -28,8 +28,8 @@ func (f *flusher) writeBatch(ctx context.Context) error {
 	return err
 }
 
-// prepare gives each event an ID and a UTC time, discards and counts the
-// events that fail validation, and returns the valid ones, reusing batch's
+// prepare gives each event an ID and a UTC time, sanitizes it (see
+// audit.Event.Sanitize), discards and counts the events that fail validation, and returns the valid ones, reusing batch's
 // array.
 func (f *flusher) prepare(batch []audit.Event) []audit.Event {
 	valid := batch[:0]
@@ -40,6 +40,9 @@ func (f *flusher) prepare(batch []audit.Event) []audit.Event {
 			e.ID = f.nextID()
 		}
 		e.Time = e.Time.UTC()
+		// A raw token, invalid UTF-8 or an over-long header in one field
+		// must not cost the whole event.
+		e.Sanitize()
 
 		if err := e.Validate(); err != nil {
 			// Only the first invalid event of a batch gets a line of its

@@ -1,0 +1,120 @@
+package audit_test
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/tokentrail/tokentrail/audit"
+)
+
+func TestSanitizeRemovesRawTokens(t *testing.T) {
+	raw := signed(t, jwt.MapClaims{"jti": "jti-7", "sub": "alice"})
+	noJTI := signed(t, jwt.MapClaims{"sub": "bob"})
+	e := validEvent()
+	e.TokenID = "Bearer " + raw
+	e.ParentTokenID = noJTI
+	e.Path = "/ws?access_token=" + raw + "&x=1"
+	e.UserAgent = "curl " + raw
+	e.Reason = "token " + raw + " was replayed"
+
+	changed := e.Sanitize()
+
+	if e.TokenID != "jti-7" || e.Fingerprint != audit.Fingerprint(raw) {
+		t.Errorf("TokenID, Fingerprint = %q, %q; want jti-7 and the token's fingerprint", e.TokenID, e.Fingerprint)
+	}
+	if e.ParentTokenID != "sha256:"+audit.Fingerprint(noJTI) {
+		t.Errorf("ParentTokenID = %q, want the fingerprint of a token without jti", e.ParentTokenID)
+	}
+	wantPath := "/ws?access_token=[jwt sha256:" + audit.Fingerprint(raw)[:16] + "]&x=1"
+	if e.Path != wantPath {
+		t.Errorf("Path = %q, want %q", e.Path, wantPath)
+	}
+	for _, field := range []string{e.Path, e.UserAgent, e.Reason, e.TokenID, e.ParentTokenID} {
+		if strings.Contains(field, strings.Split(raw, ".")[2]) || audit.ContainsToken(field) {
+			t.Errorf("field %q still holds the token", field)
+		}
+	}
+	if strings.Join(changed, ",") != "TokenID,ParentTokenID,UserAgent,Path,Reason" {
+		t.Errorf("Sanitize() changed %v", changed)
+	}
+	if err := e.Validate(); err != nil {
+		t.Errorf("Validate() after Sanitize = %v", err)
+	}
+}
+
+func TestValidateRejectsRawToken(t *testing.T) {
+	raw := signed(t, jwt.MapClaims{"jti": "jti-7"})
+	e := validEvent()
+	e.Path = "/cb#access_token=" + raw
+	err := e.Validate()
+	if err == nil || !strings.Contains(err.Error(), "raw JWT") {
+		t.Fatalf("Validate() = %v, want a raw-JWT error", err)
+	}
+	if strings.Contains(err.Error(), raw) || strings.Contains(err.Error(), strings.Split(raw, ".")[1]) {
+		t.Errorf("Validate() error contains the token")
+	}
+}
+
+func TestSanitizeKeepsOddFields(t *testing.T) {
+	e := validEvent()
+	e.UserAgent = "evil\xff\xfe agent"
+	e.Path = "/" + strings.Repeat("é", 5000) // 10,001 bytes
+
+	changed := e.Sanitize()
+
+	if e.UserAgent != "evil\uFFFD agent" {
+		t.Errorf("UserAgent = %q, want the invalid bytes replaced", e.UserAgent)
+	}
+	if len(e.Path) > 8<<10 || !strings.HasSuffix(e.Path, " bytes]") || !strings.HasPrefix(e.Path, "/éé") {
+		t.Errorf("Path = %d bytes ending %q, want at most 8 KiB with a cut marker", len(e.Path), e.Path[len(e.Path)-20:])
+	}
+	if len(changed) != 2 {
+		t.Errorf("Sanitize() changed %v, want UserAgent and Path", changed)
+	}
+	if err := e.Validate(); err != nil {
+		t.Errorf("Validate() after Sanitize = %v", err)
+	}
+}
+
+func TestSanitizeLeavesCleanEvents(t *testing.T) {
+	e := validEvent()
+	e.UserAgent = "Mozilla/5.0"
+	e.Path = "/api/keyJustLooksLike.eyJthing.x" // "eyJ" inside a word is no token
+	before := e
+	if changed := e.Sanitize(); len(changed) != 0 {
+		t.Errorf("Sanitize() changed %v on a clean event", changed)
+	}
+	if e.Path != before.Path || e.UserAgent != before.UserAgent {
+		t.Errorf("Sanitize() changed a clean event: %+v", e)
+	}
+}
+
+func TestValidateTimeRange(t *testing.T) {
+	e := validEvent()
+	e.Time = time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)
+	if err := e.Validate(); err == nil || !strings.Contains(err.Error(), "field Time") {
+		t.Errorf("Validate() for year 9999 = %v, want a Time error", err)
+	}
+}
+
+func FuzzSanitize(f *testing.F) {
+	f.Add("/ws?access_token=eyJhbGciOiJIUzI1NiJ9.eyJqdGkiOiJ4In0.sig", "Bearer eyJhbGciOiJIUzI1NiJ9.eyJqdGkiOiJ4In0.sig")
+	f.Add("\xff\xfe", "eyJ")
+	f.Fuzz(func(t *testing.T, text, tokenID string) {
+		e := validEvent()
+		e.Path = text
+		e.UserAgent = text
+		if tokenID != "" {
+			e.TokenID = tokenID
+		}
+		e.Sanitize()
+		for _, field := range []string{e.Path, e.UserAgent, e.TokenID} {
+			if audit.ContainsToken(field) {
+				t.Fatalf("field %q still holds a token after Sanitize", field)
+			}
+		}
+	})
+}
