@@ -154,16 +154,36 @@ func (h *handler) flush() error {
 		return nil
 	}
 	res, err := h.db.Append(h.ctx, h.batch)
+	if errors.Is(err, audit.ErrInvalidValue) {
+		// Every event passed Validate, so the store has a rule the model
+		// lacks. Writing the events one by one keeps the good ones and
+		// rejects the others at their line, instead of stopping the file.
+		return h.flushOneByOne()
+	}
 	if err != nil {
-		if errors.Is(err, audit.ErrInvalidValue) {
-			// Validate passed for every event, so the store's own rules
-			// differ from the model's: that is a bug, not bad input.
-			return fmt.Errorf("store rejected a validated batch: %w", err)
-		}
 		return fmt.Errorf("write %d events: %w", len(h.batch), err)
 	}
 	h.sum.Imported += res.Inserted
 	h.sum.Duplicates += res.Duplicates
+	h.batch = h.batch[:0]
+	return nil
+}
+
+func (h *handler) flushOneByOne() error {
+	for i := range h.batch {
+		e := h.batch[i : i+1]
+		res, err := h.db.Append(h.ctx, e)
+		if errors.Is(err, audit.ErrInvalidValue) {
+			h.sum.Events--
+			h.reject(&source.RecordError{File: h.file, Line: lineOf(e[0].Source), Reason: fmt.Sprintf("%s event: the store rejected it: %v", e[0].Kind, err)})
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("write event from %s: %w", e[0].Source, err)
+		}
+		h.sum.Imported += res.Inserted
+		h.sum.Duplicates += res.Duplicates
+	}
 	h.batch = h.batch[:0]
 	return nil
 }

@@ -3,6 +3,7 @@ package ingest_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"path/filepath"
 	"strings"
@@ -147,5 +148,34 @@ func TestFileKeepsWrittenBatches(t *testing.T) {
 	}
 	if n, _ := db.Count(context.Background()); n != 2 {
 		t.Errorf("stored events = %d, want 2", n)
+	}
+}
+
+// strictAppender rejects, as a store with a stricter rule would, any batch
+// holding an event of token "strict".
+type strictAppender struct{ db ingest.Appender }
+
+func (s strictAppender) Append(ctx context.Context, events []audit.Event) (store.Appended, error) {
+	for _, e := range events {
+		if e.TokenID == "strict" {
+			return store.Appended{}, fmt.Errorf("event %s: %w", e.ID, audit.ErrInvalidValue)
+		}
+	}
+	return s.db.Append(ctx, events)
+}
+
+func TestFileStoreRejectsOneEvent(t *testing.T) {
+	db := openStore(t)
+
+	sum, err := ingest.File(context.Background(), strictAppender{db}, lineFormat,
+		source.Input{Reader: strings.NewReader("use a\nuse strict\nuse c\n"), Name: "x.log"}, ingest.Options{})
+	if err != nil {
+		t.Fatalf("File: %v", err)
+	}
+	if sum.Imported != 2 || sum.Rejected != 1 || sum.Events != 2 {
+		t.Errorf("summary = %+v, want 2 imported and the line 2 rejected", sum)
+	}
+	if len(sum.Errors) != 1 || sum.Errors[0].Line != 2 {
+		t.Errorf("errors = %v, want one at line 2", sum.Errors)
 	}
 }

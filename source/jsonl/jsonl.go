@@ -192,6 +192,7 @@ func (p *parser) event(line []byte, number int) (audit.Event, error) {
 	} else {
 		e.ID = audit.NewID("jsonl", string(line))
 	}
+	e.Sanitize()
 	if err := e.Validate(); err != nil {
 		return audit.Event{}, fmt.Errorf("event is invalid: %w", err)
 	}

@@ -285,6 +285,7 @@ func buildRequest(r *record, file string, line int) (req *request, skipReason st
 	}
 
 	for i := range req.events {
+		req.events[i].Sanitize()
 		if err := req.events[i].Validate(); err != nil {
 			return nil, "", fmt.Errorf("request %s: %s event is invalid: %w", auditID, req.events[i].Kind, err)
 		}

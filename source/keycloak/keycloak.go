@@ -294,6 +294,7 @@ func (p *parser) record(r *record) error {
 	}
 	events := r.events(facts, t, source.Location(p.name, r.line))
 	for i := range events {
+		events[i].Sanitize()
 		if err := events[i].Validate(); err != nil {
 			p.reject(r.line, fmt.Sprintf("the %s event of token %s is invalid: %v", events[i].Kind, shorten(events[i].TokenID), err))
 			return nil

@@ -745,7 +745,7 @@ func TestParseBadInput(t *testing.T) {
 		{name: "duplicate key", bad: prefix + `type=CLIENT_LOGIN, token_id=a, token_id=b`, want: []string{"value of token_id", "appears twice"}},
 		{name: "no type", bad: prefix + `realmId="r", token_id="t"`, want: []string{"the event has no type"}},
 		{name: "invalid utf-8", bad: prefix + "type=CLIENT_LOGIN, realmId=r\xff\xfe, token_id=t", want: []string{"not valid UTF-8 (first invalid byte at column 101)"}},
-		{name: "field over 8 KiB", bad: prefix + `type=CLIENT_LOGIN, token_id=t, clientId=` + strings.Repeat("c", 9000), want: []string{"the issued event of token t is invalid: field ClientID", "longer than 8 KiB"}},
+		{name: "time out of range", bad: `{"time":253402300800000,"type":"CLIENT_LOGIN","details":{"token_id":"t"}}`, want: []string{"the issued event of token t is invalid: field Time is outside the years"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
