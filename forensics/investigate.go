@@ -86,6 +86,7 @@ func InvestigateToken(ctx context.Context, db EventQuerier, ref TokenRef, opts O
 		TokenID:     ref.TokenID,
 		Fingerprint: ref.Fingerprint,
 		GeneratedAt: opts.Now.UTC(),
+		Notes:       []string{},
 		Anomalies:   []audit.Anomaly{},
 		Revocations: []Revocation{},
 		Rejections:  []Rejection{},
@@ -93,6 +94,7 @@ func InvestigateToken(ctx context.Context, db EventQuerier, ref TokenRef, opts O
 		Events:      events,
 	}
 	r.fill(events, opts)
+	r.addNotes(ref, events)
 
 	if r.TokenID != "" {
 		children, err := db.Events(ctx, store.Query{ParentTokenID: r.TokenID, Kinds: []audit.Kind{audit.KindIssued}})
@@ -161,9 +163,9 @@ func distinctTokenIDs(events []audit.Event) []string {
 // events.
 func (r *TokenReport) fill(events []audit.Event, opts Options) {
 	var (
-		ips, networks, countries, agents, paths tally
-		sources                                 []string
-		expiresAt                               time.Time
+		ips, networks, countries, agents, paths, subjects tally
+		sources                                           []string
+		expiresAt                                         time.Time
 	)
 	for i := range events {
 		e := &events[i]
@@ -202,6 +204,7 @@ func (r *TokenReport) fill(events []audit.Event, opts Options) {
 			}
 			countries.add(e.Geo.Country, e.Time)
 			agents.add(e.UserAgent, e.Time)
+			subjects.add(e.Subject, e.Time)
 			paths.add(pathOnly(e.Path), e.Time)
 		case audit.KindRefreshed:
 			r.Usage.Refreshes++
@@ -229,6 +232,7 @@ func (r *TokenReport) fill(events []audit.Event, opts Options) {
 	u.Networks = networks.sorted(0)
 	u.Countries = countries.sorted(0)
 	u.UserAgents = agents.sorted(0)
+	u.Subjects = subjects.sorted(0)
 	u.Paths = paths.sorted(opts.TopPaths)
 	if sources == nil {
 		sources = []string{}
@@ -239,6 +243,39 @@ func (r *TokenReport) fill(events []audit.Event, opts Options) {
 	}
 
 	r.Status, r.StatusReason = status(r, expiresAt, events[len(events)-1].Time, opts.Now)
+}
+
+// addNotes warns of what the figures alone would hide: a jti shared by
+// several tokens, or a token given by value that no event recorded.
+func (r *TokenReport) addNotes(ref TokenRef, events []audit.Event) {
+	var fingerprints, issuers, subjects []string
+	for _, e := range events {
+		if e.Fingerprint != "" && !slices.Contains(fingerprints, e.Fingerprint) {
+			fingerprints = append(fingerprints, e.Fingerprint)
+		}
+		if e.Issuer != "" && !slices.Contains(issuers, e.Issuer) {
+			issuers = append(issuers, e.Issuer)
+		}
+		if e.Subject != "" && !slices.Contains(subjects, e.Subject) {
+			subjects = append(subjects, e.Subject)
+		}
+	}
+
+	if ref.Fingerprint != "" && len(fingerprints) > 0 && !slices.Contains(fingerprints, ref.Fingerprint) {
+		r.Notes = append(r.Notes, fmt.Sprintf("no recorded event carries the fingerprint of the token given (%.16s...): "+
+			"the events were found by its jti, and carry other fingerprints, so the token given may be a different token "+
+			"with the same jti, such as a forged one", ref.Fingerprint))
+	}
+	if len(fingerprints) > 1 {
+		r.Notes = append(r.Notes, fmt.Sprintf("the events carry %d different fingerprints, so more than one token has this jti", len(fingerprints)))
+	}
+	if len(issuers) > 1 {
+		r.Notes = append(r.Notes, fmt.Sprintf("the events name %d issuers (%s): tokens of different issuers may share this jti",
+			len(issuers), strings.Join(issuers, ", ")))
+	}
+	if len(subjects) > 1 {
+		r.Notes = append(r.Notes, fmt.Sprintf("the events name %d subjects (%s)", len(subjects), strings.Join(subjects, ", ")))
+	}
 }
 
 func creation(e *audit.Event) *Creation {

@@ -297,3 +297,38 @@ func TestNetwork(t *testing.T) {
 		}
 	}
 }
+
+func TestInvestigateTokenNotes(t *testing.T) {
+	other := audit.Fingerprint("another token")
+	events := []audit.Event{
+		{ID: "a", Time: t0, Kind: audit.KindUsed, TokenID: "42", Fingerprint: storyFingerprint, Issuer: "https://idp-a.example", Subject: "alice"},
+		{ID: "b", Time: t0.Add(time.Minute), Kind: audit.KindUsed, TokenID: "42", Fingerprint: other, Issuer: "https://idp-b.example", Subject: "mallory"},
+	}
+	db := openStore(t, events)
+
+	r, err := forensics.InvestigateToken(context.Background(), db,
+		forensics.TokenRef{TokenID: "42", Fingerprint: audit.Fingerprint("the token given")}, forensics.Options{Now: t0})
+	if err != nil {
+		t.Fatalf("InvestigateToken: %v", err)
+	}
+	wants := []string{"no recorded event carries the fingerprint", "2 different fingerprints", "2 issuers", "2 subjects (alice, mallory)"}
+	if len(r.Notes) != len(wants) {
+		t.Fatalf("Notes = %q, want %d notes", r.Notes, len(wants))
+	}
+	for i, want := range wants {
+		if !strings.Contains(r.Notes[i], want) {
+			t.Errorf("Notes[%d] = %q, want it to contain %q", i, r.Notes[i], want)
+		}
+	}
+	if len(r.Usage.Subjects) != 2 {
+		t.Errorf("Usage.Subjects = %+v, want alice and mallory", r.Usage.Subjects)
+	}
+
+	clean, err := forensics.InvestigateToken(context.Background(), openStore(t, storyEvents()), forensics.TokenRef{TokenID: tokenID}, forensics.Options{Now: t0})
+	if err != nil {
+		t.Fatalf("InvestigateToken: %v", err)
+	}
+	if len(clean.Notes) != 0 {
+		t.Errorf("Notes of a single token = %q, want none", clean.Notes)
+	}
+}

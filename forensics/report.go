@@ -32,6 +32,12 @@ type TokenReport struct {
 	Status       Status `json:"status"`
 	StatusReason string `json:"status_reason"` // one sentence saying why
 
+	// Notes warn of what could mislead: events of one jti that carry
+	// different fingerprints, issuers or subjects (more than one token may
+	// share the jti), or a token given by value whose fingerprint no event
+	// carries.
+	Notes []string `json:"notes"`
+
 	// Created is the issuing event, nil when no issuance was recorded (the
 	// token was only seen in use, or its issuer's logs were not imported).
 	Created *Creation `json:"created"`
@@ -90,7 +96,8 @@ type Usage struct {
 	Networks   []Count `json:"networks"` // IPv4 /24 and IPv6 /64 prefixes
 	Countries  []Count `json:"countries"`
 	UserAgents []Count `json:"user_agents"`
-	Paths      []Count `json:"paths"` // the most used without query string, at most Options.TopPaths
+	Subjects   []Count `json:"subjects"` // who the uses were made as
+	Paths      []Count `json:"paths"`    // the most used without query string, at most Options.TopPaths
 
 	// Hourly counts uses by hour of the day in UTC: Hourly[0] is 00:00-00:59.
 	Hourly [24]int `json:"hourly_utc"`

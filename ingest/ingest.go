@@ -83,8 +83,10 @@ func File(ctx context.Context, db Appender, f source.Format, in source.Input, op
 	h := &handler{ctx: ctx, db: db, file: in.Name, opts: opts, batch: make([]audit.Event, 0, opts.BatchSize)}
 
 	err := f.Parse(ctx, in, h)
-	if err == nil {
-		err = h.flush()
+	// The events read before a broken input (a truncated gzip file, a read
+	// error) are written too: nothing accepted is lost.
+	if flushErr := h.flush(); err == nil {
+		err = flushErr
 	}
 	if err != nil {
 		return h.sum, fmt.Errorf("import %s as %s: %w", in.Name, f.Name, err)

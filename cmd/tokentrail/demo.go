@@ -64,6 +64,11 @@ func runDemo(ctx context.Context, stdout io.Writer, keep string, asJSON bool) er
 	}
 
 	dbPath := keep
+	if keep != "" {
+		if _, err := os.Stat(keep); err == nil {
+			return fmt.Errorf("--keep %s: the file exists; name a new file, so that the demo's made-up events do not mix with a real store", keep)
+		}
+	}
 	if dbPath == "" {
 		dir, err := os.MkdirTemp("", "tokentrail-demo-")
 		if err != nil {

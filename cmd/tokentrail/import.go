@@ -219,8 +219,11 @@ func loadMapping(f importFlags) (jsonl.Mapping, bool, error) {
 }
 
 // listFiles expands directories into the regular files below them, sorted,
-// leaving out hidden files. A path that cannot be read is returned as an
-// error and the others are still listed.
+// leaving out hidden files. Links to files are followed (Kubernetes'
+// /var/log/containers holds nothing else); links to folders inside a folder
+// are not, so that a loop of links cannot make the walk endless. A path that
+// cannot be read, or a folder with no file, is returned as an error and the
+// others are still listed.
 func listFiles(args []string) ([]string, []error) {
 	var files []string
 	var errs []error
@@ -234,24 +237,45 @@ func listFiles(args []string) ([]string, []error) {
 			files = append(files, arg)
 			continue
 		}
-		err = filepath.WalkDir(arg, func(path string, d fs.DirEntry, err error) error {
+		root := arg
+		if !strings.HasSuffix(root, string(filepath.Separator)) {
+			// With a trailing separator, WalkDir enters a root that is a
+			// link to a folder instead of listing the link itself.
+			root += string(filepath.Separator)
+		}
+		before := len(files)
+		err = filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
 			if err != nil {
 				errs = append(errs, fmt.Errorf("%s: %w", path, unwrapPathError(err)))
 				return nil
 			}
-			if strings.HasPrefix(d.Name(), ".") && path != arg {
+			if strings.HasPrefix(d.Name(), ".") && path != root {
 				if d.IsDir() {
 					return filepath.SkipDir
 				}
 				return nil
 			}
-			if d.Type().IsRegular() {
+			switch {
+			case d.Type().IsRegular():
 				files = append(files, path)
+			case d.Type()&fs.ModeSymlink != 0:
+				target, err := os.Stat(path)
+				switch {
+				case err != nil:
+					errs = append(errs, fmt.Errorf("%s: broken link: %w", path, unwrapPathError(err)))
+				case target.Mode().IsRegular():
+					files = append(files, path)
+				case target.IsDir():
+					errs = append(errs, fmt.Errorf("%s: a link to a folder inside a folder is not followed; name it on the command line to import it", path))
+				}
 			}
 			return nil
 		})
 		if err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", arg, err))
+		}
+		if len(files) == before {
+			errs = append(errs, fmt.Errorf("%s: no file to import in this folder", arg))
 		}
 	}
 	return files, errs
@@ -294,9 +318,11 @@ func (imp *importer) importFile(ctx context.Context, path string) (ingest.Summar
 	}
 	buffered := bufio.NewReaderSize(r, 64<<10)
 	sample, err := buffered.Peek(64 << 10)
-	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, bufio.ErrBufferFull) {
+	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, bufio.ErrBufferFull) && len(sample) == 0 {
 		return ingest.Summary{}, fmt.Errorf("%s: read: %w", path, err)
 	}
+	// A read error after some data, such as a truncated gzip file, is met
+	// again by the importer, which keeps every record before it.
 	if len(sample) == 0 {
 		return ingest.Summary{}, fmt.Errorf("%s: empty after decompression, nothing to import", path)
 	}

@@ -102,15 +102,19 @@ func tokenRef(stdin io.Reader, f investigateFlags, args []string) (forensics.Tok
 	switch {
 	case len(args) == 1:
 		jti := strings.TrimSpace(args[0])
-		if strings.Count(jti, ".") == 2 && len(jti) > 40 {
+		if audit.ContainsToken(jti) || strings.Count(jti, ".") >= 2 && len(jti) > 40 {
 			return forensics.TokenRef{}, errors.New("the argument looks like a raw JWT; do not put tokens on the command line " +
 				"(they end up in shell history): pass it with --token-file FILE or --token-file - on standard input")
 		}
 		return forensics.TokenRef{TokenID: jti}, nil
 	case f.fingerprint != "":
 		fp := strings.ToLower(strings.TrimSpace(f.fingerprint))
+		fp = strings.TrimPrefix(fp, "sha256:") // the form the recorder's logs print
+		if audit.ContainsToken(f.fingerprint) || strings.Count(f.fingerprint, ".") >= 2 {
+			return forensics.TokenRef{}, errors.New("--fingerprint looks like a raw JWT; pass the token with --token-file FILE or --token-file - on standard input, and it is fingerprinted for you")
+		}
 		if !audit.IsFingerprint(fp) {
-			return forensics.TokenRef{}, fmt.Errorf("invalid --fingerprint %q: want the 64 hex digits of a SHA-256", f.fingerprint)
+			return forensics.TokenRef{}, fmt.Errorf("invalid --fingerprint %q: want the 64 hex digits of a SHA-256", shortenArg(f.fingerprint))
 		}
 		return forensics.TokenRef{Fingerprint: fp}, nil
 	default:
@@ -154,4 +158,13 @@ func readTokenFile(stdin io.Reader, path string) (string, error) {
 		return "", fmt.Errorf("%s holds more than one token or line: want exactly one compact token", name)
 	}
 	return raw, nil
+}
+
+// shortenArg cuts a command-line value for an error message, so that a long
+// paste (possibly a secret) is not echoed whole.
+func shortenArg(s string) string {
+	if len(s) > 80 {
+		return s[:40] + "..."
+	}
+	return s
 }

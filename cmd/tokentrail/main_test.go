@@ -293,3 +293,63 @@ func TestInvestigateErrors(t *testing.T) {
 		})
 	}
 }
+
+func TestImportTruncatedGzipKeepsRecords(t *testing.T) {
+	src, err := os.ReadFile("../../source/k8saudit/testdata/hori-k3s-linkerd.jsonl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	zw.Write(src)
+	zw.Close()
+	dir := t.TempDir()
+	// Cutting the trailer and the last bytes leaves whole records at the
+	// start and a stream that ends too early.
+	path := writeFile(t, dir, "cut.log.gz", buf.String()[:buf.Len()-200])
+
+	stdout, stderr, err := run(t, "", "--db", filepath.Join(dir, "events.db"), "import", path)
+	if err == nil {
+		t.Fatal("import of a truncated gzip file succeeded, want an error")
+	}
+	if !strings.Contains(stderr, "unexpected EOF") {
+		t.Errorf("stderr = %q, want the read error", stderr)
+	}
+	if got := summaryLine(t, stdout, path); strings.Contains(got, "imported 0,") {
+		t.Errorf("summary = %q, want the records before the cut imported", got)
+	}
+}
+
+func TestImportFollowsLinks(t *testing.T) {
+	dir := t.TempDir()
+	target, err := filepath.Abs("../../source/k8saudit/testdata/hori-k3s-linkerd.jsonl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs := filepath.Join(dir, "containers")
+	if err := os.Mkdir(logs, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(target, filepath.Join(logs, "audit.log")); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(dir, "logs-link")
+	if err := os.Symlink(logs, link); err != nil {
+		t.Fatal(err)
+	}
+	empty := filepath.Join(dir, "empty")
+	if err := os.Mkdir(empty, 0o755); err != nil {
+		t.Fatal(err)
+	}
+
+	stdout, stderr, err := run(t, "", "--db", filepath.Join(dir, "events.db"), "import", link, empty)
+	if !errors.Is(err, errRejected) {
+		t.Errorf("import error = %v, want errRejected for the empty folder", err)
+	}
+	if got := summaryLine(t, stdout, filepath.Join(link, "audit.log")); !strings.Contains(got, "imported 4,") {
+		t.Errorf("summary = %q, want the linked file imported", got)
+	}
+	if !strings.Contains(stderr, empty+": no file to import") {
+		t.Errorf("stderr = %q, want the empty folder named", stderr)
+	}
+}

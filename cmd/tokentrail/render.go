@@ -7,6 +7,8 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/tokentrail/tokentrail/audit"
 	"github.com/tokentrail/tokentrail/forensics"
@@ -30,6 +32,9 @@ func writeReport(w io.Writer, r *forensics.TokenReport) error {
 	p.line("  status       %s: %s", strings.ToUpper(string(r.Status)), r.StatusReason)
 	p.line("  report time  %s", stamp(r.GeneratedAt))
 	p.line("  sources      %s", orNone(strings.Join(r.Sources, ", "), "none"))
+	for _, n := range r.Notes {
+		p.line("  WARNING      %s", n)
+	}
 
 	p.section("Created")
 	if c := r.Created; c != nil {
@@ -65,6 +70,7 @@ func writeReport(w io.Writer, r *forensics.TokenReport) error {
 		row(t, "networks", counts(u.Networks, 8))
 		row(t, "countries", counts(u.Countries, 8))
 		row(t, "user agents", counts(u.UserAgents, 5))
+		row(t, "used as", counts(u.Subjects, 5))
 		row(t, "top paths", counts(u.Paths, 10))
 		t.Flush()
 		p.hourly(u.Hourly)
@@ -131,9 +137,43 @@ type printer struct {
 }
 
 func (p *printer) line(format string, args ...any) {
+	for i, a := range args {
+		if s, ok := a.(string); ok {
+			args[i] = printable(s)
+		}
+	}
 	if p.err == nil {
 		_, p.err = fmt.Fprintf(p.w, format+"\n", args...)
 	}
+}
+
+// printable escapes control characters, so that a value taken from a log
+// cannot move the cursor, change colours or forge a line of the report on
+// the responder's terminal.
+func printable(s string) string {
+	clean := true
+	for _, r := range s {
+		if unicode.IsControl(r) || r == utf8.RuneError {
+			clean = false
+			break
+		}
+	}
+	if clean {
+		return s
+	}
+	var b strings.Builder
+	for _, r := range s {
+		switch {
+		case r == utf8.RuneError:
+			b.WriteString("\\ufffd")
+		case unicode.IsControl(r):
+			q := strconv.QuoteRune(r)
+			b.WriteString(q[1 : len(q)-1])
+		default:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
 }
 
 func (p *printer) section(title string) {
@@ -159,7 +199,7 @@ func (e errWriter) Write(b []byte) (int, error) {
 
 func row(t *tabwriter.Writer, label, value string) {
 	if value != "" {
-		fmt.Fprintf(t, "  %s\t%s\n", label, value)
+		fmt.Fprintf(t, "  %s\t%s\n", label, printable(value))
 	}
 }
 
@@ -200,8 +240,8 @@ func (p *printer) timeline(events []audit.Event) {
 			request = "by " + orNone(e.Actor, "unknown actor")
 		}
 		fmt.Fprintf(t, "  %s\t%s\t%s\t%s\t%s\t%s\t%s\n", stamp(e.Time), e.Kind,
-			orNone(addrString(e.IP.String(), e.IP.IsValid()), "-"), orNone(shorten(request, 48), "-"),
-			orNone(status, "-"), orNone(shorten(e.UserAgent, 40), "-"), e.Source)
+			orNone(addrString(e.IP.String(), e.IP.IsValid()), "-"), orNone(shorten(printable(request), 48), "-"),
+			orNone(status, "-"), orNone(shorten(printable(e.UserAgent), 40), "-"), printable(e.Source))
 	}
 	t.Flush()
 }

@@ -82,6 +82,10 @@ type parser struct {
 	file   string
 	h      source.Handler
 	stages stageTracker
+
+	// handlerFailed is set when the Handler returned an error, after which
+	// nothing more is handed to it.
+	handlerFailed bool
 }
 
 func newParser(file string, h source.Handler, window int) *parser {
@@ -105,6 +109,14 @@ func (p *parser) parse(ctx context.Context, in io.Reader) error {
 		err = p.parseDocument(ctx, br)
 	} else {
 		err = p.parseLines(ctx, br)
+	}
+	if err != nil && ctx.Err() == nil && !p.handlerFailed {
+		// The input broke off (a truncated gzip file, a read error): the
+		// requests held for their later stages are still whole events.
+		if flushErr := p.stages.flush(p.emit); flushErr != nil {
+			return flushErr
+		}
+		return err
 	}
 	if err != nil {
 		return err
@@ -233,6 +245,7 @@ func (p *parser) record(r *record, line, item int) error {
 func (p *parser) emit(req *request) error {
 	for _, e := range req.events {
 		if err := p.h.Event(e); err != nil {
+			p.handlerFailed = true
 			return err
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/netip"
 	"slices"
 	"strings"
@@ -704,5 +705,32 @@ func TestEventsValidate(t *testing.T) {
 		if e.Kind != audit.KindUsed && e.Kind != audit.KindIssued {
 			t.Errorf("event from %s has kind %s, want used or issued", e.Source, e.Kind)
 		}
+	}
+}
+
+// failingReader returns its data, then an error instead of io.EOF, as a
+// truncated gzip stream does.
+type failingReader struct{ data *strings.Reader }
+
+func (f failingReader) Read(b []byte) (int, error) {
+	n, err := f.data.Read(b)
+	if err == io.EOF {
+		return n, io.ErrUnexpectedEOF
+	}
+	return n, err
+}
+
+func TestParseKeepsHeldRequestsOnReadError(t *testing.T) {
+	// One request seen only in its first stage, then the input breaks off.
+	line := `{"kind":"Event","apiVersion":"audit.k8s.io/v1","level":"Metadata","auditID":"held-1","stage":"RequestReceived","requestURI":"/api/v1/pods","verb":"list","user":{"username":"system:serviceaccount:x:y","extra":{"authentication.kubernetes.io/credential-id":["JTI=11111111-2222-4333-8444-555555555555"]}},"sourceIPs":["10.0.0.7"],"userAgent":"kubectl","requestReceivedTimestamp":"2025-07-13T10:28:00.000000Z","stageTimestamp":"2025-07-13T10:28:00.000000Z"}` + "\n"
+	r := &result{}
+	in := source.Input{Reader: failingReader{strings.NewReader(line)}, Name: "cut.jsonl"}
+
+	err := Format().Parse(context.Background(), in, r)
+	if !errors.Is(err, io.ErrUnexpectedEOF) {
+		t.Fatalf("Parse error = %v, want the read error", err)
+	}
+	if len(r.events) != 1 || r.events[0].TraceID != "held-1" {
+		t.Errorf("events = %+v, want the held request", r.events)
 	}
 }
