@@ -13,6 +13,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 
 	"github.com/tokentrail/tokentrail/forensics"
 	"github.com/tokentrail/tokentrail/recorder"
@@ -37,6 +38,9 @@ type Config struct {
 type Trail struct {
 	*recorder.Recorder
 	db *sqlite.Store
+
+	closeOnce sync.Once
+	closeErr  error
 }
 
 // Open opens (or creates) the store and starts the recorder. The caller must
@@ -63,9 +67,12 @@ func (t *Trail) InvestigateToken(ctx context.Context, ref forensics.TokenRef, op
 // Close writes what the recorder still holds, stops it and closes the
 // store. When ctx ends before the queue is written, the rest is counted as
 // lost in Stats and Close returns the context's error together with any
-// error of closing the store.
+// error of closing the store. Later calls return the first call's result.
 func (t *Trail) Close(ctx context.Context) error {
-	recErr := t.Recorder.Close(ctx)
-	dbErr := t.db.Close()
-	return errors.Join(recErr, dbErr)
+	t.closeOnce.Do(func() {
+		recErr := t.Recorder.Close(ctx)
+		dbErr := t.db.Close()
+		t.closeErr = errors.Join(recErr, dbErr)
+	})
+	return t.closeErr
 }

@@ -43,6 +43,9 @@ func TestRecordThenInvestigate(t *testing.T) {
 	if err := trail.Close(ctx); err != nil {
 		t.Fatalf("Close: %v", err)
 	}
+	if err := trail.Close(ctx); err != nil {
+		t.Errorf("second Close = %v, want nil", err)
+	}
 
 	// The events outlive the process: a new Trail on the same file sees them.
 	again, err := tokentrail.Open(ctx, tokentrail.Config{DBPath: path})

@@ -75,7 +75,7 @@ func BenchmarkCapture(b *testing.B) {
 // still works on the other events while the timer runs.
 func benchmarkRecorderWithRoom(b *testing.B, e audit.Event) {
 	const room = DefaultQueueSize / 2
-	r := New(discardWriter{}, Options{})
+	r := New(discardWriter{}, Options{Logger: quietLogger})
 	ctx := context.Background()
 	b.ReportAllocs()
 
@@ -119,7 +119,7 @@ func (w gateWriter) Append(ctx context.Context, events []audit.Event) (store.App
 func benchmarkRecorderFlusherBlocked(b *testing.B, e audit.Event) {
 	const room = DefaultQueueSize / 2
 	w := gateWriter{gate: make(chan struct{})}
-	r := New(w, Options{BatchSize: 1})
+	r := New(w, Options{BatchSize: 1, Logger: quietLogger})
 	b.ReportAllocs()
 
 	for i := range b.N {
@@ -141,11 +141,15 @@ func benchmarkRecorderFlusherBlocked(b *testing.B, e audit.Event) {
 	b.ReportMetric(float64(r.Stats().Dropped)/float64(b.N), "drops/op")
 }
 
+// quietLogger discards the drop lines that overload benchmarks cause.
+var quietLogger = slog.New(slog.DiscardHandler)
+
 // benchmarkRecorder records e as fast as the loop runs and reports the share
 // of events dropped because the flusher, which stamps, validates and writes
 // each event, fell behind. Under Block the loop runs at the flusher's pace,
 // so ns/op is the Recorder's throughput from Record to Writer.
 func benchmarkRecorder(b *testing.B, opts Options, e audit.Event, parallel bool) {
+	opts.Logger = quietLogger // drops are expected here, and counted below
 	r := New(discardWriter{}, opts)
 	b.ReportAllocs()
 

@@ -20,9 +20,9 @@ type Options struct {
 	Retries      int           // extra Append attempts after a failure; default 3, negative for none
 	RetryBackoff time.Duration // wait before the first retry, doubled for each later one up to 30s; default 100ms
 
-	// Logger receives drops, invalid events, retries and lost batches; default
-	// a logger that discards. Raw tokens never reach it: only jti and
-	// fingerprint.
+	// Logger receives drops, invalid events, retries and lost batches;
+	// default slog.Default(), so that a lost event is never silent. Raw
+	// tokens never reach it: only jti and fingerprint.
 	Logger *slog.Logger
 
 	// Clock stamps events whose Time is zero; default time.Now. The result is
@@ -79,7 +79,7 @@ func (o Options) withDefaults() Options {
 		o.RetryBackoff = DefaultRetryBackoff
 	}
 	if o.Logger == nil {
-		o.Logger = slog.New(slog.DiscardHandler)
+		o.Logger = slog.Default()
 	}
 	if o.Clock == nil {
 		o.Clock = time.Now
