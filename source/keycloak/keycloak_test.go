@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"fmt"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -1029,4 +1030,22 @@ func sourceLine(tb testing.TB, src string) int {
 		tb.Fatalf("Source %q is not file:line", src)
 	}
 	return n
+}
+
+func TestTimeOfDayPassesMidnight(t *testing.T) {
+	const line = `%s INFO  [org.keycloak.events] (t) JSON_EVENT::{"type":"CLIENT_LOGIN","realmId":"r","clientId":"svc","details":{"token_id":"%s"}}`
+	text := fmt.Sprintf(line, "23:59:58,100", "a") + "\n" +
+		fmt.Sprintf(line, "23:59:57,900", "b") + "\n" + // a little out of order: same day
+		fmt.Sprintf(line, "00:00:02,000", "c") + "\n"
+	c := parseText(t, Options{Date: time.Date(2025, 5, 5, 0, 0, 0, 0, time.UTC)}, "mid.log", text)
+
+	want := []string{"2025-05-05T23:59:58.1Z", "2025-05-05T23:59:57.9Z", "2025-05-06T00:00:02Z"}
+	if len(c.events) != len(want) {
+		t.Fatalf("events = %d, want %d (rejects %v)", len(c.events), len(want), c.rejects)
+	}
+	for i, w := range want {
+		if got := c.events[i].Time.Format(time.RFC3339Nano); got != w {
+			t.Errorf("event %d time = %s, want %s", i+1, got, w)
+		}
+	}
 }

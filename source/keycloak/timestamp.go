@@ -36,6 +36,10 @@ const timeOfDayLayout = "15:04:05"
 type clock struct {
 	location *time.Location
 	date     time.Time // midnight of the day for times of day; zero when unknown
+
+	// lastTimeOfDay is the previous time of day read, to notice midnight.
+	lastTimeOfDay time.Duration
+	seenTimeOfDay bool
 }
 
 // newClock resolves opts for a file whose modification time is modTime.
@@ -61,7 +65,7 @@ func newClock(opts Options, modTime time.Time) clock {
 }
 
 // parse returns the UTC time of a timestamp text, to the millisecond.
-func (c clock) parse(text string) (time.Time, error) {
+func (c *clock) parse(text string) (time.Time, error) {
 	var t time.Time
 	var err error
 	switch {
@@ -91,7 +95,7 @@ func (c clock) parseFull(text string) (time.Time, error) {
 		errInvalidTimestamp, shorten(text))
 }
 
-func (c clock) parseTimeOfDay(text string) (time.Time, error) {
+func (c *clock) parseTimeOfDay(text string) (time.Time, error) {
 	t, err := time.Parse(timeOfDayLayout, text)
 	if err != nil {
 		return time.Time{}, fmt.Errorf("%w %q: want a time of day such as 16:30:11,662", errInvalidTimestamp, shorten(text))
@@ -100,8 +104,19 @@ func (c clock) parseTimeOfDay(text string) (time.Time, error) {
 		return time.Time{}, fmt.Errorf("%w (%s): the file's modification time is unknown, so pass the date of the log with Options.Date",
 			errNoDate, text)
 	}
-	// NOTE: every time of day in a file gets the same date, so a file that
-	// runs past midnight places the lines after it a day early.
+	// A time of day more than 12 hours before the previous one means the
+	// log has passed midnight. Lines a little out of order stay on their
+	// day.
+	sinceMidnight := time.Duration(t.Hour())*time.Hour + time.Duration(t.Minute())*time.Minute +
+		time.Duration(t.Second())*time.Second + time.Duration(t.Nanosecond())
+	if c.seenTimeOfDay && sinceMidnight < c.lastTimeOfDay-12*time.Hour {
+		c.date = c.date.AddDate(0, 0, 1)
+	}
+	c.lastTimeOfDay, c.seenTimeOfDay = sinceMidnight, true
+
+	// NOTE: the date is that of the file's first line. Taken from the
+	// file's modification time, it is the date of the last line instead
+	// when the file spans several days; pass Options.Date then.
 	year, month, day := c.date.Date()
 	return time.Date(year, month, day, t.Hour(), t.Minute(), t.Second(), t.Nanosecond(), c.location), nil
 }
