@@ -33,7 +33,9 @@ import (
 // Parse reads one JSON object a line and ignores blank lines. For each
 // record it emits one event whose ID is audit.NewID("jsonl", id) when the
 // id field is mapped and present, else audit.NewID("jsonl", line) of the
-// raw line. Values are read as follows:
+// raw line. A line identical to an earlier one of the same file (a client
+// repeating a request within the log's time resolution) is a second event:
+// its ID also counts the occurrence. Values are read as follows:
 //
 //   - A missing key, null, "", "-" and "null" are absent values, as are a
 //     status, an ASN or an epoch time of 0.
@@ -75,7 +77,16 @@ type parser struct {
 	file   string
 	h      source.Handler
 	reader recordReader
+
+	// seen counts the occurrences of recent lines without an id, by the
+	// ID of their first occurrence. It is cleared when it reaches
+	// maxSeenLines, which bounds its memory; identical requests are logged
+	// close together, so little is missed.
+	seen map[string]int
 }
+
+// maxSeenLines bounds parser.seen: about 6 MiB.
+const maxSeenLines = 1 << 16
 
 var utf8BOM = []byte{0xEF, 0xBB, 0xBF}
 
@@ -190,7 +201,7 @@ func (p *parser) event(line []byte, number int) (audit.Event, error) {
 	if id != "" {
 		e.ID = audit.NewID("jsonl", id)
 	} else {
-		e.ID = audit.NewID("jsonl", string(line))
+		e.ID = p.lineID(line)
 	}
 	e.Sanitize()
 	if err := e.Validate(); err != nil {
@@ -255,4 +266,22 @@ func syntaxError(line []byte) error {
 		return fmt.Errorf("invalid JSON at byte %d (%v): the line must hold one whole JSON record", syntaxErr.Offset, err)
 	}
 	return fmt.Errorf("invalid JSON: the line must hold one whole JSON record")
+}
+
+// lineID returns the ID of a record without an id field: the hash of the
+// line, and for a repeat of an earlier identical line, of its occurrence
+// number too. Importing the same file again yields the same IDs.
+func (p *parser) lineID(line []byte) string {
+	id := audit.NewID("jsonl", string(line))
+	if p.seen == nil {
+		p.seen = make(map[string]int)
+	}
+	if len(p.seen) >= maxSeenLines {
+		clear(p.seen)
+	}
+	p.seen[id]++
+	if n := p.seen[id]; n > 1 {
+		return audit.NewID("jsonl", string(line), strconv.Itoa(n))
+	}
+	return id
 }

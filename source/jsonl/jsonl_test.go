@@ -604,3 +604,26 @@ func TestRejectStatusMappingForms(t *testing.T) {
 		}
 	}
 }
+
+func TestParseRepeatedLinesAreEvents(t *testing.T) {
+	m := mustMapping(t, "jti=jti,time=ts")
+	line := `{"jti":"a","ts":"2024-06-13T10:15:30Z"}`
+	text := line + "\n" + line + "\n" + line + "\n"
+
+	first := parseText(t, m, "same.jsonl", text)
+	again := parseText(t, m, "same.jsonl", text)
+
+	if len(first.events) != 3 {
+		t.Fatalf("got\n%s want three events", first)
+	}
+	ids := map[string]bool{}
+	for i, e := range first.events {
+		ids[e.ID] = true
+		if e.ID != again.events[i].ID {
+			t.Errorf("event %d ID = %s, then %s on a second import, want the same", i+1, e.ID, again.events[i].ID)
+		}
+	}
+	if len(ids) != 3 {
+		t.Errorf("identical lines got %d distinct IDs, want 3", len(ids))
+	}
+}
