@@ -45,10 +45,10 @@ type importFlags struct {
 func newImportCommand(g *globalFlags) *cobra.Command {
 	var f importFlags
 	cmd := &cobra.Command{
-		Use:   "import [flags] FILE|DIR...",
+		Use:   "import [flags] FILE|DIR|-...",
 		Short: "Import Keycloak, Kubernetes audit or JSON-lines logs",
 		Long: `Import reads log files (a directory is read file by file, gzip files are
-decompressed) and stores every token event they contain. Without --format,
+decompressed, - is standard input) and stores every token event they contain. Without --format,
 each file's format is recognised from its first records and named in the
 output; jsonl needs --map or --map-file and is never guessed.
 
@@ -69,7 +69,7 @@ Formats:
   tokentrail import --format jsonl --map 'jti=auth.jti,sub=auth.sub,ip=ip,time=ts,path=path' gateway.jsonl`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runImport(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), g.db, f, args)
+			return runImport(cmd.Context(), cmd.InOrStdin(), cmd.OutOrStdout(), cmd.ErrOrStderr(), g.db, f, args)
 		},
 	}
 	fl := cmd.Flags()
@@ -85,6 +85,7 @@ Formats:
 // importer holds what every file of one import run shares.
 type importer struct {
 	db       ingest.Appender
+	stdin    io.Reader
 	formats  []source.Format // candidates for recognition, in order
 	forced   *source.Format  // the --format choice, if any
 	stdout   io.Writer
@@ -92,11 +93,12 @@ type importer struct {
 	progress string
 }
 
-func runImport(ctx context.Context, stdout, stderr io.Writer, dbPath string, f importFlags, args []string) error {
+func runImport(ctx context.Context, stdin io.Reader, stdout, stderr io.Writer, dbPath string, f importFlags, args []string) error {
 	imp, err := newImporter(f, stdout, stderr)
 	if err != nil {
 		return err
 	}
+	imp.stdin = stdin
 	files, listErrs := listFiles(args)
 
 	db, err := openStore(ctx, dbPath)
@@ -228,6 +230,10 @@ func listFiles(args []string) ([]string, []error) {
 	var files []string
 	var errs []error
 	for _, arg := range args {
+		if arg == "-" {
+			files = append(files, arg)
+			continue
+		}
 		info, err := os.Stat(arg)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", arg, unwrapPathError(err)))
@@ -291,6 +297,9 @@ func unwrapPathError(err error) error {
 
 // importFile imports one file and prints its summary and rejections.
 func (imp *importer) importFile(ctx context.Context, path string) (ingest.Summary, error) {
+	if path == "-" {
+		return imp.importReader(ctx, "stdin", imp.stdin, -1, time.Time{})
+	}
 	file, err := os.Open(path)
 	if err != nil {
 		return ingest.Summary{}, fmt.Errorf("%s: %w", path, unwrapPathError(err))
@@ -300,12 +309,21 @@ func (imp *importer) importFile(ctx context.Context, path string) (ingest.Summar
 	if err != nil {
 		return ingest.Summary{}, fmt.Errorf("%s: %w", path, err)
 	}
-	if info.Size() == 0 {
+	size := info.Size()
+	if !info.Mode().IsRegular() {
+		size = -1 // a pipe or a device: its size says nothing
+	}
+	if size == 0 {
 		return ingest.Summary{}, fmt.Errorf("%s: empty file, nothing to import", path)
 	}
+	return imp.importReader(ctx, path, file, size, info.ModTime())
+}
 
+// importReader imports one input of the given size (-1 when unknown) and
+// prints its summary and rejections.
+func (imp *importer) importReader(ctx context.Context, path string, file io.Reader, size int64, modTime time.Time) (ingest.Summary, error) {
 	var counted io.Reader = file
-	bar := imp.progressBar(path, info.Size())
+	bar := imp.progressBar(path, size)
 	if bar != nil {
 		r := progressbar.NewReader(file, bar)
 		counted = &r
@@ -339,7 +357,7 @@ func (imp *importer) importFile(ctx context.Context, path string) (ingest.Summar
 		}
 		printed++
 	}}
-	in := source.Input{Reader: buffered, Name: path, ModTime: info.ModTime()}
+	in := source.Input{Reader: buffered, Name: path, ModTime: modTime}
 	sum, err := ingest.File(ctx, imp.db, format, in, opts)
 	if bar != nil {
 		_ = bar.Finish() // only redraws the bar; nothing to report
@@ -373,6 +391,9 @@ func (imp *importer) chooseFormat(path string, sample []byte) (source.Format, er
 }
 
 func (imp *importer) progressBar(path string, size int64) *progressbar.ProgressBar {
+	if size < 0 {
+		return nil
+	}
 	show := imp.progress == "always"
 	if imp.progress == "auto" {
 		f, ok := imp.stderr.(*os.File)

@@ -28,6 +28,9 @@ func main() {
 		if !errors.Is(err, errRejected) {
 			fmt.Fprintln(os.Stderr, "tokentrail:", err)
 		}
+		if ctx.Err() != nil {
+			os.Exit(130) // the shell's status for a command ended by Ctrl-C
+		}
 		os.Exit(1)
 	}
 }

@@ -353,3 +353,17 @@ func TestImportFollowsLinks(t *testing.T) {
 		t.Errorf("stderr = %q, want the empty folder named", stderr)
 	}
 }
+
+func TestImportStandardInput(t *testing.T) {
+	src, err := os.ReadFile("../../source/k8saudit/testdata/hori-k3s-linkerd.jsonl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, _, err := run(t, string(src), "--db", filepath.Join(t.TempDir(), "events.db"), "import", "-")
+	if err != nil {
+		t.Fatalf("import -: %v", err)
+	}
+	if got := summaryLine(t, stdout, "stdin"); !strings.Contains(got, "imported 4,") {
+		t.Errorf("summary = %q, want 4 events from standard input", got)
+	}
+}
