@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"strings"
 	"time"
@@ -57,6 +58,11 @@ docs/report-json.md and stay stable.`,
 				}
 			}
 
+			// Investigating must not create an empty store where the user
+			// mistyped the path.
+			if _, err := os.Stat(g.db); errors.Is(err, fs.ErrNotExist) {
+				return fmt.Errorf("no store at %s: import logs first (tokentrail --db %s import FILE), or name the store with --db or TOKENTRAIL_DB", g.db, g.db)
+			}
 			db, err := openStore(cmd.Context(), g.db)
 			if err != nil {
 				return err

@@ -367,3 +367,14 @@ func TestImportStandardInput(t *testing.T) {
 		t.Errorf("summary = %q, want 4 events from standard input", got)
 	}
 }
+
+func TestInvestigateMissingStore(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "typo.db")
+	_, _, err := run(t, "", "--db", path, "investigate", "abc")
+	if err == nil || !strings.Contains(err.Error(), "no store at "+path) {
+		t.Errorf("error = %v, want no store at %s", err, path)
+	}
+	if _, statErr := os.Stat(path); statErr == nil {
+		t.Errorf("investigate created %s", path)
+	}
+}
