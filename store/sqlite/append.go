@@ -13,35 +13,31 @@ import (
 )
 
 // rowsPerInsert is how many events one INSERT statement writes. Each
-// statement costs a fixed amount on top of its rows (binding, opening and
-// closing a cursor on the table and each index), and 32 rows make that a few
-// percent of the total. It stays far below SQLite's limit of 32,766 bound
-// parameters.
+// statement has a fixed cost besides its rows (binding, opening and closing a
+// cursor on the table and each index). In the import benchmark 64 and 128
+// rows were no faster than 32, which stays far below SQLite's limit of 32,766
+// bound parameters.
 const rowsPerInsert = 32
 
 // statements are the writer connection's prepared statements.
 type statements struct {
-	insertEvent  *sql.Stmt // one row; skips an event whose ID is stored
-	insertEvents *sql.Stmt // rowsPerInsert rows; the same
-	insertToken  *sql.Stmt // skips a row whose digest is stored
-	findToken    *sql.Stmt // token_key by digest
-	insertAddr   *sql.Stmt // a token_addresses pair; skips a stored one
+	insertEvent  *sql.Stmt // one events row, or none if its ID is stored
+	insertEvents *sql.Stmt // rowsPerInsert events rows, skipping stored IDs
+	insertToken  *sql.Stmt // a tokens row, or none if its digest is stored
+	findToken    *sql.Stmt // the token_key of a digest
+	insertAddr   *sql.Stmt // a token_addresses pair, or none if it is stored
 }
 
 func (st *statements) prepare(ctx context.Context, db *sql.DB) error {
-	rows := make([]string, rowsPerInsert)
-	for i := range rows {
-		rows[i] = "(" + placeholders(len(eventColumns)) + ")"
-	}
 	queries := []struct {
 		dst   **sql.Stmt
 		query string
 	}{
-		{&st.insertEvent, insertEventSQL + " ON CONFLICT (id) DO NOTHING"},
-		{&st.insertEvents, "INSERT OR IGNORE" + strings.TrimPrefix(insertEventsPrefix, "INSERT") + strings.Join(rows, ", ")},
+		{&st.insertEvent, insertEventsSQL("INSERT OR IGNORE", 1)},
+		{&st.insertEvents, insertEventsSQL("INSERT OR IGNORE", rowsPerInsert)},
 		{&st.insertToken, insertTokenSQL + " ON CONFLICT (digest) DO NOTHING"},
 		{&st.findToken, "SELECT token_key FROM tokens WHERE digest = ?"},
-		{&st.insertAddr, "INSERT INTO token_addresses (token_key, ip) VALUES (?, ?) ON CONFLICT DO NOTHING"},
+		{&st.insertAddr, insertAddressSQL + " ON CONFLICT DO NOTHING"},
 	}
 	for _, q := range queries {
 		stmt, err := db.PrepareContext(ctx, q.query)
@@ -63,24 +59,44 @@ func (st *statements) close() error {
 	return errors.Join(errs...)
 }
 
-// The INSERT statements without conflict clause, which the import benchmark
-// shares.
+// insertEventsSQL returns an INSERT of rows events rows, such as
+// insertEventsSQL("INSERT OR IGNORE", 32).
+//
+// Append uses OR IGNORE, which skips a row whose ID is stored or appeared
+// earlier in the same statement and leaves it out of the count of changed
+// rows. ON CONFLICT (id) DO NOTHING would do the same, but with it SQLite
+// keeps a statement journal for a multi-row INSERT: a copy of each page the
+// statement changes, so that it can undo the rows already written if a later
+// one fails. That copying took about 9% of the import time. OR IGNORE also
+// skips rows that break NOT NULL, but encodeEvent always fills id, token_key,
+// time_ns and kind.
+func insertEventsSQL(verb string, rows int) string {
+	values := make([]string, rows)
+	for i := range values {
+		values[i] = "(" + placeholders(len(eventColumns)) + ")"
+	}
+	return fmt.Sprintf("%s INTO events (%s) VALUES %s", verb, strings.Join(eventColumns, ", "), strings.Join(values, ", "))
+}
+
+// The INSERT statements of tokens and token_addresses rows, without conflict
+// clause.
 var (
-	insertEventsPrefix = fmt.Sprintf("INSERT INTO events (%s) VALUES ", strings.Join(eventColumns, ", "))
-	insertEventSQL     = insertEventsPrefix + "(" + placeholders(len(eventColumns)) + ")"
-	insertTokenSQL     = fmt.Sprintf("INSERT INTO tokens (digest, %s) VALUES (%s)", strings.Join(tokenColumns, ", "), placeholders(1+len(tokenColumns)))
+	insertTokenSQL   = fmt.Sprintf("INSERT INTO tokens (digest, %s) VALUES (%s)", strings.Join(tokenColumns, ", "), placeholders(1+len(tokenColumns)))
+	insertAddressSQL = "INSERT INTO token_addresses (token_key, ip) VALUES (?, ?)"
 )
 
-// Append stores events in one transaction, as store.Store requires. Every
-// event is checked before anything is written, so an invalid one leaves the
-// store unchanged; the error names its position, ID and Source (the file and
-// line an importer read it from) and wraps the *audit.FieldError. Besides
-// Validate, this store rejects a Time outside the years 1678 to 2262 and a Geo
-// coordinate that is NaN or infinite.
+// Append stores events in one transaction, as store.Store requires. It checks
+// every event before it writes anything, so an invalid event leaves the store
+// unchanged. The error then names the event's position, ID and Source (the
+// file and line an importer read it from), and wraps the *audit.FieldError.
+// Besides Validate, this store rejects a Geo coordinate that is infinite or
+// NaN, which SQLite would store as NULL.
 //
-// Larger batches import faster, up to about 50,000 events: a batch writes
-// each index page it changes once, and the indexes on event IDs and addresses
-// change at random places.
+// Larger batches import faster, up to about 50,000 events, because a
+// transaction writes each index page it changed once, and new event IDs land
+// on random pages of their index. In the import benchmark at one million
+// events, batches of 50,000 imported about 1.6 times as fast as batches of
+// 10,000.
 func (s *Store) Append(ctx context.Context, events []audit.Event) (store.Appended, error) {
 	if err := s.acquire(); err != nil {
 		return store.Appended{}, err
@@ -92,8 +108,8 @@ func (s *Store) Append(ctx context.Context, events []audit.Event) (store.Appende
 	}
 	for i := range events {
 		if err := checkEvent(&events[i]); err != nil {
-			return store.Appended{}, fmt.Errorf("sqlite: append: event %d of %d (ID %q, source %q): %w; nothing of this batch was stored, so fix or drop the event and append the batch again",
-				i+1, len(events), events[i].ID, events[i].Source, err)
+			return store.Appended{}, fmt.Errorf("sqlite: append: stored none of the %d events because event %d (ID %q, source %q) is invalid, so fix or drop it and append again: %w",
+				len(events), i+1, events[i].ID, events[i].Source, err)
 		}
 	}
 	if len(events) == 0 {
@@ -102,11 +118,11 @@ func (s *Store) Append(ctx context.Context, events []audit.Event) (store.Appende
 
 	var result store.Appended
 	err := s.withTx(ctx, func(tx *sql.Tx) error {
-		// modernc.org/sqlite starts a goroutine to watch the context of
-		// every statement that can be canceled, which costs more than a
-		// row. The statements get a context without cancellation; the loop
-		// checks ctx instead, and database/sql rolls the transaction back
-		// as soon as ctx ends.
+		// modernc.org/sqlite (v1.62) starts a goroutine and installs a
+		// progress handler for every statement whose context can be
+		// canceled. The statements get a context without cancellation
+		// instead. The loop checks ctx, and database/sql rolls the
+		// transaction back as soon as ctx ends.
 		rowCtx := context.WithoutCancel(ctx)
 		tokens := newTokenResolver(rowCtx, tx, &s.stmts)
 		many := tx.StmtContext(rowCtx, s.stmts.insertEvents)
@@ -146,9 +162,8 @@ func (s *Store) Append(ctx context.Context, events []audit.Event) (store.Appende
 					inserted += n
 				}
 			}
-			// ON CONFLICT DO NOTHING leaves a stored ID out of the count
-			// of changed rows, and so does an ID that appeared earlier in
-			// the same statement.
+			// OR IGNORE leaves out of the changed rows an ID that is stored
+			// or appeared earlier in the batch.
 			result.Inserted += int(inserted)
 			result.Duplicates += len(chunk) - int(inserted)
 		}
@@ -232,6 +247,11 @@ func (r *tokenResolver) addAddress(ctx context.Context, key int64, e *audit.Even
 
 // key returns the token_key of the tokens row that holds the token fields of
 // e, inserting the row if there is none.
+//
+// NOTE: The row is inserted before the event, so an event that turns out to
+// be a duplicate, with token fields other than the stored copy's, leaves a
+// tokens row that no event uses. Queries never return it, since they join
+// through events, but nothing deletes it.
 func (r *tokenResolver) key(ctx context.Context, e *audit.Event) (int64, error) {
 	for _, k := range r.known[e.Token()] {
 		if sameToken(k.event, e) {
@@ -265,11 +285,13 @@ func (r *tokenResolver) key(ctx context.Context, e *audit.Event) (int64, error) 
 
 // WithTx runs fn in a write transaction on the writer connection. It commits
 // when fn returns nil, and rolls back when fn returns an error or panics (the
-// panic then continues). The transaction begins IMMEDIATE, so it holds the
-// file's write lock from the start and cannot fail halfway with SQLITE_BUSY.
+// panic then continues). The transaction begins IMMEDIATE: it takes the
+// file's write lock at BEGIN, waiting up to the busy timeout for another
+// process to release it, so fn never meets a locked file halfway.
 //
-// fn must use only tx: another call on the Store would wait for the writer
-// connection that fn holds. WithTx returns store.ErrClosed after Close.
+// fn must use only tx, because another call on the Store would wait for the
+// writer connection that fn holds. The tables are internal to this package and
+// change with its schema version. WithTx returns store.ErrClosed after Close.
 func (s *Store) WithTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	if err := s.acquire(); err != nil {
 		return err

@@ -34,8 +34,8 @@ var eventColumns = []string{
 	"source",
 }
 
-// selectColumns is what a query reads for decodeEvent: the event's columns
-// without token_key, then its token's.
+// selectColumns are the columns that a query reads for decodeEvent: those
+// of the event without token_key, then those of its token.
 var selectColumns = func() []string {
 	var list []string
 	for _, c := range eventColumns {
@@ -49,8 +49,9 @@ var selectColumns = func() []string {
 	return list
 }()
 
-// The range of Event.Time that fits the time_ns column: int64 nanoseconds
-// since the Unix epoch, from 1677-09-21 to 2262-04-11.
+// The range of times that fit int64 nanoseconds since the Unix epoch, from
+// 1677-09-21 to 2262-04-11. Validate keeps Event.Time within it, and
+// encodeTime stores other times another way.
 var (
 	minNanoTime = time.Unix(0, math.MinInt64)
 	maxNanoTime = time.Unix(0, math.MaxInt64)
@@ -60,14 +61,7 @@ var (
 // faithfully, as an *audit.FieldError so that callers match it like one from
 // Validate.
 func checkStorable(e *audit.Event) error {
-	if e.Time.Before(minNanoTime) || e.Time.After(maxNanoTime) {
-		return &audit.FieldError{
-			Field:  "Time",
-			Value:  e.Time.UTC().Format(time.RFC3339Nano),
-			Reason: "is outside the years 1678 to 2262 that the SQLite store can index",
-		}
-	}
-	geo := []struct {
+	geo := [...]struct {
 		name  string
 		value float64
 	}{

@@ -6,11 +6,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"iter"
 	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
-	"sync"
 	"testing"
 	"time"
 
@@ -19,100 +19,144 @@ import (
 )
 
 // The import benchmarks compare, in one run, three ways of writing the same
-// generated events to a file:
+// generated events (storetest.GenerateSeq, 20 events a token) to a new file,
+// in batches of the same size:
 //
-//   - ours: Store.Append, in batches of importBatch events;
-//   - ceiling: a plain INSERT loop into the same schema with the same
-//     connection settings (prepared statement, one transaction per batch, no
-//     duplicate check beyond the unique index);
-//   - naive: the same columns in a schema keyed by a TEXT event ID, with the
-//     same secondary indexes, times and addresses as text, and SQLite's
-//     default settings (rollback journal, synchronous FULL, 2 MB cache).
+//   - ours: Store.Append;
+//   - ceiling: the same schema and connection settings, filled by a plain
+//     prepared single-row INSERT per event with no validation, no conflict
+//     clause and no counting;
+//   - naive: the same columns in one table keyed by a TEXT event ID, with the
+//     same lookup indexes, times and addresses as text, SQLite's default
+//     settings (rollback journal, synchronous FULL, 2 MB cache) and a plain
+//     tx.ExecContext per event; naive-prepared is the same with a prepared
+//     statement.
 //
-// The default size is small enough for a quick check. The full comparison:
+// Each figure includes opening and closing the file. The timer stops while
+// the next batch is generated, and only one batch is in memory at a time, as
+// in an importer that reads a file. The default size runs in seconds; the
+// full comparison:
 //
 //	TOKENTRAIL_BENCH_EVENTS=1000000 go test ./store/sqlite -run '^$' -bench BenchmarkImport -benchtime 1x -timeout 60m
 //
-// Each figure includes opening and closing the file, and events/s counts the
-// events of every iteration over the time of all of them.
+// TOKENTRAIL_BENCH_BATCH sets the batch size (default 50,000).
 
 const (
 	benchEventsEnv     = "TOKENTRAIL_BENCH_EVENTS"
+	benchBatchEnv      = "TOKENTRAIL_BENCH_BATCH"
 	defaultBenchEvents = 20_000
+	defaultBenchBatch  = 50_000
 	eventsPerToken     = 20
-	importBatchDefault = 1_000
 	benchSeed          = 1
 )
 
-var importBatch = func() int {
-	if v, err := strconv.Atoi(os.Getenv("TT_EXPERIMENT_BATCH")); err == nil {
-		return v
+// benchSize returns the event count and batch size of the import benchmarks.
+func benchSize(tb testing.TB) (events, batch int) {
+	tb.Helper()
+	read := func(name string, fallback, least int) int {
+		v := os.Getenv(name)
+		if v == "" {
+			return fallback
+		}
+		n, err := strconv.Atoi(v)
+		if err != nil || n < least {
+			tb.Fatalf("%s=%q: want a whole number of at least %d", name, v, least)
+		}
+		return n
 	}
-	return importBatchDefault
-}()
-
-var benchEvents struct {
-	once   sync.Once
-	events []audit.Event
-	err    error
+	return read(benchEventsEnv, defaultBenchEvents, eventsPerToken), read(benchBatchEnv, defaultBenchBatch, 1)
 }
 
-// loadBenchEvents returns the generated events of the import benchmarks,
-// generating them once per process.
-func loadBenchEvents(tb testing.TB) []audit.Event {
-	tb.Helper()
-	benchEvents.once.Do(func() {
-		n := defaultBenchEvents
-		if v := os.Getenv(benchEventsEnv); v != "" {
-			parsed, err := strconv.Atoi(v)
-			if err != nil || parsed < eventsPerToken {
-				benchEvents.err = fmt.Errorf("%s=%q: want a number of events of at least %d", benchEventsEnv, v, eventsPerToken)
-				return
-			}
-			n = parsed
-		}
-		benchEvents.events = storetest.Generate(benchSeed, n/eventsPerToken, eventsPerToken)
-	})
-	if benchEvents.err != nil {
-		tb.Fatal(benchEvents.err)
-	}
-	return benchEvents.events
+// importer writes the batches to a new file at path.
+type importer func(ctx context.Context, path string, batches iter.Seq[[]audit.Event]) error
+
+var importers = []struct {
+	name string
+	run  importer
+}{
+	{"ours", importOurs},
+	{"ceiling", importCeiling},
+	{"naive", importNaive},
+	{"naive-prepared", importNaivePrepared},
 }
 
 func BenchmarkImport(b *testing.B) {
-	events := loadBenchEvents(b)
-	importers := []struct {
-		name string
-		run  func(ctx context.Context, path string, events []audit.Event) error
-	}{
-		{"ours", importOurs},
-		{"ceiling", importCeiling},
-		{"naive", importNaive},
-	}
+	events, batch := benchSize(b)
 	for _, imp := range importers {
-		b.Run(fmt.Sprintf("%s/events=%d", imp.name, len(events)), func(b *testing.B) {
+		b.Run(fmt.Sprintf("%s/events=%d/batch=%d", imp.name, events, batch), func(b *testing.B) {
 			b.ReportAllocs()
 			for range b.N {
 				b.StopTimer()
 				path := filepath.Join(b.TempDir(), "import.db")
 				b.StartTimer()
 
-				if err := imp.run(context.Background(), path, events); err != nil {
+				if err := imp.run(context.Background(), path, generatedBatches(b, events, batch)); err != nil {
 					b.Fatal(err)
 				}
 			}
-			b.ReportMetric(float64(b.N*len(events))/b.Elapsed().Seconds(), "events/s")
+			b.ReportMetric(float64(b.N*events)/b.Elapsed().Seconds(), "events/s")
+		})
+	}
+}
+
+// generatedBatches yields the generated events in batches of size, with b's
+// timer stopped while it generates them. Each batch is a new slice.
+func generatedBatches(b *testing.B, events, size int) iter.Seq[[]audit.Event] {
+	return func(yield func([]audit.Event) bool) {
+		next, stop := iter.Pull(storetest.GenerateSeq(benchSeed, events/eventsPerToken, eventsPerToken))
+		defer stop()
+		for {
+			b.StopTimer()
+			batch := make([]audit.Event, 0, size)
+			for len(batch) < size {
+				e, ok := next()
+				if !ok {
+					break
+				}
+				batch = append(batch, e)
+			}
+			b.StartTimer()
+			if len(batch) == 0 || !yield(batch) {
+				return
+			}
+		}
+	}
+}
+
+// TestImporters checks that every importer of the benchmark stores every
+// event, so that the benchmark compares equal work.
+func TestImporters(t *testing.T) {
+	events := storetest.Generate(benchSeed, 100, eventsPerToken)
+	for _, imp := range importers {
+		t.Run(imp.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "import.db")
+			if err := imp.run(context.Background(), path, slices.Chunk(events, 300)); err != nil {
+				t.Fatalf("import: %v", err)
+			}
+
+			db, err := sql.Open("sqlite", path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer db.Close()
+			var n int
+			if err := db.QueryRow("SELECT count(*) FROM events").Scan(&n); err != nil {
+				t.Fatal(err)
+			}
+			if n != len(events) {
+				t.Errorf("events rows after import = %d, want %d", n, len(events))
+			}
 		})
 	}
 }
 
 // importOurs imports through the Store, checking that every event is new.
-func importOurs(ctx context.Context, path string, events []audit.Event) error {
+func importOurs(ctx context.Context, path string, batches iter.Seq[[]audit.Event]) error {
 	s, err := Open(ctx, path)
 	if err != nil {
 		return err
 	}
-	for batch := range slices.Chunk(events, importBatch) {
+	for batch := range batches {
 		got, err := s.Append(ctx, batch)
 		if err != nil {
 			_ = s.Close()
@@ -129,69 +173,65 @@ func importOurs(ctx context.Context, path string, events []audit.Event) error {
 // importCeiling writes the same rows into the same schema, through the same
 // writer connection: a prepared single-row INSERT per event with no conflict
 // clause, no validation and no counting. A load into a new file knows that
-// every token it has not seen is new, so it inserts tokens rows without
-// conflict clause too, remembering their keys for the whole load.
-func importCeiling(ctx context.Context, path string, events []audit.Event) error {
+// every token and address pair it has not seen is new, so it inserts those
+// rows without conflict clause too, remembering their keys for the whole
+// load.
+func importCeiling(ctx context.Context, path string, batches iter.Seq[[]audit.Event]) error {
 	s, err := Open(ctx, path)
 	if err != nil {
 		return err
 	}
-	eventStmt, err := s.writer.PrepareContext(ctx, insertEventSQL)
-	if err != nil {
-		_ = s.Close()
-		return err
+	var stmts [3]*sql.Stmt
+	for i, query := range []string{insertEventsSQL("INSERT", 1), insertTokenSQL, insertAddressSQL} {
+		if stmts[i], err = s.writer.PrepareContext(ctx, query); err != nil {
+			_ = s.Close()
+			return err
+		}
 	}
-	tokenStmt, err := s.writer.PrepareContext(ctx, insertTokenSQL)
-	if err != nil {
-		_ = s.Close()
-		return err
+
+	type seenToken struct {
+		event audit.Event // a copy: the batch it came from is not kept
+		key   int64
 	}
-	addrStmt, err := s.writer.PrepareContext(ctx, "INSERT INTO token_addresses (token_key, ip) VALUES (?, ?)")
-	if err != nil {
-		_ = s.Close()
-		return err
-	}
+	tokens := map[string][]seenToken{}
 	addresses := map[tokenAddress]bool{}
-
-	known := map[string][]knownToken{}
-	tokenKey := func(ctx context.Context, insert *sql.Stmt, e *audit.Event) (int64, error) {
-		for _, k := range known[e.Token()] {
-			if sameToken(k.event, e) {
-				return k.key, nil
-			}
-		}
-		args := make([]any, 1+len(tokenColumns))
-		encodeToken(e, args[1:])
-		args[0] = tokenDigest(args[1:])
-		res, err := insert.ExecContext(ctx, args...)
-		if err != nil {
-			return 0, err
-		}
-		key, err := res.LastInsertId()
-		known[e.Token()] = append(known[e.Token()], knownToken{event: e, key: key})
-		return key, err
-	}
-
-	args := make([]any, len(eventColumns))
-	for batch := range slices.Chunk(events, importBatch) {
+	tokenArgs := make([]any, 1+len(tokenColumns))
+	eventArgs := make([]any, len(eventColumns))
+	for batch := range batches {
 		err := s.withTx(ctx, func(tx *sql.Tx) error {
 			rowCtx := context.WithoutCancel(ctx) // as Append does
-			insertEvent := tx.StmtContext(rowCtx, eventStmt)
-			insertToken := tx.StmtContext(rowCtx, tokenStmt)
-			insertAddr := tx.StmtContext(rowCtx, addrStmt)
+			insertEvent := tx.StmtContext(rowCtx, stmts[0])
+			insertToken := tx.StmtContext(rowCtx, stmts[1])
+			insertAddr := tx.StmtContext(rowCtx, stmts[2])
 			for i := range batch {
-				key, err := tokenKey(rowCtx, insertToken, &batch[i])
-				if err != nil {
-					return err
+				e := &batch[i]
+				key := int64(-1)
+				for _, t := range tokens[e.Token()] {
+					if sameToken(&t.event, e) {
+						key = t.key
+						break
+					}
 				}
-				if pair := (tokenAddress{key, batch[i].IP}); batch[i].IP.IsValid() && !addresses[pair] {
-					if _, err := insertAddr.ExecContext(rowCtx, key, encodeIP(batch[i].IP)); err != nil {
+				if key < 0 {
+					encodeToken(e, tokenArgs[1:])
+					tokenArgs[0] = tokenDigest(tokenArgs[1:])
+					res, err := insertToken.ExecContext(rowCtx, tokenArgs...)
+					if err != nil {
+						return err
+					}
+					if key, err = res.LastInsertId(); err != nil {
+						return err
+					}
+					tokens[e.Token()] = append(tokens[e.Token()], seenToken{event: *e, key: key})
+				}
+				if pair := (tokenAddress{key, e.IP}); e.IP.IsValid() && !addresses[pair] {
+					if _, err := insertAddr.ExecContext(rowCtx, key, encodeIP(e.IP)); err != nil {
 						return err
 					}
 					addresses[pair] = true
 				}
-				encodeEvent(&batch[i], key, args)
-				if _, err := insertEvent.ExecContext(rowCtx, args...); err != nil {
+				encodeEvent(e, key, eventArgs)
+				if _, err := insertEvent.ExecContext(rowCtx, eventArgs...); err != nil {
 					return err
 				}
 			}
@@ -202,7 +242,7 @@ func importCeiling(ctx context.Context, path string, events []audit.Event) error
 			return err
 		}
 	}
-	if err := errors.Join(eventStmt.Close(), tokenStmt.Close(), addrStmt.Close()); err != nil {
+	if err := errors.Join(stmts[0].Close(), stmts[1].Close(), stmts[2].Close()); err != nil {
 		_ = s.Close()
 		return err
 	}
@@ -211,7 +251,7 @@ func importCeiling(ctx context.Context, path string, events []audit.Event) error
 
 // naiveSchema is what a first version would write: the event ID as a TEXT
 // primary key (so the table is a b-tree in random key order, plus an index
-// for it), the same secondary indexes, and text for times and addresses.
+// for it), the same lookup indexes, and text for times and addresses.
 var naiveSchema = []string{
 	`CREATE TABLE events (
 		id TEXT PRIMARY KEY, time TEXT NOT NULL, kind TEXT NOT NULL,
@@ -231,20 +271,23 @@ var naiveSchema = []string{
 	`CREATE INDEX events_parent_token_id ON events (parent_token_id)`,
 }
 
+// naiveColumns is the number of columns of naiveSchema's events table.
+const naiveColumns = 33
+
 // importNaive writes the events into naiveSchema with SQLite's default
 // settings, one transaction per batch, with a plain tx.ExecContext per event,
 // so that SQLite compiles the INSERT for every row.
-func importNaive(ctx context.Context, path string, events []audit.Event) error {
-	return importNaiveWith(ctx, path, events, false)
+func importNaive(ctx context.Context, path string, batches iter.Seq[[]audit.Event]) error {
+	return importNaiveWith(ctx, path, batches, false)
 }
 
 // importNaivePrepared is importNaive with a prepared statement, which shows
 // what the layout and the settings alone are worth.
-func importNaivePrepared(ctx context.Context, path string, events []audit.Event) error {
-	return importNaiveWith(ctx, path, events, true)
+func importNaivePrepared(ctx context.Context, path string, batches iter.Seq[[]audit.Event]) error {
+	return importNaiveWith(ctx, path, batches, true)
 }
 
-func importNaiveWith(ctx context.Context, path string, events []audit.Event, prepared bool) error {
+func importNaiveWith(ctx context.Context, path string, batches iter.Seq[[]audit.Event], prepared bool) error {
 	db, err := sql.Open("sqlite", path)
 	if err != nil {
 		return err
@@ -257,14 +300,14 @@ func importNaiveWith(ctx context.Context, path string, events []audit.Event, pre
 		}
 	}
 
-	query := "INSERT INTO events VALUES (" + placeholders(33) + ")"
+	query := "INSERT INTO events VALUES (" + placeholders(naiveColumns) + ")"
 	stmt, err := db.PrepareContext(ctx, query)
 	if err != nil {
 		return err
 	}
 	defer stmt.Close()
-	args := make([]any, 33)
-	for batch := range slices.Chunk(events, importBatch) {
+	args := make([]any, naiveColumns)
+	for batch := range batches {
 		tx, err := db.BeginTx(ctx, nil)
 		if err != nil {
 			return err
@@ -311,7 +354,7 @@ func naiveArgs(e *audit.Event, args []any) {
 	if e.IP.IsValid() {
 		ip = e.IP.String()
 	}
-	values := []any{
+	values := [naiveColumns]any{
 		e.ID, when(e.Time), e.Kind.String(),
 		nullText(e.TokenID), nullText(e.Fingerprint), nullText(e.Issuer), nullText(e.Subject), list(e.Audience), nullText(e.ClientID),
 		nullText(e.SessionID), nullText(e.ParentTokenID), list(e.Scopes), when(e.IssuedAt), when(e.NotBefore), when(e.ExpiresAt),
@@ -321,5 +364,5 @@ func naiveArgs(e *audit.Event, args []any) {
 		nullText(e.Actor), nullText(e.Reason), nullText(string(e.RevocationMethod)), nullText(string(e.RejectReason)),
 		nullText(e.Source),
 	}
-	copy(args, values)
+	copy(args, values[:])
 }

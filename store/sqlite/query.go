@@ -59,8 +59,8 @@ func (s *Store) Events(ctx context.Context, q store.Query) ([]audit.Event, error
 }
 
 // buildQuery returns the SELECT for q and its arguments. matchesNothing is
-// true when the time bounds lie wholly outside what time_ns can hold, so no
-// stored event can match.
+// true when the time bounds lie wholly outside the range of time_ns, so that
+// no stored event can match.
 func buildQuery(q store.Query) (query string, args []any, matchesNothing bool, err error) {
 	if !q.Filtered() {
 		return "", nil, false, store.ErrEmptyQuery
@@ -88,7 +88,7 @@ func buildQuery(q store.Query) (query string, args []any, matchesNothing bool, e
 	}
 	from := "events e JOIN tokens t ON t.token_key = e.token_key"
 	if q.IP.IsValid() {
-		// token_addresses names the tokens used from the address; their
+		// token_addresses lists the tokens used from the address. Their
 		// events from other addresses are filtered out.
 		from = "token_addresses a JOIN events e ON e.token_key = a.token_key JOIN tokens t ON t.token_key = e.token_key"
 		add("a.ip = ?", encodeIP(q.IP))

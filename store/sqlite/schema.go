@@ -24,9 +24,9 @@ type migration struct {
 // migrations is the schema history, oldest first.
 //
 // The layout is chosen for import speed (see the import benchmarks). An index
-// whose keys are random, such as a UUID, gets each new entry at a random
-// place, so each row written dirties one page of it, which the commit writes
-// to the WAL and the checkpoint writes again to the file. Hence:
+// whose keys are random, such as UUIDs, gets each new entry at a random place.
+// So each row changes one page of it, which the commit writes to the WAL and
+// the checkpoint writes again to the file. Hence:
 //   - tokens holds each distinct set of token fields (jti, fingerprint,
 //     issuer, subject, audience, client, session, parent, scopes, iat, nbf,
 //     exp) once, usually one row per token, instead of in each of its ~20
@@ -126,7 +126,7 @@ var migrations = []migration{
 // one transaction: either every pending migration is applied and recorded in
 // schema_migrations, or none is. It returns the schema version after the
 // call. It rejects a database of another application (ErrNotStore) and one
-// whose schema is newer than list knows (ErrSchemaTooNew).
+// whose schema version is above the last of list (ErrSchemaTooNew).
 func migrate(ctx context.Context, tx *sql.Tx, list []migration) (int, error) {
 	if err := checkMigrations(list); err != nil {
 		return 0, err
@@ -138,7 +138,7 @@ func migrate(ctx context.Context, tx *sql.Tx, list []migration) (int, error) {
 		return 0, fmt.Errorf("read application id: %w", err)
 	}
 	if appID != 0 && appID != applicationID {
-		return 0, fmt.Errorf("%w: its application id is %#x, a tokentrail store has %#x", ErrNotStore, appID, applicationID)
+		return 0, fmt.Errorf("%w: its application id is %#x, a tokentrail store has %#x, so choose another file for the store", ErrNotStore, appID, applicationID)
 	}
 	if err := checkForeignTables(ctx, tx); err != nil {
 		return 0, err
@@ -157,7 +157,7 @@ func migrate(ctx context.Context, tx *sql.Tx, list []migration) (int, error) {
 		return 0, fmt.Errorf("read schema version: %w", err)
 	}
 	if current > latest {
-		return current, fmt.Errorf("%w: the file has schema version %d and this build knows versions up to %d, so open it with a newer tokentrail",
+		return current, fmt.Errorf("%w: the file has schema version %d and this build supports versions up to %d, so open it with a newer tokentrail",
 			ErrSchemaTooNew, current, latest)
 	}
 
@@ -215,7 +215,7 @@ func checkForeignTables(ctx context.Context, tx *sql.Tx) error {
 		if len(names) > 5 {
 			names = append(names[:5], "...")
 		}
-		return fmt.Errorf("%w: it has tables (%s) but no schema_migrations", ErrNotStore, strings.Join(names, ", "))
+		return fmt.Errorf("%w: it has tables (%s) but no schema_migrations, so choose another file for the store", ErrNotStore, strings.Join(names, ", "))
 	}
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -434,7 +435,7 @@ func TestAppendRejectsUnstorableValues(t *testing.T) {
 			if !errors.Is(err, audit.ErrInvalidValue) {
 				t.Errorf("Append(%s) error = %v, want one wrapping audit.ErrInvalidValue", tt.name, err)
 			}
-			for _, part := range []string{"event 2 of 2", `"bad"`, "app.log:7"} {
+			for _, part := range []string{"none of the 2 events", "event 2", `"bad"`, "app.log:7"} {
 				if !strings.Contains(err.Error(), part) {
 					t.Errorf("Append(%s) error = %q, want it to contain %q", tt.name, err, part)
 				}
@@ -561,4 +562,88 @@ func countRows(tb testing.TB, s *Store, table string) int {
 		tb.Fatalf("count %s: %v", table, err)
 	}
 	return n
+}
+
+// TestQueriesUseIndexes checks with EXPLAIN QUERY PLAN that no query shape
+// reads a whole table, with and without the statistics that ANALYZE
+// gathers.
+func TestQueriesUseIndexes(t *testing.T) {
+	s := openTemp(t)
+	events := storetest.Generate(8, 200, 10)
+	mustAppend(t, s, events)
+	e := events[len(events)/2]
+	since := e.Time.Add(-time.Hour)
+	queries := []struct {
+		name  string
+		query store.Query
+	}{
+		{"token id", store.Query{TokenID: e.TokenID}},
+		{"fingerprint", store.Query{Fingerprint: e.Fingerprint}},
+		{"subject", store.Query{Subject: e.Subject}},
+		{"subject since", store.Query{Subject: e.Subject, Since: since, Limit: 10}},
+		{"IP", store.Query{IP: e.IP}},
+		{"IP and kinds", store.Query{IP: e.IP, Kinds: []audit.Kind{audit.KindRejected}, Since: since}},
+		{"session", store.Query{SessionID: e.SessionID}},
+		{"parent token", store.Query{ParentTokenID: e.ParentTokenID}},
+		{"token and IP", store.Query{TokenID: e.TokenID, IP: e.IP}},
+		{"subject and session", store.Query{Subject: e.Subject, SessionID: e.SessionID}},
+	}
+	for _, analyzed := range []bool{false, true} {
+		if analyzed {
+			if _, err := s.writer.Exec("ANALYZE"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for _, tt := range queries {
+			t.Run(fmt.Sprintf("%s/analyzed=%v", tt.name, analyzed), func(t *testing.T) {
+				query, args, _, err := buildQuery(tt.query)
+				if err != nil {
+					t.Fatal(err)
+				}
+				rows, err := s.reader.Query("EXPLAIN QUERY PLAN "+query, args...)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer rows.Close()
+				var plan []string
+				for rows.Next() {
+					var id, parent, unused int
+					var detail string
+					if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+						t.Fatal(err)
+					}
+					plan = append(plan, detail)
+				}
+				if err := rows.Err(); err != nil {
+					t.Fatal(err)
+				}
+				for _, step := range plan {
+					if strings.HasPrefix(step, "SCAN ") {
+						t.Errorf("plan of Events(%s) has a full scan %q; whole plan: %q", tt.name, step, plan)
+					}
+				}
+			})
+		}
+	}
+}
+
+func TestWriterSettings(t *testing.T) {
+	s := openTemp(t)
+	want := map[string]string{
+		"page_size":    "8192",
+		"journal_mode": "wal",
+		"synchronous":  "2", // FULL
+		"cache_size":   "-65536",
+		"temp_store":   "2", // MEMORY
+		"busy_timeout": "5000",
+	}
+	for pragma, value := range want {
+		var got string
+		if err := s.writer.QueryRow("PRAGMA " + pragma).Scan(&got); err != nil {
+			t.Fatalf("read %s: %v", pragma, err)
+		}
+		if got != value {
+			t.Errorf("PRAGMA %s = %s, want %s", pragma, got, value)
+		}
+	}
 }

@@ -75,8 +75,8 @@ const (
 var generatorStart = time.Date(2025, 3, 1, 0, 0, 0, 0, time.UTC)
 
 // generator merges the events of overlapping tokens into time order. A token
-// is expanded into its events when the merge reaches its issue time; since
-// none of its events is earlier, the merge never yields out of order.
+// is expanded into its events when the merge reaches its issue time. None of
+// its events is earlier, so the merge never yields out of order.
 type generator struct {
 	seed           int64
 	tokens         int
@@ -230,8 +230,8 @@ func (g *generator) issue(e *audit.Event, rng *rand.Rand) {
 	e.Source = "keycloak-" + strconv.Itoa(1+rng.IntN(2))
 }
 
-// use makes e an API call with the token: most are accepted, some rejected
-// from another address, some answered with an error status.
+// use makes e an API call with the token. Most calls are accepted, some are
+// rejected from another address, and some fail with an error status.
 func (g *generator) use(e *audit.Event, rng *rand.Rand) {
 	e.Kind = audit.KindUsed
 	route := routes[rng.IntN(len(routes))]
@@ -414,9 +414,9 @@ var routes = []route{
 	{"GET", "/api/v2/search/products/%d", 200},
 }
 
-// pendingHeap orders pending items by time; at equal times a token start
+// pendingHeap orders pending items by time. At equal times a token start
 // comes first, so that its events join the merge before any event of that
-// instant is yielded, and events follow in ID order.
+// instant is yielded. Events at equal times follow in ID order.
 type pendingHeap []pending
 
 func (h pendingHeap) Len() int { return len(h) }

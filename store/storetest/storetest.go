@@ -21,8 +21,8 @@ import (
 )
 
 // Run runs the conformance suite, one subtest per rule of the store.Store
-// contract. open must return a new, empty store for each call; Run closes it
-// when the subtest ends.
+// contract. open must return a new, empty store for each call, and Run closes
+// that store when the subtest ends.
 //
 // Besides the contract of store.Store, the suite requires what tokentrail
 // relies on:
@@ -75,8 +75,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 // in nanoseconds show in failures.
 var base = time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
 
-// fullEvent returns an event with every field set, the one that round trips
-// must keep whole.
+// fullEvent returns an event with every field set, with nanoseconds in every
+// time, which a round trip must keep whole.
 func fullEvent() audit.Event {
 	return audit.Event{
 		ID:               audit.NewID("storetest", "full"),
@@ -91,9 +91,9 @@ func fullEvent() audit.Event {
 		SessionID:        "9d8c7b6a-5f4e-4d3c-2b1a-0f9e8d7c6b5a",
 		ParentTokenID:    "1a2b3c4d-5e6f-4a8b-9c0d-1e2f3a4b5c6d",
 		Scopes:           []string{"openid", "profile", "orders:read"},
-		IssuedAt:         base.Add(-time.Hour),
-		NotBefore:        base.Add(-time.Hour - time.Second),
-		ExpiresAt:        base.Add(time.Hour),
+		IssuedAt:         base.Add(-time.Hour + 1),
+		NotBefore:        base.Add(-time.Hour - time.Second + 999),
+		ExpiresAt:        base.Add(time.Hour + 123456),
 		IP:               netip.MustParseAddr("198.51.100.23"),
 		UserAgent:        "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0",
 		Geo:              audit.Geo{Country: "BR", City: "São Paulo", Latitude: -23.5505, Longitude: -46.6333, AccuracyKM: 50, ASN: 28573, Org: "Claro S.A."},
@@ -561,7 +561,7 @@ func testCanceledContext(t *testing.T, s store.Store) {
 
 // testCancelDuringAppend cancels while a large Append may be running. Either
 // the Append finished first and stored everything, or it stopped and stored
-// nothing; a partial batch breaks the contract.
+// nothing. A partial batch breaks the contract.
 func testCancelDuringAppend(t *testing.T, s store.Store) {
 	events := Generate(11, 200, 10)
 	for round := range 3 {
