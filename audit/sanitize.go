@@ -16,9 +16,9 @@ var (
 )
 
 // Sanitize rewrites what e must not keep, so that a record with one odd
-// field is still kept instead of rejected: an attacker who sends an
-// over-long or malformed header must not be able to drop their token use
-// from the trail. It returns the names of the fields it changed.
+// field is kept instead of rejected. Otherwise an attacker could send an
+// over-long or malformed header to drop their token use from the trail. It
+// returns the names of the fields it changed.
 //
 //   - A raw JWT in TokenID or ParentTokenID is replaced by the token's jti,
 //     and its fingerprint fills Fingerprint when that is empty (TokenID) or
