@@ -1,6 +1,8 @@
 package audit
 
 import (
+	"encoding/base64"
+	"encoding/json"
 	"math"
 	"strconv"
 	"strings"
@@ -98,7 +100,8 @@ func wholeToken(s string) (Claims, bool) {
 	if rest != "" && !strings.EqualFold(rest, "bearer") {
 		return Claims{}, false
 	}
-	if strings.TrimSpace(s[end:]) != "" {
+	// A dot after the token is the end of a sentence it was copied from.
+	if strings.Trim(s[end:], " .") != "" {
 		return Claims{}, false
 	}
 	c, err := ParseToken(s[start:end])
@@ -114,13 +117,8 @@ func wholeToken(s string) (Claims, bool) {
 // over-long text cut, and whether anything changed.
 func sanitizeText(s string) (string, bool) {
 	changed := false
-	for {
-		start, end := findJWT(s)
-		if start < 0 {
-			break
-		}
-		s = s[:start] + "[jwt sha256:" + Fingerprint(s[start:end])[:16] + "]" + s[end:]
-		changed = true
+	if redacted := RedactTokens(s); redacted != s {
+		s, changed = redacted, true
 	}
 	if !utf8.ValidString(s) {
 		s = strings.ToValidUTF8(s, "\uFFFD")
@@ -139,46 +137,72 @@ func sanitizeText(s string) (string, bool) {
 }
 
 // findJWT returns the bounds of the first substring of s shaped like a
-// compact JWS or JWE: base64url segments separated by dots, the first one
-// starting with "eyJ" (the encoding of `{"`), at least three segments, the
-// first two non-empty. It returns -1, -1 when there is none.
+// compact JWS or JWE: base64url segments separated by dots, at least three,
+// the first two non-empty, the first one decoding to a JSON object (the
+// JOSE header). A header encodes to text starting with "ey" (for `{"` or
+// `{ `) or "ew" (for `{` and a line break or tab). A dot right after the
+// token, as at the end of a sentence, is not part of it. It returns -1, -1
+// when there is none.
 func findJWT(s string) (start, end int) {
-	from := 0
-	for {
-		i := strings.Index(s[from:], "eyJ")
+	for from := 0; from < len(s); {
+		i := indexHeaderStart(s[from:])
 		if i < 0 {
 			return -1, -1
 		}
 		start = from + i
-		if start > 0 && isBase64URL(s[start-1]) {
-			// Inside a longer word, such as an id that happens to contain
-			// "eyJ": not the start of a token.
-			from = start + 3
-			continue
+		if end, ok := jwtAt(s, start); ok {
+			return start, end
 		}
+		from = start + 2
+	}
+	return -1, -1
+}
 
-		j, segments, lengths := start, 0, [3]int{}
-		for {
-			k := j
-			for k < len(s) && isBase64URL(s[k]) {
-				k++
-			}
-			if segments < 3 {
-				lengths[segments] = k - j
-			}
-			segments++
-			j = k
-			if j < len(s) && s[j] == '.' && segments < 5 {
-				j++
-				continue
-			}
+// indexHeaderStart returns the index of the first "ey" or "ew" in s, or -1.
+func indexHeaderStart(s string) int {
+	for i := 0; i+1 < len(s); i++ {
+		if s[i] == 'e' && (s[i+1] == 'y' || s[i+1] == 'w') {
+			return i
+		}
+	}
+	return -1
+}
+
+// jwtAt reports whether a compact JWT starts at s[start], and where it ends.
+func jwtAt(s string, start int) (end int, ok bool) {
+	var bounds [6]int // start and end of the first segments
+	j, segments := start, 0
+	for {
+		k := j
+		for k < len(s) && isBase64URL(s[k]) {
+			k++
+		}
+		if segments < 3 {
+			bounds[2*segments], bounds[2*segments+1] = j, k
+		}
+		segments++
+		if k == j && segments > 3 {
+			// An empty segment after the third: the dot before it ends a
+			// sentence, not the token.
+			j--
+			segments--
 			break
 		}
-		if segments >= 3 && lengths[0] >= 10 && lengths[1] >= 2 {
-			return start, j
+		j = k
+		if j < len(s) && s[j] == '.' && segments < 5 {
+			j++
+			continue
 		}
-		from = start + 3
+		break
 	}
+	if segments < 3 || bounds[1]-bounds[0] < 10 || bounds[3]-bounds[2] < 2 {
+		return 0, false
+	}
+	header, err := base64.RawURLEncoding.DecodeString(s[bounds[0]:bounds[1]])
+	if err != nil || len(header) == 0 || header[0] != '{' || !json.Valid(header) {
+		return 0, false
+	}
+	return j, true
 }
 
 func isBase64URL(c byte) bool {
@@ -191,4 +215,17 @@ func isBase64URL(c byte) bool {
 func ContainsToken(s string) bool {
 	start, _ := findJWT(s)
 	return start >= 0
+}
+
+// RedactTokens returns s with every raw compact JWT replaced by
+// "[jwt sha256:" and the first 16 hex digits of its fingerprint, "]". Use it
+// on text that may echo user input, such as an error message.
+func RedactTokens(s string) string {
+	for {
+		start, end := findJWT(s)
+		if start < 0 {
+			return s
+		}
+		s = s[:start] + "[jwt sha256:" + Fingerprint(s[start:end])[:16] + "]" + s[end:]
+	}
 }

@@ -1,6 +1,7 @@
 package audit_test
 
 import (
+	"encoding/base64"
 	"strings"
 	"testing"
 	"time"
@@ -118,3 +119,57 @@ func FuzzSanitize(f *testing.F) {
 		}
 	})
 }
+
+func TestSanitizeFindsTokensInEveryForm(t *testing.T) {
+	raw := signed(t, jwt.MapClaims{"jti": "jti-9"})
+	// A header written with a space after the brace encodes to "eyAi...".
+	spaced := base64URL(`{ "alg": "HS256", "typ": "JWT" }`) + "." + base64URL(`{"jti":"jti-10"}`) + ".c2lnbmF0dXJl"
+	tests := []struct {
+		name  string
+		value string
+		token string
+	}{
+		{"URL-encoded bearer", "/cb?auth=Bearer%20" + raw, raw},
+		{"glued to a word", "Bearer" + raw, raw},
+		{"prefixed jti", "x" + raw, raw},
+		{"spaced header", "/cb?t=" + spaced, spaced},
+		{"end of a sentence", "the token " + raw + ".", raw},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := validEvent()
+			e.Path = tt.value
+			e.Sanitize()
+			if strings.Contains(e.Path, strings.Split(tt.token, ".")[1]) {
+				t.Errorf("Path = %q still holds the token's payload", e.Path)
+			}
+			if !strings.Contains(e.Path, "[jwt sha256:"+audit.Fingerprint(tt.token)[:16]+"]") {
+				t.Errorf("Path = %q, want the token's own fingerprint", e.Path)
+			}
+		})
+	}
+}
+
+func TestSanitizeTokenIDWithTrailingDot(t *testing.T) {
+	raw := signed(t, jwt.MapClaims{"jti": "jti-11"})
+	e := validEvent()
+	e.TokenID = raw + "."
+	e.Sanitize()
+	if e.TokenID != "jti-11" || e.Fingerprint != audit.Fingerprint(raw) {
+		t.Errorf("TokenID, Fingerprint = %q, %q; want jti-11 and the fingerprint without the dot", e.TokenID, e.Fingerprint)
+	}
+}
+
+func TestRedactTokens(t *testing.T) {
+	raw := signed(t, jwt.MapClaims{"jti": "jti-12"})
+	got := audit.RedactTokens(`open /logs/` + raw + `: no such file`)
+	want := `open /logs/[jwt sha256:` + audit.Fingerprint(raw)[:16] + `]: no such file`
+	if got != want {
+		t.Errorf("RedactTokens = %q, want %q", got, want)
+	}
+	if clean := "key.board_shortcut.abc is not a token"; audit.RedactTokens(clean) != clean {
+		t.Errorf("RedactTokens changed %q", clean)
+	}
+}
+
+func base64URL(s string) string { return base64.RawURLEncoding.EncodeToString([]byte(s)) }

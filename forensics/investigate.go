@@ -25,13 +25,15 @@ type TokenRef struct {
 	Fingerprint string
 }
 
-// String returns the reference as a responder would type it.
+// String returns the reference as a responder would type it, with any raw
+// token in it replaced by its fingerprint.
 func (r TokenRef) String() string {
+	jti := audit.RedactTokens(r.TokenID)
 	switch {
 	case r.TokenID != "" && r.Fingerprint != "":
-		return fmt.Sprintf("jti %q (fingerprint %s)", r.TokenID, r.Fingerprint)
+		return fmt.Sprintf("jti %q (fingerprint %s)", jti, r.Fingerprint)
 	case r.TokenID != "":
-		return fmt.Sprintf("jti %q", r.TokenID)
+		return fmt.Sprintf("jti %q", jti)
 	default:
 		return "fingerprint " + r.Fingerprint
 	}
@@ -66,6 +68,14 @@ type Options struct {
 func InvestigateToken(ctx context.Context, db EventQuerier, ref TokenRef, opts Options) (*TokenReport, error) {
 	if ref.TokenID == "" && ref.Fingerprint == "" {
 		return nil, ErrNoTokenRef
+	}
+	if audit.ContainsToken(ref.TokenID) {
+		// A raw token passed as the jti: look it up as RefFromToken does.
+		fromToken, _ := RefFromToken(ref.TokenID) // an unreadable token still has a fingerprint
+		if ref.Fingerprint == "" {
+			ref.Fingerprint = fromToken.Fingerprint
+		}
+		ref.TokenID = fromToken.TokenID
 	}
 	if opts.Now.IsZero() {
 		opts.Now = time.Now()
@@ -265,6 +275,10 @@ func (r *TokenReport) addNotes(ref TokenRef, events []audit.Event) {
 		r.Notes = append(r.Notes, fmt.Sprintf("no recorded event carries the fingerprint of the token given (%.16s...): "+
 			"the events were found by its jti, and carry other fingerprints, so the token given may be a different token "+
 			"with the same jti, such as a forged one", ref.Fingerprint))
+	}
+	if ref.Fingerprint != "" && ref.TokenID != "" && len(fingerprints) == 0 {
+		r.Notes = append(r.Notes, "the events were matched by jti only: none of them records a fingerprint, "+
+			"so they may concern another token with the same jti")
 	}
 	if len(fingerprints) > 1 {
 		r.Notes = append(r.Notes, fmt.Sprintf("the events carry %d different fingerprints, so more than one token has this jti", len(fingerprints)))

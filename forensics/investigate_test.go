@@ -332,3 +332,31 @@ func TestInvestigateTokenNotes(t *testing.T) {
 		t.Errorf("Notes of a single token = %q, want none", clean.Notes)
 	}
 }
+
+func TestInvestigateTokenRawTokenAsJTI(t *testing.T) {
+	raw, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{"jti": tokenID}).SignedString([]byte("test key, not a secret"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := openStore(t, storyEvents())
+
+	r, err := forensics.InvestigateToken(context.Background(), db, forensics.TokenRef{TokenID: raw}, forensics.Options{Now: t0})
+	if err != nil {
+		t.Fatalf("InvestigateToken: %v", err)
+	}
+	if r.TokenID != tokenID {
+		t.Errorf("TokenID = %q, want the jti %q read from the raw token", r.TokenID, tokenID)
+	}
+
+	unknown, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{"jti": "never-seen"}).SignedString([]byte("test key, not a secret"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = forensics.InvestigateToken(context.Background(), db, forensics.TokenRef{TokenID: unknown}, forensics.Options{})
+	if !errors.Is(err, forensics.ErrTokenNotFound) {
+		t.Fatalf("err = %v, want ErrTokenNotFound", err)
+	}
+	if strings.Contains(err.Error(), strings.Split(unknown, ".")[1]) {
+		t.Errorf("error %q contains the raw token", err)
+	}
+}

@@ -18,6 +18,7 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	"github.com/tokentrail/tokentrail/audit"
 	"github.com/tokentrail/tokentrail/ingest"
 	"github.com/tokentrail/tokentrail/source"
 	"github.com/tokentrail/tokentrail/source/jsonl"
@@ -111,13 +112,13 @@ func runImport(ctx context.Context, stdin io.Reader, stdout, stderr io.Writer, d
 	var total ingest.Summary
 	failedFiles := len(listErrs)
 	for _, err := range listErrs {
-		fmt.Fprintln(stderr, err)
+		fmt.Fprintln(stderr, audit.RedactTokens(err.Error()))
 	}
 	for _, path := range files {
 		sum, err := imp.importFile(ctx, path)
 		total.Add(sum)
 		if err != nil {
-			fmt.Fprintln(stderr, err)
+			fmt.Fprintln(stderr, audit.RedactTokens(err.Error()))
 			failedFiles++
 			if ctx.Err() != nil {
 				break
@@ -353,7 +354,7 @@ func (imp *importer) importReader(ctx context.Context, path string, file io.Read
 	printed := 0
 	opts := ingest.Options{OnReject: func(err *source.RecordError) {
 		if printed < maxPrintedErrors {
-			fmt.Fprintln(imp.stderr, err)
+			fmt.Fprintln(imp.stderr, audit.RedactTokens(err.Error()))
 		}
 		printed++
 	}}

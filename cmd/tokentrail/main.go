@@ -13,6 +13,8 @@ import (
 	_ "time/tzdata" // --time-zone and mapping time zones work on machines without a zone database
 
 	"github.com/spf13/cobra"
+
+	"github.com/tokentrail/tokentrail/audit"
 )
 
 // errRejected makes the process exit with status 1 after a command that did
@@ -26,7 +28,9 @@ func main() {
 	err := newRootCommand(os.Stdin, os.Stdout, os.Stderr).ExecuteContext(ctx)
 	if err != nil {
 		if !errors.Is(err, errRejected) {
-			fmt.Fprintln(os.Stderr, "tokentrail:", err)
+			// An argument can be a token pasted in the wrong place, and
+			// errors quote their arguments.
+			fmt.Fprintln(os.Stderr, "tokentrail:", audit.RedactTokens(err.Error()))
 		}
 		if ctx.Err() != nil {
 			os.Exit(130) // the shell's status for a command ended by Ctrl-C

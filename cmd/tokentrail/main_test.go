@@ -378,3 +378,15 @@ func TestInvestigateMissingStore(t *testing.T) {
 		t.Errorf("investigate created %s", path)
 	}
 }
+
+func TestErrorsNeverEchoTokens(t *testing.T) {
+	raw, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{"jti": "x"}).SignedString([]byte("test key, not a secret"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	_, stderr, _ := run(t, "", "--db", filepath.Join(dir, "events.db"), "import", filepath.Join(dir, raw))
+	if strings.Contains(stderr, strings.Split(raw, ".")[1]) {
+		t.Errorf("import of a missing file named like a token printed it:\n%s", stderr)
+	}
+}

@@ -98,9 +98,14 @@ func writeReport(w io.Writer, r *forensics.TokenReport) error {
 	if len(r.Rejections) > 0 {
 		p.section("Rejections")
 		for _, rej := range r.Rejections {
-			what := orNone(string(rej.Reason), "reason not recorded")
-			if rej.Detail != "" {
+			what := string(rej.Reason)
+			switch {
+			case what != "" && rej.Detail != "":
 				what += " (" + rej.Detail + ")"
+			case rej.Detail != "":
+				what = rej.Detail
+			case what == "":
+				what = "reason not recorded"
 			}
 			request := strings.TrimSpace(rej.Method + " " + rej.Path)
 			if rej.Status != 0 {
@@ -221,7 +226,11 @@ func (p *printer) hourly(hours [24]int) {
 }
 
 func (p *printer) timeline(events []audit.Event) {
-	p.section(fmt.Sprintf("Timeline (%d events)", len(events)))
+	noun := "events"
+	if len(events) == 1 {
+		noun = "event"
+	}
+	p.section(fmt.Sprintf("Timeline (%d %s)", len(events), noun))
 	t := p.table()
 	fmt.Fprintln(t, "  TIME\tKIND\tADDRESS\tREQUEST\tSTATUS\tUSER AGENT\tSOURCE")
 	for i, e := range events {
