@@ -74,8 +74,8 @@ func (s *Summary) Add(o Summary) {
 }
 
 // File imports one input with format f into db. Events are written in
-// batches, each in its own transaction, so an error stops the import but
-// keeps every batch already written; the returned Summary counts them. A
+// batches, each in its own transaction. An error stops the import but keeps
+// every batch already written, and the returned Summary counts them. A
 // record that fails validation is rejected and the import goes on.
 func File(ctx context.Context, db Appender, f source.Format, in source.Input, opts Options) (Summary, error) {
 	if opts.BatchSize <= 0 {

@@ -26,7 +26,7 @@ type Format struct {
 
 	// Parse reads one file to its end. It calls h.Event for each event,
 	// h.Skip for each record that is not an event, and h.Reject for each
-	// record that should be an event but cannot be read; then it goes on
+	// record that should be an event but cannot be read. Then it goes on
 	// with the next record. Blank lines are not records and are not
 	// reported. Events come in file order unless the format documents
 	// another deterministic order (k8saudit emits a request when its last

@@ -222,9 +222,9 @@ func loadMapping(f importFlags) (jsonl.Mapping, bool, error) {
 }
 
 // listFiles expands directories into the regular files below them, sorted,
-// leaving out hidden files. Links to files are followed (Kubernetes'
-// /var/log/containers holds nothing else); links to folders inside a folder
-// are not, so that a loop of links cannot make the walk endless. A path that
+// leaving out hidden files. Links to files are followed, because Kubernetes'
+// /var/log/containers contains nothing else. Links to folders inside a
+// folder are not, so that a loop of links cannot make the walk endless. A path that
 // cannot be read, or a folder with no file, is returned as an error and the
 // others are still listed.
 func listFiles(args []string) ([]string, []error) {
@@ -312,7 +312,7 @@ func (imp *importer) importFile(ctx context.Context, path string) (ingest.Summar
 	}
 	size := info.Size()
 	if !info.Mode().IsRegular() {
-		size = -1 // a pipe or a device: its size says nothing
+		size = -1 // a pipe or a device has no meaningful size
 	}
 	if size == 0 {
 		return ingest.Summary{}, fmt.Errorf("%s: empty file, nothing to import", path)

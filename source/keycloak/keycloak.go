@@ -57,7 +57,7 @@ type Options struct {
 	// month and day count, read in Date's own location. The zero Date means
 	// the date of the file's modification time in Location. When that is
 	// unknown too, such lines are rejected with a reason that names Date.
-	// Date is the day of the first such line; each time the time of day
+	// Date is the day of the first such line. Each time the time of day
 	// goes back by more than 12 hours, the next day begins.
 	Date time.Time
 }
