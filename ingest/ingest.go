@@ -41,7 +41,9 @@ type Summary struct {
 	Skipped    int // records that are not token events
 	Rejected   int // records or events that could not be imported
 
-	// SkipReasons counts skipped records by reason.
+	// SkipReasons counts skipped records by reason, for at most
+	// MaxSkipReasons distinct reasons; the records of any further reason are
+	// counted under OtherSkipReasons.
 	SkipReasons map[string]int
 
 	// Errors holds the first rejections, in input order, at most MaxErrors.
@@ -52,6 +54,14 @@ type Summary struct {
 // Summary.Rejected only.
 const MaxErrors = 100
 
+// MaxSkipReasons bounds Summary.SkipReasons. Importers may name the record
+// in a reason, so without a bound the map would grow with the file.
+const MaxSkipReasons = 1000
+
+// OtherSkipReasons is the key of Summary.SkipReasons that counts the
+// records skipped for reasons past MaxSkipReasons.
+const OtherSkipReasons = "(other reasons)"
+
 // Add adds the counts of o to s.
 func (s *Summary) Add(o Summary) {
 	s.Read += o.Read
@@ -61,10 +71,7 @@ func (s *Summary) Add(o Summary) {
 	s.Skipped += o.Skipped
 	s.Rejected += o.Rejected
 	for reason, n := range o.SkipReasons {
-		if s.SkipReasons == nil {
-			s.SkipReasons = map[string]int{}
-		}
-		s.SkipReasons[reason] += n
+		s.addSkip(reason, n)
 	}
 	for _, err := range o.Errors {
 		if len(s.Errors) < MaxErrors {
@@ -131,10 +138,17 @@ func (h *handler) Event(e audit.Event) error {
 func (h *handler) Skip(line int, why string) {
 	h.sum.Read++
 	h.sum.Skipped++
-	if h.sum.SkipReasons == nil {
-		h.sum.SkipReasons = map[string]int{}
+	h.sum.addSkip(why, 1)
+}
+
+func (s *Summary) addSkip(reason string, n int) {
+	if s.SkipReasons == nil {
+		s.SkipReasons = map[string]int{}
 	}
-	h.sum.SkipReasons[why]++
+	if _, known := s.SkipReasons[reason]; !known && len(s.SkipReasons) >= MaxSkipReasons {
+		reason = OtherSkipReasons
+	}
+	s.SkipReasons[reason] += n
 }
 
 func (h *handler) Reject(err *source.RecordError) {

@@ -179,3 +179,32 @@ func TestFileStoreRejectsOneEvent(t *testing.T) {
 		t.Errorf("errors = %v, want one at line 2", sum.Errors)
 	}
 }
+
+func TestSummarySkipReasonsBounded(t *testing.T) {
+	var lines strings.Builder
+	for i := range ingest.MaxSkipReasons + 10 {
+		fmt.Fprintf(&lines, "noise-%d x\n", i)
+	}
+	format := lineFormat
+	format.Parse = func(ctx context.Context, in source.Input, h source.Handler) error {
+		lr := source.NewLineReader(in, 0)
+		for {
+			line, n, err := lr.Next()
+			if errors.Is(err, io.EOF) {
+				return nil
+			}
+			h.Skip(n, "record "+string(line)+" is noise")
+		}
+	}
+
+	sum, err := ingest.File(context.Background(), openStore(t), format, source.Input{Reader: strings.NewReader(lines.String()), Name: "n.log"}, ingest.Options{})
+	if err != nil {
+		t.Fatalf("File: %v", err)
+	}
+	if len(sum.SkipReasons) != ingest.MaxSkipReasons+1 {
+		t.Errorf("len(SkipReasons) = %d, want %d", len(sum.SkipReasons), ingest.MaxSkipReasons+1)
+	}
+	if sum.SkipReasons[ingest.OtherSkipReasons] != 10 {
+		t.Errorf("SkipReasons[other] = %d, want 10", sum.SkipReasons[ingest.OtherSkipReasons])
+	}
+}

@@ -41,6 +41,7 @@ type importFlags struct {
 	date     string
 	timeZone string
 	progress string
+	verbose  bool
 }
 
 func newImportCommand(g *globalFlags) *cobra.Command {
@@ -80,6 +81,7 @@ Formats:
 	fl.StringVar(&f.date, "date", "", "date (YYYY-MM-DD) for log lines that carry a time of day only (default: the file's modification date)")
 	fl.StringVar(&f.timeZone, "time-zone", "UTC", "IANA time zone of times written without one, such as Europe/Berlin")
 	fl.StringVar(&f.progress, "progress", "auto", "progress bar: auto (on a terminal, for files over 16 MiB), always or never")
+	fl.BoolVarP(&f.verbose, "verbose", "v", false, "also list why records were skipped, with counts")
 	return cmd
 }
 
@@ -92,6 +94,7 @@ type importer struct {
 	stdout   io.Writer
 	stderr   io.Writer
 	progress string
+	verbose  bool
 }
 
 func runImport(ctx context.Context, stdin io.Reader, stdout, stderr io.Writer, dbPath string, f importFlags, args []string) error {
@@ -165,6 +168,7 @@ func newImporter(f importFlags, stdout, stderr io.Writer) (*importer, error) {
 		stdout:   stdout,
 		stderr:   stderr,
 		progress: f.progress,
+		verbose:  f.verbose,
 	}
 
 	mapping, hasMapping, err := loadMapping(f)
@@ -375,6 +379,9 @@ func (imp *importer) importReader(ctx context.Context, path string, file io.Read
 		how += ", gzip"
 	}
 	fmt.Fprintf(imp.stdout, "%s (%s): %s\n", path, how, formatSummary(sum))
+	if imp.verbose {
+		writeSkipReasons(imp.stdout, sum.SkipReasons)
+	}
 	return sum, err
 }
 
@@ -433,4 +440,30 @@ func decompress(r io.Reader) (io.Reader, bool, error) {
 func formatSummary(s ingest.Summary) string {
 	return fmt.Sprintf("read %d, imported %d, duplicate %d, skipped %d, rejected %d",
 		s.Read, s.Imported, s.Duplicates, s.Skipped, s.Rejected)
+}
+
+// writeSkipReasons lists why records were skipped, the most frequent first.
+func writeSkipReasons(w io.Writer, reasons map[string]int) {
+	type reason struct {
+		text  string
+		count int
+	}
+	list := make([]reason, 0, len(reasons))
+	for text, count := range reasons {
+		list = append(list, reason{text, count})
+	}
+	slices.SortFunc(list, func(a, b reason) int {
+		if a.count != b.count {
+			return b.count - a.count
+		}
+		return strings.Compare(a.text, b.text)
+	})
+	const shown = 20
+	for i, r := range list {
+		if i == shown {
+			fmt.Fprintf(w, "  ... and %d more reasons\n", len(list)-shown)
+			break
+		}
+		fmt.Fprintf(w, "  skipped %d: %s\n", r.count, audit.RedactTokens(r.text))
+	}
 }

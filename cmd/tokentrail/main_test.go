@@ -390,3 +390,14 @@ func TestErrorsNeverEchoTokens(t *testing.T) {
 		t.Errorf("import of a missing file named like a token printed it:\n%s", stderr)
 	}
 }
+
+func TestImportVerboseListsSkipReasons(t *testing.T) {
+	path := "../../source/keycloak/testdata/keycloak-events-elastic-integrations-jboss.log"
+	stdout, _, err := run(t, "", "--db", filepath.Join(t.TempDir(), "events.db"), "import", "-v", path)
+	if err != nil {
+		t.Fatalf("import -v: %v", err)
+	}
+	if !strings.Contains(stdout, "  skipped ") {
+		t.Errorf("import -v printed no skip reason:\n%s", stdout)
+	}
+}
