@@ -314,6 +314,8 @@ func status(r *TokenReport, expiresAt, lastSeen, now time.Time) (Status, string)
 		}
 	}
 	switch {
+	case r.Created != nil && now.Before(r.Created.Time):
+		return StatusUnknown, fmt.Sprintf("not yet issued at the report time: issued at %s", r.Created.Time.UTC().Format(time.RFC3339))
 	case expiresAt.IsZero():
 		return StatusUnknown, fmt.Sprintf("no expiry was recorded; last seen at %s", lastSeen.UTC().Format(time.RFC3339))
 	case !expiresAt.After(now):

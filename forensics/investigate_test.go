@@ -202,6 +202,7 @@ func TestInvestigateTokenStatus(t *testing.T) {
 		want   forensics.Status
 	}{
 		{"before expiry", []audit.Event{issued}, "x", t0.Add(time.Minute), forensics.StatusActive},
+		{"before issuance", []audit.Event{issued}, "x", t0.Add(-time.Hour), forensics.StatusUnknown},
 		{"after expiry", []audit.Event{issued}, "x", t0.Add(2 * time.Hour), forensics.StatusExpired},
 		{"at expiry", []audit.Event{issued}, "x", t0.Add(time.Hour), forensics.StatusExpired},
 		{"no expiry recorded", []audit.Event{noExpiry}, "y", t0, forensics.StatusUnknown},
