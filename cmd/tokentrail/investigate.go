@@ -63,7 +63,7 @@ docs/report-json.md and stay stable.`,
 			if _, err := os.Stat(g.db); errors.Is(err, fs.ErrNotExist) {
 				return fmt.Errorf("no store at %s: import logs first (tokentrail --db %s import FILE), or name the store with --db or TOKENTRAIL_DB", g.db, g.db)
 			}
-			db, err := openStore(cmd.Context(), g.db)
+			db, err := openStoreReadOnly(cmd.Context(), g.db)
 			if err != nil {
 				return err
 			}

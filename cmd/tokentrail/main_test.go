@@ -222,9 +222,16 @@ func TestInvestigateWays(t *testing.T) {
 	}
 	const jti = "807d2f89-3ece-4523-b752-77c66c5421f1"
 
+	before, err := os.ReadFile(db)
+	if err != nil {
+		t.Fatal(err)
+	}
 	stdout, _, err := run(t, "", "--db", db, "investigate", jti, "--json")
 	if err != nil {
 		t.Fatalf("investigate --json: %v", err)
+	}
+	if after, err := os.ReadFile(db); err != nil || !bytes.Equal(before, after) {
+		t.Errorf("investigate changed the store file (read error %v)", err)
 	}
 	var report forensics.TokenReport
 	if err := json.Unmarshal([]byte(stdout), &report); err != nil {

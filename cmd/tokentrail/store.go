@@ -19,3 +19,10 @@ func defaultDBPath() string {
 func openStore(ctx context.Context, path string) (*sqlite.Store, error) {
 	return sqlite.Open(ctx, path)
 }
+
+// openStoreReadOnly opens an existing store for queries, so that an
+// investigation never changes the evidence and works on a file the user may
+// only read.
+func openStoreReadOnly(ctx context.Context, path string) (*sqlite.Store, error) {
+	return sqlite.Open(ctx, path, sqlite.ReadOnly())
+}

@@ -102,6 +102,9 @@ func (s *Store) Append(ctx context.Context, events []audit.Event) (store.Appende
 		return store.Appended{}, err
 	}
 	defer s.mu.RUnlock()
+	if s.writer == nil {
+		return store.Appended{}, ErrReadOnly
+	}
 
 	if err := ctx.Err(); err != nil {
 		return store.Appended{}, fmt.Errorf("sqlite: append: %w", err)
@@ -297,6 +300,9 @@ func (s *Store) WithTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 		return err
 	}
 	defer s.mu.RUnlock()
+	if s.writer == nil {
+		return ErrReadOnly
+	}
 
 	return s.withTx(ctx, fn)
 }

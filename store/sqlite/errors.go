@@ -19,4 +19,12 @@ var (
 	// version that this build does not know, so reading or writing it could
 	// lose data.
 	ErrSchemaTooNew = errors.New("schema version newer than this build")
+
+	// ErrSchemaTooOld means a store opened with ReadOnly has an older schema
+	// than this build, which only a writable Open migrates.
+	ErrSchemaTooOld = errors.New("schema version older than this build")
 )
+
+// ErrReadOnly is returned by Append and WithTx on a store opened with
+// ReadOnly.
+var ErrReadOnly = errors.New("sqlite: store opened read-only")

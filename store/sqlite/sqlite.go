@@ -59,6 +59,7 @@ type config struct {
 	readerCacheBytes int64         // page cache of each reader connection
 	readers          int           // maximum open reader connections
 	busyTimeout      time.Duration // wait for a lock held by another process
+	readOnly         bool
 }
 
 func defaultConfig() config {
@@ -97,6 +98,15 @@ func WithBusyTimeout(d time.Duration) Option {
 	return func(c *config) { c.busyTimeout = d }
 }
 
+// ReadOnly opens an existing store for queries only: Open neither creates
+// nor migrates the file, and Append and WithTx return ErrReadOnly. Use it to
+// investigate a store without changing it, or one the process may not write.
+// SQLite still creates the WAL index file (-shm) next to it when the folder
+// is writable.
+func ReadOnly() Option {
+	return func(c *config) { c.readOnly = true }
+}
+
 // Open opens the store in the SQLite file at path. It creates the file if it
 // does not exist, and migrates its schema to the latest version of this
 // build. The directory must exist.
@@ -119,6 +129,10 @@ func Open(ctx context.Context, path string, opts ...Option) (*Store, error) {
 	abs, err := filepath.Abs(path)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+
+	if cfg.readOnly {
+		return openReadOnly(ctx, path, abs, cfg)
 	}
 
 	s := &Store{path: path}
@@ -349,6 +363,12 @@ func (s *Store) Close() error {
 	// PRAGMA optimize runs ANALYZE where the tables changed enough since
 	// the last run, so that a query with several filters picks the most
 	// selective index. analysis_limit bounds its cost on a large file.
+	if s.writer == nil { // opened with ReadOnly
+		if err := s.reader.Close(); err != nil {
+			return fmt.Errorf("sqlite: close %s: %w", s.path, err)
+		}
+		return nil
+	}
 	var errs []error
 	for _, pragma := range []string{"PRAGMA analysis_limit = 1000", "PRAGMA optimize"} {
 		_, err := s.writer.Exec(pragma)
@@ -359,4 +379,60 @@ func (s *Store) Close() error {
 		return fmt.Errorf("sqlite: close %s: %w", s.path, err)
 	}
 	return nil
+}
+
+// openReadOnly opens only the reader pool, in SQLite's read-only mode, after
+// checking that the file is a store of this build's schema version.
+func openReadOnly(ctx context.Context, path, abs string, cfg config) (*Store, error) {
+	if _, err := os.Stat(path); err != nil {
+		return nil, fmt.Errorf("sqlite: open %s read-only: %w", path, err)
+	}
+	reader, appID, version, err := openReaders(ctx, abs, "mode=ro", cfg)
+	if err != nil {
+		// SQLite needs to create the WAL index (-shm) to read a WAL file,
+		// which fails in a folder the process may not write. A file nobody
+		// can write here is taken as unchanging, which SQLite then reads
+		// without the index.
+		// NOTE: read this way, writes still in a -wal file that was not
+		// checkpointed are not seen.
+		reader, appID, version, err = openReaders(ctx, abs, "mode=ro&immutable=1", cfg)
+	}
+	if err != nil {
+		return nil, openError(path, err)
+	}
+	latest := migrations[len(migrations)-1].version
+	switch {
+	case appID != applicationID:
+		err = fmt.Errorf("sqlite: open %s: %w: its application id is %#x, a tokentrail store has %#x", path, ErrNotStore, appID, applicationID)
+	case version > latest:
+		err = fmt.Errorf("sqlite: open %s: %w (%d, this build knows %d), so use a newer tokentrail", path, ErrSchemaTooNew, version, latest)
+	case version < latest:
+		err = fmt.Errorf("sqlite: open %s: %w (%d, this build needs %d), so open it once writable to migrate it", path, ErrSchemaTooOld, version, latest)
+	}
+	if err != nil {
+		_ = reader.Close() // the check's error is the one to report
+		return nil, err
+	}
+
+	reader.SetMaxOpenConns(cfg.readers)
+	reader.SetMaxIdleConns(cfg.readers)
+	return &Store{path: path, reader: reader}, nil
+}
+
+// openReaders opens the reader pool with params and reads the file's
+// application id and schema version, which also opens the first connection.
+func openReaders(ctx context.Context, abs, params string, cfg config) (reader *sql.DB, appID, version int, err error) {
+	reader, err = openPool(abs, params, readerPragmas(cfg))
+	if err != nil {
+		return nil, 0, 0, err
+	}
+	err = reader.QueryRowContext(ctx, "PRAGMA application_id").Scan(&appID)
+	if err == nil {
+		err = reader.QueryRowContext(ctx, "PRAGMA user_version").Scan(&version)
+	}
+	if err != nil {
+		_ = reader.Close() // the query's error is the one to report
+		return nil, 0, 0, err
+	}
+	return reader, appID, version, nil
 }

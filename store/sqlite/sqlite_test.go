@@ -1,6 +1,7 @@
 package sqlite
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"errors"
@@ -645,5 +646,51 @@ func TestWriterSettings(t *testing.T) {
 		if got != value {
 			t.Errorf("PRAGMA %s = %s, want %s", pragma, got, value)
 		}
+	}
+}
+
+func TestOpenReadOnly(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "events.db")
+	events := storetest.Generate(3, 5, 4)
+	db, err := Open(ctx, path)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	if _, err := db.Append(ctx, events); err != nil {
+		t.Fatalf("Append: %v", err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	before, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	ro, err := Open(ctx, path, ReadOnly())
+	if err != nil {
+		t.Fatalf("Open read-only: %v", err)
+	}
+	got, err := ro.Events(ctx, store.Query{TokenID: events[0].TokenID})
+	if err != nil || len(got) == 0 {
+		t.Errorf("Events read-only = %d events, %v; want the token's events", len(got), err)
+	}
+	if _, err := ro.Append(ctx, events[:1]); !errors.Is(err, ErrReadOnly) {
+		t.Errorf("Append read-only = %v, want ErrReadOnly", err)
+	}
+	if err := ro.Close(); err != nil {
+		t.Errorf("Close read-only: %v", err)
+	}
+	after, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(before, after) {
+		t.Error("the store file changed while open read-only")
+	}
+
+	if _, err := Open(ctx, filepath.Join(t.TempDir(), "missing.db"), ReadOnly()); err == nil {
+		t.Error("Open read-only of a missing file succeeded, want an error")
 	}
 }
