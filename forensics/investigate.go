@@ -113,6 +113,7 @@ func InvestigateToken(ctx context.Context, db EventQuerier, ref TokenRef, opts O
 		}
 		r.Lineage.Children = childLinks(children)
 	}
+	r.Type = tokenType(r)
 	return r, nil
 }
 
@@ -290,6 +291,18 @@ func (r *TokenReport) addNotes(ref TokenRef, events []audit.Event) {
 	if len(subjects) > 1 {
 		r.Notes = append(r.Notes, fmt.Sprintf("the events name %d subjects (%s)", len(subjects), strings.Join(subjects, ", ")))
 	}
+}
+
+// tokenType infers whether the report is about a refresh or an access
+// token from what happened to it.
+func tokenType(r *TokenReport) string {
+	switch {
+	case r.Usage.Refreshes > 0 || len(r.Lineage.Children) > 0:
+		return "refresh"
+	case r.Usage.Total > 0 || len(r.Rejections) > 0:
+		return "access"
+	}
+	return "unknown"
 }
 
 func creation(e *audit.Event) *Creation {

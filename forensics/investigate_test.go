@@ -109,6 +109,11 @@ func TestInvestigateTokenStory(t *testing.T) {
 	if r.Status != forensics.StatusRevoked {
 		t.Errorf("Status = %q, want revoked", r.Status)
 	}
+	// A child was minted from the story's token, so it acted as a refresh
+	// token.
+	if r.Type != "refresh" {
+		t.Errorf("Type = %q, want refresh", r.Type)
+	}
 	if !strings.Contains(r.StatusReason, "responder@acme.example") {
 		t.Errorf("StatusReason = %q, want it to name the actor", r.StatusReason)
 	}

@@ -29,6 +29,12 @@ type TokenReport struct {
 	Fingerprint string    `json:"fingerprint,omitempty"` // the first fingerprint recorded for the token
 	GeneratedAt time.Time `json:"generated_at"`          // the report time that Status refers to
 
+	// Type is "refresh" when the token was redeemed or tokens were minted
+	// from it, "access" when it was only presented to services, and
+	// "unknown" otherwise. It is inferred from the events, which carry no
+	// token type.
+	Type string `json:"type"`
+
 	Status       Status `json:"status"`
 	StatusReason string `json:"status_reason"` // one sentence saying why
 

@@ -26,6 +26,9 @@ func writeReport(w io.Writer, r *forensics.TokenReport) error {
 	p := &printer{w: w}
 
 	p.line("Token %s", orNone(r.TokenID, "(no jti recorded)"))
+	if r.Type != "unknown" {
+		p.line("  type         %s token (inferred from its events)", r.Type)
+	}
 	if r.Fingerprint != "" {
 		p.line("  fingerprint  %s", r.Fingerprint)
 	}
