@@ -47,7 +47,7 @@ func TestRecordThenInvestigate(t *testing.T) {
 		t.Errorf("second Close = %v, want nil", err)
 	}
 
-	// The events outlive the process: a new Trail on the same file sees them.
+	// The events outlive the process: a new Trail on the same file reads them.
 	again, err := tokentrail.Open(ctx, tokentrail.Config{DBPath: path})
 	if err != nil {
 		t.Fatalf("reopen: %v", err)

@@ -57,12 +57,12 @@ type Event struct {
 	RevocationMethod RevocationMethod `json:"revocation_method,omitempty"`
 	RejectReason     RejectReason     `json:"reject_reason,omitempty"`
 
-	// Source says where the event came from: a service instance, or an
+	// Source is the origin of the event: a service instance, or an
 	// importer's "file:line".
 	Source string `json:"source,omitempty"`
 }
 
-// Geo is where an address was located, as an enrichment database or the
+// Geo is the location of an address, as an enrichment database or the
 // identity provider reported it. The zero Geo means "no location".
 type Geo struct {
 	Country    string  `json:"country,omitempty"` // ISO 3166-1 alpha-2 code where known, else a name
@@ -90,12 +90,14 @@ func (g Geo) IsZero() bool { return g == Geo{} }
 const maxFieldBytes = 8 << 10
 
 // Validate reports the first rule e breaks, as a *FieldError naming the field
-// and the value, or nil when e is valid. The rules: ID, Time and a valid Kind
-// are present; Time lies between the years 1678 and 2261; TokenID or
-// Fingerprint is present; Fingerprint, when present, is 64 lowercase hex
-// digits; text fields are valid UTF-8 of at most 8 KiB and hold no raw JWT;
-// Status, when present, is an HTTP status code (100 to 599). Sanitize
-// repairs the text fields.
+// and the value, or nil when e is valid. These are the rules:
+//   - ID, Time and a valid Kind are present, and Time lies between the years
+//     1678 and 2261.
+//   - TokenID or Fingerprint is present. A Fingerprint is 64 lowercase hex
+//     digits.
+//   - Text fields are valid UTF-8 of at most 8 KiB and contain no raw JWT.
+//     Sanitize repairs them.
+//   - Status, when present, is an HTTP status code (100 to 599).
 func (e *Event) Validate() error {
 	switch {
 	case e.ID == "":

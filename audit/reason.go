@@ -1,6 +1,6 @@
 package audit
 
-// RevocationMethod says how a revocation was made. The empty value means
+// RevocationMethod is the way a revocation was made. The empty value means
 // "not known".
 type RevocationMethod string
 
@@ -21,7 +21,7 @@ func (m RevocationMethod) Valid() bool {
 	return false
 }
 
-// RejectReason says why a presented token was refused. The empty value means
+// RejectReason is the cause of refusing a presented token. The empty value means
 // "not known".
 type RejectReason string
 

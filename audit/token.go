@@ -11,8 +11,8 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 )
 
-// Claims is what ParseToken reads from a compact JWT: the identity that an
-// Event may carry, never the token itself.
+// Claims is the identity that ParseToken reads from a compact JWT, as an
+// Event may carry it, never the token itself.
 type Claims struct {
 	TokenID     string // jti
 	Fingerprint string // lowercase hex SHA-256 of the compact token

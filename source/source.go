@@ -17,7 +17,7 @@ import (
 
 // Format is one log format that tokentrail imports.
 type Format struct {
-	// Name is what --format takes, such as "keycloak".
+	// Name is the value of --format for this format, such as "keycloak".
 	Name string
 
 	// Detect reports whether sample, the first bytes of a file (up to 64 KiB,
@@ -46,7 +46,7 @@ type Input struct {
 
 	// ModTime is the file's modification time, zero when unknown. Formats
 	// whose lines carry a time of day but no date take the date from it
-	// unless told otherwise.
+	// unless an option sets the date.
 	ModTime time.Time
 }
 

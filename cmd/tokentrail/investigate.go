@@ -154,14 +154,14 @@ func readTokenFile(stdin io.Reader, path string) (string, error) {
 		return "", fmt.Errorf("read token from %s: %w", name, err)
 	}
 	if len(data) > maxTokenFileBytes {
-		return "", fmt.Errorf("%s holds more than 1 MiB, which is not a token", name)
+		return "", fmt.Errorf("%s is larger than 1 MiB, too large for a token: pass a file that contains only the token", name)
 	}
 	raw := strings.TrimSpace(string(data))
 	if raw == "" {
 		return "", fmt.Errorf("%s is empty: want the compact token (header.payload.signature)", name)
 	}
 	if strings.ContainsAny(raw, " \n\t") && !strings.HasPrefix(strings.ToLower(raw), "bearer ") {
-		return "", fmt.Errorf("%s holds more than one token or line: want exactly one compact token", name)
+		return "", fmt.Errorf("%s contains more than one token or line: pass a file that contains exactly one compact token", name)
 	}
 	return raw, nil
 }

@@ -390,8 +390,8 @@ func openReadOnly(ctx context.Context, path, abs string, cfg config) (*Store, er
 	reader, appID, version, err := openReaders(ctx, abs, "mode=ro", cfg)
 	if err != nil {
 		// SQLite needs to create the WAL index (-shm) to read a WAL file,
-		// which fails in a folder the process may not write. A file nobody
-		// can write here is taken as unchanging, which SQLite then reads
+		// which fails in a folder the process may not write. A file that no
+		// process here can write is taken as unchanging, which SQLite then reads
 		// without the index.
 		// NOTE: read this way, writes still in a -wal file that was not
 		// checkpointed are not seen.
