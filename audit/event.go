@@ -1,5 +1,6 @@
 // Package audit holds the tokentrail data model: one Event for each fact in a
-// token's life (issued, used, refreshed, revoked, rejected), the Geo context of
+// token's life (issued, used, refreshed, revoked, rejected) or of its sign-in
+// session, the Geo context of
 // an address, and the Anomaly that detection raises over events.
 //
 // An Event never carries a raw token. A token is known by its jti (TokenID)
@@ -27,6 +28,11 @@ type Event struct {
 	Time time.Time `json:"time"`
 
 	Kind Kind `json:"kind"`
+
+	// Action is the source's own name for what happened, such as Okta's
+	// eventType, Auth0's log type or Keycloak's event type, so that a
+	// responder can find the original record.
+	Action string `json:"action,omitempty"`
 
 	// Identity of the token.
 	TokenID       string    `json:"token_id,omitempty"`        // the jti claim, or the identity provider's token id
@@ -93,8 +99,8 @@ const maxFieldBytes = 8 << 10
 // and the value, or nil when e is valid. These are the rules:
 //   - ID, Time and a valid Kind are present, and Time lies between the years
 //     1678 and 2261.
-//   - TokenID or Fingerprint is present. A Fingerprint is 64 lowercase hex
-//     digits.
+//   - TokenID or Fingerprint is present, except that a KindSession event
+//     needs a SessionID instead. A Fingerprint is 64 lowercase hex digits.
 //   - Text fields are valid UTF-8 of at most 8 KiB and contain no raw JWT.
 //     Sanitize repairs them.
 //   - Status, when present, is an HTTP status code (100 to 599).
@@ -107,8 +113,10 @@ func (e *Event) Validate() error {
 	case e.Time.Before(minEventTime) || e.Time.After(maxEventTime):
 		return &FieldError{Field: "Time", Value: e.Time.UTC().Format(time.RFC3339), Reason: "is outside the years 1678 to 2261 that stores can keep"}
 	case !e.Kind.Valid():
-		return &FieldError{Field: "Kind", Value: e.Kind.String(), Reason: "is not one of issued, used, refreshed, revoked, rejected"}
-	case e.TokenID == "" && e.Fingerprint == "":
+		return &FieldError{Field: "Kind", Value: e.Kind.String(), Reason: "is not one of issued, used, refreshed, revoked, rejected, session"}
+	case e.Kind == KindSession && e.SessionID == "" && e.TokenID == "" && e.Fingerprint == "":
+		return &FieldError{Field: "SessionID", Reason: "is missing, and a session event names no token either"}
+	case e.Kind != KindSession && e.TokenID == "" && e.Fingerprint == "":
 		return &FieldError{Field: "TokenID", Reason: "and Fingerprint are both missing, so the event names no token"}
 	}
 	if e.Fingerprint != "" && !IsFingerprint(e.Fingerprint) {
@@ -130,7 +138,7 @@ func (e *Event) Validate() error {
 // Validate runs once for every imported or recorded event.
 func (e *Event) validateText() error {
 	fields := [...]struct{ name, value string }{
-		{"ID", e.ID}, {"TokenID", e.TokenID}, {"Issuer", e.Issuer}, {"Subject", e.Subject},
+		{"ID", e.ID}, {"Action", e.Action}, {"TokenID", e.TokenID}, {"Issuer", e.Issuer}, {"Subject", e.Subject},
 		{"ClientID", e.ClientID}, {"SessionID", e.SessionID}, {"ParentTokenID", e.ParentTokenID},
 		{"UserAgent", e.UserAgent}, {"Method", e.Method}, {"Path", e.Path}, {"TraceID", e.TraceID},
 		{"Actor", e.Actor}, {"Reason", e.Reason}, {"Source", e.Source},

@@ -12,6 +12,12 @@ const (
 	KindRefreshed                 // a refresh token was redeemed for new tokens
 	KindRevoked                   // a token, family or subject was revoked
 	KindRejected                  // a presented token was refused
+
+	// KindSession is a fact of a sign-in session that concerns no one
+	// token: a login, a second factor, a policy decision, a logout. It
+	// carries a SessionID and may carry no token identity. Reports show
+	// such events as the context of the tokens minted in that session.
+	KindSession
 )
 
 var kindNames = [...]string{
@@ -20,10 +26,11 @@ var kindNames = [...]string{
 	KindRefreshed: "refreshed",
 	KindRevoked:   "revoked",
 	KindRejected:  "rejected",
+	KindSession:   "session",
 }
 
 // Kinds lists every valid Kind.
-var Kinds = []Kind{KindIssued, KindUsed, KindRefreshed, KindRevoked, KindRejected}
+var Kinds = []Kind{KindIssued, KindUsed, KindRefreshed, KindRevoked, KindRejected, KindSession}
 
 // String returns the lowercase name of k, or "kind(N)" for an invalid value.
 func (k Kind) String() string {
@@ -35,7 +42,7 @@ func (k Kind) String() string {
 
 // Valid reports whether k is one of the defined kinds.
 func (k Kind) Valid() bool {
-	return k >= KindIssued && k <= KindRejected
+	return k >= KindIssued && k <= KindSession
 }
 
 // MarshalText encodes k as its lowercase name.
@@ -56,13 +63,13 @@ func (k *Kind) UnmarshalText(text []byte) error {
 	return nil
 }
 
-// ParseKind returns the Kind named s ("issued", "used", "refreshed", "revoked"
-// or "rejected"). It returns an error wrapping ErrInvalidValue for any other s.
+// ParseKind returns the Kind named s ("issued", "used", "refreshed", "revoked",
+// "rejected" or "session"). It returns an error wrapping ErrInvalidValue for any other s.
 func ParseKind(s string) (Kind, error) {
 	for _, k := range Kinds {
 		if kindNames[k] == s {
 			return k, nil
 		}
 	}
-	return 0, fmt.Errorf("%w: kind %q (want issued, used, refreshed, revoked or rejected)", ErrInvalidValue, s)
+	return 0, fmt.Errorf("%w: kind %q (want issued, used, refreshed, revoked, rejected or session)", ErrInvalidValue, s)
 }

@@ -79,9 +79,9 @@ type textPointer struct {
 	value *string
 }
 
-func (e *Event) textPointers() [17]textPointer {
+func (e *Event) textPointers() [18]textPointer {
 	return [...]textPointer{
-		{"ID", &e.ID}, {"TokenID", &e.TokenID}, {"Issuer", &e.Issuer}, {"Subject", &e.Subject},
+		{"ID", &e.ID}, {"Action", &e.Action}, {"TokenID", &e.TokenID}, {"Issuer", &e.Issuer}, {"Subject", &e.Subject},
 		{"ClientID", &e.ClientID}, {"SessionID", &e.SessionID}, {"ParentTokenID", &e.ParentTokenID},
 		{"UserAgent", &e.UserAgent}, {"Method", &e.Method}, {"Path", &e.Path}, {"TraceID", &e.TraceID},
 		{"Actor", &e.Actor}, {"Reason", &e.Reason}, {"Source", &e.Source},

@@ -510,7 +510,7 @@ func (r *recordReader) kind(status int) audit.Kind {
 	}
 	k, err := audit.ParseKind(strings.ToLower(strings.TrimSpace(s)))
 	if err != nil {
-		r.fail(fieldKind, "%q is not one of issued, used, refreshed, revoked, rejected", s)
+		r.fail(fieldKind, "%q is not one of issued, used, refreshed, revoked, rejected, session", s)
 	}
 	return k
 }

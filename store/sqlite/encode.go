@@ -31,7 +31,7 @@ var eventColumns = []string{
 	"geo_country", "geo_city", "geo_latitude", "geo_longitude", "geo_accuracy_km", "geo_asn", "geo_org",
 	"method", "path", "status", "trace_id",
 	"actor", "reason", "revocation_method", "reject_reason",
-	"source",
+	"source", "action",
 }
 
 // selectColumns are the columns that a query reads for decodeEvent: those
@@ -121,6 +121,7 @@ func encodeEvent(e *audit.Event, tokenKey int64, args []any) {
 	args[19] = nullText(string(e.RevocationMethod))
 	args[20] = nullText(string(e.RejectReason))
 	args[21] = nullText(e.Source)
+	args[22] = nullText(e.Action)
 }
 
 // decodeEvent builds an Event from the values that a scan of selectColumns
@@ -164,8 +165,9 @@ func decodeEvent(values []any) (audit.Event, error) {
 	e.RevocationMethod = audit.RevocationMethod(text(values[18]))
 	e.RejectReason = audit.RejectReason(text(values[19]))
 	e.Source = text(values[20])
+	e.Action = text(values[21])
 
-	token := values[21:]
+	token := values[22:]
 	e.TokenID = text(token[0])
 	if e.Fingerprint, err = decodeFingerprint(token[1]); err != nil {
 		return e, fmt.Errorf("column fingerprint: %w", err)

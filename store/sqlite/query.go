@@ -105,7 +105,7 @@ func buildQuery(q store.Query) (query string, args []any, matchesNothing bool, e
 		marks := make([]string, len(q.Kinds))
 		for i, k := range q.Kinds {
 			if !k.Valid() {
-				return "", nil, false, fmt.Errorf("%w: kind %s (want issued, used, refreshed, revoked or rejected)", audit.ErrInvalidValue, k)
+				return "", nil, false, fmt.Errorf("%w: kind %s (want issued, used, refreshed, revoked, rejected or session)", audit.ErrInvalidValue, k)
 			}
 			marks[i] = "?"
 			args = append(args, int64(k))

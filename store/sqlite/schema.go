@@ -120,6 +120,13 @@ var migrations = []migration{
 			`CREATE INDEX token_addresses_ip ON token_addresses (ip)`,
 		},
 	},
+	{
+		version:     2,
+		description: "add events.action, the source's own name for the event",
+		statements: []string{
+			`ALTER TABLE events ADD COLUMN action TEXT`,
+		},
+	},
 }
 
 // migrate brings the schema of the database up to the last of list, inside

@@ -82,6 +82,7 @@ func fullEvent() audit.Event {
 		ID:               audit.NewID("storetest", "full"),
 		Time:             base.Add(123456789 * time.Nanosecond),
 		Kind:             audit.KindRevoked,
+		Action:           "REVOKE_GRANT",
 		TokenID:          "0b7a3c59-3f1e-4d2b-9a55-8f0c6d2e1a44",
 		Fingerprint:      audit.Fingerprint("storetest full token"),
 		Issuer:           "https://sso.example.com/realms/acme",
@@ -155,6 +156,10 @@ func testRoundTrip(t *testing.T, s store.Store) {
 		}()},
 		{"ID of 32 hex digits in upper case", minimalEvent("0123456789ABCDEF0123456789ABCDEF", base, "tok-upper")},
 		{"ID of 32 hex digits", minimalEvent("0123456789abcdef0123456789abcdef", base, "tok-hex")},
+		{"session event without a token", audit.Event{
+			ID: "session-only", Time: base, Kind: audit.KindSession, Action: "user.authentication.auth_via_mfa",
+			SessionID: "idx-session-only", Subject: "alice", Reason: "SUCCESS", IP: netip.MustParseAddr("203.0.113.9"),
+		}},
 	}
 
 	events := make([]audit.Event, len(cases))
@@ -172,8 +177,12 @@ func testRoundTrip(t *testing.T, s store.Store) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			q := store.Query{TokenID: c.event.TokenID}
-			if c.event.TokenID == "" {
+			switch {
+			case c.event.TokenID != "":
+			case c.event.Fingerprint != "":
 				q = store.Query{Fingerprint: c.event.Fingerprint}
+			default:
+				q = store.Query{SessionID: c.event.SessionID}
 			}
 			found := mustEvents(t, s, q)
 			if len(found) != 1 {
@@ -351,6 +360,7 @@ func filterFixture() []audit.Event {
 		{ID: "f10", Time: at(7), Kind: audit.KindUsed, TokenID: "t3", Subject: "bob", SessionID: "s2", IP: ip6},
 		{ID: "f11", Time: at(8), Kind: audit.KindRejected, Fingerprint: audit.Fingerprint("unknown token"), IP: ip4},
 		{ID: "f12", Time: at(9), Kind: audit.KindIssued, TokenID: "t4", Subject: "carol", ParentTokenID: "t3", SessionID: "s2"},
+		{ID: "f13", Time: at(1), Kind: audit.KindSession, Action: "user.session.start", Subject: "bob", SessionID: "s2"},
 	}
 }
 
@@ -372,7 +382,8 @@ func testQueryFilters(t *testing.T, s store.Store) {
 		{"IPv4", store.Query{IP: ip4}, ids("f01", "f02", "f09", "f04", "f05", "f11")},
 		{"IPv4-mapped is not IPv4", store.Query{IP: netip.MustParseAddr("::ffff:198.51.100.7")}, ids("f06")},
 		{"IPv6", store.Query{IP: netip.MustParseAddr("2001:db8::7")}, ids("f03", "f08", "f10")},
-		{"session", store.Query{SessionID: "s2"}, ids("f09", "f10", "f12")},
+		{"session", store.Query{SessionID: "s2"}, ids("f13", "f09", "f10", "f12")},
+		{"session events only", store.Query{SessionID: "s2", Kinds: []audit.Kind{audit.KindSession}}, ids("f13")},
 		{"parent token", store.Query{ParentTokenID: "t1"}, ids("f05", "f06", "f07")},
 		{"unknown token", store.Query{TokenID: "t404"}, nil},
 		{"kinds", store.Query{Subject: "alice", Kinds: []audit.Kind{audit.KindIssued, audit.KindRevoked}}, ids("f01", "f05", "f07")},
@@ -384,7 +395,8 @@ func testQueryFilters(t *testing.T, s store.Store) {
 		{"limit keeps the oldest", store.Query{Subject: "alice", Limit: 3}, ids("f01", "f02", "f03")},
 		{"limit above the count", store.Query{TokenID: "t3", Limit: 10}, ids("f09", "f10")},
 		{"token and IP", store.Query{TokenID: "t1", IP: ip4}, ids("f01", "f02", "f04")},
-		{"subject and session", store.Query{Subject: "alice", SessionID: "s1"}, ids("f01", "f02", "f03", "f04", "f05", "f06", "f07")},
+		{"subject and session", store.Query{Subject: "bob", SessionID: "s2"}, ids("f13", "f09", "f10")},
+		{"another subject and session", store.Query{Subject: "alice", SessionID: "s1"}, ids("f01", "f02", "f03", "f04", "f05", "f06", "f07")},
 		{"session and parent", store.Query{SessionID: "s2", ParentTokenID: "t3"}, ids("f12")},
 		{"IP, kinds and time", store.Query{IP: ip4, Kinds: []audit.Kind{audit.KindIssued}, Since: base.Add(time.Minute)}, ids("f09", "f05")},
 		{"every filter", store.Query{
