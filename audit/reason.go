@@ -35,6 +35,7 @@ const (
 	RejectUnknownKey   RejectReason = "unknown_key"
 	RejectAlgNone      RejectReason = "alg_none"
 	RejectInvalidGrant RejectReason = "invalid_grant" // an identity provider refused a code or refresh token
+	RejectReused       RejectReason = "reused"        // a refresh token was presented again after it was redeemed
 	RejectOther        RejectReason = "other"
 )
 
@@ -42,7 +43,7 @@ const (
 func (r RejectReason) Valid() bool {
 	switch r {
 	case "", RejectBadSignature, RejectExpired, RejectNotYetValid, RejectRevoked,
-		RejectMalformed, RejectUnknownKey, RejectAlgNone, RejectInvalidGrant, RejectOther:
+		RejectMalformed, RejectUnknownKey, RejectAlgNone, RejectInvalidGrant, RejectReused, RejectOther:
 		return true
 	}
 	return false

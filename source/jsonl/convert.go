@@ -527,7 +527,7 @@ func (r *recordReader) revocationMethod() audit.RevocationMethod {
 func (r *recordReader) rejectReason() audit.RejectReason {
 	reason := audit.RejectReason(strings.ToLower(strings.TrimSpace(r.text(fieldRejectReason))))
 	if !reason.Valid() {
-		r.fail(fieldRejectReason, "%q is not one of bad_signature, expired, not_yet_valid, revoked, malformed, unknown_key, alg_none, invalid_grant, other", string(reason))
+		r.fail(fieldRejectReason, "%q is not one of bad_signature, expired, not_yet_valid, revoked, malformed, unknown_key, alg_none, invalid_grant, reused, other", string(reason))
 		return ""
 	}
 	return reason
