@@ -105,6 +105,9 @@ func InvestigateToken(ctx context.Context, db EventQuerier, ref TokenRef, opts O
 	}
 	r.fill(events, opts)
 	r.addNotes(ref, events)
+	if r.Sessions, err = sessions(ctx, db, r, events); err != nil {
+		return nil, err
+	}
 
 	if r.TokenID != "" {
 		children, err := db.Events(ctx, store.Query{ParentTokenID: r.TokenID, Kinds: []audit.Kind{audit.KindIssued}})
@@ -307,7 +310,7 @@ func tokenType(r *TokenReport) string {
 
 func creation(e *audit.Event) *Creation {
 	return &Creation{
-		Time: e.Time, Subject: e.Subject, Issuer: e.Issuer, ClientID: e.ClientID,
+		Time: e.Time, Action: e.Action, Subject: e.Subject, Issuer: e.Issuer, ClientID: e.ClientID,
 		SessionID: e.SessionID, IP: e.IP, UserAgent: e.UserAgent, Geo: e.Geo,
 		Scopes: e.Scopes, Audience: e.Audience, ExpiresAt: e.ExpiresAt,
 		ParentTokenID: e.ParentTokenID, Source: e.Source, EventID: e.ID,

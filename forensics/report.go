@@ -48,6 +48,11 @@ type TokenReport struct {
 	// token was only seen in use, or its issuer's logs were not imported).
 	Created *Creation `json:"created"`
 
+	// Sessions are the sign-in sessions the token belongs to, with what the
+	// identity provider logged in them (logins, second factors, policy
+	// decisions, logout). Empty when no session event was imported.
+	Sessions []Session `json:"sessions"`
+
 	Usage Usage `json:"usage"`
 
 	// Anomalies are the detection findings on this token, oldest first.
@@ -69,6 +74,7 @@ type TokenReport struct {
 // Creation is the context in which a token was issued.
 type Creation struct {
 	Time          time.Time  `json:"time"`
+	Action        string     `json:"action,omitempty"` // the source's own name for the issuing event
 	Subject       string     `json:"subject,omitempty"`
 	Issuer        string     `json:"issuer,omitempty"`
 	ClientID      string     `json:"client_id,omitempty"`

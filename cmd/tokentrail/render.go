@@ -43,6 +43,7 @@ func writeReport(w io.Writer, r *forensics.TokenReport) error {
 	if c := r.Created; c != nil {
 		t := p.table()
 		row(t, "time", stamp(c.Time))
+		row(t, "event", c.Action)
 		row(t, "subject", c.Subject)
 		row(t, "issuer", c.Issuer)
 		row(t, "client", c.ClientID)
@@ -60,6 +61,8 @@ func writeReport(w io.Writer, r *forensics.TokenReport) error {
 	} else {
 		p.line("  no issuance recorded: the issuer's logs were not imported, or the token was only seen in use")
 	}
+
+	p.sessions(r.Sessions)
 
 	p.section("Usage")
 	u := r.Usage
@@ -137,6 +140,28 @@ func writeReport(w io.Writer, r *forensics.TokenReport) error {
 
 	p.timeline(r.Events)
 	return p.err
+}
+
+// sessions prints the sign-in sessions of the token, when any was imported.
+func (p *printer) sessions(list []forensics.Session) {
+	for _, s := range list {
+		p.section("Sign-in session " + s.ID)
+		if s.Basis == "subject" {
+			p.line("  the issuing record names no session: this is the latest sign-in of the same subject in the hour before issuance, a lead rather than proof")
+		}
+		for _, e := range s.Events {
+			what := orNone(e.Action, "session event")
+			if e.Outcome != "" {
+				what += " (" + e.Outcome + ")"
+			}
+			p.line("  %s  %s, from %s, %s  [%s]", stamp(e.Time), what,
+				orNone(address(e.IP.String(), e.IP.IsValid(), e.Geo), "unknown address"),
+				orNone(shorten(e.UserAgent, 60), "no user agent"), e.Source)
+		}
+		if s.Truncated {
+			p.line("  (more events in this session are not listed)")
+		}
+	}
 }
 
 type printer struct {

@@ -1,0 +1,134 @@
+package forensics
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"slices"
+	"time"
+
+	"github.com/tokentrail/tokentrail/audit"
+	"github.com/tokentrail/tokentrail/store"
+)
+
+// Bounds of the session context, so that a session that lived for months
+// does not drown the report.
+const (
+	maxSessions      = 5   // sessions listed per report
+	maxSessionEvents = 200 // events listed per session, the oldest first
+)
+
+// subjectWindow is how long before its issuance a token's sign-in is looked
+// for when the issuing record names no session (Auth0's code exchange, for
+// one): a sign-in of the same subject within this window is taken as the one
+// that led to the token.
+const subjectWindow = time.Hour
+
+// Session is the sign-in session in which a token was minted or used, as
+// the identity provider logged it: logins, second factors, policy decisions,
+// logout.
+type Session struct {
+	ID string `json:"id"`
+
+	// Basis says how the session was tied to the token: "session_id" when
+	// the token's own events name it, "subject" when the issuing record
+	// names none and the session is the latest sign-in of the same subject
+	// in the hour before issuance. The latter is a lead, not proof.
+	Basis string `json:"basis"`
+
+	Events []SessionEvent `json:"events"`
+
+	// Truncated is true when the session holds more events than the report
+	// lists.
+	Truncated bool `json:"truncated,omitempty"`
+}
+
+// SessionEvent is one event of a sign-in session.
+type SessionEvent struct {
+	Time      time.Time  `json:"time"`
+	Action    string     `json:"action,omitempty"`  // the source's own name, e.g. user.session.start
+	Outcome   string     `json:"outcome,omitempty"` // the result as the source gave it, e.g. FAILURE: INVALID_CREDENTIALS
+	Subject   string     `json:"subject,omitempty"`
+	ClientID  string     `json:"client_id,omitempty"`
+	IP        netip.Addr `json:"ip,omitzero"`
+	UserAgent string     `json:"user_agent,omitempty"`
+	Geo       audit.Geo  `json:"geo,omitzero"`
+	Source    string     `json:"source,omitempty"`
+	EventID   string     `json:"event_id"`
+}
+
+// sessions finds the sign-in sessions of a token's events: those the events
+// name, or failing that, the latest sign-in of the token's subject before it
+// was issued.
+func sessions(ctx context.Context, db EventQuerier, r *TokenReport, events []audit.Event) ([]Session, error) {
+	var ids []string
+	for _, e := range events {
+		if e.SessionID != "" && !slices.Contains(ids, e.SessionID) {
+			ids = append(ids, e.SessionID)
+		}
+	}
+
+	list := []Session{}
+	for _, id := range ids {
+		if len(list) == maxSessions {
+			break
+		}
+		s, err := loadSession(ctx, db, id, "session_id")
+		if err != nil {
+			return nil, err
+		}
+		if len(s.Events) > 0 {
+			list = append(list, s)
+		}
+	}
+	if len(ids) > 0 || r.Created == nil || r.Created.Subject == "" {
+		return list, nil
+	}
+
+	// The issuing record names no session: take the subject's latest
+	// sign-in before the issuance.
+	issued := r.Created.Time
+	recent, err := db.Events(ctx, store.Query{
+		Subject: r.Created.Subject,
+		Kinds:   []audit.Kind{audit.KindSession},
+		Since:   issued.Add(-subjectWindow),
+		Until:   issued.Add(time.Nanosecond),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("query sign-ins of subject %q: %w", r.Created.Subject, err)
+	}
+	for i := len(recent) - 1; i >= 0; i-- {
+		if id := recent[i].SessionID; id != "" {
+			s, err := loadSession(ctx, db, id, "subject")
+			if err != nil {
+				return nil, err
+			}
+			return append(list, s), nil
+		}
+	}
+	return list, nil
+}
+
+func loadSession(ctx context.Context, db EventQuerier, id, basis string) (Session, error) {
+	found, err := db.Events(ctx, store.Query{
+		SessionID: id,
+		Kinds:     []audit.Kind{audit.KindSession},
+		Limit:     maxSessionEvents + 1,
+	})
+	if err != nil {
+		return Session{}, fmt.Errorf("query events of session %q: %w", id, err)
+	}
+	s := Session{ID: id, Basis: basis, Events: []SessionEvent{}}
+	if len(found) > maxSessionEvents {
+		found = found[:maxSessionEvents]
+		s.Truncated = true
+	}
+	for _, e := range found {
+		s.Events = append(s.Events, SessionEvent{
+			Time: e.Time, Action: e.Action, Outcome: e.Reason, Subject: e.Subject,
+			ClientID: e.ClientID, IP: e.IP, UserAgent: e.UserAgent, Geo: e.Geo,
+			Source: e.Source, EventID: e.ID,
+		})
+	}
+	return s, nil
+}
