@@ -1,0 +1,79 @@
+package okta
+
+import (
+	"fmt"
+
+	"github.com/valyala/fastjson"
+
+	"github.com/tokentrail/tokentrail/audit"
+	"github.com/tokentrail/tokentrail/source"
+)
+
+// parser holds the state of one Parse call. Its buffers are reused from
+// record to record.
+type parser struct {
+	file string
+	h    source.Handler
+
+	json fastjson.Parser
+	rec  record
+	plan plan
+}
+
+func newParser(file string, h source.Handler) *parser {
+	return &parser{file: file, h: h}
+}
+
+// record imports one JSON object, which starts at line. It returns only the
+// Handler's errors.
+func (p *parser) record(line int, raw []byte) error {
+	v, err := p.json.ParseBytes(raw)
+	if err != nil {
+		p.reject(line, "invalid JSON: "+err.Error())
+		return nil
+	}
+	if v.Type() != fastjson.TypeObject {
+		p.reject(line, fmt.Sprintf("the record is a JSON %s, not an object", v.Type()))
+		return nil
+	}
+
+	if err := readRecord(v, &p.rec); err != nil {
+		p.reject(line, err.Error())
+		return nil
+	}
+	if err := convert(&p.rec, source.Location(p.file, line), &p.plan); err != nil {
+		p.reject(line, err.Error())
+		return nil
+	}
+	if p.plan.skip != "" {
+		p.h.Skip(line, p.plan.skip)
+		return nil
+	}
+
+	events := p.plan.events
+	for i := range events {
+		events[i].Sanitize()
+		if err := events[i].Validate(); err != nil {
+			p.reject(line, invalidEvent(&events[i], err))
+			return nil
+		}
+	}
+	for _, e := range events {
+		if err := p.h.Event(e); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// invalidEvent describes an event that fails Validate after Sanitize.
+func invalidEvent(e *audit.Event, err error) string {
+	if e.TokenID != "" {
+		return fmt.Sprintf("the %s event of token %s is invalid: %v", e.Kind, e.TokenID, err)
+	}
+	return fmt.Sprintf("the %s event is invalid: %v", e.Kind, err)
+}
+
+func (p *parser) reject(line int, reason string) {
+	p.h.Reject(&source.RecordError{File: p.file, Line: line, Reason: reason})
+}
