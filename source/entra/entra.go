@@ -1,0 +1,160 @@
+// Package entra imports Microsoft Entra ID sign-in logs and Microsoft Graph
+// activity logs as token events.
+//
+// It reads two shapes of input, in any layout that package jsonrecords
+// reads (JSON lines, a JSON array, or an object that wraps the records in
+// "records" or "value"):
+//
+//   - Azure diagnostic-settings records, as a storage account or an event
+//     hub receives them: objects with "time", "category", "tenantId" and a
+//     "properties" object. The category tells the log apart:
+//     SignInLogs, NonInteractiveUserSignInLogs, ServicePrincipalSignInLogs,
+//     ManagedIdentitySignInLogs and MicrosoftGraphActivityLogs.
+//   - Sign-in objects of the Microsoft Graph API (/auditLogs/signIns), which
+//     are the properties of a sign-in record without the wrapper, and which
+//     a page of results lists under "value".
+//
+// A sign-in becomes one event, whose ID is audit.NewID("entra", category,
+// id), where id is the sign-in's properties.id:
+//
+//   - A sign-in that succeeded (status.errorCode 0) issued a token: an
+//     "issued" event of its uniqueTokenIdentifier (the uti claim), with the
+//     sessionId, the user (or the service principal), the application, the
+//     resource as the audience, the tenant as the issuer, the client's
+//     address, user agent and location, and the conditional-access outcome
+//     as the reason. A successful sign-in without uniqueTokenIdentifier is
+//     skipped, because the token has no identity to record.
+//   - A sign-in that failed or was interrupted issued no token: a "session"
+//     event of its sessionId, whose reason is the error code and the failure
+//     reason. Without a sessionId it is skipped.
+//
+// A Microsoft Graph activity record is one request made with an access
+// token. It becomes a "used" event, or a "rejected" event when Graph
+// answered 401 or 403, with ID audit.NewID("entra",
+// "MicrosoftGraphActivityLogs", requestId). Its token is the
+// signInActivityId, which is the uniqueTokenIdentifier of the sign-in that
+// issued the token, so the request and the sign-in are events of one token.
+// Its session is the token's sid claim (C_Sid), which Microsoft documents
+// as the sessionId of the sign-in logs. A record without signInActivityId is
+// skipped.
+//
+// Records of other categories (AuditLogs, RiskyUsers and more) are skipped
+// with the category in the reason. These are rejected with file:line and
+// the reason: a record that is not a JSON object, has no category and is not
+// a Graph sign-in object, lacks the id or the time, or has a time that is
+// not RFC 3339. Optional fields that hold a placeholder ("null", "-", a GUID
+// where the address should be, coordinates 0/0) are left empty, and the
+// record is kept.
+package entra
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/valyala/fastjson"
+
+	"github.com/tokentrail/tokentrail/audit"
+	"github.com/tokentrail/tokentrail/source"
+)
+
+// Name is the name of the format, and the first part of every event ID.
+const Name = "entra"
+
+// The diagnostic-settings categories that the importer reads.
+const (
+	CategorySignIn                   = "SignInLogs"
+	CategoryNonInteractiveUserSignIn = "NonInteractiveUserSignInLogs"
+	CategoryServicePrincipalSignIn   = "ServicePrincipalSignInLogs"
+	CategoryManagedIdentitySignIn    = "ManagedIdentitySignInLogs"
+	CategoryGraphActivity            = "MicrosoftGraphActivityLogs"
+)
+
+var categories = [...]string{
+	CategorySignIn,
+	CategoryNonInteractiveUserSignIn,
+	CategoryServicePrincipalSignIn,
+	CategoryManagedIdentitySignIn,
+	CategoryGraphActivity,
+}
+
+// knownCategory returns the canonical spelling of the category s, or "" when
+// the importer does not read it. Case is ignored.
+func knownCategory(s string) string {
+	for _, c := range categories {
+		if strings.EqualFold(s, c) {
+			return c
+		}
+	}
+	return ""
+}
+
+// parser holds the state of one Parse call. It is not safe for concurrent
+// use.
+type parser struct {
+	file string
+	h    source.Handler
+	json fastjson.Parser
+}
+
+// record converts one JSON object record that starts at line and hands the
+// result to the Handler. It returns only the Handler's error.
+func (p *parser) record(line int, raw []byte) error {
+	v, err := p.json.ParseBytes(raw)
+	if err != nil {
+		p.reject(line, "invalid JSON, so the record cannot be read")
+		return nil
+	}
+	if v.Type() != fastjson.TypeObject {
+		p.reject(line, fmt.Sprintf("record is a JSON %s, want an object", v.Type()))
+		return nil
+	}
+
+	e, skip, err := p.convert(line, v)
+	switch {
+	case err != nil:
+		p.reject(line, err.Error())
+		return nil
+	case skip != "":
+		p.h.Skip(line, skip)
+		return nil
+	}
+
+	e.Sanitize()
+	if err := e.Validate(); err != nil {
+		p.reject(line, fmt.Sprintf("the %s event is invalid: %v", e.Kind, err))
+		return nil
+	}
+	return p.h.Event(e)
+}
+
+// convert tells the kind of record apart and converts it.
+func (p *parser) convert(line int, v *fastjson.Value) (e audit.Event, skip string, err error) {
+	categoryValue := text(v.Get("category"))
+	props := v.Get("properties")
+	if categoryValue == "" {
+		if props == nil && v.Get("createdDateTime") != nil {
+			return p.signIn(line, v, v, "", graphAPICategory(v))
+		}
+		return e, "", fmt.Errorf("field category is missing, and the record is not a Microsoft Graph sign-in object (which has createdDateTime)")
+	}
+
+	category := knownCategory(categoryValue)
+	if category == "" {
+		return e, fmt.Sprintf("category %s: not a sign-in or Microsoft Graph activity record", shorten(categoryValue)), nil
+	}
+	if props == nil || props.Type() == fastjson.TypeNull {
+		return e, "", fmt.Errorf("field properties is missing, so the %s record has no content", category)
+	}
+	if props.Type() != fastjson.TypeObject {
+		return e, "", fmt.Errorf("field properties is a JSON %s, want an object", props.Type())
+	}
+
+	if category == CategoryGraphActivity {
+		return p.graphActivity(line, v, props)
+	}
+	return p.signIn(line, v, props, "properties.", category)
+}
+
+func (p *parser) reject(line int, reason string) {
+	p.h.Reject(&source.RecordError{File: p.file, Line: line, Reason: reason})
+}
