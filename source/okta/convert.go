@@ -320,21 +320,19 @@ func (r *record) session() string {
 
 // sessionSubject returns the user of a session fact: the actor when it is
 // a user, else the user the record targets (the actor of a federated
-// sign-in is the Okta system), else the actor.
+// sign-in is the Okta system), else "".
 func (r *record) sessionSubject() string {
 	if r.actorType == "User" {
 		return r.actorID
 	}
-	if id := r.targetID("User", "AppUser"); id != "" {
-		return id
-	}
-	return r.actorID
+	return r.targetID("User", "AppUser")
 }
 
 // tokenSubject returns the user a token belongs to: the token target's
-// subject, else the User or AppUser target, else the actor. The actor of a
-// token request is usually the client, which is the subject only of a
-// client_credentials token.
+// subject, else the User or AppUser target, else a token subject that
+// another target names, else the actor. A client application is the actor
+// of most token requests but the subject only of client_credentials tokens,
+// so for other grants by a client the subject stays "".
 func (r *record) tokenSubject(tg *target) string {
 	if tg != nil && tg.subject != "" {
 		return tg.subject
@@ -347,7 +345,17 @@ func (r *record) tokenSubject(tg *target) string {
 			return r.targets[i].subject
 		}
 	}
+	if r.clientActor() && r.grantType != "client_credentials" {
+		return ""
+	}
 	return r.actorID
+}
+
+// clientActor reports whether the actor is a client application
+// (PublicClientApp, or Client in older records) rather than a person or
+// the Okta system.
+func (r *record) clientActor() bool {
+	return strings.HasSuffix(r.actorType, "ClientApp") || r.actorType == "Client"
 }
 
 // targetID returns the id of the first target of the first type in types
@@ -372,7 +380,7 @@ func (r *record) client() string {
 		return r.debugClientID
 	case r.clientID != "":
 		return r.clientID
-	case strings.HasSuffix(r.actorType, "ClientApp") || r.actorType == "Client":
+	case r.clientActor():
 		return r.actorID
 	}
 	return r.targetID("AppInstance")
