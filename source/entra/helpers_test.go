@@ -1,7 +1,7 @@
 package entra
 
 import (
-	"bytes"
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -108,27 +108,20 @@ func mustTime(tb testing.TB, s string) time.Time {
 	return t.UTC()
 }
 
-// parseRecords hands each non-blank line of text to the record converter.
-func parseRecords(tb testing.TB, name, text string) *result {
-	tb.Helper()
-	r := &result{}
-	p := &parser{file: name, h: r}
-	for i, l := range strings.Split(text, "\n") {
-		if len(bytes.TrimSpace([]byte(l))) == 0 {
-			continue
-		}
-		if err := p.record(i+1, []byte(l)); err != nil {
-			tb.Fatalf("record(%d) = %v, want nil", i+1, err)
-		}
-	}
-	return r
-}
-
+// parseFile runs Format().Parse over the file at path and fails tb on an
+// error.
 func parseFile(tb testing.TB, path string) *result {
 	tb.Helper()
-	b, err := os.ReadFile(path)
+	f, err := os.Open(path)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	return parseRecords(tb, filepath.Base(path), string(b))
+	defer f.Close()
+
+	r := &result{}
+	in := source.Input{Reader: f, Name: filepath.Base(path)}
+	if err := Format().Parse(context.Background(), in, r); err != nil {
+		tb.Fatalf("Parse(%s) = %v, want nil", path, err)
+	}
+	return r
 }

@@ -1,10 +1,12 @@
-# Writes the synthetic test data of source/entra (see testdata/README.md).
+# Writes the synthetic test data of the entra importer, which README.md
+# describes: diagnostic-records.json and graph-api-signins.json. Run it in
+# this folder: python3 generate.py
 import json
 
 TENANT = "0f2c6b1e-4d7a-4e59-9a8b-3c5d7e9f1a2b"
 USER = "5b7e2c4a-9d1f-4a3e-8b6c-2f0e4d8a1c7b"
-APP_AZCLI = "04b07795-8ddb-461a-bbee-02f9e1bf7b46"   # Microsoft Azure CLI, a public first-party client id
-GRAPH = "00000003-0000-0000-c000-000000000000"     # Microsoft Graph, a public first-party resource id
+APP_AZCLI = "04b07795-8ddb-461a-bbee-02f9e1bf7b46"  # the public client id of the Azure CLI
+GRAPH = "00000003-0000-0000-c000-000000000000"  # the public application id of Microsoft Graph
 UTI = "q3JmXv8a0EuYc1tLw5nR2A"
 SESSION = "7c1d9e3a-2b6f-4c8e-a5d0-9f4b1e7a3c62"
 
