@@ -2,6 +2,7 @@ package okta
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -129,19 +130,14 @@ func readFile(tb testing.TB, path string) []byte {
 	return b
 }
 
-// parseData imports data as the file name and fails tb when Parse returns
-// an error.
+// parseData imports data as the file name with Format().Parse and fails tb
+// when Parse returns an error.
 func parseData(tb testing.TB, name string, data []byte) *result {
 	tb.Helper()
 	r := &result{}
-	p := newParser(name, r)
-	for i, l := range bytes.Split(data, []byte("\n")) {
-		if len(bytes.TrimSpace(l)) == 0 {
-			continue
-		}
-		if err := p.record(i+1, l); err != nil {
-			tb.Fatal(err)
-		}
+	in := source.Input{Reader: bytes.NewReader(data), Name: name}
+	if err := Format().Parse(context.Background(), in, r); err != nil {
+		tb.Fatalf("Parse(%s) = %v, want nil", name, err)
 	}
 	return r
 }

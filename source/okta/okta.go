@@ -115,3 +115,22 @@
 // rejections (a record over source.MaxLineBytes, invalid UTF-8) are those
 // of the jsonrecords reader.
 package okta
+
+import (
+	"context"
+
+	"github.com/tokentrail/tokentrail/source"
+	"github.com/tokentrail/tokentrail/source/jsonrecords"
+)
+
+// Format returns the importer of the Okta System Log, named "okta". See the
+// package documentation for what each record becomes.
+func Format() source.Format {
+	return source.Format{
+		Name:   "okta",
+		Detect: Detect,
+		Parse: func(ctx context.Context, in source.Input, h source.Handler) error {
+			return jsonrecords.Read(ctx, in, h, newParser(in.Name, h).record)
+		},
+	}
+}
