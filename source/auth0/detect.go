@@ -1,0 +1,31 @@
+package auth0
+
+import (
+	"github.com/valyala/fastjson"
+
+	"github.com/tokentrail/tokentrail/source/jsonrecords"
+)
+
+// isLogRecord reports whether raw is an Auth0 log record: a JSON object
+// with a log_id, a type and a date, at the top level or inside the "data"
+// object of the log-stream wrapper.
+func isLogRecord(raw []byte) bool {
+	var p fastjson.Parser
+	root, err := p.ParseBytes(raw)
+	if err != nil || root.Type() != fastjson.TypeObject {
+		return false
+	}
+	v := logObject(root)
+	if _, err := logID(root, v); err != nil {
+		return false
+	}
+	return text(v, "type") != "" && text(v, "date") != ""
+}
+
+// Detect reports whether sample, the first bytes of a file (possibly cut
+// inside a record), starts with an Auth0 log record as isLogRecord defines
+// it. The first record decides, in any layout that jsonrecords reads.
+func Detect(sample []byte) bool {
+	raw, ok := jsonrecords.First(sample)
+	return ok && isLogRecord(raw)
+}
