@@ -124,6 +124,7 @@ type parser struct {
 	h     source.Handler
 
 	split      jsonSplitter
+	json       jsonDecoder
 	lastRecord int // line of the latest log record, for the reason of its continuation lines
 }
 
@@ -183,6 +184,9 @@ func (p *parser) line(n int, text string) error {
 	// (a JSON dump inside a server message) is read as a JSON record too, so
 	// it is rejected when it is not valid JSON instead of being skipped.
 	if looksLikeJSON(trimmed) {
+		if record, obj, ok := p.wholeObject(text); ok {
+			return p.object(n, record, obj)
+		}
 		pieces, _ := p.split.feed(n, text)
 		return p.pieces(pieces)
 	}
@@ -213,7 +217,7 @@ func (p *parser) line(n int, text string) error {
 
 // message reads the message of an events-logger line.
 func (p *parser) message(n int, raw, stamp, msg string) error {
-	fields, millis, err := readMessage(msg)
+	fields, millis, err := readMessage(&p.json, msg)
 	switch {
 	case errors.Is(err, errNotEvent):
 		p.h.Skip(n, "message of "+eventsLogger+" is neither key=value pairs nor a JSON event")
@@ -244,37 +248,60 @@ func (p *parser) piece(pc piece) error {
 		p.h.Skip(pc.line, pc.skip)
 		return nil
 	}
-	p.lastRecord = pc.line
-
-	obj, err := decodeObject(pc.text)
+	obj, err := p.json.object(pc.text)
 	if err != nil {
 		p.reject(pc.line, err.Error())
 		return nil
 	}
+	return p.object(pc.line, pc.text, obj)
+}
+
+// wholeObject returns the JSON object that is all of text but for spaces
+// and tabs around it, decoded, when the splitter is idle. Such a line is
+// the record the splitter would cut out, so it need not pass through it.
+// It reports false for any other line, and for a line that the fast
+// decoder leaves to encoding/json, so that the splitter and encoding/json
+// find what is wrong with it.
+func (p *parser) wholeObject(text string) (string, map[string]any, bool) {
+	if p.split.active() {
+		return "", nil, false
+	}
+	record := strings.Trim(text, " \t")
+	if len(record) < 2 || record[0] != '{' || record[len(record)-1] != '}' {
+		return "", nil, false
+	}
+	obj, ok := p.json.fastObject(record)
+	return record, obj, ok
+}
+
+// object reads one decoded JSON record that starts at line: a log record or
+// an event.
+func (p *parser) object(line int, text string, obj map[string]any) error {
+	p.lastRecord = line
 	if isLogRecord(obj) {
 		lr, err := readLogRecord(obj)
 		switch {
 		case err != nil:
-			p.reject(pc.line, err.Error())
+			p.reject(line, err.Error())
 			return nil
 		case lr.logger != "" && lr.logger != eventsLogger:
-			p.h.Skip(pc.line, "server log record of logger "+lr.logger)
+			p.h.Skip(line, "server log record of logger "+lr.logger)
 			return nil
 		}
-		return p.message(pc.line, pc.text, lr.stamp, lr.message)
+		return p.message(line, text, lr.stamp, lr.message)
 	}
 	if _, ok := obj["type"]; !ok {
 		if _, ok := obj["operationType"]; !ok {
-			p.h.Skip(pc.line, "JSON object is neither a log record nor a Keycloak event (no message, type or operationType)")
+			p.h.Skip(line, "JSON object is neither a log record nor a Keycloak event (no message, type or operationType)")
 			return nil
 		}
 	}
 	fields, millis, err := eventFields(obj)
 	if err != nil {
-		p.reject(pc.line, err.Error())
+		p.reject(line, err.Error())
 		return nil
 	}
-	return p.record(&record{line: pc.line, raw: pc.text, fields: fields, millis: millis})
+	return p.record(&record{line: line, raw: text, fields: fields, millis: millis})
 }
 
 // record maps one event to audit events and hands them over.

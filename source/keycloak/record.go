@@ -2,9 +2,7 @@ package keycloak
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"strings"
 )
 
@@ -125,7 +123,7 @@ func looksLikeJSON(trimmed string) bool {
 // readMessage reads the event in a message of the events logger: key=value
 // pairs, or a JSON object after a listener's configurable marker
 // ("JSON_EVENT::{...}"). It returns errNotEvent for any other message.
-func readMessage(msg string) (fields map[string]string, millis int64, err error) {
+func readMessage(dec *jsonDecoder, msg string) (fields map[string]string, millis int64, err error) {
 	msg = strings.TrimSpace(msg)
 	if startsWithPair(msg) {
 		fields, err = parsePairs(msg)
@@ -135,62 +133,13 @@ func readMessage(msg string) (fields map[string]string, millis int64, err error)
 		return fields, 0, nil
 	}
 	if brace := strings.IndexByte(msg, '{'); brace >= 0 {
-		obj, err := decodeObject(msg[brace:])
+		obj, err := dec.object(msg[brace:])
 		if err != nil {
 			return nil, 0, err
 		}
 		return eventFields(obj)
 	}
 	return nil, 0, errNotEvent
-}
-
-// decodeObject decodes text that must be one JSON object.
-func decodeObject(text string) (map[string]any, error) {
-	dec := json.NewDecoder(strings.NewReader(text))
-	dec.UseNumber()
-	var v any
-	if err := dec.Decode(&v); err != nil {
-		return nil, jsonError(err)
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return nil, fmt.Errorf("%w: text after the JSON value at byte %d", errInvalidJSON, dec.InputOffset()+1)
-	}
-	obj, ok := v.(map[string]any)
-	if !ok {
-		return nil, fmt.Errorf("%w: the JSON value is %s, want an object", errWrongType, jsonKind(v))
-	}
-	return obj, nil
-}
-
-func jsonError(err error) error {
-	var syntax *json.SyntaxError
-	switch {
-	case errors.As(err, &syntax):
-		return fmt.Errorf("%w at byte %d: %v", errInvalidJSON, syntax.Offset, err)
-	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
-		return fmt.Errorf("%w: the text ends inside a value (truncated record?)", errInvalidJSON)
-	default:
-		return fmt.Errorf("%w: %v", errInvalidJSON, err)
-	}
-}
-
-// jsonKind names the JSON type of a decoded value, for error reasons.
-func jsonKind(v any) string {
-	switch v.(type) {
-	case nil:
-		return "null"
-	case bool:
-		return "a boolean"
-	case json.Number, float64:
-		return "a number"
-	case string:
-		return "a string"
-	case []any:
-		return "an array"
-	case map[string]any:
-		return "an object"
-	}
-	return fmt.Sprintf("%T", v)
 }
 
 // stringFields are the event fields this package reads as text. In a JSON
