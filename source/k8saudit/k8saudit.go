@@ -79,9 +79,10 @@ func Format() source.Format {
 
 // parser holds the state of one Parse call.
 type parser struct {
-	file   string
-	h      source.Handler
-	stages stageTracker
+	file    string
+	h       source.Handler
+	stages  stageTracker
+	decoder recordDecoder
 
 	// handlerFailed is set when the Handler returned an error, after which
 	// nothing more is handed to it.
@@ -180,7 +181,7 @@ func (p *parser) value(raw []byte, line int) error {
 		return p.items(items, line)
 	}
 
-	r, err := decodeRecord(raw)
+	r, err := p.decoder.decode(raw)
 	if err != nil {
 		p.reject(line, -1, "%v", err)
 		return p.stages.advance(p.emit)
@@ -208,7 +209,7 @@ func (p *parser) items(items []json.RawMessage, line int) error {
 // is the element's position, which reasons name when the list has no line
 // of its own for each element, or -1.
 func (p *parser) item(raw []byte, line, index int) error {
-	r, err := decodeRecord(raw)
+	r, err := p.decoder.decode(raw)
 	if err == nil && r.isList() {
 		err = errNestedList
 	}
