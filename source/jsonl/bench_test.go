@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
+	"os"
+	"strconv"
 	"testing"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -14,8 +16,28 @@ import (
 	"github.com/tokentrail/tokentrail/source"
 )
 
-// benchLines is the size of the generated log of each benchmark iteration.
+// benchLines is the size of the generated log of each iteration of the
+// benchmarks other than BenchmarkParse.
 const benchLines = 100_000
+
+// defaultBenchRecords is the number of records of the generated log that
+// BenchmarkParse reads; TOKENTRAIL_BENCH_RECORDS overrides it.
+const defaultBenchRecords = 500_000
+
+// benchRecords returns the size of BenchmarkParse's generated log, from
+// TOKENTRAIL_BENCH_RECORDS when it is set.
+func benchRecords(tb testing.TB) int {
+	tb.Helper()
+	s := os.Getenv("TOKENTRAIL_BENCH_RECORDS")
+	if s == "" {
+		return defaultBenchRecords
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 {
+		tb.Fatalf("TOKENTRAIL_BENCH_RECORDS = %q, want a positive whole number", s)
+	}
+	return n
+}
 
 // counter counts events and fails on a rejection.
 type counter struct {
@@ -29,10 +51,10 @@ func (c *counter) Reject(err *source.RecordError) {
 	c.tb.Fatalf("generated record rejected: %v", err)
 }
 
-// generateLog writes benchLines access-log records shaped like
-// apigw-http-api.jsonl, with the raw token in an Authorization header when
-// withToken is set. A fixed seed makes every run read the same bytes.
-func generateLog(tb testing.TB, withToken bool) []byte {
+// generateLog writes n access-log records shaped like apigw-http-api.jsonl,
+// with the raw token in an Authorization header when withToken is set. A
+// fixed seed makes every run read the same bytes.
+func generateLog(tb testing.TB, withToken bool, n int) []byte {
 	tb.Helper()
 	rng := rand.New(rand.NewPCG(1, 2))
 	methods := []string{"GET", "GET", "GET", "POST", "PUT", "DELETE"}
@@ -53,7 +75,7 @@ func generateLog(tb testing.TB, withToken bool) []byte {
 
 	var buf bytes.Buffer
 	epoch := int64(1718273730123)
-	for i := range benchLines {
+	for i := range n {
 		epoch += rng.Int64N(50)
 		user := rng.IntN(len(tokens))
 		header := ""
@@ -70,6 +92,21 @@ func generateLog(tb testing.TB, withToken bool) []byte {
 			rng.IntN(200), 200+rng.IntN(5), rng.IntN(5000))
 	}
 	return buf.Bytes()
+}
+
+// BenchmarkParse imports a generated API gateway access log of benchRecords
+// records with the mapping of apigw-mapping.yaml (15 fields), beside the
+// decoding of each line into a map[string]any with encoding/json, which is
+// where a script that reads such a log starts.
+func BenchmarkParse(b *testing.B) {
+	n := benchRecords(b)
+	data := generateLog(b, false, n)
+	b.Run("tokentrail", func(b *testing.B) {
+		benchmarkParse(b, loadMappingFile(b, "apigw-mapping.yaml"), data)
+	})
+	b.Run("unmarshal_map", func(b *testing.B) {
+		benchmarkUnmarshalMap(b, data)
+	})
 }
 
 func benchmarkParse(b *testing.B, m Mapping, data []byte) {
@@ -91,7 +128,7 @@ func benchmarkParse(b *testing.B, m Mapping, data []byte) {
 // BenchmarkParseClaims imports a log whose claims the gateway wrote as
 // fields, with the mapping of apigw-mapping.yaml (15 fields).
 func BenchmarkParseClaims(b *testing.B) {
-	benchmarkParse(b, loadMappingFile(b, "apigw-mapping.yaml"), generateLog(b, false))
+	benchmarkParse(b, loadMappingFile(b, "apigw-mapping.yaml"), generateLog(b, false, benchLines))
 }
 
 // BenchmarkParseToken imports a log with the raw token in a header, from
@@ -99,14 +136,17 @@ func BenchmarkParseClaims(b *testing.B) {
 func BenchmarkParseToken(b *testing.B) {
 	m := mustMapping(b, "token=headers.authorization,time=requestContext.timeEpoch,time_format=unix_ms,"+
 		"ip=requestContext.http.sourceIp,method=requestContext.http.method,path=requestContext.http.path,status=status")
-	benchmarkParse(b, m, generateLog(b, true))
+	benchmarkParse(b, m, generateLog(b, true, benchLines))
 }
 
 // BenchmarkUnmarshalMap decodes the log of BenchmarkParseClaims into
 // map[string]any, one line at a time, and does nothing else: the cost of
 // the generic decoding that the importer's path lookup replaces.
 func BenchmarkUnmarshalMap(b *testing.B) {
-	data := generateLog(b, false)
+	benchmarkUnmarshalMap(b, generateLog(b, false, benchLines))
+}
+
+func benchmarkUnmarshalMap(b *testing.B, data []byte) {
 	b.ReportAllocs()
 	b.SetBytes(int64(len(data)))
 	lines := 0
