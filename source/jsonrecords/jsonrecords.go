@@ -87,32 +87,33 @@ func Read(ctx context.Context, in source.Input, h source.Handler, fn func(line i
 		return err
 	}
 
-	head := make([]byte, headSize)
-	n, err := io.ReadFull(in.Reader, head)
-	head = head[:n]
+	head, skipped, readErr := readHead(in.Reader)
 	rest := in.Reader
-	whole := false
 	switch {
-	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
-		rest, whole = nil, true
-	case err != nil:
+	case readErr == nil:
+	case errors.Is(readErr, io.EOF):
+		rest = nil
+	default:
 		// Read the head first, then report the error where it happened.
-		rest = failedReader{err}
+		rest = failedReader{readErr}
 	}
-	head = bytes.TrimPrefix(head, byteOrderMark)
 
 	reject := func(line int, reason string) {
 		h.Reject(&source.RecordError{File: in.Name, Line: line, Reason: reason})
 	}
-	if chooseLayout(head, whole) == jsonLines {
+	if chooseLayout(head, rest == nil) == jsonLines {
 		var r io.Reader = bytes.NewReader(head)
 		if rest != nil {
 			r = io.MultiReader(r, rest)
+		}
+		if skipped > 0 {
+			reject, fn = shiftLines(skipped, reject, fn)
 		}
 		return readLines(ctx, in.Name, r, reject, fn)
 	}
 
 	s := newStream(ctx, in.Name, head, rest)
+	s.line += skipped
 	s.reject, s.emit = reject, fn
 	if err := s.run(); err != errStop {
 		return err
@@ -153,6 +154,36 @@ func First(sample []byte) (raw []byte, ok bool) {
 	}
 	_ = s.run() // errStop once a record is found, or after the reason for none
 	return raw, raw != nil
+}
+
+// readHead reads the first headSize bytes of r that follow its byte order
+// mark and any whitespace in front of the first record, and returns how many
+// lines that whitespace ended. err is io.EOF when head is all of r, and
+// another error when reading failed after head.
+func readHead(r io.Reader) (head []byte, skipped int, err error) {
+	head = make([]byte, headSize)
+	for first := true; ; first = false {
+		n, err := io.ReadFull(r, head[:headSize])
+		if errors.Is(err, io.ErrUnexpectedEOF) {
+			err = io.EOF
+		}
+		data := head[:n]
+		if first {
+			data = bytes.TrimPrefix(data, byteOrderMark)
+		}
+		if err != nil || skipSpace(data, 0) < len(data) {
+			return data, skipped, err
+		}
+		// The head holds only whitespace: count its lines and read on.
+		skipped += bytes.Count(data, newline)
+	}
+}
+
+// shiftLines returns reject and emit with line numbers moved down by
+// skipped lines.
+func shiftLines(skipped int, reject func(int, string), emit func(int, []byte) error) (func(int, string), func(int, []byte) error) {
+	return func(line int, reason string) { reject(line+skipped, reason) },
+		func(line int, raw []byte) error { return emit(line+skipped, raw) }
 }
 
 // failedReader returns err on every read.

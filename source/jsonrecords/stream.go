@@ -139,6 +139,9 @@ func (s *stream) value(what string, wrapper bool) error {
 	line := s.lineAt(s.pos)
 	r, tooLong := s.scanValue(atValue, wrapper)
 	switch {
+	case tooLong:
+		s.reject(line, fmt.Sprintf("record is longer than the limit of %d MiB", source.MaxLineBytes>>20))
+		return s.skip(0)
 	case r.outcome == wrapperKey:
 		s.pos += r.at + 1
 		s.keep = -1
@@ -146,9 +149,6 @@ func (s *stream) value(what string, wrapper bool) error {
 			return err
 		}
 		return s.objectRest()
-	case tooLong:
-		s.reject(line, fmt.Sprintf("record is longer than the limit of %d MiB", source.MaxLineBytes>>20))
-		return s.skip(0)
 	case r.outcome == tooDeep:
 		s.reject(line, describe(r))
 		return s.skip(0)
@@ -191,12 +191,13 @@ func (s *stream) objectRest() error {
 
 // scanValue scans the value at s.pos, reading on until it ends, and keeps
 // its bytes in buf. tooLong reports a value over source.MaxLineBytes, which
-// is then only partly in buf.
+// is then only partly in buf, or a wrapper whose array starts after that
+// many bytes.
 func (s *stream) scanValue(from entry, stopAtWrapper bool) (r result, tooLong bool) {
 	s.keep = s.pos
 	for {
 		r = scan(s.buf[s.pos:s.end], from, MaxDepth, s.eof, stopAtWrapper)
-		if r.outcome == scanned && r.end > source.MaxLineBytes {
+		if r.outcome == scanned && r.end > source.MaxLineBytes || r.outcome == wrapperKey && r.at > source.MaxLineBytes {
 			return r, true
 		}
 		if r.outcome != incomplete {
