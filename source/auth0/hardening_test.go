@@ -109,3 +109,12 @@ func TestParseCancelled(t *testing.T) {
 		t.Error("Parse with a cancelled context = nil, want the context's error")
 	}
 }
+
+func TestParseInvalidUTF8(t *testing.T) {
+	bad := "{\"log_id\":\"900002\",\"date\":\"2025-03-01T10:00:00Z\",\"type\":\"seacft\",\"user_agent\":\"x\xff\"}"
+	r := parseText(t, "utf8.jsonl", validRecord+"\n"+bad+"\n")
+	checkTotals(t, r, 1, 0, 1)
+	if reason := r.rejectAt(t, 2); !strings.Contains(reason, "UTF-8") {
+		t.Errorf("reject reason of line 2 = %q, want it to name UTF-8", reason)
+	}
+}

@@ -3,7 +3,6 @@ package auth0
 import (
 	"fmt"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/valyala/fastjson"
 
@@ -25,12 +24,9 @@ type parser struct {
 
 // record converts one log record, found at line, and hands the outcome to the
 // Handler: its events, a skip or a rejection. It returns only the Handler's
-// error.
+// error. jsonrecords.Read passes only valid JSON objects in valid UTF-8, so
+// the checks of the JSON here are for direct calls.
 func (p *parser) record(line int, raw []byte) error {
-	if !utf8.Valid(raw) {
-		p.reject(line, "record is not valid UTF-8")
-		return nil
-	}
 	root, err := p.json.ParseBytes(raw)
 	if err != nil {
 		// The parser's message quotes the input, which may hold a token.
