@@ -231,6 +231,11 @@ func asNumber(v *fastjson.Value) uint32 {
 // Okta itself writes "unknown" for a session it cannot name and the string
 // "null" in client.zone.
 func present(s string) bool {
+	// Most values are longer than any placeholder and need no further
+	// look.
+	if len(s) > len("undefined") && s[0] != ' ' && s[len(s)-1] != ' ' {
+		return true
+	}
 	s = strings.TrimSpace(s)
 	switch len(s) {
 	case 0:
