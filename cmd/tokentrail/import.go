@@ -21,9 +21,12 @@ import (
 	"github.com/tokentrail/tokentrail/audit"
 	"github.com/tokentrail/tokentrail/ingest"
 	"github.com/tokentrail/tokentrail/source"
+	"github.com/tokentrail/tokentrail/source/auth0"
+	"github.com/tokentrail/tokentrail/source/entra"
 	"github.com/tokentrail/tokentrail/source/jsonl"
 	"github.com/tokentrail/tokentrail/source/k8saudit"
 	"github.com/tokentrail/tokentrail/source/keycloak"
+	"github.com/tokentrail/tokentrail/source/okta"
 )
 
 // progressMinBytes is the file size from which import shows a progress bar
@@ -48,7 +51,7 @@ func newImportCommand(g *globalFlags) *cobra.Command {
 	var f importFlags
 	cmd := &cobra.Command{
 		Use:   "import [flags] FILE|DIR|-...",
-		Short: "Import Keycloak, Kubernetes audit or JSON-lines logs",
+		Short: "Import Keycloak, Okta, Auth0, Entra ID, Kubernetes audit or JSON-lines logs",
 		Long: `Import reads log files (a directory is read file by file, gzip files are
 decompressed, - is standard input) and stores every token event they contain. Without --format,
 each file's format is recognised from its first records and named in the
@@ -64,6 +67,12 @@ Formats:
             JSON console and ECS JSON, the JSON event-listener form, and
             admin-REST event JSON
   k8saudit  Kubernetes audit log (audit.k8s.io/v1), service-account tokens
+  okta      Okta System Log (API JSON array or JSON lines): OAuth token
+            grants, refreshes, revocations and reuse; sign-in sessions
+  auth0     Auth0 tenant logs (API JSON array, log streams, exports): code
+            and refresh exchanges, Management API calls; sign-ins
+  entra     Microsoft Entra ID sign-in logs (interactive, non-interactive,
+            service principal) and Microsoft Graph activity logs
   jsonl     any JSON lines, with a field mapping such as
             --map 'jti=jwt.claims.jti,ip=sourceIp,time=requestTime'`,
 		Example: `  tokentrail import /var/log/keycloak/server.log
@@ -75,7 +84,7 @@ Formats:
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&f.format, "format", "", "format of every file: keycloak, k8saudit or jsonl (default: recognise each file)")
+	fl.StringVar(&f.format, "format", "", "format of every file: "+strings.Join(formatNames, ", ")+" (default: recognise each file)")
 	fl.StringVar(&f.mapSpec, "map", "", "jsonl field mapping as field=path pairs, comma-separated")
 	fl.StringVar(&f.mapFile, "map-file", "", "jsonl field mapping in a YAML file")
 	fl.StringVar(&f.date, "date", "", "date (YYYY-MM-DD) for log lines that carry a time of day only (default: the file's modification date)")
@@ -164,7 +173,7 @@ func newImporter(f importFlags, stdout, stderr io.Writer) (*importer, error) {
 	}
 
 	imp := &importer{
-		formats:  []source.Format{keycloak.Format(kcOpts), k8saudit.Format()},
+		formats:  recognisable(kcOpts),
 		stdout:   stdout,
 		stderr:   stderr,
 		progress: f.progress,
@@ -190,7 +199,7 @@ func newImporter(f importFlags, stdout, stderr io.Writer) (*importer, error) {
 	default:
 		i := slices.IndexFunc(imp.formats, func(sf source.Format) bool { return sf.Name == f.format })
 		if i < 0 {
-			return nil, fmt.Errorf("unknown --format %q: want keycloak, k8saudit or jsonl", f.format)
+			return nil, fmt.Errorf("unknown --format %q: want one of %s", f.format, strings.Join(formatNames, ", "))
 		}
 		imp.forced = &imp.formats[i]
 		if hasMapping {
@@ -394,8 +403,18 @@ func (imp *importer) chooseFormat(path string, sample []byte) (source.Format, er
 			return f, nil
 		}
 	}
-	return source.Format{}, fmt.Errorf("%s: format not recognised from its first records (not Keycloak events or a Kubernetes audit log); "+
-		"pass --format, or --format jsonl with --map for other JSON lines", path)
+	return source.Format{}, fmt.Errorf("%s: format not recognised from its first records (not Keycloak events, Okta, Auth0 or Entra ID logs, "+
+		"or a Kubernetes audit log), so nothing was imported from it; pass --format, or --format jsonl with --map for other JSON lines", path)
+}
+
+// formatNames are the values of --format, in the order --help lists them.
+var formatNames = []string{"keycloak", "k8saudit", "okta", "auth0", "entra", "jsonl"}
+
+// recognisable returns the formats whose Detect import tries on each file,
+// in order. jsonl is not among them: without a mapping it cannot know which
+// field is what.
+func recognisable(kcOpts keycloak.Options) []source.Format {
+	return []source.Format{keycloak.Format(kcOpts), k8saudit.Format(), okta.Format(), auth0.Format(), entra.Format()}
 }
 
 func (imp *importer) progressBar(path string, size int64) *progressbar.ProgressBar {
