@@ -9,7 +9,7 @@ import (
 	"github.com/tokentrail/tokentrail/audit"
 )
 
-// category is what the importer makes of an eventType.
+// category is the importer's class of an eventType.
 type category int
 
 const (
@@ -60,7 +60,7 @@ func categorize(eventType string) category {
 	return categoryOther
 }
 
-// plan is what one record becomes: events, or a skip reason.
+// plan is the outcome of one record: its events, or the reason to skip it.
 type plan struct {
 	events []audit.Event
 	skip   string
@@ -292,7 +292,8 @@ func tokenKind(typ string) string {
 	return ""
 }
 
-// failed reports whether an outcome.result says the request was refused.
+// failed reports whether an outcome.result means that Okta refused the
+// request.
 func failed(result string) bool {
 	return result == "FAILURE" || result == "DENY"
 }

@@ -7,9 +7,9 @@ import (
 )
 
 // Detect reports whether sample, the first bytes of a file, starts with an
-// Okta System Log event: a JSON object, in any layout that Parse reads, with
-// the string fields eventType and published, an actor object, and a uuid or
-// a legacyEventType.
+// Okta System Log event, in any layout that Parse reads. The first record
+// must be a JSON object with the string fields eventType and published, an
+// actor object, and a uuid or a legacyEventType.
 func Detect(sample []byte) bool {
 	raw, ok := jsonrecords.First(sample)
 	if !ok {

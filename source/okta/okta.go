@@ -1,10 +1,9 @@
 // Package okta imports the Okta System Log as token and session events.
 //
-// The input is System Log events (LogEvent objects) in any of these layouts:
-// a JSON array as the /api/v1/logs API returns it, pretty-printed or not;
-// JSON lines, as exports and SIEM forwarders write them; an object that
-// wraps the array under "records", "value" or "items"; or pretty-printed
-// objects one after another.
+// The input is System Log events (LogEvent objects), in any layout that
+// source/jsonrecords reads. These include a JSON array as the /api/v1/logs
+// API returns it, pretty-printed or not, and JSON lines as exports and SIEM
+// forwarders write them.
 //
 // # Token events
 //
@@ -26,8 +25,9 @@
 //     only the "refreshed" event.
 //   - A grant whose outcome.result is FAILURE or DENY (Okta logs these as
 //     app.oauth2.as.token.grant and app.oauth2.token.grant): "rejected"
-//     with audit.RejectInvalidGrant for each token it names, with
-//     outcome.reason as Reason.
+//     with audit.RejectInvalidGrant for each token it names in target[] or
+//     as the redeemed refresh token, with outcome.reason as Reason. A grant
+//     whose outcome is CHALLENGE, SKIPPED or UNKNOWN minted no token.
 //   - app.oauth2.as.token.revoke and app.oauth2.token.revoke: "revoked",
 //     by audit.RevokedByAdmin when the actor is a User (the Admin Console
 //     or the users API) and audit.RevokedByAPI otherwise (a client calling
@@ -35,18 +35,19 @@
 //     which Okta writes when it revokes the tokens of a deactivated
 //     authorization server, client or user: audit.RevokedByAutomated.
 //   - app.oauth2.as.token.detect_reuse and app.oauth2.token.detect_reuse,
-//     refresh-token reuse detection: "rejected" with audit.RejectReused.
+//     refresh-token reuse detection: "rejected" with audit.RejectReused,
+//     for the refresh tokens in target[] and debugData.refreshTokenId.
 //
 // A token event that names no token (such as a refused authorization code)
 // becomes a session event when the record has a session, and is skipped
 // otherwise. A revocation whose outcome is FAILURE or DENY is skipped.
 //
-// NOTE: Okta's public documentation shows no full token event, so where a
-// record names the redeemed refresh token (debugData.refreshTokenId) and a
-// token's owner and expiry (the token target's detailEntry.subject and
-// detailEntry.expires) is this importer's reading of the schema. It has not
-// been checked against a real export. Without those fields the events lack
-// the refreshed fact, the parent, ExpiresAt, or the Subject.
+// NOTE: Okta's public documentation shows no complete token event. Three
+// fields are therefore this importer's reading of the schema, not checked
+// against a real export: debugData.refreshTokenId (the redeemed refresh
+// token), and the token target's detailEntry.subject and
+// detailEntry.expires. Without them, events lack the "refreshed" fact and
+// ParentTokenID, the Subject, or ExpiresAt.
 //
 // # Session events
 //
@@ -99,11 +100,13 @@
 // else the server id in a request path /oauth2/{id}/v1/…; tokens of the
 // org authorization server have no Issuer. The Subject of a token event is
 // the token target's detailEntry.subject, else the User or AppUser target,
-// else the actor (the client itself, for a client_credentials token). The
-// Actor of a "revoked" event is actor.id.
+// else the actor. A client application is the Subject only of its
+// client_credentials tokens, so a token event whose actor is a client and
+// that names no user has no Subject. The Actor of a "revoked" event is
+// actor.id.
 //
-// In every text field, "", "-", "null", "none", "unknown", "n/a" and
-// "undefined" mean "absent".
+// In every text field, "", "-", "null", "nil", "none", "unknown", "n/a" and
+// "undefined" mean "absent", in any letter case.
 //
 // # Rejected records
 //
