@@ -8,6 +8,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/tokentrail/tokentrail/forensics"
 	"github.com/tokentrail/tokentrail/internal/shareddata"
+	"github.com/tokentrail/tokentrail/source/keycloak"
 )
 
 // run executes the CLI in-process and returns what it printed.
@@ -63,6 +65,11 @@ func TestImportSampleFiles(t *testing.T) {
 		{"k8s-audit-k3s-linkerd-jti-hori.jsonl", "(k8saudit, recognised): read 6, imported 4, duplicate 0, skipped 2, rejected 0"},
 		{"k8s-audit-minikube-v1.32-bugurshik.jsonl", "(k8saudit, recognised): read 100, imported 12, duplicate 0, skipped 88, rejected 0"},
 		{"k8s-audit-sekoia.jsonl", "(k8saudit, recognised): read 8, imported 1, duplicate 0, skipped 7, rejected 0"},
+		{"okta-system-log-elastic-integrations.jsonl", "(okta, recognised): read 3, imported 3, duplicate 0, skipped 0, rejected 0"},
+		{"okta-system-log-sekoia.jsonl", "(okta, recognised): read 10, imported 4, duplicate 0, skipped 6, rejected 0"},
+		{"auth0-logs-elastic-integrations.jsonl", "(auth0, recognised): read 11, imported 8, duplicate 0, skipped 3, rejected 0"},
+		{"entra-signin-logs-sekoia.jsonl", "(entra, recognised): read 8, imported 7, duplicate 0, skipped 1, rejected 0"},
+		{"entra-graph-activity-logs-sekoia.jsonl", "(entra, recognised): read 3, imported 3, duplicate 0, skipped 0, rejected 0"},
 	}
 	db := filepath.Join(t.TempDir(), "events.db")
 	for _, tt := range tests {
@@ -406,5 +413,43 @@ func TestImportVerboseListsSkipReasons(t *testing.T) {
 	}
 	if !strings.Contains(stdout, "  skipped ") {
 		t.Errorf("import -v printed no skip reason:\n%s", stdout)
+	}
+}
+
+// TestRecognitionIsUnambiguous checks that each sample log is recognised by
+// exactly the format its name starts with, and by no other, so that the
+// order in which import tries the formats does not matter.
+func TestRecognitionIsUnambiguous(t *testing.T) {
+	dir := shareddata.Dir(t)
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	prefixes := map[string]string{
+		"keycloak-": "keycloak", "k8s-audit-": "k8saudit", "okta-": "okta", "auth0-": "auth0", "entra-": "entra",
+	}
+	for _, entry := range entries {
+		want := ""
+		for prefix, format := range prefixes {
+			if strings.HasPrefix(entry.Name(), prefix) {
+				want = format
+			}
+		}
+		t.Run(entry.Name(), func(t *testing.T) {
+			data, err := os.ReadFile(filepath.Join(dir, entry.Name()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			sample := data[:min(len(data), 64<<10)]
+			var got []string
+			for _, f := range recognisable(keycloak.Options{}) {
+				if f.Detect(sample) {
+					got = append(got, f.Name)
+				}
+			}
+			if want == "" && len(got) > 0 || want != "" && !slices.Equal(got, []string{want}) {
+				t.Errorf("recognised as %v, want [%s]", got, want)
+			}
+		})
 	}
 }
