@@ -17,7 +17,9 @@
 //     body holds at RequestResponse level, is never decoded.
 //
 // Requests authenticated otherwise (an X.509 client certificate, a static
-// token, anonymous) are skipped with the reason.
+// token, anonymous) are skipped with the reason. A GUID in place of the
+// client address, as anonymized exports write it, leaves the event without
+// an IP.
 //
 // The API server writes one record per stage of a request (RequestReceived,
 // ResponseStarted, ResponseComplete, Panic), all with the same auditID.

@@ -120,8 +120,8 @@ func TestParseBadRecords(t *testing.T) {
 		},
 		{
 			name:   "source IP invalid",
-			line:   makeRecord(t, map[string]any{"sourceIPs": []string{"f81d4fae-7dec-11d0-a765-00a0c91e6bf6"}}),
-			reason: `sourceIPs[0] "f81d4fae-7dec-11d0-a765-00a0c91e6bf6" is not an IP address`,
+			line:   makeRecord(t, map[string]any{"sourceIPs": []string{"10.1.2"}}),
+			reason: `sourceIPs[0] "10.1.2" is not an IP address`,
 		},
 		{
 			name:   "auditID missing",
