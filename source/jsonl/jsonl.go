@@ -42,6 +42,8 @@ import (
 //   - Numbers may be JSON numbers or numeric strings. Text fields also take
 //     numbers, as their literal text.
 //   - ip takes the first address of a comma-separated list and drops a port.
+//     A GUID there, which anonymized exports write in place of the
+//     address, is an absent value too.
 //   - aud and scope take an array of strings or a string, which scope splits
 //     at white space.
 //   - Where a field and the token's claims both give a value, the field wins.
