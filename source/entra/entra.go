@@ -94,6 +94,9 @@ type parser struct {
 	file string
 	h    source.Handler
 	json fastjson.Parser
+
+	// The tenant of the last record, and its issuer.
+	lastTenant, lastIssuer string
 }
 
 // record converts one JSON object record that starts at line and hands the

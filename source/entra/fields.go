@@ -20,8 +20,14 @@ import (
 // number is returned as its JSON text, because some exports write an id or a
 // code as a number where others write a string.
 func text(v *fastjson.Value) string {
+	return string(textBytes(v))
+}
+
+// textBytes is text without the copy: the result is valid until the next
+// parse, and nil when text returns "".
+func textBytes(v *fastjson.Value) []byte {
 	if v == nil {
-		return ""
+		return nil
 	}
 	var b []byte
 	switch v.Type() {
@@ -30,13 +36,13 @@ func text(v *fastjson.Value) string {
 	case fastjson.TypeNumber:
 		b = v.MarshalTo(nil)
 	default:
-		return ""
+		return nil
 	}
 	b = bytes.TrimSpace(b)
 	if isPlaceholder(b) {
-		return ""
+		return nil
 	}
-	return string(b)
+	return b
 }
 
 func isPlaceholder(b []byte) bool {

@@ -37,7 +37,7 @@ func (p *parser) graphActivity(line int, record, props *fastjson.Value) (e audit
 		Kind:      audit.KindUsed,
 		Action:    CategoryGraphActivity,
 		TokenID:   tokenID,
-		Issuer:    issuer(tenant(record, props)),
+		Issuer:    p.issuer(record, props),
 		Subject:   firstText(props, "userId", "servicePrincipalId", "appId"),
 		ClientID:  text(props.Get("appId")),
 		SessionID: firstText(props, "C_Sid", "sessionId"),

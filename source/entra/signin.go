@@ -74,7 +74,7 @@ func (p *parser) signIn(line int, record, props *fastjson.Value, prefix, categor
 		Time:      at,
 		Action:    signInAction(category, props),
 		SessionID: sessionID,
-		Issuer:    issuer(tenant(record, props)),
+		Issuer:    p.issuer(record, props),
 		Subject:   firstText(props, "userId", "servicePrincipalId"),
 		ClientID:  text(props.Get("appId")),
 		IP:        address(text(props.Get("ipAddress"))),
@@ -156,13 +156,23 @@ func signInAction(category string, props *fastjson.Value) string {
 	return action
 }
 
-// tenant returns the tenant whose logs the record belongs to: the tenantId
-// of the diagnostic record, else that of its properties.
-func tenant(record, props *fastjson.Value) string {
-	if t := text(record.Get("tenantId")); t != "" {
-		return t
+// issuer returns the issuer of the tenant whose logs the record belongs to:
+// the tenantId of the diagnostic record, else that of its properties. The
+// last issuer is kept, because a file usually holds the logs of one tenant,
+// and so most events share one string.
+func (p *parser) issuer(record, props *fastjson.Value) string {
+	tenant := textBytes(record.Get("tenantId"))
+	if tenant == nil {
+		tenant = textBytes(props.Get("tenantId"))
 	}
-	return text(props.Get("tenantId"))
+	if tenant == nil {
+		return ""
+	}
+	if string(tenant) != p.lastTenant {
+		p.lastTenant = string(tenant)
+		p.lastIssuer = issuer(p.lastTenant)
+	}
+	return p.lastIssuer
 }
 
 // firstText returns the first of the keys of obj that holds a value.
