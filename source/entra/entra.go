@@ -7,9 +7,9 @@
 //
 //   - Azure diagnostic-settings records, as a storage account or an event
 //     hub receives them: objects with "time", "category", "tenantId" and a
-//     "properties" object. The category tells the log apart:
-//     SignInLogs, NonInteractiveUserSignInLogs, ServicePrincipalSignInLogs,
-//     ManagedIdentitySignInLogs and MicrosoftGraphActivityLogs.
+//     "properties" object. The category names the log: SignInLogs,
+//     NonInteractiveUserSignInLogs, ServicePrincipalSignInLogs,
+//     ManagedIdentitySignInLogs or MicrosoftGraphActivityLogs.
 //   - Sign-in objects of the Microsoft Graph API (/auditLogs/signIns), which
 //     are the properties of a sign-in record without the wrapper, and which
 //     a page of results lists under "value".
@@ -34,9 +34,11 @@
 // "MicrosoftGraphActivityLogs", requestId). Its token is the
 // signInActivityId, which is the uniqueTokenIdentifier of the sign-in that
 // issued the token, so the request and the sign-in are events of one token.
-// Its session is the token's sid claim (C_Sid), which Microsoft documents
-// as the sessionId of the sign-in logs. A record without signInActivityId is
-// skipped.
+// Its session is the token's sid claim (C_Sid). Microsoft documents that
+// the sid of every token minted from one sign-in session is the sessionId
+// of the sign-in logs (Microsoft Learn, "Track and investigate identity
+// activities with linkable identifiers"). A record without signInActivityId
+// is skipped.
 //
 // Records of other categories (AuditLogs, RiskyUsers and more) are skipped
 // with the category in the reason. These are rejected with file:line and
@@ -130,7 +132,7 @@ func (p *parser) record(line int, raw []byte) error {
 	return p.h.Event(e)
 }
 
-// convert tells the kind of record apart and converts it.
+// convert finds which kind of record v is and converts it.
 func (p *parser) convert(line int, v *fastjson.Value) (e audit.Event, skip string, err error) {
 	categoryValue := text(v.Get("category"))
 	props := v.Get("properties")

@@ -26,10 +26,11 @@ func Parse(ctx context.Context, in source.Input, h source.Handler) error {
 }
 
 // Detect reports whether sample, the first bytes of a file, starts with an
-// Entra record: a diagnostic-settings record whose category is one of those
-// that Format reads, or a sign-in object of the Microsoft Graph API, which
-// has no category but has uniqueTokenIdentifier or createdDateTime, and
-// userPrincipalName and appId. Only the first record of the sample decides.
+// Entra record. That is a diagnostic-settings record whose category is one
+// of those that Format reads, or a sign-in object of the Microsoft Graph
+// API. Such an object has no category, but has userPrincipalName, appId,
+// and uniqueTokenIdentifier or createdDateTime. Only the first record of
+// the sample decides.
 func Detect(sample []byte) bool {
 	raw, ok := jsonrecords.First(sample)
 	if !ok {

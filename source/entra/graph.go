@@ -61,8 +61,8 @@ func (p *parser) graphActivity(line int, record, props *fastjson.Value) (e audit
 	if ok && status >= 100 && status <= 599 {
 		e.Status = int(status)
 	}
-	// Microsoft Graph answers 401 to a token it cannot accept and 403 to a
-	// token that lacks the permission for the request.
+	// Microsoft Graph returns 401 for a token it does not accept, and 403
+	// for a token without the permission that the request needs.
 	if e.Status == 401 || e.Status == 403 {
 		e.Kind = audit.KindRejected
 		e.RejectReason = audit.RejectOther

@@ -10,9 +10,9 @@ import (
 )
 
 // TestSignInSample reads sign-ins from a log-format test suite: an IPv6
-// client without coordinates, a sign-in blocked by a second factor,
-// non-interactive and service-principal sign-ins, and a GUID where the
-// address should be.
+// client without coordinates, a sign-in that failed a conditional-access
+// challenge, non-interactive and service-principal sign-ins, and a GUID
+// where the address should be.
 func TestSignInSample(t *testing.T) {
 	const file = "entra-signin-logs-sekoia.jsonl"
 	r := parseFile(t, shareddata.File(t, file))
@@ -30,7 +30,7 @@ func TestSignInSample(t *testing.T) {
 			Subject:  "user1",
 			Audience: []string{"66666666-6666-6666-6666-666666666666"},
 			ClientID: "66666666-6666-6666-6666-666666666666",
-			// The sign-in predates the sessionId field.
+			// The record has no sessionId.
 			IP:        netip.MustParseAddr("2001:db8:85a3::8a2e:370:7334"),
 			UserAgent: "Microsoft Office/16.0 (Windows NT 10.0; Microsoft Outlook 16.0.14326; Pro)",
 			TraceID:   "11111111-1111-1111-1111-111111111111",

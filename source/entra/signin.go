@@ -40,10 +40,10 @@ func graphAPICategory(obj *fastjson.Value) string {
 	}
 }
 
-// signIn converts one sign-in. record is the whole diagnostic record, props
-// its properties object; for a sign-in object of the Graph API both are the
-// object, and prefix is "". It returns the event, or the reason to skip the
-// record, or an error that rejects it.
+// signIn converts one sign-in. record is the whole diagnostic record, and
+// props is its properties object. For a sign-in object of the Graph API,
+// both are the object and prefix is "". It returns the event, or the reason
+// to skip the record, or an error that rejects it.
 func (p *parser) signIn(line int, record, props *fastjson.Value, prefix, category string) (e audit.Event, skip string, err error) {
 	id := text(props.Get("id"))
 	if id == "" {
