@@ -31,8 +31,8 @@
 // nested at most MaxDepth levels. fn therefore needs no error path for
 // malformed JSON, and a recursive parser such as fastjson, which the
 // importers use, never meets a depth it fails on. Checking costs one pass of
-// a non-recursive scanner over the record, which is several times faster
-// than parsing it.
+// a non-recursive scanner over the record. In BenchmarkRead that pass, with
+// the reading, takes less time than fastjson's parse of the same records.
 //
 // A record that fails a check is reported with h.Reject as file:line and a
 // reason, and reading goes on with the next record. The reason names the
@@ -42,7 +42,7 @@
 // record too long or too deep is skipped by following its brackets, and an
 // element that is valid JSON but not an object is skipped. Invalid JSON
 // there leaves no boundary to resume from, so Read rejects it at the line of
-// the offending byte and stops reading the file; the records before it are
+// the offending byte and stops reading the file. The records before it are
 // kept.
 //
 // # Limits

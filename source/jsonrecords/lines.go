@@ -13,11 +13,9 @@ import (
 // readLines reads JSON lines: one record a line.
 func readLines(ctx context.Context, name string, r io.Reader, reject func(int, string), emit func(int, []byte) error) error {
 	lr := source.NewLineReader(r, source.MaxLineBytes)
-	for n := 0; ; n++ {
-		if n&63 == 0 {
-			if err := ctx.Err(); err != nil {
-				return err
-			}
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
 		}
 
 		line, number, err := lr.Next()

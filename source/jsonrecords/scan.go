@@ -3,6 +3,7 @@ package jsonrecords
 import (
 	"encoding/binary"
 	"fmt"
+	"math/bits"
 	"strconv"
 
 	"github.com/valyala/fastjson"
@@ -14,7 +15,7 @@ import (
 // record of at most 299 nested objects and arrays always parses there.
 const MaxDepth = fastjson.MaxDepth - 1
 
-// outcome is how a scan of a JSON value ended.
+// outcome is the way a scan of a JSON value ended.
 type outcome int
 
 const (
@@ -25,14 +26,14 @@ const (
 	wrapperKey                // a wrapper array opens at result.at (only when asked)
 )
 
-// result is what scan found.
+// result is the outcome of scan with its offsets.
 type result struct {
 	outcome outcome
 	end     int // offset just past the value, when outcome is scanned
 	at      int // offset of the error or of the wrapper's '['
 }
 
-// entry is where scan starts in the grammar.
+// entry is the state of the grammar in which scan starts.
 type entry int
 
 const (
@@ -230,11 +231,11 @@ func skipSpace(b []byte, i int) int {
 
 // Masks for the byte-parallel search in scanString.
 const (
-	ones   = 0x0101010101010101
-	highs  = 0x8080808080808080
-	quotes = '"' * ones
-	slashs = '\\' * ones
-	space  = 0x20 * ones
+	ones        = 0x0101010101010101
+	highs       = 0x8080808080808080
+	quotes      = '"' * ones
+	backslashes = '\\' * ones
+	spaces      = 0x20 * ones
 )
 
 // scanString scans a string whose opening quote precedes b[i]. It returns the
@@ -243,16 +244,16 @@ const (
 func scanString(b []byte, i int) (int, bool) {
 	for {
 		// Skip eight bytes at a time while none of them is a quote, a
-		// backslash or a control character. Each term below has its high
-		// bit set in a byte exactly when a byte of x matches.
+		// backslash or a control character. Each term below sets the high
+		// bit of the first byte of x that matches, and maybe of later
+		// bytes, but never of an earlier one.
 		for i+8 <= len(b) {
 			x := binary.LittleEndian.Uint64(b[i:])
 			q := x ^ quotes
-			s := x ^ slashs
-			control := (x - space) &^ x
-			quote := (q - ones) &^ q
-			slash := (s - ones) &^ s
-			if (control|quote|slash)&highs != 0 {
+			s := x ^ backslashes
+			special := ((x - spaces) &^ x) | ((q - ones) &^ q) | ((s - ones) &^ s)
+			if special &= highs; special != 0 {
+				i += bits.TrailingZeros64(special) / 8
 				break
 			}
 			i += 8
@@ -288,7 +289,7 @@ func scanString(b []byte, i int) (int, bool) {
 		case c < 0x20:
 			return i, false
 		default:
-			i++
+			i++ // fewer than eight bytes are left
 		}
 	}
 }

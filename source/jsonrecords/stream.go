@@ -32,15 +32,13 @@ type stream struct {
 	src  io.Reader // nil when buf holds the whole input
 	buf  []byte
 	pos  int  // next byte to scan
-	end  int  // buf[:end] holds input
+	end  int  // input is in buf[:end]
 	keep int  // first byte that fill must keep, or -1
 	eof  bool // src has no more input
 	err  error
 
 	line    int // 1-based line of buf[counted]
 	counted int // newlines before buf[counted] are counted in line
-
-	records int // values read, for the periodic ctx check
 
 	reject func(line int, reason string)
 	emit   func(line int, raw []byte) error
@@ -126,14 +124,11 @@ func (s *stream) topScalar() error {
 }
 
 // value reads the value at s.pos and hands it to emit when it is an object.
-// what names the value in messages. With wrapper, an object holding a
+// label names the value in messages. With wrapper, an object holding a
 // wrapper key is read as a wrapper.
-func (s *stream) value(what string, wrapper bool) error {
-	s.records++
-	if s.records&63 == 0 {
-		if err := s.ctx.Err(); err != nil {
-			return err
-		}
+func (s *stream) value(label string, wrapper bool) error {
+	if err := s.ctx.Err(); err != nil {
+		return err
 	}
 
 	line := s.lineAt(s.pos)
@@ -162,7 +157,7 @@ func (s *stream) value(what string, wrapper bool) error {
 	s.pos += r.end
 	s.keep = -1
 	if raw[0] != '{' {
-		s.reject(line, fmt.Sprintf("%s is %s, not a JSON object", what, kindOf(raw)))
+		s.reject(line, fmt.Sprintf("%s is %s, not a JSON object", label, kindOf(raw)))
 		return nil
 	}
 	if !utf8.Valid(raw) {
@@ -305,6 +300,10 @@ func (s *stream) fill() bool {
 	if s.eof || s.err != nil {
 		return false
 	}
+	if err := s.ctx.Err(); err != nil {
+		s.err = err // a value too long to keep is skipped with reads only
+		return false
+	}
 
 	from := s.pos
 	if s.keep >= 0 && s.keep < from {
@@ -387,10 +386,11 @@ func (s *stream) cut(line int, reason string) error {
 	return errStop
 }
 
-// readError returns the read error that ended the input, or nil at its end.
+// readError returns the read error that ended the input, ctx's error when
+// ctx ended, or nil at the end of input.
 func (s *stream) readError() error {
-	if s.err != nil {
-		return fmt.Errorf("read %s: %w", s.name, s.err)
+	if s.err == nil || s.err == s.ctx.Err() {
+		return s.err
 	}
-	return nil
+	return fmt.Errorf("read %s: %w", s.name, s.err)
 }
