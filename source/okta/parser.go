@@ -15,9 +15,10 @@ type parser struct {
 	file string
 	h    source.Handler
 
-	json fastjson.Parser
-	rec  record
-	plan plan
+	json   fastjson.Parser
+	fields fieldReader
+	rec    record
+	plan   plan
 }
 
 func newParser(file string, h source.Handler) *parser {
@@ -37,7 +38,7 @@ func (p *parser) record(line int, raw []byte) error {
 		return nil
 	}
 
-	if err := readRecord(v, &p.rec); err != nil {
+	if err := p.fields.readRecord(v, &p.rec); err != nil {
 		p.reject(line, err.Error())
 		return nil
 	}

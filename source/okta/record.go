@@ -73,72 +73,71 @@ func (e *fieldError) Error() string { return e.field + " " + e.reason }
 // *fieldError when eventType is missing or not a string. The other required
 // fields (uuid, published) are checked later, only for records that become
 // events, so that a record the importer skips is not rejected for them.
-func readRecord(v *fastjson.Value, r *record) error {
+func (fr *fieldReader) readRecord(v *fastjson.Value, r *record) error {
 	*r = record{targets: r.targets[:0]}
 
-	eventType, err := requiredString(v, "eventType")
-	if err != nil {
+	if err := requiredString(v, "eventType"); err != nil {
 		return err
 	}
-	r.eventType = eventType
-	r.uuid = text(v, "uuid")
-	r.published = text(v, "published")
+	r.eventType = fr.text(v, "eventType")
+	r.uuid = uniqueText(v, "uuid")
+	r.published = uniqueText(v, "published")
 
 	if actor := v.Get("actor"); actor != nil {
-		r.actorID = text(actor, "id")
-		r.actorType = text(actor, "type")
+		r.actorID = fr.text(actor, "id")
+		r.actorType = fr.text(actor, "type")
 	}
 
 	if client := v.Get("client"); client != nil {
-		r.clientID = text(client, "id")
-		r.ip = text(client, "ipAddress")
-		r.userAgent = text(client, "userAgent", "rawUserAgent")
+		r.clientID = fr.text(client, "id")
+		r.ip = fr.text(client, "ipAddress")
+		r.userAgent = fr.text(client, "userAgent", "rawUserAgent")
 		if isUnknownUserAgent(r.userAgent) {
 			r.userAgent = ""
 		}
 		if geo := client.Get("geographicalContext"); geo != nil {
-			r.city = text(geo, "city")
-			r.country = text(geo, "country")
+			r.city = fr.text(geo, "city")
+			r.country = fr.text(geo, "country")
 			r.latitude = number(geo, "geolocation", "lat")
 			r.longitude = number(geo, "geolocation", "lon")
 		}
 	}
 	if r.ip == "" {
 		if chain := v.GetArray("request", "ipChain"); len(chain) > 0 {
-			r.ip = text(chain[0], "ip")
+			r.ip = fr.text(chain[0], "ip")
 		}
 	}
 
 	if security := v.Get("securityContext"); security != nil {
 		r.asn = asNumber(security.Get("asNumber"))
-		r.asOrg = text(security, "asOrg")
+		r.asOrg = fr.text(security, "asOrg")
 		if r.asOrg == "" {
-			r.asOrg = text(security, "isp")
+			r.asOrg = fr.text(security, "isp")
 		}
 	}
 
 	if auth := v.Get("authenticationContext"); auth != nil {
-		r.externalSessionID = text(auth, "externalSessionId")
-		r.rootSessionID = text(auth, "rootSessionId")
+		r.externalSessionID = fr.text(auth, "externalSessionId")
+		r.rootSessionID = fr.text(auth, "rootSessionId")
 	}
 
 	if outcome := v.Get("outcome"); outcome != nil {
-		r.result = strings.ToUpper(text(outcome, "result"))
-		r.reason = text(outcome, "reason")
+		r.result = strings.ToUpper(fr.text(outcome, "result"))
+		r.reason = fr.text(outcome, "reason")
 	}
 
-	r.transactionID = text(v, "transaction", "id")
+	r.transactionID = uniqueText(v, "transaction", "id")
 
 	if debug := v.Get("debugContext", "debugData"); debug != nil {
-		r.requestID = text(debug, "requestId")
-		r.requestURI = text(debug, "requestUri")
-		r.grantType = text(debug, "grantType")
-		r.grantedScopes = text(debug, "grantedScopes")
-		r.requestedScopes = text(debug, "requestedScopes")
-		r.debugClientID = text(debug, "clientId")
-		r.debugIssuer = text(debug, "issuer")
-		r.authServerID = text(debug, "authorizationServerId")
-		r.refreshTokenID = text(debug, "refreshTokenId")
+		r.requestID = uniqueText(debug, "requestId")
+		r.requestURI = fr.text(debug, "requestUri")
+		r.grantType = fr.text(debug, "grantType")
+		r.grantedScopes = fr.text(debug, "grantedScopes")
+		r.requestedScopes = fr.text(debug, "requestedScopes")
+		r.debugClientID = fr.text(debug, "clientId")
+		r.debugIssuer = fr.text(debug, "issuer")
+		r.authServerID = fr.text(debug, "authorizationServerId")
+		r.refreshTokenID = fr.text(debug, "refreshTokenId")
 	}
 
 	for _, t := range v.GetArray("target") {
@@ -146,42 +145,81 @@ func readRecord(v *fastjson.Value, r *record) error {
 			continue
 		}
 		r.targets = append(r.targets, target{
-			id:          text(t, "id"),
-			typ:         text(t, "type"),
-			subject:     text(t, "detailEntry", "subject"),
-			expires:     text(t, "detailEntry", "expires"),
-			alternateID: text(t, "alternateId"),
+			id:          fr.text(t, "id"),
+			typ:         fr.text(t, "type"),
+			subject:     fr.text(t, "detailEntry", "subject"),
+			expires:     fr.text(t, "detailEntry", "expires"),
+			alternateID: fr.text(t, "alternateId"),
 		})
 	}
 	return nil
 }
 
-// requiredString returns the string at key of v, or a *fieldError when it
-// is missing, null, of another JSON type, or a placeholder.
-func requiredString(v *fastjson.Value, key string) (string, error) {
+// requiredString returns a *fieldError when the value at key of v is
+// missing, null, of another JSON type than string, or a placeholder.
+func requiredString(v *fastjson.Value, key string) error {
 	field := v.Get(key)
 	if field == nil || field.Type() == fastjson.TypeNull {
-		return "", &fieldError{field: key, reason: "is missing"}
+		return &fieldError{field: key, reason: "is missing"}
 	}
 	if field.Type() != fastjson.TypeString {
-		return "", &fieldError{field: key, reason: fmt.Sprintf("is a JSON %s, not a string", field.Type())}
+		return &fieldError{field: key, reason: fmt.Sprintf("is a JSON %s, not a string", field.Type())}
 	}
-	s := string(field.GetStringBytes())
-	if !present(s) {
-		return "", &fieldError{field: key, reason: fmt.Sprintf("is the placeholder %q", s)}
+	if s := field.GetStringBytes(); !present(string(s)) {
+		return &fieldError{field: key, reason: fmt.Sprintf("is the placeholder %q", s)}
 	}
-	return s, nil
+	return nil
 }
 
+// fieldReader reads text fields and shares the strings of values that
+// repeat from record to record, such as user agents, cities, event types
+// and user ids, so that a large file does not allocate each of them anew.
+type fieldReader struct {
+	interned map[string]string
+}
+
+// Bounds of fieldReader's table of shared strings: values longer than
+// maxInternedBytes are not shared, and the table is emptied when it reaches
+// maxInterned entries, which keeps it under about 2 MiB.
+const (
+	maxInterned      = 8192
+	maxInternedBytes = 256
+)
+
 // text returns the string at the path keys of v, or "" when the value is
-// missing, not a string, or a placeholder. A number is not read as text:
-// Okta writes every text field of a LogEvent as a JSON string.
-func text(v *fastjson.Value, keys ...string) string {
+// missing, not a string, or a placeholder. A number is not read as text,
+// because Okta writes every text field of a LogEvent as a JSON string.
+func (fr *fieldReader) text(v *fastjson.Value, keys ...string) string {
 	b := v.GetStringBytes(keys...)
 	if len(b) == 0 {
 		return ""
 	}
-	s := string(b)
+	if len(b) > maxInternedBytes {
+		return presentOrEmpty(string(b))
+	}
+	if s, ok := fr.interned[string(b)]; ok {
+		return s
+	}
+	s := presentOrEmpty(string(b))
+	if fr.interned == nil || len(fr.interned) >= maxInterned {
+		fr.interned = make(map[string]string)
+	}
+	fr.interned[string(b)] = s
+	return s
+}
+
+// uniqueText reads a text field as fieldReader.text does, for values that
+// differ in each record and so are not worth sharing.
+func uniqueText(v *fastjson.Value, keys ...string) string {
+	b := v.GetStringBytes(keys...)
+	if len(b) == 0 {
+		return ""
+	}
+	return presentOrEmpty(string(b))
+}
+
+// presentOrEmpty returns s, or "" when s is a placeholder.
+func presentOrEmpty(s string) string {
 	if !present(s) {
 		return ""
 	}
