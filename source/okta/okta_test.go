@@ -220,3 +220,48 @@ func TestTokenEvents(t *testing.T) {
 		}
 	})
 }
+
+// TestCategorize checks the class of the event types that the package
+// documentation lists.
+func TestCategorize(t *testing.T) {
+	tests := []struct {
+		eventType string
+		want      category
+	}{
+		{"app.oauth2.as.token.grant.access_token", categoryGrant},
+		{"app.oauth2.as.token.grant.refresh_token", categoryGrant},
+		{"app.oauth2.as.token.grant.id_token", categoryGrant},
+		{"app.oauth2.as.token.grant", categoryGrant},
+		{"app.oauth2.token.grant.access_token", categoryGrant},
+		{"app.oauth2.token.grant", categoryGrant},
+		{"app.oauth2.as.authorize.implicit.access_token", categoryGrant},
+		{"app.oauth2.authorize.implicit.id_token", categoryGrant},
+		{"app.oauth2.as.token.revoke", categoryRevoke},
+		{"app.oauth2.token.revoke", categoryRevoke},
+		{"app.oauth2.token.revoke.implicit.as", categoryRevoke},
+		{"app.oauth2.token.revoke.implicit.client", categoryRevoke},
+		{"app.oauth2.as.token.detect_reuse", categoryReuse},
+		{"app.oauth2.token.detect_reuse", categoryReuse},
+		{"app.oauth2.as.authorize.code", categorySession},
+		{"app.oauth2.authorize.code", categorySession},
+		{"app.oauth2.signon", categorySession},
+		{"user.session.start", categorySession},
+		{"user.session.end", categorySession},
+		{"user.authentication.sso", categorySession},
+		{"user.mfa.okta_verify.deny_push", categorySession},
+		{"policy.evaluate_sign_on", categorySession},
+		{"security.session.detect_client_roaming", categorySession},
+		{"system.push.send_factor_verify_push", categorySession},
+		{"app.oauth2.as.consent.grant", categoryOther},
+		{"app.oauth2.as.consent.revoke", categoryOther},
+		{"user.account.lock", categoryOther},
+		{"user.lifecycle.create", categoryOther},
+		{"policy.lifecycle.update", categoryOther},
+		{"system.api_token.revoke", categoryOther},
+	}
+	for _, tc := range tests {
+		if got := categorize(tc.eventType); got != tc.want {
+			t.Errorf("categorize(%q) = %d, want %d", tc.eventType, got, tc.want)
+		}
+	}
+}

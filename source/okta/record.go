@@ -180,7 +180,7 @@ type fieldReader struct {
 
 // Bounds of fieldReader's table of shared strings: values longer than
 // maxInternedBytes are not shared, and the table is emptied when it reaches
-// maxInterned entries, which keeps it under about 2 MiB.
+// maxInterned entries, which keeps it under about 2.5 MiB.
 const (
 	maxInterned      = 8192
 	maxInternedBytes = 256
@@ -200,11 +200,12 @@ func (fr *fieldReader) text(v *fastjson.Value, keys ...string) string {
 	if s, ok := fr.interned[string(b)]; ok {
 		return s
 	}
-	s := presentOrEmpty(string(b))
+	key := string(b)
+	s := presentOrEmpty(key)
 	if fr.interned == nil || len(fr.interned) >= maxInterned {
 		fr.interned = make(map[string]string)
 	}
-	fr.interned[string(b)] = s
+	fr.interned[key] = s
 	return s
 }
 
@@ -240,9 +241,10 @@ func number(v *fastjson.Value, keys ...string) float64 {
 	return f
 }
 
-// asNumber reads securityContext.asNumber, a JSON number in Okta's exports
-// and a numeric string in some forwarders' copies. It returns 0 for any
-// other value or a number outside the 32-bit ASN range.
+// asNumber reads securityContext.asNumber, which Okta writes as a JSON
+// number. It also takes a numeric string, with or without an "AS" prefix.
+// It returns 0 for any other value or a number outside the 32-bit ASN
+// range.
 func asNumber(v *fastjson.Value) uint32 {
 	if v == nil {
 		return 0
