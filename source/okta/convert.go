@@ -81,6 +81,10 @@ func convert(r *record, src string, out *plan) error {
 		out.skip = r.eventType + ": outcome " + r.result + ", so no token was revoked"
 		return nil
 	}
+	if cat == categorySession && r.session() == "" {
+		out.skip = r.eventType + ": no session id"
+		return nil
+	}
 
 	if r.uuid == "" {
 		return &fieldError{field: "uuid", reason: "is missing"}
@@ -109,11 +113,7 @@ func convert(r *record, src string, out *plan) error {
 	// A session fact, or a token event that names no token: the latter is
 	// still context of its session, such as a refused authorization code.
 	if base.SessionID == "" {
-		if cat == categorySession {
-			out.skip = r.eventType + ": no session id"
-		} else {
-			out.skip = r.eventType + ": no token id in target and no session id"
-		}
+		out.skip = r.eventType + ": no token id in target and no session id"
 		return nil
 	}
 	e := base

@@ -265,6 +265,14 @@ func TestRequiredFields(t *testing.T) {
 		r := parseData(t, "required.jsonl", marshal(t, m))
 		checkTotals(t, r, 0, 1, 0)
 	})
+
+	t.Run("session fact without session needs no uuid", func(t *testing.T) {
+		m := baseRecord(t)
+		set(m, "authenticationContext", map[string]any{"externalSessionId": "unknown"})
+		remove(m, "uuid")
+		r := parseData(t, "required.jsonl", marshal(t, m))
+		checkTotals(t, r, 0, 1, 0)
+	})
 }
 
 // TestLongLine checks that a 10 MB line is rejected with its location,
