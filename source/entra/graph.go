@@ -23,7 +23,7 @@ func (p *parser) graphActivity(line int, record, props *fastjson.Value) (e audit
 	}
 	tokenID := tokenIdentifier(text(props.Get("signInActivityId")))
 	if tokenID == "" {
-		return e, fmt.Sprintf("Graph request %s has no signInActivityId, so it names no token", requestID), nil
+		return e, "Graph request has no signInActivityId, so it names no token", nil
 	}
 
 	at, err := graphTime(record, props)

@@ -57,11 +57,12 @@ func (p *parser) signIn(line int, record, props *fastjson.Value, prefix, categor
 	sessionID := text(props.Get("sessionId"))
 
 	// A record that yields no event is skipped even when its time is bad.
+	// Skip reasons name no record, so that an import counts them by reason.
 	switch {
 	case errorCode == 0 && tokenID == "":
-		return e, fmt.Sprintf("%s sign-in %s succeeded but has no uniqueTokenIdentifier, so the token it issued cannot be named", category, id), nil
+		return e, category + " sign-in succeeded but has no uniqueTokenIdentifier, so the token it issued cannot be named", nil
 	case errorCode != 0 && sessionID == "":
-		return e, fmt.Sprintf("%s sign-in %s failed with error %d and has no sessionId, so it concerns no token or session", category, id, errorCode), nil
+		return e, fmt.Sprintf("%s sign-in failed with error %d and has no sessionId, so it concerns no token or session", category, errorCode), nil
 	}
 
 	at, err := signInTime(record, props, prefix)
