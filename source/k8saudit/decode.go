@@ -39,12 +39,15 @@ func (d *recordDecoder) decode(raw []byte) (*record, error) {
 //     does not;
 //   - a \u escape of a UTF-16 surrogate, which fastjson and encoding/json
 //     unescape differently when it is unpaired;
+//   - a control character other than a line feed, which JSON allows only
+//     as white space and fastjson.Validate (v1.6.10) misses inside a
+//     string that has an escape after it;
 //   - a value of the wrong type or a null inside an array or a map;
 //   - a key given twice, or in another case than the field's name, which
 //     encoding/json merges or matches case-insensitively;
 //   - an EventList ("items"), whose items must keep their exact bytes.
 func (d *recordDecoder) fast(raw []byte) (*record, bool) {
-	if !utf8.Valid(raw) || hasSurrogateEscape(raw) {
+	if !utf8.Valid(raw) || hasSurrogateEscape(raw) || hasControlByte(raw) {
 		return nil, false
 	}
 	v, err := d.parser.ParseBytes(raw)
@@ -347,6 +350,17 @@ func hasSurrogateEscape(raw []byte) bool {
 			return true
 		}
 	}
+}
+
+// hasControlByte reports whether raw contains a control character other than
+// a line feed.
+func hasControlByte(raw []byte) bool {
+	for _, c := range raw {
+		if c < 0x20 && c != '\n' {
+			return true
+		}
+	}
+	return false
 }
 
 // The JSON names of the fields of each struct that record decodes, in the

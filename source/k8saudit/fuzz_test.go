@@ -1,10 +1,14 @@
 package k8saudit
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -71,4 +75,84 @@ func FuzzParse(f *testing.F) {
 			t.Errorf("Parse = %v, want nil or ErrUnreadableDocument", err)
 		}
 	})
+}
+
+// FuzzDecode checks that the fastjson path of recordDecoder gives what
+// decodeRecord gives: the same record, or the same error.
+func FuzzDecode(f *testing.F) {
+	files, err := filepath.Glob("testdata/*.jsonl")
+	if err != nil {
+		f.Fatal(err)
+	}
+	for _, name := range files {
+		b, err := os.ReadFile(name)
+		if err != nil {
+			f.Fatal(err)
+		}
+		for l := range strings.SplitSeq(string(b), "\n") {
+			f.Add([]byte(l))
+		}
+	}
+	f.Add([]byte(`{"auditID":"a","AuditID":"b","stage":null,"user":{"extra":{"k":["v",null]}},"responseStatus":{"code":2e2}}`))
+
+	var d recordDecoder
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		got, gotErr := d.decode(raw)
+		want, wantErr := decodeRecord(raw)
+
+		if fmt.Sprint(gotErr) != fmt.Sprint(wantErr) {
+			t.Fatalf("decode(%q) error = %v, want %v", raw, gotErr, wantErr)
+		}
+		if gotErr != nil {
+			return
+		}
+		normalize(t, got)
+		normalize(t, want)
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("decode(%q) = %+v, want %+v", raw, got, want)
+		}
+	})
+}
+
+// normalize drops from r what the fast path of recordDecoder does not copy:
+// the annotations and extra keys that the importer does not read, and the
+// bodies of requests other than TokenRequests. It compacts the bodies that
+// remain, so that they compare by content.
+func normalize(tb testing.TB, r *record) {
+	tb.Helper()
+	r.User.Extra = keepKeys(r.User.Extra, credentialIDKey)
+	r.Annotations = keepKeys(r.Annotations, issuedCredentialIDKey, legacyIssuedCredentialIDKey)
+	if ref := r.ObjectRef; ref != nil && text(ref.Resource) == "serviceaccounts" && text(ref.Subresource) == "token" && text(r.Verb) == "create" {
+		r.RequestObject, r.ResponseObject = compactJSON(tb, r.RequestObject), compactJSON(tb, r.ResponseObject)
+		return
+	}
+	r.RequestObject, r.ResponseObject = nil, nil
+}
+
+// keepKeys returns m with only keys, or nil when m is nil.
+func keepKeys[V any](m map[string]V, keys ...string) map[string]V {
+	if m == nil {
+		return nil
+	}
+	out := make(map[string]V)
+	for _, k := range keys {
+		if v, ok := m[k]; ok {
+			out[k] = v
+		}
+	}
+	return out
+}
+
+// compactJSON removes the white space of raw, so that bodies compare by
+// content.
+func compactJSON(tb testing.TB, raw json.RawMessage) json.RawMessage {
+	tb.Helper()
+	if raw == nil {
+		return nil
+	}
+	var b bytes.Buffer
+	if err := json.Compact(&b, raw); err != nil {
+		tb.Fatalf("body %q is not valid JSON: %v", raw, err)
+	}
+	return b.Bytes()
 }

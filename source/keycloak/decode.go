@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/valyala/fastjson"
 )
@@ -33,9 +34,12 @@ func (d *jsonDecoder) object(text string) (map[string]any, error) {
 // parser accepts some invalid JSON (NaN, numbers such as 1.2.3, unknown
 // escapes), which fastjson.Validate rejects, and it stops at
 // fastjson.MaxDepth levels of nesting, where encoding/json allows 10,000.
-// Parse runs first because Validate does not bound its recursion.
+// Invalid UTF-8, which encoding/json replaces with U+FFFD, is left to it.
+// Parse runs first because Validate does not bound its recursion. Text with
+// a tab or carriage return takes the slow path too, because Validate may
+// miss them inside strings.
 func (d *jsonDecoder) fastObject(text string) (map[string]any, bool) {
-	if hasSurrogateEscape(text) {
+	if !utf8.ValidString(text) || hasSurrogateEscape(text) || hasControlByte(text) {
 		return nil, false
 	}
 	v, err := d.parser.Parse(text)
@@ -62,6 +66,19 @@ func hasSurrogateEscape(text string) bool {
 			return true
 		}
 	}
+}
+
+// hasControlByte reports whether text contains a control character other
+// than a line feed. JSON allows them only as white space between tokens, and
+// fastjson.Validate (v1.6.10) misses one inside a string that has an escape
+// after it.
+func hasControlByte(text string) bool {
+	for i := 0; i < len(text); i++ {
+		if text[i] < 0x20 && text[i] != '\n' {
+			return true
+		}
+	}
+	return false
 }
 
 // decodedValue copies v out of the parser's buffer into the value

@@ -2,6 +2,7 @@ package keycloak
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"reflect"
 	"strings"
@@ -68,6 +69,34 @@ func FuzzParse(f *testing.F) {
 		}
 		if again := parse(); !reflect.DeepEqual(again.events, c.events) {
 			t.Errorf("second Parse() events = %+v, want the first's %+v", again.events, c.events)
+		}
+	})
+}
+
+// FuzzDecodeObject checks that the fastjson path of jsonDecoder gives what
+// encoding/json gives: the same object, or the same error.
+func FuzzDecodeObject(f *testing.F) {
+	for _, name := range sampleFiles {
+		data, err := os.ReadFile(testdata(name))
+		if err != nil {
+			f.Fatal(err)
+		}
+		for _, line := range strings.Split(string(data), "\n") {
+			f.Add(line)
+		}
+	}
+	f.Add(`{"a":1,"a":"x","b":[1.5e3,null,true],"c":{"d":"\u00e9\ud800"}}`)
+
+	var d jsonDecoder
+	f.Fuzz(func(t *testing.T, text string) {
+		got, gotErr := d.object(text)
+		want, wantErr := decodeObject(text)
+
+		if fmt.Sprint(gotErr) != fmt.Sprint(wantErr) {
+			t.Fatalf("object(%q) error = %v, want %v", text, gotErr, wantErr)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("object(%q) = %#v, want %#v", text, got, want)
 		}
 	})
 }

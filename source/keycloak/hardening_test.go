@@ -12,7 +12,7 @@ import (
 	"github.com/tokentrail/tokentrail/source"
 )
 
-// tenMegabytes is the length of the value that makes a line of over 10 MB.
+// tenMegabytes is the length of the value that makes a line of over 10 MiB.
 const tenMegabytes = 10 << 20
 
 // goodLine is a text log line with one issued event, which follows each
