@@ -118,7 +118,7 @@ func isExchange(code, prefix string) bool {
 func sessionReason(code, description string) string {
 	sc, ok := sessionCodes[code]
 	if !ok {
-		// A Guardian (gd_) code, whose description tells what happened.
+		// A Guardian (gd_) code: its description is the outcome.
 		if description != "" {
 			return description
 		}

@@ -20,6 +20,10 @@ type parser struct {
 	file string
 	h    source.Handler
 	json fastjson.Parser // reused for every record
+
+	// events holds the events of the current record, at most two, so that
+	// converting a record allocates no slice for them.
+	events [2]audit.Event
 }
 
 // record converts one log record, found at line, and hands the outcome to the
@@ -38,7 +42,7 @@ func (p *parser) record(line int, raw []byte) error {
 		return nil
 	}
 
-	events, skip, err := convert(root, source.Location(p.file, line))
+	events, skip, err := convert(root, source.Location(p.file, line), p.events[:0])
 	if err != nil {
 		p.reject(line, err.Error())
 		return nil
@@ -97,10 +101,10 @@ func logID(root, v *fastjson.Value) (string, error) {
 	return "", err
 }
 
-// convert turns one record into its events, or returns why it is skipped,
-// or an error naming the field that makes it unreadable. location is the
-// record's "file:line".
-func convert(root *fastjson.Value, location string) ([]audit.Event, string, error) {
+// convert appends the events of one record to out, or returns why the
+// record is skipped, or an error naming the field that makes it unreadable.
+// location is the record's "file:line".
+func convert(root *fastjson.Value, location string, out []audit.Event) ([]audit.Event, string, error) {
 	v := logObject(root)
 	id, err := logID(root, v)
 	if err != nil {
@@ -151,10 +155,10 @@ func convert(root *fastjson.Value, location string) ([]audit.Event, string, erro
 		if jti := text(v, "details", "access_token_jti"); jti != "" {
 			e.TokenID = jti
 		}
-		return []audit.Event{e}, "", nil
+		return append(out, e), "", nil
 
 	case classRefreshed:
-		return refreshEvents(e, v, id), "", nil
+		return refreshEvents(out, e, v, id), "", nil
 
 	case classExchangeFailed, classReused:
 		// NOTE: sertft and ferrt logs carry details.familyId and
@@ -168,17 +172,17 @@ func convert(root *fastjson.Value, location string) ([]audit.Event, string, erro
 			e.RejectReason = audit.RejectReused
 		}
 		e.Reason = description
-		return []audit.Event{e}, "", nil
+		return append(out, e), "", nil
 
 	case classRevoked:
 		e.Kind = audit.KindRevoked
 		e.TokenID = exchangeIDPrefix + id
 		e.RevocationMethod = audit.RevokedByAPI
 		e.Reason = description
-		return []audit.Event{e}, "", nil
+		return append(out, e), "", nil
 
 	case classAPIUsed, classAPIFailed:
-		return apiEvent(e, v, class, description)
+		return apiEvent(out, e, v, class, description)
 
 	default: // classSession
 		if e.SessionID == "" {
@@ -186,21 +190,22 @@ func convert(root *fastjson.Value, location string) ([]audit.Event, string, erro
 		}
 		e.Kind = audit.KindSession
 		e.Reason = sessionReason(code, description)
-		return []audit.Event{e}, "", nil
+		return append(out, e), "", nil
 	}
 }
 
-// refreshEvents returns the events of a refresh-token exchange (sertft).
+// refreshEvents appends to out the events of a refresh-token exchange
+// (sertft).
 // The first is the refresh, whose TokenID names the exchange. When the log
 // names the jti of the access token it minted (details.access_token_jti),
 // the second is that token's issuance, with the exchange as its parent.
-func refreshEvents(e audit.Event, v *fastjson.Value, id string) []audit.Event {
+func refreshEvents(out []audit.Event, e audit.Event, v *fastjson.Value, id string) []audit.Event {
 	e.Kind = audit.KindRefreshed
 	e.TokenID = exchangeIDPrefix + id
 
 	jti := text(v, "details", "access_token_jti")
 	if jti == "" {
-		return []audit.Event{e}
+		return append(out, e)
 	}
 	issued := e
 	issued.ID = audit.NewID("auth0", id, "access_token")
@@ -210,12 +215,13 @@ func refreshEvents(e audit.Event, v *fastjson.Value, id string) []audit.Event {
 	// The slices are shared with e, and Sanitize may rewrite them in place.
 	issued.Audience = append([]string(nil), e.Audience...)
 	issued.Scopes = append([]string(nil), e.Scopes...)
-	return []audit.Event{e, issued}
+	return append(out, e, issued)
 }
 
-// apiEvent returns the event of a Management API call (sapi or fapi): a use
+// apiEvent appends to out the event of a Management API call (sapi or fapi):
+// a use
 // or a rejection of the API token named by the jti of its credentials.
-func apiEvent(e audit.Event, v *fastjson.Value, class class, description string) ([]audit.Event, string, error) {
+func apiEvent(out []audit.Event, e audit.Event, v *fastjson.Value, class class, description string) ([]audit.Event, string, error) {
 	jti := text(v, "details", "request", "auth", "credentials", "jti")
 	if jti == "" {
 		return nil, e.Action + ": no Management API token id (details.request.auth.credentials.jti)", nil
@@ -244,5 +250,5 @@ func apiEvent(e audit.Event, v *fastjson.Value, class class, description string)
 	if status, ok := number(v.Get("details", "response"), "statusCode"); ok && status >= 100 && status <= 599 {
 		e.Status = int(status)
 	}
-	return []audit.Event{e}, "", nil
+	return append(out, e), "", nil
 }
