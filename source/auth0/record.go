@@ -195,10 +195,10 @@ func convert(root *fastjson.Value, location string, out []audit.Event) ([]audit.
 }
 
 // refreshEvents appends to out the events of a refresh-token exchange
-// (sertft).
-// The first is the refresh, whose TokenID names the exchange. When the log
-// names the jti of the access token it minted (details.access_token_jti),
-// the second is that token's issuance, with the exchange as its parent.
+// (sertft). The first is the refresh, whose TokenID names the exchange.
+// When the log names the jti of the access token it minted
+// (details.access_token_jti), the second is that token's issuance, with the
+// exchange as its parent.
 func refreshEvents(out []audit.Event, e audit.Event, v *fastjson.Value, id string) []audit.Event {
 	e.Kind = audit.KindRefreshed
 	e.TokenID = exchangeIDPrefix + id
@@ -219,8 +219,7 @@ func refreshEvents(out []audit.Event, e audit.Event, v *fastjson.Value, id strin
 }
 
 // apiEvent appends to out the event of a Management API call (sapi or fapi):
-// a use
-// or a rejection of the API token named by the jti of its credentials.
+// a use or a rejection of the API token named by the jti of its credentials.
 func apiEvent(out []audit.Event, e audit.Event, v *fastjson.Value, class class, description string) ([]audit.Event, string, error) {
 	jti := text(v, "details", "request", "auth", "credentials", "jti")
 	if jti == "" {
