@@ -95,11 +95,12 @@ func TestParseBinaryFile(t *testing.T) {
 	text := string(data)
 	lines := strings.Count(text, "\n") + 1
 
+	format := Format(mustMapping(t, hardeningMapping))
 	done := make(chan *result)
 	go func() {
 		r := &result{}
 		in := source.Input{Reader: strings.NewReader(text), Name: "random.bin"}
-		if err := Format(mustMapping(t, hardeningMapping)).Parse(context.Background(), in, r); err != nil {
+		if err := format.Parse(context.Background(), in, r); err != nil {
 			t.Errorf("Parse() = %v, want nil", err)
 		}
 		done <- r
