@@ -11,10 +11,12 @@ import (
 )
 
 // recordDecoder decodes audit records into the record that decodeRecord, with
-// encoding/json, makes of them. It reads with fastjson, which is faster, and
-// hands to decodeRecord every record that fastjson would read differently or
-// that decodeRecord rejects, so that the results and the reasons of
-// rejections stay those of encoding/json. The zero recordDecoder
+// encoding/json, makes of them, except that user.extra and annotations keep
+// only the keys the importer reads and only a TokenRequest keeps its bodies.
+// It reads with fastjson, which is faster, and hands to decodeRecord every
+// record that fastjson would read differently or that decodeRecord rejects,
+// so that the events and the reasons of rejections stay those of
+// encoding/json. The zero recordDecoder
 // is ready to use. It is not safe for concurrent use.
 type recordDecoder struct {
 	parser  fastjson.Parser
