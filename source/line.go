@@ -46,10 +46,10 @@ func (lr *LineReader) Next() (line []byte, number int, err error) {
 		chunk, err := lr.r.ReadSlice('\n')
 		size += len(chunk)
 		lr.total += int64(len(chunk))
-		if size <= lr.max+2 { // room for "\r\n"
-			lr.buf = append(lr.buf, chunk...)
-		}
 		if err == bufio.ErrBufferFull {
+			if size <= lr.max+2 { // room for "\r\n"
+				lr.keep(chunk)
+			}
 			continue
 		}
 		if err != nil && err != io.EOF {
@@ -66,7 +66,15 @@ func (lr *LineReader) Next() (line []byte, number int, err error) {
 			}
 			return nil, lr.line, fmt.Errorf("%w: %d bytes, over the limit of %d", ErrLineTooLong, length, lr.max)
 		}
-		out := lr.buf
+
+		// A line that fits the reader's buffer is returned from it
+		// without a copy; it stays valid until the next read, as Next
+		// promises.
+		out := chunk
+		if len(lr.buf) > 0 {
+			lr.keep(chunk)
+			out = lr.buf
+		}
 		if n := len(out); n > 0 && out[n-1] == '\n' {
 			out = out[:n-1]
 		}
@@ -75,6 +83,19 @@ func (lr *LineReader) Next() (line []byte, number int, err error) {
 		}
 		return out, lr.line, nil
 	}
+}
+
+// keep appends chunk to the line being assembled. The buffer grows by
+// doubling, up to the limit, so that a line near the limit costs a few
+// allocations instead of one for every quarter more.
+func (lr *LineReader) keep(chunk []byte) {
+	need := len(lr.buf) + len(chunk)
+	if need > cap(lr.buf) {
+		grown := make([]byte, len(lr.buf), min(max(need, 2*cap(lr.buf)), lr.max+2))
+		copy(grown, lr.buf)
+		lr.buf = grown
+	}
+	lr.buf = append(lr.buf, chunk...)
 }
 
 // BytesRead returns how many bytes Next has consumed, for progress reports.

@@ -3,6 +3,7 @@ package source_test
 import (
 	"errors"
 	"io"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -60,6 +61,37 @@ func TestLineReaderHugeLineBoundedMemory(t *testing.T) {
 	line, n, err := lr.Next()
 	if err != nil || string(line) != "ok" || n != 2 {
 		t.Errorf("Next() after the huge line = %q, %d, %v; want ok, 2, nil", line, n, err)
+	}
+}
+
+func TestLineReaderAllocatesAboutTheLimit(t *testing.T) {
+	// A line just under the limit and one far over it cost at most about
+	// twice the limit: the buffer doubles instead of growing by quarters.
+	for _, size := range []int{source.MaxLineBytes - 10, 10 << 20} {
+		input := strings.Repeat("z", size) + "\nok\n"
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		lr := source.NewLineReader(strings.NewReader(input), 0)
+		for {
+			if _, _, err := lr.Next(); err == io.EOF {
+				break
+			}
+		}
+		runtime.ReadMemStats(&after)
+		if got := after.TotalAlloc - before.TotalAlloc; got > 2*source.MaxLineBytes+1<<20 {
+			t.Errorf("reading a line of %d bytes allocated %d bytes, want at most about twice the %d-byte limit", size, got, source.MaxLineBytes)
+		}
+	}
+}
+
+func TestLineReaderKeepsLinesLongerThanItsBuffer(t *testing.T) {
+	long := strings.Repeat("0123456789", 20000) // 200 kB, over the 64 KiB read buffer
+	lr := source.NewLineReader(strings.NewReader("short\n"+long+"\r\nend"), 0)
+	for i, want := range []string{"short", long, "end"} {
+		line, n, err := lr.Next()
+		if err != nil || string(line) != want || n != i+1 {
+			t.Fatalf("Next() = %.20q (%d bytes), %d, %v; want %.20q (%d bytes), %d", line, len(line), n, err, want, len(want), i+1)
+		}
 	}
 }
 
