@@ -68,7 +68,7 @@ func (lr *LineReader) Next() (line []byte, number int, err error) {
 		}
 
 		// A line that fits the reader's buffer is returned from it
-		// without a copy; it stays valid until the next read, as Next
+		// without a copy. It stays valid until the next read, as Next
 		// promises.
 		out := chunk
 		if len(lr.buf) > 0 {
