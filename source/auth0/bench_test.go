@@ -20,11 +20,8 @@ func (h *countingHandler) Event(audit.Event) error    { h.events++; return nil }
 func (h *countingHandler) Skip(int, string)           { h.skips++ }
 func (h *countingHandler) Reject(*source.RecordError) { h.rejects++ }
 
-// benchTemplates are log-stream records in the proportions of a busy
-// tenant with refresh tokens: per 20 records, 3 logins, 3 code exchanges,
-// 4 refreshes, 2 Management API calls, a logout, 2 failed logins in a
-// session, one without, a reuse, a failed refresh, a revocation and an
-// administration log. %[1]s is the log_id, %[2]s the date and %[3]d a
+// benchTemplates are log-stream records of the types that a tenant with
+// refresh tokens writes. %[1]s is the log_id, %[2]s the date and %[3]d a
 // number that varies the address and ids.
 var benchTemplates = []string{
 	`{"log_id":"%[1]s","data":{"date":"%[2]s","type":"s","description":"","connection":"Username-Password-Authentication","connection_id":"con_Example00000001","client_id":"Xw7hQ2nV5bK9mR3tY6uP1sD4fG8jL0zA","client_name":"Example Shop","ip":"203.0.%[3]d.10","user_agent":"Mozilla/5.0 (X11; Linux x86_64; rv:135.0) Gecko/20100101 Firefox/135.0","details":{"prompts":[{"name":"prompt-authenticate","completedAt":1740824100000,"connection":"Username-Password-Authentication","strategy":"auth0","identity":"65e1a7c0ffee00000000a001","stats":{"loginsCount":12},"elapsedTime":null}],"initiatedAt":1740824090000,"completedAt":1740824100119,"elapsedTime":10119,"session_id":"Sess%[3]dKq3vT9xYbL2mN8pR4sW6uZ0a","stats":{"loginsCount":12}},"hostname":"login.example.com","user_id":"auth0|65e1a7c0ffee0000000%[3]d","user_name":"user%[3]d@example.com","strategy":"auth0","strategy_type":"database","log_id":"%[1]s","isMobile":false,"location_info":{"country_code":"DE","country_code3":"DEU","country_name":"Germany","city_name":"Berlin","latitude":52.52,"longitude":13.405,"time_zone":"Europe/Berlin","continent_code":"EU"}}}`,
@@ -40,7 +37,10 @@ var benchTemplates = []string{
 	`{"log_id":"%[1]s","data":{"date":"%[2]s","type":"du","description":"User deleted","client_id":"Mm2Mc1i3ntIdF0rBackOfficeJob0001","ip":"198.51.100.%[3]d","details":{},"user_id":"auth0|65e1a7c0ffee0000000%[3]d","hostname":"login.example.com","log_id":"%[1]s"}}`,
 }
 
-// benchMix lists the template of each of 20 consecutive records.
+// benchMix lists the template of each of 20 consecutive records: 3 logins,
+// 3 code exchanges, 4 refreshes, 2 Management API calls, a logout, 2 failed
+// logins in a session and one without, a reuse, a failed refresh, a
+// revocation and a user deletion. The mix is made up, not measured.
 var benchMix = []int{0, 1, 2, 3, 0, 1, 2, 4, 5, 2, 0, 1, 2, 3, 5, 6, 7, 8, 9, 10}
 
 // benchInput returns n generated log-stream records, one a line.

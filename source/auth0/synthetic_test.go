@@ -36,9 +36,10 @@ func apiLogID(n int) string {
 }
 
 // TestManagementAPILogs reads a pretty-printed array of logs, as GET
-// /api/v2/logs returns it, with one user's session from login to logout: a
-// code exchange, two refreshes, the reuse of a rotated refresh token, the
-// revocation that follows, and Management API calls by a machine client.
+// /api/v2/logs returns it. It holds one user's session from login to logout,
+// with a code exchange, two refreshes, the reuse of a rotated refresh token
+// and the revocation that follows. A machine client calls the Management
+// API.
 func TestManagementAPILogs(t *testing.T) {
 	const file = "management-api-logs.json"
 	text := readFile(t, "testdata/"+file)
