@@ -202,9 +202,15 @@ func tokenIdentifier(s string) string {
 	return strings.TrimRight(s, "=")
 }
 
-// fields splits a space-separated list of scopes or roles.
+// fields splits a list of scopes or roles, separated by spaces (as in the
+// scope claim) or commas.
 func fields(s string) []string {
-	list := strings.FieldsFunc(s, func(r rune) bool { return r == ' ' || r == ',' })
+	var list []string
+	if strings.IndexByte(s, ',') < 0 {
+		list = strings.Fields(s)
+	} else {
+		list = strings.FieldsFunc(s, func(r rune) bool { return r == ' ' || r == ',' })
+	}
 	if len(list) == 0 {
 		return nil
 	}
