@@ -18,15 +18,19 @@
 // id), where id is the sign-in's properties.id:
 //
 //   - A sign-in that succeeded (status.errorCode 0) issued a token: an
-//     "issued" event of its uniqueTokenIdentifier (the uti claim), with the
-//     sessionId, the user (or the service principal), the application, the
-//     resource as the audience, the tenant as the issuer, the client's
-//     address, user agent and location, and the conditional-access outcome
-//     as the reason. A successful sign-in without uniqueTokenIdentifier is
-//     skipped, because the token has no identity to record.
+//     "issued" event of its uniqueTokenIdentifier (the uti claim). The event
+//     carries the sessionId, the user (or the service principal), the
+//     application, the resource as the audience and the tenant as the
+//     issuer. It also carries the client's address, user agent and
+//     location, and the conditional-access outcome as the reason. Its
+//     action is the category, followed by incomingTokenType,
+//     authenticationProtocol and clientCredentialType where they are given
+//     and not "none", such as "SignInLogs authenticationProtocol=deviceCode".
+//     A successful sign-in without uniqueTokenIdentifier is skipped, because
+//     the token has no identity to record.
 //   - A sign-in that failed or was interrupted issued no token: a "session"
-//     event of its sessionId, whose reason is the error code and the failure
-//     reason. Without a sessionId it is skipped.
+//     event of its sessionId, with the same action, whose reason is the
+//     error code and the failure reason. Without a sessionId it is skipped.
 //
 // A Microsoft Graph activity record is one request made with an access
 // token. It becomes a "used" event, or a "rejected" event when Graph
@@ -42,11 +46,11 @@
 //
 // Records of other categories (AuditLogs, RiskyUsers and more) are skipped
 // with the category in the reason. These are rejected with file:line and
-// the reason: a record that is not a JSON object, has no category and is not
-// a Graph sign-in object, lacks the id or the time, or has a time that is
-// not RFC 3339. Optional fields that hold a placeholder ("null", "-", a GUID
-// where the address should be, coordinates 0/0) are left empty, and the
-// record is kept.
+// the reason: a record that is not a JSON object, has no category and is
+// not a Graph sign-in object, lacks the id, the time or a sign-in's error
+// code, or has a time that is not RFC 3339. Optional fields that hold a
+// placeholder ("null", "-", a GUID where the address should be,
+// coordinates 0/0) are left empty, and the record is kept.
 package entra
 
 import (
