@@ -22,6 +22,10 @@ type fact struct {
 // plan decides what a record yields: the facts, or the reason to skip it.
 // It needs no time, so a record that yields nothing is skipped even when its
 // time is missing or bad.
+//
+// A user event that names no token but names a session (a login, a failed
+// login, a logout without token ids) yields one session fact, so that the
+// report can show it beside the tokens of that session.
 func plan(r *record) (facts []fact, skip string, err error) {
 	typ := r.get("type")
 	if op := r.get("operationType"); op != "" || typ == "ADMIN_EVENT" || typ == "AdminEvent" {
@@ -31,6 +35,19 @@ func plan(r *record) (facts []fact, skip string, err error) {
 		return nil, "", errNoType
 	}
 
+	facts, missing := tokenFacts(r, typ)
+	switch {
+	case len(facts) > 0:
+		return facts, "", nil
+	case r.session() == "":
+		return nil, typ + " event " + missing + " and no session id", nil
+	}
+	return []fact{{kind: audit.KindSession, role: "session"}}, "", nil
+}
+
+// tokenFacts returns the token facts of a user event of type typ or, when
+// it names no token, what it lacks, for the reason of a skip.
+func tokenFacts(r *record, typ string) (facts []fact, missing string) {
 	access, refresh, updated := r.get("token_id"), r.get("refresh_token_id"), r.get("updated_refresh_token_id")
 	switch {
 	case strings.HasSuffix(typ, "_ERROR"):
@@ -39,13 +56,13 @@ func plan(r *record) (facts []fact, skip string, err error) {
 			presented = refresh
 		}
 		if presented == "" {
-			return nil, typ + " event names no token", nil
+			return nil, "names no token"
 		}
-		return []fact{{kind: audit.KindRejected, tokenID: presented, role: "rejected"}}, "", nil
+		return []fact{{kind: audit.KindRejected, tokenID: presented, role: "rejected"}}, ""
 
 	case typ == "REFRESH_TOKEN":
 		if access == "" && refresh == "" && updated == "" {
-			return nil, "REFRESH_TOKEN event carries no token ids (token_id, refresh_token_id, updated_refresh_token_id)", nil
+			return nil, "carries no token ids (token_id, refresh_token_id, updated_refresh_token_id)"
 		}
 		if refresh != "" {
 			facts = append(facts, fact{kind: audit.KindRefreshed, tokenID: refresh, role: "refreshed"})
@@ -57,11 +74,13 @@ func plan(r *record) (facts []fact, skip string, err error) {
 		if updated != "" && updated != refresh {
 			facts = append(facts, fact{kind: audit.KindIssued, tokenID: updated, parent: refresh, role: "refresh"})
 		}
-		return facts, "", nil
+		return facts, ""
 
 	case typ == "LOGOUT" || typ == "TOKEN_REVOKE" || typ == "REVOKE_GRANT":
+		// A logout without token ids names no token to revoke, so it
+		// becomes the session fact that ends the session.
 		if access == "" && refresh == "" {
-			return nil, revokeSkipReason(r, typ), nil
+			return nil, "carries no token ids"
 		}
 		if access != "" {
 			facts = append(facts, fact{kind: audit.KindRevoked, tokenID: access, role: "revoked-access"})
@@ -69,7 +88,7 @@ func plan(r *record) (facts []fact, skip string, err error) {
 		if refresh != "" {
 			facts = append(facts, fact{kind: audit.KindRevoked, tokenID: refresh, role: "revoked-refresh"})
 		}
-		return facts, "", nil
+		return facts, ""
 
 	case typ == "INTROSPECT_TOKEN" || typ == "USER_INFO_REQUEST":
 		used := access
@@ -77,13 +96,13 @@ func plan(r *record) (facts []fact, skip string, err error) {
 			used = refresh
 		}
 		if used == "" {
-			return nil, typ + " event carries no token_id", nil
+			return nil, "carries no token_id"
 		}
-		return []fact{{kind: audit.KindUsed, tokenID: used, role: "used"}}, "", nil
+		return []fact{{kind: audit.KindUsed, tokenID: used, role: "used"}}, ""
 
 	case typ == "CODE_TO_TOKEN" || typ == "CLIENT_LOGIN" || typ == "TOKEN_EXCHANGE" || access != "" || refresh != "":
 		if access == "" && refresh == "" {
-			return nil, typ + " event carries no token ids (token_id, refresh_token_id)", nil
+			return nil, "carries no token ids (token_id, refresh_token_id)"
 		}
 		if access != "" {
 			facts = append(facts, fact{kind: audit.KindIssued, tokenID: access, role: "access"})
@@ -91,37 +110,30 @@ func plan(r *record) (facts []fact, skip string, err error) {
 		if refresh != "" {
 			facts = append(facts, fact{kind: audit.KindIssued, tokenID: refresh, role: "refresh"})
 		}
-		return facts, "", nil
+		return facts, ""
 	}
-	return nil, typ + " event names no token", nil
-}
-
-// revokeSkipReason names the session of a logout or revocation without token
-// ids, so that the user can revoke or investigate that session's tokens.
-func revokeSkipReason(r *record, typ string) string {
-	switch {
-	case r.session() != "":
-		return fmt.Sprintf("%s event of session %s carries no token ids, so no token is marked revoked", typ, r.session())
-	case r.get("authSessionParentId") != "":
-		return fmt.Sprintf("%s event of auth session %s carries no token ids, so no token is marked revoked", typ, r.get("authSessionParentId"))
-	default:
-		return typ + " event carries no token ids and no session id"
-	}
+	return nil, "names no token"
 }
 
 // session returns the user session: sessionId, else the code_id that
-// Keycloak sets to the same session on code and token events.
+// Keycloak sets to the same session on code and token events, else the
+// authSessionParentId of login and logout events, which holds that id too.
+// A "-", which log shippers write for a missing value, is no session: taken
+// as an id, it would join unrelated events into one session.
 func (r *record) session() string {
-	if s := r.get("sessionId"); s != "" {
-		return s
+	for _, key := range [...]string{"sessionId", "code_id", "authSessionParentId"} {
+		if s := r.get(key); s != "" && s != "-" {
+			return s
+		}
 	}
-	return r.get("code_id")
+	return ""
 }
 
 // events builds the audit events of facts, all at time t.
 func (r *record) events(facts []fact, t time.Time, source string) []audit.Event {
 	base := audit.Event{
 		Time:      t,
+		Action:    r.get("type"),
 		Issuer:    r.get("realmName"),
 		Subject:   r.get("userId"),
 		ClientID:  r.get("clientId"),
@@ -143,9 +155,12 @@ func (r *record) events(facts []fact, t time.Time, source string) []audit.Event 
 	out := make([]audit.Event, 0, len(facts))
 	for _, f := range facts {
 		e := base
-		e.Scopes = append([]string(nil), base.Scopes...)
-		if len(e.Scopes) == 0 {
-			e.Scopes = nil
+		// Each event gets its own copy of the scopes, because Sanitize may
+		// rewrite them in place. A session event has none: scope is what a
+		// token was granted, and a session event names no token.
+		e.Scopes = nil
+		if f.kind != audit.KindSession && len(base.Scopes) > 0 {
+			e.Scopes = append([]string(nil), base.Scopes...)
 		}
 		e.ID = audit.NewID("keycloak", r.raw, f.role)
 		e.Kind = f.kind
@@ -165,6 +180,12 @@ func (r *record) fillKind(e *audit.Event, f fact) {
 	// Token times are whole seconds, so the event time is cut to the second.
 	issuedSecond := e.Time.Truncate(time.Second)
 	switch {
+	case f.kind == audit.KindSession:
+		// Reason is the outcome: empty for a success, else the error code
+		// of a *_ERROR event, such as invalid_user_credentials.
+		if strings.HasSuffix(e.Action, "_ERROR") {
+			e.Reason = r.get("error")
+		}
 	case f.kind == audit.KindRejected:
 		e.Reason = r.get("error")
 		e.RejectReason = rejectReason(e.Reason)

@@ -152,27 +152,44 @@ func TestParsePlaceholders(t *testing.T) {
 	tests := []struct {
 		name string
 		line string
+		role string // the suffix of the event's ID
 		want audit.Event
 	}{
 		{
 			name: "null user and guid address in text log",
 			line: `2024-02-03 04:05:06,789 DEBUG [org.keycloak.events] (t) type="INTROSPECT_TOKEN", realmId="r", realmName="null", clientId="svc", userId="null", sessionId="null", ipAddress="` + guid + `", token_id="t1"`,
-			want: audit.Event{Time: utc(t, "2024-02-03T04:05:06.789Z"), Kind: audit.KindUsed, TokenID: "t1", Issuer: "r", ClientID: "svc"},
+			role: "used",
+			want: audit.Event{Time: utc(t, "2024-02-03T04:05:06.789Z"), Kind: audit.KindUsed, Action: "INTROSPECT_TOKEN", TokenID: "t1", Issuer: "r", ClientID: "svc"},
 		},
 		{
 			name: "ipv6 in json console with offset",
 			line: `{"timestamp":"2024-10-30T17:27:03.414798073+05:30","loggerName":"org.keycloak.events","message":"type=\"INTROSPECT_TOKEN\", realmId=\"r\", ipAddress=\"2001:db8::17\", token_id=\"t2\""}`,
-			want: audit.Event{Time: utc(t, "2024-10-30T11:57:03.414Z"), Kind: audit.KindUsed, TokenID: "t2", Issuer: "r", IP: mustAddr(t, "2001:db8::17")},
+			role: "used",
+			want: audit.Event{Time: utc(t, "2024-10-30T11:57:03.414Z"), Kind: audit.KindUsed, Action: "INTROSPECT_TOKEN", TokenID: "t2", Issuer: "r", IP: mustAddr(t, "2001:db8::17")},
 		},
 		{
 			name: "ipv4-mapped ipv6 in ecs record in utc",
 			line: `{"@timestamp":"2024-10-30T11:57:03.5Z","log.logger":"org.keycloak.events","message":"type=\"INTROSPECT_TOKEN\", realmId=\"r\", ipAddress=\"::ffff:203.0.113.9\", token_id=\"t3\""}`,
-			want: audit.Event{Time: utc(t, "2024-10-30T11:57:03.5Z"), Kind: audit.KindUsed, TokenID: "t3", Issuer: "r", IP: mustAddr(t, "203.0.113.9")},
+			role: "used",
+			want: audit.Event{Time: utc(t, "2024-10-30T11:57:03.5Z"), Kind: audit.KindUsed, Action: "INTROSPECT_TOKEN", TokenID: "t3", Issuer: "r", IP: mustAddr(t, "203.0.113.9")},
 		},
 		{
 			name: "empty and dash values",
-			line: `2024-02-03 04:05:06,789 DEBUG [org.keycloak.events] (t) type=INTROSPECT_TOKEN, realmId=r, userId=, ipAddress=-, token_id=t4`,
-			want: audit.Event{Time: utc(t, "2024-02-03T04:05:06.789Z"), Kind: audit.KindUsed, TokenID: "t4", Issuer: "r"},
+			line: `2024-02-03 04:05:06,789 DEBUG [org.keycloak.events] (t) type=INTROSPECT_TOKEN, realmId=r, userId=, ipAddress=-, sessionId=-, token_id=t4`,
+			role: "used",
+			want: audit.Event{Time: utc(t, "2024-02-03T04:05:06.789Z"), Kind: audit.KindUsed, Action: "INTROSPECT_TOKEN", TokenID: "t4", Issuer: "r"},
+		},
+		{
+			name: "failed login of an unknown user",
+			line: `2024-02-03 04:05:06,789 WARN  [org.keycloak.events] (t) type="LOGIN_ERROR", realmId="r", realmName="null", clientId="null", userId="null", sessionId="null", ipAddress="` + guid + `", error="user_not_found", code_id="s5", authSessionParentId="s5"`,
+			role: "session",
+			want: audit.Event{Time: utc(t, "2024-02-03T04:05:06.789Z"), Kind: audit.KindSession, Action: "LOGIN_ERROR", Issuer: "r", SessionID: "s5", Reason: "user_not_found"},
+		},
+		{
+			name: "dash session id after an empty one",
+			line: `2024-02-03 04:05:06,789 INFO  [org.keycloak.events] (t) type=LOGOUT, realmId=r, userId=u6, sessionId=, code_id=-, authSessionParentId=s6, ipAddress=2001:db8::6`,
+			role: "session",
+			want: audit.Event{Time: utc(t, "2024-02-03T04:05:06.789Z"), Kind: audit.KindSession, Action: "LOGOUT", Issuer: "r", Subject: "u6", SessionID: "s6", IP: mustAddr(t, "2001:db8::6")},
 		},
 	}
 	for _, tt := range tests {
@@ -183,7 +200,7 @@ func TestParsePlaceholders(t *testing.T) {
 				t.Fatalf("rejects = %v, want none: a placeholder must not reject a real event", c.rejects)
 			}
 			want := tt.want
-			want.ID = audit.NewID("keycloak", tt.line, "used")
+			want.ID = audit.NewID("keycloak", tt.line, tt.role)
 			want.Source = "placeholders.log:1"
 			checkEvents(t, c.events, []audit.Event{want})
 		})

@@ -1,10 +1,31 @@
 // Package keycloak imports Keycloak's user events from its logs and from its
-// admin REST API, and turns each event that names a token into audit events.
-// CODE_TO_TOKEN, CLIENT_LOGIN and TOKEN_EXCHANGE become issued events. A
-// REFRESH_TOKEN becomes a refreshed event for the redeemed refresh token and
-// issued events, with that token as parent, for the new ones. A *_ERROR
-// becomes rejected, LOGOUT, TOKEN_REVOKE and REVOKE_GRANT become revoked, and
-// INTROSPECT_TOKEN and USER_INFO_REQUEST become used.
+// admin REST API, and turns each event that names a token into audit events,
+// and each other event that names a session into a session event.
+//
+// Token events: CODE_TO_TOKEN, CLIENT_LOGIN and TOKEN_EXCHANGE become issued
+// events. A REFRESH_TOKEN becomes a refreshed event for the redeemed refresh
+// token and issued events, with that token as parent, for the new ones. A
+// *_ERROR that names a token becomes rejected, LOGOUT, TOKEN_REVOKE and
+// REVOKE_GRANT with token ids become revoked, and INTROSPECT_TOKEN and
+// USER_INFO_REQUEST become used. Every event's Action is the Keycloak event
+// type, such as "CODE_TO_TOKEN".
+//
+// Session events: a user event that names no token but names a session
+// becomes one audit.KindSession event. These are logins (LOGIN), failed logins
+// (LOGIN_ERROR), logouts without token ids, and the token events above when
+// Keycloak logged them without ids. The session is sessionId, else code_id,
+// else authSessionParentId. The token events of the same session take the
+// same id, so a report joins them. Action is the event type. Reason is
+// empty for a success and is the error code of a *_ERROR type, such as
+// "invalid_user_credentials". Subject, ClientID, Issuer (the realm name,
+// else its id), IP and Source are set as for token events. Scopes are left
+// out, because they belong to tokens. A logout without token ids ends its
+// session but marks no token revoked, because it names none.
+//
+// Each event's ID is audit.NewID("keycloak", record text, role), where role
+// tells the events of one record apart ("access", "refresh", "refreshed",
+// "rejected", "revoked-access", "revoked-refresh", "used", "session"), so
+// importing a file twice adds no duplicates.
 //
 // One file may mix these forms, which are recognized line by line:
 //
@@ -23,10 +44,13 @@
 //     "details":{...}}), one object a line or as a JSON array, pretty-printed
 //     over many lines as kcadm get events prints it.
 //
-// Server noise, stack traces, admin events and user events that name no
-// token (LOGIN, LOGIN_ERROR, a LOGOUT without token ids) are skipped with a
-// reason. A record that should yield events but cannot be read is rejected
-// with its file:line and what to do, and the rest of the file is still read.
+// Server noise, stack traces, admin events and user events that name
+// neither a token nor a session (a LOGIN_ERROR for an unknown redirect URI,
+// which Keycloak logs before any session exists) are skipped with a reason.
+// A record that should yield events but cannot be read is rejected with its
+// file:line and what to do, and the rest of the file is still read. A
+// session event needs a time too, so a login whose line lacks one is
+// rejected like a token event.
 //
 // Keycloak events carry token ids (jti) only, never tokens, so nothing this
 // package emits or reports can contain a raw token.
@@ -42,6 +66,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/tokentrail/tokentrail/audit"
 	"github.com/tokentrail/tokentrail/source"
 )
 
@@ -325,7 +350,7 @@ func (p *parser) record(r *record) error {
 	for i := range events {
 		events[i].Sanitize()
 		if err := events[i].Validate(); err != nil {
-			p.reject(r.line, fmt.Sprintf("the %s event of token %s is invalid: %v", events[i].Kind, shorten(events[i].TokenID), err))
+			p.reject(r.line, fmt.Sprintf("the %s is invalid: %v", describe(&events[i]), err))
 			return nil
 		}
 	}
@@ -335,6 +360,15 @@ func (p *parser) record(r *record) error {
 		}
 	}
 	return nil
+}
+
+// describe names an event for the reason of a rejection: "the issued event
+// of token t1", "the session event of session s1".
+func describe(e *audit.Event) string {
+	if e.Kind == audit.KindSession {
+		return fmt.Sprintf("%s event of session %s", e.Kind, shorten(e.SessionID))
+	}
+	return fmt.Sprintf("%s event of token %s", e.Kind, shorten(e.TokenID))
 }
 
 // time returns the time of a record: the event's own time when it has one,

@@ -145,23 +145,24 @@ func checkEvents(tb testing.TB, got, want []audit.Event) {
 func TestParseSampleFileTotals(t *testing.T) {
 	modTime := time.Date(2019, 11, 5, 23, 30, 0, 0, time.UTC)
 	tests := []struct {
-		name         string
-		path         func(testing.TB) string
-		opts         Options
-		modTime      time.Time
-		events       int
-		skipped      int
-		rejected     int
-		rejectedLine int
+		name          string
+		path          func(testing.TB) string
+		opts          Options
+		modTime       time.Time
+		events        int
+		skipped       int
+		rejectedLines []int
 	}{
-		{name: "elastic jboss", path: fixture(elasticFile), events: 2, skipped: 29},
-		{name: "datadog samples without time", path: fixture(samplesFile), skipped: 3, rejected: 1, rejectedLine: 4},
+		{name: "elastic jboss", path: fixture(elasticFile), events: 8, skipped: 23},
+		// Lines 1 and 3 are session events and line 4 a refresh, all without
+		// a time: the samples are message bodies without their log prefix.
+		{name: "datadog samples without time", path: fixture(samplesFile), skipped: 1, rejectedLines: []int{1, 3, 4}},
 		{name: "datadog json console", path: fixture(consoleFile), events: 2},
-		{name: "listener with date", path: fixture(listenerFile), opts: Options{Date: modTime}, events: 2, skipped: 6},
-		{name: "listener with mod time", path: fixture(listenerFile), modTime: modTime, events: 2, skipped: 6},
-		{name: "listener without date", path: fixture(listenerFile), skipped: 6, rejected: 1, rejectedLine: 5},
+		{name: "listener with date", path: fixture(listenerFile), opts: Options{Date: modTime}, events: 4, skipped: 4},
+		{name: "listener with mod time", path: fixture(listenerFile), modTime: modTime, events: 4, skipped: 4},
+		{name: "listener without date", path: fixture(listenerFile), skipped: 4, rejectedLines: []int{3, 4, 5}},
 		{name: "sekoia ecs", path: shared(sekoiaFile), skipped: 6},
-		{name: "kcadm pretty array", path: fixture(kcadmFile), events: 6, skipped: 1},
+		{name: "kcadm pretty array", path: fixture(kcadmFile), events: 7},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -173,11 +174,12 @@ func TestParseSampleFileTotals(t *testing.T) {
 			if len(c.skips) != tt.skipped {
 				t.Errorf("skipped = %d, want %d: %v", len(c.skips), tt.skipped, c.skips)
 			}
-			if len(c.rejects) != tt.rejected {
-				t.Errorf("rejected = %d, want %d: %v", len(c.rejects), tt.rejected, c.rejects)
+			var rejectedLines []int
+			for _, r := range c.rejects {
+				rejectedLines = append(rejectedLines, r.Line)
 			}
-			if tt.rejected == 1 && len(c.rejects) == 1 && c.rejects[0].Line != tt.rejectedLine {
-				t.Errorf("rejected line = %d, want %d", c.rejects[0].Line, tt.rejectedLine)
+			if !reflect.DeepEqual(rejectedLines, tt.rejectedLines) {
+				t.Errorf("rejected lines = %v, want %v: %v", rejectedLines, tt.rejectedLines, c.rejects)
 			}
 			for _, e := range c.events {
 				if err := e.Validate(); err != nil {
@@ -196,20 +198,69 @@ func shared(name string) func(testing.TB) string {
 	return func(tb testing.TB) string { return shareddata.File(tb, name) }
 }
 
-func TestParseElasticCodeToTokenInLocation(t *testing.T) {
+// TestParseElasticEventsInLocation checks every event of the Elastic
+// sample: the failed logins and the logins and logouts that name a session
+// become session events, and the login, the code exchange and the logout of
+// session bae6e56e share its SessionID, so that a report joins them.
+func TestParseElasticEventsInLocation(t *testing.T) {
 	path := testdata(elasticFile)
-	raw := fileLine(t, path, 15)
 	berlinSummer := time.FixedZone("CEST", 2*60*60)
 
 	c := parseFile(t, Options{Location: berlinSummer}, path, time.Time{})
 
+	session := func(line int, at string) audit.Event {
+		return audit.Event{
+			ID:     audit.NewID("keycloak", fileLine(t, path, line), "session"),
+			Time:   utc(t, at),
+			Kind:   audit.KindSession,
+			Source: fmt.Sprintf("%s:%d", elasticFile, line),
+		}
+	}
+	wrongPassword := session(10, "2021-10-22T19:20:42.120Z") // 21:20:42,120 at +02:00
+	wrongPassword.Action = "LOGIN_ERROR"
+	wrongPassword.Issuer = "test"
+	wrongPassword.Subject = "cc74404c-de7e-482a-98f7-b271ff3c49be"
+	wrongPassword.ClientID = "test"
+	wrongPassword.SessionID = "3a76b735-e324-42b1-aa15-7c1f69f22eb8"
+	wrongPassword.IP = mustAddr(t, "172.18.0.1")
+	wrongPassword.Reason = "invalid_user_credentials"
+
+	unknownUser := session(11, "2021-10-22T19:24:41.076Z")
+	unknownUser.Action = "LOGIN_ERROR"
+	unknownUser.Issuer = "master"
+	// userId=null: Keycloak's way of writing no user.
+	unknownUser.ClientID = "security-admin-console"
+	unknownUser.SessionID = "f9d4300d-d052-4eb6-9aeb-e8fcf642a21f"
+	unknownUser.IP = mustAddr(t, "172.18.0.1")
+	unknownUser.Reason = "user_not_found"
+
+	samlFailure := session(13, "2021-10-22T18:58:02.700Z") // out of order in the file
+	samlFailure.Action = "LOGIN_ERROR"
+	samlFailure.Issuer = "ABCD TEST"
+	samlFailure.Subject = "ce637d23-b89c-4fca-9088-1aea1d053e19"
+	samlFailure.ClientID = "https://www.example.com/shibboleth"
+	samlFailure.SessionID = "cbefe0ca-bc11-48b4-b7fa-f1a59d220980"
+	samlFailure.IP = mustAddr(t, "10.2.2.156")
+	samlFailure.Reason = "invalid_user_credentials"
+
+	const consoleSession = "bae6e56e-368f-4809-89f3-48cfb6279f5e"
+	login := session(14, "2021-10-22T20:11:31.257Z")
+	login.Action = "LOGIN"
+	login.Issuer = "test"
+	login.Subject = "ce637d23-b89c-4fca-9088-1aea1d053e19"
+	login.ClientID = "security-admin-console"
+	login.SessionID = consoleSession // code_id
+	login.IP = mustAddr(t, "10.2.2.156")
+
+	raw := fileLine(t, path, 15)
 	common := audit.Event{
-		Time:      utc(t, "2021-10-22T20:11:32.131Z"), // 22:11:32,131 at +02:00
+		Time:      utc(t, "2021-10-22T20:11:32.131Z"),
 		Kind:      audit.KindIssued,
+		Action:    "CODE_TO_TOKEN",
 		Issuer:    "test",
 		Subject:   "ce637d23-b89c-4fca-9088-1aea1d053e19",
 		ClientID:  "security-admin-console",
-		SessionID: "bae6e56e-368f-4809-89f3-48cfb6279f5e", // code_id: the line has no sessionId
+		SessionID: consoleSession, // code_id: the line has no sessionId
 		Scopes:    []string{"openid"},
 		IP:        mustAddr(t, "10.2.2.156"),
 		Source:    elasticFile + ":15",
@@ -219,7 +270,26 @@ func TestParseElasticCodeToTokenInLocation(t *testing.T) {
 	access.TokenID = "561459c0-75f1-46d4-986d-d1c96d12b513"
 	refresh.ID = audit.NewID("keycloak", raw, "refresh")
 	refresh.TokenID = "07434488-ca99-412a-99a0-c2e47c93d6d1"
-	checkEvents(t, c.events, []audit.Event{access, refresh})
+
+	// A logout without token ids ends the session and revokes no token
+	// that it names.
+	logout := session(20, "2021-10-22T20:45:12.592Z")
+	logout.Action = "LOGOUT"
+	logout.Issuer = "test"
+	logout.Subject = "ce637d23-b89c-4fca-9088-1aea1d053e19"
+	// clientId=null
+	logout.SessionID = consoleSession // authSessionParentId
+	logout.IP = mustAddr(t, "10.2.2.156")
+
+	quotedLogout := session(30, "2024-07-17T10:05:32.104Z")
+	quotedLogout.Action = "LOGOUT"
+	quotedLogout.Issuer = "12345678-9abc-def0-1234-56789abcdef0" // no realm name: the realm id
+	quotedLogout.Subject = "abcdef12-3456-7890-abcd-ef1234567890"
+	quotedLogout.ClientID = "user-console"
+	quotedLogout.SessionID = "abcd1234-5678-90ab-cdef-1234567890ab"
+	quotedLogout.IP = mustAddr(t, "192.168.1.1")
+
+	checkEvents(t, c.events, []audit.Event{wrongPassword, unknownUser, samlFailure, login, access, refresh, logout, quotedLogout})
 }
 
 func TestParseElasticSkipReasons(t *testing.T) {
@@ -231,14 +301,13 @@ func TestParseElasticSkipReasons(t *testing.T) {
 		want string
 	}{
 		{name: "server noise", line: 1, want: "server log line of logger org.keycloak.services"},
-		{name: "login error with null user", line: 9, want: "LOGIN_ERROR event names no token"},
-		{name: "login", line: 14, want: "LOGIN event names no token"},
+		{name: "login error without user or session", line: 9, want: "LOGIN_ERROR event names no token and no session id"},
+		{name: "another login error without session", line: 12, want: "LOGIN_ERROR event names no token and no session id"},
 		{name: "admin event", line: 16, want: "admin event CREATE USER names no token"},
-		{name: "logout without ids", line: 20, want: "LOGOUT event of auth session bae6e56e-368f-4809-89f3-48cfb6279f5e carries no token ids, so no token is marked revoked"},
 		{name: "stack trace head", line: 22, want: "server log line of logger com.example.BaseUserProvider"},
 		{name: "stack trace first frame", line: 23, want: "stack trace of the log record at line 22"},
 		{name: "stack trace last frame", line: 28, want: "stack trace of the log record at line 22"},
-		{name: "escaped quoted logout", line: 30, want: "LOGOUT event of session abcd1234-5678-90ab-cdef-1234567890ab carries no token ids, so no token is marked revoked"},
+		{name: "admin event after the stack trace", line: 29, want: "admin event CREATE GROUP names no token"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -263,6 +332,7 @@ func TestParseDataDogRefreshLineage(t *testing.T) {
 
 	common := audit.Event{
 		Time:      utc(t, "2024-05-06T07:08:09.250Z"),
+		Action:    "REFRESH_TOKEN",
 		Issuer:    `"master"`, // realmName="\"master\"": the quotes belong to the value
 		Subject:   "15745079-6780-4b93-80d9-c0d3480885d3",
 		ClientID:  `"security=admin=console,test1"`, // escaped quotes, '=' and ',' inside the value
@@ -294,12 +364,12 @@ func TestParseDataDogSamplesNoTime(t *testing.T) {
 	date := time.Date(2024, 5, 6, 0, 0, 0, 0, time.UTC)
 	c := parseFile(t, Options{Location: time.UTC, Date: date}, testdata(samplesFile), date)
 
-	got := c.rejectAt(4)
-	if !strings.HasPrefix(got, "no time in the record; ") {
-		t.Errorf("reject reason of line 4 = %q, want it to start with %q", got, "no time in the record; ")
-	}
-	if want := "LOGIN_ERROR event names no token"; c.skips[1] != want {
-		t.Errorf("skip reason of line 1 = %q, want %q", c.skips[1], want)
+	// Line 1 is a failed login and line 3 a login, both of a session, and
+	// line 4 a refresh: each would yield events but has no time.
+	for _, line := range []int{1, 3, 4} {
+		if got := c.rejectAt(line); !strings.HasPrefix(got, "no time in the record; ") {
+			t.Errorf("reject reason of line %d = %q, want it to start with %q", line, got, "no time in the record; ")
+		}
 	}
 	if want := "admin event CREATE AUTH_FLOW names no token"; c.skips[2] != want {
 		t.Errorf("skip reason of line 2 = %q, want %q", c.skips[2], want)
@@ -315,6 +385,7 @@ func TestParseDataDogJSONConsoleOffset(t *testing.T) {
 	common := audit.Event{
 		Time:      utc(t, "2024-10-30T11:57:03.414Z"), // 17:27:03.414798073+05:30, cut to the millisecond
 		Kind:      audit.KindIssued,
+		Action:    "CODE_TO_TOKEN",
 		Issuer:    "master",
 		Subject:   "15745079-6780-4b93-80d9-c0d3480885d3",
 		ClientID:  "security-admin-console",
@@ -337,6 +408,7 @@ func TestParseListenerTimeOfDay(t *testing.T) {
 	minusFive := time.FixedZone("EST", -5*60*60)
 	common := audit.Event{
 		Kind:      audit.KindIssued,
+		Action:    "CODE_TO_TOKEN",
 		Issuer:    "master",
 		Subject:   "804807dd-c991-4712-8ec1-c6d4ff3f0e73",
 		ClientID:  "security-admin-console",
@@ -378,13 +450,40 @@ func TestParseListenerTimeOfDay(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			c := parseFile(t, tt.opts, path, tt.modTime)
 
+			// The logins of lines 3 and 4 fall on the same day as line 5:
+			// line 4 goes back in time by less than 12 hours.
+			shift := tt.want.Sub(utc(t, "2020-03-04T15:58:08.312Z"))
+			otherLogin := audit.Event{
+				ID:        audit.NewID("keycloak", fileLine(t, path, 3), "session"),
+				Time:      utc(t, "2020-03-04T17:19:46.209Z").Add(shift),
+				Kind:      audit.KindSession,
+				Action:    "LOGIN",
+				Issuer:    "myrealm",
+				Subject:   "10b2f010-6d87-4ece-aecd-61e7fe3bde3b",
+				ClientID:  "test.client",
+				SessionID: "629888b4-49eb-4659-93da-32fc1ce73abd", // code_id
+				IP:        mustAddr(t, "192.168.3.3"),
+				Source:    listenerFile + ":3",
+			}
+			login := audit.Event{
+				ID:        audit.NewID("keycloak", fileLine(t, path, 4), "session"),
+				Time:      utc(t, "2020-03-04T15:58:08.150Z").Add(shift),
+				Kind:      audit.KindSession,
+				Action:    "LOGIN",
+				Issuer:    "master",
+				Subject:   "804807dd-c991-4712-8ec1-c6d4ff3f0e73",
+				ClientID:  "security-admin-console",
+				SessionID: "d1a1cc64-4b31-43e6-a083-cc84d7a45cb3", // the code_id of the exchange on line 5
+				IP:        mustAddr(t, "172.17.0.1"),
+				Source:    listenerFile + ":4",
+			}
 			access, refresh := common, common
 			access.Time, refresh.Time = tt.want, tt.want
 			access.ID = audit.NewID("keycloak", raw, "access")
 			access.TokenID = "733a2efb-4094-4dc1-90a4-194858ce08b0"
 			refresh.ID = audit.NewID("keycloak", raw, "refresh")
 			refresh.TokenID = "fe31ebc2-2621-434d-a1e9-300c03b66568"
-			checkEvents(t, c.events, []audit.Event{access, refresh})
+			checkEvents(t, c.events, []audit.Event{otherLogin, login, access, refresh})
 		})
 	}
 }
@@ -410,12 +509,12 @@ func TestParseSekoiaSkipReasons(t *testing.T) {
 	c := parseFile(t, Options{}, shareddata.File(t, sekoiaFile), time.Time{})
 
 	want := map[int]string{
-		1: "CODE_TO_TOKEN_ERROR event names no token",
-		2: "LOGIN_ERROR event names no token",
-		3: "LOGIN event names no token",
+		1: "CODE_TO_TOKEN_ERROR event names no token and no session id",
+		2: "LOGIN_ERROR event names no token and no session id",
+		3: "LOGIN event names no token and no session id",
 		4: "LOGOUT event carries no token ids and no session id",
-		5: "REFRESH_TOKEN event carries no token ids (token_id, refresh_token_id, updated_refresh_token_id)",
-		6: "USER_INFO_REQUEST event carries no token_id",
+		5: "REFRESH_TOKEN event carries no token ids (token_id, refresh_token_id, updated_refresh_token_id) and no session id",
+		6: "USER_INFO_REQUEST event carries no token_id and no session id",
 	}
 	if !reflect.DeepEqual(c.skips, want) {
 		t.Errorf("skips = %v, want %v", c.skips, want)
@@ -436,6 +535,7 @@ func TestParseECSNanosecondTimestamp(t *testing.T) {
 		ID:      audit.NewID("keycloak", ecsLine, "used"),
 		Time:    utc(t, "2025-03-04T05:06:07.890Z"),
 		Kind:    audit.KindUsed,
+		Action:  "USER_INFO_REQUEST",
 		TokenID: "e4e4e4e4-1111-4222-8333-444455556666",
 		Issuer:  "shop",
 		// userId="null" is Keycloak's way of writing no user.
@@ -457,7 +557,7 @@ func TestParseEventRepresentationArray(t *testing.T) {
 		}
 		return strings.Join(append(lines, "}"), "\n")
 	}
-	codeRaw, refreshRaw, errorRaw := element(1, 18), element(18, 37), element(37, 48)
+	codeRaw, refreshRaw, errorRaw, logoutRaw := element(1, 18), element(18, 37), element(37, 48), element(48, 59)
 
 	c := parseFile(t, Options{}, path, time.Time{})
 
@@ -472,6 +572,7 @@ func TestParseEventRepresentationArray(t *testing.T) {
 	codeAccess, codeRefresh := user, user
 	codeAccess.Time, codeRefresh.Time = utc(t, "2024-06-10T06:13:20.123Z"), utc(t, "2024-06-10T06:13:20.123Z")
 	codeAccess.Kind, codeRefresh.Kind = audit.KindIssued, audit.KindIssued
+	codeAccess.Action, codeRefresh.Action = "CODE_TO_TOKEN", "CODE_TO_TOKEN"
 	codeAccess.Source, codeRefresh.Source = kcadmFile+":1", kcadmFile+":1"
 	codeAccess.ID = audit.NewID("keycloak", codeRaw, "access")
 	codeAccess.TokenID = "a0a0a0a0-1111-4222-8333-444455556666"
@@ -481,6 +582,7 @@ func TestParseEventRepresentationArray(t *testing.T) {
 	redeemed, access, rotated := user, user, user
 	for _, e := range []*audit.Event{&redeemed, &access, &rotated} {
 		e.Time = utc(t, "2024-06-10T06:13:51.456Z")
+		e.Action = "REFRESH_TOKEN"
 		e.Source = kcadmFile + ":18"
 	}
 	redeemed.ID = audit.NewID("keycloak", refreshRaw, "refreshed")
@@ -501,6 +603,7 @@ func TestParseEventRepresentationArray(t *testing.T) {
 		ID:           audit.NewID("keycloak", errorRaw, "rejected"),
 		Time:         utc(t, "2024-06-10T06:14:55.789Z"),
 		Kind:         audit.KindRejected,
+		Action:       "INTROSPECT_TOKEN_ERROR",
 		TokenID:      "c2c2c2c2-1111-4222-8333-444455556666",
 		Issuer:       "0b6a3c1e-7f7e-4d4c-9a53-2f0d3b7c9e11",
 		ClientID:     "orders-api",
@@ -509,11 +612,15 @@ func TestParseEventRepresentationArray(t *testing.T) {
 		RejectReason: audit.RejectInvalidGrant,
 		Source:       kcadmFile + ":37",
 	}
-	checkEvents(t, c.events, []audit.Event{codeAccess, codeRefresh, redeemed, access, rotated, rejected})
-
-	if want := "LOGOUT event of session 9e8d7c6b-5a49-4838-b7a6-958473625140 carries no token ids, so no token is marked revoked"; c.skips[48] != want {
-		t.Errorf("skip reason of line 48 = %q, want %q", c.skips[48], want)
-	}
+	// The logout names no token: it ends the session and revokes nothing.
+	logout := user
+	logout.ID = audit.NewID("keycloak", logoutRaw, "session")
+	logout.Time = utc(t, "2024-06-10T07:13:20.001Z")
+	logout.Kind = audit.KindSession
+	logout.Action = "LOGOUT"
+	logout.Scopes = nil
+	logout.Source = kcadmFile + ":48"
+	checkEvents(t, c.events, []audit.Event{codeAccess, codeRefresh, redeemed, access, rotated, rejected, logout})
 }
 
 func TestParseEventRepresentationLayouts(t *testing.T) {
@@ -593,7 +700,7 @@ func TestParseMapping(t *testing.T) {
 		{
 			name: "code to token without ids",
 			msg:  `type="CODE_TO_TOKEN", realmId="r", clientId="c", userId="u", ipAddress="10.1.1.1"`,
-			skip: "CODE_TO_TOKEN event carries no token ids (token_id, refresh_token_id)",
+			skip: "CODE_TO_TOKEN event carries no token ids (token_id, refresh_token_id) and no session id",
 		},
 		{
 			name:   "refresh without rotation",
@@ -679,6 +786,63 @@ func TestParseMapping(t *testing.T) {
 			},
 		},
 		{
+			name:   "login of a session",
+			msg:    `type="LOGIN", realmId="r", realmName="shop", clientId="web", userId="u12", sessionId="s12", ipAddress="10.1.1.1", auth_method="openid-connect", scope="openid", code_id="s12"`,
+			tokens: []token{{audit.KindSession, "", ""}},
+			check: func(t *testing.T, events []audit.Event) {
+				e := events[0]
+				if e.SessionID != "s12" || e.Subject != "u12" || e.Issuer != "shop" || e.Reason != "" || e.Scopes != nil {
+					t.Errorf("SessionID, Subject, Issuer, Reason, Scopes = %q, %q, %q, %q, %q, want s12, u12, shop, no reason, no scopes",
+						e.SessionID, e.Subject, e.Issuer, e.Reason, e.Scopes)
+				}
+			},
+		},
+		{
+			name:   "failed login of an auth session",
+			msg:    `type="LOGIN_ERROR", realmId="r", clientId="web", userId="u13", ipAddress="10.1.1.1", error="invalid_user_credentials", code_id="s13", authSessionParentId="s13"`,
+			tokens: []token{{audit.KindSession, "", ""}},
+			check: func(t *testing.T, events []audit.Event) {
+				if e := events[0]; e.SessionID != "s13" || e.Reason != "invalid_user_credentials" || e.RejectReason != "" {
+					t.Errorf("SessionID, Reason, RejectReason = %q, %q, %q, want s13, invalid_user_credentials, none", e.SessionID, e.Reason, e.RejectReason)
+				}
+			},
+		},
+		{
+			name:   "logout without ids ends its session and revokes nothing",
+			msg:    `type="LOGOUT", realmId="r", clientId="web", userId="u14", sessionId="s14", ipAddress="10.1.1.1", redirect_uri="https://app.example.com/"`,
+			tokens: []token{{audit.KindSession, "", ""}},
+			check: func(t *testing.T, events []audit.Event) {
+				if e := events[0]; e.SessionID != "s14" || e.Actor != "" || e.RevocationMethod != "" {
+					t.Errorf("SessionID, Actor, RevocationMethod = %q, %q, %q, want s14 and no revocation", e.SessionID, e.Actor, e.RevocationMethod)
+				}
+			},
+		},
+		{
+			name:   "revoke grant without ids of a session",
+			msg:    `type="REVOKE_GRANT", realmId="r", clientId="account-console", userId="u15", sessionId="s15", ipAddress="10.1.1.1"`,
+			tokens: []token{{audit.KindSession, "", ""}},
+		},
+		{
+			name:   "refresh without ids of a session",
+			msg:    `type="REFRESH_TOKEN", realmId="r", clientId="mobile", userId="u16", sessionId="s16", ipAddress="10.1.1.1"`,
+			tokens: []token{{audit.KindSession, "", ""}},
+		},
+		{
+			name:   "code error without ids of an auth session",
+			msg:    `type="CODE_TO_TOKEN_ERROR", realmId="r", clientId="web", userId="null", ipAddress="10.1.1.1", error="invalid_code", grant_type="authorization_code", code_id="s17"`,
+			tokens: []token{{audit.KindSession, "", ""}},
+			check: func(t *testing.T, events []audit.Event) {
+				if e := events[0]; e.SessionID != "s17" || e.Reason != "invalid_code" || e.Subject != "" {
+					t.Errorf("SessionID, Reason, Subject = %q, %q, %q, want s17, invalid_code, none", e.SessionID, e.Reason, e.Subject)
+				}
+			},
+		},
+		{
+			name: "login without session",
+			msg:  `type="LOGIN", realmId="r", clientId="web", userId="u18", ipAddress="10.1.1.1"`,
+			skip: "LOGIN event names no token and no session id",
+		},
+		{
 			name: "json listener admin event",
 			msg:  `JSON_EVENT::{"type":"ADMIN_EVENT","operationType":"DELETE","realmId":"r","resourceType":"CLIENT"}`,
 			skip: "admin event DELETE CLIENT names no token",
@@ -709,6 +873,9 @@ func TestParseMapping(t *testing.T) {
 					t.Errorf("event %d: Kind, TokenID, ParentTokenID = %v, %q, %q, want %v, %q, %q",
 						i, e.Kind, e.TokenID, e.ParentTokenID, want.kind, want.id, want.parent)
 				}
+				if want := eventType(tt.msg); e.Action != want {
+					t.Errorf("event %d: Action = %q, want %q", i, e.Action, want)
+				}
 				if ids[e.ID] {
 					t.Errorf("event %d: ID %s repeats an earlier event's of the same record", i, e.ID)
 				}
@@ -719,6 +886,13 @@ func TestParseMapping(t *testing.T) {
 			}
 		})
 	}
+}
+
+// eventType returns the type of a key=value message: the value of its first
+// pair, type=, without quotes.
+func eventType(msg string) string {
+	value, _, _ := strings.Cut(strings.TrimPrefix(msg, "type="), ",")
+	return strings.Trim(value, `"`)
 }
 
 func TestParseBadInput(t *testing.T) {
@@ -747,6 +921,7 @@ func TestParseBadInput(t *testing.T) {
 		{name: "no type", bad: prefix + `realmId="r", token_id="t"`, want: []string{"the event has no type"}},
 		{name: "invalid utf-8", bad: prefix + "type=CLIENT_LOGIN, realmId=r\xff\xfe, token_id=t", want: []string{"not valid UTF-8 (first invalid byte at column 101)"}},
 		{name: "time out of range", bad: `{"time":253402300800000,"type":"CLIENT_LOGIN","details":{"token_id":"t"}}`, want: []string{"the issued event of token t is invalid: field Time is outside the years"}},
+		{name: "session time out of range", bad: `{"time":253402300800000,"type":"LOGIN","sessionId":"s1"}`, want: []string{"the session event of session s1 is invalid: field Time is outside the years"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
