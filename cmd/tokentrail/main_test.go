@@ -57,10 +57,10 @@ func TestImportSampleFiles(t *testing.T) {
 		file string
 		want string
 	}{
-		{"keycloak-events-elastic-integrations-jboss.log", "(keycloak, recognised): read 30, imported 2, duplicate 0, skipped 29, rejected 0"},
-		{"keycloak-events-datadog-samples.log", "(keycloak, recognised): read 4, imported 0, duplicate 0, skipped 3, rejected 1"},
+		{"keycloak-events-elastic-integrations-jboss.log", "(keycloak, recognised): read 30, imported 8, duplicate 0, skipped 23, rejected 0"},
+		{"keycloak-events-datadog-samples.log", "(keycloak, recognised): read 4, imported 0, duplicate 0, skipped 1, rejected 3"},
 		{"keycloak-events-datadog-kc-json-console.jsonl", "(keycloak, recognised): read 1, imported 2, duplicate 0, skipped 0, rejected 0"},
-		{"keycloak-events-jsonlog-listener-readme.log", "(keycloak, recognised): read 7, imported 2, duplicate 0, skipped 6, rejected 0"},
+		{"keycloak-events-jsonlog-listener-readme.log", "(keycloak, recognised): read 7, imported 4, duplicate 0, skipped 4, rejected 0"},
 		{"keycloak-events-sekoia-kc26-ecs-json.jsonl", "(keycloak, recognised): read 6, imported 0, duplicate 0, skipped 6, rejected 0"},
 		{"k8s-audit-k3s-linkerd-jti-hori.jsonl", "(k8saudit, recognised): read 6, imported 4, duplicate 0, skipped 2, rejected 0"},
 		{"k8s-audit-minikube-v1.32-bugurshik.jsonl", "(k8saudit, recognised): read 100, imported 12, duplicate 0, skipped 88, rejected 0"},
