@@ -59,8 +59,8 @@ func (p *parser) signIn(line int, record, props *fastjson.Value, prefix, categor
 	// A record that yields no event is skipped even when its time is bad.
 	// Skip reasons name no record, so that an import counts them by reason.
 	switch {
-	case errorCode == 0 && tokenID == "":
-		return e, category + " sign-in succeeded but has no uniqueTokenIdentifier, so the token it issued cannot be named", nil
+	case errorCode == 0 && tokenID == "" && sessionID == "":
+		return e, category + " sign-in succeeded but has no uniqueTokenIdentifier or sessionId, so the token it issued cannot be named", nil
 	case errorCode != 0 && sessionID == "":
 		return e, fmt.Sprintf("%s sign-in failed with error %d and has no sessionId, so it concerns no token or session", category, errorCode), nil
 	}
@@ -95,7 +95,17 @@ func (p *parser) signIn(line int, record, props *fastjson.Value, prefix, categor
 	}
 	access := text(props.Get("conditionalAccessStatus"))
 
-	if errorCode == 0 {
+	switch {
+	case errorCode == 0 && tokenID == "":
+		// Older records lack the token's identifier. The sign-in still
+		// belongs to its session's context.
+		e.Kind = audit.KindSession
+		e.Reason = "succeeded, token not named"
+		if access != "" {
+			e.Reason += " (conditional access: " + access + ")"
+		}
+		return e, "", nil
+	case errorCode == 0:
 		e.Kind = audit.KindIssued
 		e.TokenID = tokenID
 		if access != "" {

@@ -79,14 +79,14 @@ func TestSignInSkipped(t *testing.T) {
 		reason  string // a part of the skip reason
 	}{
 		{
-			name:    "no uti",
-			changes: map[string]any{"properties.uniqueTokenIdentifier": remove{}},
-			reason:  "succeeded but has no uniqueTokenIdentifier",
+			name:    "no uti and no session",
+			changes: map[string]any{"properties.uniqueTokenIdentifier": remove{}, "properties.sessionId": remove{}},
+			reason:  "succeeded but has no uniqueTokenIdentifier or sessionId",
 		},
 		{
-			name:    "uti null string",
-			changes: map[string]any{"properties.uniqueTokenIdentifier": "null"},
-			reason:  "succeeded but has no uniqueTokenIdentifier",
+			name:    "uti and session null strings",
+			changes: map[string]any{"properties.uniqueTokenIdentifier": "null", "properties.sessionId": "null"},
+			reason:  "succeeded but has no uniqueTokenIdentifier or sessionId",
 		},
 		{
 			name: "failed without session",
@@ -110,6 +110,7 @@ func TestSignInSkipped(t *testing.T) {
 			name: "skipped despite bad time",
 			changes: map[string]any{
 				"properties.uniqueTokenIdentifier": remove{},
+				"properties.sessionId":             remove{},
 				"properties.createdDateTime":       "yesterday",
 			},
 			reason: "no uniqueTokenIdentifier",
@@ -123,6 +124,19 @@ func TestSignInSkipped(t *testing.T) {
 				t.Errorf("skip reason = %q, want it to contain %q", reason, tt.reason)
 			}
 		})
+	}
+}
+
+func TestSignInWithoutUTIIsSessionContext(t *testing.T) {
+	r := parseOne(t, edit(t, baseSignIn, map[string]any{"properties.uniqueTokenIdentifier": remove{}}))
+
+	checkTotals(t, r, 1, 0, 0)
+	e := r.events[0]
+	if e.Kind != audit.KindSession || e.TokenID != "" || e.SessionID == "" {
+		t.Errorf("event kind %s, token %q, session %q; want a session event of the sign-in's session, without token", e.Kind, e.TokenID, e.SessionID)
+	}
+	if !strings.HasPrefix(e.Reason, "succeeded, token not named") {
+		t.Errorf("Reason = %q, want it to say the sign-in succeeded without naming its token", e.Reason)
 	}
 }
 
