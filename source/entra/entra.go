@@ -26,8 +26,9 @@
 //     action is the category, followed by incomingTokenType,
 //     authenticationProtocol and clientCredentialType where they are given
 //     and not "none", such as "SignInLogs authenticationProtocol=deviceCode".
-//     A successful sign-in without uniqueTokenIdentifier is skipped, because
-//     the token has no identity to record.
+//     A successful sign-in without uniqueTokenIdentifier (older records)
+//     names no token: it becomes a "session" event of its sessionId, or is
+//     skipped when it has none.
 //   - A sign-in that failed or was interrupted issued no token: a "session"
 //     event of its sessionId, with the same action, whose reason is the
 //     error code and the failure reason. Without a sessionId it is skipped.
