@@ -2,29 +2,43 @@ package k8saudit
 
 import (
 	"bytes"
-	"slices"
-	"strconv"
 	"strings"
 	"unicode/utf8"
-
-	"github.com/valyala/fastjson"
 )
 
 // recordDecoder decodes audit records into the record that decodeRecord, with
 // encoding/json, makes of them, except that user.extra and annotations keep
 // only the keys the importer reads and only a TokenRequest keeps its bodies.
-// It reads with fastjson, which is faster, and hands to decodeRecord every
-// record that fastjson would read differently or that decodeRecord rejects,
-// so that the events and the reasons of rejections stay those of
-// encoding/json. The zero recordDecoder
-// is ready to use. It is not safe for concurrent use.
+// It reads each record in one pass with a scanner, and hands to
+// decodeRecord every record that the scanner would read differently or that
+// decodeRecord rejects, so that the events and the reasons of rejections
+// stay those of encoding/json. The zero recordDecoder is ready to use. It is
+// not safe for concurrent use.
 type recordDecoder struct {
-	parser  fastjson.Parser
-	scratch []byte
+	// rec and the buffers below are reused by each decode.
+	rec           record
+	ref           objectRef
+	status        responseStatus
+	sourceIPs     []string
+	extra         map[string][]string
+	credentialIDs []string
+	annotations   map[string]string
+	scratch       []byte
+
+	// texts holds the values that records repeat, such as usernames and
+	// user agents, so that each is allocated once.
+	texts map[string]string
 }
 
+// Bounds of recordDecoder.texts: longer values are not kept, and the table
+// starts over once it is full.
+const (
+	maxInternedTexts   = 4096
+	maxInternedTextLen = 128
+)
+
 // decode decodes one audit record, or an EventList, which must be a JSON
-// object.
+// object. A record from the scanner is valid until the next call of decode.
 func (d *recordDecoder) decode(raw []byte) (*record, error) {
 	if r, ok := d.fast(raw); ok {
 		return r, nil
@@ -32,337 +46,329 @@ func (d *recordDecoder) decode(raw []byte) (*record, error) {
 	return decodeRecord(raw)
 }
 
-// fast decodes raw with fastjson. It reports false when raw holds what this
-// path leaves to encoding/json:
+// fast decodes raw with the scanner. It reports false when raw holds what
+// this path leaves to encoding/json:
 //
-//   - invalid UTF-8 or invalid JSON, which fastjson.Validate catches where
-//     fastjson's parser is lenient (NaN, numbers such as 1.2.3, unknown
-//     escapes); Parse runs first because it bounds the nesting and Validate
-//     does not;
-//   - a \u escape of a UTF-16 surrogate, which fastjson and encoding/json
-//     unescape differently when it is unpaired;
-//   - a control character other than a line feed, which JSON allows only
-//     as white space and fastjson.Validate (v1.6.10) misses inside a
-//     string that has an escape after it;
+//   - invalid UTF-8 or invalid JSON;
+//   - a \u escape of a UTF-16 surrogate, which the scanner does not
+//     unescape, or an escape in a key of the objects that record maps;
+//   - nesting deeper than maxScanDepth;
 //   - a value of the wrong type or a null inside an array or a map;
 //   - a key given twice, or in another case than the field's name, which
 //     encoding/json merges or matches case-insensitively;
 //   - an EventList ("items"), whose items must keep their exact bytes.
 func (d *recordDecoder) fast(raw []byte) (*record, bool) {
-	if !utf8.Valid(raw) || hasSurrogateEscape(raw) || hasControlByte(raw) {
+	if !utf8.Valid(raw) {
 		return nil, false
 	}
-	v, err := d.parser.ParseBytes(raw)
-	if err != nil {
-		return nil, false
-	}
-	obj, err := v.Object()
-	if err != nil || fastjson.ValidateBytes(raw) != nil {
+	s := &scanner{data: raw}
+	if null, ok := s.objectStart(); null || !ok {
 		return nil, false
 	}
 
-	r := &record{}
-	var requestBody, responseBody *fastjson.Value
-	ok := true
+	d.rec = record{}
+	r := &d.rec
+	var requestBody, responseBody []byte
 	var seen fieldSet
-	obj.Visit(func(key []byte, v *fastjson.Value) {
-		if !ok {
-			return
-		}
+	ok := s.members(func(key []byte) bool {
 		switch string(key) {
 		case "kind":
-			ok = seen.set(0) && readText(v, &r.Kind)
+			return seen.set(0) && d.readText(s, &r.Kind, true)
 		case "apiVersion":
-			ok = seen.set(1) && readText(v, &r.APIVersion)
+			return seen.set(1) && d.readText(s, &r.APIVersion, true)
 		case "auditID":
-			ok = seen.set(2) && readText(v, &r.AuditID)
+			return seen.set(2) && d.readText(s, &r.AuditID, false)
 		case "stage":
-			ok = seen.set(3) && readText(v, &r.Stage)
+			return seen.set(3) && d.readText(s, &r.Stage, true)
 		case "requestURI":
-			ok = seen.set(4) && readText(v, &r.RequestURI)
+			return seen.set(4) && d.readText(s, &r.RequestURI, false)
 		case "verb":
-			ok = seen.set(5) && readText(v, &r.Verb)
+			return seen.set(5) && d.readText(s, &r.Verb, true)
 		case "user":
-			ok = seen.set(6) && readUser(v, r)
+			return seen.set(6) && d.readUser(s, r)
 		case "sourceIPs":
-			if ok = seen.set(7); ok {
-				r.SourceIPs, ok = readTexts(v)
-			}
+			return seen.set(7) && d.readSourceIPs(s, r)
 		case "userAgent":
-			ok = seen.set(8) && readText(v, &r.UserAgent)
+			return seen.set(8) && d.readText(s, &r.UserAgent, true)
 		case "objectRef":
-			ok = seen.set(9) && readObjectRef(v, r)
+			return seen.set(9) && d.readObjectRef(s, r)
 		case "responseStatus":
-			ok = seen.set(10) && d.readResponseStatus(v, r)
+			return seen.set(10) && d.readResponseStatus(s, r)
 		case "requestObject":
-			ok, requestBody = seen.set(11), v
+			var ok bool
+			requestBody, ok = rawValue(s)
+			return seen.set(11) && ok
 		case "responseObject":
-			ok, responseBody = seen.set(12), v
+			var ok bool
+			responseBody, ok = rawValue(s)
+			return seen.set(12) && ok
 		case "requestReceivedTimestamp":
-			ok = seen.set(13) && readText(v, &r.RequestReceivedTimestamp)
+			return seen.set(13) && d.readText(s, &r.RequestReceivedTimestamp, false)
 		case "stageTimestamp":
-			ok = seen.set(14) && readText(v, &r.StageTimestamp)
+			return seen.set(14) && d.readText(s, &r.StageTimestamp, false)
 		case "annotations":
-			if ok = seen.set(15); ok {
-				r.Annotations, ok = readTextMap(v, issuedCredentialIDKey, legacyIssuedCredentialIDKey)
-			}
+			return seen.set(15) && d.readAnnotations(s, r)
 		default:
 			// "items" too: an EventList is left to encoding/json.
-			ok = !foldsToField(key, topFields)
+			return !foldsToField(key, topFields) && s.skipValue(1)
 		}
 	})
-	if !ok {
+	if !ok || !s.atEnd() {
 		return nil, false
 	}
 
-	// Only a TokenRequest's bodies are read, so only they are copied. The
-	// bodies have not been visited, so MarshalTo writes them as they are
-	// in raw: strings and keys keep their escapes.
+	// Only a TokenRequest's bodies are read, so only they are copied, with
+	// the bytes they have in raw as encoding/json copies a RawMessage.
 	if ref := r.ObjectRef; ref != nil && text(ref.Resource) == "serviceaccounts" && text(ref.Subresource) == "token" && text(r.Verb) == "create" {
-		if requestBody != nil {
-			r.RequestObject = requestBody.MarshalTo(nil)
-		}
-		if responseBody != nil {
-			r.ResponseObject = responseBody.MarshalTo(nil)
-		}
+		r.RequestObject = bytes.Clone(requestBody)
+		r.ResponseObject = bytes.Clone(responseBody)
 	}
 	return r, true
 }
 
-func readUser(v *fastjson.Value, r *record) bool {
-	if v.Type() == fastjson.TypeNull {
-		return true
+// rawValue checks the next value and returns its bytes.
+func rawValue(s *scanner) ([]byte, bool) {
+	s.skipSpace()
+	start := s.pos
+	if !s.skipValue(1) {
+		return nil, false
 	}
-	obj, err := v.Object()
-	if err != nil {
-		return false
+	return s.data[start:s.pos], true
+}
+
+func (d *recordDecoder) readUser(s *scanner, r *record) bool {
+	null, ok := s.objectStart()
+	if null || !ok {
+		return ok
 	}
-	ok := true
 	var seen fieldSet
-	obj.Visit(func(key []byte, v *fastjson.Value) {
-		if !ok {
-			return
-		}
+	return s.members(func(key []byte) bool {
 		switch string(key) {
 		case "username":
-			ok = seen.set(0) && readText(v, &r.User.Username)
+			return seen.set(0) && d.readText(s, &r.User.Username, true)
 		case "extra":
-			if ok = seen.set(1); ok {
-				r.User.Extra, ok = readTextsMap(v, credentialIDKey)
-			}
+			return seen.set(1) && d.readExtra(s, r)
 		default:
-			ok = !foldsToField(key, userFields)
+			return !foldsToField(key, userFields) && s.skipValue(2)
 		}
 	})
-	return ok
 }
 
-func readObjectRef(v *fastjson.Value, r *record) bool {
-	if v.Type() == fastjson.TypeNull {
-		return true
+// readExtra reads user.extra, an object of arrays of strings, and keeps
+// only the credential id. Every value must still be an array of strings.
+func (d *recordDecoder) readExtra(s *scanner, r *record) bool {
+	null, ok := s.objectStart()
+	if null || !ok {
+		return ok
 	}
-	obj, err := v.Object()
-	if err != nil {
-		return false
+	if d.extra == nil {
+		d.extra = make(map[string][]string, 1)
 	}
-	ref := &struct {
-		Resource    string `json:"resource"`
-		Namespace   string `json:"namespace"`
-		Name        string `json:"name"`
-		Subresource string `json:"subresource"`
-	}{}
-	ok := true
-	var seen fieldSet
-	obj.Visit(func(key []byte, v *fastjson.Value) {
-		if !ok {
-			return
-		}
-		switch string(key) {
-		case "resource":
-			ok = seen.set(0) && readText(v, &ref.Resource)
-		case "namespace":
-			ok = seen.set(1) && readText(v, &ref.Namespace)
-		case "name":
-			ok = seen.set(2) && readText(v, &ref.Name)
-		case "subresource":
-			ok = seen.set(3) && readText(v, &ref.Subresource)
-		default:
-			ok = !foldsToField(key, objectRefFields)
-		}
-	})
-	r.ObjectRef = ref
-	return ok
-}
-
-func (d *recordDecoder) readResponseStatus(v *fastjson.Value, r *record) bool {
-	if v.Type() == fastjson.TypeNull {
-		return true
-	}
-	obj, err := v.Object()
-	if err != nil {
-		return false
-	}
-	status := &struct {
-		Code int `json:"code"`
-	}{}
-	ok := true
-	var seen fieldSet
-	obj.Visit(func(key []byte, v *fastjson.Value) {
-		if !ok {
-			return
-		}
-		if string(key) != "code" {
-			ok = !foldsToField(key, responseStatusFields)
-			return
-		}
-		if ok = seen.set(0); !ok {
-			return
-		}
-		switch v.Type() {
-		case fastjson.TypeNull:
-		case fastjson.TypeNumber:
-			// encoding/json reads an int from the literal with
-			// strconv.ParseInt, so 200.0 and 2e2 are type errors.
-			d.scratch = v.MarshalTo(d.scratch[:0])
-			n, err := strconv.ParseInt(string(d.scratch), 10, strconv.IntSize)
-			status.Code, ok = int(n), err == nil
-		default:
-			ok = false
-		}
-	})
-	r.ResponseStatus = status
-	return ok
-}
-
-// readText sets *dst to a string value, and leaves it for null.
-func readText(v *fastjson.Value, dst *string) bool {
-	switch v.Type() {
-	case fastjson.TypeNull:
-		return true
-	case fastjson.TypeString:
-		*dst = internedText(v.GetStringBytes())
-		return true
-	}
-	return false
-}
-
-// commonTexts are values that most records repeat, which internedText
-// returns without a copy.
-var commonTexts = []string{
-	"Event", "audit.k8s.io/v1", stageRequestReceived, stageResponseStarted, stageResponseComplete,
-	"get", "list", "watch", "create", "update", "patch", "delete",
-}
-
-// internedText returns b as a string, one of commonTexts when it is one.
-func internedText(b []byte) string {
-	for _, s := range commonTexts {
-		if string(b) == s {
-			return s
-		}
-	}
-	return string(b)
-}
-
-// readTexts reads an array of strings, or null as a nil slice.
-func readTexts(v *fastjson.Value) ([]string, bool) {
-	switch v.Type() {
-	case fastjson.TypeNull:
-		return nil, true
-	case fastjson.TypeArray:
-	default:
-		return nil, false
-	}
-	items := v.GetArray()
-	out := make([]string, len(items))
-	for i, item := range items {
-		if item.Type() != fastjson.TypeString {
-			return nil, false
-		}
-		out[i] = string(item.GetStringBytes())
-	}
-	return out, true
-}
-
-// readTextMap reads an object of strings, or null as a nil map. Only the
-// keys that the importer reads are kept, but every value must be a string.
-func readTextMap(v *fastjson.Value, keep ...string) (map[string]string, bool) {
-	switch v.Type() {
-	case fastjson.TypeNull:
-		return nil, true
-	case fastjson.TypeObject:
-	default:
-		return nil, false
-	}
-	out := make(map[string]string, len(keep))
-	ok := true
-	v.GetObject().Visit(func(key []byte, v *fastjson.Value) {
-		if ok = ok && v.Type() == fastjson.TypeString; ok && slices.Contains(keep, string(key)) {
-			out[string(key)] = string(v.GetStringBytes())
-		}
-	})
-	return out, ok
-}
-
-// readTextsMap reads an object of arrays of strings, or null as a nil map.
-// Only the keys that the importer reads are kept, but every value must be
-// an array of strings.
-func readTextsMap(v *fastjson.Value, keep ...string) (map[string][]string, bool) {
-	switch v.Type() {
-	case fastjson.TypeNull:
-		return nil, true
-	case fastjson.TypeObject:
-	default:
-		return nil, false
-	}
-	out := make(map[string][]string, len(keep))
-	ok := true
-	v.GetObject().Visit(func(key []byte, v *fastjson.Value) {
-		if ok = ok && v.Type() == fastjson.TypeArray; !ok {
-			return
-		}
-		if !slices.Contains(keep, string(key)) {
-			ok = allTexts(v)
-			return
-		}
-		out[string(key)], ok = readTexts(v)
-	})
-	return out, ok
-}
-
-// allTexts reports whether the array v holds only strings.
-func allTexts(v *fastjson.Value) bool {
-	for _, item := range v.GetArray() {
-		if item.Type() != fastjson.TypeString {
+	clear(d.extra)
+	r.User.Extra = d.extra
+	return s.members(func(key []byte) bool {
+		if s.peek() != '[' {
 			return false
 		}
+		if string(key) != credentialIDKey {
+			return d.readTexts(s, nil)
+		}
+		if d.credentialIDs == nil {
+			d.credentialIDs = make([]string, 0, 1)
+		}
+		ids := d.credentialIDs[:0]
+		if !d.readTexts(s, &ids) {
+			return false
+		}
+		d.credentialIDs = ids
+		d.extra[credentialIDKey] = ids
+		return true
+	})
+}
+
+func (d *recordDecoder) readSourceIPs(s *scanner, r *record) bool {
+	if d.sourceIPs == nil {
+		d.sourceIPs = make([]string, 0, 2)
+	}
+	ips := d.sourceIPs[:0]
+	if !d.readTexts(s, &ips) {
+		return false
+	}
+	if ips != nil {
+		d.sourceIPs = ips
+	}
+	r.SourceIPs = ips
+	return true
+}
+
+// readTexts reads an array of strings into *dst, which must be empty, or
+// sets *dst to nil for null. With a nil dst it only checks the array.
+func (d *recordDecoder) readTexts(s *scanner, dst *[]string) bool {
+	null, ok := s.arrayStart()
+	if null || !ok {
+		if null && dst != nil {
+			*dst = nil
+		}
+		return ok
+	}
+	return s.elements(func() bool {
+		if dst == nil {
+			_, _, ok := s.rawString()
+			return ok
+		}
+		var item string
+		if s.peek() != '"' || !d.readText(s, &item, true) {
+			return false
+		}
+		*dst = append(*dst, item)
+		return true
+	})
+}
+
+func (d *recordDecoder) readObjectRef(s *scanner, r *record) bool {
+	null, ok := s.objectStart()
+	if null || !ok {
+		return ok
+	}
+	d.ref = objectRef{}
+	r.ObjectRef = &d.ref
+	var seen fieldSet
+	return s.members(func(key []byte) bool {
+		switch string(key) {
+		case "resource":
+			return seen.set(0) && d.readText(s, &d.ref.Resource, true)
+		case "namespace":
+			return seen.set(1) && d.readText(s, &d.ref.Namespace, true)
+		case "name":
+			return seen.set(2) && d.readText(s, &d.ref.Name, true)
+		case "subresource":
+			return seen.set(3) && d.readText(s, &d.ref.Subresource, true)
+		default:
+			return !foldsToField(key, objectRefFields) && s.skipValue(2)
+		}
+	})
+}
+
+func (d *recordDecoder) readResponseStatus(s *scanner, r *record) bool {
+	null, ok := s.objectStart()
+	if null || !ok {
+		return ok
+	}
+	d.status = responseStatus{}
+	r.ResponseStatus = &d.status
+	var seen fieldSet
+	return s.members(func(key []byte) bool {
+		if string(key) != "code" {
+			return !foldsToField(key, responseStatusFields) && s.skipValue(2)
+		}
+		if !seen.set(0) {
+			return false
+		}
+		if s.null() {
+			return true
+		}
+		literal, ok := s.number()
+		if !ok {
+			return false
+		}
+		d.status.Code, ok = parseCode(literal)
+		return ok
+	})
+}
+
+// parseCode reads an integer literal as encoding/json reads it into an int,
+// with strconv.ParseInt, so that 200.0 and 2e2 are not integers. It reports
+// false for a literal of more than 18 digits, which might not fit.
+func parseCode(literal []byte) (int, bool) {
+	negative := literal[0] == '-'
+	if negative {
+		literal = literal[1:]
+	}
+	if len(literal) > 18 {
+		return 0, false
+	}
+	n := 0
+	for _, c := range literal {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int(c-'0')
+	}
+	if negative {
+		n = -n
+	}
+	return n, true
+}
+
+// readAnnotations reads an object of strings and keeps only the issued
+// credential id. Every value must still be a string.
+func (d *recordDecoder) readAnnotations(s *scanner, r *record) bool {
+	null, ok := s.objectStart()
+	if null || !ok {
+		return ok
+	}
+	if d.annotations == nil {
+		d.annotations = make(map[string]string, 1)
+	}
+	clear(d.annotations)
+	r.Annotations = d.annotations
+	return s.members(func(key []byte) bool {
+		if s.peek() != '"' {
+			return false
+		}
+		switch string(key) {
+		case issuedCredentialIDKey, legacyIssuedCredentialIDKey:
+			var value string
+			if !d.readText(s, &value, false) {
+				return false
+			}
+			d.annotations[string(key)] = value
+			return true
+		}
+		_, _, ok := s.rawString()
+		return ok
+	})
+}
+
+// readText sets *dst to a string value, and leaves it for null. intern is
+// true for the values that many records repeat.
+func (d *recordDecoder) readText(s *scanner, dst *string, intern bool) bool {
+	if s.null() {
+		return true
+	}
+	contents, escaped, ok := s.rawString()
+	if !ok {
+		return false
+	}
+	if escaped {
+		d.scratch = unescape(d.scratch[:0], contents)
+		contents = d.scratch
+	}
+	if intern {
+		*dst = d.intern(contents)
+	} else {
+		*dst = string(contents)
 	}
 	return true
 }
 
-// hasSurrogateEscape reports whether raw may contain a \u escape of a UTF-16
-// surrogate (\uD800 to \uDFFF).
-func hasSurrogateEscape(raw []byte) bool {
-	for rest := raw; ; {
-		i := bytes.Index(rest, []byte(`\u`))
-		if i < 0 {
-			return false
-		}
-		rest = rest[i+2:]
-		if len(rest) > 0 && (rest[0] == 'd' || rest[0] == 'D') {
-			return true
-		}
+// intern returns b as a string, allocated only the first time.
+func (d *recordDecoder) intern(b []byte) string {
+	if s, ok := d.texts[string(b)]; ok {
+		return s
 	}
-}
-
-// hasControlByte reports whether raw contains a control character other than
-// a line feed.
-func hasControlByte(raw []byte) bool {
-	for _, c := range raw {
-		if c < 0x20 && c != '\n' {
-			return true
-		}
+	s := string(b)
+	if len(s) > maxInternedTextLen {
+		return s
 	}
-	return false
+	if d.texts == nil {
+		d.texts = make(map[string]string)
+	}
+	if len(d.texts) >= maxInternedTexts {
+		clear(d.texts)
+	}
+	d.texts[s] = s
+	return s
 }
 
 // The JSON names of the fields of each struct that record decodes, in the
@@ -395,7 +401,20 @@ func (s *fieldSet) set(i int) bool {
 // foldsToField reports whether key, which is none of fields, matches one of
 // them case-insensitively, as encoding/json matches keys to fields.
 func foldsToField(key []byte, fields []string) bool {
+	// An ASCII key folds only to a name of its length, because every name
+	// is ASCII. A key with other characters may fold to a shorter name:
+	// the Kelvin sign K (3 bytes) folds to k.
+	ascii := true
+	for _, c := range key {
+		if c >= utf8.RuneSelf {
+			ascii = false
+			break
+		}
+	}
 	for _, name := range fields {
+		if ascii && len(key) != len(name) {
+			continue
+		}
 		if strings.EqualFold(string(key), name) {
 			return true
 		}

@@ -63,17 +63,10 @@ type record struct {
 		Username string              `json:"username"`
 		Extra    map[string][]string `json:"extra"`
 	} `json:"user"`
-	SourceIPs []string `json:"sourceIPs"`
-	UserAgent string   `json:"userAgent"`
-	ObjectRef *struct {
-		Resource    string `json:"resource"`
-		Namespace   string `json:"namespace"`
-		Name        string `json:"name"`
-		Subresource string `json:"subresource"`
-	} `json:"objectRef"`
-	ResponseStatus *struct {
-		Code int `json:"code"`
-	} `json:"responseStatus"`
+	SourceIPs      []string        `json:"sourceIPs"`
+	UserAgent      string          `json:"userAgent"`
+	ObjectRef      *objectRef      `json:"objectRef"`
+	ResponseStatus *responseStatus `json:"responseStatus"`
 
 	// The bodies are decoded only for a TokenRequest.
 	RequestObject  json.RawMessage `json:"requestObject"`
@@ -85,6 +78,17 @@ type record struct {
 
 	// Items is set in an EventList.
 	Items []json.RawMessage `json:"items"`
+}
+
+type objectRef struct {
+	Resource    string `json:"resource"`
+	Namespace   string `json:"namespace"`
+	Name        string `json:"name"`
+	Subresource string `json:"subresource"`
+}
+
+type responseStatus struct {
+	Code int `json:"code"`
 }
 
 func (r *record) isList() bool { return r.Kind == "EventList" || r.Items != nil }
@@ -440,11 +444,11 @@ func requestTime(r *record) (time.Time, error) {
 	if value == "" {
 		return time.Time{}, fmt.Errorf("request %s: requestReceivedTimestamp and stageTimestamp are both missing, so the event has no time", r.AuditID)
 	}
-	t, err := time.Parse(time.RFC3339Nano, value)
+	t, err := parseTimestamp(value)
 	if err != nil {
 		return time.Time{}, fmt.Errorf("request %s: field %s %q is not an RFC 3339 time such as 2025-05-19T09:44:36.348992Z", r.AuditID, field, value)
 	}
-	return t.UTC(), nil
+	return t, nil
 }
 
 // clientIP returns the first of sourceIPs. The API server lists the
