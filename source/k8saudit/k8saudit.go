@@ -230,18 +230,21 @@ func (p *parser) record(r *record, line, item int) error {
 		return err
 	}
 
-	req, skipReason, err := buildRequest(r, p.file, line)
+	req := p.stages.newRequest()
+	skipReason, err := buildRequest(req, r, p.file, line)
 	if err != nil {
+		p.stages.release(req)
 		p.reject(line, item, "%v", err)
 		return nil
 	}
 	if skipReason != "" {
-		p.skip(line, item, "%s", skipReason)
+		p.stages.release(req)
+		p.skipReason(line, item, skipReason)
 		return nil
 	}
 	req.item = item
 
-	return p.stages.add(req, p.emit, p.skip)
+	return p.stages.add(req, p.emit, p.skipReason)
 }
 
 // emit sends the events of one settled request to the Handler.
@@ -261,6 +264,10 @@ func (p *parser) reject(line, item int, format string, args ...any) {
 
 func (p *parser) skip(line, item int, format string, args ...any) {
 	p.h.Skip(line, itemPrefix(item)+fmt.Sprintf(format, args...))
+}
+
+func (p *parser) skipReason(line, item int, reason string) {
+	p.h.Skip(line, itemPrefix(item)+reason)
 }
 
 func itemPrefix(item int) string {

@@ -221,39 +221,40 @@ func text(s string) string {
 	return s
 }
 
-// buildRequest checks r and builds the events of its request. It returns a
-// skip reason when r is an audit record but not a token event, and an error
-// when r cannot be read as an audit record.
-func buildRequest(r *record, file string, line int) (req *request, skipReason string, err error) {
+// buildRequest checks r and builds the events of its request into req,
+// whose earlier contents it replaces. It returns a skip reason when r is an
+// audit record but not a token event, and an error when r cannot be read
+// as an audit record.
+func buildRequest(req *request, r *record, file string, line int) (skipReason string, err error) {
 	auditID, stage, err := checkRecord(r)
 	if err != nil {
-		return nil, "", err
+		return "", err
 	}
-	req = &request{auditID: auditID, stage: stage, line: line, item: -1}
+	*req = request{auditID: auditID, stage: stage, line: line, item: -1, events: req.events[:0]}
 
 	jti, credentialReason, err := usedTokenID(r, auditID)
 	if err != nil {
-		return nil, "", err
+		return "", err
 	}
 	issued, issuanceReason, err := issuance(r, stage)
 	if err != nil {
-		return nil, "", err
+		return "", err
 	}
 	if jti == "" && issued == nil {
 		if issuanceReason != "" {
-			return nil, issuanceReason, nil
+			return issuanceReason, nil
 		}
-		return nil, credentialReason, nil
+		return credentialReason, nil
 	}
 
 	// Context shared by both events.
 	at, err := requestTime(r)
 	if err != nil {
-		return nil, "", err
+		return "", err
 	}
 	ip, err := clientIP(r)
 	if err != nil {
-		return nil, "", err
+		return "", err
 	}
 	base := audit.Event{
 		Time:      at,
@@ -269,32 +270,34 @@ func buildRequest(r *record, file string, line int) (req *request, skipReason st
 		base.Status = r.ResponseStatus.Code
 	}
 
+	// Each event is built in place in req.events, because an audit.Event
+	// is large to copy.
 	if jti != "" {
-		e := base
+		req.events = append(req.events, base)
+		e := &req.events[len(req.events)-1]
 		e.ID = audit.NewID("k8saudit", auditID)
 		e.Kind = audit.KindUsed
 		e.TokenID = jti
 		e.Subject = text(r.User.Username)
-		req.events = append(req.events, e)
 	}
 	if issued != nil {
-		e := base
+		req.events = append(req.events, base)
+		e := &req.events[len(req.events)-1]
 		e.ID = audit.NewID("k8saudit", auditID, "issued")
 		e.Kind = audit.KindIssued
 		e.TokenID = issued.jti
 		e.Subject = issued.subject
 		e.Audience = issued.audience
 		e.ExpiresAt = issued.expiresAt
-		req.events = append(req.events, e)
 	}
 
 	for i := range req.events {
 		req.events[i].Sanitize()
 		if err := req.events[i].Validate(); err != nil {
-			return nil, "", fmt.Errorf("request %s: %s event is invalid: %w", auditID, req.events[i].Kind, err)
+			return "", fmt.Errorf("request %s: %s event is invalid: %w", auditID, req.events[i].Kind, err)
 		}
 	}
-	return req, "", nil
+	return "", nil
 }
 
 // checkRecord verifies that r is an audit event and returns its auditID and
@@ -334,7 +337,7 @@ func usedTokenID(r *record, auditID string) (jti, skipReason string, err error) 
 		credential = text(ids[0])
 	}
 	if credential == "" {
-		return "", fmt.Sprintf("request %s by %s has no credential id, so no service-account token was used", auditID, user), nil
+		return "", "request " + auditID + " by " + user + " has no credential id, so no service-account token was used", nil
 	}
 
 	kind, value, _ := strings.Cut(credential, "=")
@@ -345,7 +348,7 @@ func usedTokenID(r *record, auditID string) (jti, skipReason string, err error) 
 		}
 		return value, "", nil
 	case "X509SHA256":
-		return "", fmt.Sprintf("request %s by %s was authenticated with an X.509 client certificate, not a token", auditID, user), nil
+		return "", "request " + auditID + " by " + user + " was authenticated with an X.509 client certificate, not a token", nil
 	default:
 		return "", fmt.Sprintf("request %s by %s has credential id kind %q, which is not a JWT id", auditID, user, kind), nil
 	}

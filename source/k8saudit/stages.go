@@ -1,6 +1,9 @@
 package k8saudit
 
-import "fmt"
+import (
+	"fmt"
+	"strconv"
+)
 
 // rememberedRequests is how many emitted requests a stageTracker remembers,
 // to skip their later stages. At about 100 bytes each, that is a few MiB.
@@ -26,6 +29,10 @@ type stageTracker struct {
 	ring       []string                  // auditIDs of emitted, in the order they were emitted
 	remembered int                       // the size ring grows to
 	next       int                       // the next slot of ring to overwrite, once it is full
+
+	// free holds requests that were emitted or superseded, for newRequest
+	// to reuse with their events' storage.
+	free []*request
 }
 
 // emittedRequest locates the record an emitted request was built from.
@@ -76,29 +83,50 @@ func (t *stageTracker) advance(emit func(*request) error) error {
 	return nil
 }
 
-// add takes the request of the record just counted by advance.
-func (t *stageTracker) add(req *request, emit func(*request) error, skip func(line, item int, format string, args ...any)) error {
+// newRequest returns a request for buildRequest to fill, reusing one that
+// the tracker has finished with.
+func (t *stageTracker) newRequest() *request {
+	if n := len(t.free); n > 0 {
+		req := t.free[n-1]
+		t.free = t.free[:n-1]
+		return req
+	}
+	return &request{}
+}
+
+// release takes back a request that is no longer pending, after its events
+// have been handed on: the Handler receives copies of them.
+func (t *stageTracker) release(req *request) {
+	t.free = append(t.free, req)
+}
+
+// add takes the request of the record just counted by advance, and
+// releases it once it is emitted or superseded.
+func (t *stageTracker) add(req *request, emit func(*request) error, skip func(line, item int, reason string)) error {
 	if done, ok := t.emitted[req.auditID]; ok {
-		skip(req.line, req.item, "stage %s of request %s is not imported again: the request was imported from line %d (stage %s)",
-			req.stage, req.auditID, done.line, done.stage)
+		skip(req.line, req.item, "stage "+req.stage+" of request "+req.auditID+
+			" is not imported again: the request was imported from line "+strconv.Itoa(done.line)+" (stage "+done.stage+")")
+		t.release(req)
 		return nil
 	}
 
 	req.seq = t.seq
 	if earlier, ok := t.pending[req.auditID]; ok {
 		if stageRank[earlier.stage] > stageRank[req.stage] {
-			skip(req.line, req.item, "stage %s of request %s is superseded by stage %s at line %d",
-				req.stage, req.auditID, earlier.stage, earlier.line)
+			skip(req.line, req.item, supersededReason(req, earlier))
+			t.release(req)
 			return nil
 		}
-		skip(earlier.line, earlier.item, "stage %s of request %s is superseded by stage %s at line %d",
-			earlier.stage, earlier.auditID, req.stage, req.line)
+		skip(earlier.line, earlier.item, supersededReason(earlier, req))
 		delete(t.pending, req.auditID)
+		t.release(earlier)
 	}
 
 	if req.final() {
 		t.remember(req)
-		return emit(req)
+		err := emit(req)
+		t.release(req)
+		return err
 	}
 	t.pending[req.auditID] = req
 	t.order = append(t.order, pendingRef{auditID: req.auditID, seq: req.seq})
@@ -125,7 +153,15 @@ func (t *stageTracker) settle(ref pendingRef, emit func(*request) error) error {
 	}
 	delete(t.pending, ref.auditID)
 	t.remember(req)
-	return emit(req)
+	err := emit(req)
+	t.release(req)
+	return err
+}
+
+// supersededReason is the skip reason of the request old, which a later
+// stage of the same request, in the record of req, replaces.
+func supersededReason(old, req *request) string {
+	return "stage " + old.stage + " of request " + old.auditID + " is superseded by stage " + req.stage + " at line " + strconv.Itoa(req.line)
 }
 
 func (t *stageTracker) remember(req *request) {
