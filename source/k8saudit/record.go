@@ -80,6 +80,7 @@ type record struct {
 	Items []json.RawMessage `json:"items"`
 }
 
+// objectRef is the part of an Event's objectRef that the importer reads.
 type objectRef struct {
 	Resource    string `json:"resource"`
 	Namespace   string `json:"namespace"`
@@ -87,6 +88,8 @@ type objectRef struct {
 	Subresource string `json:"subresource"`
 }
 
+// responseStatus is the part of an Event's responseStatus that the importer
+// reads.
 type responseStatus struct {
 	Code int `json:"code"`
 }
@@ -447,11 +450,11 @@ func requestTime(r *record) (time.Time, error) {
 	if value == "" {
 		return time.Time{}, fmt.Errorf("request %s: requestReceivedTimestamp and stageTimestamp are both missing, so the event has no time", r.AuditID)
 	}
-	t, err := parseTimestamp(value)
+	t, err := time.Parse(time.RFC3339Nano, value)
 	if err != nil {
 		return time.Time{}, fmt.Errorf("request %s: field %s %q is not an RFC 3339 time such as 2025-05-19T09:44:36.348992Z", r.AuditID, field, value)
 	}
-	return t, nil
+	return t.UTC(), nil
 }
 
 // clientIP returns the first of sourceIPs. The API server lists the
