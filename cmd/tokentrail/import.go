@@ -142,7 +142,7 @@ func runImport(ctx context.Context, stdin io.Reader, stdout, stderr io.Writer, d
 		fmt.Fprintf(stdout, "total: %d files, %s\n", len(files)+len(listErrs), formatSummary(total))
 	}
 	if failedFiles > 0 {
-		fmt.Fprintf(stderr, "%d of %d files could not be imported (see above)\n", failedFiles, len(files)+len(listErrs))
+		fmt.Fprintf(stderr, "%d of %d files could not be imported in full (see above)\n", failedFiles, len(files)+len(listErrs))
 	}
 	if ctx.Err() != nil {
 		return fmt.Errorf("import interrupted: every batch written before the interruption is kept: %w", ctx.Err())
@@ -451,9 +451,24 @@ func decompress(r io.Reader) (io.Reader, bool, error) {
 		if err != nil {
 			return nil, true, fmt.Errorf("invalid gzip data: %w", err)
 		}
-		return zr, true, nil
+		return truncationReader{zr}, true, nil
 	}
 	return br, false, nil
+}
+
+// errTruncated replaces io.ErrUnexpectedEOF from a gzip stream, which alone
+// tells a responder nothing about what went wrong or what was kept.
+var errTruncated = errors.New("the gzip data ends before its end marker, so the file is truncated or still being written; the records before the cut were imported")
+
+// truncationReader reports a gzip stream cut short as errTruncated.
+type truncationReader struct{ r io.Reader }
+
+func (t truncationReader) Read(p []byte) (int, error) {
+	n, err := t.r.Read(p)
+	if errors.Is(err, io.ErrUnexpectedEOF) {
+		err = errTruncated
+	}
+	return n, err
 }
 
 func formatSummary(s ingest.Summary) string {

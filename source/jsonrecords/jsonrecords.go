@@ -163,10 +163,7 @@ func First(sample []byte) (raw []byte, ok bool) {
 func readHead(r io.Reader) (head []byte, skipped int, err error) {
 	head = make([]byte, headSize)
 	for first := true; ; first = false {
-		n, err := io.ReadFull(r, head[:headSize])
-		if errors.Is(err, io.ErrUnexpectedEOF) {
-			err = io.EOF
-		}
+		n, err := readFull(r, head[:headSize])
 		data := head[:n]
 		if first {
 			data = bytes.TrimPrefix(data, byteOrderMark)
@@ -177,6 +174,22 @@ func readHead(r io.Reader) (head []byte, skipped int, err error) {
 		// The head holds only whitespace: count its lines and read on.
 		skipped += bytes.Count(data, newline)
 	}
+}
+
+// readFull reads until buf is full or r fails. Unlike io.ReadFull, it
+// returns io.EOF for a short read at the end of r, and passes on every other
+// error as r returned it: a gzip stream cut short fails with
+// io.ErrUnexpectedEOF, which must not read as a clean end.
+func readFull(r io.Reader, buf []byte) (int, error) {
+	n := 0
+	for n < len(buf) {
+		m, err := r.Read(buf[n:])
+		n += m
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
 }
 
 // shiftLines returns reject and emit with line numbers moved down by

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"runtime"
 	"strconv"
 	"strings"
@@ -491,7 +492,15 @@ func TestReadSlowReader(t *testing.T) {
 }
 
 func TestReadReaderError(t *testing.T) {
-	errDisk := errors.New("disk failed")
+	for _, errDisk := range []error{errors.New("disk failed"), io.ErrUnexpectedEOF} {
+		testReadReaderError(t, errDisk)
+	}
+}
+
+// testReadReaderError checks that errDisk ends Read after the records before
+// it. io.ErrUnexpectedEOF, as a gzip stream cut short returns it, must not
+// read as the end of the file.
+func testReadReaderError(t *testing.T, errDisk error) {
 	tests := []struct {
 		name string
 		data string
