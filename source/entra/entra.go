@@ -35,7 +35,8 @@
 //
 // A Microsoft Graph activity record is one request made with an access
 // token. It becomes a "used" event, or a "rejected" event when Graph
-// answered 401 or 403, with ID audit.NewID("entra",
+// answered 401 (a 403 comes after Graph accepted the token, so it is a use
+// with that status), with ID audit.NewID("entra",
 // "MicrosoftGraphActivityLogs", requestId). Its token is the
 // signInActivityId, which is the uniqueTokenIdentifier of the sign-in that
 // issued the token, so the request and the sign-in are events of one token.
@@ -50,8 +51,8 @@
 // the reason: a record that is not a JSON object, has no category and is
 // not a Graph sign-in object, lacks the id, the time or a sign-in's error
 // code, or has a time that is not RFC 3339. Optional fields that hold a
-// placeholder ("null", "-", a GUID where the address should be,
-// coordinates 0/0) are left empty, and the record is kept.
+// placeholder ("null", "-", the all-zero GUID, a GUID where the address
+// should be, coordinates 0/0) are left empty, and the record is kept.
 package entra
 
 import (

@@ -46,8 +46,14 @@ func textBytes(v *fastjson.Value) []byte {
 }
 
 func isPlaceholder(b []byte) bool {
-	return len(b) == 0 || bytes.Equal(b, []byte("-")) || bytes.EqualFold(b, []byte("null"))
+	return len(b) == 0 || bytes.Equal(b, []byte("-")) || bytes.EqualFold(b, []byte("null")) ||
+		bytes.Equal(b, []byte(nilGUID))
 }
+
+// nilGUID is what Entra writes in an id field that has no value, such as the
+// sessionId of a sign-in without session. Taken as an id, it would join the
+// records of unrelated users into one session.
+const nilGUID = "00000000-0000-0000-0000-000000000000"
 
 // integer returns the integer in v, which may be a JSON number or a string
 // of decimal digits. ok is false when v holds neither.

@@ -61,9 +61,10 @@ func (p *parser) graphActivity(line int, record, props *fastjson.Value) (e audit
 	if ok && status >= 100 && status <= 599 {
 		e.Status = int(status)
 	}
-	// Microsoft Graph returns 401 for a token it does not accept, and 403
-	// for a token without the permission that the request needs.
-	if e.Status == 401 || e.Status == 403 {
+	// Microsoft Graph returns 401 for a token it does not accept. A 403
+	// comes after the token was accepted, for a request it lacks the
+	// permission for: a use, whose address belongs in the token's usage.
+	if e.Status == 401 {
 		e.Kind = audit.KindRejected
 		e.RejectReason = audit.RejectOther
 	}

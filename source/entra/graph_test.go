@@ -61,9 +61,9 @@ func TestGraphStatus(t *testing.T) {
 	}{
 		{"ok", nil, audit.KindUsed, 200},
 		{"unauthorized", map[string]any{"properties.responseStatusCode": 401}, audit.KindRejected, 401},
-		{"forbidden", map[string]any{"properties.responseStatusCode": 403}, audit.KindRejected, 403},
+		{"forbidden is a use", map[string]any{"properties.responseStatusCode": 403}, audit.KindUsed, 403},
 		{"not found", map[string]any{"properties.responseStatusCode": 404}, audit.KindUsed, 404},
-		{"status a string", map[string]any{"properties.responseStatusCode": "403"}, audit.KindRejected, 403},
+		{"status a string", map[string]any{"properties.responseStatusCode": "401"}, audit.KindRejected, 401},
 		{"status only in resultSignature", map[string]any{"properties.responseStatusCode": remove{}, "resultSignature": "401"}, audit.KindRejected, 401},
 		{"status zero", map[string]any{"properties.responseStatusCode": 0, "resultSignature": remove{}}, audit.KindUsed, 0},
 		{"status out of range", map[string]any{"properties.responseStatusCode": 1200}, audit.KindUsed, 0},

@@ -134,24 +134,23 @@ func TestGraphActivitySample(t *testing.T) {
 
 	graphScopes := []string{"email", "openid", "profile", "Team.ReadBasic.All", "User.Read.All"}
 	checkEvent(t, r.eventAt(t, file, 1), audit.Event{
-		ID:           audit.NewID("entra", "MicrosoftGraphActivityLogs", "TEST_CORRELATION_UNIQUE_ID"),
-		Time:         mustTime(t, "2025-02-18T10:25:12.2779144Z"),
-		Kind:         audit.KindRejected,
-		Action:       "MicrosoftGraphActivityLogs",
-		TokenID:      "JgW9XEOQM0WNakyHMghCAA",
-		Issuer:       "https://login.microsoftonline.com/11111111-1111-1111-1111-111111111111/v2.0",
-		Subject:      "user1",
-		ClientID:     "TEST_APP_ID",
-		Scopes:       graphScopes,
-		IssuedAt:     mustTime(t, "2025-02-18T10:20:11Z"),
-		IP:           netip.MustParseAddr("1.2.3.4"),
-		UserAgent:    "MruService/16.0.18604.40126",
-		Method:       "GET",
-		Path:         "https://example.com/",
-		Status:       403,
-		TraceID:      "TEST_CORRELATION_UNIQUE_ID",
-		RejectReason: audit.RejectOther,
-		Source:       file + ":1",
+		ID:        audit.NewID("entra", "MicrosoftGraphActivityLogs", "TEST_CORRELATION_UNIQUE_ID"),
+		Time:      mustTime(t, "2025-02-18T10:25:12.2779144Z"),
+		Kind:      audit.KindUsed,
+		Action:    "MicrosoftGraphActivityLogs",
+		TokenID:   "JgW9XEOQM0WNakyHMghCAA",
+		Issuer:    "https://login.microsoftonline.com/11111111-1111-1111-1111-111111111111/v2.0",
+		Subject:   "user1",
+		ClientID:  "TEST_APP_ID",
+		Scopes:    graphScopes,
+		IssuedAt:  mustTime(t, "2025-02-18T10:20:11Z"),
+		IP:        netip.MustParseAddr("1.2.3.4"),
+		UserAgent: "MruService/16.0.18604.40126",
+		Method:    "GET",
+		Path:      "https://example.com/",
+		Status:    403,
+		TraceID:   "TEST_CORRELATION_UNIQUE_ID",
+		Source:    file + ":1",
 	})
 
 	checkEvent(t, r.eventAt(t, file, 3), audit.Event{
@@ -180,7 +179,7 @@ func TestGraphActivitySample(t *testing.T) {
 		Source:    file + ":3",
 	})
 
-	if e := r.eventAt(t, file, 2); e.TokenID != "activityId" || e.Kind != audit.KindRejected {
-		t.Errorf("line 2: Kind, TokenID = %v, %q, want rejected, %q", e.Kind, e.TokenID, "activityId")
+	if e := r.eventAt(t, file, 2); e.TokenID != "activityId" || e.Kind != audit.KindUsed {
+		t.Errorf("line 2: Kind, TokenID = %v, %q, want used, %q", e.Kind, e.TokenID, "activityId")
 	}
 }

@@ -97,6 +97,14 @@ func TestSignInSkipped(t *testing.T) {
 			reason: "failed with error 50126 and has no sessionId",
 		},
 		{
+			name: "failed with the all-zero session",
+			changes: map[string]any{
+				"properties.status":    map[string]any{"errorCode": 50158},
+				"properties.sessionId": "00000000-0000-0000-0000-000000000000",
+			},
+			reason: "failed with error 50158 and has no sessionId",
+		},
+		{
 			name:    "audit log",
 			changes: map[string]any{"category": "AuditLogs"},
 			reason:  "category AuditLogs: not a sign-in or Microsoft Graph activity record",
