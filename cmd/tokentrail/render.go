@@ -62,7 +62,13 @@ func writeReport(w io.Writer, r *forensics.TokenReport) error {
 		p.line("  no issuance recorded: the issuer's logs were not imported, or the token was only seen in use")
 	}
 
-	p.sessions(r.Sessions)
+	subject := ""
+	if r.Created != nil {
+		subject = r.Created.Subject
+	} else if len(r.Usage.Subjects) > 0 {
+		subject = r.Usage.Subjects[0].Value
+	}
+	p.sessions(r.Sessions, subject)
 
 	p.section("Usage")
 	u := r.Usage
@@ -143,7 +149,9 @@ func writeReport(w io.Writer, r *forensics.TokenReport) error {
 }
 
 // sessions prints the sign-in sessions of the token, when any was imported.
-func (p *printer) sessions(list []forensics.Session) {
+// An event of another subject than the token's names its subject, so that a
+// session shared by two users cannot pass for one user's story.
+func (p *printer) sessions(list []forensics.Session, subject string) {
 	for _, s := range list {
 		p.section("Sign-in session " + s.ID)
 		if s.Basis == "subject" {
@@ -153,6 +161,9 @@ func (p *printer) sessions(list []forensics.Session) {
 			what := orNone(e.Action, "session event")
 			if e.Outcome != "" {
 				what += " (" + e.Outcome + ")"
+			}
+			if e.Subject != "" && e.Subject != subject {
+				what += " as " + e.Subject
 			}
 			p.line("  %s  %s, from %s, %s  [%s]", stamp(e.Time), what,
 				orNone(address(e.IP.String(), e.IP.IsValid(), e.Geo), "unknown address"),
