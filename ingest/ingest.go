@@ -110,10 +110,19 @@ type handler struct {
 	batch      []audit.Event
 	sum        Summary
 	lastSource string
+
+	// countsRecords is true once the Format counts records itself (see
+	// source.RecordCounter): Read then counts its Record calls only.
+	countsRecords bool
+}
+
+func (h *handler) Record() {
+	h.countsRecords = true
+	h.sum.Read++
 }
 
 func (h *handler) Event(e audit.Event) error {
-	if e.Source != h.lastSource {
+	if !h.countsRecords && e.Source != h.lastSource {
 		h.sum.Read++
 		h.lastSource = e.Source
 	}
@@ -136,7 +145,9 @@ func (h *handler) Event(e audit.Event) error {
 }
 
 func (h *handler) Skip(line int, why string) {
-	h.sum.Read++
+	if !h.countsRecords {
+		h.sum.Read++
+	}
 	h.sum.Skipped++
 	h.sum.addSkip(why, 1)
 }
@@ -152,7 +163,9 @@ func (s *Summary) addSkip(reason string, n int) {
 }
 
 func (h *handler) Reject(err *source.RecordError) {
-	h.sum.Read++
+	if !h.countsRecords {
+		h.sum.Read++
+	}
 	h.reject(err)
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -13,6 +14,7 @@ import (
 	"github.com/tokentrail/tokentrail/audit"
 	"github.com/tokentrail/tokentrail/ingest"
 	"github.com/tokentrail/tokentrail/source"
+	"github.com/tokentrail/tokentrail/source/jsonrecords"
 	"github.com/tokentrail/tokentrail/store"
 	"github.com/tokentrail/tokentrail/store/sqlite"
 )
@@ -206,5 +208,42 @@ func TestSummarySkipReasonsBounded(t *testing.T) {
 	}
 	if sum.SkipReasons[ingest.OtherSkipReasons] != 10 {
 		t.Errorf("SkipReasons[other] = %d, want 10", sum.SkipReasons[ingest.OtherSkipReasons])
+	}
+}
+
+// TestFileCountsRecordsOnOneLine reads a JSON array written on one line with
+// a format built on jsonrecords, which tells the handler where each record
+// starts: every record counts, although all share line 1.
+func TestFileCountsRecordsOnOneLine(t *testing.T) {
+	t0 := time.Date(2026, 11, 20, 9, 0, 0, 0, time.UTC)
+	arrayFormat := source.Format{
+		Name:   "array",
+		Detect: func([]byte) bool { return false },
+		Parse: func(ctx context.Context, in source.Input, h source.Handler) error {
+			n := 0
+			return jsonrecords.Read(ctx, in, h, func(line int, raw []byte) error {
+				n++
+				if strings.Contains(string(raw), "noise") {
+					h.Skip(line, "noise")
+					return nil
+				}
+				return h.Event(audit.Event{
+					ID: audit.NewID("array", strconv.Itoa(n)), Time: t0, Kind: audit.KindUsed,
+					TokenID: "t" + strconv.Itoa(n), Source: source.Location(in.Name, line),
+				})
+			})
+		},
+	}
+	db := openStore(t)
+	in := source.Input{Reader: strings.NewReader(`[{"a":1},{"a":2},{"noise":3},7,{"a":4}]`), Name: "one-line.json"}
+
+	sum, err := ingest.File(context.Background(), db, arrayFormat, in, ingest.Options{})
+	if err != nil {
+		t.Fatalf("File: %v", err)
+	}
+
+	if sum.Read != 5 || sum.Events != 3 || sum.Skipped != 1 || sum.Rejected != 1 {
+		t.Errorf("File summary = read %d, events %d, skipped %d, rejected %d; want 5, 3, 1, 1",
+			sum.Read, sum.Events, sum.Skipped, sum.Rejected)
 	}
 }

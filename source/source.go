@@ -64,6 +64,15 @@ type Handler interface {
 	Reject(err *RecordError)
 }
 
+// RecordCounter is implemented by a Handler that counts the records of a
+// file. Where records can share a line, as in a JSON array written on one
+// line, a Format calls Record once for each record, before that record's
+// events, skip or rejection. The Handler then counts those calls as the
+// records read, instead of inferring records from line numbers.
+type RecordCounter interface {
+	Record()
+}
+
 // RecordError locates a record that could not be imported.
 type RecordError struct {
 	File   string

@@ -101,6 +101,19 @@ func Read(ctx context.Context, in source.Input, h source.Handler, fn func(line i
 	reject := func(line int, reason string) {
 		h.Reject(&source.RecordError{File: in.Name, Line: line, Reason: reason})
 	}
+	if counter, ok := h.(source.RecordCounter); ok {
+		// Records of a one-line array share their line, so only the
+		// reader can count them.
+		rejectRecord, emitRecord := reject, fn
+		reject = func(line int, reason string) {
+			counter.Record()
+			rejectRecord(line, reason)
+		}
+		fn = func(line int, raw []byte) error {
+			counter.Record()
+			return emitRecord(line, raw)
+		}
+	}
 	if chooseLayout(head, rest == nil) == jsonLines {
 		var r io.Reader = bytes.NewReader(head)
 		if rest != nil {
