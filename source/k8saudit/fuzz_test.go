@@ -77,7 +77,7 @@ func FuzzParse(f *testing.F) {
 	})
 }
 
-// FuzzDecode checks that the fastjson path of recordDecoder gives what
+// FuzzDecode checks that the scanner path of recordDecoder gives what
 // decodeRecord gives: the same record, or the same error.
 func FuzzDecode(f *testing.F) {
 	files, err := filepath.Glob("testdata/*.jsonl")
