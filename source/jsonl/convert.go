@@ -481,6 +481,11 @@ func (r *recordReader) token() audit.Claims {
 	}
 
 	bare := strings.TrimSpace(s)
+	if scheme, _, ok := strings.Cut(bare, " "); ok && !strings.EqualFold(scheme, "bearer") && isToken68(scheme) {
+		// Another HTTP authentication scheme, such as Basic or Digest:
+		// the request carried a password or a signature, not a token.
+		return audit.Claims{}
+	}
 	if len(bare) > 7 && strings.EqualFold(bare[:7], "bearer ") {
 		bare = strings.TrimSpace(bare[7:])
 	}

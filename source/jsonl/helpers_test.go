@@ -53,6 +53,18 @@ func (r *result) eventAt(tb testing.TB, location string) audit.Event {
 	return audit.Event{}
 }
 
+func (r *result) skipAt(tb testing.TB, line int) string {
+	tb.Helper()
+	prefix := fmt.Sprintf("%d: ", line)
+	for _, s := range r.skips {
+		if reason, ok := strings.CutPrefix(s, prefix); ok {
+			return reason
+		}
+	}
+	tb.Fatalf("line %d was not skipped:\n%s", line, r)
+	return ""
+}
+
 func (r *result) rejectAt(tb testing.TB, line int) string {
 	tb.Helper()
 	for _, e := range r.rejects {
@@ -102,14 +114,20 @@ func readFile(tb testing.TB, name string) string {
 // checkTotals compares the number of events and rejections.
 func checkTotals(tb testing.TB, r *result, events, rejected int) {
 	tb.Helper()
+	checkCounts(tb, r, events, 0, rejected)
+}
+
+// checkCounts is checkTotals for a parse that also skipped records.
+func checkCounts(tb testing.TB, r *result, events, skipped, rejected int) {
+	tb.Helper()
 	if len(r.events) != events {
 		tb.Errorf("events = %d, want %d", len(r.events), events)
 	}
 	if len(r.rejects) != rejected {
 		tb.Errorf("rejected = %d, want %d", len(r.rejects), rejected)
 	}
-	if len(r.skips) != 0 {
-		tb.Errorf("skipped = %d, want 0", len(r.skips))
+	if len(r.skips) != skipped {
+		tb.Errorf("skipped = %d, want %d", len(r.skips), skipped)
 	}
 	if tb.Failed() {
 		tb.Logf("parse result:\n%s", r)

@@ -48,11 +48,16 @@ import (
 //     at white space.
 //   - Where a field and the token's claims both give a value, the field wins.
 //
+// A record in which every mapped token field (jti, fingerprint, token) is
+// missing, or whose token field holds another authentication scheme such as
+// Basic, is a request made without a token (a health check, an anonymous
+// call). It is skipped with the reason "no token: " and the missing fields.
+//
 // These records are rejected with file:line and the reason, and reading goes
 // on with the next line:
 //
 //   - a line that is not valid JSON, or longer than source.MaxLineBytes;
-//   - a record without time or token identity, named by field and path;
+//   - a record without time, named by field and path;
 //   - a mapped value, or a value on a mapped path, of the wrong JSON type,
 //     named by field, path and type;
 //   - an invalid value, such as an address that is not an IP address or a
@@ -120,7 +125,12 @@ func (p *parser) parse(ctx context.Context, r io.Reader) error {
 		}
 
 		e, err := p.event(line, number)
-		if err != nil {
+		var noToken *noTokenError
+		switch {
+		case errors.As(err, &noToken):
+			p.h.Skip(number, noToken.Error())
+			continue
+		case err != nil:
 			p.reject(number, err.Error())
 			continue
 		}
@@ -244,6 +254,13 @@ func setIfEmpty(dst *string, s string) {
 	}
 }
 
+// noTokenError is a record that names no token: a request made without one
+// (a health check, an anonymous call) is not a token event, so it is
+// skipped rather than rejected.
+type noTokenError struct{ missing string }
+
+func (e *noTokenError) Error() string { return "no token: " + e.missing }
+
 // missingIdentity names the identity fields that are mapped and missing.
 func missingIdentity(m *Mapping) error {
 	var missing []string
@@ -253,9 +270,9 @@ func missingIdentity(m *Mapping) error {
 		}
 	}
 	if len(missing) == 1 {
-		return fmt.Errorf("no token identity: %s is missing", missing[0])
+		return &noTokenError{missing[0] + " is missing"}
 	}
-	return fmt.Errorf("no token identity: %s are all missing", strings.Join(missing, ", "))
+	return &noTokenError{strings.Join(missing, ", ") + " are all missing"}
 }
 
 // syntaxError describes why line is not valid JSON. It runs only on the
