@@ -390,12 +390,18 @@ func (imp *importer) importReader(ctx context.Context, path string, file io.Read
 	fmt.Fprintf(imp.stdout, "%s (%s): %s\n", path, how, formatSummary(sum))
 	if imp.verbose {
 		writeSkipReasons(imp.stdout, sum.SkipReasons)
+	} else if sum.Events == 0 && sum.Skipped > 0 {
+		fmt.Fprintf(imp.stderr, "%s: no token or session event in %d records read; import -v lists why they were skipped\n", path, sum.Read)
 	}
 	return sum, err
 }
 
 func (imp *importer) chooseFormat(path string, sample []byte) (source.Format, error) {
 	if imp.forced != nil {
+		// jsonl never recognises a file: its mapping decides what is read.
+		if imp.forced.Name != "jsonl" && !imp.forced.Detect(sample) {
+			fmt.Fprintf(imp.stderr, "%s: warning: its first records do not look like %s; importing them as --format says\n", path, imp.forced.Name)
+		}
 		return *imp.forced, nil
 	}
 	for _, f := range imp.formats {

@@ -460,3 +460,20 @@ func TestRecognitionIsUnambiguous(t *testing.T) {
 		})
 	}
 }
+
+func TestImportWarnsOfAForcedFormatThatDoesNotFit(t *testing.T) {
+	dir := t.TempDir()
+	path := "../../source/okta/testdata/oauth-token-events.jsonl"
+
+	stdout, stderr, err := run(t, "", "--db", filepath.Join(dir, "events.db"), "import", "--format", "keycloak", path)
+
+	if err != nil {
+		t.Fatalf("import error = %v, want none: nothing was rejected", err)
+	}
+	if !strings.Contains(stderr, "do not look like keycloak") {
+		t.Errorf("stderr = %q, want a warning that the file does not look like keycloak", stderr)
+	}
+	if !strings.Contains(stderr, "no token or session event") || !strings.Contains(stdout, "imported 0,") {
+		t.Errorf("stdout = %q, stderr = %q, want nothing imported and a hint to run import -v", stdout, stderr)
+	}
+}
