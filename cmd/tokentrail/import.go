@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"compress/gzip"
 	"context"
 	"errors"
@@ -32,6 +33,9 @@ import (
 // progressMinBytes is the file size from which import shows a progress bar
 // on a terminal; smaller files finish before a bar would be readable.
 const progressMinBytes = 16 << 20
+
+// sampleBytes is how much of a file format recognition reads.
+const sampleBytes = 64 << 10
 
 // maxPrintedErrors bounds the rejections printed for one file; the summary
 // still counts all of them.
@@ -348,8 +352,8 @@ func (imp *importer) importReader(ctx context.Context, path string, file io.Read
 	if err != nil {
 		return ingest.Summary{}, fmt.Errorf("%s: %w", path, err)
 	}
-	buffered := bufio.NewReaderSize(r, 64<<10)
-	sample, err := buffered.Peek(64 << 10)
+	buffered := bufio.NewReaderSize(r, sampleBytes)
+	sample, err := buffered.Peek(sampleBytes)
 	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, bufio.ErrBufferFull) && len(sample) == 0 {
 		return ingest.Summary{}, fmt.Errorf("%s: read: %w", path, err)
 	}
@@ -408,6 +412,10 @@ func (imp *importer) chooseFormat(path string, sample []byte) (source.Format, er
 		if f.Detect(sample) {
 			return f, nil
 		}
+	}
+	if len(sample) == sampleBytes && !bytes.Contains(sample, []byte("\n")) {
+		return source.Format{}, fmt.Errorf("%s: format not recognised: its first line is longer than the %d KiB that recognition reads, "+
+			"so nothing was imported from it; pass --format to import it (a record over 4 MiB is still rejected)", path, len(sample)>>10)
 	}
 	return source.Format{}, fmt.Errorf("%s: format not recognised from its first records (not Keycloak events, Okta, Auth0 or Entra ID logs, "+
 		"or a Kubernetes audit log), so nothing was imported from it; pass --format, or --format jsonl with --map for other JSON lines", path)
