@@ -19,7 +19,7 @@ func BenchmarkSanitizeValidate(b *testing.B) {
 		ClientID: "0oa9z8y7x6w5v4u3t2s1", SessionID: "102Wv7Yd8e9QkO3m4n5p6q7r8s",
 		IP: netip.MustParseAddr("198.51.100.23"), Geo: audit.Geo{Country: "DE", City: "Berlin", Org: "Example Networks"},
 		UserAgent: "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36",
-		Method: "GET", Path: "/api/v1/orders/123456?expand=items", Status: 200, Source: "okta-system-log.jsonl:123456",
+		Method:    "GET", Path: "/api/v1/orders/123456?expand=items", Status: 200, Source: "okta-system-log.jsonl:123456",
 	}
 	b.ReportAllocs()
 	for b.Loop() {
