@@ -104,11 +104,12 @@ func wholeToken(s string) (Claims, bool) {
 	if strings.Trim(s[end:], " .") != "" {
 		return Claims{}, false
 	}
-	c, err := ParseToken(s[start:end])
+	token := compactForm(s[start:end])
+	c, err := ParseToken(token)
 	if err != nil {
 		// Shaped like a JWT but unreadable: the fingerprint still
 		// identifies it.
-		return Claims{Fingerprint: Fingerprint(s[start:end])}, true
+		return Claims{Fingerprint: Fingerprint(token)}, true
 	}
 	return c, true
 }
@@ -144,9 +145,9 @@ func sanitizeText(s string) (string, bool) {
 // token, as at the end of a sentence, is not part of it. It returns -1, -1
 // when there is none.
 func findJWT(s string) (start, end int) {
-	// Segments are separated by dots, so most text (ids, names) is ruled
-	// out by one vectorised search.
-	if strings.IndexByte(s, '.') < 0 {
+	// Segments are separated by dots (or "%2E"), so most text (ids,
+	// names) is ruled out by vectorised searches.
+	if strings.IndexByte(s, '.') < 0 && strings.IndexByte(s, '%') < 0 {
 		return -1, -1
 	}
 	for from := 0; from < len(s); {
@@ -180,7 +181,7 @@ func indexHeaderStart(s string) int {
 // jwtAt reports whether a compact JWT starts at s[start], and where it ends.
 func jwtAt(s string, start int) (end int, ok bool) {
 	var bounds [6]int // start and end of the first segments
-	j, segments := start, 0
+	j, segments, sep := start, 0, 0
 	for {
 		k := j
 		for k < len(s) && isBase64URL(s[k]) {
@@ -193,14 +194,16 @@ func jwtAt(s string, start int) (end int, ok bool) {
 		if k == j && segments > 3 {
 			// An empty segment after the third: the dot before it ends a
 			// sentence, not the token.
-			j--
+			j -= sep
 			segments--
 			break
 		}
 		j = k
-		if j < len(s) && s[j] == '.' && segments < 5 {
-			j++
-			continue
+		if segments < 5 {
+			if sep = separatorAt(s, j); sep > 0 {
+				j += sep
+				continue
+			}
 		}
 		break
 	}
@@ -212,6 +215,28 @@ func jwtAt(s string, start int) (end int, ok bool) {
 		return 0, false
 	}
 	return j, true
+}
+
+// separatorAt returns the length of the segment separator at s[i]: 1 for a
+// dot, 3 for "%2E", the dot as URL encoding writes it in some query strings
+// and logs, and 0 for anything else.
+func separatorAt(s string, i int) int {
+	switch {
+	case i < len(s) && s[i] == '.':
+		return 1
+	case i+2 < len(s) && s[i] == '%' && s[i+1] == '2' && (s[i+2] == 'E' || s[i+2] == 'e'):
+		return 3
+	}
+	return 0
+}
+
+// compactForm returns a token found by findJWT with "%2E" separators
+// decoded, so that its fingerprint and claims are those of the token.
+func compactForm(token string) string {
+	if strings.IndexByte(token, '%') < 0 {
+		return token
+	}
+	return strings.NewReplacer("%2E", ".", "%2e", ".").Replace(token)
 }
 
 func isBase64URL(c byte) bool {
@@ -235,6 +260,6 @@ func RedactTokens(s string) string {
 		if start < 0 {
 			return s
 		}
-		s = s[:start] + "[jwt sha256:" + Fingerprint(s[start:end])[:16] + "]" + s[end:]
+		s = s[:start] + "[jwt sha256:" + Fingerprint(compactForm(s[start:end]))[:16] + "]" + s[end:]
 	}
 }

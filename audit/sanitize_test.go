@@ -173,3 +173,26 @@ func TestRedactTokens(t *testing.T) {
 }
 
 func base64URL(s string) string { return base64.RawURLEncoding.EncodeToString([]byte(s)) }
+
+func TestSanitizeFindsURLEncodedTokens(t *testing.T) {
+	raw := signed(t, jwt.MapClaims{"jti": "jti-pct"})
+	for _, dot := range []string{"%2E", "%2e"} {
+		encoded := strings.ReplaceAll(raw, ".", dot)
+		e := audit.Event{
+			ID: "pct", Time: time.Date(2026, 12, 4, 10, 0, 0, 0, time.UTC), Kind: audit.KindUsed, TokenID: encoded,
+			Path: "/callback?id_token=" + encoded + "&state=1",
+		}
+
+		e.Sanitize()
+
+		if e.TokenID != "jti-pct" || e.Fingerprint != audit.Fingerprint(raw) {
+			t.Errorf("with %s: TokenID, Fingerprint = %q, %q, want the jti and the fingerprint of the decoded token", dot, e.TokenID, e.Fingerprint)
+		}
+		if want := "/callback?id_token=[jwt sha256:" + audit.Fingerprint(raw)[:16] + "]&state=1"; e.Path != want {
+			t.Errorf("with %s: Path = %q, want %q", dot, e.Path, want)
+		}
+		if !audit.ContainsToken(encoded) {
+			t.Errorf("ContainsToken(token with %s) = false, want true", dot)
+		}
+	}
+}
