@@ -200,7 +200,7 @@ func TestParsePlaceholders(t *testing.T) {
 				t.Fatalf("rejects = %v, want none: a placeholder must not reject a real event", c.rejects)
 			}
 			want := tt.want
-			want.ID = audit.NewID("keycloak", tt.line, tt.role)
+			want.ID = audit.NewID("keycloak", recordKey(t, tt.line), tt.role)
 			want.Source = "placeholders.log:1"
 			checkEvents(t, c.events, []audit.Event{want})
 		})

@@ -22,7 +22,10 @@
 // out, because they belong to tokens. A logout without token ids ends its
 // session but marks no token revoked, because it names none.
 //
-// Each event's ID is audit.NewID("keycloak", record text, role), where role
+// Each event's ID is audit.NewID("keycloak", record key, role). The key of
+// a text line is the line; that of a JSON log record is its time and
+// message, and that of a JSON event its fields with sorted keys, so that the
+// same record in another JSON layout gets the same IDs. The role
 // tells the events of one record apart ("access", "refresh", "refreshed",
 // "rejected", "revoked-access", "revoked-refresh", "used", "session"), so
 // importing a file twice adds no duplicates.
@@ -59,6 +62,7 @@ package keycloak
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -313,7 +317,10 @@ func (p *parser) object(line int, text string, obj map[string]any) error {
 			p.h.Skip(line, "server log record of logger "+lr.logger)
 			return nil
 		}
-		return p.message(line, text, lr.stamp, lr.message)
+		// The time and the message identify the record whatever its
+		// layout: the same record re-serialised, or taken out of a JSON
+		// array, must get the same event IDs.
+		return p.message(line, lr.stamp+"\n"+lr.message, lr.stamp, lr.message)
 	}
 	if _, ok := obj["type"]; !ok {
 		if _, ok := obj["operationType"]; !ok {
@@ -326,7 +333,18 @@ func (p *parser) object(line int, text string, obj map[string]any) error {
 		p.reject(line, err.Error())
 		return nil
 	}
-	return p.record(&record{line: line, raw: text, fields: fields, millis: millis})
+	return p.record(&record{line: line, raw: canonicalJSON(obj, text), fields: fields, millis: millis})
+}
+
+// canonicalJSON returns obj encoded with sorted keys and no spaces, so that
+// one event written with other spacing or key order gets the same event
+// IDs; text when obj cannot be encoded.
+func canonicalJSON(obj map[string]any, text string) string {
+	b, err := json.Marshal(obj)
+	if err != nil {
+		return text
+	}
+	return string(b)
 }
 
 // record maps one event to audit events and hands them over.

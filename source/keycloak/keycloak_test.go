@@ -3,12 +3,14 @@ package keycloak
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/netip"
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -266,9 +268,9 @@ func TestParseElasticEventsInLocation(t *testing.T) {
 		Source:    elasticFile + ":15",
 	}
 	access, refresh := common, common
-	access.ID = audit.NewID("keycloak", raw, "access")
+	access.ID = audit.NewID("keycloak", recordKey(t, raw), "access")
 	access.TokenID = "561459c0-75f1-46d4-986d-d1c96d12b513"
-	refresh.ID = audit.NewID("keycloak", raw, "refresh")
+	refresh.ID = audit.NewID("keycloak", recordKey(t, raw), "refresh")
 	refresh.TokenID = "07434488-ca99-412a-99a0-c2e47c93d6d1"
 
 	// A logout without token ids ends the session and revokes no token
@@ -342,18 +344,18 @@ func TestParseDataDogRefreshLineage(t *testing.T) {
 		Source:    "kc.log:1",
 	}
 	redeemed := common
-	redeemed.ID = audit.NewID("keycloak", raw, "refreshed")
+	redeemed.ID = audit.NewID("keycloak", recordKey(t, raw), "refreshed")
 	redeemed.Kind = audit.KindRefreshed
 	redeemed.TokenID = "e27fe0e6-af97-4f2e-acae-743731cafe26"
 	redeemed.IssuedAt = utc(t, "2024-05-06T06:55:37Z") // age_of_refresh_token 752 s before 07:08:09
 	access := common
-	access.ID = audit.NewID("keycloak", raw, "access")
+	access.ID = audit.NewID("keycloak", recordKey(t, raw), "access")
 	access.Kind = audit.KindIssued
 	access.TokenID = "49532980-d06c-4de0-9e2a-94ccb86e6a0e"
 	access.ParentTokenID = "e27fe0e6-af97-4f2e-acae-743731cafe26"
 	access.ExpiresAt = utc(t, "2024-05-06T07:09:09Z") // access_token_expiration_time 60 s
 	rotated := common
-	rotated.ID = audit.NewID("keycloak", raw, "refresh")
+	rotated.ID = audit.NewID("keycloak", recordKey(t, raw), "refresh")
 	rotated.Kind = audit.KindIssued
 	rotated.TokenID = "31fd23bf-ce8d-4ba4-8c58-27965fac486c"
 	rotated.ParentTokenID = "e27fe0e6-af97-4f2e-acae-743731cafe26"
@@ -395,9 +397,9 @@ func TestParseDataDogJSONConsoleOffset(t *testing.T) {
 		Source:    consoleFile + ":1",
 	}
 	access, refresh := common, common
-	access.ID = audit.NewID("keycloak", raw, "access")
+	access.ID = audit.NewID("keycloak", recordKey(t, raw), "access")
 	access.TokenID = "71eea26a-b9c3-47bf-921b-c90c6cfe1c99"
-	refresh.ID = audit.NewID("keycloak", raw, "refresh")
+	refresh.ID = audit.NewID("keycloak", recordKey(t, raw), "refresh")
 	refresh.TokenID = "d1159936-cb35-4296-8ac2-524aa9af265b"
 	checkEvents(t, c.events, []audit.Event{access, refresh})
 }
@@ -479,9 +481,9 @@ func TestParseListenerTimeOfDay(t *testing.T) {
 			}
 			access, refresh := common, common
 			access.Time, refresh.Time = tt.want, tt.want
-			access.ID = audit.NewID("keycloak", raw, "access")
+			access.ID = audit.NewID("keycloak", recordKey(t, raw), "access")
 			access.TokenID = "733a2efb-4094-4dc1-90a4-194858ce08b0"
-			refresh.ID = audit.NewID("keycloak", raw, "refresh")
+			refresh.ID = audit.NewID("keycloak", recordKey(t, raw), "refresh")
 			refresh.TokenID = "fe31ebc2-2621-434d-a1e9-300c03b66568"
 			checkEvents(t, c.events, []audit.Event{otherLogin, login, access, refresh})
 		})
@@ -532,7 +534,7 @@ func TestParseECSNanosecondTimestamp(t *testing.T) {
 	c := parseText(t, Options{Location: time.FixedZone("ignored", 3*60*60)}, "ecs.jsonl", ecsLine+"\n")
 
 	want := audit.Event{
-		ID:      audit.NewID("keycloak", ecsLine, "used"),
+		ID:      audit.NewID("keycloak", recordKey(t, ecsLine), "used"),
 		Time:    utc(t, "2025-03-04T05:06:07.890Z"),
 		Kind:    audit.KindUsed,
 		Action:  "USER_INFO_REQUEST",
@@ -574,9 +576,9 @@ func TestParseEventRepresentationArray(t *testing.T) {
 	codeAccess.Kind, codeRefresh.Kind = audit.KindIssued, audit.KindIssued
 	codeAccess.Action, codeRefresh.Action = "CODE_TO_TOKEN", "CODE_TO_TOKEN"
 	codeAccess.Source, codeRefresh.Source = kcadmFile+":1", kcadmFile+":1"
-	codeAccess.ID = audit.NewID("keycloak", codeRaw, "access")
+	codeAccess.ID = audit.NewID("keycloak", recordKey(t, codeRaw), "access")
 	codeAccess.TokenID = "a0a0a0a0-1111-4222-8333-444455556666"
-	codeRefresh.ID = audit.NewID("keycloak", codeRaw, "refresh")
+	codeRefresh.ID = audit.NewID("keycloak", recordKey(t, codeRaw), "refresh")
 	codeRefresh.TokenID = "b1b1b1b1-1111-4222-8333-444455556666"
 
 	redeemed, access, rotated := user, user, user
@@ -585,22 +587,22 @@ func TestParseEventRepresentationArray(t *testing.T) {
 		e.Action = "REFRESH_TOKEN"
 		e.Source = kcadmFile + ":18"
 	}
-	redeemed.ID = audit.NewID("keycloak", refreshRaw, "refreshed")
+	redeemed.ID = audit.NewID("keycloak", recordKey(t, refreshRaw), "refreshed")
 	redeemed.Kind = audit.KindRefreshed
 	redeemed.TokenID = "b1b1b1b1-1111-4222-8333-444455556666"
 	redeemed.IssuedAt = utc(t, "2024-06-10T06:13:20Z")
-	access.ID = audit.NewID("keycloak", refreshRaw, "access")
+	access.ID = audit.NewID("keycloak", recordKey(t, refreshRaw), "access")
 	access.Kind = audit.KindIssued
 	access.TokenID = "c2c2c2c2-1111-4222-8333-444455556666"
 	access.ParentTokenID = "b1b1b1b1-1111-4222-8333-444455556666"
 	access.ExpiresAt = utc(t, "2024-06-10T06:18:51Z")
-	rotated.ID = audit.NewID("keycloak", refreshRaw, "refresh")
+	rotated.ID = audit.NewID("keycloak", recordKey(t, refreshRaw), "refresh")
 	rotated.Kind = audit.KindIssued
 	rotated.TokenID = "d3d3d3d3-1111-4222-8333-444455556666"
 	rotated.ParentTokenID = "b1b1b1b1-1111-4222-8333-444455556666"
 
 	rejected := audit.Event{
-		ID:           audit.NewID("keycloak", errorRaw, "rejected"),
+		ID:           audit.NewID("keycloak", recordKey(t, errorRaw), "rejected"),
 		Time:         utc(t, "2024-06-10T06:14:55.789Z"),
 		Kind:         audit.KindRejected,
 		Action:       "INTROSPECT_TOKEN_ERROR",
@@ -614,7 +616,7 @@ func TestParseEventRepresentationArray(t *testing.T) {
 	}
 	// The logout names no token: it ends the session and revokes nothing.
 	logout := user
-	logout.ID = audit.NewID("keycloak", logoutRaw, "session")
+	logout.ID = audit.NewID("keycloak", recordKey(t, logoutRaw), "session")
 	logout.Time = utc(t, "2024-06-10T07:13:20.001Z")
 	logout.Kind = audit.KindSession
 	logout.Action = "LOGOUT"
@@ -1223,4 +1225,42 @@ func TestTimeOfDayPassesMidnight(t *testing.T) {
 			t.Errorf("event %d time = %s, want %s", i+1, got, w)
 		}
 	}
+}
+
+// TestJSONRecordIDsIgnoreLayout reads one JSON console record as written,
+// re-serialised with other spacing, and pretty-printed inside an array: an
+// overlapping export in another layout must add no duplicates.
+func TestJSONRecordIDsIgnoreLayout(t *testing.T) {
+	raw := fileLine(t, testdata("keycloak-events-datadog-kc-json-console.jsonl"), 1)
+	var obj map[string]any
+	if err := json.Unmarshal([]byte(raw), &obj); err != nil {
+		t.Fatal(err)
+	}
+	spaced, err := json.MarshalIndent(obj, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	layouts := map[string]string{
+		"spaced":            strings.ReplaceAll(raw, `":`, `": `) + "\n",
+		"pretty in an array": "[\n" + string(spaced) + "\n]\n",
+	}
+	want := eventIDs(parseText(t, Options{}, "compact.jsonl", raw+"\n").events)
+	if len(want) != 2 {
+		t.Fatalf("compact record gave %d events, want 2", len(want))
+	}
+
+	for name, text := range layouts {
+		got := eventIDs(parseText(t, Options{}, "other.json", text).events)
+		if !slices.Equal(got, want) {
+			t.Errorf("%s: event IDs = %v, want those of the compact record %v", name, got, want)
+		}
+	}
+}
+
+func eventIDs(events []audit.Event) []string {
+	ids := make([]string, len(events))
+	for i, e := range events {
+		ids[i] = e.ID
+	}
+	return ids
 }
