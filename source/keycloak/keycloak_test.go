@@ -1241,7 +1241,7 @@ func TestJSONRecordIDsIgnoreLayout(t *testing.T) {
 		t.Fatal(err)
 	}
 	layouts := map[string]string{
-		"spaced":            strings.ReplaceAll(raw, `":`, `": `) + "\n",
+		"spaced":             strings.ReplaceAll(raw, `":`, `": `) + "\n",
 		"pretty in an array": "[\n" + string(spaced) + "\n]\n",
 	}
 	want := eventIDs(parseText(t, Options{}, "compact.jsonl", raw+"\n").events)
