@@ -88,7 +88,11 @@ func writeReport(w io.Writer, r *forensics.TokenReport) error {
 		p.hourly(u.Hourly)
 	}
 	if u.Refreshes > 0 {
-		p.line("  redeemed as a refresh token %d times", u.Refreshes)
+		times := "times"
+		if u.Refreshes == 1 {
+			times = "time"
+		}
+		p.line("  redeemed as a refresh token %d %s", u.Refreshes, times)
 	}
 
 	p.section("Anomalies")
