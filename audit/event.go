@@ -105,6 +105,23 @@ const maxFieldBytes = 8 << 10
 //     Sanitize repairs them.
 //   - Status, when present, is an HTTP status code (100 to 599).
 func (e *Event) Validate() error {
+	if err := e.validateFields(); err != nil {
+		return err
+	}
+	return e.validateText()
+}
+
+// Prepare runs Sanitize and then Validate, as every importer and the
+// recorder do with each event before they hand it on. It scans the text
+// fields once: Sanitize leaves no raw token, invalid UTF-8 or over-long
+// text, so Validate's look at the text would find nothing.
+func (e *Event) Prepare() error {
+	e.Sanitize()
+	return e.validateFields()
+}
+
+// validateFields checks every rule of Validate but those on text fields.
+func (e *Event) validateFields() error {
 	switch {
 	case e.ID == "":
 		return &FieldError{Field: "ID", Reason: "is missing"}
@@ -131,7 +148,7 @@ func (e *Event) Validate() error {
 	if !e.RejectReason.Valid() {
 		return &FieldError{Field: "RejectReason", Value: string(e.RejectReason), Reason: "is not a known reject reason"}
 	}
-	return e.validateText()
+	return nil
 }
 
 // validateText checks every free-text field without allocating, because

@@ -111,11 +111,20 @@ func FuzzSanitize(f *testing.F) {
 		if tokenID != "" {
 			e.TokenID = tokenID
 		}
+		prepared := e
 		e.Sanitize()
 		for _, field := range []string{e.Path, e.UserAgent, e.TokenID} {
 			if audit.ContainsToken(field) {
 				t.Fatalf("field %q still holds a token after Sanitize", field)
 			}
+		}
+
+		// Prepare skips the text checks of Validate, which must then find
+		// nothing.
+		errPrepare := prepared.Prepare()
+		errValidate := e.Validate()
+		if (errPrepare == nil) != (errValidate == nil) {
+			t.Fatalf("Prepare() = %v, but Sanitize then Validate = %v", errPrepare, errValidate)
 		}
 	})
 }

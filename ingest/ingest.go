@@ -129,8 +129,7 @@ func (h *handler) Event(e audit.Event) error {
 	// A raw token, invalid UTF-8 or an over-long header in one field must
 	// not cost the whole event: an attacker could otherwise keep a use out
 	// of the trail by sending a long user agent.
-	e.Sanitize()
-	if err := e.Validate(); err != nil {
+	if err := e.Prepare(); err != nil {
 		// The record was counted as read above, so only the rejection counts.
 		h.reject(&source.RecordError{File: h.file, Line: lineOf(e.Source), Reason: fmt.Sprintf("%s event: %v", e.Kind, err)})
 		return nil

@@ -42,9 +42,7 @@ func (f *flusher) prepare(batch []audit.Event) []audit.Event {
 		e.Time = e.Time.UTC()
 		// A raw token, invalid UTF-8 or an over-long header in one field
 		// must not cost the whole event.
-		e.Sanitize()
-
-		if err := e.Validate(); err != nil {
+		if err := e.Prepare(); err != nil {
 			// Only the first invalid event of a batch gets a line of its
 			// own, and a count covers the rest. A caller who sends nothing
 			// but invalid events then cannot flood the log.

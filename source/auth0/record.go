@@ -52,8 +52,7 @@ func (p *parser) record(line int, raw []byte) error {
 		return nil
 	}
 	for i := range events {
-		events[i].Sanitize()
-		if err := events[i].Validate(); err != nil {
+		if err := events[i].Prepare(); err != nil {
 			p.reject(line, fmt.Sprintf("%s event is invalid: %v", events[i].Kind, err))
 			return nil
 		}

@@ -130,8 +130,7 @@ func (p *parser) record(line int, raw []byte) error {
 		return nil
 	}
 
-	e.Sanitize()
-	if err := e.Validate(); err != nil {
+	if err := e.Prepare(); err != nil {
 		p.reject(line, fmt.Sprintf("the %s event is invalid: %v", e.Kind, err))
 		return nil
 	}

@@ -215,8 +215,7 @@ func (p *parser) event(line []byte, number int) (audit.Event, error) {
 	} else {
 		e.ID = p.lineID(line)
 	}
-	e.Sanitize()
-	if err := e.Validate(); err != nil {
+	if err := e.Prepare(); err != nil {
 		return audit.Event{}, fmt.Errorf("event is invalid: %w", err)
 	}
 	return e, nil

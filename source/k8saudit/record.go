@@ -295,8 +295,7 @@ func buildRequest(req *request, r *record, file string, line int) (skipReason st
 	}
 
 	for i := range req.events {
-		req.events[i].Sanitize()
-		if err := req.events[i].Validate(); err != nil {
+		if err := req.events[i].Prepare(); err != nil {
 			return "", fmt.Errorf("request %s: %s event is invalid: %w", auditID, req.events[i].Kind, err)
 		}
 	}

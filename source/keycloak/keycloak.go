@@ -366,8 +366,7 @@ func (p *parser) record(r *record) error {
 	}
 	events := r.events(facts, t, source.Location(p.name, r.line))
 	for i := range events {
-		events[i].Sanitize()
-		if err := events[i].Validate(); err != nil {
+		if err := events[i].Prepare(); err != nil {
 			p.reject(r.line, fmt.Sprintf("the %s is invalid: %v", describe(&events[i]), err))
 			return nil
 		}

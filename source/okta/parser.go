@@ -53,8 +53,7 @@ func (p *parser) record(line int, raw []byte) error {
 
 	events := p.plan.events
 	for i := range events {
-		events[i].Sanitize()
-		if err := events[i].Validate(); err != nil {
+		if err := events[i].Prepare(); err != nil {
 			p.reject(line, invalidEvent(&events[i], err))
 			return nil
 		}
