@@ -477,3 +477,51 @@ func TestImportWarnsOfAForcedFormatThatDoesNotFit(t *testing.T) {
 		t.Errorf("stdout = %q, stderr = %q, want nothing imported and a hint to run import -v", stdout, stderr)
 	}
 }
+
+// TestImportCountsRecordsOfOneLineArrays imports sample logs rewritten as
+// one JSON array (or Kubernetes EventList) on a single line, as API dumps
+// are often written: every record is counted as read, although all share
+// line 1, and the events are those of the original file.
+func TestImportCountsRecordsOfOneLineArrays(t *testing.T) {
+	dir := shareddata.Dir(t)
+	tests := []struct {
+		file, want string
+		list       bool
+	}{
+		{"okta-system-log-sekoia.jsonl", "read 10, imported 4, duplicate 0, skipped 6, rejected 0", false},
+		{"auth0-logs-elastic-integrations.jsonl", "read 11, imported 8, duplicate 0, skipped 3, rejected 0", false},
+		{"entra-signin-logs-sekoia.jsonl", "read 8, imported 7, duplicate 0, skipped 1, rejected 0", false},
+		{"k8s-audit-minikube-v1.32-bugurshik.jsonl", "read 100, imported 12, duplicate 0, skipped 88, rejected 0", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.file, func(t *testing.T) {
+			data, err := os.ReadFile(filepath.Join(dir, tt.file))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var records []json.RawMessage
+			for line := range strings.SplitSeq(strings.TrimSpace(string(data)), "\n") {
+				records = append(records, json.RawMessage(line))
+			}
+			var value any = records
+			if tt.list {
+				value = map[string]any{"kind": "EventList", "apiVersion": "audit.k8s.io/v1", "items": records}
+			}
+			oneLine, err := json.Marshal(value)
+			if err != nil {
+				t.Fatal(err)
+			}
+			tmp := t.TempDir()
+			path := writeFile(t, tmp, "one-line.json", string(oneLine))
+
+			stdout, _, err := run(t, "", "--db", filepath.Join(tmp, "events.db"), "import", path)
+
+			if err != nil {
+				t.Errorf("import error = %v, want none", err)
+			}
+			if got := summaryLine(t, stdout, path); !strings.HasSuffix(got, tt.want) {
+				t.Errorf("summary = %q, want it to end with %q", got, tt.want)
+			}
+		})
+	}
+}

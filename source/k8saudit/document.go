@@ -97,6 +97,7 @@ func (p *parser) parseDocument(ctx context.Context, r io.Reader) error {
 		case json.Delim('['):
 			err = p.documentArray(ctx, d, dec)
 		default:
+			p.count()
 			p.reject(d.lineAt(dec.InputOffset()), -1, "top-level JSON value %v is not an audit event, an EventList or an array of events", tok)
 			err = p.stages.advance(p.emit)
 		}
@@ -179,6 +180,7 @@ func (p *parser) documentItems(ctx context.Context, d *documentReader, dec *json
 		return p.abandon(d, err)
 	}
 	if tok == nil {
+		p.count()
 		p.skip(line, -1, "list has no items")
 		return nil
 	}
@@ -186,6 +188,7 @@ func (p *parser) documentItems(ctx context.Context, d *documentReader, dec *json
 		if err := skipRest(dec, tok); err != nil {
 			return p.abandon(d, err)
 		}
+		p.count()
 		p.reject(line, -1, "field items is not a JSON array, so the list cannot be read")
 		return p.stages.advance(p.emit)
 	}
@@ -264,6 +267,7 @@ func (p *parser) abandon(d *documentReader, err error) error {
 		reason = err.Error()
 	}
 
+	p.count()
 	p.reject(line, -1, "%s: the rest of the document cannot be read, so fix it or convert it to one record a line", reason)
 	return fmt.Errorf("%w: %s: %s", ErrUnreadableDocument, source.Location(p.file, line), reason)
 }

@@ -89,10 +89,22 @@ type parser struct {
 	// handlerFailed is set when the Handler returned an error, after which
 	// nothing more is handed to it.
 	handlerFailed bool
+
+	// counter, when the Handler counts records, is told of each one, since
+	// an EventList or array on one line holds many.
+	counter source.RecordCounter
 }
 
 func newParser(file string, h source.Handler, window int) *parser {
-	return &parser{file: file, h: h, stages: newStageTracker(window)}
+	counter, _ := h.(source.RecordCounter)
+	return &parser{file: file, h: h, stages: newStageTracker(window), counter: counter}
+}
+
+// count tells the Handler, when it counts records, that one more was read.
+func (p *parser) count() {
+	if p.counter != nil {
+		p.counter.Record()
+	}
 }
 
 // utf8BOM is stripped from the start of the input, because some Windows
@@ -151,6 +163,7 @@ func (p *parser) parseLines(ctx context.Context, r io.Reader) error {
 			return nil
 		}
 		if errors.Is(err, source.ErrLineTooLong) {
+			p.count()
 			p.reject(number, -1, "%v: the line was not read, so split the record or drop it", err)
 			if err := p.stages.advance(p.emit); err != nil {
 				return err
@@ -177,6 +190,7 @@ func (p *parser) value(raw []byte, line int) error {
 	if raw[0] == '[' {
 		items, err := decodeItems(raw)
 		if err != nil {
+			p.count()
 			p.reject(line, -1, "%v", err)
 			return p.stages.advance(p.emit)
 		}
@@ -185,16 +199,19 @@ func (p *parser) value(raw []byte, line int) error {
 
 	r, err := p.decoder.decode(raw)
 	if err != nil {
+		p.count()
 		p.reject(line, -1, "%v", err)
 		return p.stages.advance(p.emit)
 	}
 	if r.isList() {
 		if len(r.Items) == 0 {
+			p.count()
 			p.skip(line, -1, "%s has no items", r.listName())
 			return nil
 		}
 		return p.items(r.Items, line)
 	}
+	p.count()
 	return p.record(r, line, -1)
 }
 
@@ -211,6 +228,7 @@ func (p *parser) items(items []json.RawMessage, line int) error {
 // is the element's position, which reasons name when the list has no line
 // of its own for each element, or -1.
 func (p *parser) item(raw []byte, line, index int) error {
+	p.count()
 	r, err := p.decoder.decode(raw)
 	if err == nil && r.isList() {
 		err = errNestedList
