@@ -52,6 +52,22 @@ func FuzzParse(f *testing.F) {
 	}
 	firstRecord, _, _ := bytes.Cut(array, []byte("\n  },\n"))
 	f.Add(append(firstRecord, "\n  }\n]\n"...))
+	bridges, err := os.ReadFile("testdata/eventbridge-events.jsonl")
+	if err != nil {
+		f.Fatal(err)
+	}
+	for l := range bytes.SplitSeq(bridges, []byte("\n")) {
+		f.Add(l)
+	}
+	hooks, err := os.ReadFile("testdata/event-hook-deliveries.json")
+	if err != nil {
+		f.Fatal(err)
+	}
+	// The last delivery, whose events array is empty, and the start of the
+	// first, cut inside its first event.
+	f.Add(hooks[bytes.LastIndex(hooks, []byte("\n{")):])
+	f.Add(hooks[:1024])
+	f.Add([]byte(`{"eventType":"com.okta.event_hook","data":{"events":[{"eventType":"app.oauth2.token.revoke","uuid":"u","published":"2024-01-01T00:00:00Z","target":[{"type":"access_token","id":"AT.1"}]},7,null]}}`))
 	f.Add([]byte(`{"records":[{"eventType":"app.oauth2.token.revoke","uuid":"u","published":"2024-01-01T00:00:00Z","target":[{"type":"refresh_token","id":"RT.1"}]}]}`))
 	f.Add([]byte(`[{"eventType":"app.oauth2.as.token.detect_reuse","uuid":"u","published":"2024-01-01T00:00:00","debugContext":{"debugData":{"refreshTokenId":"RT.1"}}}]`))
 	f.Add([]byte(`{"eventType":"user.session.start","uuid":"u","published":"2024-01-01 00:00:00","authenticationContext":{"rootSessionId":"s"},"client":{"ipAddress":"::ffff:192.0.2.1","geographicalContext":{"geolocation":{"lat":1e400,"lon":-0}}}}`))

@@ -5,6 +5,37 @@
 // API returns it, pretty-printed or not, and JSON lines as exports and SIEM
 // forwarders write them.
 //
+// # Envelopes
+//
+// Two streaming deliveries wrap System Log events, and a record may be one
+// of them. Every event, skip and rejection of a wrapped System Log event is
+// reported at the line where its envelope starts. Each event keeps the ID it
+// has without the envelope, so a store keeps one copy of a System Log event
+// read both from the API and from a stream.
+//
+//   - An event hook delivery, the body of the POST request that Okta sends
+//     to an event hook: {"eventType": "com.okta.event_hook",
+//     "eventTypeVersion", "cloudEventsVersion", "source", "eventId",
+//     "eventTime", "contentType", "data": {"events": [LogEvent, ...]}}. Each
+//     element of data.events is imported. A delivery whose data.events is
+//     missing or not an array is rejected, one with an empty array is
+//     skipped, and an element that is not an object is rejected.
+//   - An AWS EventBridge event of Okta's log stream: {"version", "id",
+//     "detail-type", "source", "account", "time", "region", "resources",
+//     "detail": LogEvent}. It is imported when its source starts with
+//     "aws.partner/okta.com/", or when its detail has the uuid, published
+//     and eventType strings of a LogEvent. Any other EventBridge event, such
+//     as another vendor's, is skipped with its source and detail-type.
+//
+// The event hook shape is that of the sample delivery in Okta's event hooks
+// documentation, and the EventBridge source prefix and detail are those of
+// Okta's log streaming guide. The value of detail-type is not documented
+// there, so it is not checked. The envelopes' own fields (eventId,
+// eventTime, the EventBridge id and time) are not read: the System Log
+// event's uuid and published time are the facts. Event hooks deliver only
+// the event types Okta marks as eligible for them, which may exclude some
+// token events.
+//
 // # Token events
 //
 // OAuth 2.0 token events are keyed by the token ids that Okta writes in

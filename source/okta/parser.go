@@ -19,14 +19,18 @@ type parser struct {
 	fields fieldReader
 	rec    record
 	plan   plan
+	logs   []*fastjson.Value // the System Log events of the current record
 }
 
 func newParser(file string, h source.Handler) *parser {
 	return &parser{file: file, h: h}
 }
 
-// record imports one JSON object, which starts at line. It returns only the
-// Handler's errors.
+// record imports one JSON object, which starts at line: a System Log event,
+// or an event hook delivery or EventBridge event that carries System Log
+// events. Every event, skip and rejection of an envelope's System Log
+// events is reported at the envelope's line. It returns only the Handler's
+// errors.
 func (p *parser) record(line int, raw []byte) error {
 	v, err := p.json.ParseBytes(raw)
 	if err != nil {
@@ -38,6 +42,33 @@ func (p *parser) record(line int, raw []byte) error {
 		return nil
 	}
 
+	logs, skip, err := unwrap(v, p.logs[:0])
+	p.logs = logs
+	if err != nil {
+		p.reject(line, err.Error())
+		return nil
+	}
+	if skip != "" {
+		p.h.Skip(line, skip)
+		return nil
+	}
+
+	wrapped := envelopeOf(v) != envelopeNone
+	for i, log := range logs {
+		if wrapped && log.Type() != fastjson.TypeObject {
+			p.reject(line, fmt.Sprintf("System Log event %d of the envelope is a JSON %s, not an object", i+1, log.Type()))
+			continue
+		}
+		if err := p.logEvent(line, log); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// logEvent imports one System Log event, found in the record at line. It
+// returns only the Handler's errors.
+func (p *parser) logEvent(line int, v *fastjson.Value) error {
 	if err := p.fields.readRecord(v, &p.rec); err != nil {
 		p.reject(line, err.Error())
 		return nil

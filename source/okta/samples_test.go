@@ -210,8 +210,8 @@ func TestDetectTestdata(t *testing.T) {
 	}
 	paths = append(paths, own...)
 	found := checkDetect(t, paths, func(path string) bool { return strings.HasPrefix(path, "testdata/") })
-	if found != 2 {
-		t.Errorf("Detect recognised %d testdata files, want the 2 of this package", found)
+	if found != 4 {
+		t.Errorf("Detect recognised %d testdata files, want the 4 of this package", found)
 	}
 }
 
