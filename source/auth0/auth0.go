@@ -6,6 +6,40 @@
 // stream wraps it, {"log_id": ..., "data": {log object}}. Both shapes may be
 // mixed in one file.
 //
+// # Envelopes
+//
+// Two log streams wrap each log in an event of a cloud event bus, and a
+// record may be such an event. Its events, skip or rejection are reported at
+// the line where the event starts. Its events keep the IDs of the log itself,
+// so a store keeps one copy of a log read both from the API and from a
+// stream.
+//
+//   - An Amazon EventBridge event of Auth0's log stream: {"version", "id",
+//     "detail-type", "source", "account", "time", "region", "resources",
+//     "detail": {"log_id", "data": {log object}}}. It is read when its
+//     source starts with "aws.partner/auth0.com/", and then a detail that is
+//     not an object is rejected. Another EventBridge event is read when its
+//     detail is an Auth0 log, and skipped otherwise. A detail that is the
+//     bare log object is read too.
+//   - An Azure Event Grid event, alone or in the array that Event Grid
+//     delivers: {"id", "topic", "subject", "eventType", "eventTime",
+//     "data", "dataVersion", "metadataVersion"}. It is read when its data is
+//     an Auth0 log, bare or as {"log_id", "data": {log object}}, and skipped
+//     otherwise.
+//
+// The EventBridge shape, with the log-stream wrapper in detail and the
+// detail-type "Auth0 log", is that of sample events that Auth0 users have
+// published: a copy of the Auth0 Dashboard's preview of the stream, and a
+// project's test fixture. detail-type is not checked. The Event Grid envelope is Event Grid's own
+// event schema. Auth0's and Microsoft's documentation show no Auth0 event
+// in it, so the eventType Auth0 sets and whether data holds the wrapper are
+// not confirmed, and both forms of data are read.
+//
+// NOTE: the CloudEvents 1.0 schema, which Event Grid partner topics may
+// deliver instead ({"specversion", "type", "source", "data"}), is not read.
+// Such an event is taken for a log whose type is the event's type, and
+// rejected because it has no log_id.
+//
 // Each log's type code decides its event:
 //
 //   - Successful exchanges at the token endpoint (seacft, seccft, sepft,

@@ -21,7 +21,7 @@ func sample(tb testing.TB, path string) []byte {
 }
 
 func TestDetectTestdata(t *testing.T) {
-	for _, name := range []string{"management-api-logs.json", "log-stream.jsonl"} {
+	for _, name := range []string{"management-api-logs.json", "log-stream.jsonl", "eventbridge-events.jsonl", "event-grid-events.json"} {
 		if !Detect(sample(t, filepath.Join("testdata", name))) {
 			t.Errorf("Detect(%s) = false, want true", name)
 		}

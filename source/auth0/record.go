@@ -27,7 +27,8 @@ type parser struct {
 }
 
 // record converts one log record, found at line, and hands the outcome to the
-// Handler: its events, a skip or a rejection. It returns only the Handler's
+// Handler: its events, a skip or a rejection. The record may be wrapped in an
+// EventBridge or Event Grid event, as unwrap describes. It returns only the Handler's
 // error. jsonrecords.Read passes only valid JSON objects in valid UTF-8, so
 // the checks of the JSON here are for direct calls.
 func (p *parser) record(line int, raw []byte) error {
@@ -42,7 +43,17 @@ func (p *parser) record(line int, raw []byte) error {
 		return nil
 	}
 
-	events, skip, err := convert(root, source.Location(p.file, line), p.events[:0])
+	record, skip, err := unwrap(root)
+	if err != nil {
+		p.reject(line, err.Error())
+		return nil
+	}
+	if skip != "" {
+		p.h.Skip(line, skip)
+		return nil
+	}
+
+	events, skip, err := convert(record, source.Location(p.file, line), p.events[:0])
 	if err != nil {
 		p.reject(line, err.Error())
 		return nil
