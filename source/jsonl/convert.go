@@ -22,12 +22,21 @@ type recordReader struct {
 	m   *Mapping
 	x   *extractor
 	err error
+
+	// rejectText is a reject_reason in the log's own words, which the
+	// event keeps as its Reason under the reason "other".
+	rejectText string
+
+	// otherScheme names the authentication scheme, such as Basic, that
+	// the token field held instead of a token.
+	otherScheme string
 }
 
 // fail records the first error, naming the field and its path.
 func (r *recordReader) fail(f field, format string, args ...any) {
 	if r.err == nil {
-		r.err = fmt.Errorf("field %s (path %s): %s", f, r.m.paths[f].text, fmt.Sprintf(format, args...))
+		// The value quoted in the message may hold a raw token.
+		r.err = fmt.Errorf("field %s (path %s): %s", f, r.m.paths[f].text, audit.RedactTokens(fmt.Sprintf(format, args...)))
 	}
 }
 
@@ -68,10 +77,10 @@ func (r *recordReader) wrongType(f field, v value, want string) {
 }
 
 // absentText reports whether s is how logs write a missing value: nothing,
-// "-" (nginx, Envoy) or "null".
+// "-" (nginx, Envoy), "null", "undefined" (JavaScript clients) or "N/A".
 func absentText(s string) bool {
 	s = strings.TrimSpace(s)
-	return s == "" || s == "-" || s == "null"
+	return s == "" || s == "-" || strings.EqualFold(s, "null") || s == "undefined" || strings.EqualFold(s, "n/a")
 }
 
 // decodeString returns the text of a JSON string value, which lookup has
@@ -484,10 +493,17 @@ func (r *recordReader) token() audit.Claims {
 	if scheme, _, ok := strings.Cut(bare, " "); ok && !strings.EqualFold(scheme, "bearer") && isToken68(scheme) {
 		// Another HTTP authentication scheme, such as Basic or Digest:
 		// the request carried a password or a signature, not a token.
+		r.otherScheme = scheme
 		return audit.Claims{}
 	}
 	if len(bare) > 7 && strings.EqualFold(bare[:7], "bearer ") {
 		bare = strings.TrimSpace(bare[7:])
+	}
+	if absentText(bare) || strings.EqualFold(bare, "bearer") {
+		// "Bearer undefined" and the like: a client that had no token to
+		// send. Taken as a token, every such request would look like one
+		// token used from everywhere.
+		return audit.Claims{}
 	}
 	if isToken68(bare) {
 		return audit.Claims{Fingerprint: audit.Fingerprint(s)}
@@ -516,9 +532,10 @@ func isToken68(s string) bool {
 }
 
 func (r *recordReader) fingerprint() string {
-	s := strings.ToLower(strings.TrimSpace(r.text(fieldFingerprint)))
+	raw := strings.TrimSpace(r.text(fieldFingerprint))
+	s := strings.ToLower(raw)
 	if s != "" && !audit.IsFingerprint(s) {
-		r.fail(fieldFingerprint, "%q is not 64 hex digits (a SHA-256)", s)
+		r.fail(fieldFingerprint, "%q is not 64 hex digits (a SHA-256)", raw)
 		return ""
 	}
 	return s
@@ -549,19 +566,25 @@ func (r *recordReader) kind(status int) audit.Kind {
 }
 
 func (r *recordReader) revocationMethod() audit.RevocationMethod {
-	m := audit.RevocationMethod(strings.ToLower(strings.TrimSpace(r.text(fieldRevocationMethod))))
+	raw := strings.TrimSpace(r.text(fieldRevocationMethod))
+	m := audit.RevocationMethod(strings.ToLower(raw))
 	if !m.Valid() {
-		r.fail(fieldRevocationMethod, "%q is not one of api, admin, logout, automated", string(m))
+		r.fail(fieldRevocationMethod, "%q is not one of api, admin, logout, automated", raw)
 		return ""
 	}
 	return m
 }
 
+// rejectReason reads reject_reason. A value that is not one of the reasons
+// tokentrail names, such as a gateway's "token expired", is kept: the
+// reason is "other" and the text becomes the event's Reason.
 func (r *recordReader) rejectReason() audit.RejectReason {
-	reason := audit.RejectReason(strings.ToLower(strings.TrimSpace(r.text(fieldRejectReason))))
+	r.rejectText = ""
+	raw := strings.TrimSpace(r.text(fieldRejectReason))
+	reason := audit.RejectReason(strings.ToLower(raw))
 	if !reason.Valid() {
-		r.fail(fieldRejectReason, "%q is not one of bad_signature, expired, not_yet_valid, revoked, malformed, unknown_key, alg_none, invalid_grant, reused, other", string(reason))
-		return ""
+		r.rejectText = raw
+		return audit.RejectOther
 	}
 	return reason
 }

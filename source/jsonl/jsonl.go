@@ -148,6 +148,7 @@ func (p *parser) reject(line int, reason string) {
 func (p *parser) event(line []byte, number int) (audit.Event, error) {
 	r := &p.reader
 	r.err = nil
+	r.otherScheme = ""
 	if !r.x.extract(line) {
 		return audit.Event{}, syntaxError(line)
 	}
@@ -202,11 +203,20 @@ func (p *parser) event(line []byte, number int) (audit.Event, error) {
 		return audit.Event{}, r.err
 	}
 	fillFromClaims(&e, claims)
+	if e.Reason == "" {
+		e.Reason = r.rejectText
+	}
 
 	if e.Time.IsZero() {
 		return audit.Event{}, fmt.Errorf("field time (path %s) is missing, so the event has no time", r.m.paths[fieldTime].text)
 	}
-	if e.TokenID == "" && e.Fingerprint == "" {
+	switch {
+	case e.TokenID != "" || e.Fingerprint != "":
+	case e.Kind == audit.KindSession && e.SessionID != "":
+		// A sign-in fact of a session names no token.
+	case r.otherScheme != "":
+		return audit.Event{}, &noTokenError{fmt.Sprintf("field token (path %s) holds %s credentials, not a token", r.m.paths[fieldToken].text, r.otherScheme)}
+	default:
 		return audit.Event{}, missingIdentity(r.m)
 	}
 
