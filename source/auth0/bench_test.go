@@ -89,6 +89,26 @@ func BenchmarkParse(b *testing.B) {
 		b.ReportMetric(float64(h.events)*float64(b.N)/b.Elapsed().Seconds(), "events/s")
 	})
 
+	// The same logs, each the detail of an EventBridge event of Auth0's log
+	// stream.
+	wrapped := eventBridgeInput(input)
+	b.Run("Parse-EventBridge", func(b *testing.B) {
+		b.SetBytes(int64(len(wrapped)))
+		b.ReportAllocs()
+		var h countingHandler
+		for b.Loop() {
+			h = countingHandler{}
+			in := source.Input{Reader: bytes.NewReader(wrapped), Name: "bench.jsonl"}
+			if err := Format().Parse(context.Background(), in, &h); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if h.rejects != 0 {
+			b.Fatalf("%d records rejected", h.rejects)
+		}
+		b.ReportMetric(float64(h.events)*float64(b.N)/b.Elapsed().Seconds(), "events/s")
+	})
+
 	b.Run("encoding-json-map", func(b *testing.B) {
 		b.SetBytes(int64(len(input)))
 		b.ReportAllocs()
@@ -105,4 +125,20 @@ func BenchmarkParse(b *testing.B) {
 		}
 		b.ReportMetric(float64(decoded)*float64(b.N)/b.Elapsed().Seconds(), "records/s")
 	})
+}
+
+// eventBridgeInput wraps each line of input in an Amazon EventBridge event
+// of Auth0's log stream, one event a line.
+func eventBridgeInput(input []byte) []byte {
+	var buf bytes.Buffer
+	buf.Grow(len(input) * 5 / 4)
+	i := 0
+	for line := range bytes.Lines(input) {
+		fmt.Fprintf(&buf, `{"version":"0","id":"6a8b0005-0000-4000-8000-%012d","detail-type":"Auth0 log",`+
+			`"source":"aws.partner/auth0.com/example-tenant-2f6c1d0e/auth0.logs","account":"111122223333",`+
+			`"time":"2025-03-01T00:00:00Z","region":"eu-west-1","resources":[],"detail":%s}`, i, bytes.TrimSpace(line))
+		buf.WriteByte('\n')
+		i++
+	}
+	return buf.Bytes()
 }

@@ -109,6 +109,25 @@ func BenchmarkParse(b *testing.B) {
 		b.ReportMetric(float64(events)/b.Elapsed().Seconds(), "events/s")
 	})
 
+	// The same log, each event the detail of an EventBridge event of Okta's
+	// log stream.
+	wrapped := eventBridgeLog(data)
+	b.Run("okta-eventbridge", func(b *testing.B) {
+		b.ReportAllocs()
+		b.SetBytes(int64(len(wrapped)))
+		f := Format()
+		events := 0
+		for b.Loop() {
+			c := &counter{tb: b}
+			in := source.Input{Reader: bytes.NewReader(wrapped), Name: "bench.jsonl"}
+			if err := f.Parse(context.Background(), in, c); err != nil {
+				b.Fatal(err)
+			}
+			events += c.events
+		}
+		b.ReportMetric(float64(events)/b.Elapsed().Seconds(), "events/s")
+	})
+
 	b.Run("unmarshal-map", func(b *testing.B) {
 		b.ReportAllocs()
 		b.SetBytes(int64(len(data)))
@@ -129,6 +148,22 @@ func BenchmarkParse(b *testing.B) {
 	})
 }
 
+// eventBridgeLog wraps each line of log in an AWS EventBridge event of
+// Okta's log stream, one event a line.
+func eventBridgeLog(log []byte) []byte {
+	var buf bytes.Buffer
+	buf.Grow(len(log) * 9 / 8)
+	i := 0
+	for line := range bytes.Lines(log) {
+		fmt.Fprintf(&buf, `{"version":"0","id":"5e7f0004-0000-4000-8000-%012d","detail-type":"SystemLog",`+
+			`"source":"aws.partner/okta.com/example/travel-log-stream","account":"111122223333",`+
+			`"time":"2024-03-12T00:00:00Z","region":"eu-west-1","resources":[],"detail":%s}`, i, bytes.TrimSpace(line))
+		buf.WriteByte('\n')
+		i++
+	}
+	return buf.Bytes()
+}
+
 // TestGeneratedLog checks that the benchmark's log imports without
 // rejections and with the expected mix of events.
 func TestGeneratedLog(t *testing.T) {
@@ -144,5 +179,14 @@ func TestGeneratedLog(t *testing.T) {
 	}
 	if want := 2 * 20; c.skipped != want {
 		t.Errorf("skipped = %d, want %d", c.skipped, want)
+	}
+
+	wrapped := &counter{tb: t}
+	in = source.Input{Reader: bytes.NewReader(eventBridgeLog(data)), Name: "bench.jsonl"}
+	if err := Format().Parse(context.Background(), in, wrapped); err != nil {
+		t.Fatal(err)
+	}
+	if wrapped.events != c.events || wrapped.skipped != c.skipped {
+		t.Errorf("in EventBridge events: %d events, %d skipped, want %d and %d", wrapped.events, wrapped.skipped, c.events, c.skipped)
 	}
 }

@@ -1,8 +1,8 @@
 package okta
 
 import (
+	"bytes"
 	"fmt"
-	"strings"
 
 	"github.com/valyala/fastjson"
 )
@@ -71,7 +71,7 @@ func unwrap(v *fastjson.Value, events []*fastjson.Value) ([]*fastjson.Value, str
 // detail has the uuid, published and eventType strings of a LogEvent, as
 // when a rule forwards the events to another bus.
 func isOktaEventBridge(v *fastjson.Value) bool {
-	if strings.HasPrefix(string(v.GetStringBytes("source")), eventBridgeSourcePrefix) {
+	if bytes.HasPrefix(v.GetStringBytes("source"), []byte(eventBridgeSourcePrefix)) {
 		return true
 	}
 	detail := v.Get("detail")
