@@ -267,7 +267,9 @@ func (r *TokenReport) addNotes(ref TokenRef, events []audit.Event) {
 		if e.Fingerprint != "" && !slices.Contains(fingerprints, e.Fingerprint) {
 			fingerprints = append(fingerprints, e.Fingerprint)
 		}
-		if e.Issuer != "" && !slices.Contains(issuers, e.Issuer) {
+		// A Keycloak event names the realm ("acme") where the token's
+		// claims give its URL: the same issuer.
+		if e.Issuer != "" && !slices.ContainsFunc(issuers, func(known string) bool { return SameIssuer(known, e.Issuer) }) {
 			issuers = append(issuers, e.Issuer)
 		}
 		if e.Subject != "" && !slices.Contains(subjects, e.Subject) {

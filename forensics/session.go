@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/tokentrail/tokentrail/audit"
@@ -20,8 +21,8 @@ const (
 
 // subjectWindow is how long before its issuance a token's sign-in is looked
 // for when the issuing record names no session (Auth0's code exchange, for
-// one): a sign-in of the same subject within this window is taken as the one
-// that led to the token.
+// one): the session of the latest session event of the same subject, issuer
+// and client within this window is taken as the one that led to the token.
 const subjectWindow = time.Hour
 
 // Session is the sign-in session in which a token was minted or used, as
@@ -32,8 +33,9 @@ type Session struct {
 
 	// Basis says how the session was tied to the token: "session_id" when
 	// the token's own events name it, "subject" when the issuing record
-	// names none and the session is the latest sign-in of the same subject
-	// in the hour before issuance. The latter is a lead, not proof.
+	// names none and the session is that of the latest session event of
+	// the same subject, issuer and client in the hour before issuance. The
+	// latter is a lead, not proof.
 	Basis string `json:"basis"`
 
 	Events []SessionEvent `json:"events"`
@@ -43,9 +45,13 @@ type Session struct {
 	Truncated bool `json:"truncated,omitempty"`
 }
 
-// SessionEvent is one event of a sign-in session.
+// SessionEvent is one event of a sign-in session: a session fact (login,
+// second factor, policy decision, logout), or the issuance of a token in
+// the session, such as the Entra sign-in that set it up.
 type SessionEvent struct {
 	Time      time.Time  `json:"time"`
+	Kind      audit.Kind `json:"kind"`               // session or issued
+	TokenID   string     `json:"token_id,omitempty"` // the token issued, for kind issued
 	Action    string     `json:"action,omitempty"`  // the source's own name, e.g. user.session.start
 	Outcome   string     `json:"outcome,omitempty"` // the result as the source gave it, e.g. FAILURE: INVALID_CREDENTIALS
 	Subject   string     `json:"subject,omitempty"`
@@ -77,7 +83,7 @@ func sessions(ctx context.Context, db EventQuerier, r *TokenReport, events []aud
 		if err != nil {
 			return nil, err
 		}
-		if len(s.Events) > 0 {
+		if s.tellsMore(r.TokenID) {
 			list = append(list, s)
 		}
 	}
@@ -98,7 +104,12 @@ func sessions(ctx context.Context, db EventQuerier, r *TokenReport, events []aud
 		return nil, fmt.Errorf("query sign-ins of subject %q: %w", r.Created.Subject, err)
 	}
 	for i := len(recent) - 1; i >= 0; i-- {
-		if id := recent[i].SessionID; id != "" {
+		e := &recent[i]
+		if !compatible(e.Issuer, r.Created.Issuer) || !compatible(e.ClientID, r.Created.ClientID) {
+			// Another realm, tenant or application of the same user.
+			continue
+		}
+		if id := e.SessionID; id != "" {
 			s, err := loadSession(ctx, db, id, "subject")
 			if err != nil {
 				return nil, err
@@ -109,10 +120,24 @@ func sessions(ctx context.Context, db EventQuerier, r *TokenReport, events []aud
 	return list, nil
 }
 
+// tellsMore reports whether s holds more than the issuance of the token
+// itself, which the report shows already.
+func (s *Session) tellsMore(tokenID string) bool {
+	return slices.ContainsFunc(s.Events, func(e SessionEvent) bool {
+		return e.Kind == audit.KindSession || e.TokenID != tokenID
+	})
+}
+
+// compatible reports whether two values of a field can belong to one
+// session: equal, or one of them unknown.
+func compatible(a, b string) bool {
+	return a == "" || b == "" || SameIssuer(a, b)
+}
+
 func loadSession(ctx context.Context, db EventQuerier, id, basis string) (Session, error) {
 	found, err := db.Events(ctx, store.Query{
 		SessionID: id,
-		Kinds:     []audit.Kind{audit.KindSession},
+		Kinds:     []audit.Kind{audit.KindSession, audit.KindIssued},
 		Limit:     maxSessionEvents + 1,
 	})
 	if err != nil {
@@ -125,10 +150,23 @@ func loadSession(ctx context.Context, db EventQuerier, id, basis string) (Sessio
 	}
 	for _, e := range found {
 		s.Events = append(s.Events, SessionEvent{
-			Time: e.Time, Action: e.Action, Outcome: e.Reason, Subject: e.Subject,
+			Time: e.Time, Kind: e.Kind, TokenID: e.TokenID, Action: e.Action, Outcome: e.Reason, Subject: e.Subject,
 			ClientID: e.ClientID, IP: e.IP, UserAgent: e.UserAgent, Geo: e.Geo,
 			Source: e.Source, EventID: e.ID,
 		})
 	}
 	return s, nil
+}
+
+// SameIssuer reports whether two issuer values name the same issuer: equal,
+// or one is the other's last path segment, as Keycloak events name a realm
+// ("acme") whose tokens carry the URL (".../realms/acme").
+func SameIssuer(a, b string) bool {
+	if a == b {
+		return true
+	}
+	if len(a) < len(b) {
+		a, b = b, a
+	}
+	return b != "" && strings.HasSuffix(strings.TrimRight(a, "/"), "/"+b)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"slices"
 	"testing"
 	"time"
 
@@ -40,10 +41,13 @@ func TestReportShowsTheTokensSession(t *testing.T) {
 		t.Errorf("session = %q basis %q truncated %v, want s-1 basis session_id, not truncated", s.ID, s.Basis, s.Truncated)
 	}
 	want := []forensics.SessionEvent{
-		{Time: t0.Add(-2 * time.Minute), Action: "user.session.start", Outcome: "SUCCESS", Subject: "alice",
+		{Time: t0.Add(-2 * time.Minute), Kind: audit.KindSession, Action: "user.session.start", Outcome: "SUCCESS", Subject: "alice",
 			IP: netip.MustParseAddr(office), UserAgent: officeUA, Source: "okta.jsonl:1", EventID: "1"},
-		{Time: t0.Add(-time.Minute), Action: "user.authentication.auth_via_mfa", Outcome: "SUCCESS", Subject: "alice",
+		{Time: t0.Add(-time.Minute), Kind: audit.KindSession, Action: "user.authentication.auth_via_mfa", Outcome: "SUCCESS", Subject: "alice",
 			IP: netip.MustParseAddr(office), UserAgent: officeUA, Source: "okta.jsonl:2", EventID: "2"},
+		// The token's own issuance places it in the session's story.
+		{Time: t0, Kind: audit.KindIssued, TokenID: tokenID, Subject: "alice", ClientID: "web-portal",
+			IP: netip.MustParseAddr(office), Source: "keycloak.log:7", EventID: "issued"},
 	}
 	if fmt.Sprint(s.Events) != fmt.Sprint(want) {
 		t.Errorf("session events =\n%+v\nwant\n%+v", s.Events, want)
@@ -66,6 +70,13 @@ func TestReportFindsTheSignInOfATokenWithoutSession(t *testing.T) {
 		signIn("login", t0.Add(-time.Second), "s-new", "auth0|alice", "s", "login succeeded"),
 		signIn("logout", t0.Add(time.Minute), "s-new", "auth0|alice", "slo", "logout"),
 		signIn("after", t0.Add(time.Second), "s-later", "auth0|alice", "s", "login succeeded"),
+		func() audit.Event {
+			// The same user's sign-in to another application, later than
+			// the one that led to the token.
+			e := signIn("other-app", t0.Add(-time.Millisecond), "s-other-app", "auth0|alice", "s", "login succeeded")
+			e.ClientID = "other-app"
+			return e
+		}(),
 		signIn("someone-else", t0.Add(-time.Second), "s-bob", "auth0|bob", "s", "login succeeded"),
 	}
 	db := openStore(t, events)
@@ -120,5 +131,51 @@ func TestReportCutsALongSession(t *testing.T) {
 	}
 	if s := r.Sessions[0]; len(s.Events) != 200 || !s.Truncated {
 		t.Errorf("session has %d events, truncated %v, want 200 events marked truncated", len(s.Events), s.Truncated)
+	}
+}
+
+func TestSameIssuer(t *testing.T) {
+	tests := []struct {
+		a, b string
+		want bool
+	}{
+		{"acme", "acme", true},
+		{"acme", "https://sso.example.com/realms/acme", true},
+		{"https://sso.example.com/realms/acme/", "acme", true},
+		{"acme", "https://sso.example.com/realms/acme2", false},
+		{"acme", "beta", false},
+		{"", "acme", false},
+	}
+	for _, tt := range tests {
+		if got := forensics.SameIssuer(tt.a, tt.b); got != tt.want {
+			t.Errorf("SameIssuer(%q, %q) = %v, want %v", tt.a, tt.b, got, tt.want)
+		}
+	}
+}
+
+func TestReportSessionListsOtherTokensIssued(t *testing.T) {
+	// An Entra session: a blocked sign-in, then the sign-in that issued
+	// another token. The report of a later token of the session shows both.
+	blocked := signIn("blocked", t0.Add(-3*time.Minute), "s-1", "alice", "SignInLogs", "error 53003")
+	first := audit.Event{
+		ID: "first", Time: t0.Add(-2 * time.Minute), Kind: audit.KindIssued, Action: "SignInLogs",
+		TokenID: "uti-first", Subject: "alice", SessionID: "s-1", Source: "signins.json:2",
+	}
+	db := openStore(t, append(storyEvents(), blocked, first))
+
+	r, err := forensics.InvestigateToken(context.Background(), db, forensics.TokenRef{TokenID: tokenID}, forensics.Options{Now: t0})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	if len(r.Sessions) != 1 {
+		t.Fatalf("Sessions = %+v, want session s-1", r.Sessions)
+	}
+	var ids []string
+	for _, e := range r.Sessions[0].Events {
+		ids = append(ids, e.EventID)
+	}
+	if want := []string{"blocked", "first", "issued"}; !slices.Equal(ids, want) {
+		t.Errorf("session events = %v, want %v", ids, want)
 	}
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -68,7 +69,7 @@ func writeReport(w io.Writer, r *forensics.TokenReport) error {
 	} else if len(r.Usage.Subjects) > 0 {
 		subject = r.Usage.Subjects[0].Value
 	}
-	p.sessions(r.Sessions, subject)
+	p.sessions(r, subject)
 
 	p.section("Usage")
 	u := r.Usage
@@ -111,28 +112,29 @@ func writeReport(w io.Writer, r *forensics.TokenReport) error {
 		p.line("  %s  by %s, method %s, reason %s  [%s]", stamp(rev.Time),
 			orNone(rev.Actor, "unknown actor"), orNone(string(rev.Method), "unknown"), orNone(strconv.Quote(rev.Reason), "not given"), rev.Source)
 	}
-	if len(r.Rejections) > 0 {
-		p.section("Rejections")
-		for _, rej := range r.Rejections {
-			what := string(rej.Reason)
-			switch {
-			case what != "" && rej.Detail != "":
-				what += " (" + rej.Detail + ")"
-			case rej.Detail != "":
-				what = rej.Detail
-			case what == "":
-				what = "reason not recorded"
-			}
-			request := strings.TrimSpace(rej.Method + " " + rej.Path)
-			if rej.Status != 0 {
-				request = strings.TrimSpace(request + " answered " + strconv.Itoa(rej.Status))
-			}
-			if request != "" {
-				what += ", " + request
-			}
-			p.line("  %s  %s, from %s  [%s]", stamp(rej.Time), what,
-				orNone(addrString(rej.IP.String(), rej.IP.IsValid()), "unknown address"), rej.Source)
+	p.section("Rejections")
+	if len(r.Rejections) == 0 {
+		p.line("  none recorded")
+	}
+	for _, rej := range r.Rejections {
+		what := string(rej.Reason)
+		switch {
+		case what != "" && rej.Detail != "":
+			what += " (" + rej.Detail + ")"
+		case rej.Detail != "":
+			what = rej.Detail
+		case what == "":
+			what = "reason not recorded"
 		}
+		request := strings.TrimSpace(rej.Method + " " + rej.Path)
+		if rej.Status != 0 {
+			request = strings.TrimSpace(request + " answered " + strconv.Itoa(rej.Status))
+		}
+		if request != "" {
+			what += ", " + request
+		}
+		p.line("  %s  %s, from %s  [%s]", stamp(rej.Time), what,
+			orNone(addrString(rej.IP.String(), rej.IP.IsValid()), "unknown address"), rej.Source)
 	}
 
 	p.section("Lineage")
@@ -152,17 +154,41 @@ func writeReport(w io.Writer, r *forensics.TokenReport) error {
 	return p.err
 }
 
-// sessions prints the sign-in sessions of the token, when any was imported.
-// An event of another subject than the token's names its subject, so that a
-// session shared by two users cannot pass for one user's story.
-func (p *printer) sessions(list []forensics.Session, subject string) {
-	for _, s := range list {
+// sessions prints the sign-in sessions of the token, or says that none of
+// its sessions' events was imported. An event of another subject than the
+// token's names its subject, so that a session shared by two users cannot
+// pass for one user's story.
+func (p *printer) sessions(r *forensics.TokenReport, subject string) {
+	if len(r.Sessions) == 0 {
+		var named []string
+		for _, e := range r.Events {
+			if e.SessionID != "" && !slices.Contains(named, e.SessionID) {
+				named = append(named, e.SessionID)
+			}
+		}
+		if len(named) > 0 {
+			p.section("Sign-in session")
+			p.line("  no sign-in events of session %s were imported: import the identity provider's logs to see how it began", strings.Join(named, ", "))
+		}
+		return
+	}
+	for _, s := range r.Sessions {
 		p.section("Sign-in session " + s.ID)
 		if s.Basis == "subject" {
-			p.line("  the issuing record names no session: this is the latest sign-in of the same subject in the hour before issuance, a lead rather than proof")
+			p.line("  the issuing record names no session: this is the session of the latest event of the same subject, issuer and client")
+			p.line("  in the hour before issuance, a lead rather than proof")
 		}
 		for _, e := range s.Events {
 			what := orNone(e.Action, "session event")
+			if e.Kind == audit.KindIssued {
+				what = "issued " + orNone(e.TokenID, "a token")
+				if e.TokenID == r.TokenID {
+					what += " (this token)"
+				}
+				if e.Action != "" {
+					what += ", " + e.Action
+				}
+			}
 			if e.Outcome != "" {
 				what += " (" + e.Outcome + ")"
 			}
