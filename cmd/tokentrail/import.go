@@ -92,7 +92,7 @@ Formats:
 	fl.StringVar(&f.mapSpec, "map", "", "jsonl field mapping as field=path pairs, comma-separated")
 	fl.StringVar(&f.mapFile, "map-file", "", "jsonl field mapping in a YAML file")
 	fl.StringVar(&f.date, "date", "", "date (YYYY-MM-DD) for log lines that carry a time of day only (default: the file's modification date)")
-	fl.StringVar(&f.timeZone, "time-zone", "UTC", "IANA time zone of times written without one, such as Europe/Berlin")
+	fl.StringVar(&f.timeZone, "time-zone", "UTC", "time zone of times written without one: an IANA name such as Europe/Berlin, or an offset such as +05:30")
 	fl.StringVar(&f.progress, "progress", "auto", "progress bar: auto (on a terminal, for files over 16 MiB), always or never")
 	fl.BoolVarP(&f.verbose, "verbose", "v", false, "also list why records were skipped, with counts")
 	return cmd
@@ -158,9 +158,9 @@ func runImport(ctx context.Context, stdin io.Reader, stdout, stderr io.Writer, d
 }
 
 func newImporter(f importFlags, stdout, stderr io.Writer) (*importer, error) {
-	loc, err := time.LoadLocation(f.timeZone)
+	loc, err := parseZone(f.timeZone)
 	if err != nil {
-		return nil, fmt.Errorf("invalid --time-zone %q: want an IANA zone name such as UTC or Europe/Berlin", f.timeZone)
+		return nil, fmt.Errorf("invalid --time-zone %q: want an IANA zone name such as UTC or Europe/Berlin, or an offset such as +05:30", f.timeZone)
 	}
 	kcOpts := keycloak.Options{Location: loc}
 	if f.date != "" {
@@ -394,7 +394,7 @@ func (imp *importer) importReader(ctx context.Context, path string, file io.Read
 	fmt.Fprintf(imp.stdout, "%s (%s): %s\n", path, how, formatSummary(sum))
 	if imp.verbose {
 		writeSkipReasons(imp.stdout, sum.SkipReasons)
-	} else if sum.Events == 0 && sum.Skipped > 0 {
+	} else if sum.Events == 0 && sum.Skipped > 0 && sum.Rejected == 0 {
 		fmt.Fprintf(imp.stderr, "%s: no token or session event in %d records read; import -v lists why they were skipped\n", path, sum.Read)
 	}
 	return sum, err
@@ -419,6 +419,15 @@ func (imp *importer) chooseFormat(path string, sample []byte) (source.Format, er
 	}
 	return source.Format{}, fmt.Errorf("%s: format not recognised from its first records (not Keycloak events, Okta, Auth0 or Entra ID logs, "+
 		"or a Kubernetes audit log), so nothing was imported from it; pass --format, or --format jsonl with --map for other JSON lines", path)
+}
+
+// parseZone reads an IANA zone name or a fixed offset such as "+05:30".
+func parseZone(name string) (*time.Location, error) {
+	if offset, err := time.Parse("-07:00", name); err == nil {
+		_, seconds := offset.Zone()
+		return time.FixedZone(name, seconds), nil
+	}
+	return time.LoadLocation(name)
 }
 
 // formatNames are the values of --format, in the order --help lists them.

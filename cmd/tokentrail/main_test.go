@@ -525,3 +525,20 @@ func TestImportCountsRecordsOfOneLineArrays(t *testing.T) {
 		})
 	}
 }
+
+func TestParseZoneTakesOffsets(t *testing.T) {
+	at := time.Date(2024, 6, 13, 10, 0, 0, 0, time.UTC)
+	for name, want := range map[string]int{"+05:30": 5*3600 + 1800, "-08:00": -8 * 3600, "UTC": 0, "Asia/Kolkata": 5*3600 + 1800} {
+		loc, err := parseZone(name)
+		if err != nil {
+			t.Errorf("parseZone(%q) error = %v", name, err)
+			continue
+		}
+		if _, offset := at.In(loc).Zone(); offset != want {
+			t.Errorf("parseZone(%q) offset = %d s, want %d s", name, offset, want)
+		}
+	}
+	if _, err := parseZone("+25:00"); err == nil {
+		t.Errorf("parseZone(+25:00) = nil error, want one")
+	}
+}
