@@ -465,9 +465,10 @@ func parseTime(s string) (time.Time, error) {
 type timeError struct{ value string }
 
 func (e *timeError) Error() string {
-	s := e.value
+	// Redact before cutting: a cut token is no longer recognised as one.
+	s := audit.RedactTokens(e.value)
 	if len(s) > 64 {
-		s = s[:64] + "..."
+		s = strings.ToValidUTF8(s[:64], "") + "..."
 	}
 	return "is not a time in RFC 3339 form, such as 2024-05-01T12:00:00.000Z: " + strconv.Quote(s)
 }
