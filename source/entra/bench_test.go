@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -80,11 +81,56 @@ const benchGraph = `{"time":"%[1]s","resourceId":"/TENANTS/0F2C6B1E-4D7A-4E59-9A
 	`"requestUri":"https://graph.microsoft.com/v1.0/%[10]s","atContentP":"","atContentH":"","C_Sid":"%[11]s","C_DeviceId":"",` +
 	`"userId":"%[7]s","tokenIssuedAt":"%[12]s"},"tenantId":"0f2c6b1e-4d7a-4e59-9a8b-3c5d7e9f1a2b"}`
 
-// generateLog writes n records as JSON lines, 2.4 KB each on average. A
+// benchSignInRow is a sign-in as a row of a Log Analytics table, with
+// Status, LocationDetails and the other object columns written as JSON
+// text. It has about 3.5 KB.
+const benchSignInRow = `{"TenantId":"9a1b3c5d-7e9f-4a1b-8c3d-5e7f9a1b3c5d","SourceSystem":"Azure AD","TimeGenerated":"%[1]s",` +
+	`"ResourceId":"/tenants/0f2c6b1e-4d7a-4e59-9a8b-3c5d7e9f1a2b/providers/Microsoft.aadiam","OperationName":"Sign-in activity",` +
+	`"OperationVersion":"1.0","Category":"%[15]s","ResultType":"%[3]d","ResultSignature":"None","ResultDescription":"","DurationMs":"0",` +
+	`"CorrelationId":"%[5]s","Identity":"User %[6]d","Level":"4","Location":"FR","AADTenantId":"0f2c6b1e-4d7a-4e59-9a8b-3c5d7e9f1a2b",` +
+	`"AlternateSignInName":"user%[6]d@example.com","AppDisplayName":"Microsoft Azure CLI","AppId":"04b07795-8ddb-461a-bbee-02f9e1bf7b46",` +
+	`"AuthenticationContextClassReferences":"[]",` +
+	`"AuthenticationDetails":"[{\"authenticationStepDateTime\":\"%[1]s\",\"authenticationMethod\":\"Password\",\"succeeded\":true,` +
+	`\"authenticationStepResultDetail\":\"Correct password\",\"authenticationStepRequirement\":\"Primary authentication\"}]",` +
+	`"AuthenticationProcessingDetails":"[{\"key\":\"Legacy TLS (TLS 1.0, 1.1, 3DES)\",\"value\":\"False\"},{\"key\":\"Is CAE Token\",\"value\":\"False\"}]",` +
+	`"AuthenticationProtocol":"none","AuthenticationRequirement":"singleFactorAuthentication","AutonomousSystemNumber":"64500",` +
+	`"ClientAppUsed":"Browser","ClientCredentialType":"none",` +
+	`"ConditionalAccessPolicies":"[{\"id\":\"1b3d5f7a-9c1e-4a3c-8e5a-7c9e1a3c5e01\",\"displayName\":\"Require MFA for administrators\",` +
+	`\"enforcedGrantControls\":[\"Mfa\"],\"enforcedSessionControls\":[],\"result\":\"notApplied\"},` +
+	`{\"id\":\"1b3d5f7a-9c1e-4a3c-8e5a-7c9e1a3c5e02\",\"displayName\":\"Block legacy authentication\",\"enforcedGrantControls\":[\"Block\"],` +
+	`\"enforcedSessionControls\":[],\"result\":\"notApplied\"},{\"id\":\"1b3d5f7a-9c1e-4a3c-8e5a-7c9e1a3c5e03\",` +
+	`\"displayName\":\"Require compliant device\",\"enforcedGrantControls\":[\"RequireCompliantDevice\"],\"enforcedSessionControls\":[],` +
+	`\"result\":\"%[10]s\"}]","ConditionalAccessStatus":"%[10]s","CreatedDateTime":"%[1]s","CrossTenantAccessType":"none",` +
+	`"DeviceDetail":"{\"deviceId\":\"\",\"operatingSystem\":\"Windows10\",\"browser\":\"Edge 133.0.0\",\"isCompliant\":false,\"isManaged\":false}",` +
+	`"HomeTenantId":"0f2c6b1e-4d7a-4e59-9a8b-3c5d7e9f1a2b","Id":"%[5]s","IncomingTokenType":"%[13]s","IPAddress":"%[4]s",` +
+	`"IsInteractive":%[11]t,"IsRisky":false,` +
+	`"LocationDetails":"{\"city\":\"Lyon\",\"state\":\"Auvergne-Rhone-Alpes\",\"countryOrRegion\":\"FR\",` +
+	`\"geoCoordinates\":{\"latitude\":45.7485,\"longitude\":4.8467}}","MfaDetail":"{}","NetworkLocationDetails":"[]",` +
+	`"OriginalRequestId":"%[5]s","ProcessingTimeInMilliseconds":"112","ResourceDisplayName":"Microsoft Graph",` +
+	`"ResourceIdentity":"00000003-0000-0000-c000-000000000000","ResourceServicePrincipalId":"3c5e7a9c-1e3a-4c5e-8a7c-9e1a3c5e7a9c",` +
+	`"ResourceTenantId":"0f2c6b1e-4d7a-4e59-9a8b-3c5d7e9f1a2b","RiskDetail":"none","RiskEventTypes":"[]","RiskEventTypes_V2":"[]",` +
+	`"RiskLevelAggregated":"none","RiskLevelDuringSignIn":"none","RiskState":"none","ServicePrincipalId":"","SessionId":"%[14]s",` +
+	`"SessionLifetimePolicies":"[]","Status":"{\"errorCode\":%[3]d%[8]s}","TokenIssuerName":"","TokenIssuerType":"AzureAD",` +
+	`"UniqueTokenIdentifier":"%[12]s","UserAgent":"%[9]s","UserDisplayName":"User %[6]d","UserId":"%[7]s",` +
+	`"UserPrincipalName":"user%[6]d@example.com","UserType":"Member","Type":"%[2]s"}`
+
+// benchGraphRow is a Microsoft Graph request as a row of the
+// MicrosoftGraphActivityLogs table, of about 1.1 KB.
+const benchGraphRow = `{"TenantId":"9a1b3c5d-7e9f-4a1b-8c3d-5e7f9a1b3c5d","TimeGenerated":"%[1]s","Location":"West Europe",` +
+	`"RequestId":"%[4]s","OperationId":"%[4]s","ClientRequestId":"%[4]s","ApiVersion":"v1.0","RequestMethod":"%[5]s",` +
+	`"ResponseStatusCode":%[2]d,"AadTenantId":"0f2c6b1e-4d7a-4e59-9a8b-3c5d7e9f1a2b","IPAddress":"%[3]s","UserAgent":"%[9]s",` +
+	`"RequestUri":"https://graph.microsoft.com/v1.0/%[10]s","DurationMs":118204,"ResponseSizeBytes":2114,"SignInActivityId":"%[6]s",` +
+	`"Roles":"","TokenIssuedAt":"%[12]s","AppId":"04b07795-8ddb-461a-bbee-02f9e1bf7b46","UserId":"%[7]s","ServicePrincipalId":"",` +
+	`"Scopes":"Application.ReadWrite.All Directory.AccessAsUser.All User.Read","IdentityProvider":"","ClientAuthMethod":0,` +
+	`"Wids":"","SessionId":"%[11]s","DeviceId":"","SourceSystem":"Azure","Type":"MicrosoftGraphActivityLogs"}`
+
+// generateLog writes n records as JSON lines, 2.2 KB each on average. A
 // quarter are sign-ins: interactive, non-interactive with a refresh token,
 // and one in ten failed in a session. The rest are Graph requests made with
 // the tokens of earlier sign-ins, and one in ten is refused with 403. A
-// fixed seed makes every run read the same bytes.
+// third of the sign-ins and a fifth of the requests are rows of Log
+// Analytics tables, and the others are diagnostic records. A fixed seed
+// makes every run read the same bytes.
 func generateLog(tb testing.TB, n int) []byte {
 	tb.Helper()
 	rng := rand.New(rand.NewPCG(1, 2))
@@ -118,8 +164,19 @@ func generateLog(tb testing.TB, n int) []byte {
 			case i%5 == 0:
 				category, interactive, incoming = "NonInteractiveUserSignInLogs", false, "refreshToken"
 			}
-			fmt.Fprintf(&buf, benchSignIn, stamp, category, code, ip, id, i%5000, id, user, failure, agent, access,
-				interactive, t.uti, incoming, t.session)
+			if i%12 == 8 {
+				table := "SigninLogs"
+				if category != "SignInLogs" {
+					table = "AADNonInteractiveUserSignInLogs"
+				}
+				// The failure reason goes into the JSON text of Status.
+				failure = strings.ReplaceAll(failure, `"`, `\"`)
+				fmt.Fprintf(&buf, benchSignInRow, stamp, table, code, ip, id, i%5000, user, failure, agent, access,
+					interactive, t.uti, incoming, t.session, category)
+			} else {
+				fmt.Fprintf(&buf, benchSignIn, stamp, category, code, ip, id, i%5000, id, user, failure, agent, access,
+					interactive, t.uti, incoming, t.session)
+			}
 			if code == 0 {
 				tokens = append(tokens, t)
 			}
@@ -129,7 +186,11 @@ func generateLog(tb testing.TB, n int) []byte {
 			if rng.IntN(10) == 0 {
 				status = 403
 			}
-			fmt.Fprintf(&buf, benchGraph, stamp, status, ip, id, methods[rng.IntN(len(methods))], t.uti, t.user,
+			template := benchGraph
+			if i%5 == 2 {
+				template = benchGraphRow
+			}
+			fmt.Fprintf(&buf, template, stamp, status, ip, id, methods[rng.IntN(len(methods))], t.uti, t.user,
 				at.Add(-5*time.Minute).Unix(), agent, paths[rng.IntN(len(paths))], t.session,
 				at.Add(-5*time.Minute).Format(time.RFC3339))
 		}
@@ -194,9 +255,28 @@ func BenchmarkParse(b *testing.B) {
 }
 
 // TestGenerateLog checks that the benchmark's log imports without a
-// rejection and yields an event for every record.
+// rejection and yields an event for every record, and that it contains
+// both shapes of records.
 func TestGenerateLog(t *testing.T) {
 	data := generateLog(t, 2000)
 	r := parseText(t, "bench.jsonl", string(data))
 	checkTotals(t, r, 2000, 0, 0)
+
+	if bytes.Contains(data, []byte("%!")) {
+		t.Errorf("the generated log contains a formatting error (%%!)")
+	}
+	for _, table := range []string{"SigninLogs", "AADNonInteractiveUserSignInLogs", "MicrosoftGraphActivityLogs"} {
+		if !bytes.Contains(data, []byte(`"Type":"`+table+`"`)) {
+			t.Errorf("the generated log has no row of the %s table", table)
+		}
+	}
+	sessions := 0
+	for _, e := range r.events {
+		if e.Kind == audit.KindSession && strings.HasPrefix(e.Source, "bench.jsonl:") {
+			sessions++
+		}
+	}
+	if sessions == 0 {
+		t.Errorf("the generated log has no failed sign-in")
+	}
 }

@@ -59,6 +59,15 @@ func TestDetect(t *testing.T) {
 		{"diagnostic records", string(diagnostic), true},
 		{"diagnostic records cut", string(diagnostic[:len(diagnostic)/2]), true},
 		{"Graph API page", string(readSample(t, "testdata/graph-api-signins.json")), true},
+		{"Log Analytics export", string(readSample(t, "testdata/log-analytics-export.json")), true},
+		{"Log Analytics sign-in row", baseRow + "\n", true},
+		{"Log Analytics Graph row", baseGraphRow + "\n", true},
+		{"row with Category only", `{"TimeGenerated":"2025-03-07T09:06:07Z","Category":"ManagedIdentitySignInLogs","Id":"1"}`, true},
+		{"row projected without Type", `{"TimeGenerated":"2025-03-07T09:06:07Z","Id":"1","UniqueTokenIdentifier":"x"}`, true},
+		{"Graph row projected without Type", `{"TimeGenerated":"2025-03-07T09:06:07Z","RequestId":"1","SignInActivityId":"x"}`, true},
+		{"row of another table first", `{"TimeGenerated":"2025-03-07T09:30:00Z","Type":"AuditLogs","Id":"1"}` + "\n" + baseRow, false},
+		{"row of another table with a token id", `{"TimeGenerated":"2025-03-07T09:30:00Z","Type":"OfficeActivity","UniqueTokenIdentifier":"x"}`, false},
+		{"TimeGenerated alone", `{"TimeGenerated":"2025-03-07T09:30:00Z","Id":"1"}`, false},
 		{"Graph API sign-in line", `{"id":"1","createdDateTime":"2025-03-07T09:06:07Z","userPrincipalName":"ada@example.com","appId":"a"}`, true},
 		{"audit log first", `{"time":"2025-03-07T09:30:00Z","category":"AuditLogs","properties":{}}` + "\n" + baseSignIn, false},
 		{"category of another service", `{"time":"2025-03-07T09:30:00Z","category":"kube-audit","properties":{}}`, false},
@@ -74,5 +83,34 @@ func TestDetect(t *testing.T) {
 				t.Errorf("Detect(%.60q) = %v, want %v", tt.sample, got, tt.want)
 			}
 		})
+	}
+}
+
+// TestDetectOtherImportersTestdata checks that Detect recognises no test
+// data file of the other importers.
+func TestDetectOtherImportersTestdata(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join("..", "*", "testdata", "*"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	checked := 0
+	for _, path := range files {
+		if strings.HasPrefix(path, filepath.Join("..", "entra")) {
+			continue
+		}
+		info, err := os.Stat(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if info.IsDir() {
+			continue
+		}
+		checked++
+		if Detect(readSample(t, path)) {
+			t.Errorf("Detect(%s) = true, want false", path)
+		}
+	}
+	if checked == 0 {
+		t.Errorf("found no test data of other importers under ../*/testdata")
 	}
 }

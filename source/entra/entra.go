@@ -1,7 +1,7 @@
 // Package entra imports Microsoft Entra ID sign-in logs and Microsoft Graph
 // activity logs as token events.
 //
-// It reads two shapes of input, in any layout that package jsonrecords
+// It reads three shapes of input, in any layout that package jsonrecords
 // reads (JSON lines, a JSON array, or an object that wraps the records in
 // "records" or "value"):
 //
@@ -13,6 +13,16 @@
 //   - Sign-in objects of the Microsoft Graph API (/auditLogs/signIns), which
 //     are the properties of a sign-in record without the wrapper, and which
 //     a page of results lists under "value".
+//   - Rows of Log Analytics tables, as the result of a KQL query in Log
+//     Analytics or Microsoft Sentinel is exported to JSON: one object per
+//     row, with the table's PascalCase columns. The Type column names the
+//     table: SigninLogs, AADNonInteractiveUserSignInLogs,
+//     AADServicePrincipalSignInLogs, AADManagedIdentitySignInLogs or
+//     MicrosoftGraphActivityLogs. Without Type, the Category column of the
+//     sign-in tables names the category. Without either, a row with
+//     TimeGenerated and SignInActivityId is a Graph request, and one with
+//     TimeGenerated and UniqueTokenIdentifier is a sign-in, whose category
+//     is guessed from IsInteractive and the kind of principal.
 //
 // A sign-in becomes one event, whose ID is audit.NewID("entra", category,
 // id), where id is the sign-in's properties.id:
@@ -46,13 +56,59 @@
 // activities with linkable identifiers"). A record without signInActivityId
 // is skipped.
 //
-// Records of other categories (AuditLogs, RiskyUsers and more) are skipped
-// with the category in the reason. These are rejected with file:line and
-// the reason: a record that is not a JSON object, has no category and is
-// not a Graph sign-in object, lacks the id, the time or a sign-in's error
-// code, or has a time that is not RFC 3339. Optional fields that hold a
-// placeholder ("null", "-", the all-zero GUID, a GUID where the address
-// should be, coordinates 0/0) are left empty, and the record is kept.
+// A row of a Log Analytics table holds the values of a diagnostic record's
+// properties under PascalCase names, and is converted as that record is,
+// to an event with the same ID, token and fields. The sign-in's Id and the
+// request's RequestId make the ID. The exceptions are these. The Entra
+// tenant, and so the issuer, comes from AADTenantId (AadTenantId in
+// MicrosoftGraphActivityLogs), because the TenantId column is the ID of the
+// Log Analytics workspace. The audience is ResourceIdentity, the
+// resource's application ID, else ResourceDisplayName. A Graph request's
+// session is the SessionId column, and its token's issue time is
+// TokenIssuedAt. A sign-in's time is CreatedDateTime, else TimeGenerated.
+// Its error code and failure reason come from the Status column, else from
+// ResultType and ResultDescription, which the service-principal and
+// managed-identity tables have in place of Status. The Status and
+// LocationDetails columns are read both as JSON objects, as SigninLogs
+// types them, and as strings that contain an object's JSON text, as
+// AADNonInteractiveUserSignInLogs types them. Text that is not a JSON
+// object counts as an empty column.
+//
+// The columns were checked against Microsoft's Azure Monitor table
+// reference (repository MicrosoftDocs/azure-reference-other, versions of
+// February and July 2024). SigninLogs and AADNonInteractiveUserSignInLogs
+// list TimeGenerated, CreatedDateTime, Id, UniqueTokenIdentifier, UserId,
+// ServicePrincipalId, AppId, ResourceIdentity, ResourceDisplayName,
+// IPAddress, UserAgent, LocationDetails, AutonomousSystemNumber,
+// ResultType, ResultDescription, Status, ConditionalAccessStatus,
+// AuthenticationProtocol, CorrelationId, Category, TenantId and Type, and
+// SigninLogs lists AADTenantId too. AADServicePrincipalSignInLogs and
+// AADManagedIdentitySignInLogs list TimeGenerated, Id,
+// UniqueTokenIdentifier, ServicePrincipalId, AppId, ResourceIdentity,
+// ResourceDisplayName, IPAddress, LocationDetails, ResultType,
+// ResultDescription, ConditionalAccessStatus, CorrelationId, Category,
+// TenantId and Type. MicrosoftGraphActivityLogs lists TimeGenerated,
+// RequestId, SignInActivityId, RequestMethod, RequestUri,
+// ResponseStatusCode, IPAddress, UserAgent, UserId, ServicePrincipalId,
+// AppId, Scopes, Roles, TokenIssuedAt, AadTenantId, TenantId and Type. The
+// current pages on learn.microsoft.com and docs.azure.cn add SessionId to
+// MicrosoftGraphActivityLogs, and AADTenantId, CreatedDateTime,
+// AutonomousSystemNumber and ClientCredentialType to
+// AADServicePrincipalSignInLogs.
+//
+// NOTE: the sign-in tables' SessionId and IncomingTokenType columns are
+// read under the names that the diagnostic records use, but no version of
+// the reference that was checked lists them. A row without SessionId
+// yields no session event for a failed sign-in.
+//
+// Records of other categories (AuditLogs, RiskyUsers and more) and rows of
+// other tables are skipped with the category or the table in the reason.
+// These are rejected with file:line and the reason: a record that is not a
+// JSON object, has no category and is neither a Graph sign-in object nor a
+// Log Analytics row, lacks the id, the time or a sign-in's error code, or
+// has a time that is not RFC 3339. Optional fields that hold a placeholder
+// ("null", "-", the all-zero GUID, a GUID where the address should be,
+// coordinates 0/0) are left empty, and the record is kept.
 package entra
 
 import (
@@ -103,6 +159,11 @@ type parser struct {
 	h    source.Handler
 	json fastjson.Parser
 
+	// dynamic parses the dynamic columns of Log Analytics rows that an
+	// export wrote as JSON text. Parsing them with the json parser would
+	// invalidate the values of the row.
+	dynamic fastjson.Parser
+
 	// The tenant of the last record, and its issuer.
 	lastTenant, lastIssuer string
 }
@@ -142,10 +203,14 @@ func (p *parser) convert(line int, v *fastjson.Value) (e audit.Event, skip strin
 	categoryValue := text(v.Get("category"))
 	props := v.Get("properties")
 	if categoryValue == "" {
+		if category, table, ok := logAnalyticsRow(v); ok {
+			return p.logAnalyticsRecord(line, v, category, table)
+		}
 		if props == nil && v.Get("createdDateTime") != nil {
 			return p.signIn(line, v, v, "", graphAPICategory(v))
 		}
-		return e, "", fmt.Errorf("field category is missing, and the record is not a Microsoft Graph sign-in object (which has createdDateTime)")
+		return e, "", fmt.Errorf("field category is missing, and the record is not a Microsoft Graph sign-in object " +
+			"(which has createdDateTime) or a Log Analytics row (which has Type or TimeGenerated)")
 	}
 
 	category := knownCategory(categoryValue)

@@ -160,7 +160,14 @@ func eventTime(name string, obj *fastjson.Value, fields ...string) (time.Time, e
 		}
 		return t, nil
 	}
-	return time.Time{}, fmt.Errorf("field %s%s is missing, so the record has no time", name, fields[0])
+	if len(fields) == 1 {
+		return time.Time{}, fmt.Errorf("field %s%s is missing, so the record has no time", name, fields[0])
+	}
+	names := make([]string, len(fields))
+	for i, f := range fields {
+		names[i] = name + f
+	}
+	return time.Time{}, fmt.Errorf("fields %s are missing, so the record has no time", strings.Join(names, " and "))
 }
 
 // geo returns the location of a sign-in from its location object: the city,

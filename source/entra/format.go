@@ -27,10 +27,11 @@ func Parse(ctx context.Context, in source.Input, h source.Handler) error {
 
 // Detect reports whether sample, the first bytes of a file, starts with an
 // Entra record. That is a diagnostic-settings record whose category is one
-// of those that Format reads, or a sign-in object of the Microsoft Graph
-// API. Such an object has no category, but has userPrincipalName, appId,
-// and uniqueTokenIdentifier or createdDateTime. Only the first record of
-// the sample decides.
+// of those that Format reads, or a row of one of the Log Analytics tables
+// that Format reads, or a sign-in object of the Microsoft Graph API. Such an
+// object has no category, but has userPrincipalName, appId, and
+// uniqueTokenIdentifier or createdDateTime. Only the first record of the
+// sample decides.
 func Detect(sample []byte) bool {
 	raw, ok := jsonrecords.First(sample)
 	if !ok {
@@ -43,6 +44,9 @@ func Detect(sample []byte) bool {
 	}
 	if category := v.Get("category"); category != nil {
 		return knownCategory(text(category)) != ""
+	}
+	if category, _, ok := logAnalyticsRow(v); ok {
+		return category != ""
 	}
 	return (v.Exists("uniqueTokenIdentifier") || v.Exists("createdDateTime")) &&
 		v.Exists("userPrincipalName") && v.Exists("appId")

@@ -73,6 +73,10 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte(`{"records":[` + baseSignIn + "," + baseGraph + "]}"))
 	f.Add([]byte(`{"value":[{"id":"1","createdDateTime":"2025-03-07T09:06:07","status":{"errorCode":"0"},"uniqueTokenIdentifier":"x=="}]}`))
 	f.Add([]byte("[\n" + baseSignIn + ",\n"))
+	f.Add([]byte(baseRow))
+	f.Add([]byte(baseGraphRow))
+	f.Add([]byte("[" + asText(f, asText(f, baseRow, "Status"), "LocationDetails") + "," + baseGraphRow + "]"))
+	f.Add([]byte(`{"TimeGenerated":"2025-03-07T09:06:07Z","Id":"1","ResultType":"0","UniqueTokenIdentifier":"x","LocationDetails":"{\"geoCoordinates\":{\"latitude\":\"1\"}}"}`))
 
 	f.Fuzz(func(t *testing.T, data []byte) {
 		_ = Detect(data)

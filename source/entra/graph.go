@@ -58,7 +58,16 @@ func (p *parser) graphActivity(line int, record, props *fastjson.Value) (e audit
 	if !ok {
 		status, ok = integer(record.Get("resultSignature"))
 	}
-	if ok && status >= 100 && status <= 599 {
+	if ok {
+		setGraphStatus(&e, status)
+	}
+	return e, "", nil
+}
+
+// setGraphStatus sets the HTTP status of e, the event of a Graph request,
+// when status is one, and makes e a rejection when Graph returned 401.
+func setGraphStatus(e *audit.Event, status int64) {
+	if status >= 100 && status <= 599 {
 		e.Status = int(status)
 	}
 	// Microsoft Graph returns 401 for a token it does not accept. A 403
@@ -68,7 +77,6 @@ func (p *parser) graphActivity(line int, record, props *fastjson.Value) (e audit
 		e.Kind = audit.KindRejected
 		e.RejectReason = audit.RejectOther
 	}
-	return e, "", nil
 }
 
 // graphTime returns when the request was received: the record's time, else
@@ -87,10 +95,18 @@ func tokenIssuedAt(props *fastjson.Value) time.Time {
 	if iat, ok := integer(props.Get("C_Iat")); ok && iat > 0 && iat < 1<<33 {
 		return time.Unix(iat, 0).UTC()
 	}
-	if s := text(props.Get("tokenIssuedAt")); s != "" {
-		if t, err := parseTime(s); err == nil {
-			return t
-		}
+	return parseIssuedAt(text(props.Get("tokenIssuedAt")))
+}
+
+// parseIssuedAt reads a tokenIssuedAt time. A value that cannot be read is
+// dropped, because the request is a real event without it.
+func parseIssuedAt(s string) time.Time {
+	if s == "" {
+		return time.Time{}
 	}
-	return time.Time{}
+	t, err := parseTime(s)
+	if err != nil {
+		return time.Time{}
+	}
+	return t
 }

@@ -3,6 +3,7 @@ package entra
 import (
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/valyala/fastjson"
@@ -30,14 +31,31 @@ func graphAPICategory(obj *fastjson.Value) string {
 			return category
 		}
 	}
+	return principalCategory(text(obj.Get("userId")), text(obj.Get("servicePrincipalId")), obj.Get("isInteractive"))
+}
+
+// principalCategory guesses the category of a sign-in that does not name
+// it: a service-principal sign-in when it names a service principal and no
+// user, else a non-interactive sign-in when interactive is false (a JSON
+// boolean or the string "false"), else an interactive one. A managed-identity
+// sign-in is not distinguished from other service-principal sign-ins.
+func principalCategory(userID, servicePrincipalID string, interactive *fastjson.Value) string {
 	switch {
-	case text(obj.Get("userId")) == "" && text(obj.Get("servicePrincipalId")) != "":
+	case userID == "" && servicePrincipalID != "":
 		return CategoryServicePrincipalSignIn
-	case obj.Get("isInteractive") != nil && obj.Get("isInteractive").Type() == fastjson.TypeFalse:
+	case isFalse(interactive):
 		return CategoryNonInteractiveUserSignIn
 	default:
 		return CategorySignIn
 	}
+}
+
+func isFalse(v *fastjson.Value) bool {
+	if v == nil {
+		return false
+	}
+	return v.Type() == fastjson.TypeFalse ||
+		v.Type() == fastjson.TypeString && strings.EqualFold(string(v.GetStringBytes()), "false")
 }
 
 // signIn converts one sign-in. record is the whole diagnostic record, and
@@ -53,28 +71,14 @@ func (p *parser) signIn(line int, record, props *fastjson.Value, prefix, categor
 	if err != nil {
 		return e, "", err
 	}
-	tokenID := tokenIdentifier(text(props.Get("uniqueTokenIdentifier")))
-	sessionID := text(props.Get("sessionId"))
-
-	// A record that yields no event is skipped even when its time is bad.
-	// Skip reasons name no record, so that an import counts them by reason.
-	switch {
-	case errorCode == 0 && tokenID == "" && sessionID == "":
-		return e, category + " sign-in succeeded but has no uniqueTokenIdentifier or sessionId, so the token it issued cannot be named", nil
-	case errorCode != 0 && sessionID == "":
-		return e, fmt.Sprintf("%s sign-in failed with error %d and has no sessionId, so it concerns no token or session", category, errorCode), nil
-	}
-
-	at, err := signInTime(record, props, prefix)
-	if err != nil {
-		return e, "", err
-	}
+	at, timeErr := signInTime(record, props, prefix)
 
 	e = audit.Event{
-		ID:        audit.NewID(Name, category, id),
-		Time:      at,
-		Action:    signInAction(category, props),
-		SessionID: sessionID,
+		ID:   audit.NewID(Name, category, id),
+		Time: at,
+		Action: signInAction(category, text(props.Get("incomingTokenType")),
+			text(props.Get("authenticationProtocol")), text(props.Get("clientCredentialType"))),
+		SessionID: text(props.Get("sessionId")),
 		Issuer:    p.issuer(record, props),
 		Subject:   firstText(props, "userId", "servicePrincipalId"),
 		ClientID:  text(props.Get("appId")),
@@ -93,23 +97,60 @@ func (p *parser) signIn(line int, record, props *fastjson.Value, prefix, categor
 	if resource := firstText(props, "resourceId", "resourceDisplayName"); resource != "" {
 		e.Audience = []string{resource}
 	}
-	access := text(props.Get("conditionalAccessStatus"))
+
+	return completeSignIn(e, signInOutcome{
+		category:  category,
+		errorCode: errorCode,
+		failure:   firstText(props.Get("status"), "failureReason"),
+		access:    text(props.Get("conditionalAccessStatus")),
+		tokenID:   tokenIdentifier(text(props.Get("uniqueTokenIdentifier"))),
+		timeErr:   timeErr,
+	})
+}
+
+// signInOutcome is the part of a sign-in that decides the kind and the
+// reason of its event, whichever shape the sign-in was read from.
+type signInOutcome struct {
+	category  string
+	errorCode int64  // 0 when the sign-in succeeded
+	failure   string // the failure reason of the sign-in's status
+	access    string // the conditional-access status
+	tokenID   string // the uniqueTokenIdentifier, as tokenIdentifier returns it
+	timeErr   error  // the error of reading the sign-in's time, or nil
+}
+
+// completeSignIn sets the kind, the token and the reason of e, the event of
+// a sign-in whose other fields are set. It returns the reason to skip the
+// sign-in when it names no token and no session, and otherwise an error when
+// its time could not be read.
+func completeSignIn(e audit.Event, o signInOutcome) (audit.Event, string, error) {
+	// A record that yields no event is skipped even when its time is bad.
+	// Skip reasons name no record, so that an import counts them by reason.
+	switch {
+	case o.errorCode == 0 && o.tokenID == "" && e.SessionID == "":
+		return audit.Event{}, o.category + " sign-in succeeded but has no uniqueTokenIdentifier or sessionId, so the token it issued cannot be named", nil
+	case o.errorCode != 0 && e.SessionID == "":
+		return audit.Event{}, fmt.Sprintf("%s sign-in failed with error %d and has no sessionId, so it concerns no token or session", o.category, o.errorCode), nil
+	}
+	if o.timeErr != nil {
+		return audit.Event{}, "", o.timeErr
+	}
 
 	switch {
-	case errorCode == 0 && tokenID == "":
+	case o.errorCode == 0 && o.tokenID == "":
 		// Older records lack the token's identifier. The sign-in still
 		// belongs to its session's context.
 		e.Kind = audit.KindSession
 		e.Reason = "succeeded, token not named"
-		if access != "" {
-			e.Reason += " (conditional access: " + access + ")"
+		if o.access != "" {
+			e.Reason += " (conditional access: " + o.access + ")"
 		}
 		return e, "", nil
-	case errorCode == 0:
+	case o.errorCode == 0:
 		e.Kind = audit.KindIssued
-		e.TokenID = tokenID
-		if access != "" {
-			e.Reason = "conditional access: " + access
+		e.TokenID = o.tokenID
+		if o.access != "" {
+			e.Reason = "conditional access: " + o.access
 		}
 		return e, "", nil
 	}
@@ -117,12 +158,12 @@ func (p *parser) signIn(line int, record, props *fastjson.Value, prefix, categor
 	// A failed or interrupted sign-in, such as one that conditional access
 	// blocked or that waits for a second factor, issues no token.
 	e.Kind = audit.KindSession
-	e.Reason = "error " + strconv.FormatInt(errorCode, 10)
-	if failure := firstText(props.Get("status"), "failureReason"); failure != "" {
-		e.Reason += ": " + failure
+	e.Reason = "error " + strconv.FormatInt(o.errorCode, 10)
+	if o.failure != "" {
+		e.Reason += ": " + o.failure
 	}
-	if access != "" {
-		e.Reason += " (conditional access: " + access + ")"
+	if o.access != "" {
+		e.Reason += " (conditional access: " + o.access + ")"
 	}
 	return e, "", nil
 }
@@ -157,25 +198,36 @@ func signInErrorCode(record, props *fastjson.Value, prefix string) (int64, error
 // signInAction names what happened: the category, followed by the details
 // that tell how the token was obtained, where the record gives them, such
 // as "NonInteractiveUserSignInLogs incomingTokenType=primaryRefreshToken".
-func signInAction(category string, props *fastjson.Value) string {
+// The details are named as the diagnostic records name them in every shape.
+func signInAction(category, incomingTokenType, authenticationProtocol, clientCredentialType string) string {
 	action := category
-	for _, key := range [...]string{"incomingTokenType", "authenticationProtocol", "clientCredentialType"} {
-		if v := text(props.Get(key)); v != "" && v != "none" {
-			action += " " + key + "=" + v
+	details := [...]struct{ name, value string }{
+		{"incomingTokenType", incomingTokenType},
+		{"authenticationProtocol", authenticationProtocol},
+		{"clientCredentialType", clientCredentialType},
+	}
+	for _, d := range details {
+		if d.value != "" && d.value != "none" {
+			action += " " + d.name + "=" + d.value
 		}
 	}
 	return action
 }
 
 // issuer returns the issuer of the tenant whose logs the record belongs to:
-// the tenantId of the diagnostic record, else that of its properties. The
-// last issuer is kept, because a file usually holds the logs of one tenant,
-// and so most events share one string.
+// the tenantId of the diagnostic record, else that of its properties.
 func (p *parser) issuer(record, props *fastjson.Value) string {
 	tenant := textBytes(record.Get("tenantId"))
 	if tenant == nil {
 		tenant = textBytes(props.Get("tenantId"))
 	}
+	return p.tenantIssuer(tenant)
+}
+
+// tenantIssuer returns the issuer of tenant, or "" for a nil tenant. The
+// last issuer is kept, because a file usually holds the logs of one tenant,
+// and so most events share one string.
+func (p *parser) tenantIssuer(tenant []byte) string {
 	if tenant == nil {
 		return ""
 	}

@@ -1,6 +1,6 @@
 # Writes the synthetic test data of the entra importer, which README.md
-# describes: diagnostic-records.json and graph-api-signins.json. Run it in
-# this folder: python3 generate.py
+# describes: diagnostic-records.json, graph-api-signins.json and
+# log-analytics-export.json. Run it in this folder: python3 generate.py
 import json
 
 TENANT = "0f2c6b1e-4d7a-4e59-9a8b-3c5d7e9f1a2b"
@@ -196,4 +196,149 @@ page = {
 }
 with open("graph-api-signins.json", "w") as f:
     json.dump(page, f, indent=2)
+    f.write("\n")
+
+# The result of a Log Analytics query, exported as a JSON array with one
+# object per row: rows of the SigninLogs, AADNonInteractiveUserSignInLogs,
+# AADServicePrincipalSignInLogs, MicrosoftGraphActivityLogs and AuditLogs
+# tables, as they are stored in a Microsoft Sentinel workspace.
+# Most rows are the diagnostic records above in the tables' PascalCase
+# columns, so that a test can check that both shapes give the same events.
+WORKSPACE = "9a1b3c5d-7e9f-4a1b-8c3d-5e7f9a1b3c5d"  # made up: TenantId is the workspace, not the tenant
+
+def log_analytics_time(s):
+    return s.replace("+00:00", "Z")
+
+def signin_row(table, rec, dynamic_as_text=False):
+    p = rec["properties"]
+    dynamic = (lambda v: json.dumps(v, separators=(",", ":"))) if dynamic_as_text else (lambda v: v)
+    return {
+        "TenantId": WORKSPACE,
+        "SourceSystem": "Azure AD",
+        "TimeGenerated": rec["time"],
+        "ResourceId": rec["resourceId"],
+        "OperationName": rec["operationName"],
+        "OperationVersion": rec["operationVersion"],
+        "Category": rec["category"],
+        "ResultType": rec["resultType"],
+        "ResultSignature": rec["resultSignature"],
+        "ResultDescription": p["status"].get("failureReason", ""),
+        "DurationMs": "0",
+        "CorrelationId": p["correlationId"],
+        "Identity": rec["identity"],
+        "Level": str(rec["Level"]),
+        "Location": p["location"]["countryOrRegion"],
+        "AADTenantId": TENANT,
+        "AppDisplayName": p["appDisplayName"],
+        "AppId": p["appId"],
+        "AuthenticationProtocol": p["authenticationProtocol"],
+        "AutonomousSystemNumber": str(p["autonomousSystemNumber"]),
+        "ClientAppUsed": p["clientAppUsed"],
+        "ClientCredentialType": p["clientCredentialType"],
+        "ConditionalAccessStatus": p["conditionalAccessStatus"],
+        "CreatedDateTime": log_analytics_time(p["createdDateTime"]),
+        "Id": p["id"],
+        "IncomingTokenType": p["incomingTokenType"],
+        "IPAddress": p["ipAddress"],
+        "IsInteractive": p["isInteractive"],
+        "LocationDetails": dynamic(p["location"]),
+        "ResourceDisplayName": p["resourceDisplayName"],
+        "ResourceIdentity": p["resourceId"],
+        "ServicePrincipalId": p["servicePrincipalId"],
+        "SessionId": p["sessionId"],
+        "Status": dynamic(p["status"]),
+        "UniqueTokenIdentifier": p["uniqueTokenIdentifier"],
+        "UserAgent": p["userAgent"],
+        "UserDisplayName": p["userDisplayName"],
+        "UserId": p["userId"],
+        "UserPrincipalName": p["userPrincipalName"],
+        "Type": table,
+    }
+
+def graph_row(rec):
+    p = rec["properties"]
+    return {
+        "TenantId": WORKSPACE,
+        "TimeGenerated": rec["time"],
+        "Location": p["location"],
+        "RequestId": p["requestId"],
+        "OperationId": p["operationId"],
+        "ClientRequestId": p["clientRequestId"],
+        "ApiVersion": p["apiVersion"],
+        "RequestMethod": p["requestMethod"],
+        "ResponseStatusCode": p["responseStatusCode"],
+        "AadTenantId": TENANT,
+        "IPAddress": p["ipAddress"],
+        "UserAgent": p["userAgent"],
+        "RequestUri": p["requestUri"],
+        "DurationMs": p["durationMs"],
+        "ResponseSizeBytes": p["responseSizeBytes"],
+        "SignInActivityId": p["signInActivityId"],
+        "Roles": p["roles"],
+        "TokenIssuedAt": p["tokenIssuedAt"],
+        "AppId": p["appId"],
+        "UserId": p["userId"],
+        "ServicePrincipalId": "",
+        "Scopes": p["scopes"],
+        "IdentityProvider": p["identityProvider"],
+        "ClientAuthMethod": int(p["clientAuthMethod"]),
+        "Wids": p["wids"],
+        "SessionId": p["C_Sid"],
+        "DeviceId": p["C_DeviceId"],
+        "SourceSystem": "Azure",
+        "Type": "MicrosoftGraphActivityLogs",
+    }
+
+def service_principal_row(**kw):
+    # The service-principal table has no Status, SessionId or user columns.
+    return {
+        "TenantId": WORKSPACE,
+        "SourceSystem": "Azure AD",
+        "TimeGenerated": kw["time"],
+        "OperationName": "Sign-in activity",
+        "OperationVersion": "1.0",
+        "Category": "ServicePrincipalSignInLogs",
+        "ResultType": kw["result"],
+        "ResultSignature": "SUCCESS" if kw["result"] == "0" else "None",
+        "ResultDescription": kw.get("description", ""),
+        "DurationMs": "0",
+        "CorrelationId": kw["correlation"],
+        "Identity": "nightly-export",
+        "Level": "4",
+        "Location": "NL",
+        "AADTenantId": TENANT,
+        "AppId": "6d8f0b2d-4f6a-4c8e-a0b2-d4f6a8c0e247",
+        "AutonomousSystemNumber": "64501",
+        "ClientCredentialType": "clientSecret",
+        "ConditionalAccessStatus": "notApplied",
+        "Id": kw["id"],
+        "IPAddress": kw["ip"],
+        "LocationDetails": json.dumps({"city": "Amsterdam", "state": "Noord-Holland", "countryOrRegion": "NL",
+                                       "geoCoordinates": {"latitude": 52.374, "longitude": 4.8897}}, separators=(",", ":")),
+        "ResourceDisplayName": "Azure Key Vault",
+        "ResourceIdentity": "cfa8b339-82a2-471a-a3c9-0fc0be7a4093",
+        "ServicePrincipalId": "4f6a8c0e-2a4c-4e6a-8c0e-2a4c6e8a0c71",
+        "ServicePrincipalName": "nightly-export",
+        "UniqueTokenIdentifier": kw["uti"],
+        "Type": "AADServicePrincipalSignInLogs",
+    }
+
+diagnostic = records["records"]
+rows = [
+    signin_row("SigninLogs", diagnostic[0]),
+    graph_row(diagnostic[1]),
+    graph_row(diagnostic[2]),
+    signin_row("SigninLogs", diagnostic[3], dynamic_as_text=True),
+    signin_row("AADNonInteractiveUserSignInLogs", diagnostic[4], dynamic_as_text=True),
+    service_principal_row(id="f3b5d7f9-1b3d-4f5b-9d7f-1b3d5f7b9d02", time="2025-03-07T11:31:44.2071938Z", result="0",
+                          correlation="c7e9a1c3-e5a7-4c9e-a1c3-e5a7c9e1a304", ip="198.51.100.77", uti="Pq7rS6tU5vW4xY3zA2bC1d"),
+    service_principal_row(id="0a2c4e6a-8c0e-4a2c-8e4a-6c8e0a2c4e15", time="2025-03-07T11:35:02.9144310Z", result="7000215",
+                          description="Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID.",
+                          correlation="e9a1c3e5-a7c9-4e1a-83e5-a7c9e1a3c526", ip="198.51.100.78", uti="Rs9tU8vW7xY6zA5bC4dE3f"),
+    {"TenantId": WORKSPACE, "SourceSystem": "Azure AD", "TimeGenerated": "2025-03-07T09:30:00.1234567Z", "Category": "Core Directory",
+     "OperationName": "Add service principal credentials", "Result": "success", "Id": "Directory_0b2d4f6a-8c0e-4a2c-9e4b-6d8f0a2c4e86",
+     "Type": "AuditLogs"},
+]
+with open("log-analytics-export.json", "w") as f:
+    json.dump(rows, f, indent=2)
     f.write("\n")
