@@ -49,6 +49,7 @@ func TestDetectSharedSamples(t *testing.T) {
 
 func TestDetect(t *testing.T) {
 	diagnostic := readSample(t, "testdata/diagnostic-records.json")
+	logAnalytics := readSample(t, "testdata/log-analytics-export.json")
 	tests := []struct {
 		name   string
 		sample string
@@ -59,7 +60,8 @@ func TestDetect(t *testing.T) {
 		{"diagnostic records", string(diagnostic), true},
 		{"diagnostic records cut", string(diagnostic[:len(diagnostic)/2]), true},
 		{"Graph API page", string(readSample(t, "testdata/graph-api-signins.json")), true},
-		{"Log Analytics export", string(readSample(t, "testdata/log-analytics-export.json")), true},
+		{"Log Analytics export", string(logAnalytics), true},
+		{"Log Analytics export cut", string(logAnalytics[:len(logAnalytics)/2]), true},
 		{"Log Analytics sign-in row", baseRow + "\n", true},
 		{"Log Analytics Graph row", baseGraphRow + "\n", true},
 		{"row with Category only", `{"TimeGenerated":"2025-03-07T09:06:07Z","Category":"ManagedIdentitySignInLogs","Id":"1"}`, true},
