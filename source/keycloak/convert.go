@@ -162,7 +162,7 @@ func (r *record) events(facts []fact, t time.Time, source string) []audit.Event 
 		if f.kind != audit.KindSession && len(base.Scopes) > 0 {
 			e.Scopes = append([]string(nil), base.Scopes...)
 		}
-		e.ID = audit.NewID("keycloak", r.raw, f.role)
+		e.ID = audit.NewID("keycloak", r.eventKey(f), f.role)
 		e.Kind = f.kind
 		e.TokenID = f.tokenID
 		e.ParentTokenID = f.parent
@@ -170,6 +170,29 @@ func (r *record) events(facts []fact, t time.Time, source string) []audit.Event 
 		out = append(out, e)
 	}
 	return out
+}
+
+// eventKey returns what the ID of the event of f is derived from. Keycloak
+// mints each token id once, so an issuance, a refresh and a revocation are
+// keyed by their token ids: the same event read from the server log and
+// from the admin API's event store gets one ID, although the two records
+// differ in layout and, by a few milliseconds, in time. A use, a rejection
+// and a session fact can repeat with the same ids, so they are keyed by
+// their record.
+func (r *record) eventKey(f fact) string {
+	switch f.role {
+	case "access", "refresh":
+		return "issued\n" + f.tokenID
+	case "refreshed":
+		// A refresh token that is not rotated is redeemed more than once,
+		// each time for a new access token.
+		if access := r.get("token_id"); access != "" {
+			return "refreshed\n" + f.tokenID + "\n" + access
+		}
+	case "revoked-access", "revoked-refresh":
+		return "revoked\n" + r.get("type") + "\n" + f.tokenID
+	}
+	return r.raw
 }
 
 // fillKind sets the fields that depend on the fact's kind and role.

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+
+	"github.com/tokentrail/tokentrail/audit"
 )
 
 // recordKey returns the text that a record's event IDs are derived from: a
@@ -31,4 +33,16 @@ func recordKey(tb testing.TB, raw string) string {
 		tb.Fatal(err)
 	}
 	return string(b)
+}
+
+// issuedID is the ID of the issuance of token tokenID in role (access or
+// refresh), whichever record logged it.
+func issuedID(tokenID, role string) string {
+	return audit.NewID("keycloak", "issued\n"+tokenID, role)
+}
+
+// refreshedID is the ID of the redemption of refresh token refresh for the
+// access token access.
+func refreshedID(refresh, access string) string {
+	return audit.NewID("keycloak", "refreshed\n"+refresh+"\n"+access, "refreshed")
 }

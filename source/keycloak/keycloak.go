@@ -22,10 +22,13 @@
 // out, because they belong to tokens. A logout without token ids ends its
 // session but marks no token revoked, because it names none.
 //
-// Each event's ID is audit.NewID("keycloak", record key, role). The key of
-// a text line is the line; that of a JSON log record is its time and
-// message, and that of a JSON event its fields with sorted keys, so that the
-// same record in another JSON layout gets the same IDs. The role
+// Each event's ID is audit.NewID("keycloak", key, role). An issuance, a
+// refresh and a revocation are keyed by their token ids, which Keycloak
+// mints once, so the same exchange from the server log and from the admin
+// API's event store is stored once. Other events are keyed by their record:
+// a text line by the line, a JSON log record by its time and message, and a
+// JSON event by its fields with sorted keys, so that the same record in
+// another JSON layout gets the same IDs. The role
 // tells the events of one record apart ("access", "refresh", "refreshed",
 // "rejected", "revoked-access", "revoked-refresh", "used", "session"), so
 // importing a file twice adds no duplicates.

@@ -254,7 +254,6 @@ func TestParseElasticEventsInLocation(t *testing.T) {
 	login.SessionID = consoleSession // code_id
 	login.IP = mustAddr(t, "10.2.2.156")
 
-	raw := fileLine(t, path, 15)
 	common := audit.Event{
 		Time:      utc(t, "2021-10-22T20:11:32.131Z"),
 		Kind:      audit.KindIssued,
@@ -268,9 +267,9 @@ func TestParseElasticEventsInLocation(t *testing.T) {
 		Source:    elasticFile + ":15",
 	}
 	access, refresh := common, common
-	access.ID = audit.NewID("keycloak", recordKey(t, raw), "access")
+	access.ID = issuedID("561459c0-75f1-46d4-986d-d1c96d12b513", "access")
 	access.TokenID = "561459c0-75f1-46d4-986d-d1c96d12b513"
-	refresh.ID = audit.NewID("keycloak", recordKey(t, raw), "refresh")
+	refresh.ID = issuedID("07434488-ca99-412a-99a0-c2e47c93d6d1", "refresh")
 	refresh.TokenID = "07434488-ca99-412a-99a0-c2e47c93d6d1"
 
 	// A logout without token ids ends the session and revokes no token
@@ -344,18 +343,18 @@ func TestParseDataDogRefreshLineage(t *testing.T) {
 		Source:    "kc.log:1",
 	}
 	redeemed := common
-	redeemed.ID = audit.NewID("keycloak", recordKey(t, raw), "refreshed")
+	redeemed.ID = refreshedID("e27fe0e6-af97-4f2e-acae-743731cafe26", "49532980-d06c-4de0-9e2a-94ccb86e6a0e")
 	redeemed.Kind = audit.KindRefreshed
 	redeemed.TokenID = "e27fe0e6-af97-4f2e-acae-743731cafe26"
 	redeemed.IssuedAt = utc(t, "2024-05-06T06:55:37Z") // age_of_refresh_token 752 s before 07:08:09
 	access := common
-	access.ID = audit.NewID("keycloak", recordKey(t, raw), "access")
+	access.ID = issuedID("49532980-d06c-4de0-9e2a-94ccb86e6a0e", "access")
 	access.Kind = audit.KindIssued
 	access.TokenID = "49532980-d06c-4de0-9e2a-94ccb86e6a0e"
 	access.ParentTokenID = "e27fe0e6-af97-4f2e-acae-743731cafe26"
 	access.ExpiresAt = utc(t, "2024-05-06T07:09:09Z") // access_token_expiration_time 60 s
 	rotated := common
-	rotated.ID = audit.NewID("keycloak", recordKey(t, raw), "refresh")
+	rotated.ID = issuedID("31fd23bf-ce8d-4ba4-8c58-27965fac486c", "refresh")
 	rotated.Kind = audit.KindIssued
 	rotated.TokenID = "31fd23bf-ce8d-4ba4-8c58-27965fac486c"
 	rotated.ParentTokenID = "e27fe0e6-af97-4f2e-acae-743731cafe26"
@@ -380,7 +379,6 @@ func TestParseDataDogSamplesNoTime(t *testing.T) {
 
 func TestParseDataDogJSONConsoleOffset(t *testing.T) {
 	path := testdata(consoleFile)
-	raw := fileLine(t, path, 1)
 
 	c := parseFile(t, Options{Location: time.FixedZone("elsewhere", -7*60*60)}, path, time.Time{})
 
@@ -397,16 +395,15 @@ func TestParseDataDogJSONConsoleOffset(t *testing.T) {
 		Source:    consoleFile + ":1",
 	}
 	access, refresh := common, common
-	access.ID = audit.NewID("keycloak", recordKey(t, raw), "access")
+	access.ID = issuedID("71eea26a-b9c3-47bf-921b-c90c6cfe1c99", "access")
 	access.TokenID = "71eea26a-b9c3-47bf-921b-c90c6cfe1c99"
-	refresh.ID = audit.NewID("keycloak", recordKey(t, raw), "refresh")
+	refresh.ID = issuedID("d1159936-cb35-4296-8ac2-524aa9af265b", "refresh")
 	refresh.TokenID = "d1159936-cb35-4296-8ac2-524aa9af265b"
 	checkEvents(t, c.events, []audit.Event{access, refresh})
 }
 
 func TestParseListenerTimeOfDay(t *testing.T) {
 	path := testdata(listenerFile)
-	raw := fileLine(t, path, 5)
 	minusFive := time.FixedZone("EST", -5*60*60)
 	common := audit.Event{
 		Kind:      audit.KindIssued,
@@ -481,9 +478,9 @@ func TestParseListenerTimeOfDay(t *testing.T) {
 			}
 			access, refresh := common, common
 			access.Time, refresh.Time = tt.want, tt.want
-			access.ID = audit.NewID("keycloak", recordKey(t, raw), "access")
+			access.ID = issuedID("733a2efb-4094-4dc1-90a4-194858ce08b0", "access")
 			access.TokenID = "733a2efb-4094-4dc1-90a4-194858ce08b0"
-			refresh.ID = audit.NewID("keycloak", recordKey(t, raw), "refresh")
+			refresh.ID = issuedID("fe31ebc2-2621-434d-a1e9-300c03b66568", "refresh")
 			refresh.TokenID = "fe31ebc2-2621-434d-a1e9-300c03b66568"
 			checkEvents(t, c.events, []audit.Event{otherLogin, login, access, refresh})
 		})
@@ -559,7 +556,7 @@ func TestParseEventRepresentationArray(t *testing.T) {
 		}
 		return strings.Join(append(lines, "}"), "\n")
 	}
-	codeRaw, refreshRaw, errorRaw, logoutRaw := element(1, 18), element(18, 37), element(37, 48), element(48, 59)
+	errorRaw, logoutRaw := element(37, 48), element(48, 59)
 
 	c := parseFile(t, Options{}, path, time.Time{})
 
@@ -576,9 +573,9 @@ func TestParseEventRepresentationArray(t *testing.T) {
 	codeAccess.Kind, codeRefresh.Kind = audit.KindIssued, audit.KindIssued
 	codeAccess.Action, codeRefresh.Action = "CODE_TO_TOKEN", "CODE_TO_TOKEN"
 	codeAccess.Source, codeRefresh.Source = kcadmFile+":1", kcadmFile+":1"
-	codeAccess.ID = audit.NewID("keycloak", recordKey(t, codeRaw), "access")
+	codeAccess.ID = issuedID("a0a0a0a0-1111-4222-8333-444455556666", "access")
 	codeAccess.TokenID = "a0a0a0a0-1111-4222-8333-444455556666"
-	codeRefresh.ID = audit.NewID("keycloak", recordKey(t, codeRaw), "refresh")
+	codeRefresh.ID = issuedID("b1b1b1b1-1111-4222-8333-444455556666", "refresh")
 	codeRefresh.TokenID = "b1b1b1b1-1111-4222-8333-444455556666"
 
 	redeemed, access, rotated := user, user, user
@@ -587,16 +584,16 @@ func TestParseEventRepresentationArray(t *testing.T) {
 		e.Action = "REFRESH_TOKEN"
 		e.Source = kcadmFile + ":18"
 	}
-	redeemed.ID = audit.NewID("keycloak", recordKey(t, refreshRaw), "refreshed")
+	redeemed.ID = refreshedID("b1b1b1b1-1111-4222-8333-444455556666", "c2c2c2c2-1111-4222-8333-444455556666")
 	redeemed.Kind = audit.KindRefreshed
 	redeemed.TokenID = "b1b1b1b1-1111-4222-8333-444455556666"
 	redeemed.IssuedAt = utc(t, "2024-06-10T06:13:20Z")
-	access.ID = audit.NewID("keycloak", recordKey(t, refreshRaw), "access")
+	access.ID = issuedID("c2c2c2c2-1111-4222-8333-444455556666", "access")
 	access.Kind = audit.KindIssued
 	access.TokenID = "c2c2c2c2-1111-4222-8333-444455556666"
 	access.ParentTokenID = "b1b1b1b1-1111-4222-8333-444455556666"
 	access.ExpiresAt = utc(t, "2024-06-10T06:18:51Z")
-	rotated.ID = audit.NewID("keycloak", recordKey(t, refreshRaw), "refresh")
+	rotated.ID = issuedID("d3d3d3d3-1111-4222-8333-444455556666", "refresh")
 	rotated.Kind = audit.KindIssued
 	rotated.TokenID = "d3d3d3d3-1111-4222-8333-444455556666"
 	rotated.ParentTokenID = "b1b1b1b1-1111-4222-8333-444455556666"
@@ -1263,4 +1260,32 @@ func eventIDs(events []audit.Event) []string {
 		ids[i] = e.ID
 	}
 	return ids
+}
+
+// TestServerLogAndEventStoreShareIDs reads one token exchange as the server
+// log wrote it and as the admin API's event store returns it: an issuance
+// is named by its token id, so importing both adds the tokens once.
+func TestServerLogAndEventStoreShareIDs(t *testing.T) {
+	// 1718000000123 ms is 2024-06-10 06:13:20.123 UTC; the log line is 2 ms later.
+	line := `2024-06-10 06:13:20,125 DEBUG [org.keycloak.events] (executor-thread-3) type="CODE_TO_TOKEN", ` +
+		`realmId="0b6a3c1e-7f7e-4d4c-9a53-2f0d3b7c9e11", clientId="orders-web", userId="4c1f2a9e-5d3b-4e8f-a1c2-7b9d0e6f3a21", ` +
+		`sessionId="9e8d7c6b-5a49-4838-b7a6-958473625140", ipAddress="2001:db8::17", token_id="a0a0a0a0-1111-4222-8333-444455556666", ` +
+		`grant_type="authorization_code", refresh_token_type="Refresh", scope="openid orders:read", ` +
+		`refresh_token_id="b1b1b1b1-1111-4222-8333-444455556666", code_id="9e8d7c6b-5a49-4838-b7a6-958473625140"`
+	fromLog := parseText(t, Options{}, "server.log", line+"\n").events
+	fromStore := parseFile(t, Options{}, testdata("kcadm-get-events.json"), time.Time{}).events
+
+	if len(fromLog) != 2 {
+		t.Fatalf("server log line gave %d events, want 2", len(fromLog))
+	}
+	for _, e := range fromLog {
+		i := slices.IndexFunc(fromStore, func(s audit.Event) bool { return s.TokenID == e.TokenID && s.Kind == e.Kind })
+		if i < 0 {
+			t.Errorf("event store has no %s event of %s", e.Kind, e.TokenID)
+			continue
+		}
+		if fromStore[i].ID != e.ID {
+			t.Errorf("%s %s: ID %s from the server log, %s from the event store, want one", e.Kind, e.TokenID, e.ID, fromStore[i].ID)
+		}
+	}
 }
