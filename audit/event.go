@@ -1,7 +1,7 @@
 // Package audit holds the tokentrail data model: one Event for each fact in a
-// token's life (issued, used, refreshed, revoked, rejected) or of its sign-in
-// session, the Geo context of
-// an address, and the Anomaly that detection raises over events.
+// token's life (issued, used, refreshed, revoked, rejected) or in its sign-in
+// session, the Geo context of an address, and the Anomaly that detection
+// raises over events.
 //
 // An Event never carries a raw token. A token is known by its jti (TokenID)
 // and by the SHA-256 fingerprint of its compact form; ParseToken derives both.
@@ -99,8 +99,8 @@ const maxFieldBytes = 8 << 10
 // and the value, or nil when e is valid. These are the rules:
 //   - ID, Time and a valid Kind are present, and Time lies between the years
 //     1678 and 2261.
-//   - TokenID or Fingerprint is present, except that a KindSession event
-//     needs a SessionID instead. A Fingerprint is 64 lowercase hex digits.
+//   - TokenID or Fingerprint is present. A KindSession event may have a
+//     SessionID instead. A Fingerprint is 64 lowercase hex digits.
 //   - Text fields are valid UTF-8 of at most 8 KiB and contain no raw JWT.
 //     Sanitize repairs them.
 //   - Status, when present, is an HTTP status code (100 to 599).

@@ -20,9 +20,10 @@ const (
 )
 
 // subjectWindow is how long before its issuance a token's sign-in is looked
-// for when the issuing record names no session (Auth0's code exchange, for
-// one): the session of the latest session event of the same subject, issuer
-// and client within this window is taken as the one that led to the token.
+// for when the issuing record names no session, as Auth0's code exchange
+// does not. The session of the latest session event of the same subject,
+// issuer and client within this window is taken as the one that led to the
+// token.
 const subjectWindow = time.Hour
 
 // Session is the sign-in session in which a token was minted or used, as
@@ -31,7 +32,7 @@ const subjectWindow = time.Hour
 type Session struct {
 	ID string `json:"id"`
 
-	// Basis says how the session was tied to the token: "session_id" when
+	// Basis is how the session was tied to the token: "session_id" when
 	// the token's own events name it, "subject" when the issuing record
 	// names none and the session is that of the latest session event of
 	// the same subject, issuer and client in the hour before issuance. The
@@ -52,8 +53,8 @@ type SessionEvent struct {
 	Time      time.Time  `json:"time"`
 	Kind      audit.Kind `json:"kind"`               // session or issued
 	TokenID   string     `json:"token_id,omitempty"` // the token issued, for kind issued
-	Action    string     `json:"action,omitempty"`  // the source's own name, e.g. user.session.start
-	Outcome   string     `json:"outcome,omitempty"` // the result as the source gave it, e.g. FAILURE: INVALID_CREDENTIALS
+	Action    string     `json:"action,omitempty"`   // the source's own name, e.g. user.session.start
+	Outcome   string     `json:"outcome,omitempty"`  // the result as the source gave it, e.g. FAILURE: INVALID_CREDENTIALS
 	Subject   string     `json:"subject,omitempty"`
 	ClientID  string     `json:"client_id,omitempty"`
 	IP        netip.Addr `json:"ip,omitzero"`

@@ -480,7 +480,7 @@ func decompress(r io.Reader) (io.Reader, bool, error) {
 }
 
 // errTruncated replaces io.ErrUnexpectedEOF from a gzip stream, which alone
-// tells a responder nothing about what went wrong or what was kept.
+// gives a responder no hint of what went wrong or what was kept.
 var errTruncated = errors.New("the gzip data ends before its end marker, so the file is truncated or still being written; the records before the cut were imported")
 
 // truncationReader reports a gzip stream cut short as errTruncated.

@@ -154,8 +154,8 @@ func writeReport(w io.Writer, r *forensics.TokenReport) error {
 	return p.err
 }
 
-// sessions prints the sign-in sessions of the token, or says that none of
-// its sessions' events was imported. An event of another subject than the
+// sessions prints the sign-in sessions of the token, or a line noting that
+// none of its sessions' events was imported. An event of another subject than the
 // token's names its subject, so that a session shared by two users cannot
 // pass for one user's story.
 func (p *printer) sessions(r *forensics.TokenReport, subject string) {
