@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -540,5 +541,25 @@ func TestParseZoneTakesOffsets(t *testing.T) {
 	}
 	if _, err := parseZone("+25:00"); err == nil {
 		t.Errorf("parseZone(+25:00) = nil error, want one")
+	}
+}
+
+func TestReportListsAtMostTwentyRejections(t *testing.T) {
+	r := &forensics.TokenReport{TokenID: "t", Status: forensics.StatusUnknown, Type: "access"}
+	for i := range 25 {
+		r.Rejections = append(r.Rejections, forensics.Rejection{Time: time.Date(2026, 12, 4, 10, 0, i, 0, time.UTC), Reason: "revoked", Source: "gw.jsonl:" + strconv.Itoa(i+1)})
+	}
+	var out bytes.Buffer
+
+	if err := writeReport(&out, r); err != nil {
+		t.Fatal(err)
+	}
+
+	text := out.String()
+	if !strings.Contains(text, "gw.jsonl:20]") || strings.Contains(text, "gw.jsonl:21]") {
+		t.Errorf("report does not list exactly the first 20 rejections:\n%s", text)
+	}
+	if !strings.Contains(text, "5 more rejections") {
+		t.Errorf("report does not count the 5 rejections left out:\n%s", text)
 	}
 }

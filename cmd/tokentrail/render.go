@@ -116,7 +116,11 @@ func writeReport(w io.Writer, r *forensics.TokenReport) error {
 	if len(r.Rejections) == 0 {
 		p.line("  none recorded")
 	}
-	for _, rej := range r.Rejections {
+	for i, rej := range r.Rejections {
+		if i == maxListedRejections {
+			p.line("  ... %d more rejections (--json lists all)", len(r.Rejections)-maxListedRejections)
+			break
+		}
 		what := string(rej.Reason)
 		switch {
 		case what != "" && rej.Detail != "":
@@ -153,6 +157,10 @@ func writeReport(w io.Writer, r *forensics.TokenReport) error {
 	p.timeline(r.Events)
 	return p.err
 }
+
+// maxListedRejections bounds the rejections the text report lists, so that
+// a token refused thousands of times leaves the sections after it readable.
+const maxListedRejections = 20
 
 // sessions prints the sign-in sessions of the token, or a line noting that
 // none of its sessions' events was imported. An event of another subject than the
