@@ -65,8 +65,8 @@ type SessionEvent struct {
 }
 
 // sessions finds the sign-in sessions of a token's events: those the events
-// name, or failing that, the latest sign-in of the token's subject before it
-// was issued.
+// name, or failing that, the session of the latest session event of the
+// token's subject, issuer and client before it was issued.
 func sessions(ctx context.Context, db EventQuerier, r *TokenReport, events []audit.Event) ([]Session, error) {
 	var ids []string
 	for _, e := range events {
@@ -92,8 +92,8 @@ func sessions(ctx context.Context, db EventQuerier, r *TokenReport, events []aud
 		return list, nil
 	}
 
-	// The issuing record names no session: take the subject's latest
-	// sign-in before the issuance.
+	// The issuing record names no session: take the session of the
+	// subject's latest session event before the issuance.
 	issued := r.Created.Time
 	recent, err := db.Events(ctx, store.Query{
 		Subject: r.Created.Subject,
@@ -130,7 +130,8 @@ func (s *Session) tellsMore(tokenID string) bool {
 }
 
 // compatible reports whether two values of a field can belong to one
-// session: equal, or one of them unknown.
+// session: equal, one of them unknown, or one issuer written two ways (see
+// SameIssuer).
 func compatible(a, b string) bool {
 	return a == "" || b == "" || SameIssuer(a, b)
 }
