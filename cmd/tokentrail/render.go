@@ -163,7 +163,7 @@ func writeReport(w io.Writer, r *forensics.TokenReport) error {
 const maxListedRejections = 20
 
 // sessions prints the sign-in sessions of the token, or a line noting that
-// none of its sessions' events was imported. An event of another subject than the
+// no other event of its sessions was imported. An event of another subject than the
 // token's names its subject, so that a session shared by two users cannot
 // pass for one user's story.
 func (p *printer) sessions(r *forensics.TokenReport, subject string) {
@@ -176,7 +176,7 @@ func (p *printer) sessions(r *forensics.TokenReport, subject string) {
 		}
 		if len(named) > 0 {
 			p.section("Sign-in session")
-			p.line("  no sign-in events of session %s were imported: import the identity provider's logs to see how it began", strings.Join(named, ", "))
+			p.line("  no other event of session %s was imported (no sign-in, second factor or other token of it)", strings.Join(named, ", "))
 		}
 		return
 	}
