@@ -108,3 +108,19 @@ func TestRecordError(t *testing.T) {
 		t.Errorf("Location = %q", got)
 	}
 }
+
+func TestIsGUID(t *testing.T) {
+	tests := map[string]bool{
+		"f81d4fae-7dec-11d0-a765-00a0c91e6bf6":   true,
+		"{F81D4FAE-7DEC-11D0-A765-00A0C91E6BF6}": true,
+		"f81d4fae7dec11d0a76500a0c91e6bf6":       false,
+		"f81d4fae-7dec-11d0-a765-00a0c91e6bfg":   false,
+		"192.0.2.1":                              false,
+		"":                                       false,
+	}
+	for s, want := range tests {
+		if got := source.IsGUID(s); got != want {
+			t.Errorf("IsGUID(%q) = %v, want %v", s, got, want)
+		}
+	}
+}

@@ -92,3 +92,28 @@ func (e *RecordError) Error() string {
 func Location(file string, line int) string {
 	return file + ":" + strconv.Itoa(line)
 }
+
+// IsGUID reports whether s is a GUID such as
+// f81d4fae-7dec-11d0-a765-00a0c91e6bf6, with or without braces. Anonymised
+// exports write one where an IP address should be, so importers take it for
+// a missing address rather than a bad record.
+func IsGUID(s string) bool {
+	if len(s) == 38 && s[0] == '{' && s[37] == '}' {
+		s = s[1:37]
+	}
+	if len(s) != 36 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case i == 8 || i == 13 || i == 18 || i == 23:
+			if c != '-' {
+				return false
+			}
+		case !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'):
+			return false
+		}
+	}
+	return true
+}

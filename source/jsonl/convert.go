@@ -13,6 +13,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/tokentrail/tokentrail/audit"
+	"github.com/tokentrail/tokentrail/source"
 )
 
 // recordReader converts the values an extractor found into event fields. It
@@ -271,36 +272,13 @@ func (r *recordReader) ip(f field) netip.Addr {
 	switch {
 	case err == nil:
 		return addr.Unmap()
-	case isGUID(first):
+	case source.IsGUID(first):
 		// Anonymized exports put a GUID where the address was; the
 		// record is still a real event, without an address.
 		return netip.Addr{}
 	}
 	r.fail(f, "%q is not an IP address", first)
 	return netip.Addr{}
-}
-
-// isGUID reports whether s is a GUID such as
-// f81d4fae-7dec-11d0-a765-00a0c91e6bf6, with or without braces.
-func isGUID(s string) bool {
-	if len(s) == 38 && s[0] == '{' && s[37] == '}' {
-		s = s[1:37]
-	}
-	if len(s) != 36 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case i == 8 || i == 13 || i == 18 || i == 23:
-			if c != '-' {
-				return false
-			}
-		case !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'):
-			return false
-		}
-	}
-	return true
 }
 
 // The Go layouts that the rfc3339 time format tries, in order. A layout

@@ -471,33 +471,10 @@ func clientIP(r *record) (netip.Addr, error) {
 	switch {
 	case err == nil:
 		return addr.Unmap(), nil
-	case isGUID(r.SourceIPs[0]):
+	case source.IsGUID(r.SourceIPs[0]):
 		// Anonymized exports put a GUID where the address was; the
 		// request is still a real one, without an address.
 		return netip.Addr{}, nil
 	}
 	return netip.Addr{}, fmt.Errorf("request %s: sourceIPs[0] %q is not an IP address", r.AuditID, r.SourceIPs[0])
-}
-
-// isGUID reports whether s is a GUID such as
-// f81d4fae-7dec-11d0-a765-00a0c91e6bf6, with or without braces.
-func isGUID(s string) bool {
-	if len(s) == 38 && s[0] == '{' && s[37] == '}' {
-		s = s[1:37]
-	}
-	if len(s) != 36 {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case i == 8 || i == 13 || i == 18 || i == 23:
-			if c != '-' {
-				return false
-			}
-		case !('0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'):
-			return false
-		}
-	}
-	return true
 }
