@@ -1,0 +1,287 @@
+package detect
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"net/netip"
+	"time"
+
+	"github.com/tokentrail/tokentrail/audit"
+	"go.yaml.in/yaml/v3"
+)
+
+// Config sets the state bounds of an Engine and the thresholds of its rules.
+// The zero Config is valid: every zero field takes the default named in its
+// comment when New applies it. Durations are in event time. In YAML, field
+// names are the snake_case names in the tags, durations read as "90s" or
+// "10m", and severities as "low", "medium", "high" or "critical".
+type Config struct {
+	// ReorderWindow is how long, in event time, the engine holds an event
+	// before it checks it, so that events arriving out of order within the
+	// window are checked in time order. Default 10s. A negative value turns
+	// holding off: each event is checked as it arrives.
+	ReorderWindow time.Duration `yaml:"reorder_window"`
+
+	// MaxPending bounds the events held for reordering. When it is reached,
+	// the oldest held event is checked early and Stats.ForcedReleases
+	// counts it. Default 100,000.
+	MaxPending int `yaml:"max_pending"`
+
+	// MaxTokens bounds the tokens whose state the engine keeps. When a new
+	// token would pass it, the least recently seen token is dropped and
+	// Stats.EvictedByCount counts it. Default 500,000.
+	MaxTokens int `yaml:"max_tokens"`
+
+	// TokenTTL is how long, in event time, the state of a token that is not
+	// seen again is kept. Stats.EvictedByAge counts the drops. Default 24h.
+	TokenTTL time.Duration `yaml:"token_ttl"`
+
+	// ClockSkew is the clock difference between sources that is tolerated
+	// when an event's time is compared with exp, nbf, iat or a revocation
+	// made by another source. Default 60s.
+	ClockSkew time.Duration `yaml:"clock_skew"`
+
+	// TrustedNetworks are address ranges, such as corporate VPN or SASE
+	// egress points, whose addresses never count as a network change or a
+	// location for travel. Default none.
+	TrustedNetworks []netip.Prefix `yaml:"trusted_networks"`
+
+	Rules Rules `yaml:"rules"`
+}
+
+// Rules holds the settings of each built-in rule.
+type Rules struct {
+	RevokedTokenUse   RevokedTokenUse   `yaml:"revoked_token_use"`
+	ExpiredTokenUse   ExpiredTokenUse   `yaml:"expired_token_use"`
+	RefreshTokenReuse RefreshTokenReuse `yaml:"refresh_token_reuse"`
+	RapidIPChange     RapidIPChange     `yaml:"rapid_ip_change"`
+	HighFrequency     HighFrequency     `yaml:"high_frequency"`
+	ImpossibleTravel  ImpossibleTravel  `yaml:"impossible_travel"`
+}
+
+// RuleBase holds the settings every rule has.
+type RuleBase struct {
+	Disabled bool           `yaml:"disabled"` // default false: the rule runs
+	Severity audit.Severity `yaml:"severity"` // zero: the rule's default severity
+}
+
+// RevokedTokenUse configures revoked_token_use: a token is used or redeemed
+// later than ClockSkew after it was revoked. Default severity critical.
+type RevokedTokenUse struct {
+	RuleBase `yaml:",inline"`
+}
+
+// ExpiredTokenUse configures expired_token_use: a token is used or redeemed
+// more than ClockSkew after its exp, or more than ClockSkew before its nbf or
+// iat. Default severity medium.
+type ExpiredTokenUse struct {
+	RuleBase `yaml:",inline"`
+}
+
+// RefreshTokenReuse configures refresh_token_reuse: a refresh token is
+// redeemed again later than Grace after its first redemption, or the
+// identity provider rejects it as reused. Default severity high.
+type RefreshTokenReuse struct {
+	RuleBase `yaml:",inline"`
+
+	// Grace is the time after the first redemption within which another
+	// redemption counts as a client's retry or a parallel request, not
+	// reuse. Default 2s.
+	Grace time.Duration `yaml:"grace"`
+}
+
+// RapidIPChange configures rapid_ip_change: a token is used from more than
+// MaxNetworks networks within Window. Default severity medium.
+// "Any IP change within 5 minutes is high" reads max_networks: 1,
+// window: 5m, severity: high.
+type RapidIPChange struct {
+	RuleBase `yaml:",inline"`
+
+	MaxNetworks int           `yaml:"max_networks"` // default 2
+	Window      time.Duration `yaml:"window"`       // default 10m
+	IPv4Prefix  int           `yaml:"ipv4_prefix"`  // bits of an IPv4 network, 1 to 32; default 24
+	IPv6Prefix  int           `yaml:"ipv6_prefix"`  // bits of an IPv6 network, 1 to 64; default 64
+}
+
+// HighFrequency configures high_frequency: a token is used more than MaxUses
+// times within Window. Default severity medium. "More than 100 uses within
+// one hour is medium" reads max_uses: 100, window: 1h.
+type HighFrequency struct {
+	RuleBase `yaml:",inline"`
+
+	MaxUses int           `yaml:"max_uses"` // default 600
+	Window  time.Duration `yaml:"window"`   // default 1m
+}
+
+// ImpossibleTravel configures impossible_travel: between two geolocated
+// uses of a token, the distance beyond both locations' accuracy radius is
+// covered faster than MaxSpeedKMH. Default severity high.
+type ImpossibleTravel struct {
+	RuleBase `yaml:",inline"`
+
+	MaxSpeedKMH float64 `yaml:"max_speed_kmh"` // default 900
+
+	// DefaultAccuracyKM is the accuracy radius assumed for a location that
+	// states none. Default 50.
+	DefaultAccuracyKM float64 `yaml:"default_accuracy_km"`
+
+	// CarrierWindow and CarrierMaxKM describe a mobile carrier that moves
+	// its subscribers between egress points: two uses within CarrierWindow,
+	// at most CarrierMaxKM apart, from the same ASN with the same session
+	// and user agent are not travel. Defaults 30m and 1000.
+	CarrierWindow time.Duration `yaml:"carrier_window"`
+	CarrierMaxKM  float64       `yaml:"carrier_max_km"`
+}
+
+// The defaults that withDefaults applies to zero fields.
+const (
+	defaultReorderWindow = 10 * time.Second
+	defaultMaxPending    = 100_000
+	defaultMaxTokens     = 500_000
+	defaultTokenTTL      = 24 * time.Hour
+	defaultClockSkew     = 60 * time.Second
+
+	defaultRefreshGrace = 2 * time.Second
+
+	defaultMaxNetworks = 2
+	defaultIPWindow    = 10 * time.Minute
+	defaultIPv4Prefix  = 24
+	defaultIPv6Prefix  = 64
+
+	defaultMaxUses         = 600
+	defaultFrequencyWindow = time.Minute
+
+	defaultMaxSpeedKMH   = 900
+	defaultAccuracyKM    = 50
+	defaultCarrierWindow = 30 * time.Minute
+	defaultCarrierMaxKM  = 1000
+)
+
+// ParseConfig decodes a YAML config. Unknown keys are errors, so that a
+// misspelt threshold does not silently keep its default. It does not apply
+// defaults or validate: New does both.
+func ParseConfig(data []byte) (Config, error) {
+	var cfg Config
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&cfg); err != nil && !errors.Is(err, io.EOF) {
+		return Config{}, fmt.Errorf("detect: parse config: %w", err)
+	}
+	return cfg, nil
+}
+
+// Validate reports the first field of c that holds an invalid value, as a
+// *ConfigError naming the field by its YAML path, or nil. Zero fields are
+// valid: they take their defaults.
+func (c *Config) Validate() error {
+	checks := []struct {
+		field string
+		bad   bool
+		value any
+		want  string
+	}{
+		{"max_pending", c.MaxPending < 0, c.MaxPending, "zero or more"},
+		{"max_tokens", c.MaxTokens < 0, c.MaxTokens, "zero or more"},
+		{"token_ttl", c.TokenTTL < 0, c.TokenTTL, "zero or more"},
+		{"clock_skew", c.ClockSkew < 0, c.ClockSkew, "zero or more"},
+		{"rules.refresh_token_reuse.grace", c.Rules.RefreshTokenReuse.Grace < 0, c.Rules.RefreshTokenReuse.Grace, "zero or more"},
+		{"rules.rapid_ip_change.max_networks", c.Rules.RapidIPChange.MaxNetworks < 0, c.Rules.RapidIPChange.MaxNetworks, "zero or more"},
+		{"rules.rapid_ip_change.window", c.Rules.RapidIPChange.Window < 0, c.Rules.RapidIPChange.Window, "zero or more"},
+		{"rules.rapid_ip_change.ipv4_prefix", c.Rules.RapidIPChange.IPv4Prefix < 0 || c.Rules.RapidIPChange.IPv4Prefix > 32, c.Rules.RapidIPChange.IPv4Prefix, "0 to 32"},
+		{"rules.rapid_ip_change.ipv6_prefix", c.Rules.RapidIPChange.IPv6Prefix < 0 || c.Rules.RapidIPChange.IPv6Prefix > 64, c.Rules.RapidIPChange.IPv6Prefix, "0 to 64"},
+		{"rules.high_frequency.max_uses", c.Rules.HighFrequency.MaxUses < 0 || c.Rules.HighFrequency.MaxUses > math.MaxUint32, c.Rules.HighFrequency.MaxUses, "0 to 4294967295"},
+		{"rules.high_frequency.window", c.Rules.HighFrequency.Window < 0, c.Rules.HighFrequency.Window, "zero or more"},
+		{"rules.impossible_travel.max_speed_kmh", !(c.Rules.ImpossibleTravel.MaxSpeedKMH >= 0) || math.IsInf(c.Rules.ImpossibleTravel.MaxSpeedKMH, 0), c.Rules.ImpossibleTravel.MaxSpeedKMH, "a finite number, zero or more"},
+		{"rules.impossible_travel.default_accuracy_km", !(c.Rules.ImpossibleTravel.DefaultAccuracyKM >= 0) || math.IsInf(c.Rules.ImpossibleTravel.DefaultAccuracyKM, 0), c.Rules.ImpossibleTravel.DefaultAccuracyKM, "a finite number, zero or more"},
+		{"rules.impossible_travel.carrier_window", c.Rules.ImpossibleTravel.CarrierWindow < 0, c.Rules.ImpossibleTravel.CarrierWindow, "zero or more"},
+		{"rules.impossible_travel.carrier_max_km", !(c.Rules.ImpossibleTravel.CarrierMaxKM >= 0) || math.IsInf(c.Rules.ImpossibleTravel.CarrierMaxKM, 0), c.Rules.ImpossibleTravel.CarrierMaxKM, "a finite number, zero or more"},
+	}
+	for _, ch := range checks {
+		if ch.bad {
+			return &ConfigError{Field: ch.field, Value: fmt.Sprint(ch.value), Reason: "must be " + ch.want}
+		}
+	}
+
+	severities := []struct {
+		field string
+		value audit.Severity
+	}{
+		{"rules.revoked_token_use.severity", c.Rules.RevokedTokenUse.Severity},
+		{"rules.expired_token_use.severity", c.Rules.ExpiredTokenUse.Severity},
+		{"rules.refresh_token_reuse.severity", c.Rules.RefreshTokenReuse.Severity},
+		{"rules.rapid_ip_change.severity", c.Rules.RapidIPChange.Severity},
+		{"rules.high_frequency.severity", c.Rules.HighFrequency.Severity},
+		{"rules.impossible_travel.severity", c.Rules.ImpossibleTravel.Severity},
+	}
+	for _, s := range severities {
+		if s.value > audit.SeverityCritical {
+			return &ConfigError{Field: s.field, Value: s.value.String(), Reason: "must be low, medium, high or critical"}
+		}
+	}
+
+	for i, p := range c.TrustedNetworks {
+		if !p.IsValid() {
+			return &ConfigError{Field: fmt.Sprintf("trusted_networks[%d]", i), Value: p.String(), Reason: "must be an address range such as 198.51.100.0/24"}
+		}
+	}
+	return nil
+}
+
+// withDefaults returns c with every zero field set to its default.
+func (c Config) withDefaults() Config {
+	setDuration(&c.ReorderWindow, defaultReorderWindow)
+	setInt(&c.MaxPending, defaultMaxPending)
+	setInt(&c.MaxTokens, defaultMaxTokens)
+	setDuration(&c.TokenTTL, defaultTokenTTL)
+	setDuration(&c.ClockSkew, defaultClockSkew)
+
+	r := &c.Rules
+	setSeverity(&r.RevokedTokenUse.Severity, audit.SeverityCritical)
+	setSeverity(&r.ExpiredTokenUse.Severity, audit.SeverityMedium)
+	setSeverity(&r.RefreshTokenReuse.Severity, audit.SeverityHigh)
+	setDuration(&r.RefreshTokenReuse.Grace, defaultRefreshGrace)
+
+	setSeverity(&r.RapidIPChange.Severity, audit.SeverityMedium)
+	setInt(&r.RapidIPChange.MaxNetworks, defaultMaxNetworks)
+	setDuration(&r.RapidIPChange.Window, defaultIPWindow)
+	setInt(&r.RapidIPChange.IPv4Prefix, defaultIPv4Prefix)
+	setInt(&r.RapidIPChange.IPv6Prefix, defaultIPv6Prefix)
+
+	setSeverity(&r.HighFrequency.Severity, audit.SeverityMedium)
+	setInt(&r.HighFrequency.MaxUses, defaultMaxUses)
+	setDuration(&r.HighFrequency.Window, defaultFrequencyWindow)
+
+	setSeverity(&r.ImpossibleTravel.Severity, audit.SeverityHigh)
+	setFloat(&r.ImpossibleTravel.MaxSpeedKMH, defaultMaxSpeedKMH)
+	setFloat(&r.ImpossibleTravel.DefaultAccuracyKM, defaultAccuracyKM)
+	setDuration(&r.ImpossibleTravel.CarrierWindow, defaultCarrierWindow)
+	setFloat(&r.ImpossibleTravel.CarrierMaxKM, defaultCarrierMaxKM)
+	return c
+}
+
+func setDuration(d *time.Duration, def time.Duration) {
+	if *d == 0 {
+		*d = def
+	}
+}
+
+func setInt(n *int, def int) {
+	if *n == 0 {
+		*n = def
+	}
+}
+
+func setFloat(f *float64, def float64) {
+	if *f == 0 {
+		*f = def
+	}
+}
+
+func setSeverity(s *audit.Severity, def audit.Severity) {
+	if *s == 0 {
+		*s = def
+	}
+}

@@ -1,0 +1,287 @@
+package detect
+
+import (
+	"net/netip"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/tokentrail/tokentrail/audit"
+)
+
+// Engine checks events against the built-in rules, in event time. It is safe
+// for concurrent use; calls are serialised by one mutex.
+type Engine struct {
+	cfg     Config
+	trusted []netip.Prefix
+
+	mu struct {
+		sync.Mutex
+
+		// pending holds the events waiting for the reorder window, sorted
+		// by time and then ID, from index head on.
+		pending []audit.Event
+		head    int
+		latest  time.Time // the latest event time seen
+		checked time.Time // the time of the last event checked
+
+		tokens map[string]*tokenState
+		// newest and oldest are the ends of the list of tokens in the
+		// order they were last seen, which eviction walks from oldest.
+		newest, oldest *tokenState
+
+		stats Stats
+	}
+}
+
+// Stats counts what an Engine did since New.
+type Stats struct {
+	Events         uint64 // events given to Observe
+	Checked        uint64 // events checked against the rules
+	Duplicates     uint64 // events dropped because one with the same time and ID was pending
+	Late           uint64 // events older than an event already checked for the same token
+	ForcedReleases uint64 // events checked before their reorder window passed, because MaxPending was reached
+	Pending        int    // events held for reordering now
+	Tokens         int    // tokens whose state is kept now
+	EvictedByCount uint64 // token states dropped to stay within MaxTokens
+	EvictedByAge   uint64 // token states dropped because they were unseen for TokenTTL
+	Anomalies      uint64 // anomalies returned
+}
+
+// New returns an Engine for cfg, with defaults applied to its zero fields.
+// It returns a *ConfigError when cfg.Validate does.
+func New(cfg Config) (*Engine, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg = cfg.withDefaults()
+
+	e := &Engine{cfg: cfg}
+	for _, p := range cfg.TrustedNetworks {
+		e.trusted = append(e.trusted, p.Masked())
+	}
+	e.mu.tokens = make(map[string]*tokenState)
+	return e, nil
+}
+
+// Observe takes one event and returns the anomalies that the events checked
+// during this call raised, or nil. Events are checked in the order of their
+// time, then ID, once ReorderWindow of event time has passed them (see the
+// package documentation), so the anomalies may come from earlier events.
+// Observe never reads the wall clock. It does not modify the event.
+func (e *Engine) Observe(ev audit.Event) []audit.Anomaly {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+
+	e.mu.stats.Events++
+	if e.cfg.ReorderWindow < 0 {
+		return e.checkLocked(&ev, nil)
+	}
+
+	if !e.holdLocked(ev) {
+		e.mu.stats.Duplicates++
+		return nil
+	}
+	if ev.Time.After(e.mu.latest) {
+		e.mu.latest = ev.Time
+	}
+
+	var out []audit.Anomaly
+	for e.mu.head < len(e.mu.pending) {
+		next := &e.mu.pending[e.mu.head]
+		switch {
+		case !next.Time.Add(e.cfg.ReorderWindow).After(e.mu.latest):
+		case len(e.mu.pending)-e.mu.head > e.cfg.MaxPending:
+			e.mu.stats.ForcedReleases++
+		default:
+			return out
+		}
+		out = e.releaseLocked(out)
+	}
+	return out
+}
+
+// Flush checks every event still held for reordering and returns the
+// anomalies they raise. Call it at the end of an input, such as an import.
+func (e *Engine) Flush() []audit.Anomaly {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+
+	var out []audit.Anomaly
+	for e.mu.head < len(e.mu.pending) {
+		out = e.releaseLocked(out)
+	}
+	return out
+}
+
+// Stats returns the counters of e.
+func (e *Engine) Stats() Stats {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+
+	s := e.mu.stats
+	s.Pending = len(e.mu.pending) - e.mu.head
+	s.Tokens = len(e.mu.tokens)
+	return s
+}
+
+// holdLocked inserts ev into the pending events in order of time and ID. It
+// returns false, holding nothing, when an event with the same time and ID
+// is already pending.
+func (e *Engine) holdLocked(ev audit.Event) bool {
+	p := e.mu.pending
+	n := len(p)
+	if n == e.mu.head || eventBefore(&p[n-1], &ev) {
+		e.mu.pending = append(p, ev) // the usual case: in order
+		return true
+	}
+	i := e.mu.head + sort.Search(n-e.mu.head, func(j int) bool {
+		return compareEvents(&p[e.mu.head+j], &ev) >= 0
+	})
+	if i < n && compareEvents(&p[i], &ev) == 0 {
+		return false
+	}
+	e.mu.pending = slices.Insert(p, i, ev)
+	return true
+}
+
+// releaseLocked checks the oldest pending event and removes it.
+func (e *Engine) releaseLocked(out []audit.Anomaly) []audit.Anomaly {
+	ev := &e.mu.pending[e.mu.head]
+	out = e.checkLocked(ev, out)
+	*ev = audit.Event{} // drop the references for the garbage collector
+	e.mu.head++
+
+	switch {
+	case e.mu.head == len(e.mu.pending):
+		e.mu.pending = e.mu.pending[:0]
+		e.mu.head = 0
+	case e.mu.head >= 4096 && e.mu.head*2 >= len(e.mu.pending):
+		n := copy(e.mu.pending, e.mu.pending[e.mu.head:])
+		clear(e.mu.pending[n:])
+		e.mu.pending = e.mu.pending[:n]
+		e.mu.head = 0
+	}
+	return out
+}
+
+func eventBefore(a, b *audit.Event) bool { return compareEvents(a, b) < 0 }
+
+func compareEvents(a, b *audit.Event) int {
+	if c := a.Time.Compare(b.Time); c != 0 {
+		return c
+	}
+	return strings.Compare(a.ID, b.ID)
+}
+
+// checkLocked runs the rules over ev and appends what they raise to out.
+func (e *Engine) checkLocked(ev *audit.Event, out []audit.Anomaly) []audit.Anomaly {
+	e.mu.stats.Checked++
+	if ev.Time.After(e.mu.checked) {
+		e.mu.checked = ev.Time
+	}
+	key := ev.Token()
+	if key == "" {
+		// NOTE: session events that name no token feed no rule yet.
+		return out
+	}
+
+	now := ev.Time.UnixNano()
+	e.evictOldLocked(now)
+	st := e.tokenLocked(key, now)
+
+	// A token's windows only move forward: an event older than the
+	// token's latest checked event feeds only the rules that compare
+	// one event with the token's lifetime.
+	inOrder := now >= st.last
+	if inOrder {
+		st.last = now
+	} else {
+		e.mu.stats.Late++
+	}
+
+	c := check{engine: e, st: st, ev: ev, out: out}
+	c.recordLifetime()
+	c.revokedTokenUse()
+	c.expiredTokenUse()
+	c.refreshTokenReuse()
+	if inOrder {
+		c.rapidIPChange()
+		c.highFrequency()
+		c.impossibleTravel()
+	}
+	return c.out
+}
+
+// tokenLocked returns the state of the token key, created if needed, and
+// makes it the most recently seen.
+func (e *Engine) tokenLocked(key string, now int64) *tokenState {
+	if st, ok := e.mu.tokens[key]; ok {
+		e.unlinkLocked(st)
+		e.pushLocked(st)
+		return st
+	}
+
+	if len(e.mu.tokens) >= e.cfg.MaxTokens {
+		e.dropLocked(e.mu.oldest)
+		e.mu.stats.EvictedByCount++
+	}
+	// The key is cloned so that the state does not pin the buffer of the
+	// record it was read from.
+	st := &tokenState{key: strings.Clone(key), last: now}
+	e.mu.tokens[st.key] = st
+	e.pushLocked(st)
+	return st
+}
+
+// evictOldLocked drops the tokens unseen for TokenTTL before now.
+func (e *Engine) evictOldLocked(now int64) {
+	cutoff := now - int64(e.cfg.TokenTTL)
+	for e.mu.oldest != nil && e.mu.oldest.last < cutoff {
+		e.dropLocked(e.mu.oldest)
+		e.mu.stats.EvictedByAge++
+	}
+}
+
+func (e *Engine) dropLocked(st *tokenState) {
+	e.unlinkLocked(st)
+	delete(e.mu.tokens, st.key)
+}
+
+func (e *Engine) pushLocked(st *tokenState) {
+	st.older = e.mu.newest
+	st.newer = nil
+	if e.mu.newest != nil {
+		e.mu.newest.newer = st
+	}
+	e.mu.newest = st
+	if e.mu.oldest == nil {
+		e.mu.oldest = st
+	}
+}
+
+func (e *Engine) unlinkLocked(st *tokenState) {
+	if st.newer != nil {
+		st.newer.older = st.older
+	} else {
+		e.mu.newest = st.older
+	}
+	if st.older != nil {
+		st.older.newer = st.newer
+	} else {
+		e.mu.oldest = st.newer
+	}
+	st.newer, st.older = nil, nil
+}
+
+// isTrusted reports whether a lies in one of the configured trusted networks.
+func (e *Engine) isTrusted(a netip.Addr) bool {
+	for _, p := range e.trusted {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}

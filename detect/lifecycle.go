@@ -1,0 +1,161 @@
+package detect
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/tokentrail/tokentrail/audit"
+)
+
+// The names of the rules in this file.
+const (
+	RuleRevokedTokenUse   = "revoked_token_use"
+	RuleExpiredTokenUse   = "expired_token_use"
+	RuleRefreshTokenReuse = "refresh_token_reuse"
+)
+
+// recordLifetime remembers the revocation, first redemption and validity
+// the event states, for the events of the token that follow.
+func (c *check) recordLifetime() {
+	st, ev := c.st, c.ev
+	now := ev.Time.UnixNano()
+
+	if st.lifetimeID == "" && (!ev.ExpiresAt.IsZero() || !ev.NotBefore.IsZero() || !ev.IssuedAt.IsZero()) {
+		st.expires = unixNano(ev.ExpiresAt)
+		st.notBefore = unixNano(ev.NotBefore)
+		st.issuedAt = unixNano(ev.IssuedAt)
+		st.lifetimeID = ev.ID
+	}
+	if ev.Kind == audit.KindRevoked && (st.revokeID == "" || now < st.revokedAt) {
+		st.revokedAt = now
+		st.revokeID = ev.ID
+	}
+	if ev.Kind == audit.KindRefreshed && (st.redeemID == "" || now < st.redeemedAt) {
+		st.redeemedAt = now
+		st.redeemID = ev.ID
+	}
+}
+
+// revokedTokenUse raises revoked_token_use on the first use of a token
+// later than ClockSkew after its earliest revocation.
+//
+// NOTE: a revocation of a whole subject, session or refresh family is not
+// in the event model (a revoked event names one token), so only the
+// revoked token itself is checked.
+func (c *check) revokedTokenUse() {
+	cfg := c.engine.cfg.Rules.RevokedTokenUse
+	st, ev := c.st, c.ev
+	if cfg.Disabled || st.fired&firedRevoked != 0 || st.revokeID == "" || !c.isUse() {
+		return
+	}
+	after := time.Duration(ev.Time.UnixNano() - st.revokedAt)
+	if after <= c.engine.cfg.ClockSkew {
+		return
+	}
+	st.fired |= firedRevoked
+	c.raise(RuleRevokedTokenUse, cfg.Severity,
+		fmt.Sprintf("Token %s was %s %s after it was revoked: find why the service still accepts it, and revoke the subject's other tokens if it was not the owner.",
+			st.key, pastTense(ev.Kind), roundDuration(after)),
+		st.revokeID, ev.ID)
+}
+
+// expiredTokenUse raises expired_token_use on the first use of a token more
+// than ClockSkew after its exp, and on the first use more than ClockSkew
+// before its nbf or iat. The event's own exp, nbf and iat win over the ones
+// an earlier event of the token stated.
+func (c *check) expiredTokenUse() {
+	cfg := c.engine.cfg.Rules.ExpiredTokenUse
+	st, ev := c.st, c.ev
+	if cfg.Disabled || !c.isUse() {
+		return
+	}
+	now := ev.Time.UnixNano()
+	skew := int64(c.engine.cfg.ClockSkew)
+
+	expires, notBefore, issuedAt := st.expires, st.notBefore, st.issuedAt
+	source := st.lifetimeID
+	if !ev.ExpiresAt.IsZero() || !ev.NotBefore.IsZero() || !ev.IssuedAt.IsZero() {
+		expires, notBefore, issuedAt = unixNano(ev.ExpiresAt), unixNano(ev.NotBefore), unixNano(ev.IssuedAt)
+		source = ev.ID
+	}
+	ids := []string{ev.ID}
+	if source != ev.ID {
+		ids = []string{source, ev.ID}
+	}
+
+	if st.fired&firedExpired == 0 && expires != 0 && now-expires > skew {
+		st.fired |= firedExpired
+		c.raise(RuleExpiredTokenUse, cfg.Severity,
+			fmt.Sprintf("Token %s was %s %s after it expired: find why the service accepts expired tokens.",
+				st.key, pastTense(ev.Kind), roundDuration(time.Duration(now-expires))),
+			ids...)
+	}
+
+	// Before nbf, or before iat: a token used before it was issued is
+	// forged or carries a clock far off the service's.
+	start := max(notBefore, issuedAt)
+	if st.fired&firedNotYetValid == 0 && start != 0 && start-now > skew {
+		st.fired |= firedNotYetValid
+		c.raise(RuleExpiredTokenUse, cfg.Severity,
+			fmt.Sprintf("Token %s was %s %s before it became valid (nbf or iat): check the issuer's clock, and treat the token as forged if the clock is right.",
+				st.key, pastTense(ev.Kind), roundDuration(time.Duration(start-now))),
+			ids...)
+	}
+}
+
+// refreshTokenReuse raises refresh_token_reuse when a refresh token is
+// redeemed again later than Grace after its first redemption, or when the
+// identity provider rejects it as reused.
+func (c *check) refreshTokenReuse() {
+	cfg := c.engine.cfg.Rules.RefreshTokenReuse
+	st, ev := c.st, c.ev
+	if cfg.Disabled || st.fired&firedReuse != 0 {
+		return
+	}
+
+	switch {
+	case ev.Kind == audit.KindRejected && ev.RejectReason == audit.RejectReused:
+		st.fired |= firedReuse
+		ids := []string{ev.ID}
+		if st.redeemID != "" {
+			ids = []string{st.redeemID, ev.ID}
+		}
+		c.raise(RuleRefreshTokenReuse, cfg.Severity,
+			fmt.Sprintf("Refresh token %s was presented again after it was redeemed, and the identity provider rejected it as reused: revoke every token of its family and find who holds a copy.", st.key),
+			ids...)
+
+	case ev.Kind == audit.KindRefreshed && st.redeemID != "" && ev.ID != st.redeemID:
+		after := time.Duration(ev.Time.UnixNano() - st.redeemedAt)
+		if after <= cfg.Grace {
+			return // a retry or a parallel refresh by the same client
+		}
+		st.fired |= firedReuse
+		c.raise(RuleRefreshTokenReuse, cfg.Severity,
+			fmt.Sprintf("Refresh token %s was redeemed again %s after its first redemption: revoke every token of its family and find who holds a copy.",
+				st.key, roundDuration(after)),
+			st.redeemID, ev.ID)
+	}
+}
+
+func unixNano(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixNano()
+}
+
+func pastTense(k audit.Kind) string {
+	if k == audit.KindRefreshed {
+		return "redeemed"
+	}
+	return "used"
+}
+
+// roundDuration shortens d for a summary: whole seconds, or minutes past an
+// hour.
+func roundDuration(d time.Duration) time.Duration {
+	if d >= time.Hour {
+		return d.Round(time.Minute)
+	}
+	return d.Round(time.Second)
+}
