@@ -1,0 +1,116 @@
+package enrich
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Config says which files an Enricher loads. The zero Config is valid: it
+// loads no file, so Enrich and Lists find nothing, and UserAgent still works.
+type Config struct {
+	// CityDB is the path of a MaxMind-format city database, such as
+	// GeoLite2-City.mmdb or DB-IP's dbip-city-lite.mmdb. It gives the
+	// country, city, coordinates and accuracy radius. Empty means no
+	// location lookups.
+	CityDB string `yaml:"city_db"`
+
+	// ASNDB is the path of a MaxMind-format ASN database, such as
+	// GeoLite2-ASN.mmdb or DB-IP's dbip-asn-lite.mmdb. It gives the ASN and
+	// the network's owner. Empty means no ASN lookups, unless CityDB holds
+	// ASNs too, as GeoIP2 Enterprise does.
+	ASNDB string `yaml:"asn_db"`
+
+	// Lists are the threat-intel lists that Lists looks addresses up in.
+	Lists []ListConfig `yaml:"lists"`
+
+	// ReloadInterval is how often each file's size, modification time and
+	// identity are checked, and the file loaded again when one changed.
+	// Default 1 minute; negative means never.
+	ReloadInterval time.Duration `yaml:"reload_interval"`
+
+	// VerifyDatabases makes each database load walk the whole file and check
+	// its search tree and data section before use. It takes about as long
+	// as reading every record once, so it is off by default. Without it, a
+	// damaged record fails only the lookups that reach it, and each such
+	// failure is counted in SourceStatus.LookupErrors.
+	VerifyDatabases bool `yaml:"verify_databases"`
+
+	// UserAgentCacheSize is the maximum number of user agents whose family
+	// and version are kept, so that a repeated user agent is parsed once.
+	// Default 10000; negative means no cache. User agents longer than 512
+	// bytes are never cached.
+	UserAgentCacheSize int `yaml:"user_agent_cache_size"`
+
+	// Logger receives reloads, load failures, skipped list lines and the
+	// first lookup error of each loaded database; default slog.Default().
+	Logger *slog.Logger `yaml:"-"`
+}
+
+// ListConfig names one threat-intel list file.
+type ListConfig struct {
+	// Name is what Lists returns for an address in this list, such as
+	// "tor-exit" or "spamhaus-drop". Required, and unique within a Config.
+	Name string `yaml:"name"`
+
+	// Path is the list file: one IPv4 or IPv6 address or CIDR per line, with
+	// '#' or ';' comments and blank lines, or a Tor exit-addresses file.
+	Path string `yaml:"path"`
+}
+
+// Defaults that New applies to zero fields of Config.
+const (
+	DefaultReloadInterval     = time.Minute
+	DefaultUserAgentCacheSize = 10000
+)
+
+// withDefaults returns c with every zero field replaced by its default.
+func (c Config) withDefaults() Config {
+	if c.ReloadInterval == 0 {
+		c.ReloadInterval = DefaultReloadInterval
+	}
+	if c.UserAgentCacheSize == 0 {
+		c.UserAgentCacheSize = DefaultUserAgentCacheSize
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	return c
+}
+
+// validate reports the first list entry without a name or path, or with a
+// name used before.
+func (c Config) validate() error {
+	seen := make(map[string]bool, len(c.Lists))
+	for i, l := range c.Lists {
+		switch {
+		case l.Name == "":
+			return fmt.Errorf("enrich: list %d (path %q) has no name", i+1, l.Path)
+		case l.Path == "":
+			return fmt.Errorf("enrich: list %q has no path", l.Name)
+		case seen[l.Name]:
+			return fmt.Errorf("enrich: list name %q is used twice; give each list its own name", l.Name)
+		}
+		seen[l.Name] = true
+	}
+	return nil
+}
+
+// ParseConfig reads a Config from YAML, in the form shown in the package
+// documentation. Durations are Go duration strings such as "30s" or "5m". A
+// key that Config does not have is an error, so that a misspelt key is not
+// silently ignored. The Logger is left nil.
+func ParseConfig(data []byte) (Config, error) {
+	var c Config
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) {
+		return Config{}, fmt.Errorf("enrich: parse config: %w", err)
+	}
+	return c, nil
+}

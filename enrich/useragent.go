@@ -1,0 +1,264 @@
+package enrich
+
+import (
+	"hash/maphash"
+	"strings"
+	"sync"
+
+	"github.com/medama-io/go-useragent"
+)
+
+// FamilyOther is the family of a non-empty user agent that names no product
+// in a form UserAgent recognises.
+const FamilyOther = "Other"
+
+// apiClients maps the product names of common HTTP clients and tools to
+// their family. Browser parsers miss these or class them as bots without a
+// name. A name matches case-insensitively.
+var apiClients = []struct {
+	family   string
+	products []string
+}{
+	{"curl", []string{"curl"}},
+	{"Wget", []string{"Wget"}},
+	{"python-requests", []string{"python-requests"}},
+	{"aiohttp", []string{"aiohttp"}},
+	{"python-httpx", []string{"python-httpx"}},
+	{"Python-urllib", []string{"Python-urllib"}},
+	{"Go-http-client", []string{"Go-http-client"}},
+	{"okhttp", []string{"okhttp"}},
+	{"axios", []string{"axios"}},
+	{"node-fetch", []string{"node-fetch"}},
+	{"Java", []string{"Java", "Java-http-client"}}, // HttpURLConnection, java.net.http.HttpClient
+	{"Apache-HttpClient", []string{"Apache-HttpClient"}},
+	{"PostmanRuntime", []string{"PostmanRuntime"}},
+	{"kubectl", []string{"kubectl", "kubectl.exe"}},
+	{"client-go", []string{"client-go"}},
+	{"HeadlessChrome", []string{"HeadlessChrome"}}, // browser automation, which browser parsers report as Chrome
+}
+
+// maxCachedUserAgent bounds the length of a user agent that the cache keeps,
+// so that a client sending huge user agents cannot fill memory through it.
+const maxCachedUserAgent = 512
+
+// uaParser finds the family and major version of user agents.
+type uaParser struct {
+	browsers *useragent.Parser
+	cache    *uaCache // nil when caching is off
+}
+
+func newUAParser(cacheSize int) *uaParser {
+	p := &uaParser{browsers: useragent.NewParser()}
+	if cacheSize > 0 {
+		p.cache = newUACache(cacheSize)
+	}
+	return p
+}
+
+func (p *uaParser) parse(ua string) (family, major string) {
+	ua = strings.TrimSpace(ua)
+	if ua == "" {
+		return "", ""
+	}
+	cacheable := p.cache != nil && len(ua) <= maxCachedUserAgent
+	if cacheable {
+		if r, ok := p.cache.get(ua); ok {
+			return r.family, r.major
+		}
+	}
+
+	family, major = p.classify(ua)
+	if cacheable {
+		p.cache.put(ua, uaResult{family, major})
+	}
+	return family, major
+}
+
+// classify returns the family and major version of ua, trying in turn: the
+// apiClients table over every product token; the Kubernetes client-go form
+// "name/v1.2.3 (os/arch) kubernetes/commit"; the browser parser; a
+// "compatible; Name/1.2" comment, the form of most crawlers; and last the
+// first product token other than Mozilla.
+func (p *uaParser) classify(ua string) (family, major string) {
+	var first, kubernetes string
+	var firstVersion string
+	for name, version := range products(ua) {
+		for _, c := range apiClients {
+			for _, product := range c.products {
+				if strings.EqualFold(name, product) {
+					return c.family, majorVersion(version)
+				}
+			}
+		}
+		if first == "" {
+			first, firstVersion = name, version
+		} else if name == "kubernetes" {
+			kubernetes = version
+		}
+	}
+
+	if kubernetes != "" && strings.HasPrefix(firstVersion, "v") {
+		major := majorVersion(firstVersion)
+		if firstVersion == "v0.0.0" {
+			major = "" // client-go built without a version stamp
+		}
+		return strings.TrimSuffix(first, ".exe"), major
+	}
+
+	if agent := p.browsers.Parse(ua); agent.Browser() != "" {
+		return string(agent.Browser()), majorVersion(agent.BrowserVersion())
+	}
+
+	if name, version, ok := compatibleProduct(ua); ok {
+		return name, majorVersion(version)
+	}
+	if first != "" && first != "Mozilla" {
+		return first, majorVersion(firstVersion)
+	}
+	return FamilyOther, ""
+}
+
+// products yields each "name/version" token of ua outside parenthesised
+// comments, where name is a valid product name of at most 64 bytes.
+func products(ua string) func(yield func(name, version string) bool) {
+	return func(yield func(name, version string) bool) {
+		depth := 0
+		for len(ua) > 0 {
+			i := strings.IndexAny(ua, " ()")
+			token := ua
+			if i >= 0 {
+				token = ua[:i]
+			}
+			if depth == 0 {
+				if name, version, ok := strings.Cut(token, "/"); ok && isProductName(name) {
+					if !yield(name, version) {
+						return
+					}
+				}
+			}
+			if i < 0 {
+				return
+			}
+			switch ua[i] {
+			case '(':
+				depth++
+			case ')':
+				depth = max(depth-1, 0)
+			}
+			ua = ua[i+1:]
+		}
+	}
+}
+
+// compatibleProduct returns the product of a "(compatible; Name/1.2; ...)"
+// comment.
+func compatibleProduct(ua string) (name, version string, ok bool) {
+	_, rest, found := strings.Cut(ua, "(compatible;")
+	if !found {
+		return "", "", false
+	}
+	rest = strings.TrimLeft(rest, " ")
+	if i := strings.IndexAny(rest, ";) "); i >= 0 {
+		rest = rest[:i]
+	}
+	name, version, found = strings.Cut(rest, "/")
+	if !found || !isProductName(name) {
+		return "", "", false
+	}
+	return name, version, true
+}
+
+// isProductName reports whether s is a non-empty HTTP token (RFC 9110) of at
+// most 64 bytes.
+func isProductName(s string) bool {
+	if s == "" || len(s) > 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
+		case strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0:
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// majorVersion returns the leading digits of version, after an optional "v":
+// "131.0.6778.85" gives "131", "v1.32.2" gives "1". It returns "" when
+// version starts with no digit.
+func majorVersion(version string) string {
+	version = strings.TrimPrefix(version, "v")
+	n := 0
+	for n < len(version) && n < 10 && version[n] >= '0' && version[n] <= '9' {
+		n++
+	}
+	return version[:n]
+}
+
+// uaResult is a cached answer of classify.
+type uaResult struct{ family, major string }
+
+// uaCacheShards spreads the cache over several locks, so that concurrent
+// callers rarely wait on one another.
+const uaCacheShards = 16
+
+// uaCache is a bounded map from user agent to result. Each shard keeps two
+// generations: when the current one is full it becomes the old one, and the
+// old one is dropped. An entry read from the old generation moves back to the
+// current one, so that the user agents in use stay cached.
+type uaCache struct {
+	seed     maphash.Seed
+	perShard int // maximum entries of one generation of one shard
+	shards   [uaCacheShards]uaShard
+}
+
+// uaShard is one part of a uaCache, with its own lock.
+type uaShard struct {
+	sync.Mutex
+	current, old map[string]uaResult
+}
+
+// newUACache returns a cache that holds at most about size entries.
+func newUACache(size int) *uaCache {
+	c := &uaCache{seed: maphash.MakeSeed(), perShard: max(size/(2*uaCacheShards), 1)}
+	for i := range c.shards {
+		c.shards[i].current = make(map[string]uaResult)
+	}
+	return c
+}
+
+func (c *uaCache) get(ua string) (uaResult, bool) {
+	s := &c.shards[maphash.String(c.seed, ua)%uaCacheShards]
+	s.Lock()
+	defer s.Unlock()
+
+	if r, ok := s.current[ua]; ok {
+		return r, true
+	}
+	r, ok := s.old[ua]
+	if ok {
+		c.putLocked(s, strings.Clone(ua), r)
+	}
+	return r, ok
+}
+
+func (c *uaCache) put(ua string, r uaResult) {
+	s := &c.shards[maphash.String(c.seed, ua)%uaCacheShards]
+	s.Lock()
+	defer s.Unlock()
+
+	c.putLocked(s, strings.Clone(ua), r)
+}
+
+// putLocked stores r under ua in the current generation of s, whose lock
+// the caller holds. ua must not share memory with a caller's larger string.
+func (c *uaCache) putLocked(s *uaShard, ua string, r uaResult) {
+	if len(s.current) >= c.perShard {
+		s.old = s.current
+		s.current = make(map[string]uaResult, c.perShard)
+	}
+	s.current[ua] = r
+}
