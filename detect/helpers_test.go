@@ -99,3 +99,5 @@ func checkAnomalies(tb testing.TB, anomalies []audit.Anomaly) {
 type netipPrefix = netip.Prefix
 
 func mustPrefix(s string) netip.Prefix { return netip.MustParsePrefix(s) }
+
+func mustAddr(s string) netip.Addr { return netip.MustParseAddr(s) }
