@@ -1,0 +1,66 @@
+package enrich
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestParseConfig(t *testing.T) {
+	const text = `
+city_db: /var/lib/GeoIP/GeoLite2-City.mmdb
+asn_db: /var/lib/GeoIP/GeoLite2-ASN.mmdb
+reload_interval: 5m
+verify_databases: true
+user_agent_cache_size: 2000
+lists:
+  - name: tor-exit
+    path: /var/lib/tokentrail/tor-exit-addresses.txt
+  - name: blocklist
+    path: /etc/tokentrail/blocklist.txt
+`
+	got, err := ParseConfig([]byte(text))
+	if err != nil {
+		t.Fatalf("ParseConfig: %v", err)
+	}
+	want := Config{
+		CityDB:             "/var/lib/GeoIP/GeoLite2-City.mmdb",
+		ASNDB:              "/var/lib/GeoIP/GeoLite2-ASN.mmdb",
+		ReloadInterval:     5 * time.Minute,
+		VerifyDatabases:    true,
+		UserAgentCacheSize: 2000,
+		Lists: []ListConfig{
+			{Name: "tor-exit", Path: "/var/lib/tokentrail/tor-exit-addresses.txt"},
+			{Name: "blocklist", Path: "/etc/tokentrail/blocklist.txt"},
+		},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("ParseConfig =\n%+v\nwant\n%+v", got, want)
+	}
+}
+
+func TestParseConfigEmpty(t *testing.T) {
+	got, err := ParseConfig(nil)
+	if err != nil || !reflect.DeepEqual(got, Config{}) {
+		t.Errorf("ParseConfig(nil) = %+v, %v, want zero Config, nil", got, err)
+	}
+}
+
+func TestParseConfigErrors(t *testing.T) {
+	tests := []struct {
+		name, text, want string
+	}{
+		{"misspelt key", "city_dbb: x.mmdb\n", "field city_dbb not found"},
+		{"bad duration", "reload_interval: often\n", "line 1: cannot unmarshal !!str `often` into time.Duration"},
+		{"list as string", "lists: tor.txt\n", "cannot unmarshal"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := ParseConfig([]byte(tt.text))
+			if err == nil || !strings.HasPrefix(err.Error(), "enrich: parse config: ") || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("ParseConfig(%q) error = %v, want one containing %q", tt.text, err, tt.want)
+			}
+		})
+	}
+}
