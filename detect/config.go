@@ -19,9 +19,9 @@ import (
 // names are the snake_case names in the tags, durations read as "90s" or
 // "10m", and severities as "low", "medium", "high" or "critical".
 type Config struct {
-	// ReorderWindow is how long, in event time, the engine holds an event
-	// before it checks it, so that events arriving out of order within the
-	// window are checked in time order. Default 10s. A negative value turns
+	// ReorderWindow is the span of event time for which the engine holds an
+	// event before it checks it, so that events arriving out of order within
+	// the window are checked in time order. Default 10s. A negative value turns
 	// holding off: each event is checked as it arrives.
 	ReorderWindow time.Duration `yaml:"reorder_window"`
 
@@ -35,8 +35,8 @@ type Config struct {
 	// Stats.EvictedByCount counts it. Default 500,000.
 	MaxTokens int `yaml:"max_tokens"`
 
-	// TokenTTL is how long, in event time, the state of a token that is not
-	// seen again is kept. Stats.EvictedByAge counts the drops. Default 24h.
+	// TokenTTL is the span of event time after a token's latest event for
+	// which its state is kept. Stats.EvictedByAge counts the drops. Default 24h.
 	TokenTTL time.Duration `yaml:"token_ttl"`
 
 	// ClockSkew is the clock difference between sources that is tolerated

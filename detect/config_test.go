@@ -125,7 +125,7 @@ func TestDefaults(t *testing.T) {
 	c := Config{}.withDefaults()
 	r := c.Rules
 	checks := []struct {
-		name     string
+		name      string
 		got, want any
 	}{
 		{"ReorderWindow", c.ReorderWindow, 10 * time.Second},

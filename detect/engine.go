@@ -3,7 +3,6 @@ package detect
 import (
 	"net/netip"
 	"slices"
-	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -31,6 +30,10 @@ type Engine struct {
 		// newest and oldest are the ends of the list of tokens in the
 		// order they were last seen, which eviction walks from oldest.
 		newest, oldest *tokenState
+
+		// incoming holds the event being observed, so that passing it by
+		// pointer does not move it to the heap.
+		incoming audit.Event
 
 		stats Stats
 	}
@@ -76,11 +79,13 @@ func (e *Engine) Observe(ev audit.Event) []audit.Anomaly {
 	defer e.mu.Unlock()
 
 	e.mu.stats.Events++
+	e.mu.incoming = ev
+	defer func() { e.mu.incoming = audit.Event{} }()
 	if e.cfg.ReorderWindow < 0 {
-		return e.checkLocked(&ev, nil)
+		return e.checkLocked(&e.mu.incoming, nil)
 	}
 
-	if !e.holdLocked(ev) {
+	if !e.holdLocked(&e.mu.incoming) {
 		e.mu.stats.Duplicates++
 		return nil
 	}
@@ -130,20 +135,28 @@ func (e *Engine) Stats() Stats {
 // holdLocked inserts ev into the pending events in order of time and ID. It
 // returns false, holding nothing, when an event with the same time and ID
 // is already pending.
-func (e *Engine) holdLocked(ev audit.Event) bool {
+func (e *Engine) holdLocked(ev *audit.Event) bool {
 	p := e.mu.pending
 	n := len(p)
-	if n == e.mu.head || eventBefore(&p[n-1], &ev) {
-		e.mu.pending = append(p, ev) // the usual case: in order
+	if n == e.mu.head || eventBefore(&p[n-1], ev) {
+		e.mu.pending = append(p, *ev) // the usual case: in order
 		return true
 	}
-	i := e.mu.head + sort.Search(n-e.mu.head, func(j int) bool {
-		return compareEvents(&p[e.mu.head+j], &ev) >= 0
-	})
-	if i < n && compareEvents(&p[i], &ev) == 0 {
+
+	// Binary search for the first pending event not before ev.
+	lo, hi := e.mu.head, n
+	for lo < hi {
+		mid := int(uint(lo+hi) >> 1)
+		if eventBefore(&p[mid], ev) {
+			lo = mid + 1
+		} else {
+			hi = mid
+		}
+	}
+	if lo < n && compareEvents(&p[lo], ev) == 0 {
 		return false
 	}
-	e.mu.pending = slices.Insert(p, i, ev)
+	e.mu.pending = slices.Insert(p, lo, *ev)
 	return true
 }
 

@@ -6,7 +6,7 @@ import "fmt"
 type ConfigError struct {
 	Field  string // the YAML path, such as "rules.rapid_ip_change.window"
 	Value  string // the value as given
-	Reason string // what the value must be
+	Reason string // the rule the value breaks, such as "must be zero or more"
 }
 
 func (e *ConfigError) Error() string {

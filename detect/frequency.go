@@ -21,7 +21,7 @@ const frequencyBuckets = 8
 //
 // NOTE: the anomaly names only the use that passed the threshold, because
 // keeping the IDs of hundreds of uses per token would break the memory
-// bound; the store lists the others by token and time.
+// bound. The store lists the other uses by token and time.
 func (c *check) highFrequency() {
 	cfg := c.engine.cfg.Rules.HighFrequency
 	if cfg.Disabled || !c.isUse() {

@@ -78,9 +78,11 @@ func (c *check) expiredTokenUse() {
 		expires, notBefore, issuedAt = unixNano(ev.ExpiresAt), unixNano(ev.NotBefore), unixNano(ev.IssuedAt)
 		source = ev.ID
 	}
-	ids := []string{ev.ID}
-	if source != ev.ID {
-		ids = []string{source, ev.ID}
+	proof := func() []string {
+		if source != ev.ID {
+			return []string{source, ev.ID}
+		}
+		return []string{ev.ID}
 	}
 
 	if st.fired&firedExpired == 0 && expires != 0 && now-expires > skew {
@@ -88,7 +90,7 @@ func (c *check) expiredTokenUse() {
 		c.raise(RuleExpiredTokenUse, cfg.Severity,
 			fmt.Sprintf("Token %s was %s %s after it expired: find why the service accepts expired tokens.",
 				st.key, pastTense(ev.Kind), roundDuration(time.Duration(now-expires))),
-			ids...)
+			proof()...)
 	}
 
 	// Before nbf, or before iat: a token used before it was issued is
@@ -99,7 +101,7 @@ func (c *check) expiredTokenUse() {
 		c.raise(RuleExpiredTokenUse, cfg.Severity,
 			fmt.Sprintf("Token %s was %s %s before it became valid (nbf or iat): check the issuer's clock, and treat the token as forged if the clock is right.",
 				st.key, pastTense(ev.Kind), roundDuration(time.Duration(start-now))),
-			ids...)
+			proof()...)
 	}
 }
 

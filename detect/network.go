@@ -21,7 +21,7 @@ type networkUse struct {
 
 // rapidIPChange raises rapid_ip_change when the token has been used from
 // more than MaxNetworks networks within Window, proven by the latest use
-// from each. It then forgets all networks but the current one, so that the
+// from each. It then clears every network but the current one, so that the
 // next anomaly needs MaxNetworks new networks.
 //
 // Internal addresses (see isInternal) and trusted networks do not count:
@@ -124,11 +124,11 @@ func isInternal(a netip.Addr) bool {
 		cgnat.Contains(a)
 }
 
-// reserved lists the special-purpose ranges besides the internal ones that
-// have no place on a map (from the IANA special-purpose address
-// registries): "this network", documentation, benchmarking, reserved for
-// future use and broadcast for IPv4, and the discard, ORCHID and
-// documentation prefixes for IPv6.
+// reserved lists the special-purpose ranges, besides the internal ones,
+// whose addresses have no place on a map. They come from the IANA IPv4 and
+// IPv6 special-purpose address registries. For IPv4 they are "this network",
+// documentation, benchmarking, future use and broadcast. For IPv6 they are
+// the discard, benchmarking, ORCHID and documentation prefixes.
 var reserved = []netip.Prefix{
 	netip.MustParsePrefix("0.0.0.0/8"),
 	netip.MustParsePrefix("192.0.0.0/24"),

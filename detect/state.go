@@ -6,7 +6,7 @@ import (
 	"github.com/tokentrail/tokentrail/audit"
 )
 
-// tokenState is what the engine remembers of one token. Times are Unix
+// tokenState is the engine's record of one token. Times are Unix
 // nanoseconds of event time, and zero means "not known". Event ID strings
 // are shared with the events they came from, not copied.
 type tokenState struct {

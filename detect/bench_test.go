@@ -1,0 +1,156 @@
+package detect
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/netip"
+	"runtime"
+	"testing"
+	"time"
+	"unsafe"
+
+	"github.com/tokentrail/tokentrail/audit"
+)
+
+// benchTokens is the number of active tokens the benchmark cycles through.
+const benchTokens = 100_000
+
+// benchStream makes events of benchTokens tokens used in turn, one event a
+// millisecond of event time. Each token has its own subject, session, user
+// agent, location and two addresses of one /24, so the rules keep state for
+// every token but raise nothing.
+type benchStream struct {
+	tokens   []string
+	subjects []string
+	ids      []string // reused, so that making an event allocates nothing
+	ips      []netip.Addr
+	n        int
+}
+
+func newBenchStream() *benchStream {
+	s := &benchStream{
+		tokens:   make([]string, benchTokens),
+		subjects: make([]string, benchTokens),
+		ids:      make([]string, 2*benchTokens),
+		ips:      make([]netip.Addr, benchTokens),
+	}
+	for i := range benchTokens {
+		s.tokens[i] = fmt.Sprintf("jti-%08d", i)
+		s.subjects[i] = fmt.Sprintf("user-%06d@example.com", i%20_000)
+		s.ips[i] = netip.AddrFrom4([4]byte{byte(11 + i>>16), byte(i >> 8), byte(i), 0})
+	}
+	for i := range s.ids {
+		s.ids[i] = audit.NewID("bench", fmt.Sprint(i))
+	}
+	return s
+}
+
+func (s *benchStream) next(e *audit.Event) {
+	i := s.n % benchTokens
+	ip := s.ips[i].As4()
+	ip[3] = byte(1 + s.n/benchTokens%2)
+	*e = audit.Event{
+		ID:        s.ids[s.n%len(s.ids)],
+		Time:      t0.Add(time.Duration(s.n) * time.Millisecond),
+		Kind:      audit.KindUsed,
+		TokenID:   s.tokens[i],
+		Subject:   s.subjects[i],
+		SessionID: s.tokens[i],
+		IP:        netip.AddrFrom4(ip),
+		UserAgent: "Mozilla/5.0 (X11; Linux x86_64) Firefox/128.0",
+		Geo: audit.Geo{
+			Country: "FR", City: "Paris", Latitude: 48.85 + float64(i%100)/1000, Longitude: 2.35,
+			AccuracyKM: 20, ASN: 64496,
+		},
+		Method: "GET",
+		Path:   "/api/orders",
+		Status: 200,
+	}
+	s.n++
+}
+
+// BenchmarkObserve measures Observe with every default rule over
+// benchTokens active tokens, and beside it slog's JSON handler logging the
+// same event to io.Discard. It also reports the heap that the engine holds
+// per active token once every token has state.
+func BenchmarkObserve(b *testing.B) {
+	b.Run("detect", func(b *testing.B) {
+		stream := newBenchStream()
+		eng, err := New(Config{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		perToken, reorderBytes := stateBytesPerToken(b, eng, stream)
+
+		var e audit.Event
+		b.ReportAllocs()
+		b.ResetTimer()
+		for b.Loop() {
+			stream.next(&e)
+			if out := eng.Observe(e); len(out) != 0 {
+				b.Fatalf("benign stream raised %+v", out[0])
+			}
+		}
+		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
+		b.ReportMetric(perToken, "B/token")
+		b.ReportMetric(reorderBytes/(1<<20), "reorder-MiB")
+	})
+
+	b.Run("slog-json", func(b *testing.B) {
+		stream := newBenchStream()
+		logger := slog.New(slog.NewJSONHandler(io.Discard, nil))
+		ctx := context.Background()
+
+		var e audit.Event
+		b.ReportAllocs()
+		b.ResetTimer()
+		for b.Loop() {
+			stream.next(&e)
+			logger.LogAttrs(ctx, slog.LevelInfo, "token used",
+				slog.String("id", e.ID),
+				slog.Time("event_time", e.Time),
+				slog.String("kind", e.Kind.String()),
+				slog.String("token_id", e.TokenID),
+				slog.String("subject", e.Subject),
+				slog.Any("ip", e.IP),
+				slog.String("user_agent", e.UserAgent),
+				slog.Float64("lat", e.Geo.Latitude),
+				slog.Float64("lon", e.Geo.Longitude),
+				slog.Uint64("asn", uint64(e.Geo.ASN)),
+			)
+		}
+		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
+	})
+}
+
+// stateBytesPerToken feeds eng three rounds of events of every token,
+// flushes it, and returns the growth of the live heap divided by the number
+// of tokens, without the reorder buffer, and the size of that buffer. The
+// buffer is per engine: it grows with the event rate times ReorderWindow,
+// not with the tokens, and after Flush it is empty but keeps its capacity.
+// The stream's own tables exist before the first reading, so they are not
+// counted.
+func stateBytesPerToken(b *testing.B, eng *Engine, stream *benchStream) (perToken, reorderBytes float64) {
+	b.Helper()
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+
+	var e audit.Event
+	for range 3 * benchTokens {
+		stream.next(&e)
+		eng.Observe(e)
+	}
+	eng.Flush()
+
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	if got := eng.Stats().Tokens; got != benchTokens {
+		b.Fatalf("engine keeps %d tokens, want %d", got, benchTokens)
+	}
+	reorderBytes = float64(cap(eng.mu.pending)) * float64(unsafe.Sizeof(audit.Event{}))
+	grown := float64(int64(after.HeapAlloc) - int64(before.HeapAlloc))
+	return (grown - reorderBytes) / benchTokens, reorderBytes
+}
