@@ -11,8 +11,8 @@ import (
 	"go.yaml.in/yaml/v3"
 )
 
-// Config says which files an Enricher loads. The zero Config is valid: it
-// loads no file, so Enrich and Lists find nothing, and UserAgent still works.
+// Config names the files an Enricher loads. The zero Config is valid. It
+// loads no file, so Enrich and Lists find nothing, but UserAgent works.
 type Config struct {
 	// CityDB is the path of a MaxMind-format city database, such as
 	// GeoLite2-City.mmdb or DB-IP's dbip-city-lite.mmdb. It gives the
@@ -34,11 +34,11 @@ type Config struct {
 	// Default 1 minute; negative means never.
 	ReloadInterval time.Duration `yaml:"reload_interval"`
 
-	// VerifyDatabases makes each database load walk the whole file and check
-	// its search tree and data section before use. It takes about as long
-	// as reading every record once, so it is off by default. Without it, a
-	// damaged record fails only the lookups that reach it, and each such
-	// failure is counted in SourceStatus.LookupErrors.
+	// VerifyDatabases makes each database load walk the whole search tree
+	// and data section and reject a damaged file before use. That is a pass
+	// over every record, so it is off by default. Without it, a damaged
+	// record fails only the lookups that reach it, and each such failure is
+	// counted in SourceStatus.LookupErrors.
 	VerifyDatabases bool `yaml:"verify_databases"`
 
 	// UserAgentCacheSize is the maximum number of user agents whose family
@@ -54,8 +54,9 @@ type Config struct {
 
 // ListConfig names one threat-intel list file.
 type ListConfig struct {
-	// Name is what Lists returns for an address in this list, such as
-	// "tor-exit" or "spamhaus-drop". Required, and unique within a Config.
+	// Name is the label that Lists returns for an address in this list, such
+	// as "tor-exit" or "spamhaus-drop". It is required and must be unique
+	// within a Config.
 	Name string `yaml:"name"`
 
 	// Path is the list file: one IPv4 or IPv6 address or CIDR per line, with

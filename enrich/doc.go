@@ -1,7 +1,7 @@
-// Package enrich adds what public data sets know about an event's address
-// and client: the location and network of the address from MaxMind-format
-// .mmdb databases, the threat-intel lists that contain the address, and the
-// family and major version of the user agent.
+// Package enrich adds context from public data sets to an event's address
+// and client. It looks up the location and network of the address in
+// MaxMind-format .mmdb databases and the address in threat-intel lists, and
+// it finds the family and major version of the user agent.
 //
 // # Databases
 //
@@ -21,8 +21,8 @@
 // is ignored. The Tor exit-addresses format is read as well: its
 // "ExitAddress 192.0.2.7 2024-05-01 10:00:00" lines give the addresses and
 // its ExitNode, Published and LastStatus lines are skipped. The plain Tor
-// exit list, one address per line, is an ordinary list. A line that is none
-// of these is logged with its file and line number and skipped. A file with
+// exit list, one address per line, is an ordinary list. Any other line is
+// logged with its file and line number and skipped. A file with
 // such lines and no valid one is not loaded, since it is more likely an
 // error page than an empty list. Each list is held in a prefix trie
 // (github.com/gaissmai/bart), so a lookup costs tens of nanoseconds however

@@ -13,13 +13,10 @@ import (
 	"github.com/tokentrail/tokentrail/audit"
 )
 
-// ErrClosed is returned by Refresh after Close.
-var ErrClosed = errors.New("enrich: enricher is closed")
-
 // Enricher adds to events what the configured databases, lists and the
-// user-agent parser know about their addresses and clients. Its methods are
+// user-agent parser hold about their addresses and clients. Its methods are
 // safe for concurrent use. A reload swaps a file's contents whole, so a
-// lookup sees either the old or the new file, never a mix.
+// lookup reads either the old or the new file, never a mix.
 type Enricher struct {
 	city, asn *database // nil when not configured
 	lists     []*ipList
@@ -40,8 +37,9 @@ type Enricher struct {
 // negative, starts a goroutine that loads each file again when it changes.
 // That goroutine stops when ctx ends or Close is called.
 //
-// New returns an error, and starts nothing, when cfg is invalid or a file
-// cannot be read or parsed; every such file is named, each in a *LoadError.
+// New returns an error and starts nothing when cfg is invalid or a file
+// cannot be read or parsed. The error names every such file, each in a
+// *LoadError.
 // A list with some invalid lines is loaded without them, and each skipped
 // line is logged with its file and line number.
 func New(ctx context.Context, cfg Config) (*Enricher, error) {
@@ -179,12 +177,12 @@ func (en *Enricher) Close() error {
 
 // Enrich fills the empty Geo fields of e from the databases, looking up
 // e.IP after unmapping an IPv4-mapped IPv6 address. It never overwrites a
-// value the source gave, and it adds nothing that contradicts one: a city
+// value the source gave, and it adds nothing that contradicts one. A city
 // and coordinates are added only when the event's country and city are
-// empty or equal to the database's (compared case-insensitively), and an
-// organisation only when the event's ASN is empty or equal. Coordinates and
-// their accuracy radius are added together, and never when the database
-// holds 0/0. An invalid or Reserved address is not looked up. Enrich touches
+// empty or equal to the database's, compared case-insensitively. An
+// organisation is added only when the event's ASN is empty or equal.
+// Coordinates and their accuracy radius are added together, and never when
+// the database holds 0/0. An invalid or Reserved address is not looked up. Enrich touches
 // no other field; Lists and UserAgent are separate calls.
 func (en *Enricher) Enrich(e *audit.Event) {
 	if e == nil {

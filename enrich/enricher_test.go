@@ -323,3 +323,51 @@ func TestDamagedTextCleaned(t *testing.T) {
 		t.Errorf("Org = %q (%d bytes), want valid UTF-8 cut to %d bytes", e.Geo.Org, len(e.Geo.Org), maxTextBytes)
 	}
 }
+
+// damageCityDatabase rewrites the type byte of the string "London" in the
+// city test database, so that the record that holds it no longer decodes.
+func damageCityDatabase(t *testing.T, path string) {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := strings.Index(string(data), "\x46London") // UTF-8 string of 6 bytes
+	if i < 0 {
+		t.Fatal("test database lacks the encoded string London")
+	}
+	data[i] = 0xe6 // a map of 6 pairs, whose keys are not strings
+	writeFileAtomic(t, path, data)
+}
+
+func TestDamagedRecordCounted(t *testing.T) {
+	files := writeTestDatabases(t)
+	damageCityDatabase(t, files.city)
+	en, logs := newEnricher(t, Config{CityDB: files.city, ASNDB: files.asn})
+
+	for range 3 {
+		got := en.Geo(mustAddr(t, "81.2.69.142"))
+		if got.City != "" || got.ASN != 64496 {
+			t.Errorf("Geo with a damaged city record = %+v, want the ASN only", got)
+		}
+	}
+	if n := en.Sources()[0].LookupErrors; n != 3 {
+		t.Errorf("LookupErrors = %d, want 3", n)
+	}
+	if c := strings.Count(logs.String(), "lookup failed in a damaged database"); c != 1 {
+		t.Errorf("the damaged database logged %d lines, want 1:\n%s", c, logs)
+	}
+	if got := en.Geo(mustAddr(t, "2a01:cb00::1")); got.City != "Paris" {
+		t.Errorf("Geo of an intact record = %+v, want Paris", got)
+	}
+}
+
+func TestVerifyDatabasesRejectsDamage(t *testing.T) {
+	files := writeTestDatabases(t)
+	damageCityDatabase(t, files.city)
+	_, err := New(t.Context(), Config{CityDB: files.city, VerifyDatabases: true, ReloadInterval: -1})
+	var le *LoadError
+	if !errors.As(err, &le) || le.Path != files.city {
+		t.Errorf("New with VerifyDatabases and a damaged file: err = %v, want a *LoadError for %s", err, files.city)
+	}
+}

@@ -7,6 +7,9 @@ import (
 	"strings"
 )
 
+// ErrClosed is returned by Refresh after Close.
+var ErrClosed = errors.New("enrich: enricher is closed")
+
 // ErrNotRegularFile is wrapped by a LoadError when a configured path names a
 // directory, a device or a pipe, which could block a read or never end.
 var ErrNotRegularFile = errors.New("not a regular file")

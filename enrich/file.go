@@ -9,7 +9,7 @@ import (
 // readFile reads the regular file at path whole and returns its contents with
 // the file's information taken after the read. A writer that changes the file
 // after that moment changes its size, modification time or identity, so the
-// next poll sees it and loads the file again.
+// next poll detects the change and loads the file again.
 func readFile(path string) ([]byte, os.FileInfo, error) {
 	f, err := os.Open(path)
 	if err != nil {

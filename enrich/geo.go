@@ -127,9 +127,10 @@ func (d *database) parse(data []byte) (parseStats, error) {
 // interface, which would otherwise move the record to the heap on each call.
 var recordPool = sync.Pool{New: func() any { return new(geoRecord) }}
 
-// lookup returns what the active database holds for ip, which must be valid
-// and unmapped. The error is that of a damaged record; not finding ip is not
-// an error. The second result is the reader that answered, nil if none did.
+// lookup returns the active database's record for ip, which must be valid
+// and unmapped. The error is that of a damaged record, and an ip that is not
+// found is no error. The second result is the reader that failed, nil unless
+// the error is set.
 func (d *database) lookup(ip netip.Addr) (audit.Geo, *geoReader, error) {
 	g := d.active.Load()
 	if g == nil || (g.ipv4Only && ip.Is6()) {

@@ -48,12 +48,12 @@ var (
 	torOtherFields = [][]byte{[]byte("ExitNode"), []byte("Published"), []byte("LastStatus")}
 )
 
-// parseList reads a list file: one IPv4 or IPv6 address or CIDR per line,
-// with comments from '#' or ';' to the end of the line, blank lines, and the
-// ExitNode, Published, LastStatus and ExitAddress lines of the Tor
-// exit-addresses format. Text after the first field of a line is ignored,
-// since many feeds put a date or score there. Each line that names no valid
-// address is counted and skipped.
+// parseList reads a list file of one IPv4 or IPv6 address or CIDR per line.
+// Comments run from '#' or ';' to the end of the line, and blank lines are
+// skipped. The ExitNode, Published, LastStatus and ExitAddress lines of the
+// Tor exit-addresses format are read too. Text after the first field of a
+// line is ignored, since many feeds put a date or score there. Each line that
+// names no valid address is counted and skipped.
 func parseList(path string, data []byte) (*bart.Lite, parseStats) {
 	var (
 		table bart.Lite
@@ -84,8 +84,8 @@ func parseList(path string, data []byte) (*bart.Lite, parseStats) {
 }
 
 // parseListLine returns the prefix that line names. ok is false and reason
-// empty for a blank, comment or Tor metadata line; reason says why a line
-// that should name an address does not.
+// empty for a blank, comment or Tor metadata line. For a line that should
+// name an address and does not, reason is the error message.
 func parseListLine(line []byte) (prefix netip.Prefix, ok bool, reason string) {
 	if i := bytes.IndexAny(line, "#;"); i >= 0 {
 		line = line[:i]

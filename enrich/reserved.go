@@ -2,9 +2,9 @@ package enrich
 
 import "net/netip"
 
-// Classes of reserved addresses that Reserved reports. Each is a range that
-// no geolocation or ASN database describes in a way that says where a client
-// is, so Enrich never looks them up.
+// Classes of reserved addresses that Reserved reports. No geolocation or ASN
+// database can locate a client in these ranges, so Enrich never looks them
+// up.
 const (
 	ClassInvalid       = "invalid"        // the zero netip.Addr
 	ClassUnspecified   = "unspecified"    // 0.0.0.0, ::

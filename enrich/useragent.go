@@ -74,11 +74,13 @@ func (p *uaParser) parse(ua string) (family, major string) {
 	return family, major
 }
 
-// classify returns the family and major version of ua, trying in turn: the
-// apiClients table over every product token; the Kubernetes client-go form
-// "name/v1.2.3 (os/arch) kubernetes/commit"; the browser parser; a
-// "compatible; Name/1.2" comment, the form of most crawlers; and last the
-// first product token other than Mozilla.
+// classify returns the family and major version of ua. It tries these in
+// turn and takes the first that matches:
+//   - the apiClients table, over every product token;
+//   - the Kubernetes client-go form "name/v1.2.3 (os/arch) kubernetes/commit";
+//   - the browser parser;
+//   - a "compatible; Name/1.2" comment, the form of most crawlers;
+//   - the first product token other than Mozilla.
 func (p *uaParser) classify(ua string) (family, major string) {
 	var first, kubernetes string
 	var firstVersion string
@@ -198,7 +200,7 @@ func majorVersion(version string) string {
 	return version[:n]
 }
 
-// uaResult is a cached answer of classify.
+// uaResult is a cached result of classify.
 type uaResult struct{ family, major string }
 
 // uaCacheShards spreads the cache over several locks, so that concurrent

@@ -122,5 +122,5 @@ type SourceStatus struct {
 	// record, since New; always 0 for a list.
 	LookupErrors uint64
 
-	Err error // why the last load failed, or nil after a success
+	Err error // the error of the last load, or nil after a success
 }
