@@ -55,6 +55,11 @@ func RefFromToken(raw string) (TokenRef, error) {
 type Options struct {
 	Now      time.Time // report time for Status; zero means time.Now()
 	TopPaths int       // paths listed in Usage.Paths; 0 means 10
+
+	// Detect, when set, runs detection over the token's events, oldest
+	// first, and its findings fill TokenReport.Anomalies. detect.Run with
+	// a Config is the usual choice.
+	Detect func(events []audit.Event) ([]audit.Anomaly, error)
 }
 
 // InvestigateToken builds the report of one token from every stored event
@@ -107,6 +112,15 @@ func InvestigateToken(ctx context.Context, db EventQuerier, ref TokenRef, opts O
 	r.addNotes(ref, events)
 	if r.Sessions, err = sessions(ctx, db, r, events); err != nil {
 		return nil, err
+	}
+	if opts.Detect != nil {
+		found, err := opts.Detect(events)
+		if err != nil {
+			return nil, fmt.Errorf("detect anomalies of %s: %w", ref, err)
+		}
+		if found != nil {
+			r.Anomalies = found
+		}
 	}
 
 	if r.TokenID != "" {

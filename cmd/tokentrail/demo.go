@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/tokentrail/tokentrail/detect"
 	"github.com/tokentrail/tokentrail/forensics"
 	"github.com/tokentrail/tokentrail/ingest"
 	"github.com/tokentrail/tokentrail/source"
@@ -118,7 +119,7 @@ func runDemo(ctx context.Context, stdout io.Writer, keep string, asJSON bool) er
 		"revoked, and the script's next requests are refused. The investigation:\n\n", story.AttackerIP)
 	fmt.Fprintf(log, "$ tokentrail investigate %s\n\n", story.Token)
 
-	report, err := forensics.InvestigateToken(ctx, db, forensics.TokenRef{TokenID: story.Token}, forensics.Options{Now: time.Now()})
+	report, err := forensics.InvestigateToken(ctx, db, forensics.TokenRef{TokenID: story.Token}, forensics.Options{Now: time.Now(), Detect: detector(detect.Config{})})
 	if err != nil {
 		return fmt.Errorf("investigate demo token: %w", err)
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/tokentrail/tokentrail/audit"
+	"github.com/tokentrail/tokentrail/detect"
 	"github.com/tokentrail/tokentrail/forensics"
 )
 
@@ -24,6 +25,7 @@ type investigateFlags struct {
 	tokenFile   string
 	json        bool
 	at          string
+	rules       string
 }
 
 func newInvestigateCommand(g *globalFlags) *cobra.Command {
@@ -34,6 +36,9 @@ func newInvestigateCommand(g *globalFlags) *cobra.Command {
 		Long: `Investigate prints one token's report: its creation context, usage
 pattern, anomalies, revocations, rejections, lineage (the refresh token it
 was minted from and the tokens minted from it) and its status.
+
+The anomalies are those the built-in detection rules find in the token's
+own events, at their default thresholds or those of --rules.
 
 Name the token by its jti, by the SHA-256 fingerprint of the compact token,
 or by the token itself read from a file (- reads standard input). A token
@@ -58,6 +63,11 @@ docs/report-json.md and stay stable.`,
 				}
 			}
 
+			detection, err := loadDetectConfig(f.rules)
+			if err != nil {
+				return err
+			}
+
 			// Investigating must not create an empty store where the user
 			// mistyped the path.
 			if _, err := os.Stat(g.db); errors.Is(err, fs.ErrNotExist) {
@@ -69,7 +79,7 @@ docs/report-json.md and stay stable.`,
 			}
 			defer db.Close()
 
-			report, err := forensics.InvestigateToken(cmd.Context(), db, ref, forensics.Options{Now: now})
+			report, err := forensics.InvestigateToken(cmd.Context(), db, ref, forensics.Options{Now: now, Detect: detector(detection)})
 			if errors.Is(err, forensics.ErrTokenNotFound) {
 				return fmt.Errorf("no event in %s names %s: import the logs that saw it first (tokentrail import FILE)", g.db, ref)
 			}
@@ -89,7 +99,32 @@ docs/report-json.md and stay stable.`,
 	fl.StringVar(&f.tokenFile, "token-file", "", "file holding the raw token (- for standard input); it is fingerprinted, never stored")
 	fl.BoolVar(&f.json, "json", false, "print the report as JSON (see docs/report-json.md)")
 	fl.StringVar(&f.at, "at", "", "report time for the status, RFC 3339 (default: now)")
+	fl.StringVar(&f.rules, "rules", "", "YAML file of detection thresholds (default: the built-in rules at their defaults; see docs/detection.md)")
 	return cmd
+}
+
+// loadDetectConfig reads the detection thresholds of path, or returns the
+// defaults when path is empty.
+func loadDetectConfig(path string) (detect.Config, error) {
+	if path == "" {
+		return detect.Config{}, nil
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return detect.Config{}, fmt.Errorf("read --rules: %w", err)
+	}
+	cfg, err := detect.ParseConfig(data)
+	if err != nil {
+		return detect.Config{}, fmt.Errorf("invalid --rules %s: %w", path, err)
+	}
+	return cfg, nil
+}
+
+// detector runs the rules of cfg over one token's trail.
+func detector(cfg detect.Config) func([]audit.Event) ([]audit.Anomaly, error) {
+	return func(events []audit.Event) ([]audit.Anomaly, error) {
+		return detect.Run(cfg, events)
+	}
 }
 
 // tokenRef turns the command line into the reference to look up, checking
