@@ -16,6 +16,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/tokentrail/tokentrail/audit"
 	"github.com/tokentrail/tokentrail/forensics"
 	"github.com/tokentrail/tokentrail/internal/shareddata"
 	"github.com/tokentrail/tokentrail/source/keycloak"
@@ -561,5 +562,40 @@ func TestReportListsAtMostTwentyRejections(t *testing.T) {
 	}
 	if !strings.Contains(text, "5 more rejections") {
 		t.Errorf("report does not count the 5 rejections left out:\n%s", text)
+	}
+}
+
+// TestInvestigateWithRules runs the demo's token through the simple rules
+// that issue-style configs express: any IP change within 5 minutes is high.
+func TestInvestigateWithRules(t *testing.T) {
+	dir := t.TempDir()
+	db := filepath.Join(dir, "demo.db")
+	if _, _, err := run(t, "", "demo", "--keep", db); err != nil {
+		t.Fatalf("demo: %v", err)
+	}
+	rules := writeFile(t, dir, "rules.yaml", "rules:\n  rapid_ip_change:\n    max_networks: 1\n    window: 5m\n    severity: high\n")
+
+	stdout, _, err := run(t, "", "--db", db, "investigate", "--json", "--rules", rules, "807d2f89-3ece-4523-b752-77c66c5421f1")
+	if err != nil {
+		t.Fatalf("investigate: %v", err)
+	}
+
+	var report forensics.TokenReport
+	if err := json.Unmarshal([]byte(stdout), &report); err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, a := range report.Anomalies {
+		if a.Rule == "rapid_ip_change" && a.Severity == audit.SeverityHigh && len(a.EventIDs) >= 2 {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("anomalies = %+v, want a high rapid_ip_change with its events", report.Anomalies)
+	}
+
+	_, _, err = run(t, "", "--db", db, "investigate", "--rules", writeFile(t, dir, "bad.yaml", "rules:\n  rapid_ip_chnage: {}\n"), "807d2f89-3ece-4523-b752-77c66c5421f1")
+	if err == nil || !strings.Contains(err.Error(), "invalid --rules") {
+		t.Errorf("investigate with a misspelt rule: error = %v, want one naming --rules", err)
 	}
 }
