@@ -17,10 +17,11 @@ import (
 // benchTokens is the number of active tokens the benchmark cycles through.
 const benchTokens = 100_000
 
-// benchStream makes events of benchTokens tokens used in turn, one event a
-// millisecond of event time. Each token has its own subject, session, user
-// agent, location and two addresses of one /24, so the rules keep state for
-// every token but raise nothing.
+// benchStream makes events of benchTokens tokens in turn, one event a
+// millisecond of event time: the first round issues each token, the later
+// rounds use it. Each token has its own subject, session, location and two
+// addresses of one /24, and every token has the same user agent, so the
+// rules keep state for every token and network but raise nothing.
 type benchStream struct {
 	tokens   []string
 	subjects []string
@@ -51,11 +52,17 @@ func (s *benchStream) next(e *audit.Event) {
 	i := s.n % benchTokens
 	ip := s.ips[i].As4()
 	ip[3] = byte(1 + s.n/benchTokens%2)
+	kind := audit.KindUsed
+	if s.n < benchTokens {
+		kind = audit.KindIssued
+	}
 	*e = audit.Event{
 		ID:        s.ids[s.n%len(s.ids)],
 		Time:      t0.Add(time.Duration(s.n) * time.Millisecond),
-		Kind:      audit.KindUsed,
+		Kind:      kind,
 		TokenID:   s.tokens[i],
+		Issuer:    benchIssuer,
+		IssuedAt:  t0.Add(time.Duration(i) * time.Millisecond),
 		Subject:   s.subjects[i],
 		SessionID: s.tokens[i],
 		IP:        netip.AddrFrom4(ip),
@@ -71,14 +78,53 @@ func (s *benchStream) next(e *audit.Event) {
 	s.n++
 }
 
-// BenchmarkObserve measures Observe with every default rule over
-// benchTokens active tokens, and beside it slog's JSON handler logging the
-// same event to io.Discard. It also reports the heap that the engine holds
-// per active token once every token has state.
+// benchIssuer is the issuer of the benchmark's tokens, whose issuances are
+// recorded.
+const benchIssuer = "https://login.example.com"
+
+// benchUserAgents classifies the benchmark's one user agent by a string
+// comparison, so that the benchmark measures the engine, not a parser.
+type benchUserAgents struct{}
+
+func (benchUserAgents) UserAgent(ua string) (family, major string) {
+	if ua == "Mozilla/5.0 (X11; Linux x86_64) Firefox/128.0" {
+		return "Firefox", "128"
+	}
+	return "Other", ""
+}
+
+// benchLists holds one documentation range, which no benchmark address is
+// in.
+type benchLists struct{}
+
+func (benchLists) Lists(ip netip.Addr) []string {
+	if benchListed.Contains(ip) {
+		return []string{"blocklist"}
+	}
+	return nil
+}
+
+var benchListed = netip.MustParsePrefix("192.0.2.0/24")
+
+// benchConfig turns on every rule: the defaults, with recorded issuances,
+// user-agent families and a threat-intel list.
+func benchConfig() Config {
+	return Config{
+		Rules:      Rules{UnknownToken: UnknownToken{Issuers: []string{benchIssuer}}},
+		UserAgents: benchUserAgents{},
+		IPLists:    benchLists{},
+	}
+}
+
+// BenchmarkObserve measures Observe with every rule on over benchTokens
+// active tokens, and beside it slog's JSON handler logging the same event
+// to io.Discard. It also reports the heap that the engine holds per active
+// token once every token has state, network state and the table of first
+// users included.
 func BenchmarkObserve(b *testing.B) {
 	b.Run("detect", func(b *testing.B) {
 		stream := newBenchStream()
-		eng, err := New(Config{})
+		eng, err := New(benchConfig())
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -141,9 +187,13 @@ func stateBytesPerToken(b *testing.B, eng *Engine, stream *benchStream) (perToke
 	var e audit.Event
 	for range 3 * benchTokens {
 		stream.next(&e)
-		eng.Observe(e)
+		if out := eng.Observe(e); len(out) != 0 {
+			b.Fatalf("benign stream raised %+v", out[0])
+		}
 	}
-	eng.Flush()
+	if out := eng.Flush(); len(out) != 0 {
+		b.Fatalf("benign stream raised %+v", out[0])
+	}
 
 	runtime.GC()
 	runtime.ReadMemStats(&after)

@@ -49,7 +49,65 @@ type Config struct {
 	// location for travel. Default none.
 	TrustedNetworks []netip.Prefix `yaml:"trusted_networks"`
 
+	// NetworkState bounds the state that rejected_burst and
+	// shared_ip_many_subjects keep per network.
+	NetworkState NetworkState `yaml:"network_state"`
+
 	Rules Rules `yaml:"rules"`
+
+	// UserAgents finds the family of a user agent for user_agent_change.
+	// Nil turns that rule off. It is set in code, not in YAML.
+	UserAgents UserAgentFamilies `yaml:"-"`
+
+	// IPLists finds the threat-intel lists that hold an address, for
+	// threat_intel_ip. Nil turns that rule off. It is set in code, not in
+	// YAML.
+	IPLists IPLists `yaml:"-"`
+}
+
+// UserAgentFamilies finds the family and major version of the client that
+// sent a user agent, such as ("Chrome", "131") or ("curl", "8"). family is
+// "" when ua names no client. The engine calls it under its lock, once per
+// use that carries a user agent, so it should be fast and must be safe for
+// concurrent use when the caller shares it with other code.
+type UserAgentFamilies interface {
+	UserAgent(ua string) (family, major string)
+}
+
+// IPLists finds the names of the loaded threat-intel lists that contain an
+// address, or nil. The engine calls it under its lock, once per observed
+// use that carries a public address, so it should be fast and must be safe
+// for concurrent use when the caller shares it with other code.
+type IPLists interface {
+	Lists(ip netip.Addr) []string
+}
+
+// NetworkState sets how networks are grouped and bounds the state kept per
+// network. A network's first user is kept in a fixed table of
+// FirstUseSlots entries, indexed by a hash of the network: most networks
+// never see a second subject or a rejection, and so cost no more than
+// their slot. A network gets its own state once it has a second subject
+// within the shared_ip_many_subjects window, or a counted rejection.
+type NetworkState struct {
+	// MaxNetworks bounds the networks with their own state. When a new
+	// network would pass it, the least recently seen is dropped and
+	// Stats.NetworksEvictedByCount counts it. Default 20,000.
+	MaxNetworks int `yaml:"max_networks"`
+
+	// TTL is the span of event time after a network's latest event for
+	// which its state is kept. Stats.NetworksEvictedByAge counts the drops.
+	// Default 1h.
+	TTL time.Duration `yaml:"ttl"`
+
+	// FirstUseSlots is the size of the table of first users, rounded up to
+	// a power of two, 1 to 16,777,216. Each slot takes 40 bytes. When two
+	// active networks share a slot, the later replaces the earlier, which
+	// then needs one more subject to get its own state, and
+	// Stats.FirstUsesReplaced counts it. Default 65,536.
+	FirstUseSlots int `yaml:"first_use_slots"`
+
+	IPv4Prefix int `yaml:"ipv4_prefix"` // bits of an IPv4 network, 1 to 32; default 32
+	IPv6Prefix int `yaml:"ipv6_prefix"` // bits of an IPv6 network, 1 to 64; default 64
 }
 
 // Rules holds the settings of each built-in rule.
@@ -60,6 +118,13 @@ type Rules struct {
 	RapidIPChange     RapidIPChange     `yaml:"rapid_ip_change"`
 	HighFrequency     HighFrequency     `yaml:"high_frequency"`
 	ImpossibleTravel  ImpossibleTravel  `yaml:"impossible_travel"`
+
+	ConcurrentUse        ConcurrentUse        `yaml:"concurrent_use"`
+	UserAgentChange      UserAgentChange      `yaml:"user_agent_change"`
+	UnknownToken         UnknownToken         `yaml:"unknown_token"`
+	ThreatIntelIP        ThreatIntelIP        `yaml:"threat_intel_ip"`
+	RejectedBurst        RejectedBurst        `yaml:"rejected_burst"`
+	SharedIPManySubjects SharedIPManySubjects `yaml:"shared_ip_many_subjects"`
 }
 
 // RuleBase holds the settings every rule has.
@@ -136,6 +201,87 @@ type ImpossibleTravel struct {
 	CarrierMaxKM  float64       `yaml:"carrier_max_km"`
 }
 
+// ConcurrentUse configures concurrent_use: two clients take turns with one
+// token, A then B then A again, within Window from A's use before the
+// switch to its use after it. A client is the user agent with the ASN of
+// the address, or with its network (RapidIPChange's prefixes) when the ASN
+// is not known. Default severity high.
+type ConcurrentUse struct {
+	RuleBase `yaml:",inline"`
+
+	Window time.Duration `yaml:"window"` // default 1m
+}
+
+// UserAgentChange configures user_agent_change: the user-agent family of a
+// token's uses changes, such as from Chrome to curl. A new major version of
+// the same family is no change. The rule needs Config.UserAgents and gives
+// no verdict without it. Default severity medium.
+type UserAgentChange struct {
+	RuleBase `yaml:",inline"`
+}
+
+// UnknownToken configures unknown_token: a token of a recorded issuer is
+// used or redeemed, but its issuance was never seen. Tokens of other
+// issuers never raise it. Default severity high.
+type UnknownToken struct {
+	RuleBase `yaml:",inline"`
+
+	// Issuers lists the iss values, compared exactly, whose every issuance
+	// reaches the engine as an issued event that names the token's jti.
+	// Default none, which leaves the rule silent.
+	Issuers []string `yaml:"issuers"`
+
+	// Since is the time from which issuances of Issuers are recorded. A
+	// token whose iat is earlier gets no verdict. Zero means the time of
+	// the first event the engine checks, as when recording starts with the
+	// engine.
+	Since time.Time `yaml:"since"`
+
+	// MaxWaiting bounds the uses that wait for their verdict (see the
+	// package documentation). When it is reached, the use that waited
+	// longest gets no verdict and Stats.UnknownDropped counts it.
+	// Default 10,000.
+	MaxWaiting int `yaml:"max_waiting"`
+}
+
+// ThreatIntelIP configures threat_intel_ip: a token is issued, used or
+// redeemed from an address in a list that Config.IPLists loads. The rule
+// gives no verdict without Config.IPLists. Default severity high.
+type ThreatIntelIP struct {
+	RuleBase `yaml:",inline"`
+}
+
+// RejectedBurst configures rejected_burst: more than MaxRejections
+// presentations rejected for one of Reasons come from one network within
+// Window. Default severity medium.
+type RejectedBurst struct {
+	RuleBase `yaml:",inline"`
+
+	MaxRejections int           `yaml:"max_rejections"` // default 20
+	Window        time.Duration `yaml:"window"`         // default 1m
+
+	// Reasons are the reject reasons counted. Default bad_signature,
+	// alg_none, malformed and unknown_key: the reasons of a forged or
+	// mangled token, not of an honest client's stale one.
+	Reasons []audit.RejectReason `yaml:"reasons"`
+}
+
+// SharedIPManySubjects configures shared_ip_many_subjects: one network uses
+// tokens of more than MaxSubjects distinct subjects within Window, as when
+// stolen tokens are replayed from one host. Subjects are told apart by
+// issuer and subject. Placeholder subjects (empty, "-", "null", "nil",
+// "none", "unknown", "undefined", "n/a", in any case) are not people and
+// never count. Default severity high.
+//
+// NOTE: offices and VPNs put many people behind one address. List their
+// egress ranges in Config.TrustedNetworks, which this rule skips.
+type SharedIPManySubjects struct {
+	RuleBase `yaml:",inline"`
+
+	MaxSubjects int           `yaml:"max_subjects"` // default 20
+	Window      time.Duration `yaml:"window"`       // default 10m
+}
+
 // The defaults that withDefaults applies to zero fields.
 const (
 	defaultReorderWindow = 10 * time.Second
@@ -158,7 +304,29 @@ const (
 	defaultAccuracyKM    = 50
 	defaultCarrierWindow = 30 * time.Minute
 	defaultCarrierMaxKM  = 1000
+
+	defaultConcurrentWindow = time.Minute
+
+	defaultMaxWaiting = 10_000
+
+	defaultMaxRejections = 20
+	defaultBurstWindow   = time.Minute
+
+	defaultMaxSubjects  = 20
+	defaultSharedWindow = 10 * time.Minute
+
+	defaultMaxNetworkStates = 20_000
+	defaultNetworkTTL       = time.Hour
+	defaultFirstUseSlots    = 1 << 16
+	maxFirstUseSlots        = 1 << 24
+	defaultNetworkIPv4      = 32
+	defaultNetworkIPv6      = 64
 )
+
+// defaultRejectReasons are the reasons rejected_burst counts by default.
+var defaultRejectReasons = []audit.RejectReason{
+	audit.RejectBadSignature, audit.RejectAlgNone, audit.RejectMalformed, audit.RejectUnknownKey,
+}
 
 // ParseConfig decodes a YAML config. Unknown keys are errors, so that a
 // misspelt threshold does not silently keep its default. It does not apply
@@ -198,6 +366,17 @@ func (c *Config) Validate() error {
 		{"rules.impossible_travel.default_accuracy_km", !(c.Rules.ImpossibleTravel.DefaultAccuracyKM >= 0) || math.IsInf(c.Rules.ImpossibleTravel.DefaultAccuracyKM, 0), c.Rules.ImpossibleTravel.DefaultAccuracyKM, "a finite number, zero or more"},
 		{"rules.impossible_travel.carrier_window", c.Rules.ImpossibleTravel.CarrierWindow < 0, c.Rules.ImpossibleTravel.CarrierWindow, "zero or more"},
 		{"rules.impossible_travel.carrier_max_km", !(c.Rules.ImpossibleTravel.CarrierMaxKM >= 0) || math.IsInf(c.Rules.ImpossibleTravel.CarrierMaxKM, 0), c.Rules.ImpossibleTravel.CarrierMaxKM, "a finite number, zero or more"},
+		{"rules.concurrent_use.window", c.Rules.ConcurrentUse.Window < 0, c.Rules.ConcurrentUse.Window, "zero or more"},
+		{"rules.unknown_token.max_waiting", c.Rules.UnknownToken.MaxWaiting < 0, c.Rules.UnknownToken.MaxWaiting, "zero or more"},
+		{"rules.rejected_burst.max_rejections", c.Rules.RejectedBurst.MaxRejections < 0 || c.Rules.RejectedBurst.MaxRejections > math.MaxUint32, c.Rules.RejectedBurst.MaxRejections, "0 to 4294967295"},
+		{"rules.rejected_burst.window", c.Rules.RejectedBurst.Window < 0, c.Rules.RejectedBurst.Window, "zero or more"},
+		{"rules.shared_ip_many_subjects.max_subjects", c.Rules.SharedIPManySubjects.MaxSubjects < 0 || c.Rules.SharedIPManySubjects.MaxSubjects > maxSubjectsLimit, c.Rules.SharedIPManySubjects.MaxSubjects, "0 to 1000"},
+		{"rules.shared_ip_many_subjects.window", c.Rules.SharedIPManySubjects.Window < 0, c.Rules.SharedIPManySubjects.Window, "zero or more"},
+		{"network_state.max_networks", c.NetworkState.MaxNetworks < 0, c.NetworkState.MaxNetworks, "zero or more"},
+		{"network_state.ttl", c.NetworkState.TTL < 0, c.NetworkState.TTL, "zero or more"},
+		{"network_state.first_use_slots", c.NetworkState.FirstUseSlots < 0 || c.NetworkState.FirstUseSlots > maxFirstUseSlots, c.NetworkState.FirstUseSlots, "0 to 16777216"},
+		{"network_state.ipv4_prefix", c.NetworkState.IPv4Prefix < 0 || c.NetworkState.IPv4Prefix > 32, c.NetworkState.IPv4Prefix, "0 to 32"},
+		{"network_state.ipv6_prefix", c.NetworkState.IPv6Prefix < 0 || c.NetworkState.IPv6Prefix > 64, c.NetworkState.IPv6Prefix, "0 to 64"},
 	}
 	for _, ch := range checks {
 		if ch.bad {
@@ -215,10 +394,27 @@ func (c *Config) Validate() error {
 		{"rules.rapid_ip_change.severity", c.Rules.RapidIPChange.Severity},
 		{"rules.high_frequency.severity", c.Rules.HighFrequency.Severity},
 		{"rules.impossible_travel.severity", c.Rules.ImpossibleTravel.Severity},
+		{"rules.concurrent_use.severity", c.Rules.ConcurrentUse.Severity},
+		{"rules.user_agent_change.severity", c.Rules.UserAgentChange.Severity},
+		{"rules.unknown_token.severity", c.Rules.UnknownToken.Severity},
+		{"rules.threat_intel_ip.severity", c.Rules.ThreatIntelIP.Severity},
+		{"rules.rejected_burst.severity", c.Rules.RejectedBurst.Severity},
+		{"rules.shared_ip_many_subjects.severity", c.Rules.SharedIPManySubjects.Severity},
 	}
 	for _, s := range severities {
 		if s.value > audit.SeverityCritical {
 			return &ConfigError{Field: s.field, Value: s.value.String(), Reason: "must be low, medium, high or critical"}
+		}
+	}
+
+	for i, r := range c.Rules.RejectedBurst.Reasons {
+		if r == "" || !r.Valid() {
+			return &ConfigError{Field: fmt.Sprintf("rules.rejected_burst.reasons[%d]", i), Value: fmt.Sprintf("%q", string(r)), Reason: "must be a reject reason such as bad_signature, alg_none, malformed or unknown_key"}
+		}
+	}
+	for i, iss := range c.Rules.UnknownToken.Issuers {
+		if iss == "" {
+			return &ConfigError{Field: fmt.Sprintf("rules.unknown_token.issuers[%d]", i), Value: `""`, Reason: "must be an iss value such as https://login.example.com"}
 		}
 	}
 
@@ -259,6 +455,34 @@ func (c Config) withDefaults() Config {
 	setFloat(&r.ImpossibleTravel.DefaultAccuracyKM, defaultAccuracyKM)
 	setDuration(&r.ImpossibleTravel.CarrierWindow, defaultCarrierWindow)
 	setFloat(&r.ImpossibleTravel.CarrierMaxKM, defaultCarrierMaxKM)
+
+	setSeverity(&r.ConcurrentUse.Severity, audit.SeverityHigh)
+	setDuration(&r.ConcurrentUse.Window, defaultConcurrentWindow)
+
+	setSeverity(&r.UserAgentChange.Severity, audit.SeverityMedium)
+
+	setSeverity(&r.UnknownToken.Severity, audit.SeverityHigh)
+	setInt(&r.UnknownToken.MaxWaiting, defaultMaxWaiting)
+
+	setSeverity(&r.ThreatIntelIP.Severity, audit.SeverityHigh)
+
+	setSeverity(&r.RejectedBurst.Severity, audit.SeverityMedium)
+	setInt(&r.RejectedBurst.MaxRejections, defaultMaxRejections)
+	setDuration(&r.RejectedBurst.Window, defaultBurstWindow)
+	if len(r.RejectedBurst.Reasons) == 0 {
+		r.RejectedBurst.Reasons = defaultRejectReasons
+	}
+
+	setSeverity(&r.SharedIPManySubjects.Severity, audit.SeverityHigh)
+	setInt(&r.SharedIPManySubjects.MaxSubjects, defaultMaxSubjects)
+	setDuration(&r.SharedIPManySubjects.Window, defaultSharedWindow)
+
+	n := &c.NetworkState
+	setInt(&n.MaxNetworks, defaultMaxNetworkStates)
+	setDuration(&n.TTL, defaultNetworkTTL)
+	setInt(&n.FirstUseSlots, defaultFirstUseSlots)
+	setInt(&n.IPv4Prefix, defaultNetworkIPv4)
+	setInt(&n.IPv6Prefix, defaultNetworkIPv6)
 	return c
 }
 

@@ -1,6 +1,7 @@
 package detect
 
 import (
+	"hash/maphash"
 	"net/netip"
 	"slices"
 	"strings"
@@ -15,6 +16,7 @@ import (
 type Engine struct {
 	cfg     Config
 	trusted []netip.Prefix
+	seed    maphash.Seed // for the hashes of clients and subjects
 
 	mu struct {
 		sync.Mutex
@@ -24,12 +26,32 @@ type Engine struct {
 		pending []audit.Event
 		head    int
 		latest  time.Time // the latest event time seen
-		checked time.Time // the time of the last event checked
+		checked time.Time // the latest time of an event checked
+		first   time.Time // the time of the first event checked
+
+		// droppedThrough is the latest time of an event of a token whose
+		// state was dropped: a token issued later still has its state.
+		droppedThrough int64
+
+		// waiting holds the uses that wait for their unknown_token
+		// verdict, in order of due time.
+		waiting []waitingUse
+
+		// families interns user-agent family names.
+		families map[string]string
 
 		tokens map[string]*tokenState
 		// newest and oldest are the ends of the list of tokens in the
 		// order they were last seen, which eviction walks from oldest.
 		newest, oldest *tokenState
+
+		networks map[uint64]*networkState
+		// newestNetwork and oldestNetwork are the ends of the list of
+		// networks in the order they were last seen.
+		newestNetwork, oldestNetwork *networkState
+		// firstUses is the table of first users of networks without state,
+		// allocated on first need.
+		firstUses []firstUse
 
 		// incoming holds the event being observed, so that passing it by
 		// pointer does not move it to the heap.
@@ -51,6 +73,14 @@ type Stats struct {
 	EvictedByCount uint64 // token states dropped to stay within MaxTokens
 	EvictedByAge   uint64 // token states dropped because they were unseen for TokenTTL
 	Anomalies      uint64 // anomalies returned
+
+	Waiting        int    // uses waiting for their unknown_token verdict now
+	UnknownDropped uint64 // uses that got no unknown_token verdict because MaxWaiting was reached
+
+	Networks               int    // networks whose own state is kept now
+	NetworksEvictedByCount uint64 // network states dropped to stay within NetworkState.MaxNetworks
+	NetworksEvictedByAge   uint64 // network states dropped because they were unseen for NetworkState.TTL
+	FirstUsesReplaced      uint64 // first users of a network replaced by another network's in the same slot
 }
 
 // New returns an Engine for cfg, with defaults applied to its zero fields.
@@ -61,11 +91,13 @@ func New(cfg Config) (*Engine, error) {
 	}
 	cfg = cfg.withDefaults()
 
-	e := &Engine{cfg: cfg}
+	e := &Engine{cfg: cfg, seed: maphash.MakeSeed()}
 	for _, p := range cfg.TrustedNetworks {
 		e.trusted = append(e.trusted, p.Masked())
 	}
 	e.mu.tokens = make(map[string]*tokenState)
+	e.mu.networks = make(map[uint64]*networkState)
+	e.mu.families = make(map[string]string)
 	return e, nil
 }
 
@@ -108,8 +140,9 @@ func (e *Engine) Observe(ev audit.Event) []audit.Anomaly {
 	return out
 }
 
-// Flush checks every event still held for reordering and returns the
-// anomalies they raise. Call it at the end of an input, such as an import.
+// Flush checks every event still held for reordering, gives the verdict on
+// every use waiting for one, and returns the anomalies they raise. Call it
+// at the end of an input, such as an import.
 func (e *Engine) Flush() []audit.Anomaly {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -118,7 +151,7 @@ func (e *Engine) Flush() []audit.Anomaly {
 	for e.mu.head < len(e.mu.pending) {
 		out = e.releaseLocked(out)
 	}
-	return out
+	return e.settleWaitingLocked(out, 0, true)
 }
 
 // Stats returns the counters of e.
@@ -129,6 +162,8 @@ func (e *Engine) Stats() Stats {
 	s := e.mu.stats
 	s.Pending = len(e.mu.pending) - e.mu.head
 	s.Tokens = len(e.mu.tokens)
+	s.Waiting = len(e.mu.waiting)
+	s.Networks = len(e.mu.networks)
 	return s
 }
 
@@ -192,16 +227,23 @@ func compareEvents(a, b *audit.Event) int {
 // checkLocked runs the rules over ev and appends what they raise to out.
 func (e *Engine) checkLocked(ev *audit.Event, out []audit.Anomaly) []audit.Anomaly {
 	e.mu.stats.Checked++
+	if e.mu.stats.Checked == 1 {
+		e.mu.first = ev.Time
+	}
 	if ev.Time.After(e.mu.checked) {
 		e.mu.checked = ev.Time
 	}
+	now := ev.Time.UnixNano()
+	if len(e.mu.waiting) > 0 {
+		out = e.settleWaitingLocked(out, e.mu.checked.UnixNano(), false)
+	}
+	out = e.checkNetworkLocked(ev, out)
+
 	key := ev.Token()
 	if key == "" {
-		// NOTE: session events that name no token feed no rule yet.
+		// NOTE: session events that name no token feed no token rule yet.
 		return out
 	}
-
-	now := ev.Time.UnixNano()
 	e.evictOldLocked(now)
 	st := e.tokenLocked(key, now)
 
@@ -220,10 +262,14 @@ func (e *Engine) checkLocked(ev *audit.Event, out []audit.Anomaly) []audit.Anoma
 	c.revokedTokenUse()
 	c.expiredTokenUse()
 	c.refreshTokenReuse()
+	c.unknownToken()
+	c.threatIntelIP()
 	if inOrder {
 		c.rapidIPChange()
 		c.highFrequency()
 		c.impossibleTravel()
+		c.concurrentUse()
+		c.userAgentChange()
 	}
 	return c.out
 }
@@ -259,6 +305,7 @@ func (e *Engine) evictOldLocked(now int64) {
 }
 
 func (e *Engine) dropLocked(st *tokenState) {
+	e.mu.droppedThrough = max(e.mu.droppedThrough, st.last)
 	e.unlinkLocked(st)
 	delete(e.mu.tokens, st.key)
 }

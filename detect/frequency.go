@@ -8,15 +8,47 @@ import (
 // RuleHighFrequency is the name of the rule in this file.
 const RuleHighFrequency = "high_frequency"
 
-// frequencyBuckets is the number of buckets that split HighFrequency.Window.
+// frequencyBuckets is the number of buckets that split a counted window.
 const frequencyBuckets = 8
 
-// highFrequency raises high_frequency when the token's uses in the current
-// bucket and the frequencyBuckets-1 before it pass MaxUses. Buckets are
-// aligned on multiples of Window/frequencyBuckets from the Unix epoch, so
-// the counted span is between 7/8 of Window and Window long. The rule thus
-// never fires on MaxUses or fewer uses within Window, but may miss a burst
-// spread over more than 7/8 of Window. After an anomaly the rule stays
+// windowCounter counts events in frequencyBuckets buckets of a window, the
+// last one being bucket. Buckets are aligned on multiples of
+// window/frequencyBuckets from the Unix epoch, so the counted span is between
+// 7/8 of the window and the window long. A count thus never passes a
+// threshold on that many events or fewer within the window, but may miss a
+// burst spread over more than 7/8 of it.
+type windowCounter struct {
+	counts [frequencyBuckets]uint32
+	bucket int64
+}
+
+// add counts one event at now, in buckets of width nanoseconds, and returns
+// the count over the window and the start of the counted span.
+func (w *windowCounter) add(now, width int64) (total uint64, since int64) {
+	bucket := floorDiv(now, width)
+
+	// Empty the buckets that the window has moved past.
+	if gap := bucket - w.bucket; gap >= frequencyBuckets || w.counts == [frequencyBuckets]uint32{} {
+		w.counts = [frequencyBuckets]uint32{}
+	} else {
+		for b := w.bucket + 1; b <= bucket; b++ {
+			w.counts[floorMod(b, frequencyBuckets)] = 0
+		}
+	}
+	w.bucket = bucket
+	slot := &w.counts[floorMod(bucket, frequencyBuckets)]
+	if *slot < ^uint32(0) {
+		*slot++
+	}
+
+	for _, n := range w.counts {
+		total += uint64(n)
+	}
+	return total, (bucket - frequencyBuckets + 1) * width
+}
+
+// highFrequency raises high_frequency when the token's uses counted over
+// Window (see windowCounter) pass MaxUses. After an anomaly the rule stays
 // quiet on the token for one Window.
 //
 // NOTE: the anomaly names only the use that passed the threshold, because
@@ -30,34 +62,14 @@ func (c *check) highFrequency() {
 	st := c.st
 	now := c.ev.Time.UnixNano()
 	width := max(int64(cfg.Window)/frequencyBuckets, 1)
-	bucket := floorDiv(now, width)
-
-	// Empty the buckets that the window has moved past.
-	if gap := bucket - st.bucket; gap >= frequencyBuckets || st.uses == [frequencyBuckets]uint32{} {
-		st.uses = [frequencyBuckets]uint32{}
-	} else {
-		for b := st.bucket + 1; b <= bucket; b++ {
-			st.uses[floorMod(b, frequencyBuckets)] = 0
-		}
-	}
-	st.bucket = bucket
-	slot := &st.uses[floorMod(bucket, frequencyBuckets)]
-	if *slot < ^uint32(0) {
-		*slot++
-	}
-
-	var total uint64
-	for _, n := range st.uses {
-		total += uint64(n)
-	}
-	if total <= uint64(cfg.MaxUses) || now < st.frequencyQuiet {
+	total, since := st.uses.add(now, width)
+	if total <= uint64(cfg.MaxUses) || (st.rare != nil && now < st.rare.frequencyQuiet) {
 		return
 	}
-	st.frequencyQuiet = now + int64(cfg.Window)
-	span := time.Duration(now - (bucket-frequencyBuckets+1)*width)
+	st.rareState().frequencyQuiet = now + int64(cfg.Window)
 	c.raise(RuleHighFrequency, cfg.Severity,
 		fmt.Sprintf("Token %s was used %d times within %s, more than %d: check whether a script or an attacker replays it, and rate-limit or revoke it.",
-			st.key, total, roundDuration(span), cfg.MaxUses),
+			st.key, total, roundDuration(time.Duration(now-since)), cfg.MaxUses),
 		c.ev.ID)
 }
 

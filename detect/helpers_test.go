@@ -1,8 +1,10 @@
 package detect
 
 import (
+	"maps"
 	"net/netip"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -101,3 +103,50 @@ type netipPrefix = netip.Prefix
 func mustPrefix(s string) netip.Prefix { return netip.MustParsePrefix(s) }
 
 func mustAddr(s string) netip.Addr { return netip.MustParseAddr(s) }
+
+func withUA(ua string) func(*audit.Event) {
+	return func(e *audit.Event) { e.UserAgent = ua }
+}
+
+func withASN(asn uint32) func(*audit.Event) {
+	return func(e *audit.Event) { e.Geo.ASN = asn }
+}
+
+func withSubject(s string) func(*audit.Event) {
+	return func(e *audit.Event) { e.Subject = s }
+}
+
+// withIssued sets the issuer and iat, at t0+iat.
+func withIssued(issuer string, iat time.Duration) func(*audit.Event) {
+	return func(e *audit.Event) { e.Issuer, e.IssuedAt = issuer, t0.Add(iat) }
+}
+
+func withReject(r audit.RejectReason) func(*audit.Event) {
+	return func(e *audit.Event) { e.RejectReason = r }
+}
+
+// fakeFamilies takes the family of a user agent "Name/1.2" to be Name and
+// its major version 1, as a user-agent parser would for simple clients.
+type fakeFamilies struct{}
+
+func (fakeFamilies) UserAgent(ua string) (family, major string) {
+	name, version, _ := strings.Cut(ua, "/")
+	major, _, _ = strings.Cut(version, ".")
+	return name, major
+}
+
+// fakeLists maps list names to the ranges they hold.
+type fakeLists map[string][]netip.Prefix
+
+func (l fakeLists) Lists(ip netip.Addr) []string {
+	var names []string
+	for _, name := range slices.Sorted(maps.Keys(l)) {
+		for _, p := range l[name] {
+			if p.Contains(ip) {
+				names = append(names, name)
+				break
+			}
+		}
+	}
+	return names
+}

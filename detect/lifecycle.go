@@ -14,8 +14,8 @@ const (
 	RuleRefreshTokenReuse = "refresh_token_reuse"
 )
 
-// recordLifetime remembers the revocation, first redemption and validity
-// the event states, for the events of the token that follow.
+// recordLifetime remembers the revocation, first redemption, validity and
+// issuance the event states, for the events of the token that follow.
 func (c *check) recordLifetime() {
 	st, ev := c.st, c.ev
 	now := ev.Time.UnixNano()
@@ -26,13 +26,18 @@ func (c *check) recordLifetime() {
 		st.issuedAt = unixNano(ev.IssuedAt)
 		st.lifetimeID = ev.ID
 	}
-	if ev.Kind == audit.KindRevoked && (st.revokeID == "" || now < st.revokedAt) {
-		st.revokedAt = now
-		st.revokeID = ev.ID
+	if ev.Kind == audit.KindRevoked && (st.rare == nil || st.rare.revokeID == "" || now < st.rare.revokedAt) {
+		rare := st.rareState()
+		rare.revokedAt = now
+		rare.revokeID = ev.ID
 	}
-	if ev.Kind == audit.KindRefreshed && (st.redeemID == "" || now < st.redeemedAt) {
-		st.redeemedAt = now
-		st.redeemID = ev.ID
+	if ev.Kind == audit.KindRefreshed && (st.rare == nil || st.rare.redeemID == "" || now < st.rare.redeemedAt) {
+		rare := st.rareState()
+		rare.redeemedAt = now
+		rare.redeemID = ev.ID
+	}
+	if ev.Kind == audit.KindIssued {
+		st.flags |= seenIssued
 	}
 }
 
@@ -45,18 +50,18 @@ func (c *check) recordLifetime() {
 func (c *check) revokedTokenUse() {
 	cfg := c.engine.cfg.Rules.RevokedTokenUse
 	st, ev := c.st, c.ev
-	if cfg.Disabled || st.fired&firedRevoked != 0 || st.revokeID == "" || !c.isUse() {
+	if cfg.Disabled || st.flags&firedRevoked != 0 || st.rare == nil || st.rare.revokeID == "" || !c.isUse() {
 		return
 	}
-	after := time.Duration(ev.Time.UnixNano() - st.revokedAt)
+	after := time.Duration(ev.Time.UnixNano() - st.rare.revokedAt)
 	if after <= c.engine.cfg.ClockSkew {
 		return
 	}
-	st.fired |= firedRevoked
+	st.flags |= firedRevoked
 	c.raise(RuleRevokedTokenUse, cfg.Severity,
 		fmt.Sprintf("Token %s was %s %s after it was revoked: find why the service still accepts it, and revoke the subject's other tokens if it was not the owner.",
 			st.key, pastTense(ev.Kind), roundDuration(after)),
-		st.revokeID, ev.ID)
+		st.rare.revokeID, ev.ID)
 }
 
 // expiredTokenUse raises expired_token_use on the first use of a token more
@@ -85,8 +90,8 @@ func (c *check) expiredTokenUse() {
 		return []string{ev.ID}
 	}
 
-	if st.fired&firedExpired == 0 && expires != 0 && now-expires > skew {
-		st.fired |= firedExpired
+	if st.flags&firedExpired == 0 && expires != 0 && now-expires > skew {
+		st.flags |= firedExpired
 		c.raise(RuleExpiredTokenUse, cfg.Severity,
 			fmt.Sprintf("Token %s was %s %s after it expired: find why the service accepts expired tokens.",
 				st.key, pastTense(ev.Kind), roundDuration(time.Duration(now-expires))),
@@ -96,8 +101,8 @@ func (c *check) expiredTokenUse() {
 	// Before nbf, or before iat: a token used before it was issued is
 	// forged or carries a clock far off the service's.
 	start := max(notBefore, issuedAt)
-	if st.fired&firedNotYetValid == 0 && start != 0 && start-now > skew {
-		st.fired |= firedNotYetValid
+	if st.flags&firedNotYetValid == 0 && start != 0 && start-now > skew {
+		st.flags |= firedNotYetValid
 		c.raise(RuleExpiredTokenUse, cfg.Severity,
 			fmt.Sprintf("Token %s was %s %s before it became valid (nbf or iat): check the issuer's clock, and treat the token as forged if the clock is right.",
 				st.key, pastTense(ev.Kind), roundDuration(time.Duration(start-now))),
@@ -111,31 +116,36 @@ func (c *check) expiredTokenUse() {
 func (c *check) refreshTokenReuse() {
 	cfg := c.engine.cfg.Rules.RefreshTokenReuse
 	st, ev := c.st, c.ev
-	if cfg.Disabled || st.fired&firedReuse != 0 {
+	if cfg.Disabled || st.flags&firedReuse != 0 {
 		return
+	}
+	var redeemID string
+	var redeemedAt int64
+	if st.rare != nil {
+		redeemID, redeemedAt = st.rare.redeemID, st.rare.redeemedAt
 	}
 
 	switch {
 	case ev.Kind == audit.KindRejected && ev.RejectReason == audit.RejectReused:
-		st.fired |= firedReuse
+		st.flags |= firedReuse
 		ids := []string{ev.ID}
-		if st.redeemID != "" {
-			ids = []string{st.redeemID, ev.ID}
+		if redeemID != "" {
+			ids = []string{redeemID, ev.ID}
 		}
 		c.raise(RuleRefreshTokenReuse, cfg.Severity,
 			fmt.Sprintf("Refresh token %s was presented again after it was redeemed, and the identity provider rejected it as reused: revoke every token of its family and find who holds a copy.", st.key),
 			ids...)
 
-	case ev.Kind == audit.KindRefreshed && st.redeemID != "" && ev.ID != st.redeemID:
-		after := time.Duration(ev.Time.UnixNano() - st.redeemedAt)
+	case ev.Kind == audit.KindRefreshed && redeemID != "" && ev.ID != redeemID:
+		after := time.Duration(ev.Time.UnixNano() - redeemedAt)
 		if after <= cfg.Grace {
 			return // a retry or a parallel refresh by the same client
 		}
-		st.fired |= firedReuse
+		st.flags |= firedReuse
 		c.raise(RuleRefreshTokenReuse, cfg.Severity,
 			fmt.Sprintf("Refresh token %s was redeemed again %s after its first redemption: revoke every token of its family and find who holds a copy.",
 				st.key, roundDuration(after)),
-			st.redeemID, ev.ID)
+			redeemID, ev.ID)
 	}
 }
 

@@ -2,6 +2,7 @@ package detect
 
 import (
 	"slices"
+	"time"
 
 	"github.com/tokentrail/tokentrail/audit"
 )
@@ -9,6 +10,11 @@ import (
 // tokenState is the engine's record of one token. Times are Unix
 // nanoseconds of event time, and zero means "not known". Event ID strings
 // are shared with the events they came from, not copied.
+//
+// The fields that most tokens need sit inline. The ones that only some
+// tokens need (a revocation, a redemption, a raised anomaly, a second
+// client) sit in rare, allocated on first need, which keeps the state of
+// an ordinary token small.
 type tokenState struct {
 	key          string
 	newer, older *tokenState // neighbours in the engine's list by last use
@@ -18,35 +24,64 @@ type tokenState struct {
 	expires, notBefore, issuedAt int64
 	lifetimeID                   string
 
+	flags flags
+
+	networks []networkUse // for rapid_ip_change, at most MaxNetworks+1
+
+	// uses counts the uses in the buckets of HighFrequency.Window.
+	uses windowCounter
+
+	place place // the latest geolocated use, for impossible_travel
+
+	client clientUse // the latest client, for concurrent_use
+
+	// family is the user-agent family of the latest use that had one, and
+	// familyID that use, for user_agent_change.
+	family   string
+	familyID string
+
+	rare *tokenRare
+}
+
+// tokenRare holds the state that only some tokens need.
+type tokenRare struct {
 	revokedAt  int64
 	revokeID   string
 	redeemedAt int64 // first redemption of a refresh token
 	redeemID   string
 
-	fired fired
-
-	networks []networkUse // for rapid_ip_change, at most MaxNetworks+1
-
-	// uses counts the uses of each of the last frequencyBuckets buckets of
-	// HighFrequency.Window/frequencyBuckets, the last one being bucket.
-	uses           [frequencyBuckets]uint32
-	bucket         int64
 	frequencyQuiet int64 // high_frequency stays quiet until this time
 
-	place place // the latest geolocated use, for impossible_travel
+	previousClient clientUse // the client before client, for concurrent_use
 
 	raised []string // IDs of the anomalies raised on this token
 }
 
-// fired marks the rules that raise at most one anomaly per token.
-type fired uint8
+// flags marks facts about a token: the rules that raise at most one
+// anomaly per token, and whether the token was seen issued.
+type flags uint16
 
 const (
-	firedRevoked fired = 1 << iota
+	firedRevoked flags = 1 << iota
 	firedExpired
 	firedNotYetValid
 	firedReuse
+	firedConcurrent
+	firedUserAgent
+	firedUnknown
+	firedThreatIntel
+
+	seenIssued    // an issued event of the token was checked
+	unknownQueued // a use of the token waits for its unknown_token verdict
 )
+
+// rareState returns st.rare, allocated if needed.
+func (st *tokenState) rareState() *tokenRare {
+	if st.rare == nil {
+		st.rare = &tokenRare{}
+	}
+	return st.rare
+}
 
 // check is one event being checked against the rules of one token.
 type check struct {
@@ -65,19 +100,27 @@ func (c *check) isUse() bool {
 // raise appends an anomaly of rule, proven by the events ids, unless the
 // token already raised one with the same ID.
 func (c *check) raise(rule string, severity audit.Severity, summary string, ids ...string) {
+	c.out = c.engine.raiseLocked(c.out, c.st, c.ev.Time, c.ev.Subject, rule, severity, summary, ids...)
+}
+
+// raiseLocked appends to out an anomaly of rule on the token st, at time at,
+// proven by the events ids, unless the token already raised one with the
+// same ID.
+func (e *Engine) raiseLocked(out []audit.Anomaly, st *tokenState, at time.Time, subject, rule string, severity audit.Severity, summary string, ids ...string) []audit.Anomaly {
 	id := audit.NewID(append([]string{rule}, ids...)...)
-	if slices.Contains(c.st.raised, id) {
-		return
+	if st.rare != nil && slices.Contains(st.rare.raised, id) {
+		return out
 	}
-	c.st.raised = append(c.st.raised, id)
-	c.engine.mu.stats.Anomalies++
-	c.out = append(c.out, audit.Anomaly{
+	rare := st.rareState()
+	rare.raised = append(rare.raised, id)
+	e.mu.stats.Anomalies++
+	return append(out, audit.Anomaly{
 		ID:       id,
 		Rule:     rule,
 		Severity: severity,
-		Time:     c.ev.Time,
-		TokenID:  c.st.key,
-		Subject:  c.ev.Subject,
+		Time:     at,
+		TokenID:  st.key,
+		Subject:  subject,
 		EventIDs: ids,
 		Summary:  summary,
 	})

@@ -1,0 +1,138 @@
+package detect
+
+import (
+	"fmt"
+	"net/netip"
+	"slices"
+	"time"
+
+	"github.com/tokentrail/tokentrail/audit"
+)
+
+// The names of the rules in this file, which watch networks across tokens.
+const (
+	RuleRejectedBurst        = "rejected_burst"
+	RuleSharedIPManySubjects = "shared_ip_many_subjects"
+)
+
+// maxSubjectsLimit bounds SharedIPManySubjects.MaxSubjects, since a network
+// keeps one entry of 32 bytes per subject up to it.
+const maxSubjectsLimit = 1000
+
+// countsAsRejection reports whether rejected_burst counts ev.
+func (e *Engine) countsAsRejection(ev *audit.Event) bool {
+	cfg := e.cfg.Rules.RejectedBurst
+	return !cfg.Disabled && ev.Kind == audit.KindRejected && slices.Contains(cfg.Reasons, ev.RejectReason)
+}
+
+// countsAsSubjectUse reports whether shared_ip_many_subjects counts ev: a
+// use or redemption of a token of a subject that names someone.
+func (e *Engine) countsAsSubjectUse(ev *audit.Event) bool {
+	cfg := e.cfg.Rules.SharedIPManySubjects
+	return !cfg.Disabled && (ev.Kind == audit.KindUsed || ev.Kind == audit.KindRefreshed) && !isPlaceholderSubject(ev.Subject)
+}
+
+// rejectedBurstLocked raises rejected_burst when the rejections that ns
+// counted over RejectedBurst.Window (see windowCounter) pass MaxRejections,
+// proven by the first rejection of the run and the one that passed the
+// threshold. After an anomaly the rule stays quiet on the network for one
+// Window.
+//
+// NOTE: the anomaly names two of the rejections, because keeping every ID
+// would make a burst cost memory in proportion to its size. The store
+// lists the others by address and time.
+func (e *Engine) rejectedBurstLocked(ns *networkState, ev *audit.Event, ip netip.Addr, out []audit.Anomaly) []audit.Anomaly {
+	cfg := e.cfg.Rules.RejectedBurst
+	now := ev.Time.UnixNano()
+	width := max(int64(cfg.Window)/frequencyBuckets, 1)
+	total, since := ns.rejections.add(now, width)
+	if total == 1 || ns.firstRejection == "" {
+		ns.firstRejection = ev.ID
+	}
+	if total <= uint64(cfg.MaxRejections) || now < ns.burstQuiet {
+		return out
+	}
+	ns.burstQuiet = now + int64(cfg.Window)
+
+	ids := []string{ns.firstRejection, ev.ID}
+	if ns.firstRejection == ev.ID {
+		ids = ids[1:]
+	}
+	return e.raiseNetworkLocked(out, ev, ev.Subject, RuleRejectedBurst, cfg.Severity,
+		fmt.Sprintf("%d presented tokens from %s were rejected within %s, the last as %s: block the address if it keeps sending forged tokens, and check that no token from it was accepted.",
+			total, e.networkName(ip), roundDuration(time.Duration(now-since)), ev.RejectReason),
+		ids...)
+}
+
+// sharedIPLocked raises shared_ip_many_subjects when the network of ev has
+// used tokens of more than MaxSubjects subjects within Window, proven by
+// the latest use of each. It then forgets every subject but the current
+// one, so that the next anomaly needs MaxSubjects new subjects.
+//
+// ns is nil while the network has no state: its only subject so far is
+// then kept in the table of first users, and a second subject within
+// Window gives the network its state.
+func (e *Engine) sharedIPLocked(ns *networkState, key uint64, ev *audit.Event, ip netip.Addr, out []audit.Anomaly) []audit.Anomaly {
+	cfg := e.cfg.Rules.SharedIPManySubjects
+	now := ev.Time.UnixNano()
+	window := int64(cfg.Window)
+	subject := e.subjectOf(ev)
+
+	if ns == nil {
+		slot := e.firstUseLocked(key)
+		switch {
+		case slot.id != "" && slot.network == key && now < slot.at:
+			return out // late
+		case slot.id == "" || now-slot.at > window:
+			*slot = firstUse{network: key, subject: subject, at: now, id: ev.ID}
+			return out
+		case slot.network != key:
+			e.mu.stats.FirstUsesReplaced++
+			*slot = firstUse{network: key, subject: subject, at: now, id: ev.ID}
+			return out
+		case slot.subject == subject:
+			slot.at, slot.id = now, ev.ID
+			return out
+		}
+		ns = e.newNetworkLocked(key, now) // takes the slot's subject
+	}
+
+	// Forget the subjects last seen before the window, and refresh or add
+	// the current one.
+	cutoff := now - window
+	kept := ns.subjects[:0]
+	found := false
+	for _, u := range ns.subjects {
+		if u.at < cutoff {
+			continue
+		}
+		if u.subject == subject {
+			u.at, u.id = now, ev.ID
+			found = true
+		}
+		kept = append(kept, u)
+	}
+	clear(ns.subjects[len(kept):])
+	ns.subjects = kept
+	if !found {
+		ns.subjects = append(ns.subjects, subjectUse{subject: subject, at: now, id: ev.ID})
+	}
+	if len(ns.subjects) <= cfg.MaxSubjects {
+		return out
+	}
+
+	ids := make([]string, len(ns.subjects))
+	var span time.Duration
+	for i, u := range ns.subjects {
+		ids[i] = u.id
+		span = max(span, time.Duration(now-u.at))
+	}
+	out = e.raiseNetworkLocked(out, ev, "", RuleSharedIPManySubjects, cfg.Severity,
+		fmt.Sprintf("%s used tokens of %d subjects within %s: if it is not a known office, proxy or VPN egress, the tokens were likely stolen, so revoke them and block the address.",
+			e.networkName(ip), len(ids), roundDuration(span)),
+		ids...)
+
+	clear(ns.subjects)
+	ns.subjects = append(ns.subjects[:0], subjectUse{subject: subject, at: now, id: ev.ID})
+	return out
+}
