@@ -47,7 +47,7 @@ func (e *Engine) rejectedBurstLocked(ns *networkState, ev *audit.Event, ip netip
 	width := max(int64(cfg.Window)/frequencyBuckets, 1)
 	total, since := ns.rejections.add(now, width)
 	if total == 1 || ns.firstRejection == "" {
-		ns.firstRejection = ev.ID
+		ns.firstRejection, ns.firstRejectionAt = ev.ID, now
 	}
 	if total <= uint64(cfg.MaxRejections) || now < ns.burstQuiet {
 		return out
@@ -60,7 +60,7 @@ func (e *Engine) rejectedBurstLocked(ns *networkState, ev *audit.Event, ip netip
 	}
 	return e.raiseNetworkLocked(out, ev, ev.Subject, RuleRejectedBurst, cfg.Severity,
 		fmt.Sprintf("%d presented tokens from %s were rejected within %s, the last as %s: block the address if it keeps sending forged tokens, and check that no token from it was accepted.",
-			total, e.networkName(ip), roundDuration(time.Duration(now-since)), ev.RejectReason),
+			total, e.networkName(ip), roundDuration(time.Duration(now-max(since, ns.firstRejectionAt))), ev.RejectReason),
 		ids...)
 }
 

@@ -16,9 +16,10 @@ type networkState struct {
 	newer, older *networkState
 	last         int64 // time of the latest event checked in order
 
-	rejections     windowCounter
-	firstRejection string // the first rejection counted since the count was last empty
-	burstQuiet     int64  // rejected_burst stays quiet until this time
+	rejections       windowCounter
+	firstRejection   string // the first rejection counted since the count was last empty
+	firstRejectionAt int64
+	burstQuiet       int64 // rejected_burst stays quiet until this time
 
 	subjects []subjectUse // for shared_ip_many_subjects, at most MaxSubjects+1
 }
