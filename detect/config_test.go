@@ -2,6 +2,7 @@ package detect
 
 import (
 	"errors"
+	"fmt"
 	"math"
 	"net/netip"
 	"strings"
@@ -104,6 +105,22 @@ func TestValidateNamesField(t *testing.T) {
 		{"rules.impossible_travel.default_accuracy_km", func(c *Config) { c.Rules.ImpossibleTravel.DefaultAccuracyKM = -1 }},
 		{"rules.impossible_travel.carrier_window", func(c *Config) { c.Rules.ImpossibleTravel.CarrierWindow = -1 }},
 		{"rules.impossible_travel.carrier_max_km", func(c *Config) { c.Rules.ImpossibleTravel.CarrierMaxKM = math.Inf(1) }},
+		{"rules.concurrent_use.window", func(c *Config) { c.Rules.ConcurrentUse.Window = -1 }},
+		{"rules.concurrent_use.severity", func(c *Config) { c.Rules.ConcurrentUse.Severity = 9 }},
+		{"rules.user_agent_change.severity", func(c *Config) { c.Rules.UserAgentChange.Severity = 9 }},
+		{"rules.unknown_token.max_waiting", func(c *Config) { c.Rules.UnknownToken.MaxWaiting = -1 }},
+		{"rules.unknown_token.issuers[1]", func(c *Config) { c.Rules.UnknownToken.Issuers = []string{"https://login.example.com", ""} }},
+		{"rules.threat_intel_ip.severity", func(c *Config) { c.Rules.ThreatIntelIP.Severity = 9 }},
+		{"rules.rejected_burst.max_rejections", func(c *Config) { c.Rules.RejectedBurst.MaxRejections = -1 }},
+		{"rules.rejected_burst.window", func(c *Config) { c.Rules.RejectedBurst.Window = -1 }},
+		{"rules.rejected_burst.reasons[0]", func(c *Config) { c.Rules.RejectedBurst.Reasons = []audit.RejectReason{"forged"} }},
+		{"rules.shared_ip_many_subjects.max_subjects", func(c *Config) { c.Rules.SharedIPManySubjects.MaxSubjects = 1001 }},
+		{"rules.shared_ip_many_subjects.window", func(c *Config) { c.Rules.SharedIPManySubjects.Window = -1 }},
+		{"network_state.max_networks", func(c *Config) { c.NetworkState.MaxNetworks = -1 }},
+		{"network_state.ttl", func(c *Config) { c.NetworkState.TTL = -1 }},
+		{"network_state.first_use_slots", func(c *Config) { c.NetworkState.FirstUseSlots = 1<<24 + 1 }},
+		{"network_state.ipv4_prefix", func(c *Config) { c.NetworkState.IPv4Prefix = 33 }},
+		{"network_state.ipv6_prefix", func(c *Config) { c.NetworkState.IPv6Prefix = 65 }},
 	}
 	for _, tc := range tests {
 		t.Run(tc.field, func(t *testing.T) {
@@ -139,10 +156,85 @@ func TestDefaults(t *testing.T) {
 		{"HighFrequency.Window", r.HighFrequency.Window, time.Minute},
 		{"ImpossibleTravel.MaxSpeedKMH", r.ImpossibleTravel.MaxSpeedKMH, 900.0},
 		{"RevokedTokenUse.Severity", r.RevokedTokenUse.Severity, audit.SeverityCritical},
+		{"ConcurrentUse.Window", r.ConcurrentUse.Window, time.Minute},
+		{"ConcurrentUse.Severity", r.ConcurrentUse.Severity, audit.SeverityHigh},
+		{"UserAgentChange.Severity", r.UserAgentChange.Severity, audit.SeverityMedium},
+		{"UnknownToken.Severity", r.UnknownToken.Severity, audit.SeverityHigh},
+		{"UnknownToken.MaxWaiting", r.UnknownToken.MaxWaiting, 10_000},
+		{"ThreatIntelIP.Severity", r.ThreatIntelIP.Severity, audit.SeverityHigh},
+		{"RejectedBurst.MaxRejections", r.RejectedBurst.MaxRejections, 20},
+		{"RejectedBurst.Window", r.RejectedBurst.Window, time.Minute},
+		{"RejectedBurst.Reasons", len(r.RejectedBurst.Reasons), 4},
+		{"SharedIPManySubjects.MaxSubjects", r.SharedIPManySubjects.MaxSubjects, 20},
+		{"SharedIPManySubjects.Window", r.SharedIPManySubjects.Window, 10 * time.Minute},
+		{"SharedIPManySubjects.Severity", r.SharedIPManySubjects.Severity, audit.SeverityHigh},
+		{"NetworkState.MaxNetworks", c.NetworkState.MaxNetworks, 20_000},
+		{"NetworkState.TTL", c.NetworkState.TTL, time.Hour},
+		{"NetworkState.FirstUseSlots", c.NetworkState.FirstUseSlots, 1 << 16},
+		{"NetworkState.IPv4Prefix", c.NetworkState.IPv4Prefix, 32},
+		{"NetworkState.IPv6Prefix", c.NetworkState.IPv6Prefix, 64},
 	}
 	for _, ch := range checks {
 		if ch.got != ch.want {
 			t.Errorf("default %s = %v, want %v", ch.name, ch.got, ch.want)
 		}
+	}
+}
+
+func TestParseConfigNewRules(t *testing.T) {
+	cfg, err := ParseConfig([]byte(`
+network_state:
+  max_networks: 5000
+  ttl: 30m
+  first_use_slots: 1024
+  ipv4_prefix: 24
+rules:
+  concurrent_use:
+    window: 2m
+  user_agent_change:
+    severity: low
+  unknown_token:
+    issuers: [https://login.example.com]
+    since: 2025-01-01T00:00:00Z
+  threat_intel_ip:
+    severity: critical
+  rejected_burst:
+    max_rejections: 50
+    window: 5m
+    reasons: [bad_signature, alg_none]
+  shared_ip_many_subjects:
+    max_subjects: 40
+    window: 15m
+`))
+	if err != nil {
+		t.Fatalf("ParseConfig: %v", err)
+	}
+	r := cfg.Rules
+	checks := []struct {
+		name      string
+		got, want any
+	}{
+		{"network_state.max_networks", cfg.NetworkState.MaxNetworks, 5000},
+		{"network_state.ttl", cfg.NetworkState.TTL, 30 * time.Minute},
+		{"network_state.first_use_slots", cfg.NetworkState.FirstUseSlots, 1024},
+		{"network_state.ipv4_prefix", cfg.NetworkState.IPv4Prefix, 24},
+		{"concurrent_use.window", r.ConcurrentUse.Window, 2 * time.Minute},
+		{"user_agent_change.severity", r.UserAgentChange.Severity, audit.SeverityLow},
+		{"unknown_token.issuers", strings.Join(r.UnknownToken.Issuers, ","), "https://login.example.com"},
+		{"unknown_token.since", r.UnknownToken.Since, time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)},
+		{"threat_intel_ip.severity", r.ThreatIntelIP.Severity, audit.SeverityCritical},
+		{"rejected_burst.max_rejections", r.RejectedBurst.MaxRejections, 50},
+		{"rejected_burst.window", r.RejectedBurst.Window, 5 * time.Minute},
+		{"rejected_burst.reasons", fmt.Sprint(r.RejectedBurst.Reasons), "[bad_signature alg_none]"},
+		{"shared_ip_many_subjects.max_subjects", r.SharedIPManySubjects.MaxSubjects, 40},
+		{"shared_ip_many_subjects.window", r.SharedIPManySubjects.Window, 15 * time.Minute},
+	}
+	for _, ch := range checks {
+		if ch.got != ch.want {
+			t.Errorf("%s = %v, want %v", ch.name, ch.got, ch.want)
+		}
+	}
+	if _, err := New(cfg); err != nil {
+		t.Errorf("New: %v", err)
 	}
 }

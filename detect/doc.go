@@ -5,7 +5,8 @@
 //
 // # Rules
 //
-// Each rule keeps per-token state and has thresholds in Config:
+// Each rule has its thresholds and severity in Config. These rules keep
+// per-token state:
 //
 //   - revoked_token_use: a use later than the clock skew after a revocation.
 //   - expired_token_use: a use later than the clock skew after exp, or
@@ -17,6 +18,24 @@
 //   - high_frequency: more uses than allowed within a window.
 //   - impossible_travel: two geolocated uses farther apart than a speed
 //     allows.
+//   - concurrent_use: two clients (user agent with ASN or network) take
+//     turns with one token, A then B then A, within a window.
+//   - user_agent_change: the user-agent family of a token's uses changes.
+//     It needs Config.UserAgents.
+//   - unknown_token: a use of a jti that a recorded issuer never issued.
+//   - threat_intel_ip: an observation from an address in a threat-intel
+//     list. It needs Config.IPLists.
+//
+// These rules keep per-network state, across tokens:
+//
+//   - rejected_burst: many tokens rejected as forged or malformed from one
+//     network within a window.
+//   - shared_ip_many_subjects: one network uses tokens of many subjects
+//     within a window.
+//
+// Config.UserAgents and Config.IPLists are small interfaces, so that the
+// engine needs no particular parser or list format. *enrich.Enricher
+// satisfies both.
 //
 // Tokens are keyed by audit.Event.Token: the jti when known, else the
 // fingerprint. Two events of one token that carry only a jti in one and only
@@ -34,9 +53,17 @@
 // An event that arrives later than the window still gets checked. When it
 // is older than an event already checked for its token, Stats.Late counts
 // it, and only the rules that compare it with the token's lifetime
-// (revocation, validity, redemption) see it. Importing several files that
-// overlap by more than the window should therefore be followed by a run over
-// the store in time order.
+// (revocation, validity, redemption, issuance, threat-intel lists) see it.
+// An event older than one already checked for its network feeds no network
+// rule. Importing several files that overlap by more than the window should
+// therefore be followed by a run over the store in time order.
+//
+// unknown_token waits longer. An issued event may carry a time up to
+// ClockSkew after the token's iat, so a use within ClockSkew of its iat
+// waits until an event later than iat plus ClockSkew has been checked, or
+// until Flush, before its verdict. An issued event that arrives after that
+// comes too late: import the issuer's log before the logs of the services
+// that use its tokens, or run over the store in time order.
 //
 // # Duplicates
 //
@@ -51,6 +78,14 @@
 //
 // State is kept per token. MaxTokens bounds the number of tokens (the least
 // recently seen is dropped), TokenTTL drops tokens unseen for that long in
-// event time, and MaxPending bounds the events held for reordering. Stats
-// counts every drop.
+// event time, and MaxPending bounds the events held for reordering.
+// NetworkState bounds the state per network in the same way, and
+// UnknownToken.MaxWaiting the uses waiting for an unknown_token verdict.
+// Stats counts every drop. A token whose state was dropped loses its
+// history: unknown_token then gives no verdict on tokens issued before the
+// latest dropped token's last event, since their issuance may have been
+// dropped too.
+//
+// BenchmarkObserve measures the heap the engine holds per active token with
+// every rule on, network state included.
 package detect

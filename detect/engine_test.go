@@ -11,6 +11,19 @@ import (
 	"github.com/tokentrail/tokentrail/audit"
 )
 
+// scenarioConfig turns on every rule for scenario.
+func scenarioConfig() Config {
+	return Config{
+		ReorderWindow: 10 * time.Second,
+		Rules: Rules{
+			HighFrequency: HighFrequency{MaxUses: 100, Window: time.Minute},
+			UnknownToken:  UnknownToken{Issuers: []string{idp}},
+		},
+		UserAgents: fakeFamilies{},
+		IPLists:    fakeLists{"tor-exit": {mustPrefix("203.0.113.192/26")}},
+	}
+}
+
 // scenario returns sorted events of several tokens that raise every rule,
 // mixed with benign uses, many of them at the same second as in logs of
 // second resolution.
@@ -33,19 +46,34 @@ func scenario() []audit.Event {
 	add("refresh", "rf-3", 40*time.Second, audit.KindRefreshed)
 	add("travel", "tr-1", 30*time.Second, audit.KindUsed, withGeo(48.8566, 2.3522))
 	add("travel", "tr-2", 90*time.Second, audit.KindUsed, withGeo(40.7128, -74.0060))
+	add("twin", "tw-1", 50*time.Second, audit.KindUsed, withIP("198.51.100.70"), withUA("Chrome/131.0"))
+	add("twin", "tw-2", 55*time.Second, audit.KindUsed, withIP("192.0.2.70"), withUA("curl/8.5"))
+	add("twin", "tw-3", 60*time.Second, audit.KindUsed, withIP("198.51.100.70"), withUA("Chrome/131.0"))
+	add("agent", "ag-1", 70*time.Second, audit.KindUsed, withUA("Chrome/131.0"))
+	add("agent", "ag-2", 80*time.Second, audit.KindUsed, withUA("curl/8.5"))
+	add("ghost", "gh-1", 100*time.Second, audit.KindUsed, withIssued(idp, 95*time.Second))
+	add("tor", "to-1", 110*time.Second, audit.KindUsed, withIP("203.0.113.200"))
+	for i := range 21 {
+		at := 120*time.Second + time.Duration(i)*time.Second
+		add(fmt.Sprintf("forged-%02d", i), fmt.Sprintf("rb-%02d", i), at, audit.KindRejected,
+			withIP("11.22.33.44"), withReject(audit.RejectBadSignature))
+		add(fmt.Sprintf("stolen-%02d", i), fmt.Sprintf("sh-%02d", i), at+40*time.Second, audit.KindUsed,
+			withIP("11.22.33.45"), withSubject(fmt.Sprintf("user-%02d@example.com", i)))
+	}
 	sort.SliceStable(out, func(i, j int) bool { return eventBefore(&out[i], &out[j]) })
 	return out
 }
 
 func TestShuffledWithinWindowMatchesSorted(t *testing.T) {
-	cfg := Config{
-		ReorderWindow: 10 * time.Second,
-		Rules:         Rules{HighFrequency: HighFrequency{MaxUses: 100, Window: time.Minute}},
-	}
+	cfg := scenarioConfig()
 	sorted := scenario()
 	want := run(t, cfg, sorted)
-	if len(want) < 6 {
-		t.Fatalf("sorted scenario raised %d anomalies, want at least one of each of the 6 rules: %+v", len(want), summarize(want))
+	rules := map[string]bool{}
+	for _, a := range want {
+		rules[a.Rule] = true
+	}
+	if len(rules) != 12 {
+		t.Fatalf("sorted scenario raised %d anomalies of %d rules, want all 12 rules: %+v", len(want), len(rules), summarize(want))
 	}
 
 	for seed := range uint64(20) {
@@ -86,7 +114,7 @@ func equalAnomaly(a, b audit.Anomaly) bool {
 }
 
 func TestReplayRaisesOnce(t *testing.T) {
-	cfg := Config{Rules: Rules{HighFrequency: HighFrequency{MaxUses: 100, Window: time.Minute}}}
+	cfg := scenarioConfig()
 	events := scenario()
 	eng, err := New(cfg)
 	if err != nil {
