@@ -66,12 +66,12 @@ func (e *Engine) rejectedBurstLocked(ns *networkState, ev *audit.Event, ip netip
 
 // sharedIPLocked raises shared_ip_many_subjects when the network of ev has
 // used tokens of more than MaxSubjects subjects within Window, proven by
-// the latest use of each. It then forgets every subject but the current
+// the latest use of each. It then drops every subject but the current
 // one, so that the next anomaly needs MaxSubjects new subjects.
 //
 // ns is nil while the network has no state: its only subject so far is
-// then kept in the table of first users, and a second subject within
-// Window gives the network its state.
+// then kept in the table of first users (see firstUse), and a second
+// subject within Window gives the network its state.
 func (e *Engine) sharedIPLocked(ns *networkState, key uint64, ev *audit.Event, ip netip.Addr, out []audit.Anomaly) []audit.Anomaly {
 	cfg := e.cfg.Rules.SharedIPManySubjects
 	now := ev.Time.UnixNano()
@@ -79,25 +79,29 @@ func (e *Engine) sharedIPLocked(ns *networkState, key uint64, ev *audit.Event, i
 	subject := e.subjectOf(ev)
 
 	if ns == nil {
-		slot := e.firstUseLocked(key)
+		set := e.firstUseSetLocked(key)
+		slot := findFirstUse(set, key)
 		switch {
-		case slot.id != "" && slot.network == key && now < slot.at:
+		case slot == nil:
+			slot = freeFirstUse(set)
+			switch {
+			case slot.id == "":
+				e.mu.firstUsesFilled++
+			case now-slot.at <= window:
+				e.mu.stats.FirstUsesReplaced++
+			}
+			*slot = firstUse{network: key, subject: subject, at: now, id: ev.ID}
+			return out
+		case now < slot.at:
 			return out // late
-		case slot.id == "" || now-slot.at > window:
+		case now-slot.at > window || slot.subject == subject:
 			*slot = firstUse{network: key, subject: subject, at: now, id: ev.ID}
-			return out
-		case slot.network != key:
-			e.mu.stats.FirstUsesReplaced++
-			*slot = firstUse{network: key, subject: subject, at: now, id: ev.ID}
-			return out
-		case slot.subject == subject:
-			slot.at, slot.id = now, ev.ID
 			return out
 		}
 		ns = e.newNetworkLocked(key, now) // takes the slot's subject
 	}
 
-	// Forget the subjects last seen before the window, and refresh or add
+	// Drop the subjects last seen before the window, and refresh or add
 	// the current one.
 	cutoff := now - window
 	kept := ns.subjects[:0]

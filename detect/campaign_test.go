@@ -248,25 +248,31 @@ func TestSharedIPSummaryNamesNetwork(t *testing.T) {
 	}
 }
 
-// Two networks that share the one slot of the table of first users replace
-// each other's first user, which then needs one more subject.
+// Five networks that share one set of four slots of the table of first
+// users replace the first user used longest ago, whose network then needs
+// one more subject.
 func TestFirstUseSlotReplaced(t *testing.T) {
 	cfg := Config{
 		ReorderWindow: -1,
-		NetworkState:  NetworkState{FirstUseSlots: 1},
+		NetworkState:  NetworkState{FirstUseSlots: 4},
 		Rules:         Rules{SharedIPManySubjects: SharedIPManySubjects{MaxSubjects: 2}},
 	}
 	eng, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	other := "11.22.34.1"
+	use := func(id string, at time.Duration, subject, ip string) audit.Event {
+		return event(id, at, audit.KindUsed, withToken(id), withSubject(subject), withIP(ip))
+	}
 	events := []audit.Event{
-		event("a0", 0, audit.KindUsed, withToken("a0"), withSubject("ann"), withIP(attacker)),
-		event("b0", time.Second, audit.KindUsed, withToken("b0"), withSubject("bob"), withIP(other)),
-		event("a1", 2*time.Second, audit.KindUsed, withToken("a1"), withSubject("cid"), withIP(attacker)),
-		event("a2", 3*time.Second, audit.KindUsed, withToken("a2"), withSubject("dan"), withIP(attacker)),
-		event("a3", 4*time.Second, audit.KindUsed, withToken("a3"), withSubject("eve"), withIP(attacker)),
+		use("a0", 0, "ann", attacker),
+		use("b0", time.Second, "bob", "11.22.34.1"),
+		use("c0", 2*time.Second, "cat", "11.22.35.1"),
+		use("d0", 3*time.Second, "dee", "11.22.36.1"),
+		use("e0", 4*time.Second, "eli", "11.22.37.1"), // replaces a0
+		use("a1", 5*time.Second, "cid", attacker),     // replaces b0
+		use("a2", 6*time.Second, "dan", attacker),
+		use("a3", 7*time.Second, "eve", attacker),
 	}
 	got := observeAll(eng, events)
 	if want := []found{{RuleSharedIPManySubjects, high, []string{"a1", "a2", "a3"}}}; !equalFound(summarize(got), want) {
@@ -294,5 +300,37 @@ func TestNetworkEviction(t *testing.T) {
 	reject("x4", 90*time.Minute, "11.0.3.1") // drops 11.0.1.1 and 11.0.2.1 by age
 	if s := eng.Stats(); s.NetworksEvictedByAge != 2 || s.Networks != 1 {
 		t.Errorf("Stats() = %+v, want NetworksEvictedByAge 2 and Networks 1", s)
+	}
+}
+
+// The table of first users grows as networks arrive, and keeps each
+// network's first user as it grows.
+func TestFirstUseTableGrows(t *testing.T) {
+	cfg := Config{
+		ReorderWindow: -1,
+		NetworkState:  NetworkState{FirstUseSlots: 4096},
+		Rules:         Rules{SharedIPManySubjects: SharedIPManySubjects{MaxSubjects: 1}},
+	}
+	eng, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 1000 {
+		ip := netip.AddrFrom4([4]byte{11, byte(i >> 8), byte(i), 1}).String()
+		id := fmt.Sprintf("first-%04d", i)
+		if got := eng.Observe(event(id, time.Duration(i)*time.Millisecond, audit.KindUsed, withToken(id), withIP(ip))); len(got) != 0 {
+			t.Fatalf("first use %s raised %+v", id, summarize(got))
+		}
+	}
+	if n := len(eng.mu.firstUses); n != 4096 {
+		t.Errorf("table size = %d, want 4096 after 1,000 networks", n)
+	}
+
+	got := eng.Observe(event("second", 2*time.Second, audit.KindUsed, withToken("t2"), withSubject("bob@example.com"), withIP("11.0.0.1")))
+	if want := []found{{RuleSharedIPManySubjects, high, []string{"first-0000", "second"}}}; !equalFound(summarize(got), want) {
+		t.Errorf("anomalies = %+v, want %+v", summarize(got), want)
+	}
+	if s := eng.Stats(); s.FirstUsesReplaced > 10 {
+		t.Errorf("Stats().FirstUsesReplaced = %d, want at most 1%% of 1,000 networks in 4,096 slots", s.FirstUsesReplaced)
 	}
 }

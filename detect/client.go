@@ -90,12 +90,12 @@ func (c *check) concurrentUse() {
 	}
 	st.flags |= firedConcurrent
 	c.raise(RuleConcurrentUse, cfg.Severity,
-		fmt.Sprintf("Token %s was used by two clients in turn within %s, the second from another network or user agent than %s: the token is likely copied, so revoke it and find which client is not the owner's.",
+		fmt.Sprintf("Token %s went back and forth between two clients (address or user agent) within %s, the last use from %s: the token is likely copied, so revoke it and find which client is not the owner's.",
 			st.key, roundDuration(span), ip),
 		first.id, between.id, cur.id)
 }
 
-// clientOf returns the hash that tells one client of a token from another:
+// clientOf returns the hash that distinguishes the clients of a token:
 // the user agent with the ASN, or with the network of ip when asn is zero.
 func (e *Engine) clientOf(ip netip.Addr, asn uint32, userAgent string) uint64 {
 	where := mix64(uint64(asn)) // ASNs and networks hash apart

@@ -99,11 +99,14 @@ type NetworkState struct {
 	// Default 1h.
 	TTL time.Duration `yaml:"ttl"`
 
-	// FirstUseSlots is the size of the table of first users, rounded up to
-	// a power of two, 1 to 16,777,216. Each slot takes 40 bytes. When two
-	// active networks share a slot, the later replaces the earlier, which
-	// then needs one more subject to get its own state, and
-	// Stats.FirstUsesReplaced counts it. Default 65,536.
+	// FirstUseSlots is the maximum size of the table of first users, 1 to
+	// 16,777,216, rounded up to a power of two of at least 4. The table
+	// starts at 1,024 slots or fewer and doubles when a quarter full. Each
+	// slot takes 40 bytes. A network's hash picks a set of 4 slots. When a
+	// new network finds its set full, it takes the slot used longest ago,
+	// whose network then needs one more subject to get its own state, and
+	// Stats.FirstUsesReplaced counts it if that slot was within the
+	// shared_ip_many_subjects window. Default 65,536.
 	FirstUseSlots int `yaml:"first_use_slots"`
 
 	IPv4Prefix int `yaml:"ipv4_prefix"` // bits of an IPv4 network, 1 to 32; default 32
@@ -268,7 +271,7 @@ type RejectedBurst struct {
 
 // SharedIPManySubjects configures shared_ip_many_subjects: one network uses
 // tokens of more than MaxSubjects distinct subjects within Window, as when
-// stolen tokens are replayed from one host. Subjects are told apart by
+// stolen tokens are replayed from one host. Subjects are distinguished by
 // issuer and subject. Placeholder subjects (empty, "-", "null", "nil",
 // "none", "unknown", "undefined", "n/a", in any case) are not people and
 // never count. Default severity high.

@@ -50,8 +50,10 @@ type Engine struct {
 		// networks in the order they were last seen.
 		newestNetwork, oldestNetwork *networkState
 		// firstUses is the table of first users of networks without state,
-		// allocated on first need.
-		firstUses []firstUse
+		// allocated on first need, and firstUsesFilled counts its slots in
+		// use.
+		firstUses       []firstUse
+		firstUsesFilled int
 
 		// incoming holds the event being observed, so that passing it by
 		// pointer does not move it to the heap.

@@ -46,6 +46,7 @@ func scenario() []audit.Event {
 	add("refresh", "rf-3", 40*time.Second, audit.KindRefreshed)
 	add("travel", "tr-1", 30*time.Second, audit.KindUsed, withGeo(48.8566, 2.3522))
 	add("travel", "tr-2", 90*time.Second, audit.KindUsed, withGeo(40.7128, -74.0060))
+
 	add("twin", "tw-1", 50*time.Second, audit.KindUsed, withIP("198.51.100.70"), withUA("Chrome/131.0"))
 	add("twin", "tw-2", 55*time.Second, audit.KindUsed, withIP("192.0.2.70"), withUA("curl/8.5"))
 	add("twin", "tw-3", 60*time.Second, audit.KindUsed, withIP("198.51.100.70"), withUA("Chrome/131.0"))

@@ -31,14 +31,14 @@ func (c *check) threatIntelIP() {
 	if len(names) == 0 {
 		return
 	}
-	which := "the list " + names[0]
+	listPhrase := "the list " + names[0]
 	if len(names) > 1 {
-		which = "the lists " + strings.Join(names, ", ")
+		listPhrase = "the lists " + strings.Join(names, ", ")
 	}
 	st.flags |= firedThreatIntel
 	c.raise(RuleThreatIntelIP, cfg.Severity,
 		fmt.Sprintf("Token %s was %s %s, which is on %s: revoke the token unless its owner is known to use that address.",
-			st.key, observedFrom(ev.Kind), ip, which),
+			st.key, observedFrom(ev.Kind), ip, listPhrase),
 		ev.ID)
 }
 

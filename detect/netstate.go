@@ -32,7 +32,9 @@ type subjectUse struct {
 }
 
 // firstUse is a slot of the table of first users: the latest use of a
-// network that has no state of its own, by its only subject so far.
+// network that has no state of its own, by its only subject so far. The
+// table trades exactness for a fixed size: a network whose slot is taken
+// by another needs one more subject to get its own state.
 type firstUse struct {
 	network uint64
 	subject uint64
@@ -90,14 +92,79 @@ func (e *Engine) checkNetworkLocked(ev *audit.Event, out []audit.Anomaly) []audi
 	return out
 }
 
-// firstUseLocked returns the slot of the table of first users for the
-// network key, allocating the table on first need.
-func (e *Engine) firstUseLocked(key uint64) *firstUse {
-	if e.mu.firstUses == nil {
-		n := 1 << bits.Len(uint(e.cfg.NetworkState.FirstUseSlots-1))
-		e.mu.firstUses = make([]firstUse, n)
+// minFirstUseSlots is the size the table of first users starts at. The
+// table doubles each time a quarter of its slots are filled, up to
+// NetworkState.FirstUseSlots, so that an engine that sees few networks,
+// such as the one of Run, stays small. At a quarter full, about 0.4% of the
+// sets of 4 slots overflow (a Poisson estimate for evenly spread hashes).
+const minFirstUseSlots = 1024
+
+// firstUseWays is the number of slots a network may take in the table of
+// first users: the table is split into sets of this many slots, and a
+// network's hash picks its set.
+const firstUseWays = 4
+
+// firstUseSetLocked returns the set of slots of the table of first users
+// for the network key, allocating or growing the table as needed.
+func (e *Engine) firstUseSetLocked(key uint64) []firstUse {
+	limit := max(1<<bits.Len(uint(e.cfg.NetworkState.FirstUseSlots-1)), firstUseWays)
+	switch {
+	case e.mu.firstUses == nil:
+		e.mu.firstUses = make([]firstUse, min(limit, minFirstUseSlots))
+	case 4*e.mu.firstUsesFilled >= len(e.mu.firstUses) && len(e.mu.firstUses) < limit:
+		e.growFirstUsesLocked()
 	}
-	return &e.mu.firstUses[mix64(key)&uint64(len(e.mu.firstUses)-1)]
+	return firstUseSet(e.mu.firstUses, key)
+}
+
+func firstUseSet(table []firstUse, key uint64) []firstUse {
+	sets := uint64(len(table) / firstUseWays)
+	i := int(mix64(key)&(sets-1)) * firstUseWays
+	return table[i : i+firstUseWays : i+firstUseWays]
+}
+
+// growFirstUsesLocked doubles the table of first users. The slots of one set
+// move to the two sets its index becomes, so every slot finds room.
+func (e *Engine) growFirstUsesLocked() {
+	old := e.mu.firstUses
+	e.mu.firstUses = make([]firstUse, 2*len(old))
+	for _, u := range old {
+		if u.id == "" {
+			continue
+		}
+		set := firstUseSet(e.mu.firstUses, u.network)
+		for i := range set {
+			if set[i].id == "" {
+				set[i] = u
+				break
+			}
+		}
+	}
+}
+
+// findFirstUse returns the slot of the network key in set, or nil.
+func findFirstUse(set []firstUse, key uint64) *firstUse {
+	for i := range set {
+		if set[i].id != "" && set[i].network == key {
+			return &set[i]
+		}
+	}
+	return nil
+}
+
+// freeFirstUse returns the slot of set to take for a new network: a free
+// one, else the one used longest ago.
+func freeFirstUse(set []firstUse) *firstUse {
+	oldest := &set[0]
+	for i := range set {
+		if set[i].id == "" {
+			return &set[i]
+		}
+		if set[i].at < oldest.at {
+			oldest = &set[i]
+		}
+	}
+	return oldest
 }
 
 // newNetworkLocked creates the state of the network key, seen at now,
@@ -112,11 +179,12 @@ func (e *Engine) newNetworkLocked(key uint64, now int64) *networkState {
 	e.mu.networks[key] = ns
 	e.pushNetworkLocked(ns)
 
-	if slot := e.firstUseLocked(key); slot.id != "" && slot.network == key {
+	if slot := findFirstUse(e.firstUseSetLocked(key), key); slot != nil {
 		if now-slot.at <= int64(e.cfg.Rules.SharedIPManySubjects.Window) {
 			ns.subjects = append(ns.subjects, subjectUse{subject: slot.subject, at: slot.at, id: slot.id})
 		}
 		*slot = firstUse{}
+		e.mu.firstUsesFilled--
 	}
 	return ns
 }
@@ -211,8 +279,8 @@ func isPlaceholderSubject(s string) bool {
 	return false
 }
 
-// subjectOf returns the hash that tells subjects apart: the subject within
-// its issuer.
+// subjectOf returns the hash that distinguishes subjects: the subject
+// within its issuer.
 func (e *Engine) subjectOf(ev *audit.Event) uint64 {
 	return mix64(maphash.String(e.seed, ev.Issuer)) ^ maphash.String(e.seed, ev.Subject)
 }

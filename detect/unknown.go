@@ -16,6 +16,7 @@ const RuleUnknownToken = "unknown_token"
 type waitingUse struct {
 	due      int64 // the verdict is given once an event later than this is checked
 	key      string
+	issuer   string
 	issuedAt int64
 	at       time.Time
 	subject  string
@@ -25,9 +26,9 @@ type waitingUse struct {
 // unknownToken raises unknown_token on the first use or redemption of a jti
 // of one of UnknownToken.Issuers when no issued event of it was checked.
 //
-// A verdict needs the token's iat, to tell whether the engine could have
-// seen the issuance: the iat, less ClockSkew, must fall at or after
-// UnknownToken.Since (by default the first event checked) and after the
+// A verdict needs the token's iat, which shows whether the engine could
+// have seen the issuance. The iat, less ClockSkew, must fall at or after
+// UnknownToken.Since (by default the first event checked), and after the
 // latest event of any token whose state was dropped. Otherwise the
 // issuance may predate the record, or its state may have been dropped to
 // stay within MaxTokens or TokenTTL, and the use gets no verdict.
@@ -53,7 +54,7 @@ func (c *check) unknownToken() {
 	}
 
 	due := issuedAt + int64(e.cfg.ClockSkew)
-	w := waitingUse{due: due, key: st.key, issuedAt: issuedAt, at: ev.Time, subject: ev.Subject, id: ev.ID}
+	w := waitingUse{due: due, key: st.key, issuer: ev.Issuer, issuedAt: issuedAt, at: ev.Time, subject: ev.Subject, id: ev.ID}
 	if due < e.mu.checked.UnixNano() {
 		st.flags |= firedUnknown
 		c.out = e.raiseUnknownLocked(c.out, st, &w)
@@ -126,6 +127,6 @@ func (e *Engine) settleWaitingLocked(out []audit.Anomaly, now int64, all bool) [
 func (e *Engine) raiseUnknownLocked(out []audit.Anomaly, st *tokenState, w *waitingUse) []audit.Anomaly {
 	cfg := e.cfg.Rules.UnknownToken
 	return e.raiseLocked(out, st, w.at, w.subject, RuleUnknownToken, cfg.Severity,
-		fmt.Sprintf("Token %s was used, but its recorded issuer never issued it: check the issuer's signing keys for a leak, and block the token.", st.key),
+		fmt.Sprintf("Token %s was used, but no issuance of it by %s was recorded: check whether the issuer's signing key leaked, and block the token at the services that accept it.", st.key, w.issuer),
 		w.id)
 }

@@ -149,8 +149,8 @@ func TestUnknownToken(t *testing.T) {
 	})
 }
 
-// An issuance whose token state was dropped cannot be told from no
-// issuance, so a later use gets no verdict.
+// An issuance whose token state was dropped cannot be distinguished from
+// no issuance, so a later use gets no verdict.
 func TestUnknownTokenAfterEviction(t *testing.T) {
 	cfg := Config{MaxTokens: 2, Rules: Rules{UnknownToken: UnknownToken{Issuers: []string{idp}}}}
 	events := []audit.Event{
