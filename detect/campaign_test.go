@@ -244,7 +244,7 @@ func TestSharedIPSummaryNamesNetwork(t *testing.T) {
 		t.Errorf("Summary = %q, want it to start with %q", got[0].Summary, want)
 	}
 	if got[0].TokenID != "tok-02" || got[0].Subject != "" {
-		t.Errorf("TokenID, Subject = %q, %q, want the last token and no one subject", got[0].TokenID, got[0].Subject)
+		t.Errorf("TokenID, Subject = %q, %q, want %q and an empty subject", got[0].TokenID, got[0].Subject, "tok-02")
 	}
 }
 

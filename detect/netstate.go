@@ -94,8 +94,8 @@ func (e *Engine) checkNetworkLocked(ev *audit.Event, out []audit.Anomaly) []audi
 
 // minFirstUseSlots is the size the table of first users starts at. The
 // table doubles each time a quarter of its slots are filled, up to
-// NetworkState.FirstUseSlots, so that an engine that sees few networks,
-// such as the one of Run, stays small. At a quarter full, about 0.4% of the
+// NetworkState.FirstUseSlots, so that an engine that checks the events of
+// few networks, such as the one of Run, stays small. At a quarter full, about 0.4% of the
 // sets of 4 slots overflow (a Poisson estimate for evenly spread hashes).
 const minFirstUseSlots = 1024
 

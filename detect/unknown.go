@@ -36,10 +36,9 @@ type waitingUse struct {
 // The issued event may carry a time up to ClockSkew after iat, and so come
 // after the use when the token is used at once. A use within ClockSkew of
 // its iat therefore waits until an event later than iat plus ClockSkew has
-// been checked, or until Flush. Issued events that arrive out of order are
-// put back in order by the reorder window; one that arrives later than
-// that, after its token's verdict was given, comes too late to prevent the
-// anomaly.
+// been checked, or until Flush. The reorder window puts issued events that
+// arrive out of order back in order. An issued event that arrives after its
+// token's verdict was given comes too late to prevent the anomaly.
 func (c *check) unknownToken() {
 	e := c.engine
 	cfg := e.cfg.Rules.UnknownToken
