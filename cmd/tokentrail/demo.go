@@ -119,7 +119,13 @@ func runDemo(ctx context.Context, stdout io.Writer, keep string, asJSON bool) er
 		"revoked, and the script's next requests are refused. The investigation:\n\n", story.AttackerIP)
 	fmt.Fprintf(log, "$ tokentrail investigate %s\n\n", story.Token)
 
-	report, err := forensics.InvestigateToken(ctx, db, forensics.TokenRef{TokenID: story.Token}, forensics.Options{Now: time.Now(), Detect: detector(detect.Config{})})
+	enricher, err := openEnricher(ctx, "")
+	if err != nil {
+		return err
+	}
+	defer enricher.Close()
+	detection := detect.Config{UserAgents: enricher, IPLists: enricher}
+	report, err := forensics.InvestigateToken(ctx, db, forensics.TokenRef{TokenID: story.Token}, forensics.Options{Now: time.Now(), Detect: enrichedDetector(detection, enricher)})
 	if err != nil {
 		return fmt.Errorf("investigate demo token: %w", err)
 	}

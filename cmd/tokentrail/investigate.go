@@ -1,12 +1,14 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -14,6 +16,7 @@ import (
 
 	"github.com/tokentrail/tokentrail/audit"
 	"github.com/tokentrail/tokentrail/detect"
+	"github.com/tokentrail/tokentrail/enrich"
 	"github.com/tokentrail/tokentrail/forensics"
 )
 
@@ -26,6 +29,7 @@ type investigateFlags struct {
 	json        bool
 	at          string
 	rules       string
+	enrich      string
 }
 
 func newInvestigateCommand(g *globalFlags) *cobra.Command {
@@ -67,6 +71,13 @@ docs/report-json.md and stay stable.`,
 			if err != nil {
 				return err
 			}
+			enricher, err := openEnricher(cmd.Context(), f.enrich)
+			if err != nil {
+				return err
+			}
+			defer enricher.Close()
+			detection.UserAgents = enricher
+			detection.IPLists = enricher
 
 			// Investigating must not create an empty store where the user
 			// mistyped the path.
@@ -79,7 +90,7 @@ docs/report-json.md and stay stable.`,
 			}
 			defer db.Close()
 
-			report, err := forensics.InvestigateToken(cmd.Context(), db, ref, forensics.Options{Now: now, Detect: detector(detection)})
+			report, err := forensics.InvestigateToken(cmd.Context(), db, ref, forensics.Options{Now: now, Detect: enrichedDetector(detection, enricher)})
 			if errors.Is(err, forensics.ErrTokenNotFound) {
 				return fmt.Errorf("no event in %s names %s: import the logs that saw it first (tokentrail import FILE)", g.db, ref)
 			}
@@ -100,6 +111,7 @@ docs/report-json.md and stay stable.`,
 	fl.BoolVar(&f.json, "json", false, "print the report as JSON (see docs/report-json.md)")
 	fl.StringVar(&f.at, "at", "", "report time for the status, RFC 3339 (default: now)")
 	fl.StringVar(&f.rules, "rules", "", "YAML file of detection thresholds (default: the built-in rules at their defaults; see docs/detection.md)")
+	fl.StringVar(&f.enrich, "enrich", "", "YAML file naming GeoIP/ASN .mmdb files and threat-intel lists for detection (see docs/detection.md)")
 	return cmd
 }
 
@@ -120,10 +132,36 @@ func loadDetectConfig(path string) (detect.Config, error) {
 	return cfg, nil
 }
 
-// detector runs the rules of cfg over one token's trail.
-func detector(cfg detect.Config) func([]audit.Event) ([]audit.Anomaly, error) {
+// openEnricher loads the databases and lists that path names. Without a
+// path, the enricher only reads user-agent families.
+func openEnricher(ctx context.Context, path string) (*enrich.Enricher, error) {
+	var cfg enrich.Config
+	if path != "" {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("read --enrich: %w", err)
+		}
+		if cfg, err = enrich.ParseConfig(data); err != nil {
+			return nil, fmt.Errorf("invalid --enrich %s: %w", path, err)
+		}
+	}
+	en, err := enrich.New(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("--enrich %s: %w", path, err)
+	}
+	return en, nil
+}
+
+// enrichedDetector runs the rules of cfg over one token's trail after
+// filling the locations and networks that the sources left empty. The
+// report keeps the events as they were recorded.
+func enrichedDetector(cfg detect.Config, en *enrich.Enricher) func([]audit.Event) ([]audit.Anomaly, error) {
 	return func(events []audit.Event) ([]audit.Anomaly, error) {
-		return detect.Run(cfg, events)
+		enriched := slices.Clone(events)
+		for i := range enriched {
+			en.Enrich(&enriched[i])
+		}
+		return detect.Run(cfg, enriched)
 	}
 }
 

@@ -249,6 +249,17 @@ func TestInvestigateWays(t *testing.T) {
 	if report.TokenID != jti || report.Status != forensics.StatusRevoked || report.Usage.Total != 101 {
 		t.Errorf("report = %s, %s, %d uses; want %s, revoked, 101", report.TokenID, report.Status, report.Usage.Total, jti)
 	}
+	// The replay by a script from another network, interleaved with the
+	// office's own uses, is what the default rules must point at.
+	var rules []string
+	for _, a := range report.Anomalies {
+		rules = append(rules, a.Rule)
+	}
+	for _, want := range []string{"concurrent_use", "user_agent_change"} {
+		if !slices.Contains(rules, want) {
+			t.Errorf("anomalies = %v, want %s among them", rules, want)
+		}
+	}
 
 	// A raw token read from standard input is looked up by its jti and
 	// never printed.
