@@ -45,7 +45,7 @@ func (e *Engine) rejectedBurstLocked(ns *networkState, ev *audit.Event, ip netip
 	cfg := e.cfg.Rules.RejectedBurst
 	now := ev.Time.UnixNano()
 	width := max(int64(cfg.Window)/frequencyBuckets, 1)
-	total, since := ns.rejections.add(now, width)
+	total := ns.rejections.add(now, width)
 	if total == 1 || ns.firstRejection == "" {
 		ns.firstRejection, ns.firstRejectionAt = ev.ID, now
 	}
@@ -60,7 +60,7 @@ func (e *Engine) rejectedBurstLocked(ns *networkState, ev *audit.Event, ip netip
 	}
 	return e.raiseNetworkLocked(out, ev, ev.Subject, RuleRejectedBurst, cfg.Severity,
 		fmt.Sprintf("%d presented tokens from %s were rejected within %s, the last as %s: block the address if it keeps sending forged tokens, and check that no token from it was accepted.",
-			total, e.networkName(ip), roundDuration(time.Duration(now-max(since, ns.firstRejectionAt))), ev.RejectReason),
+			total, e.networkName(ip), roundDuration(min(time.Duration(now-ns.firstRejectionAt), cfg.Window)), ev.RejectReason),
 		ids...)
 }
 

@@ -27,16 +27,18 @@ type clientUse struct {
 }
 
 // clientAddress returns the event's address when it may name a client of
-// the token: a use whose address is neither internal nor trusted. A use
-// without an address gives ok true and an invalid address. Internal
-// addresses are those of services that pass the token on behind a gateway,
-// with their own user agents, so they never count as clients.
+// the token: a use whose address is not internal. A use without an address
+// gives ok true and an invalid address. Internal addresses are those of
+// services that pass the token on behind a gateway, with their own user
+// agents, so they never count as clients. A trusted network, such as an
+// office's egress, does hold clients: trusting it only keeps it from
+// counting as a network change or a location.
 func (c *check) clientAddress() (ip netip.Addr, ok bool) {
 	if !c.isUse() {
 		return netip.Addr{}, false
 	}
 	ip = c.ev.IP.Unmap()
-	if ip.IsValid() && (isInternal(ip) || c.engine.isTrusted(ip)) {
+	if ip.IsValid() && isInternal(ip) {
 		return netip.Addr{}, false
 	}
 	return ip, true

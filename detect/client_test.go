@@ -94,13 +94,16 @@ func TestConcurrentUse(t *testing.T) {
 			},
 		},
 		{
-			name: "trusted egress",
+			// Trusting an office's egress keeps it from counting as a
+			// network change, but the office still holds a client.
+			name: "client behind a trusted egress",
 			cfg:  Config{TrustedNetworks: []netipPrefix{mustPrefix("203.0.113.0/24")}},
 			events: []audit.Event{
 				use("a1", 0, laptop),
 				use("b1", 10*time.Second, thief),
 				use("a2", 20*time.Second, laptop),
 			},
+			want: []found{{RuleConcurrentUse, high, []string{"a1", "b1", "a2"}}},
 		},
 		{
 			name: "uses without user agent or address",
@@ -164,6 +167,15 @@ func TestUserAgentChange(t *testing.T) {
 				event("u1", 0, audit.KindUsed, withUA("Chrome/130.0")),
 				event("u2", time.Hour, audit.KindUsed, withUA("Chrome/131.0")),
 			},
+		},
+		{
+			name: "from a trusted office to a script",
+			cfg:  Config{UserAgents: fakeFamilies{}, TrustedNetworks: []netipPrefix{mustPrefix("203.0.113.0/24")}},
+			events: []audit.Event{
+				event("u1", 0, audit.KindUsed, withIP("203.0.113.24"), withUA("Chrome/131.0")),
+				event("u2", time.Hour, audit.KindUsed, withIP("198.51.100.77"), withUA("curl/8.5")),
+			},
+			want: []found{{RuleUserAgentChange, medium, []string{"u1", "u2"}}},
 		},
 		{
 			name: "no families given",

@@ -2,7 +2,6 @@ package detect
 
 import (
 	"fmt"
-	"time"
 )
 
 // RuleHighFrequency is the name of the rule in this file.
@@ -23,8 +22,8 @@ type windowCounter struct {
 }
 
 // add counts one event at now, in buckets of width nanoseconds, and returns
-// the count over the window and the start of the counted span.
-func (w *windowCounter) add(now, width int64) (total uint64, since int64) {
+// the count over the window.
+func (w *windowCounter) add(now, width int64) (total uint64) {
 	bucket := floorDiv(now, width)
 
 	// Empty the buckets that the window has moved past.
@@ -44,7 +43,7 @@ func (w *windowCounter) add(now, width int64) (total uint64, since int64) {
 	for _, n := range w.counts {
 		total += uint64(n)
 	}
-	return total, (bucket - frequencyBuckets + 1) * width
+	return total
 }
 
 // highFrequency raises high_frequency when the token's uses counted over
@@ -62,14 +61,16 @@ func (c *check) highFrequency() {
 	st := c.st
 	now := c.ev.Time.UnixNano()
 	width := max(int64(cfg.Window)/frequencyBuckets, 1)
-	total, since := st.uses.add(now, width)
+	total := st.uses.add(now, width)
 	if total <= uint64(cfg.MaxUses) || (st.rare != nil && now < st.rare.frequencyQuiet) {
 		return
 	}
 	st.rareState().frequencyQuiet = now + int64(cfg.Window)
 	c.raise(RuleHighFrequency, cfg.Severity,
-		fmt.Sprintf("Token %s was used %d times within %s, more than %d: check whether a script or an attacker replays it, and rate-limit or revoke it.",
-			st.key, total, roundDuration(time.Duration(now-since)), cfg.MaxUses),
+		// The buckets bound the span of the counted uses by the window,
+		// not by when the first of them came, so the window is named.
+		fmt.Sprintf("Token %s was used %d times within at most %s, more than %d: check whether a script or an attacker replays it, and rate-limit or revoke it.",
+			st.key, total, roundDuration(cfg.Window), cfg.MaxUses),
 		c.ev.ID)
 }
 

@@ -68,6 +68,14 @@ func (c *check) rapidIPChange() {
 	if len(st.networks) <= cfg.MaxNetworks {
 		return
 	}
+	if st.rare != nil && now < st.rare.networksQuiet {
+		// Raised within the last window: a token that goes back and forth
+		// between two networks would otherwise raise at every switch. The
+		// count starts again from the current network, as after raising.
+		clear(st.networks)
+		st.networks = append(st.networks[:0], networkUse{network: net, at: now, id: ev.ID})
+		return
+	}
 
 	ids := make([]string, len(st.networks))
 	for i, u := range st.networks {
@@ -82,6 +90,7 @@ func (c *check) rapidIPChange() {
 			c.st.key, len(ids), roundDuration(span), ip),
 		ids...)
 
+	st.rareState().networksQuiet = now + int64(cfg.Window)
 	clear(st.networks)
 	st.networks = append(st.networks[:0], networkUse{network: net, at: now, id: ev.ID})
 }

@@ -233,6 +233,24 @@ func TestRapidIPChange(t *testing.T) {
 			want: []found{{RuleRapidIPChange, medium, []string{"u3", "u2", "u4"}}},
 		},
 		{
+			// A token going back and forth between two networks raises once
+			// a window, not at every switch.
+			name: "any change is high, back and forth",
+			cfg:  anyChangeIsHigh,
+			events: []audit.Event{
+				event("u1", 0, audit.KindUsed, withIP("192.0.2.10")),
+				event("u2", time.Minute, audit.KindUsed, withIP("198.51.100.7")),
+				event("u3", 2*time.Minute, audit.KindUsed, withIP("192.0.2.10")),
+				event("u4", 3*time.Minute, audit.KindUsed, withIP("198.51.100.7")),
+				event("u5", 4*time.Minute, audit.KindUsed, withIP("192.0.2.10")),
+				event("u6", 7*time.Minute, audit.KindUsed, withIP("198.51.100.7")),
+			},
+			want: []found{
+				{RuleRapidIPChange, high, []string{"u1", "u2"}},
+				{RuleRapidIPChange, high, []string{"u5", "u6"}},
+			},
+		},
+		{
 			name: "two networks",
 			events: []audit.Event{
 				event("u1", 0, audit.KindUsed, withIP("192.0.2.10")),

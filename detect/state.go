@@ -51,6 +51,7 @@ type tokenRare struct {
 	redeemID   string
 
 	frequencyQuiet int64 // high_frequency stays quiet until this time
+	networksQuiet  int64 // rapid_ip_change stays quiet until this time
 
 	previousClient clientUse // the client before client, for concurrent_use
 

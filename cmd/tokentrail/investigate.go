@@ -126,6 +126,11 @@ func loadDetectConfig(path string) (detect.Config, error) {
 		return detect.Config{}, fmt.Errorf("read --rules: %w", err)
 	}
 	cfg, err := detect.ParseConfig(data)
+	if err == nil {
+		// New checks the values, so that a bad one is reported now and
+		// names the file, not when the first token is checked.
+		_, err = detect.New(cfg)
+	}
 	if err != nil {
 		return detect.Config{}, fmt.Errorf("invalid --rules %s: %w", path, err)
 	}
