@@ -322,9 +322,9 @@ func TestInvestigateErrors(t *testing.T) {
 }
 
 func TestImportTruncatedGzipKeepsRecords(t *testing.T) {
-	// The k8saudit file is read line by line; the Okta file, whose whole
-	// compressed form is shorter than the 64 KiB that recognition reads
-	// ahead, goes through the JSON record reader.
+	// The k8saudit file is read line by line. The Okta file goes through
+	// the JSON record reader, and its compressed form is shorter than the
+	// 64 KiB that recognition reads ahead.
 	for _, name := range []string{"../../source/k8saudit/testdata/hori-k3s-linkerd.jsonl", "../../source/okta/testdata/oauth-token-events.jsonl"} {
 		t.Run(filepath.Base(name), func(t *testing.T) {
 			src, err := os.ReadFile(name)
@@ -474,7 +474,7 @@ func TestRecognitionIsUnambiguous(t *testing.T) {
 	}
 }
 
-func TestImportWarnsOfAForcedFormatThatDoesNotFit(t *testing.T) {
+func TestImportWarnsOnWrongFormat(t *testing.T) {
 	dir := t.TempDir()
 	path := "../../source/okta/testdata/oauth-token-events.jsonl"
 
@@ -493,8 +493,8 @@ func TestImportWarnsOfAForcedFormatThatDoesNotFit(t *testing.T) {
 
 // TestImportCountsRecordsOfOneLineArrays imports sample logs rewritten as
 // one JSON array (or Kubernetes EventList) on a single line, as API dumps
-// are often written: every record is counted as read, although all share
-// line 1, and the events are those of the original file.
+// often are. Every record counts as read, although all share line 1, and
+// the events are those of the original file.
 func TestImportCountsRecordsOfOneLineArrays(t *testing.T) {
 	dir := shareddata.Dir(t)
 	tests := []struct {

@@ -90,8 +90,8 @@ type parser struct {
 	// nothing more is handed to it.
 	handlerFailed bool
 
-	// counter, when the Handler counts records, is told of each one, since
-	// an EventList or array on one line holds many.
+	// counter is the Handler when it counts records. It gets a call for
+	// each record, because an EventList or array on one line holds many.
 	counter source.RecordCounter
 }
 
@@ -100,7 +100,7 @@ func newParser(file string, h source.Handler, window int) *parser {
 	return &parser{file: file, h: h, stages: newStageTracker(window), counter: counter}
 }
 
-// count tells the Handler, when it counts records, that one more was read.
+// count reports one more record read to a Handler that counts records.
 func (p *parser) count() {
 	if p.counter != nil {
 		p.counter.Record()

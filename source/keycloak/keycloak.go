@@ -25,10 +25,10 @@
 // Each event's ID is audit.NewID("keycloak", key, role). An issuance, a
 // refresh and a revocation are keyed by their token ids, which Keycloak
 // mints once, so the same exchange from the server log and from the admin
-// API's event store is stored once. Other events are keyed by their record:
-// a text line by the line, a JSON log record by its time and message, and a
-// JSON event by its fields with sorted keys, so that the same record in
-// another JSON layout gets the same IDs. The role
+// API's event store is stored once. Other events are keyed by their record.
+// A text line is keyed by the line, a JSON log record by its time and
+// message, and a JSON event by its fields with sorted keys, so the same
+// record in another JSON layout gets the same IDs. The role
 // tells the events of one record apart ("access", "refresh", "refreshed",
 // "rejected", "revoked-access", "revoked-refresh", "used", "session"), so
 // importing a file twice adds no duplicates.
@@ -339,9 +339,9 @@ func (p *parser) object(line int, text string, obj map[string]any) error {
 	return p.record(&record{line: line, raw: canonicalJSON(obj, text), fields: fields, millis: millis})
 }
 
-// canonicalJSON returns obj encoded with sorted keys and no spaces, so that
-// one event written with other spacing or key order gets the same event
-// IDs; text when obj cannot be encoded.
+// canonicalJSON returns obj encoded with sorted keys and no spaces, so one
+// event written with other spacing or key order gets the same event IDs. It
+// returns text when obj cannot be encoded.
 func canonicalJSON(obj map[string]any, text string) string {
 	b, err := json.Marshal(obj)
 	if err != nil {
