@@ -62,7 +62,7 @@ func Open(ctx context.Context, cfg Config) (*Trail, error) {
 // InvestigateToken returns the report of one token from what is stored.
 // Events still queued in the recorder are not in it yet; call Flush first
 // to include them. Its anomalies are those of the built-in detection rules at
-// their defaults unless opts.Detect says otherwise.
+// their defaults, unless opts.Detect is set.
 func (t *Trail) InvestigateToken(ctx context.Context, ref forensics.TokenRef, opts forensics.Options) (*forensics.TokenReport, error) {
 	if opts.Detect == nil {
 		opts.Detect = func(events []audit.Event) ([]audit.Anomaly, error) { return detect.Run(detect.Config{}, events) }

@@ -32,7 +32,7 @@ const subjectWindow = time.Hour
 type Session struct {
 	ID string `json:"id"`
 
-	// Basis is how the session was tied to the token. It is "session_id"
+	// Basis is the link between the session and the token. It is "session_id"
 	// when the token's own events name the session. It is "subject" when
 	// the issuing record names none, and the session is that of the latest
 	// session event of the same subject, issuer and client in the hour

@@ -59,7 +59,7 @@ func TestReportShowsTheTokensSession(t *testing.T) {
 	}
 }
 
-func TestReportFindsTheSignInOfATokenWithoutSession(t *testing.T) {
+func TestReportLeadSessionBySubject(t *testing.T) {
 	issued := audit.Event{
 		ID: "exchange", Time: t0, Kind: audit.KindIssued, Action: "seacft", TokenID: "auth0:exchange",
 		Subject: "auth0|alice", ClientID: "app", Source: "auth0.jsonl:5",

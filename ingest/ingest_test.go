@@ -212,8 +212,8 @@ func TestSummarySkipReasonsBounded(t *testing.T) {
 }
 
 // TestFileCountsRecordsOnOneLine reads a JSON array written on one line with
-// a format built on jsonrecords, which tells the handler where each record
-// starts: every record counts, although all share line 1.
+// a format built on jsonrecords, which reports to the handler where each
+// record starts. Every record counts, although all share line 1.
 func TestFileCountsRecordsOnOneLine(t *testing.T) {
 	t0 := time.Date(2026, 11, 20, 9, 0, 0, 0, time.UTC)
 	arrayFormat := source.Format{

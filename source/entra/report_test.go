@@ -69,7 +69,7 @@ func TestReportJoinsSignInAndGraph(t *testing.T) {
 		t.Errorf("Created action, session = %q, %q, want the device-code sign-in in session %s",
 			report.Created.Action, report.Created.SessionID, testSession)
 	}
-	// Graph answers 403 after it accepted the token, so the forbidden
+	// Graph returns 403 after it accepted the token, so the forbidden
 	// request is a use, and its address is in the usage.
 	if report.Usage.Total != 2 {
 		t.Errorf("Usage.Total = %d, want both Graph requests, the forbidden one included", report.Usage.Total)

@@ -172,11 +172,11 @@ func (r *record) events(facts []fact, t time.Time, source string) []audit.Event 
 	return out
 }
 
-// eventKey returns what the ID of the event of f is derived from. Keycloak
-// mints each token id once, so an issuance, a refresh and a revocation are
-// keyed by their token ids: the same event read from the server log and
-// from the admin API's event store gets one ID, although the two records
-// differ in layout and, by a few milliseconds, in time. A use, a rejection
+// eventKey returns the text that the ID of the event of f is derived from.
+// Keycloak mints each token id once, so an issuance, a refresh and a
+// revocation are keyed by their token ids. The same event read from the
+// server log and from the admin API's event store then gets one ID, although
+// the two records differ in layout and, by a few milliseconds, in time. A use, a rejection
 // and a session fact can repeat with the same ids, so they are keyed by
 // their record.
 func (r *record) eventKey(f fact) string {

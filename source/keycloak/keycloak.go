@@ -29,7 +29,7 @@
 // A text line is keyed by the line, a JSON log record by its time and
 // message, and a JSON event by its fields with sorted keys, so the same
 // record in another JSON layout gets the same IDs. The role
-// tells the events of one record apart ("access", "refresh", "refreshed",
+// distinguishes the events of one record ("access", "refresh", "refreshed",
 // "rejected", "revoked-access", "revoked-refresh", "used", "session"), so
 // importing a file twice adds no duplicates.
 //
