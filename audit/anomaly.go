@@ -61,3 +61,37 @@ type Anomaly struct {
 	EventIDs []string  `json:"event_ids"` // the events that prove it
 	Summary  string    `json:"summary"`   // one sentence a responder can act on
 }
+
+// Validate reports the first rule a breaks, as a *FieldError, or nil: ID,
+// Rule, a valid Severity, a Time that stores can keep and a Summary are
+// present, and the text fields are valid UTF-8 of at most 8 KiB without a
+// raw JWT.
+func (a *Anomaly) Validate() error {
+	switch {
+	case a.ID == "":
+		return &FieldError{Field: "ID", Reason: "is missing"}
+	case a.Rule == "":
+		return &FieldError{Field: "Rule", Reason: "is missing"}
+	case a.Severity < SeverityLow || a.Severity > SeverityCritical:
+		return &FieldError{Field: "Severity", Value: a.Severity.String(), Reason: "is not one of low, medium, high, critical"}
+	case a.Time.IsZero():
+		return &FieldError{Field: "Time", Reason: "is missing"}
+	case a.Time.Before(minEventTime) || a.Time.After(maxEventTime):
+		return &FieldError{Field: "Time", Value: a.Time.UTC().Format(time.RFC3339), Reason: "is outside the years 1678 to 2261 that stores can keep"}
+	case a.Summary == "":
+		return &FieldError{Field: "Summary", Reason: "is missing"}
+	}
+	for _, f := range [...]struct{ name, value string }{
+		{"ID", a.ID}, {"Rule", a.Rule}, {"TokenID", a.TokenID}, {"Subject", a.Subject}, {"Summary", a.Summary},
+	} {
+		if err := checkText(f.name, f.value); err != nil {
+			return err
+		}
+	}
+	for _, id := range a.EventIDs {
+		if err := checkText("EventIDs", id); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -33,6 +33,31 @@ type Store interface {
 	Close() error
 }
 
+// AnomalyStore keeps what detection found. store/sqlite implements it.
+type AnomalyStore interface {
+	// AppendAnomalies stores anomalies in one transaction. One whose ID is
+	// stored already is skipped and counted as a duplicate, since the same
+	// evidence always yields the same ID. An invalid anomaly
+	// (audit.Anomaly.Validate) fails the whole call with an error wrapping
+	// audit.ErrInvalidValue.
+	AppendAnomalies(ctx context.Context, anomalies []audit.Anomaly) (Appended, error)
+
+	// Anomalies returns the anomalies matching q, oldest first (ties broken
+	// by ID). An empty AnomalyQuery matches every anomaly.
+	Anomalies(ctx context.Context, q AnomalyQuery) ([]audit.Anomaly, error)
+}
+
+// AnomalyQuery selects anomalies. Every non-zero field narrows the selection.
+type AnomalyQuery struct {
+	TokenID     string
+	Subject     string
+	Rules       []string       // any of these rules; empty means every rule
+	MinSeverity audit.Severity // at least this severity; zero means any
+	Since       time.Time      // inclusive; zero means no lower bound
+	Until       time.Time      // exclusive; zero means no upper bound
+	Limit       int            // at most this many, the oldest; 0 means no limit
+}
+
 // Appended counts what one Append did.
 type Appended struct {
 	Inserted   int // events newly stored

@@ -127,6 +127,25 @@ var migrations = []migration{
 			`ALTER TABLE events ADD COLUMN action TEXT`,
 		},
 	},
+	{
+		version:     3,
+		description: "create anomalies, the findings of detection",
+		statements: []string{
+			`CREATE TABLE anomalies (
+				id        TEXT PRIMARY KEY,
+				rule      TEXT NOT NULL,
+				severity  INTEGER NOT NULL,
+				time_ns   INTEGER NOT NULL,
+				token_id  TEXT,
+				subject   TEXT,
+				event_ids TEXT NOT NULL,
+				summary   TEXT NOT NULL
+			) STRICT`,
+			`CREATE INDEX anomalies_time ON anomalies (time_ns)`,
+			`CREATE INDEX anomalies_token ON anomalies (token_id, time_ns) WHERE token_id IS NOT NULL`,
+			`CREATE INDEX anomalies_subject ON anomalies (subject, time_ns) WHERE subject IS NOT NULL`,
+		},
+	},
 }
 
 // migrate brings the schema of the database up to the last of list, inside
