@@ -30,6 +30,12 @@ type Options struct {
 	// OnReject, when set, receives each rejected record as it is found, for
 	// a caller that prints errors as they come.
 	OnReject func(err *source.RecordError)
+
+	// OnEvent, when set, receives each valid event, sanitized, before it
+	// is written, in file order: a detection engine observes the import
+	// this way. An event already stored is passed on too, since the caller
+	// cannot tell it from a new one before the batch is written.
+	OnEvent func(e audit.Event)
 }
 
 // Summary counts what one import did.
@@ -136,6 +142,9 @@ func (h *handler) Event(e audit.Event) error {
 	}
 
 	h.sum.Events++
+	if h.opts.OnEvent != nil {
+		h.opts.OnEvent(e)
+	}
 	h.batch = append(h.batch, e)
 	if len(h.batch) >= h.opts.BatchSize {
 		return h.flush()

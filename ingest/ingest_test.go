@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -245,5 +246,20 @@ func TestFileCountsRecordsOnOneLine(t *testing.T) {
 	if sum.Read != 5 || sum.Events != 3 || sum.Skipped != 1 || sum.Rejected != 1 {
 		t.Errorf("File summary = read %d, events %d, skipped %d, rejected %d; want 5, 3, 1, 1",
 			sum.Read, sum.Events, sum.Skipped, sum.Rejected)
+	}
+}
+
+func TestFilePassesValidEventsOn(t *testing.T) {
+	db := openStore(t)
+	var seen []string
+	opts := ingest.Options{OnEvent: func(e audit.Event) { seen = append(seen, e.TokenID) }}
+
+	if _, err := ingest.File(context.Background(), db, lineFormat, source.Input{Reader: strings.NewReader(input), Name: "x.log"}, opts); err != nil {
+		t.Fatalf("File: %v", err)
+	}
+
+	// The rejected "nokind c" line is not passed on.
+	if want := []string{"a", "b", "b", "d"}; !slices.Equal(seen, want) {
+		t.Errorf("OnEvent saw tokens %v, want %v", seen, want)
 	}
 }

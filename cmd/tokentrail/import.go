@@ -49,6 +49,9 @@ type importFlags struct {
 	timeZone string
 	progress string
 	verbose  bool
+	rules    string
+	enrich   string
+	noDetect bool
 }
 
 func newImportCommand(g *globalFlags) *cobra.Command {
@@ -95,6 +98,9 @@ Formats:
 	fl.StringVar(&f.timeZone, "time-zone", "UTC", "time zone of times written without one: an IANA name such as Europe/Berlin, or an offset such as +05:30")
 	fl.StringVar(&f.progress, "progress", "auto", "progress bar: auto (on a terminal, for files over 16 MiB), always or never")
 	fl.BoolVarP(&f.verbose, "verbose", "v", false, "also list why records were skipped, with counts")
+	fl.StringVar(&f.rules, "rules", "", "YAML file of detection thresholds (see docs/detection.md)")
+	fl.StringVar(&f.enrich, "enrich", "", "YAML file naming GeoIP/ASN .mmdb files and threat-intel lists for detection")
+	fl.BoolVar(&f.noDetect, "no-detect", false, "import without running detection")
 	return cmd
 }
 
@@ -108,6 +114,9 @@ type importer struct {
 	stderr   io.Writer
 	progress string
 	verbose  bool
+
+	// observe, when detection runs, feeds each valid event to the engine.
+	observe func(audit.Event)
 }
 
 func runImport(ctx context.Context, stdin io.Reader, stdout, stderr io.Writer, dbPath string, f importFlags, args []string) error {
@@ -124,6 +133,15 @@ func runImport(ctx context.Context, stdin io.Reader, stdout, stderr io.Writer, d
 	}
 	defer db.Close()
 	imp.db = db
+
+	var found *importDetection
+	if !f.noDetect {
+		if found, err = newImportDetection(ctx, f); err != nil {
+			return err
+		}
+		defer found.close()
+		imp.observe = found.observe
+	}
 
 	var total ingest.Summary
 	failedFiles := len(listErrs)
@@ -144,6 +162,11 @@ func runImport(ctx context.Context, stdin io.Reader, stdout, stderr io.Writer, d
 
 	if len(files)+len(listErrs) > 1 {
 		fmt.Fprintf(stdout, "total: %d files, %s\n", len(files)+len(listErrs), formatSummary(total))
+	}
+	if found != nil {
+		if err := found.store(ctx, db, stdout); err != nil {
+			return err
+		}
 	}
 	if failedFiles > 0 {
 		fmt.Fprintf(stderr, "%d of %d files could not be imported in full (see above)\n", failedFiles, len(files)+len(listErrs))
@@ -369,7 +392,7 @@ func (imp *importer) importReader(ctx context.Context, path string, file io.Read
 	}
 
 	printed := 0
-	opts := ingest.Options{OnReject: func(err *source.RecordError) {
+	opts := ingest.Options{OnEvent: imp.observe, OnReject: func(err *source.RecordError) {
 		if printed < maxPrintedErrors {
 			fmt.Fprintln(imp.stderr, audit.RedactTokens(err.Error()))
 		}

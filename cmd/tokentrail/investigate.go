@@ -18,6 +18,7 @@ import (
 	"github.com/tokentrail/tokentrail/detect"
 	"github.com/tokentrail/tokentrail/enrich"
 	"github.com/tokentrail/tokentrail/forensics"
+	"github.com/tokentrail/tokentrail/store"
 )
 
 // maxTokenFileBytes bounds what --token-file reads: a JWT is a few KiB.
@@ -90,7 +91,7 @@ docs/report-json.md and stay stable.`,
 			}
 			defer db.Close()
 
-			report, err := forensics.InvestigateToken(cmd.Context(), db, ref, forensics.Options{Now: now, Detect: enrichedDetector(detection, enricher)})
+			report, err := forensics.InvestigateToken(cmd.Context(), db, ref, forensics.Options{Now: now, Detect: withStoredAnomalies(cmd.Context(), db, enrichedDetector(detection, enricher))})
 			if errors.Is(err, forensics.ErrTokenNotFound) {
 				return fmt.Errorf("no event in %s names %s: import the logs that saw it first (tokentrail import FILE)", g.db, ref)
 			}
@@ -167,6 +168,42 @@ func enrichedDetector(cfg detect.Config, en *enrich.Enricher) func([]audit.Event
 			en.Enrich(&enriched[i])
 		}
 		return detect.Run(cfg, enriched)
+	}
+}
+
+// withStoredAnomalies adds to what detect finds in a trail the anomalies
+// that imports stored for the trail's tokens, such as those of the rules
+// that look across tokens, each once, oldest first.
+func withStoredAnomalies(ctx context.Context, db store.AnomalyStore, detect func([]audit.Event) ([]audit.Anomaly, error)) func([]audit.Event) ([]audit.Anomaly, error) {
+	return func(events []audit.Event) ([]audit.Anomaly, error) {
+		found, err := detect(events)
+		if err != nil {
+			return nil, err
+		}
+		seen := map[string]bool{}
+		for _, a := range found {
+			seen[a.ID] = true
+		}
+		var tokens []string
+		for _, e := range events {
+			if e.TokenID != "" && !slices.Contains(tokens, e.TokenID) {
+				tokens = append(tokens, e.TokenID)
+			}
+		}
+		for _, id := range tokens {
+			stored, err := db.Anomalies(ctx, store.AnomalyQuery{TokenID: id})
+			if err != nil {
+				return nil, err
+			}
+			for _, a := range stored {
+				if !seen[a.ID] {
+					seen[a.ID] = true
+					found = append(found, a)
+				}
+			}
+		}
+		slices.SortStableFunc(found, func(a, b audit.Anomaly) int { return a.Time.Compare(b.Time) })
+		return found, nil
 	}
 }
 

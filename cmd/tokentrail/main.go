@@ -65,6 +65,7 @@ SHA-256 fingerprint of the token.`,
 	root.AddCommand(
 		newImportCommand(&g),
 		newInvestigateCommand(&g),
+		newAnomaliesCommand(&g),
 		newDemoCommand(),
 	)
 	return root

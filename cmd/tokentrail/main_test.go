@@ -610,3 +610,60 @@ func TestInvestigateWithRules(t *testing.T) {
 		t.Errorf("investigate with a misspelt rule: error = %v, want one naming --rules", err)
 	}
 }
+
+// TestImportStoresAnomalies imports the demo's logs as a user would, with
+// detection on, and reads the findings back with the anomalies command.
+func TestImportStoresAnomalies(t *testing.T) {
+	dir := t.TempDir()
+	db := filepath.Join(dir, "events.db")
+	logs := []string{"demodata/keycloak-events.log", "--format", "jsonl", "--map-file", "demodata/gateway-map.yaml", "demodata/gateway-access.jsonl"}
+	if _, _, err := run(t, "", "--db", db, "import", logs[0]); err != nil {
+		t.Fatalf("import keycloak: %v", err)
+	}
+
+	stdout, _, err := run(t, "", append([]string{"--db", db, "import"}, logs[1:]...)...)
+	if err != nil {
+		t.Fatalf("import gateway: %v", err)
+	}
+	if !strings.Contains(stdout, "anomalies: 2 found, 2 new") {
+		t.Errorf("import output = %q, want the two anomalies found and stored", stdout)
+	}
+	stdout, _, _ = run(t, "", append([]string{"--db", db, "import"}, logs[1:]...)...)
+	if !strings.Contains(stdout, "anomalies: 2 found, 0 new") {
+		t.Errorf("second import output = %q, want the anomalies found again and none new", stdout)
+	}
+
+	stdout, _, err = run(t, "", "--db", db, "anomalies", "--severity", "high", "--json")
+	if err != nil {
+		t.Fatalf("anomalies: %v", err)
+	}
+	var list []audit.Anomaly
+	if err := json.Unmarshal([]byte(stdout), &list); err != nil {
+		t.Fatalf("anomalies --json is not a list of anomalies: %v\n%s", err, stdout)
+	}
+	if len(list) != 1 || list[0].Rule != "concurrent_use" || len(list[0].EventIDs) != 3 {
+		t.Errorf("high anomalies = %+v, want the one concurrent_use with its three events", list)
+	}
+
+	stdout, _, err = run(t, "", "--db", db, "anomalies", "--rule", "user_agent_change")
+	if err != nil || !strings.Contains(stdout, "user_agent_change") || strings.Contains(stdout, "concurrent_use") {
+		t.Errorf("anomalies --rule user_agent_change = %q, %v; want that rule only", stdout, err)
+	}
+	if _, _, err := run(t, "", "--db", db, "anomalies", "--severity", "urgent"); err == nil || !strings.Contains(err.Error(), "invalid --severity") {
+		t.Errorf("anomalies --severity urgent: error = %v, want one naming the flag", err)
+	}
+}
+
+func TestImportWithoutDetection(t *testing.T) {
+	dir := t.TempDir()
+	db := filepath.Join(dir, "events.db")
+
+	stdout, _, err := run(t, "", "--db", db, "import", "--no-detect", "--format", "jsonl", "--map-file", "demodata/gateway-map.yaml", "demodata/gateway-access.jsonl")
+
+	if err != nil {
+		t.Fatalf("import: %v", err)
+	}
+	if strings.Contains(stdout, "anomalies:") {
+		t.Errorf("import --no-detect output = %q, want no anomalies line", stdout)
+	}
+}
