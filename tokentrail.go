@@ -13,12 +13,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync"
+	"time"
 
 	"github.com/tokentrail/tokentrail/audit"
 	"github.com/tokentrail/tokentrail/detect"
 	"github.com/tokentrail/tokentrail/forensics"
 	"github.com/tokentrail/tokentrail/recorder"
+	"github.com/tokentrail/tokentrail/store"
 	"github.com/tokentrail/tokentrail/store/sqlite"
 )
 
@@ -29,8 +32,18 @@ type Config struct {
 	DBPath string
 
 	// Recorder tunes the queue, batching and overflow policy; see
-	// recorder.Options for the defaults.
+	// recorder.Options for the defaults. Its OnWritten, if set, is called
+	// after detection has seen each batch.
 	Recorder recorder.Options
+
+	// Detect sets the thresholds of the detection rules that check each
+	// batch the recorder writes; the zero value means the defaults of
+	// docs/detection.md. Anomalies are stored, logged at warning level and
+	// listed by Trail.Anomalies.
+	Detect detect.Config
+
+	// DisableDetection turns detection of recorded events off.
+	DisableDetection bool
 }
 
 // Trail is an open trail: a store and the recorder that writes to it. The
@@ -56,7 +69,56 @@ func Open(ctx context.Context, cfg Config) (*Trail, error) {
 	if err != nil {
 		return nil, fmt.Errorf("tokentrail: %w", err)
 	}
-	return &Trail{Recorder: recorder.New(db, cfg.Recorder), db: db}, nil
+	opts := cfg.Recorder
+	if !cfg.DisableDetection {
+		engine, err := detect.New(cfg.Detect)
+		if err != nil {
+			db.Close()
+			return nil, fmt.Errorf("tokentrail: %w", err)
+		}
+		logger := opts.Logger
+		if logger == nil {
+			logger = slog.Default()
+		}
+		opts.OnWritten = detectWritten(engine, db, logger, opts.OnWritten)
+	}
+	return &Trail{Recorder: recorder.New(db, opts), db: db}, nil
+}
+
+// detectWritten returns the recorder's OnWritten: it runs each stored batch
+// through engine and stores and logs what it finds. The engine's reorder
+// window is flushed after every batch, so an anomaly is raised within one
+// flush interval of the use that proves it; an event recorded later than its
+// batch's newest by more than the window reaches only the rules on a token's
+// lifetime (see package detect).
+func detectWritten(engine *detect.Engine, db store.AnomalyStore, logger *slog.Logger, next func([]audit.Event)) func([]audit.Event) {
+	return func(events []audit.Event) {
+		var found []audit.Anomaly
+		for _, e := range events {
+			found = append(found, engine.Observe(e)...)
+		}
+		found = append(found, engine.Flush()...)
+		if len(found) > 0 {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			if _, err := db.AppendAnomalies(ctx, found); err != nil {
+				logger.Error("tokentrail could not store anomalies", slog.Int("anomalies", len(found)), slog.Any("error", err))
+			}
+			cancel()
+			for _, a := range found {
+				logger.Warn("token anomaly", slog.String("rule", a.Rule), slog.String("severity", a.Severity.String()),
+					slog.String("token_id", a.TokenID), slog.String("subject", a.Subject), slog.String("summary", a.Summary))
+			}
+		}
+		if next != nil {
+			next(events)
+		}
+	}
+}
+
+// Anomalies returns the anomalies that detection stored, from recorded
+// events or from imports, matching q.
+func (t *Trail) Anomalies(ctx context.Context, q store.AnomalyQuery) ([]audit.Anomaly, error) {
+	return t.db.Anomalies(ctx, q)
 }
 
 // InvestigateToken returns the report of one token from what is stored.

@@ -2,6 +2,8 @@ package tokentrail_test
 
 import (
 	"context"
+	"io"
+	"log/slog"
 	"net/netip"
 	"path/filepath"
 	"testing"
@@ -10,6 +12,8 @@ import (
 	"github.com/tokentrail/tokentrail"
 	"github.com/tokentrail/tokentrail/audit"
 	"github.com/tokentrail/tokentrail/forensics"
+	"github.com/tokentrail/tokentrail/recorder"
+	"github.com/tokentrail/tokentrail/store"
 )
 
 func TestRecordThenInvestigate(t *testing.T) {
@@ -55,5 +59,42 @@ func TestRecordThenInvestigate(t *testing.T) {
 	defer again.Close(ctx)
 	if _, err := again.InvestigateToken(ctx, forensics.TokenRef{TokenID: "jti-1"}, forensics.Options{}); err != nil {
 		t.Errorf("InvestigateToken after reopen: %v", err)
+	}
+}
+
+// TestRecordedUsesAreChecked records a token used after its revocation and
+// finds the anomaly stored once the recorder has flushed.
+func TestRecordedUsesAreChecked(t *testing.T) {
+	for _, disabled := range []bool{false, true} {
+		ctx := context.Background()
+		quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+		trail, err := tokentrail.Open(ctx, tokentrail.Config{
+			DBPath: filepath.Join(t.TempDir(), "trail.db"), DisableDetection: disabled,
+			Recorder: recorder.Options{Logger: quiet},
+		})
+		if err != nil {
+			t.Fatalf("Open: %v", err)
+		}
+		t0 := time.Date(2026, 11, 20, 9, 0, 0, 0, time.UTC)
+		trail.RecordIssued(audit.Event{Time: t0, TokenID: "jti-2", Subject: "bob", ExpiresAt: t0.Add(time.Hour)})
+		trail.RecordRevoked(audit.Event{Time: t0.Add(time.Minute), TokenID: "jti-2", Actor: "admin"})
+		trail.RecordUsed(audit.Event{Time: t0.Add(5 * time.Minute), TokenID: "jti-2", Subject: "bob", IP: netip.MustParseAddr("198.51.100.77")})
+		if err := trail.Flush(ctx); err != nil {
+			t.Fatalf("Flush: %v", err)
+		}
+
+		found, err := trail.Anomalies(ctx, store.AnomalyQuery{TokenID: "jti-2"})
+		if err != nil {
+			t.Fatalf("Anomalies: %v", err)
+		}
+		switch {
+		case disabled && len(found) != 0:
+			t.Errorf("with detection off, anomalies = %+v, want none", found)
+		case !disabled && (len(found) != 1 || found[0].Rule != "revoked_token_use"):
+			t.Errorf("anomalies = %+v, want one revoked_token_use", found)
+		}
+		if err := trail.Close(ctx); err != nil {
+			t.Fatalf("Close: %v", err)
+		}
 	}
 }

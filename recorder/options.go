@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"log/slog"
 	"time"
+
+	"github.com/tokentrail/tokentrail/audit"
 )
 
 // Options configures a Recorder. The zero Options is valid: New replaces
@@ -34,6 +36,13 @@ type Options struct {
 	// because the queue is not drained while it runs, and it must not call
 	// Flush or Close, which wait for that goroutine.
 	OnError func(error)
+
+	// OnWritten, when set, is called from the flusher goroutine with the
+	// events of each batch once the Writer stored them, in the order they
+	// were recorded: a detection engine observes the service this way. The
+	// slice is reused after the call returns. The same rules as for
+	// OnError apply: it must not block for long, nor call Flush or Close.
+	OnWritten func(events []audit.Event)
 }
 
 // The defaults that New applies to zero fields of Options.

@@ -732,3 +732,48 @@ func TestNewNilWriterPanics(t *testing.T) {
 
 	New(nil, Options{})
 }
+
+func TestOnWrittenSeesStoredBatches(t *testing.T) {
+	w := newFakeWriter()
+	var mu sync.Mutex
+	var seen []string
+	opts := Options{
+		Retries: -1,
+		OnWritten: func(events []audit.Event) {
+			mu.Lock()
+			defer mu.Unlock()
+			for _, e := range events {
+				seen = append(seen, e.TokenID)
+			}
+		},
+	}
+	r, _ := newTestRecorder(t, w, opts)
+
+	r.RecordUsed(usedEvent("t1"))
+	r.RecordUsed(usedEvent("t2"))
+	flush(t, r)
+
+	mu.Lock()
+	got := slices.Clone(seen)
+	mu.Unlock()
+	if want := []string{"t1", "t2"}; !slices.Equal(got, want) {
+		t.Errorf("OnWritten saw %v, want %v in the order recorded", got, want)
+	}
+}
+
+func TestOnWrittenSkipsLostBatches(t *testing.T) {
+	w := newFakeWriter()
+	w.fail = func(int) error { return errors.New("disk full") }
+	called := false
+	opts := Options{Retries: -1, Logger: newLogger(&logBuffer{}), OnWritten: func([]audit.Event) { called = true }}
+	r, _ := newTestRecorder(t, w, opts)
+
+	r.RecordUsed(usedEvent("t1"))
+	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
+	defer cancel()
+	_ = r.Flush(ctx) // reports the lost batch
+
+	if called {
+		t.Error("OnWritten was called for a batch the Writer did not store")
+	}
+}

@@ -22,6 +22,9 @@ func (f *flusher) writeBatch(ctx context.Context) error {
 
 	valid := f.prepare(f.batch)
 	err := f.appendWithRetry(ctx, valid)
+	if err == nil && f.opts.OnWritten != nil && len(valid) > 0 {
+		f.opts.OnWritten(valid)
+	}
 
 	f.r.counters.settled.Add(total)
 	f.batch = f.batch[:0]
