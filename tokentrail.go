@@ -88,9 +88,9 @@ func Open(ctx context.Context, cfg Config) (*Trail, error) {
 // detectWritten returns the recorder's OnWritten: it runs each stored batch
 // through engine and stores and logs what it finds. The engine's reorder
 // window is flushed after every batch, so an anomaly is raised within one
-// flush interval of the use that proves it; an event recorded later than its
-// batch's newest by more than the window reaches only the rules on a token's
-// lifetime (see package detect).
+// flush interval of the use that proves it. An event that arrives after a
+// later event of its token was checked reaches only the rules on the
+// token's lifetime (see package detect).
 func detectWritten(engine *detect.Engine, db store.AnomalyStore, logger *slog.Logger, next func([]audit.Event)) func([]audit.Event) {
 	return func(events []audit.Event) {
 		var found []audit.Anomaly

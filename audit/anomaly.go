@@ -62,9 +62,9 @@ type Anomaly struct {
 	Summary  string    `json:"summary"`   // one sentence a responder can act on
 }
 
-// Validate reports the first rule a breaks, as a *FieldError, or nil: ID,
-// Rule, a valid Severity, a Time that stores can keep and a Summary are
-// present, and the text fields are valid UTF-8 of at most 8 KiB without a
+// Validate reports the first rule a breaks, as a *FieldError, or nil. ID,
+// Rule, a valid Severity, a Time that stores can keep and a Summary must be
+// present. The text fields must be valid UTF-8 of at most 8 KiB, without a
 // raw JWT.
 func (a *Anomaly) Validate() error {
 	switch {
