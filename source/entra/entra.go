@@ -45,7 +45,7 @@
 //
 // A Microsoft Graph activity record is one request made with an access
 // token. It becomes a "used" event, or a "rejected" event when Graph
-// answered 401 (a 403 comes after Graph accepted the token, so it is a use
+// returned 401 (a 403 comes after Graph accepted the token, so it is a use
 // with that status), with ID audit.NewID("entra",
 // "MicrosoftGraphActivityLogs", requestId). Its token is the
 // signInActivityId, which is the uniqueTokenIdentifier of the sign-in that

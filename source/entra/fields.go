@@ -50,8 +50,8 @@ func isPlaceholder(b []byte) bool {
 		bytes.Equal(b, []byte(nilGUID))
 }
 
-// nilGUID is what Entra writes in an id field that has no value, such as the
-// sessionId of a sign-in without session. Taken as an id, it would join the
+// nilGUID is Entra's placeholder in an id field that has no value, such as
+// the sessionId of a sign-in without session. Taken as an id, it would join the
 // records of unrelated users into one session.
 const nilGUID = "00000000-0000-0000-0000-000000000000"
 

@@ -215,7 +215,7 @@ func (p *parser) event(line []byte, number int) (audit.Event, error) {
 	case e.Kind == audit.KindSession && e.SessionID != "":
 		// A sign-in fact of a session names no token.
 	case r.otherScheme != "":
-		return audit.Event{}, &noTokenError{fmt.Sprintf("field token (path %s) holds %s credentials, not a token", r.m.paths[fieldToken].text, r.otherScheme)}
+		return audit.Event{}, &noTokenError{fmt.Sprintf("field token (path %s) contains %s credentials, not a token", r.m.paths[fieldToken].text, r.otherScheme)}
 	default:
 		return audit.Event{}, missingIdentity(r.m)
 	}

@@ -333,7 +333,7 @@ func TestBasicCredentialIsNoToken(t *testing.T) {
 	r := parseText(t, m, "cases.jsonl", `{"ts":"2024-06-13T10:15:30Z","tok":"Basic dXNlcjpwYXNzd29yZA=="}`)
 
 	checkCounts(t, r, 0, 1, 0)
-	if reason := r.skipAt(t, 1); reason != "no token: field token (path tok) holds Basic credentials, not a token" {
+	if reason := r.skipAt(t, 1); reason != "no token: field token (path tok) contains Basic credentials, not a token" {
 		t.Errorf("skip reason = %q, want one naming the Basic scheme", reason)
 	}
 	if strings.Contains(r.String(), "dXNlcjpwYXNzd29yZA") {

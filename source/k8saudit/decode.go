@@ -398,8 +398,8 @@ func (s *fieldSet) set(i int) bool {
 	return true
 }
 
-// foldsToField reports whether key, which is none of fields, matches one of
-// them case-insensitively, as encoding/json matches keys to fields.
+// foldsToField reports whether key, which equals none of fields, matches one
+// of them case-insensitively, as encoding/json matches keys to fields.
 func foldsToField(key []byte, fields []string) bool {
 	// An ASCII key folds only to a name of its length, because every name
 	// is ASCII. A key with other characters may fold to a shorter name:

@@ -67,8 +67,8 @@ func unwrap(v *fastjson.Value, events []*fastjson.Value) ([]*fastjson.Value, str
 }
 
 // isOktaEventBridge reports whether v, an EventBridge event, comes from an
-// Okta log stream: its source starts with eventBridgeSourcePrefix, or its
-// detail has the uuid, published and eventType strings of a LogEvent, as
+// Okta log stream. Either its source starts with eventBridgeSourcePrefix, or
+// its detail has the uuid, published and eventType strings of a LogEvent, as
 // when a rule forwards the events to another bus.
 func isOktaEventBridge(v *fastjson.Value) bool {
 	if bytes.HasPrefix(v.GetStringBytes("source"), []byte(eventBridgeSourcePrefix)) {
