@@ -2,6 +2,7 @@ package audit
 
 import (
 	"fmt"
+	"net/netip"
 	"time"
 )
 
@@ -60,6 +61,15 @@ type Anomaly struct {
 	Subject  string    `json:"subject,omitempty"`
 	EventIDs []string  `json:"event_ids"` // the events that prove it
 	Summary  string    `json:"summary"`   // one sentence a responder can act on
+
+	// The client of the event that completed the evidence, so that
+	// anomalies can be grouped by network, ASN and user agent across tokens
+	// and subjects. Each is zero when that event did not carry it.
+	IP        netip.Addr `json:"ip,omitzero"`
+	ASN       uint32     `json:"asn,omitempty"`
+	Org       string     `json:"org,omitempty"`
+	Country   string     `json:"country,omitempty"`
+	UserAgent string     `json:"user_agent,omitempty"`
 }
 
 // Validate reports the first rule a breaks, as a *FieldError, or nil. ID,
@@ -83,6 +93,7 @@ func (a *Anomaly) Validate() error {
 	}
 	for _, f := range [...]struct{ name, value string }{
 		{"ID", a.ID}, {"Rule", a.Rule}, {"TokenID", a.TokenID}, {"Subject", a.Subject}, {"Summary", a.Summary},
+		{"Org", a.Org}, {"Country", a.Country}, {"UserAgent", a.UserAgent},
 	} {
 		if err := checkText(f.name, f.value); err != nil {
 			return err
