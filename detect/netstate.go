@@ -231,23 +231,13 @@ func (e *Engine) unlinkNetworkLocked(ns *networkState) {
 }
 
 // raiseNetworkLocked appends an anomaly of a network rule, raised by ev and
-// proven by the events ids. The anomaly names the token of ev, if any; the
-// network is in the summary.
-//
-// NOTE: audit.Anomaly has no field for a network, so the pattern view must
-// read it from the proving events' addresses.
+// proven by the events ids. The anomaly names the token and client of ev,
+// if any; the network is in the summary and the anomaly's IP.
 func (e *Engine) raiseNetworkLocked(out []audit.Anomaly, ev *audit.Event, subject, rule string, severity audit.Severity, summary string, ids ...string) []audit.Anomaly {
 	e.mu.stats.Anomalies++
-	return append(out, audit.Anomaly{
-		ID:       audit.NewID(append([]string{rule}, ids...)...),
-		Rule:     rule,
-		Severity: severity,
-		Time:     ev.Time,
-		TokenID:  ev.Token(),
-		Subject:  subject,
-		EventIDs: ids,
-		Summary:  summary,
-	})
+	done := completionOf(ev)
+	done.subject = subject
+	return append(out, done.anomaly(rule, severity, ev.Token(), summary, ids))
 }
 
 // networkName returns the network of ip at the configured prefix, as an

@@ -1,6 +1,7 @@
 package detect
 
 import (
+	"net/netip"
 	"slices"
 	"time"
 
@@ -98,31 +99,67 @@ func (c *check) isUse() bool {
 	return c.ev.Kind == audit.KindUsed || c.ev.Kind == audit.KindRefreshed
 }
 
-// raise appends an anomaly of rule, proven by the events ids, unless the
-// token already raised one with the same ID.
+// raise appends an anomaly of rule, proven by the events ids and completed
+// by the event being checked, unless the token already raised one with the
+// same ID.
 func (c *check) raise(rule string, severity audit.Severity, summary string, ids ...string) {
-	c.out = c.engine.raiseLocked(c.out, c.st, c.ev.Time, c.ev.Subject, rule, severity, summary, ids...)
+	c.out = c.engine.raiseLocked(c.out, c.st, completionOf(c.ev), rule, severity, summary, ids...)
 }
 
-// raiseLocked appends to out an anomaly of rule on the token st, at time at,
-// proven by the events ids, unless the token already raised one with the
-// same ID.
-func (e *Engine) raiseLocked(out []audit.Anomaly, st *tokenState, at time.Time, subject, rule string, severity audit.Severity, summary string, ids ...string) []audit.Anomaly {
-	id := audit.NewID(append([]string{rule}, ids...)...)
-	if st.rare != nil && slices.Contains(st.rare.raised, id) {
+// completion is what an anomaly keeps of the event that completed its
+// evidence: its time, its subject and its client.
+type completion struct {
+	at        time.Time
+	subject   string
+	ip        netip.Addr
+	asn       uint32
+	org       string
+	country   string
+	userAgent string
+}
+
+func completionOf(ev *audit.Event) completion {
+	return completion{
+		at:        ev.Time,
+		subject:   ev.Subject,
+		ip:        ev.IP,
+		asn:       ev.Geo.ASN,
+		org:       ev.Geo.Org,
+		country:   ev.Geo.Country,
+		userAgent: ev.UserAgent,
+	}
+}
+
+// anomaly returns the anomaly of rule on token, proven by the events ids
+// and completed by d. Its ID is derived from the rule and ids.
+func (d *completion) anomaly(rule string, severity audit.Severity, token, summary string, ids []string) audit.Anomaly {
+	return audit.Anomaly{
+		ID:        audit.NewID(append([]string{rule}, ids...)...),
+		Rule:      rule,
+		Severity:  severity,
+		Time:      d.at,
+		TokenID:   token,
+		Subject:   d.subject,
+		EventIDs:  ids,
+		Summary:   summary,
+		IP:        d.ip,
+		ASN:       d.asn,
+		Org:       d.org,
+		Country:   d.country,
+		UserAgent: d.userAgent,
+	}
+}
+
+// raiseLocked appends to out an anomaly of rule on the token st, completed
+// by done and proven by the events ids, unless the token already raised one
+// with the same ID.
+func (e *Engine) raiseLocked(out []audit.Anomaly, st *tokenState, done completion, rule string, severity audit.Severity, summary string, ids ...string) []audit.Anomaly {
+	a := done.anomaly(rule, severity, st.key, summary, ids)
+	if st.rare != nil && slices.Contains(st.rare.raised, a.ID) {
 		return out
 	}
 	rare := st.rareState()
-	rare.raised = append(rare.raised, id)
+	rare.raised = append(rare.raised, a.ID)
 	e.mu.stats.Anomalies++
-	return append(out, audit.Anomaly{
-		ID:       id,
-		Rule:     rule,
-		Severity: severity,
-		Time:     at,
-		TokenID:  st.key,
-		Subject:  subject,
-		EventIDs: ids,
-		Summary:  summary,
-	})
+	return append(out, a)
 }

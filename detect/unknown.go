@@ -3,7 +3,6 @@ package detect
 import (
 	"fmt"
 	"slices"
-	"time"
 
 	"github.com/tokentrail/tokentrail/audit"
 )
@@ -18,8 +17,7 @@ type waitingUse struct {
 	key      string
 	issuer   string
 	issuedAt int64
-	at       time.Time
-	subject  string
+	use      completion
 	id       string
 }
 
@@ -53,7 +51,7 @@ func (c *check) unknownToken() {
 	}
 
 	due := issuedAt + int64(e.cfg.ClockSkew)
-	w := waitingUse{due: due, key: st.key, issuer: ev.Issuer, issuedAt: issuedAt, at: ev.Time, subject: ev.Subject, id: ev.ID}
+	w := waitingUse{due: due, key: st.key, issuer: ev.Issuer, issuedAt: issuedAt, use: completionOf(ev), id: ev.ID}
 	if due < e.mu.checked.UnixNano() {
 		st.flags |= firedUnknown
 		c.out = e.raiseUnknownLocked(c.out, st, &w)
@@ -125,7 +123,7 @@ func (e *Engine) settleWaitingLocked(out []audit.Anomaly, now int64, all bool) [
 
 func (e *Engine) raiseUnknownLocked(out []audit.Anomaly, st *tokenState, w *waitingUse) []audit.Anomaly {
 	cfg := e.cfg.Rules.UnknownToken
-	return e.raiseLocked(out, st, w.at, w.subject, RuleUnknownToken, cfg.Severity,
+	return e.raiseLocked(out, st, w.use, RuleUnknownToken, cfg.Severity,
 		fmt.Sprintf("Token %s was used, but no issuance of it by %s was recorded: check whether the issuer's signing key leaked, and block the token at the services that accept it.", st.key, w.issuer),
 		w.id)
 }
