@@ -133,7 +133,7 @@ func (c *check) userAgentChange() {
 	if _, ok := c.clientAddress(); !ok {
 		return
 	}
-	family, _ := families.UserAgent(ev.UserAgent)
+	family := c.userAgentFamily()
 	if family == "" {
 		return
 	}

@@ -53,7 +53,15 @@ type Config struct {
 	// shared_ip_many_subjects keep per network.
 	NetworkState NetworkState `yaml:"network_state"`
 
+	// SubjectState bounds the state that unfamiliar_client and custom rules
+	// keep per subject.
+	SubjectState SubjectState `yaml:"subject_state"`
+
 	Rules Rules `yaml:"rules"`
+
+	// CustomRules are rules written as CEL expressions (see CustomRule).
+	// Default none.
+	CustomRules []CustomRule `yaml:"custom_rules"`
 
 	// UserAgents finds the family of a user agent for user_agent_change.
 	// Nil turns that rule off. It is set in code, not in YAML.
@@ -113,6 +121,24 @@ type NetworkState struct {
 	IPv6Prefix int `yaml:"ipv6_prefix"` // bits of an IPv6 network, 1 to 64; default 64
 }
 
+// SubjectState bounds the state kept per subject: the countries, ASNs,
+// user-agent families and, for custom rules, networks that the subject's
+// tokens were used from. A subject is an issuer's sub; placeholder subjects
+// (see SharedIPManySubjects) get no state. A subject whose state is dropped
+// learns its clients again from scratch, so a drop can hide an unfamiliar
+// client but never raises one.
+type SubjectState struct {
+	// MaxSubjects bounds the subjects whose state the engine keeps. When a
+	// new subject would pass it, the least recently seen is dropped and
+	// Stats.SubjectsEvictedByCount counts it. Default 200,000.
+	MaxSubjects int `yaml:"max_subjects"`
+
+	// TTL is the span of event time after a subject's latest use for which
+	// its state is kept. Stats.SubjectsEvictedByAge counts the drops.
+	// Default 720h (30 days).
+	TTL time.Duration `yaml:"ttl"`
+}
+
 // Rules holds the settings of each built-in rule.
 type Rules struct {
 	RevokedTokenUse   RevokedTokenUse   `yaml:"revoked_token_use"`
@@ -128,6 +154,7 @@ type Rules struct {
 	ThreatIntelIP        ThreatIntelIP        `yaml:"threat_intel_ip"`
 	RejectedBurst        RejectedBurst        `yaml:"rejected_burst"`
 	SharedIPManySubjects SharedIPManySubjects `yaml:"shared_ip_many_subjects"`
+	UnfamiliarClient     UnfamiliarClient     `yaml:"unfamiliar_client"`
 }
 
 // RuleBase holds the settings every rule has.
@@ -285,6 +312,30 @@ type SharedIPManySubjects struct {
 	Window      time.Duration `yaml:"window"`       // default 10m
 }
 
+// UnfamiliarClient configures unfamiliar_client: a token of a subject is
+// used or redeemed from a country, an ASN or a user-agent family that the
+// subject's tokens were never used from, once the subject has been seen
+// for LearningPeriod and MinEvents uses. Default severity medium: a new
+// client is often the subject's own (travel, a new phone, a new provider),
+// but after weeks of a stable pattern it is worth a look within the day.
+//
+// Uses from internal addresses teach and raise nothing. Uses from
+// Config.TrustedNetworks count towards learning and teach the user-agent
+// family, but not their country or ASN. A missing country, ASN 0 and an
+// unknown family are never new. The user-agent family needs
+// Config.UserAgents; without it only countries and ASNs are compared.
+type UnfamiliarClient struct {
+	RuleBase `yaml:",inline"`
+
+	// LearningPeriod is the span of event time from a subject's first use
+	// before which it raises nothing. Default 168h (7 days).
+	LearningPeriod time.Duration `yaml:"learning_period"`
+
+	// MinEvents is the number of uses of a subject's tokens before which it
+	// raises nothing. Default 20.
+	MinEvents int `yaml:"min_events"`
+}
+
 // The defaults that withDefaults applies to zero fields.
 const (
 	defaultReorderWindow = 10 * time.Second
@@ -317,6 +368,12 @@ const (
 
 	defaultMaxSubjects  = 20
 	defaultSharedWindow = 10 * time.Minute
+
+	defaultLearningPeriod = 7 * 24 * time.Hour
+	defaultMinEvents      = 20
+
+	defaultMaxSubjectStates = 200_000
+	defaultSubjectTTL       = 30 * 24 * time.Hour
 
 	defaultMaxNetworkStates = 20_000
 	defaultNetworkTTL       = time.Hour
@@ -375,6 +432,10 @@ func (c *Config) Validate() error {
 		{"rules.rejected_burst.window", c.Rules.RejectedBurst.Window < 0, c.Rules.RejectedBurst.Window, "zero or more"},
 		{"rules.shared_ip_many_subjects.max_subjects", c.Rules.SharedIPManySubjects.MaxSubjects < 0 || c.Rules.SharedIPManySubjects.MaxSubjects > maxSubjectsLimit, c.Rules.SharedIPManySubjects.MaxSubjects, "0 to 1000"},
 		{"rules.shared_ip_many_subjects.window", c.Rules.SharedIPManySubjects.Window < 0, c.Rules.SharedIPManySubjects.Window, "zero or more"},
+		{"rules.unfamiliar_client.learning_period", c.Rules.UnfamiliarClient.LearningPeriod < 0, c.Rules.UnfamiliarClient.LearningPeriod, "zero or more"},
+		{"rules.unfamiliar_client.min_events", c.Rules.UnfamiliarClient.MinEvents < 0 || c.Rules.UnfamiliarClient.MinEvents > math.MaxUint32, c.Rules.UnfamiliarClient.MinEvents, "0 to 4294967295"},
+		{"subject_state.max_subjects", c.SubjectState.MaxSubjects < 0, c.SubjectState.MaxSubjects, "zero or more"},
+		{"subject_state.ttl", c.SubjectState.TTL < 0, c.SubjectState.TTL, "zero or more"},
 		{"network_state.max_networks", c.NetworkState.MaxNetworks < 0, c.NetworkState.MaxNetworks, "zero or more"},
 		{"network_state.ttl", c.NetworkState.TTL < 0, c.NetworkState.TTL, "zero or more"},
 		{"network_state.first_use_slots", c.NetworkState.FirstUseSlots < 0 || c.NetworkState.FirstUseSlots > maxFirstUseSlots, c.NetworkState.FirstUseSlots, "0 to 16777216"},
@@ -403,6 +464,7 @@ func (c *Config) Validate() error {
 		{"rules.threat_intel_ip.severity", c.Rules.ThreatIntelIP.Severity},
 		{"rules.rejected_burst.severity", c.Rules.RejectedBurst.Severity},
 		{"rules.shared_ip_many_subjects.severity", c.Rules.SharedIPManySubjects.Severity},
+		{"rules.unfamiliar_client.severity", c.Rules.UnfamiliarClient.Severity},
 	}
 	for _, s := range severities {
 		if s.value > audit.SeverityCritical {
@@ -479,6 +541,13 @@ func (c Config) withDefaults() Config {
 	setSeverity(&r.SharedIPManySubjects.Severity, audit.SeverityHigh)
 	setInt(&r.SharedIPManySubjects.MaxSubjects, defaultMaxSubjects)
 	setDuration(&r.SharedIPManySubjects.Window, defaultSharedWindow)
+
+	setSeverity(&r.UnfamiliarClient.Severity, audit.SeverityMedium)
+	setDuration(&r.UnfamiliarClient.LearningPeriod, defaultLearningPeriod)
+	setInt(&r.UnfamiliarClient.MinEvents, defaultMinEvents)
+
+	setInt(&c.SubjectState.MaxSubjects, defaultMaxSubjectStates)
+	setDuration(&c.SubjectState.TTL, defaultSubjectTTL)
 
 	n := &c.NetworkState
 	setInt(&n.MaxNetworks, defaultMaxNetworkStates)

@@ -121,6 +121,11 @@ func TestValidateNamesField(t *testing.T) {
 		{"network_state.first_use_slots", func(c *Config) { c.NetworkState.FirstUseSlots = 1<<24 + 1 }},
 		{"network_state.ipv4_prefix", func(c *Config) { c.NetworkState.IPv4Prefix = 33 }},
 		{"network_state.ipv6_prefix", func(c *Config) { c.NetworkState.IPv6Prefix = 65 }},
+		{"rules.unfamiliar_client.learning_period", func(c *Config) { c.Rules.UnfamiliarClient.LearningPeriod = -1 }},
+		{"rules.unfamiliar_client.min_events", func(c *Config) { c.Rules.UnfamiliarClient.MinEvents = -1 }},
+		{"rules.unfamiliar_client.severity", func(c *Config) { c.Rules.UnfamiliarClient.Severity = 9 }},
+		{"subject_state.max_subjects", func(c *Config) { c.SubjectState.MaxSubjects = -1 }},
+		{"subject_state.ttl", func(c *Config) { c.SubjectState.TTL = -1 }},
 	}
 	for _, tc := range tests {
 		t.Run(tc.field, func(t *testing.T) {
@@ -173,6 +178,11 @@ func TestDefaults(t *testing.T) {
 		{"NetworkState.FirstUseSlots", c.NetworkState.FirstUseSlots, 1 << 16},
 		{"NetworkState.IPv4Prefix", c.NetworkState.IPv4Prefix, 32},
 		{"NetworkState.IPv6Prefix", c.NetworkState.IPv6Prefix, 64},
+		{"UnfamiliarClient.Severity", r.UnfamiliarClient.Severity, audit.SeverityMedium},
+		{"UnfamiliarClient.LearningPeriod", r.UnfamiliarClient.LearningPeriod, 7 * 24 * time.Hour},
+		{"UnfamiliarClient.MinEvents", r.UnfamiliarClient.MinEvents, 20},
+		{"SubjectState.MaxSubjects", c.SubjectState.MaxSubjects, 200_000},
+		{"SubjectState.TTL", c.SubjectState.TTL, 30 * 24 * time.Hour},
 	}
 	for _, ch := range checks {
 		if ch.got != ch.want {
@@ -205,6 +215,13 @@ rules:
   shared_ip_many_subjects:
     max_subjects: 40
     window: 15m
+  unfamiliar_client:
+    learning_period: 336h
+    min_events: 50
+    severity: low
+subject_state:
+  max_subjects: 1000
+  ttl: 2160h
 `))
 	if err != nil {
 		t.Fatalf("ParseConfig: %v", err)
@@ -228,6 +245,11 @@ rules:
 		{"rejected_burst.reasons", fmt.Sprint(r.RejectedBurst.Reasons), "[bad_signature alg_none]"},
 		{"shared_ip_many_subjects.max_subjects", r.SharedIPManySubjects.MaxSubjects, 40},
 		{"shared_ip_many_subjects.window", r.SharedIPManySubjects.Window, 15 * time.Minute},
+		{"unfamiliar_client.learning_period", r.UnfamiliarClient.LearningPeriod, 14 * 24 * time.Hour},
+		{"unfamiliar_client.min_events", r.UnfamiliarClient.MinEvents, 50},
+		{"unfamiliar_client.severity", r.UnfamiliarClient.Severity, audit.SeverityLow},
+		{"subject_state.max_subjects", cfg.SubjectState.MaxSubjects, 1000},
+		{"subject_state.ttl", cfg.SubjectState.TTL, 90 * 24 * time.Hour},
 	}
 	for _, ch := range checks {
 		if ch.got != ch.want {

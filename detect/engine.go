@@ -16,7 +16,8 @@ import (
 type Engine struct {
 	cfg     Config
 	trusted []netip.Prefix
-	seed    maphash.Seed // for the hashes of clients and subjects
+	seed    maphash.Seed  // for the hashes of clients and subjects
+	custom  []*customRule // compiled from cfg.CustomRules
 
 	mu struct {
 		sync.Mutex
@@ -55,6 +56,14 @@ type Engine struct {
 		firstUses       []firstUse
 		firstUsesFilled int
 
+		subjects map[uint64]*subjectState
+		// newestSubject and oldestSubject are the ends of the list of
+		// subjects in the order they were last seen.
+		newestSubject, oldestSubject *subjectState
+		// countryNames and familyNames number the countries and user-agent
+		// families that subjects keep.
+		countryNames, familyNames nameTable
+
 		// incoming holds the event being observed, so that passing it by
 		// pointer does not move it to the heap.
 		incoming audit.Event
@@ -83,6 +92,12 @@ type Stats struct {
 	NetworksEvictedByCount uint64 // network states dropped to stay within NetworkState.MaxNetworks
 	NetworksEvictedByAge   uint64 // network states dropped because they were unseen for NetworkState.TTL
 	FirstUsesReplaced      uint64 // first users of a network replaced by another network's in the same slot
+
+	Subjects               int    // subjects whose state is kept now
+	SubjectsEvictedByCount uint64 // subject states dropped to stay within SubjectState.MaxSubjects
+	SubjectsEvictedByAge   uint64 // subject states dropped because they were unseen for SubjectState.TTL
+
+	CustomRuleErrors uint64 // evaluations of a custom rule that failed, such as an index out of range; the rule is skipped for that event
 }
 
 // New returns an Engine for cfg, with defaults applied to its zero fields.
@@ -100,6 +115,7 @@ func New(cfg Config) (*Engine, error) {
 	e.mu.tokens = make(map[string]*tokenState)
 	e.mu.networks = make(map[uint64]*networkState)
 	e.mu.families = make(map[string]string)
+	e.mu.subjects = make(map[uint64]*subjectState)
 	return e, nil
 }
 
@@ -166,6 +182,7 @@ func (e *Engine) Stats() Stats {
 	s.Tokens = len(e.mu.tokens)
 	s.Waiting = len(e.mu.waiting)
 	s.Networks = len(e.mu.networks)
+	s.Subjects = len(e.mu.subjects)
 	return s
 }
 
@@ -272,6 +289,17 @@ func (e *Engine) checkLocked(ev *audit.Event, out []audit.Anomaly) []audit.Anoma
 		c.impossibleTravel()
 		c.concurrentUse()
 		c.userAgentChange()
+	}
+
+	// Custom rules read the subject as it was before this use, so that
+	// they can tell a new client from a known one.
+	sub := e.subjectLocked(ev, c.isUse())
+	if len(e.custom) > 0 {
+		c.recordCustom()
+		c.customRules(sub)
+	}
+	if sub != nil && c.isUse() {
+		c.learnClient(sub)
 	}
 	return c.out
 }

@@ -91,6 +91,23 @@ type check struct {
 	st     *tokenState
 	ev     *audit.Event
 	out    []audit.Anomaly
+
+	// family is the user-agent family of the event, once familyRead.
+	family     string
+	familyRead bool
+}
+
+// userAgentFamily returns the user-agent family of the event, asking
+// Config.UserAgents at most once per check. It is "" when the event has no
+// user agent, the agent names no client, or Config.UserAgents is nil.
+func (c *check) userAgentFamily() string {
+	if !c.familyRead {
+		c.familyRead = true
+		if families := c.engine.cfg.UserAgents; families != nil && c.ev.UserAgent != "" {
+			c.family, _ = families.UserAgent(c.ev.UserAgent)
+		}
+	}
+	return c.family
 }
 
 // isUse reports whether the event shows the token presented and accepted:
