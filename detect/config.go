@@ -390,7 +390,8 @@ var defaultRejectReasons = []audit.RejectReason{
 
 // ParseConfig decodes a YAML config. Unknown keys are errors, so that a
 // misspelt threshold does not silently keep its default. It does not apply
-// defaults or validate: New does both.
+// defaults or validate: New does both, and reports a custom rule's compile
+// error at its line and column in data.
 func ParseConfig(data []byte) (Config, error) {
 	var cfg Config
 	dec := yaml.NewDecoder(bytes.NewReader(data))
@@ -398,13 +399,35 @@ func ParseConfig(data []byte) (Config, error) {
 	if err := dec.Decode(&cfg); err != nil && !errors.Is(err, io.EOF) {
 		return Config{}, fmt.Errorf("detect: parse config: %w", err)
 	}
+
+	// Keep where each custom rule's expression sits in data, so that a
+	// compile error can give its line and column in the file.
+	for i, node := range expressionNodes(data, len(cfg.CustomRules)) {
+		if node == nil || node.Value != cfg.CustomRules[i].Expression {
+			continue
+		}
+		if positions := mapScalar(data, node); positions != nil {
+			cfg.CustomRules[i].source = &exprSource{positions: positions}
+		}
+	}
 	return cfg, nil
 }
 
 // Validate reports the first field of c that holds an invalid value, as a
 // *ConfigError naming the field by its YAML path, or nil. Zero fields are
-// valid: they take their defaults.
+// valid: they take their defaults. It compiles the custom rules, and
+// reports the first that does not compile, or breaks a rule of CustomRule,
+// as a *CustomRuleError.
 func (c *Config) Validate() error {
+	if err := c.validateBuiltIn(); err != nil {
+		return err
+	}
+	_, err := compileCustomRules(c.CustomRules)
+	return err
+}
+
+// validateBuiltIn is Validate without the custom rules.
+func (c *Config) validateBuiltIn() error {
 	checks := []struct {
 		field string
 		bad   bool

@@ -64,6 +64,10 @@ type Engine struct {
 		// families that subjects keep.
 		countryNames, familyNames nameTable
 
+		// celVars holds the variables of the custom rules during a check,
+		// so that passing them to CEL does not move them to the heap.
+		celVars celVars
+
 		// incoming holds the event being observed, so that passing it by
 		// pointer does not move it to the heap.
 		incoming audit.Event
@@ -101,14 +105,19 @@ type Stats struct {
 }
 
 // New returns an Engine for cfg, with defaults applied to its zero fields.
-// It returns a *ConfigError when cfg.Validate does.
+// It returns the *ConfigError or *CustomRuleError that cfg.Validate does,
+// compiling the custom rules once.
 func New(cfg Config) (*Engine, error) {
-	if err := cfg.Validate(); err != nil {
+	if err := cfg.validateBuiltIn(); err != nil {
+		return nil, err
+	}
+	custom, err := compileCustomRules(cfg.CustomRules)
+	if err != nil {
 		return nil, err
 	}
 	cfg = cfg.withDefaults()
 
-	e := &Engine{cfg: cfg, seed: maphash.MakeSeed()}
+	e := &Engine{cfg: cfg, seed: maphash.MakeSeed(), custom: custom}
 	for _, p := range cfg.TrustedNetworks {
 		e.trusted = append(e.trusted, p.Masked())
 	}

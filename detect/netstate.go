@@ -5,6 +5,7 @@ import (
 	"math/bits"
 	"net/netip"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/tokentrail/tokentrail/audit"
 )
@@ -260,6 +261,9 @@ var placeholderSubjects = []string{"", "-", "null", "nil", "none", "unknown", "u
 
 // isPlaceholderSubject reports whether s names no one.
 func isPlaceholderSubject(s string) bool {
+	if n := len(s); n > len("undefined") && s[0] > ' ' && s[0] < utf8.RuneSelf && s[n-1] > ' ' && s[n-1] < utf8.RuneSelf {
+		return false // the usual case: longer than any placeholder, with nothing to trim
+	}
 	s = strings.TrimSpace(s)
 	for _, p := range placeholderSubjects {
 		if strings.EqualFold(s, p) {

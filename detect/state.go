@@ -42,6 +42,8 @@ type tokenState struct {
 	familyID string
 
 	rare *tokenRare
+
+	custom *tokenCustom // only with custom rules
 }
 
 // tokenRare holds the state that only some tokens need.

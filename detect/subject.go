@@ -97,10 +97,10 @@ func (e *Engine) keepsSubjects() bool {
 // seen: a use moves its subject to the newest end only when it was linked
 // more than a sixteenth of the TTL ago, which spares most uses two writes
 // to other subjects' states. Eviction by age moves a subject that was seen
-// within the TTL to the newest end instead of dropping it, so no state is
-// dropped sooner than the TTL after its latest use, and the count bound
-// drops a subject seen at most a sixteenth of the TTL later than the least
-// recently seen.
+// within the TTL to the newest end instead of dropping it. So no state is
+// dropped sooner than the TTL after its latest use. The count bound drops
+// a subject seen at most a sixteenth of the TTL later than the least
+// recently seen one.
 func (e *Engine) subjectLocked(ev *audit.Event, isUse bool) *subjectState {
 	if !e.keepsSubjects() || isPlaceholderSubject(ev.Subject) {
 		return nil

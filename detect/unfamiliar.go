@@ -10,7 +10,8 @@ import (
 // RuleUnfamiliarClient is the name of the rule in this file.
 const RuleUnfamiliarClient = "unfamiliar_client"
 
-// newClient is what a use showed that its subject had not used before.
+// newClient is the set of values of a use that its subject had not used
+// before.
 type newClient struct {
 	kinds   valueKinds
 	country string
@@ -24,8 +25,8 @@ type newClient struct {
 // unfamiliar_client when the use shows a country, an ASN or a family that
 // the subject never used, once the subject has been seen for
 // UnfamiliarClient.LearningPeriod and MinEvents uses. Each new value is
-// learnt as it is seen, so it raises once; one use that shows several
-// raises one anomaly naming them all, proven by the use.
+// learnt as it is seen, so it raises once. A use that shows several new
+// values raises one anomaly naming them all, proven by the use.
 //
 // A kind of value raises only when the subject already has one of its
 // kind, so that a subject whose logs gained locations late, or whose uses

@@ -155,8 +155,8 @@ func TestUnfamiliarClientPlaceholderSubjects(t *testing.T) {
 }
 
 func TestUnfamiliarClientSubjectsApart(t *testing.T) {
-	// Bob uses DE from the start; alice's first use from DE is still new
-	// to her, and the same subject name at another issuer is another
+	// Bob uses DE from the start, but alice's first use from DE is still
+	// new to her. The same subject name at another issuer is another
 	// subject.
 	events := append(history("alice", 40, 10*day, homeClient, withIssued("https://a.example", 0)),
 		history("bob", 40, 10*day, from("164.90.1.3", "DE", 14061, "curl/8.5"), withIssued("https://a.example", 0))...)
@@ -357,5 +357,21 @@ func TestSubjectStateKeptWhileUsed(t *testing.T) {
 	// Bob, seen on days 0, 4 and 8, ages out after each.
 	if s := eng.Stats(); s.SubjectsEvictedByAge != 3 {
 		t.Errorf("Stats.SubjectsEvictedByAge = %d, want 3 (bob's alone)", s.SubjectsEvictedByAge)
+	}
+}
+
+func TestIsPlaceholderSubject(t *testing.T) {
+	tests := []struct {
+		subject string
+		want    bool
+	}{
+		{"", true}, {"-", true}, {"NULL", true}, {"nil", true}, {"n/a", true},
+		{"  undefined  ", true}, {"\tUnknown\n", true}, {"\u00a0none\u00a0", true},
+		{"undefined1", false}, {"alice@example.com", false}, {"nullable", false}, {"n/a x", false},
+	}
+	for _, tc := range tests {
+		if got := isPlaceholderSubject(tc.subject); got != tc.want {
+			t.Errorf("isPlaceholderSubject(%q) = %t, want %t", tc.subject, got, tc.want)
+		}
 	}
 }
