@@ -123,10 +123,10 @@ type NetworkState struct {
 
 // SubjectState bounds the state kept per subject: the countries, ASNs,
 // user-agent families and, for custom rules, networks that the subject's
-// tokens were used from. A subject is an issuer's sub; placeholder subjects
-// (see SharedIPManySubjects) get no state. A subject whose state is dropped
-// learns its clients again from scratch, so a drop can hide an unfamiliar
-// client but never raises one.
+// tokens were used from. A subject is an issuer's sub, and placeholder
+// subjects (see SharedIPManySubjects) get no state. A subject whose state
+// is dropped learns its clients again from scratch, through a new learning
+// period, so a drop can hide an unfamiliar client for that long.
 type SubjectState struct {
 	// MaxSubjects bounds the subjects whose state the engine keeps. When a
 	// new subject would pass it, the least recently seen is dropped and

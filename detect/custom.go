@@ -286,15 +286,15 @@ func (c *check) customRules(sub *subjectState) {
 	}
 }
 
-// customSummary describes a match of r on the event ev of token key.
+// customSummary describes a match of r on the event ev of token key: the
+// rule's description, followed by the rule, the event and the token.
 func customSummary(r *customRule, key string, ev *audit.Event) string {
-	where := ""
+	match := fmt.Sprintf("custom rule %s, %s event of token %s", r.name, ev.Kind, key)
 	if ev.IP.IsValid() {
-		where = " from " + ev.IP.Unmap().String()
+		match += " from " + ev.IP.Unmap().String()
 	}
-	s := fmt.Sprintf("Custom rule %s matched the %s event of token %s%s", r.name, ev.Kind, key, where)
 	if r.description == "" {
-		return s + "."
+		return "The " + match + " matched."
 	}
-	return s + ": " + r.description
+	return fmt.Sprintf("%s (%s).", strings.TrimRight(r.description, ". "), match)
 }

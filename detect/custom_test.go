@@ -3,6 +3,7 @@ package detect
 import (
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -344,7 +345,7 @@ func TestCustomRuleFiresOncePerToken(t *testing.T) {
 	if !equalFound(summarize(got), want) {
 		t.Fatalf("anomalies = %+v, want %+v", summarize(got), want)
 	}
-	wantSummary := "Custom rule admin_scope_from_new_network matched the used event of token tok-1 from 164.90.1.2: An admin-scoped token moved to a second network: revoke it."
+	wantSummary := "An admin-scoped token moved to a second network: revoke it (custom rule admin_scope_from_new_network, used event of token tok-1 from 164.90.1.2)."
 	if got[0].Summary != wantSummary {
 		t.Errorf("summary = %q, want %q", got[0].Summary, wantSummary)
 	}
@@ -405,5 +406,36 @@ func TestCustomStateOnlyWithCustomRules(t *testing.T) {
 		if (st.custom != nil) != custom || (sub.networks != nil) != custom {
 			t.Errorf("custom rules %t: token custom state %v, subject networks %v, want both kept only with custom rules", custom, st.custom != nil, sub.networks != nil)
 		}
+	}
+}
+
+// TestDocsCustomRulesCompile compiles every custom rule that the YAML
+// examples of docs/detection.md give, so that the documented rules work.
+func TestDocsCustomRulesCompile(t *testing.T) {
+	data, err := os.ReadFile("../docs/detection.md")
+	if err != nil {
+		t.Fatalf("read the detection docs: %v", err)
+	}
+	blocks := 0
+	for _, block := range strings.Split(string(data), "```yaml\n")[1:] {
+		block, _, _ = strings.Cut(block, "```")
+		if !strings.Contains(block, "custom_rules:") {
+			continue
+		}
+		blocks++
+		cfg, err := ParseConfig([]byte(block))
+		if err != nil {
+			t.Errorf("ParseConfig of the example:\n%s\n%v", block, err)
+			continue
+		}
+		if _, err := New(cfg); err != nil {
+			t.Errorf("New with the example:\n%s\n%v", block, err)
+		}
+		if len(cfg.CustomRules) < 4 {
+			t.Errorf("example has %d custom rules, want the 4 or more the docs show", len(cfg.CustomRules))
+		}
+	}
+	if blocks == 0 {
+		t.Error("docs/detection.md has no YAML example of custom_rules")
 	}
 }

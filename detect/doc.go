@@ -33,6 +33,28 @@
 //   - shared_ip_many_subjects: one network uses tokens of many subjects
 //     within a window.
 //
+// This rule keeps per-subject state, across the subject's tokens:
+//
+//   - unfamiliar_client: a token of a subject is used from a country, an
+//     ASN or a user-agent family that the subject never used, after a
+//     learning period of event time and a number of uses.
+//
+// A subject is an issuer's sub. Placeholder subjects (empty, "-", "null",
+// "none", "unknown" and the like) get no state, so tokens of unknown owners
+// are never merged into one person.
+//
+// # Custom rules
+//
+// Config.CustomRules adds rules written in CEL (cel.dev/cel-go) over three
+// variables: event, the event being checked; token, the token's state
+// counting that event; and subject, the subject's state before it. New
+// compiles every rule and rejects one whose expression does not compile or
+// does not give a bool, with a *CustomRuleError that gives its line and
+// column in the YAML file that ParseConfig read. A custom rule raises at
+// most once per token. An evaluation that fails is counted in
+// Stats.CustomRuleErrors and raises nothing. The token state that only
+// custom rules read is kept only when some are configured.
+//
 // Config.UserAgents and Config.IPLists are small interfaces, so that the
 // engine needs no particular parser or list format. *enrich.Enricher
 // satisfies both.
@@ -79,13 +101,18 @@
 // State is kept per token. MaxTokens bounds the number of tokens (the least
 // recently seen is dropped), TokenTTL drops tokens unseen for that long in
 // event time, and MaxPending bounds the events held for reordering.
-// NetworkState bounds the state per network in the same way, and
-// UnknownToken.MaxWaiting the uses waiting for an unknown_token verdict.
+// NetworkState and SubjectState bound the state per network and per
+// subject in the same way, and UnknownToken.MaxWaiting the uses waiting for
+// an unknown_token verdict.
 // Stats counts every drop. A token whose state was dropped loses its
 // history: unknown_token then gives no verdict on tokens issued before the
 // latest dropped token's last event, since their issuance may have been
 // dropped too.
 //
+// A subject whose state was dropped learns its clients again through a new
+// learning period, so the drop can hide an unfamiliar client for that long.
+//
 // BenchmarkObserve measures the heap the engine holds per active token with
-// every rule on, network state included.
+// every built-in rule on, network and subject state included, and per
+// subject.
 package detect
