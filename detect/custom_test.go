@@ -135,6 +135,16 @@ custom_rules:
 			line: 5, column: 30, reason: "no matching overload for '_==_'",
 		},
 		{
+			name: "escapes and a joined line",
+			yaml: `
+custom_rules:
+  - name: escaped
+    expression: "event.city == \"Montr\u00e9al\" \
+      && token.bad"
+`,
+			line: 5, column: 15, reason: "undefined field 'bad'",
+		},
+		{
 			name: "single quotes doubled",
 			yaml: `
 custom_rules:
