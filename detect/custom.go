@@ -70,13 +70,16 @@ type tokenCustom struct {
 
 	// networkTotal counts the networks (at RapidIPChange's prefixes) the
 	// token was issued, used or redeemed from. It is exact while the token
-	// has at most knownNetworksMax networks; past that, a network dropped
+	// has at most knownNetworksMax networks. Past that, a network dropped
 	// from the set counts again when it comes back.
 	networkTotal uint32
 	networkCount uint8
 	countryCount uint8
-	networks     [knownNetworksMax]uint64
-	countries    [knownValues]uint16
+	// networks holds 32-bit hashes of the networks, since only their
+	// number is read: two of one token's 16 networks share a hash with a
+	// chance of about 3 in 100 million.
+	networks  [knownNetworksMax]uint32
+	countries [knownValues]uint16
 
 	scopes []string // the scopes of the first event that stated them
 	fired  uint64   // the custom rules that raised on the token, by bit
@@ -248,7 +251,8 @@ func (c *check) recordCustom() {
 	}
 	if ip.IsValid() {
 		rc := e.cfg.Rules.RapidIPChange
-		if added, _ := remember(tc.networks[:], &tc.networkCount, networkOf(ip, rc.IPv4Prefix, rc.IPv6Prefix)); added && tc.networkTotal < math.MaxUint32 {
+		network := uint32(mix64(networkOf(ip, rc.IPv4Prefix, rc.IPv6Prefix)))
+		if added, _ := remember(tc.networks[:], &tc.networkCount, network); added && tc.networkTotal < math.MaxUint32 {
 			tc.networkTotal++
 		}
 	}
