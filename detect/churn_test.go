@@ -90,6 +90,7 @@ func TestMemoryFlatWithChurn(t *testing.T) {
 		cfg.TokenTTL = 2 * time.Minute
 		cfg.NetworkState.MaxNetworks = 5_000
 		cfg.NetworkState.FirstUseSlots = 1 << 14
+		cfg.SubjectState.MaxSubjects = 20_000
 	}
 	eng, err := New(cfg)
 	if err != nil {
