@@ -133,7 +133,7 @@ func compileCustomRules(rules []CustomRule) ([]*customRule, error) {
 
 		ast, issues := env.Compile(r.Expression)
 		if issues != nil && issues.Err() != nil {
-			return nil, celCompileError(fault("expression", ""), &r, issues.Errors())
+			return nil, celCompileError(fault("expression", ""), &r, issues.Errors(), nil)
 		}
 		if out := ast.OutputType(); !out.IsExactType(types.BoolType) {
 			e := fault("expression", fmt.Sprintf("gives a %s, but a rule needs a bool: true raises an anomaly", out))
@@ -179,10 +179,11 @@ func newCELEnv() (*cel.Env, error) {
 }
 
 // celCompileError fills e from the first CEL error, locating it in the
-// YAML file when the rule came from one.
-func celCompileError(e *CustomRuleError, r *CustomRule, errs []*cel.Error, other ...error) *CustomRuleError {
+// YAML file when the rule came from one, or from err when CEL gave no
+// located error.
+func celCompileError(e *CustomRuleError, r *CustomRule, errs []*cel.Error, err error) *CustomRuleError {
 	if len(errs) == 0 {
-		e.Reason = fmt.Sprintf("does not compile: %v", other)
+		e.Reason = fmt.Sprintf("does not compile: %v", err)
 		return e
 	}
 	first := errs[0]
