@@ -161,7 +161,16 @@ var subjectFields = []celField[celSubject]{
 	}},
 }
 
-func stringsValue(s []string) ref.Val { return types.NewStringList(types.DefaultTypeAdapter, s) }
+// noStrings is the empty list of strings, shared so that reading an empty
+// list allocates nothing.
+var noStrings = types.NewStringList(types.DefaultTypeAdapter, nil)
+
+func stringsValue(s []string) ref.Val {
+	if len(s) == 0 {
+		return noStrings
+	}
+	return types.NewStringList(types.DefaultTypeAdapter, s)
+}
 
 func addrValue(a netip.Addr) ref.Val {
 	if !a.IsValid() {
