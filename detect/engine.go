@@ -58,7 +58,7 @@ type Engine struct {
 
 		subjects map[uint64]*subjectState
 		// newestSubject and oldestSubject are the ends of the list of
-		// subjects in the order they were last seen.
+		// subjects in the order they were linked (see subjectLocked).
 		newestSubject, oldestSubject *subjectState
 		// countryNames and familyNames number the countries and user-agent
 		// families that subjects keep.
