@@ -125,8 +125,8 @@ func (c *check) raise(rule string, severity audit.Severity, summary string, ids 
 	c.out = c.engine.raiseLocked(c.out, c.st, completionOf(c.ev), rule, severity, summary, ids...)
 }
 
-// completion is what an anomaly keeps of the event that completed its
-// evidence: its time, its subject and its client.
+// completion is the part of the event that completed an anomaly's
+// evidence that the anomaly keeps: its time, its subject and its client.
 type completion struct {
 	at        time.Time
 	subject   string
