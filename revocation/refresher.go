@@ -1,0 +1,182 @@
+package revocation
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+)
+
+// DefaultInterval is the time between two polls of a Refresher whose
+// Interval is 0.
+const DefaultInterval = 2 * time.Second
+
+// RefresherOptions configures a Refresher. The zero value is valid: each
+// zero field gets the default named in its comment.
+type RefresherOptions struct {
+	// Interval is the time between the starts of two polls; default
+	// DefaultInterval. A revocation stored in the Source reaches the Set
+	// at most Interval plus the duration of one poll later, as long as
+	// polls succeed.
+	Interval time.Duration
+
+	// Timeout bounds one poll, every page included; default Interval.
+	Timeout time.Duration
+
+	// Logger receives failed polls and recoveries; default slog.Default().
+	Logger *slog.Logger
+
+	// Clock gives the time a poll starts, which Set.Refreshed returns, and
+	// the time that decides which entries have expired; default time.Now.
+	Clock func() time.Time
+}
+
+// Refresher keeps a Set current with the revocations of a Source. Run polls
+// the Source at once and then every Interval. After a failed poll the Set
+// keeps serving what it holds, and Set.Refreshed returns the time of the
+// last success.
+// A Refresher is safe for concurrent use, but Run must not be called twice
+// at once.
+type Refresher struct {
+	set     *Set
+	src     Source
+	opts    RefresherOptions
+	log     *slog.Logger
+	newTick func(time.Duration) (<-chan time.Time, func())
+
+	// afterPoll, when set, is called at the end of each poll that Run
+	// makes, with the poll's error. Tests use it to wait for a poll.
+	afterPoll func(error)
+
+	// mu serializes polls and guards what they share.
+	mu struct {
+		sync.Mutex
+		cursor   Cursor
+		failures int // consecutive failed polls
+	}
+}
+
+// NewRefresher returns a Refresher that adds the revocations of src to set.
+// It starts nothing: call Run. It panics if set or src is nil, a
+// programming error that would otherwise surface in Run's goroutine.
+func NewRefresher(set *Set, src Source, opts RefresherOptions) *Refresher {
+	if set == nil || src == nil {
+		panic("revocation: NewRefresher called with a nil Set or Source")
+	}
+	if opts.Interval <= 0 {
+		opts.Interval = DefaultInterval
+	}
+	if opts.Timeout <= 0 {
+		opts.Timeout = opts.Interval
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.Clock == nil {
+		opts.Clock = time.Now
+	}
+	return &Refresher{
+		set:  set,
+		src:  src,
+		opts: opts,
+		log:  opts.Logger.With(slog.String("component", "revocation")),
+		newTick: func(d time.Duration) (<-chan time.Time, func()) {
+			t := time.NewTicker(d)
+			return t.C, t.Stop
+		},
+	}
+}
+
+// Run polls the Source now and then every Interval until ctx ends, and
+// returns ctx.Err(). A failed poll is logged and retried at the next tick.
+// The caller that starts Run in a goroutine owns it and stops it by
+// canceling ctx.
+func (r *Refresher) Run(ctx context.Context) error {
+	tick, stop := r.newTick(r.opts.Interval)
+	defer stop()
+
+	r.pollAndReport(ctx)
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-tick:
+			r.pollAndReport(ctx)
+		}
+	}
+}
+
+func (r *Refresher) pollAndReport(ctx context.Context) {
+	err := r.Refresh(ctx)
+	if r.afterPoll != nil {
+		r.afterPoll(err)
+	}
+}
+
+// Refresh polls the Source once: it reads every page stored after the last
+// one read and adds their revocations to the Set. On success it marks the
+// Set refreshed at the poll's start. A service can call it before it starts
+// serving, so that its first request meets a current Set.
+//
+// On failure the Set keeps what it holds, and the pages read before the
+// failure stay added. Refresh logs the first failure of a run, then every
+// 30th, and then the recovery.
+func (r *Refresher) Refresh(ctx context.Context) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+
+	start := r.opts.Clock()
+	ctx, cancel := context.WithTimeout(ctx, r.opts.Timeout)
+	defer cancel()
+
+	added, err := r.readLocked(ctx, start)
+	if err != nil {
+		r.mu.failures++
+		if r.mu.failures == 1 || r.mu.failures%30 == 0 {
+			r.log.Warn("revocation refresh failed, serving the last revocations read",
+				slog.Int("failures", r.mu.failures),
+				slog.Time("last_refresh", r.set.Refreshed()),
+				slog.String("error", err.Error()))
+		}
+		return err
+	}
+
+	if r.mu.failures > 0 {
+		r.log.Info("revocation refresh recovered", slog.Int("failures", r.mu.failures), slog.Int("added", added))
+		r.mu.failures = 0
+	}
+	r.set.markRefreshed(start)
+	return nil
+}
+
+// readLocked reads pages until the Source has nothing new, and returns how
+// many events it added. r.mu must be held.
+func (r *Refresher) readLocked(ctx context.Context, start time.Time) (int, error) {
+	added := 0
+	for {
+		events, next, err := r.src.Revocations(ctx, r.mu.cursor)
+		if err != nil {
+			return added, fmt.Errorf("revocation: read revocations after cursor %q: %w", r.mu.cursor, err)
+		}
+		if len(events) == 0 {
+			return added, nil
+		}
+		if next == r.mu.cursor {
+			return added, fmt.Errorf("revocation: source returned %d events but did not advance cursor %q: %w", len(events), next, errStuckCursor)
+		}
+
+		if err := r.set.add(start, events); err != nil {
+			// The other events of the page are added, and the unusable
+			// ones would fail again, so the poll goes on.
+			r.log.Warn("revocation events skipped", slog.String("error", err.Error()))
+		}
+		added += len(events)
+		r.mu.cursor = next
+	}
+}
+
+// errStuckCursor is wrapped when a Source returns events without moving its
+// cursor, which would make a poll read the same page forever.
+var errStuckCursor = errors.New("source cursor did not advance")

@@ -1,0 +1,413 @@
+// Package revocation holds the revocations a service enforces on every
+// request: revoked tokens, revoked refresh families and sign-in sessions, and
+// per-subject not-before times. A Set runs Check in constant time without
+// locks or allocations. A Refresher keeps it current by polling a Source,
+// such as the tokentrail store, every few seconds.
+//
+// # How a revoked event names what it revokes
+//
+// A Set is built from audit.Event values of kind revoked. The event model
+// names one token per event, so wider revocations are told apart by the
+// event's Action:
+//
+//   - "" or any Action not listed below: the token named by TokenID, by
+//     Fingerprint, or by both, is revoked.
+//   - ActionRevokeFamily: every token whose family is TokenID is revoked. A
+//     family is the refresh lineage that starts at one refresh token: its
+//     root token's id names it, and the root token itself is revoked too.
+//   - ActionRevokeSession: every token of sign-in session SessionID is
+//     revoked. A token named by TokenID or Fingerprint is revoked too.
+//   - ActionRevokeSubject: every token of Subject issued before NotBefore
+//     is revoked, or before the event's Time when NotBefore is zero.
+//
+// audit.Event.Validate requires a TokenID or a Fingerprint on every revoked
+// event, so a session or subject revocation carries a TokenID of the form
+// "session:ID" or "subject:NAME", which no token uses. FamilyEvent,
+// SessionEvent and SubjectEvent build such events.
+//
+// An entry is dropped once the event's ExpiresAt lies more than PruneGrace in
+// the past, because every token it covers has expired by then and a verifier
+// rejects it anyway. An event without ExpiresAt is kept for good.
+package revocation
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/tokentrail/tokentrail/audit"
+)
+
+// The Actions of a revoked event that revoke more than one token.
+const (
+	ActionRevokeFamily  = "revoke_family"
+	ActionRevokeSession = "revoke_session"
+	ActionRevokeSubject = "revoke_subject"
+)
+
+// PruneGrace is how long an entry outlives the expiry of the tokens it
+// covers. It is longer than the clock skew that verifiers usually allow
+// (60 seconds to 5 minutes), so an expired token that a lenient verifier
+// still accepts stays revoked.
+const PruneGrace = 10 * time.Minute
+
+// Token is the identity of a presented token, as Check reads it. Empty fields are
+// not checked.
+type Token struct {
+	TokenID     string    // the jti claim
+	Fingerprint string    // lowercase hex SHA-256 of the compact token
+	Family      string    // id of the root refresh token of the token's lineage
+	SessionID   string    // the sid claim
+	Subject     string    // the sub claim
+	IssuedAt    time.Time // the iat claim; zero when the token has none
+}
+
+// Reason is the kind of revocation that covers a token. The zero Reason,
+// NotRevoked, means none does.
+type Reason uint8
+
+// The reasons Check returns.
+const (
+	NotRevoked Reason = iota
+	ByToken           // the token itself, by jti or fingerprint
+	ByFamily          // its refresh family
+	BySession         // its sign-in session
+	BySubject         // its subject's not-before time
+)
+
+var reasonNames = [...]string{
+	NotRevoked: "not_revoked",
+	ByToken:    "token",
+	ByFamily:   "family",
+	BySession:  "session",
+	BySubject:  "subject",
+}
+
+// String returns the lowercase name of r, such as "family".
+func (r Reason) String() string {
+	if int(r) < len(reasonNames) {
+		return reasonNames[r]
+	}
+	return fmt.Sprintf("reason(%d)", uint8(r))
+}
+
+// Set is a set of revocations. The zero Set is empty and ready to use. It is
+// safe for concurrent use: Check never blocks, and Add calls are serialized.
+//
+// A Set keeps a large immutable base and a small immutable delta of recent
+// additions, both behind one atomic pointer. Add copies only the delta,
+// except when the delta outgrows a sixteenth of the base: then Add merges
+// both into a new base and prunes expired entries. Each addition is thus
+// copied a bounded number of times on average, and Check looks up at most
+// two hash tables per field.
+type Set struct {
+	current   atomic.Pointer[snapshot]
+	refreshed atomic.Int64 // Unix nanoseconds of the last successful refresh; 0 for never
+
+	mu sync.Mutex // serializes writers
+}
+
+// snapshot is one immutable state of a Set.
+type snapshot struct {
+	base  *tables
+	delta *tables
+}
+
+// tables holds one generation of entries. Each value is the Unix time in
+// nanoseconds after which the entry may be pruned, 0 for never, except in
+// subjects, where it is the not-before time. subjectExpiry holds the prune
+// times of subjects.
+type tables struct {
+	tokens        map[string]int64
+	fingerprints  map[string]int64
+	families      map[string]int64
+	sessions      map[string]int64
+	subjects      map[string]int64
+	subjectExpiry map[string]int64
+}
+
+// minMergeDelta is the delta size below which Add never merges, so that a
+// small set does not rebuild its base on every addition.
+const minMergeDelta = 1024
+
+// Check reports whether t is revoked, and by which kind of revocation. It
+// runs in constant time and does not allocate. A token whose subject has a
+// not-before time and whose IssuedAt is zero counts as revoked, because
+// nothing shows it was issued after that time.
+func (s *Set) Check(t Token) (bool, Reason) {
+	snap := s.current.Load()
+	if snap == nil {
+		return false, NotRevoked
+	}
+	if r := snap.delta.check(&t); r != NotRevoked {
+		return true, r
+	}
+	if r := snap.base.check(&t); r != NotRevoked {
+		return true, r
+	}
+	return false, NotRevoked
+}
+
+func (tb *tables) check(t *Token) Reason {
+	if t.TokenID != "" {
+		if _, ok := tb.tokens[t.TokenID]; ok {
+			return ByToken
+		}
+		// A family is named by its root token, which can be presented
+		// itself.
+		if _, ok := tb.families[t.TokenID]; ok {
+			return ByFamily
+		}
+	}
+	if t.Fingerprint != "" {
+		if _, ok := tb.fingerprints[t.Fingerprint]; ok {
+			return ByToken
+		}
+	}
+	if t.Family != "" {
+		if _, ok := tb.families[t.Family]; ok {
+			return ByFamily
+		}
+	}
+	if t.SessionID != "" {
+		if _, ok := tb.sessions[t.SessionID]; ok {
+			return BySession
+		}
+	}
+	if t.Subject != "" {
+		if notBefore, ok := tb.subjects[t.Subject]; ok && (t.IssuedAt.IsZero() || t.IssuedAt.UnixNano() < notBefore) {
+			return BySubject
+		}
+	}
+	return NotRevoked
+}
+
+// Len returns the number of entries: revoked tokens, fingerprints, families,
+// sessions and subjects together. An entry added twice counts twice until
+// the next merge.
+func (s *Set) Len() int {
+	snap := s.current.Load()
+	if snap == nil {
+		return 0
+	}
+	return snap.base.len() + snap.delta.len()
+}
+
+func (tb *tables) len() int {
+	return len(tb.tokens) + len(tb.fingerprints) + len(tb.families) + len(tb.sessions) + len(tb.subjects)
+}
+
+// Refreshed returns when the last successful refresh of s started: every
+// revocation its Source held at that time is in s. It returns the zero time
+// when s was never refreshed, which is the case for a Set filled with Add
+// alone.
+func (s *Set) Refreshed() time.Time {
+	ns := s.refreshed.Load()
+	if ns == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, ns).UTC()
+}
+
+// Stale reports whether s was last refreshed more than maxAge before now, or
+// never. A service that must not accept a revoked token rejects requests
+// while its Set is stale.
+func (s *Set) Stale(now time.Time, maxAge time.Duration) bool {
+	ns := s.refreshed.Load()
+	return ns == 0 || now.UnixNano()-ns > int64(maxAge)
+}
+
+// markRefreshed records a successful refresh that started at start.
+func (s *Set) markRefreshed(start time.Time) {
+	s.refreshed.Store(start.UnixNano())
+}
+
+// Add adds the revocations that events state, as the package documentation
+// describes, and prunes expired entries when it merges. Events of another
+// kind than revoked are skipped. Add applies every usable event even when
+// some are not: it then returns an error that names each unusable event by
+// its ID.
+func (s *Set) Add(events ...audit.Event) error {
+	return s.add(time.Now(), events)
+}
+
+func (s *Set) add(now time.Time, events []audit.Event) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+
+	old := s.current.Load()
+	if old == nil {
+		old = &snapshot{base: newTables(0), delta: newTables(0)}
+	}
+
+	delta := old.delta.clone(len(events))
+	var errs []error
+	for i := range events {
+		if err := delta.apply(&events[i]); err != nil {
+			errs = append(errs, err)
+		}
+	}
+
+	next := &snapshot{base: old.base, delta: delta}
+	if n := delta.len(); n > minMergeDelta && n > old.base.len()/16 {
+		next = &snapshot{base: merge(old.base, delta, now.Add(-PruneGrace).UnixNano()), delta: newTables(0)}
+	}
+	s.current.Store(next)
+	return errors.Join(errs...)
+}
+
+func newTables(n int) *tables {
+	return &tables{
+		tokens:        make(map[string]int64, n),
+		fingerprints:  make(map[string]int64),
+		families:      make(map[string]int64),
+		sessions:      make(map[string]int64),
+		subjects:      make(map[string]int64),
+		subjectExpiry: make(map[string]int64),
+	}
+}
+
+// clone returns a copy of tb with room for extra more tokens.
+func (tb *tables) clone(extra int) *tables {
+	c := &tables{
+		tokens:        make(map[string]int64, len(tb.tokens)+extra),
+		fingerprints:  make(map[string]int64, len(tb.fingerprints)),
+		families:      make(map[string]int64, len(tb.families)),
+		sessions:      make(map[string]int64, len(tb.sessions)),
+		subjects:      make(map[string]int64, len(tb.subjects)),
+		subjectExpiry: make(map[string]int64, len(tb.subjectExpiry)),
+	}
+	copyEntries(c.tokens, tb.tokens, 0)
+	copyEntries(c.fingerprints, tb.fingerprints, 0)
+	copyEntries(c.families, tb.families, 0)
+	copyEntries(c.sessions, tb.sessions, 0)
+	for k, v := range tb.subjects {
+		c.subjects[k] = v
+	}
+	for k, v := range tb.subjectExpiry {
+		c.subjectExpiry[k] = v
+	}
+	return c
+}
+
+// apply adds the revocation e states to tb.
+func (tb *tables) apply(e *audit.Event) error {
+	if e.Kind != audit.KindRevoked {
+		return nil
+	}
+	expires := int64(0)
+	if !e.ExpiresAt.IsZero() {
+		expires = e.ExpiresAt.UnixNano()
+	}
+
+	switch e.Action {
+	case ActionRevokeFamily:
+		if e.TokenID == "" {
+			return fmt.Errorf("revoked event %q: action %s needs the family's root token id in TokenID", e.ID, e.Action)
+		}
+		addEntry(tb.families, e.TokenID, expires)
+		return nil
+
+	case ActionRevokeSession:
+		if e.SessionID == "" {
+			return fmt.Errorf("revoked event %q: action %s needs SessionID", e.ID, e.Action)
+		}
+		addEntry(tb.sessions, e.SessionID, expires)
+		tb.addToken(e, expires)
+		return nil
+
+	case ActionRevokeSubject:
+		if e.Subject == "" {
+			return fmt.Errorf("revoked event %q: action %s needs Subject", e.ID, e.Action)
+		}
+		notBefore := e.NotBefore
+		if notBefore.IsZero() {
+			notBefore = e.Time
+		}
+		if notBefore.IsZero() {
+			return fmt.Errorf("revoked event %q: action %s needs NotBefore or Time", e.ID, e.Action)
+		}
+		// A later not-before covers every token an earlier one covers.
+		if old, ok := tb.subjects[e.Subject]; !ok || notBefore.UnixNano() > old {
+			tb.subjects[e.Subject] = notBefore.UnixNano()
+		}
+		addEntry(tb.subjectExpiry, e.Subject, expires)
+		return nil
+	}
+
+	if e.TokenID == "" && e.Fingerprint == "" {
+		return fmt.Errorf("revoked event %q names no token: set TokenID or Fingerprint", e.ID)
+	}
+	tb.addToken(e, expires)
+	return nil
+}
+
+// addToken adds the token that e names, if any. The synthetic TokenIDs of
+// session and subject revocations are added too: no presented token carries
+// them, so they only cost memory.
+func (tb *tables) addToken(e *audit.Event, expires int64) {
+	if e.TokenID != "" {
+		addEntry(tb.tokens, e.TokenID, expires)
+	}
+	if e.Fingerprint != "" {
+		addEntry(tb.fingerprints, e.Fingerprint, expires)
+	}
+}
+
+// addEntry stores key with the later of its prune times, where 0 (never)
+// is the latest.
+func addEntry(m map[string]int64, key string, expires int64) {
+	old, ok := m[key]
+	switch {
+	case !ok:
+		m[key] = expires
+	case old == 0 || expires == 0:
+		m[key] = 0
+	case expires > old:
+		m[key] = expires
+	}
+}
+
+// copyEntries copies the entries of src into dst, leaving out those whose
+// prune time is before cutoff. A cutoff of 0 keeps every entry.
+func copyEntries(dst, src map[string]int64, cutoff int64) {
+	for k, v := range src {
+		if cutoff != 0 && v != 0 && v < cutoff {
+			continue
+		}
+		addEntry(dst, k, v)
+	}
+}
+
+// merge returns a new base holding base and delta without the entries whose
+// prune time is before cutoff.
+func merge(base, delta *tables, cutoff int64) *tables {
+	m := &tables{
+		tokens:        make(map[string]int64, len(base.tokens)+len(delta.tokens)),
+		fingerprints:  make(map[string]int64, len(base.fingerprints)+len(delta.fingerprints)),
+		families:      make(map[string]int64, len(base.families)+len(delta.families)),
+		sessions:      make(map[string]int64, len(base.sessions)+len(delta.sessions)),
+		subjects:      make(map[string]int64, len(base.subjects)+len(delta.subjects)),
+		subjectExpiry: make(map[string]int64, len(base.subjectExpiry)+len(delta.subjectExpiry)),
+	}
+	for _, src := range [...]*tables{base, delta} {
+		copyEntries(m.tokens, src.tokens, cutoff)
+		copyEntries(m.fingerprints, src.fingerprints, cutoff)
+		copyEntries(m.families, src.families, cutoff)
+		copyEntries(m.sessions, src.sessions, cutoff)
+		copyEntries(m.subjectExpiry, src.subjectExpiry, cutoff)
+	}
+	for _, src := range [...]*tables{base, delta} {
+		for subject, notBefore := range src.subjects {
+			if _, kept := m.subjectExpiry[subject]; !kept {
+				continue
+			}
+			if old, ok := m.subjects[subject]; !ok || notBefore > old {
+				m.subjects[subject] = notBefore
+			}
+		}
+	}
+	return m
+}
