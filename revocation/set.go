@@ -199,6 +199,14 @@ func (tb *tables) len() int {
 	return len(tb.tokens) + len(tb.fingerprints) + len(tb.families) + len(tb.sessions) + len(tb.subjects)
 }
 
+// HasFingerprints reports whether s revokes any token by fingerprint. A
+// middleware that reads a token with a jti computes its fingerprint only
+// then, because hashing every token costs more than the rest of Check.
+func (s *Set) HasFingerprints() bool {
+	snap := s.current.Load()
+	return snap != nil && len(snap.base.fingerprints)+len(snap.delta.fingerprints) > 0
+}
+
 // Refreshed returns when the last successful refresh of s started: every
 // revocation its Source held at that time is in s. It returns the zero time
 // when s was never refreshed, which is the case for a Set filled with Add

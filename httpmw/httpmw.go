@@ -1,0 +1,286 @@
+// Package httpmw is net/http middleware that records every use of a bearer
+// token in the tokentrail audit trail, records the tokens the application
+// rejects, and enforces revocations.
+//
+// For each request that presents a token, the middleware takes the claims
+// the application already verified (Options.Claims), or else reads the
+// token's payload without verifying it, only for its jti, sub, iss, azp,
+// sid, iat, nbf and exp. It never keeps, logs or records the token: a token
+// without a jti is known by its SHA-256 fingerprint. A revoked token is
+// answered with 401 and an RFC 6750 WWW-Authenticate challenge before the
+// handler runs. Otherwise the handler runs, and its status decides the
+// event: 401 and 403 record a rejection, with the reason taken from the
+// WWW-Authenticate challenge or SetRejectReason, and every other status
+// records a use. Requests without a bearer token pass through untouched.
+//
+// Events go to a Recorder that does not block, such as *recorder.Recorder
+// under its DropNewest policy. What happens when it is saturated is the
+// operator's choice: see Options.FailClosed.
+//
+// The recorded Path is the request's URL path without the query string,
+// because query strings carry secrets such as OAuth codes and access_token
+// parameters.
+package httpmw
+
+import (
+	"log/slog"
+	"net/http"
+	"net/netip"
+	"time"
+
+	"github.com/tokentrail/tokentrail/audit"
+	"github.com/tokentrail/tokentrail/internal/clientip"
+	"github.com/tokentrail/tokentrail/internal/tokenuse"
+	"github.com/tokentrail/tokentrail/revocation"
+)
+
+// Claims is the identity of the token a request presents: TokenID (jti),
+// Fingerprint, Issuer, Subject, ClientID, SessionID, Family (the root
+// refresh token id of the token's lineage, when the application tracks
+// it), IssuedAt, NotBefore and ExpiresAt. Empty fields are unknown.
+type Claims = tokenuse.Claims
+
+// Recorder queues an event without blocking and reports whether it was
+// accepted. *recorder.Recorder satisfies it.
+type Recorder interface {
+	Record(e audit.Event) bool
+}
+
+// ProxyHeader is the forwarding header that trusted proxies write.
+type ProxyHeader = clientip.Header
+
+// The forwarding headers.
+const (
+	XForwardedFor = clientip.XForwardedFor // "X-Forwarded-For: client, proxy1", the default
+	Forwarded     = clientip.Forwarded     // RFC 7239 "Forwarded: for=client, for=proxy1"
+)
+
+// Options configures the middleware. Only Recorder is required; each zero
+// field means the default in its comment.
+type Options struct {
+	// Recorder receives the events. It must not block: use
+	// *recorder.Recorder with the DropNewest overflow policy.
+	Recorder Recorder
+
+	// Claims returns the claims of the token that the application's own
+	// authentication verified, typically from the request context, and
+	// false when it has none. The middleware must then run inside that
+	// authentication middleware. When Claims is nil or returns false, the
+	// middleware reads the bearer token of the Authorization header
+	// without verifying it. When the returned claims have neither a
+	// TokenID nor a Fingerprint, the middleware fingerprints the bearer
+	// token.
+	Claims func(*http.Request) (Claims, bool)
+
+	// Revocations is the set of revoked tokens to enforce, kept current by
+	// a revocation.Refresher; nil enforces none.
+	Revocations *revocation.Set
+
+	// RevocationMaxAge is the age past which Revocations counts as stale:
+	// a fail-closed middleware then answers 503 to every request with a
+	// token, and a fail-open one logs a warning every 10 seconds. 0
+	// disables the check. A Set that was never refreshed is stale.
+	RevocationMaxAge time.Duration
+
+	// TrustedProxies are the reverse proxies whose forwarding header is
+	// believed. The client address is the peer address unless the peer is
+	// trusted; then it is the first address of ProxyHeader, read from the
+	// right, that is not a trusted proxy. Default: none, so forwarding
+	// headers are ignored.
+	TrustedProxies []netip.Prefix
+
+	// ProxyHeader is the header the trusted proxies write; default
+	// XForwardedFor. Only one is read, because a client can send the
+	// other one and a proxy that does not write it passes it on.
+	ProxyHeader ProxyHeader
+
+	// FailClosed makes the middleware answer 503 Service Unavailable, with
+	// a Retry-After header, instead of serving requests it cannot record
+	// or enforce: for RetryAfter after the Recorder refused an event, and
+	// while Revocations is older than RevocationMaxAge. The default,
+	// fail-open, serves them, and the Recorder counts the events it
+	// dropped.
+	//
+	// NOTE: the Recorder reports saturation only when an event is
+	// refused, after the handler has run, so the requests in flight when
+	// the queue fills are served without a recorded event.
+	FailClosed bool
+
+	// RetryAfter is how long a fail-closed middleware answers 503 after a
+	// refused event, and the Retry-After it sends; default 1 second, the
+	// recorder's default flush interval.
+	RetryAfter time.Duration
+
+	// Source is the Source of every recorded event, such as the service
+	// name and instance; default empty.
+	Source string
+
+	// Logger receives the switches to 503 and stale revocation warnings,
+	// at most one line every 10 seconds; default slog.Default(). It never
+	// receives a token.
+	Logger *slog.Logger
+
+	// Clock returns the time of events and of the fail-closed decisions;
+	// default time.Now.
+	Clock func() time.Time
+}
+
+// New returns the middleware that opts describe. It returns an error when
+// opts.Recorder is missing, a trusted proxy prefix is invalid or
+// ProxyHeader is unknown.
+func New(opts Options) (func(http.Handler) http.Handler, error) {
+	tracker, err := tokenuse.New(tokenuse.Config{
+		Recorder:       opts.Recorder,
+		Revocations:    opts.Revocations,
+		MaxStaleness:   opts.RevocationMaxAge,
+		TrustedProxies: opts.TrustedProxies,
+		ProxyHeader:    opts.ProxyHeader,
+		FailClosed:     opts.FailClosed,
+		RetryAfter:     opts.RetryAfter,
+		Source:         opts.Source,
+		Logger:         opts.Logger,
+		Clock:          opts.Clock,
+	}, "httpmw")
+	if err != nil {
+		return nil, err
+	}
+	forwardingKey := http.CanonicalHeaderKey(tracker.Resolver().Header().String())
+	return func(next http.Handler) http.Handler {
+		return &handler{tracker: tracker, claims: opts.Claims, next: next, forwardingKey: forwardingKey}
+	}, nil
+}
+
+type handler struct {
+	tracker       *tokenuse.Tracker
+	claims        func(*http.Request) (Claims, bool)
+	next          http.Handler
+	forwardingKey string
+}
+
+func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := h.tracker.Now()
+
+	c, ok := h.findClaims(r)
+	if !ok {
+		h.next.ServeHTTP(w, r)
+		return
+	}
+
+	use := tokenuse.Use{Start: start, Claims: &c}
+	switch decision, _ := h.tracker.Admit(start, &c); decision {
+	case tokenuse.Revoked:
+		w.Header().Set("WWW-Authenticate", tokenuse.RevokedChallenge)
+		http.Error(w, "invalid_token: "+tokenuse.RevokedDescription, http.StatusUnauthorized)
+		use.Status = http.StatusUnauthorized
+		h.describe(&use, r)
+		h.tracker.Record(&use, audit.KindRejected, audit.RejectRevoked)
+		return
+	case tokenuse.Unavailable:
+		w.Header().Set("Retry-After", h.tracker.RetryAfter())
+		http.Error(w, http.StatusText(http.StatusServiceUnavailable), http.StatusServiceUnavailable)
+		return
+	}
+
+	rw := &responseWriter{ResponseWriter: w}
+	completed := false
+	defer func() {
+		// A handler that panics still used the token. Its status is
+		// unknown unless it wrote one.
+		if !completed {
+			h.finish(rw, r, &use, false)
+		}
+	}()
+	h.next.ServeHTTP(rw, r)
+	completed = true
+	h.finish(rw, r, &use, true)
+}
+
+// findClaims returns the claims of the request's token, and false when the
+// request presents none.
+func (h *handler) findClaims(r *http.Request) (Claims, bool) {
+	if h.claims != nil {
+		if c, ok := h.claims(r); ok {
+			if !c.Identified() {
+				if token, ok := bearerToken(r); ok {
+					c.Fingerprint = audit.Fingerprint(token)
+				}
+			}
+			return c, c.Identified()
+		}
+	}
+	token, ok := bearerToken(r)
+	if !ok {
+		return Claims{}, false
+	}
+	return h.tracker.ReadToken(token), true
+}
+
+func bearerToken(r *http.Request) (string, bool) {
+	values := r.Header["Authorization"]
+	if len(values) == 0 {
+		return "", false
+	}
+	return tokenuse.BearerToken(values[0])
+}
+
+// finish records the use or the rejection once the handler has returned,
+// or while it panics (completed is false).
+func (h *handler) finish(rw *responseWriter, r *http.Request, use *tokenuse.Use, completed bool) {
+	use.Status = rw.status
+	if completed && !rw.wroteHeader && !rw.hijacked {
+		use.Status = http.StatusOK // what net/http sends for a handler that wrote nothing
+	}
+	h.describe(use, r)
+
+	if use.Status != http.StatusUnauthorized && use.Status != http.StatusForbidden {
+		h.tracker.Record(use, audit.KindUsed, "")
+		return
+	}
+	reason := rw.reason
+	if reason == "" {
+		reason = tokenuse.ChallengeReason(rw.Header().Get("WWW-Authenticate"))
+	}
+	h.tracker.Record(use, audit.KindRejected, reason)
+}
+
+// describe fills in the request's context: client address, user agent,
+// method, path and trace id.
+func (h *handler) describe(use *tokenuse.Use, r *http.Request) {
+	peer := clientip.PeerAddr(r.RemoteAddr)
+	resolver := h.tracker.Resolver()
+	if resolver.Trusts(peer) {
+		use.IP = resolver.Client(peer, r.Header[h.forwardingKey])
+	} else {
+		use.IP = peer
+	}
+	use.UserAgent = firstValue(r.Header["User-Agent"])
+	use.Method = r.Method
+	use.Path = r.URL.Path
+	use.TraceID = tokenuse.TraceID(firstValue(r.Header["Traceparent"]))
+}
+
+func firstValue(values []string) string {
+	if len(values) == 0 {
+		return ""
+	}
+	return values[0]
+}
+
+// SetRejectReason tells the middleware why the handler rejects the token
+// with 401 or 403, so that the recorded rejection carries reason instead
+// of one guessed from the WWW-Authenticate header. w is the ResponseWriter
+// the handler received, or one that wraps it and has an Unwrap method. It
+// reports whether the middleware was found.
+func SetRejectReason(w http.ResponseWriter, reason audit.RejectReason) bool {
+	for {
+		if rw, ok := w.(*responseWriter); ok {
+			rw.reason = reason
+			return true
+		}
+		u, ok := w.(interface{ Unwrap() http.ResponseWriter })
+		if !ok {
+			return false
+		}
+		w = u.Unwrap()
+	}
+}

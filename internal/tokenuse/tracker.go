@@ -1,0 +1,250 @@
+// Package tokenuse is the part of the HTTP middleware and the gRPC
+// interceptors that does not depend on the protocol: it reads a presented
+// token's claims, decides whether the request may proceed (revocations,
+// fail-closed), and records the use or rejection without blocking.
+package tokenuse
+
+import (
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/tokentrail/tokentrail/audit"
+	"github.com/tokentrail/tokentrail/internal/clientip"
+	"github.com/tokentrail/tokentrail/revocation"
+)
+
+// Recorder queues an event without blocking and reports whether it was
+// accepted. *recorder.Recorder satisfies it; its DropNewest policy keeps
+// the request path from waiting.
+type Recorder interface {
+	Record(e audit.Event) bool
+}
+
+// Config configures a Tracker. Zero fields get the defaults in their
+// comments. The middleware's Options document each field for users.
+type Config struct {
+	Recorder       Recorder        // required
+	Revocations    *revocation.Set // nil: no revocation is enforced
+	MaxStaleness   time.Duration   // 0: the age of the revocation set is not checked
+	TrustedProxies []netip.Prefix  // nil: the peer address is the client
+	ProxyHeader    clientip.Header
+	FailClosed     bool
+	RetryAfter     time.Duration    // default DefaultRetryAfter
+	Source         string           // the Source of every event, such as the service name
+	Logger         *slog.Logger     // default slog.Default()
+	Clock          func() time.Time // default time.Now
+}
+
+// DefaultRetryAfter is the default time during which a fail-closed Tracker
+// rejects requests after the recorder refused an event. It matches the
+// recorder's default flush interval, the time its queue needs to drain.
+const DefaultRetryAfter = time.Second
+
+// logEvery is the minimum time between two log lines about rejected
+// requests or a stale revocation set, so that an overload does not flood
+// the log.
+const logEvery = 10 * time.Second
+
+// Tracker applies Config to each request. It is safe for concurrent use.
+type Tracker struct {
+	cfg        Config
+	resolver   *clientip.Resolver
+	log        *slog.Logger
+	retryAfter string // RetryAfter in whole seconds, for the Retry-After header
+
+	saturatedUntil atomic.Int64 // Unix nanoseconds until which a fail-closed Tracker rejects requests
+	unavailable    atomic.Uint64
+	refused        atomic.Uint64 // events the Recorder did not accept
+	lastLog        atomic.Int64
+}
+
+// New returns a Tracker for cfg, with its defaults applied. component
+// names the package in log lines and errors, such as "httpmw". New returns
+// an error when cfg.Recorder is nil or a trusted proxy prefix is invalid.
+func New(cfg Config, component string) (*Tracker, error) {
+	if cfg.Recorder == nil {
+		return nil, fmt.Errorf("%s: Options.Recorder is missing: pass the service's *recorder.Recorder", component)
+	}
+	resolver, err := clientip.NewResolver(cfg.TrustedProxies, cfg.ProxyHeader)
+	if err != nil {
+		return nil, fmt.Errorf("%s: Options.TrustedProxies: %w", component, err)
+	}
+	if cfg.RetryAfter <= 0 {
+		cfg.RetryAfter = DefaultRetryAfter
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = time.Now
+	}
+	seconds := int64((cfg.RetryAfter + time.Second - 1) / time.Second)
+	return &Tracker{
+		cfg:        cfg,
+		resolver:   resolver,
+		log:        cfg.Logger.With(slog.String("component", component)),
+		retryAfter: strconv.FormatInt(seconds, 10),
+	}, nil
+}
+
+// Now returns the current time of the configured clock.
+func (t *Tracker) Now() time.Time { return t.cfg.Clock() }
+
+// Resolver returns the client address resolver.
+func (t *Tracker) Resolver() *clientip.Resolver { return t.resolver }
+
+// RetryAfter returns the Retry-After value in seconds, as text.
+func (t *Tracker) RetryAfter() string { return t.retryAfter }
+
+// RetryAfterDuration returns the time a rejected client should wait.
+func (t *Tracker) RetryAfterDuration() time.Duration { return t.cfg.RetryAfter }
+
+// ReadToken returns the claims of a compact token read without
+// verification. A token without a jti, or one that cannot be read, is
+// identified by its fingerprint; so is every token while the revocation set
+// revokes some tokens by fingerprint.
+func (t *Tracker) ReadToken(token string) Claims {
+	var c Claims
+	err := ReadClaims(token, &c)
+	if err != nil || c.TokenID == "" || (t.cfg.Revocations != nil && t.cfg.Revocations.HasFingerprints()) {
+		c.Fingerprint = audit.Fingerprint(token)
+	}
+	return c
+}
+
+// Decision is what a Tracker decides for a request before its handler runs.
+type Decision uint8
+
+// The decisions.
+const (
+	Allow       Decision = iota // run the handler
+	Revoked                     // reject with 401: the token is revoked
+	Unavailable                 // reject with 503: fail-closed and unable to record or to enforce
+)
+
+// Admit decides whether a request that presents a token with claims c, at
+// now, may run its handler. A revoked token is rejected first, whatever the
+// state of the recorder. A fail-closed Tracker then rejects the request
+// while the recorder is saturated and while the revocation set is older
+// than MaxStaleness.
+func (t *Tracker) Admit(now time.Time, c *Claims) (Decision, revocation.Reason) {
+	set := t.cfg.Revocations
+	if set != nil {
+		revoked, why := set.Check(revocation.Token{
+			TokenID:     c.TokenID,
+			Fingerprint: c.Fingerprint,
+			Family:      c.Family,
+			SessionID:   c.SessionID,
+			Subject:     c.Subject,
+			IssuedAt:    c.IssuedAt,
+		})
+		if revoked {
+			return Revoked, why
+		}
+	}
+
+	nowNano := now.UnixNano()
+	if t.cfg.FailClosed && nowNano < t.saturatedUntil.Load() {
+		t.noteUnavailable(now, "recorder queue is full")
+		return Unavailable, revocation.NotRevoked
+	}
+	if set != nil && t.cfg.MaxStaleness > 0 && set.Stale(now, t.cfg.MaxStaleness) {
+		if t.cfg.FailClosed {
+			t.noteUnavailable(now, "revocation set is stale")
+			return Unavailable, revocation.NotRevoked
+		}
+		t.noteStale(now)
+	}
+	return Allow, revocation.NotRevoked
+}
+
+// Use is what a request tells about one use of a token.
+type Use struct {
+	Start     time.Time // when the request arrived
+	Claims    *Claims
+	IP        netip.Addr
+	UserAgent string
+	Method    string
+	Path      string
+	TraceID   string
+	Status    int // HTTP status, 0 when unknown
+}
+
+// Record records u as an event of kind, with reason for a rejection. When
+// the Recorder does not accept it and the Tracker is fail-closed, requests
+// are rejected for RetryAfter from now on. It returns whether the event was
+// accepted.
+func (t *Tracker) Record(u *Use, kind audit.Kind, reason audit.RejectReason) bool {
+	c := u.Claims
+	ok := t.cfg.Recorder.Record(audit.Event{
+		Time:         u.Start.UTC(),
+		Kind:         kind,
+		TokenID:      c.TokenID,
+		Fingerprint:  c.Fingerprint,
+		Issuer:       c.Issuer,
+		Subject:      c.Subject,
+		ClientID:     c.ClientID,
+		SessionID:    c.SessionID,
+		IssuedAt:     c.IssuedAt,
+		NotBefore:    c.NotBefore,
+		ExpiresAt:    c.ExpiresAt,
+		IP:           u.IP,
+		UserAgent:    u.UserAgent,
+		Method:       u.Method,
+		Path:         u.Path,
+		Status:       u.Status,
+		TraceID:      u.TraceID,
+		RejectReason: reason,
+		Source:       t.cfg.Source,
+	})
+	if ok {
+		return true
+	}
+
+	// The recorder counts and logs its own drops, so only the switch to
+	// rejecting requests is logged here.
+	t.refused.Add(1)
+	if t.cfg.FailClosed {
+		now := t.cfg.Clock()
+		t.saturatedUntil.Store(now.Add(t.cfg.RetryAfter).UnixNano())
+		t.noteUnavailable(now, "recorder queue is full")
+	}
+	return false
+}
+
+// noteUnavailable counts a request rejected with 503 and logs at most one
+// line every logEvery.
+func (t *Tracker) noteUnavailable(now time.Time, why string) {
+	total := t.unavailable.Add(1)
+	if !t.mayLog(now) {
+		return
+	}
+	t.log.Warn("fail-closed: rejecting token requests with 503 Service Unavailable",
+		slog.String("reason", why),
+		slog.Uint64("rejected_total", total),
+		slog.Uint64("recorder_refused_total", t.refused.Load()),
+		slog.Duration("retry_after", t.cfg.RetryAfter))
+}
+
+// noteStale logs, at most once every logEvery, that a fail-open Tracker
+// serves requests with a stale revocation set.
+func (t *Tracker) noteStale(now time.Time) {
+	if !t.mayLog(now) {
+		return
+	}
+	t.log.Warn("fail-open: serving requests with a stale revocation set, so a recent revocation may not be enforced",
+		slog.Time("last_refresh", t.cfg.Revocations.Refreshed()),
+		slog.Duration("max_staleness", t.cfg.MaxStaleness))
+}
+
+func (t *Tracker) mayLog(now time.Time) bool {
+	last := t.lastLog.Load()
+	if last != 0 && now.UnixNano()-last < int64(logEvery) {
+		return false
+	}
+	return t.lastLog.CompareAndSwap(last, now.UnixNano())
+}
