@@ -160,4 +160,3 @@ func TestSetRejectReasonThroughWrapper(t *testing.T) {
 type wrapped struct{ http.ResponseWriter }
 
 func (w *wrapped) Unwrap() http.ResponseWriter { return w.ResponseWriter }
-
