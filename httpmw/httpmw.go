@@ -166,8 +166,8 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	use := tokenuse.Use{Start: start, Claims: &c}
-	switch decision, _ := h.tracker.Admit(start, &c); decision {
+	use := tokenuse.Use{Start: start, Claims: c}
+	switch decision, _ := h.tracker.Admit(start, &use.Claims); decision {
 	case tokenuse.Revoked:
 		w.Header().Set("WWW-Authenticate", tokenuse.RevokedChallenge)
 		http.Error(w, "invalid_token: "+tokenuse.RevokedDescription, http.StatusUnauthorized)

@@ -100,7 +100,6 @@ func TestReadClaimsMalformed(t *testing.T) {
 		{"missing colon", withPayload(`{"jti" "x"}`)},
 		{"missing comma", withPayload(`{"jti":"x" "sub":"y"}`)},
 		{"unterminated string", withPayload(`{"jti":"x}`)},
-		{"control character", withPayload("{\"jti\":\"a\nb\"}")},
 		{"bad number", withPayload(`{"exp":01}`)},
 		{"bad literal", withPayload(`{"a":tru}`)},
 		{"too deep", withPayload(`{"a":` + strings.Repeat("[", 100) + strings.Repeat("]", 100) + `}`)},

@@ -165,7 +165,7 @@ func (t *Tracker) Admit(now time.Time, c *Claims) (Decision, revocation.Reason) 
 // Use is what a request tells about one use of a token.
 type Use struct {
 	Start     time.Time // when the request arrived
-	Claims    *Claims
+	Claims    Claims
 	IP        netip.Addr
 	UserAgent string
 	Method    string
@@ -179,7 +179,7 @@ type Use struct {
 // are rejected for RetryAfter from now on. It returns whether the event was
 // accepted.
 func (t *Tracker) Record(u *Use, kind audit.Kind, reason audit.RejectReason) bool {
-	c := u.Claims
+	c := &u.Claims
 	ok := t.cfg.Recorder.Record(audit.Event{
 		Time:         u.Start.UTC(),
 		Kind:         kind,
