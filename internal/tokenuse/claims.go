@@ -63,7 +63,39 @@ const (
 	claimCount
 )
 
-var claimNames = [claimCount]string{"jti", "sub", "iss", "azp", "client_id", "sid"}
+// The time claims that ReadClaims extracts.
+const (
+	timeIat = iota + 1
+	timeNbf
+	timeExp
+)
+
+// claimOf returns the string claim index and the time claim that name is,
+// -1 and 0 for a claim ReadClaims does not read. A switch on string(name)
+// reads name in place, without the copy that a conversion would make.
+func claimOf(name []byte) (claim, isTime int) {
+	switch string(name) {
+	case "jti":
+		return claimJTI, 0
+	case "sub":
+		return claimSub, 0
+	case "iss":
+		return claimIss, 0
+	case "azp":
+		return claimAzp, 0
+	case "client_id":
+		return claimClientID, 0
+	case "sid":
+		return claimSid, 0
+	case "iat":
+		return -1, timeIat
+	case "nbf":
+		return -1, timeNbf
+	case "exp":
+		return -1, timeExp
+	}
+	return -1, 0
+}
 
 // ReadClaims reads the registered claims of a compact JWS into c without
 // verifying the signature: the application or a later verifier does that.
@@ -152,20 +184,10 @@ func scanClaims(data []byte, c *Claims) error {
 		}
 		s.skipSpace()
 
-		claim := -1
-		for i, name := range claimNames {
-			if (!keyEscaped && string(key) == name) || (keyEscaped && unescapedKey == name) {
-				claim = i
-				break
-			}
+		if keyEscaped {
+			key = []byte(unescapedKey)
 		}
-		isTime := 0
-		switch {
-		case keyEscaped && (unescapedKey == "iat" || unescapedKey == "nbf" || unescapedKey == "exp"):
-			isTime = int(unescapedKey[0])
-		case !keyEscaped && (string(key) == "iat" || string(key) == "nbf" || string(key) == "exp"):
-			isTime = int(key[0])
-		}
+		claim, isTime := claimOf(key)
 
 		valueStart := s.pos
 		if !s.skipValue() {
@@ -179,11 +201,11 @@ func scanClaims(data []byte, c *Claims) error {
 		case isTime != 0:
 			f, ok := number(value)
 			switch isTime {
-			case 'i':
+			case timeIat:
 				iat, haveIat = f, ok
-			case 'n':
+			case timeNbf:
 				nbf, haveNbf = f, ok
-			case 'e':
+			case timeExp:
 				exp, haveExp = f, ok
 			}
 		}
