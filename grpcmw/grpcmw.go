@@ -12,10 +12,10 @@
 // (see httpmw for the words it recognizes). Every other call is recorded
 // as a use. Calls without a bearer token pass through untouched.
 //
-// A recorded event's Method is "POST", as gRPC sends every call, its Path
-// is the full method name ("/package.Service/Method"), and its Status is
-// the HTTP status that google.rpc.Code documents for the call's code, such
-// as 200 for OK, 401 for Unauthenticated and 499 for Canceled.
+// A recorded event's Method is "POST", the method of every gRPC call, and
+// its Path is the full method name ("/package.Service/Method"). Its Status
+// is the HTTP status that google.rpc.Code documents for the call's code,
+// such as 200 for OK, 401 for Unauthenticated and 499 for Canceled.
 package grpcmw
 
 import (
@@ -66,7 +66,7 @@ type Options struct {
 
 	// Claims returns the claims that the service's authentication
 	// verified and stored in the call's context, and false when it has
-	// none; the interceptor must then run after that authentication.
+	// none. The interceptor must then run after that authentication.
 	// When Claims is nil or returns false, the interceptor reads the
 	// bearer token of the "authorization" metadata without verifying it.
 	Claims func(ctx context.Context) (Claims, bool)
@@ -76,10 +76,10 @@ type Options struct {
 	TrustedProxies   []netip.Prefix
 	ProxyHeader      ProxyHeader
 
-	// FailClosed fails calls with codes.Unavailable, and a
-	// "grpc-retry-pushback-ms" trailer that gRPC clients with a retry
-	// policy follow, when the recorder is saturated or Revocations is
-	// stale; see httpmw.Options.FailClosed.
+	// FailClosed fails calls with codes.Unavailable when the recorder is
+	// saturated or Revocations is stale, as httpmw.Options.FailClosed
+	// describes. The "grpc-retry-pushback-ms" trailer tells gRPC clients
+	// with a retry policy when to retry.
 	FailClosed bool
 	RetryAfter time.Duration
 
@@ -137,7 +137,8 @@ func (i *Interceptor) Unary(ctx context.Context, req any, info *grpc.UnaryServer
 	if !ok {
 		return handler(ctx, req)
 	}
-	// SetTrailer fails only when the call has ended, which it has not.
+	// SetTrailer fails only once the call has ended, and the handler has
+	// not run yet.
 	if err := i.admit(&use, func(md metadata.MD) { _ = grpc.SetTrailer(ctx, md) }); err != nil {
 		return nil, err
 	}

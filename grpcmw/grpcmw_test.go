@@ -1,10 +1,12 @@
 package grpcmw_test
 
 import (
+	"bytes"
 	"context"
 	"log/slog"
 	"net"
 	"net/netip"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -388,5 +390,59 @@ func waitForEvent(t *testing.T, tr *trail, q store.Query) audit.Event {
 func TestNewRejectsMissingRecorder(t *testing.T) {
 	if _, err := grpcmw.New(grpcmw.Options{}); err == nil || !strings.Contains(err.Error(), "Recorder") {
 		t.Errorf("New(no recorder) = %v, want an error naming Recorder", err)
+	}
+}
+
+// TestTokenNeverStored sends tokens down every path of the interceptor and
+// searches the database files for any part of them.
+func TestTokenNeverStored(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "trail.db")
+	st, err := sqlite.Open(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := recorder.New(st, recorder.Options{Logger: slog.New(slog.DiscardHandler)})
+	var set revocation.Set
+	if err := set.Add(audit.Event{ID: "r", Time: time.Now(), Kind: audit.KindRevoked, TokenID: "jti-secret-revoked"}); err != nil {
+		t.Fatal(err)
+	}
+	i := interceptor(t, grpcmw.Options{Recorder: rec, Revocations: &set})
+	client := server(t, []grpc.UnaryServerInterceptor{i.Unary, authUnary}, nil)
+
+	tokens := []string{
+		sign(t, signingKey, "jti-secret-used", "alice"),
+		sign(t, otherKey, "jti-secret-forged", "alice"),
+		sign(t, signingKey, "jti-secret-revoked", "alice"),
+		"opaque.grpc-not-a-jwt.value",
+	}
+	for _, token := range tokens {
+		_, _ = client.Check(withToken(t, token), &healthpb.HealthCheckRequest{})
+	}
+	if err := rec.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := st.Count(context.Background()); err != nil || n != int64(len(tokens)) {
+		t.Fatalf("stored events = %d, %v, want %d, or the test proves nothing", n, err, len(tokens))
+	}
+	if err := st.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	var db []byte
+	matches, _ := filepath.Glob(path + "*")
+	for _, name := range matches {
+		b, err := os.ReadFile(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		db = append(db, b...)
+	}
+	for n, token := range tokens {
+		for _, part := range append([]string{token}, strings.Split(token, ".")...) {
+			if len(part) >= 12 && bytes.Contains(db, []byte(part)) {
+				t.Errorf("token %d: the database contains %q", n, part)
+			}
+		}
 	}
 }

@@ -29,6 +29,11 @@ func (discardWriter) Append(_ context.Context, events []audit.Event) (store.Appe
 	return store.Appended{Inserted: len(events)}, nil
 }
 
+// acceptAll is a Recorder that accepts every event and keeps none.
+type acceptAll struct{}
+
+func (acceptAll) Record(audit.Event) bool { return true }
+
 // benchResponse is a ResponseWriter that allocates nothing per request.
 type benchResponse struct {
 	header http.Header
@@ -157,6 +162,15 @@ func BenchmarkMiddleware(b *testing.B) {
 			b.Fatal(err)
 		}
 		benchRecorded(b, rec, mw(bareHandler()), req)
+	})
+	b.Run("claims_from_context_no_recorder", func(b *testing.B) {
+		// The middleware's own share: the same work with a Recorder that
+		// accepts each event and does nothing with it.
+		mw, err := httpmw.New(httpmw.Options{Recorder: acceptAll{}, Claims: claimsOfVerified, Revocations: set, RevocationMaxAge: time.Hour})
+		if err != nil {
+			b.Fatal(err)
+		}
+		benchHandler(b, mw(bareHandler()), req)
 	})
 	b.Run("token_read", func(b *testing.B) {
 		rec := recorder.New(discardWriter{}, recorder.Options{Logger: slog.New(slog.DiscardHandler)})

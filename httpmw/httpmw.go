@@ -6,9 +6,8 @@
 // the application already verified (Options.Claims), or else reads the
 // token's payload without verifying it, only for its jti, sub, iss, azp,
 // sid, iat, nbf and exp. It never keeps, logs or records the token: a token
-// without a jti is known by its SHA-256 fingerprint. A revoked token is
-// answered with 401 and an RFC 6750 WWW-Authenticate challenge before the
-// handler runs. Otherwise the handler runs, and its status decides the
+// without a jti is known by its SHA-256 fingerprint. A revoked token gets
+// 401 and an RFC 6750 WWW-Authenticate challenge before the handler runs. Otherwise the handler runs, and its status decides the
 // event: 401 and 403 record a rejection, with the reason taken from the
 // WWW-Authenticate challenge or SetRejectReason, and every other status
 // records a use. Requests without a bearer token pass through untouched.
@@ -76,15 +75,15 @@ type Options struct {
 	// a revocation.Refresher; nil enforces none.
 	Revocations *revocation.Set
 
-	// RevocationMaxAge is the age past which Revocations counts as stale:
-	// a fail-closed middleware then answers 503 to every request with a
+	// RevocationMaxAge is the age past which Revocations counts as stale.
+	// A fail-closed middleware then responds 503 to every request with a
 	// token, and a fail-open one logs a warning every 10 seconds. 0
 	// disables the check. A Set that was never refreshed is stale.
 	RevocationMaxAge time.Duration
 
 	// TrustedProxies are the reverse proxies whose forwarding header is
 	// believed. The client address is the peer address unless the peer is
-	// trusted; then it is the first address of ProxyHeader, read from the
+	// trusted. Then it is the first address of ProxyHeader, read from the
 	// right, that is not a trusted proxy. Default: none, so forwarding
 	// headers are ignored.
 	TrustedProxies []netip.Prefix
@@ -94,10 +93,10 @@ type Options struct {
 	// other one and a proxy that does not write it passes it on.
 	ProxyHeader ProxyHeader
 
-	// FailClosed makes the middleware answer 503 Service Unavailable, with
-	// a Retry-After header, instead of serving requests it cannot record
-	// or enforce: for RetryAfter after the Recorder refused an event, and
-	// while Revocations is older than RevocationMaxAge. The default,
+	// FailClosed makes the middleware respond 503 Service Unavailable,
+	// with a Retry-After header, to requests it cannot record or enforce:
+	// for RetryAfter after the Recorder refused an event, and while
+	// Revocations is older than RevocationMaxAge. The default,
 	// fail-open, serves them, and the Recorder counts the events it
 	// dropped.
 	//
@@ -106,9 +105,9 @@ type Options struct {
 	// the queue fills are served without a recorded event.
 	FailClosed bool
 
-	// RetryAfter is how long a fail-closed middleware answers 503 after a
-	// refused event, and the Retry-After it sends; default 1 second, the
-	// recorder's default flush interval.
+	// RetryAfter is how long a fail-closed middleware responds 503 after a
+	// refused event, and the Retry-After value it sends. The default is 1
+	// second, the recorder's default flush interval.
 	RetryAfter time.Duration
 
 	// Source is the Source of every recorded event, such as the service
@@ -266,7 +265,7 @@ func firstValue(values []string) string {
 	return values[0]
 }
 
-// SetRejectReason tells the middleware why the handler rejects the token
+// SetRejectReason gives the middleware the reason the handler rejects the token
 // with 401 or 403, so that the recorded rejection carries reason instead
 // of one guessed from the WWW-Authenticate header. w is the ResponseWriter
 // the handler received, or one that wraps it and has an Unwrap method. It

@@ -7,8 +7,8 @@
 // # How a revoked event names what it revokes
 //
 // A Set is built from audit.Event values of kind revoked. The event model
-// names one token per event, so wider revocations are told apart by the
-// event's Action:
+// names one token per event, so the event's Action marks the wider
+// revocations:
 //
 //   - "" or any Action not listed below: the token named by TokenID, by
 //     Fingerprint, or by both, is revoked.

@@ -15,10 +15,10 @@ const RevokedChallenge = `Bearer error="invalid_token", error_description="The a
 const RevokedDescription = "The access token has been revoked"
 
 // ChallengeReason returns the reject reason that a WWW-Authenticate value
-// gives, from its error_description when it names a cause (see TextReason),
-// else from its error code: invalid_request means a malformed request, and
-// invalid_token and insufficient_scope give RejectOther, as does a value
-// without an error. RFC 6750 defines the codes but not the descriptions,
+// gives. The error_description decides when it names a cause (see
+// TextReason). Otherwise the error code decides: invalid_request means a
+// malformed request, and invalid_token, insufficient_scope and a missing
+// error give RejectOther. RFC 6750 defines the codes but not the descriptions,
 // so reading them is a heuristic: an application that knows the cause
 // states it with the middleware's SetRejectReason.
 func ChallengeReason(challenge string) audit.RejectReason {

@@ -1,5 +1,5 @@
 // Package tokenuse is the part of the HTTP middleware and the gRPC
-// interceptors that does not depend on the protocol: it reads a presented
+// interceptors that does not depend on the protocol. It reads a presented
 // token's claims, decides whether the request may proceed (revocations,
 // fail-closed), and records the use or rejection without blocking.
 package tokenuse
@@ -58,7 +58,7 @@ type Tracker struct {
 
 	saturatedUntil atomic.Int64 // Unix nanoseconds until which a fail-closed Tracker rejects requests
 	unavailable    atomic.Uint64
-	refused        atomic.Uint64 // events the Recorder did not accept
+	dropped        atomic.Uint64 // events the Recorder did not accept
 	lastLog        atomic.Int64
 }
 
@@ -105,8 +105,8 @@ func (t *Tracker) RetryAfterDuration() time.Duration { return t.cfg.RetryAfter }
 
 // ReadToken returns the claims of a compact token read without
 // verification. A token without a jti, or one that cannot be read, is
-// identified by its fingerprint; so is every token while the revocation set
-// revokes some tokens by fingerprint.
+// identified by its fingerprint. So is every token while the revocation
+// set revokes some tokens by fingerprint.
 func (t *Tracker) ReadToken(token string) Claims {
 	var c Claims
 	err := ReadClaims(token, &c)
@@ -162,7 +162,7 @@ func (t *Tracker) Admit(now time.Time, c *Claims) (Decision, revocation.Reason) 
 	return Allow, revocation.NotRevoked
 }
 
-// Use is what a request tells about one use of a token.
+// Use is the context of one use of a token, as the request states it.
 type Use struct {
 	Start     time.Time // when the request arrived
 	Claims    Claims
@@ -207,7 +207,7 @@ func (t *Tracker) Record(u *Use, kind audit.Kind, reason audit.RejectReason) boo
 
 	// The recorder counts and logs its own drops, so only the switch to
 	// rejecting requests is logged here.
-	t.refused.Add(1)
+	t.dropped.Add(1)
 	if t.cfg.FailClosed {
 		now := t.cfg.Clock()
 		t.saturatedUntil.Store(now.Add(t.cfg.RetryAfter).UnixNano())
@@ -226,7 +226,7 @@ func (t *Tracker) noteUnavailable(now time.Time, why string) {
 	t.log.Warn("fail-closed: rejecting token requests with 503 Service Unavailable",
 		slog.String("reason", why),
 		slog.Uint64("rejected_total", total),
-		slog.Uint64("recorder_refused_total", t.refused.Load()),
+		slog.Uint64("recorder_dropped_total", t.dropped.Load()),
 		slog.Duration("retry_after", t.cfg.RetryAfter))
 }
 
