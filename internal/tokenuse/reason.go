@@ -136,18 +136,24 @@ func TraceID(traceparent string) string {
 		return ""
 	}
 	id := traceparent[3:35]
-	zero := true
+	var nonzero byte
 	for i := 0; i < len(id); i++ {
-		c := id[i]
-		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+		if !lowerHex[id[i]] {
 			return ""
 		}
-		if c != '0' {
-			zero = false
-		}
+		nonzero |= id[i] ^ '0'
 	}
-	if zero {
+	if nonzero == 0 {
 		return ""
 	}
 	return id
 }
+
+// lowerHex marks the lowercase hexadecimal digits, the only ones a
+// traceparent may use.
+var lowerHex = func() (t [256]bool) {
+	for _, c := range "0123456789abcdef" {
+		t[c] = true
+	}
+	return t
+}()
