@@ -391,33 +391,28 @@ func (s *scanner) end() error {
 }
 
 // string reads a JSON string and returns the bounds of its contents,
-// without the quotes, and whether it contains escapes. It looks for the
-// closing quote with vectorized searches and does not reject control
-// characters, which encoding/json does: a payload that only this scanner
-// accepts is one that a verifier built on encoding/json rejects anyway.
+// without the quotes, and whether it contains escapes. Unlike
+// encoding/json, it accepts raw control characters: a payload that only
+// this scanner accepts is one that a verifier built on encoding/json
+// rejects anyway. (A search with bytes.IndexByte measured no faster on
+// the short strings of a token.)
 func (s *scanner) string() (start, end int, escaped, ok bool) {
 	if !s.consume('"') {
 		return 0, 0, false, false
 	}
 	start = s.pos
-	for {
-		quote := bytes.IndexByte(s.data[s.pos:], '"')
-		if quote < 0 {
-			return 0, 0, false, false
-		}
-		if backslash := bytes.IndexByte(s.data[s.pos:s.pos+quote], '\\'); backslash >= 0 {
-			// Skip the escaped character, which may be a quote.
+	data := s.data
+	for i := s.pos; i < len(data); i++ {
+		switch data[i] {
+		case '"':
+			s.pos = i + 1
+			return start, i, escaped, true
+		case '\\':
 			escaped = true
-			s.pos += backslash + 2
-			if s.pos > len(s.data) {
-				return 0, 0, false, false
-			}
-			continue
+			i++
 		}
-		end = s.pos + quote
-		s.pos = end + 1
-		return start, end, escaped, true
 	}
+	return 0, 0, false, false
 }
 
 // maxDepth bounds the nesting of the values skipped, so that a hostile
