@@ -190,7 +190,7 @@ func (i *Interceptor) findClaims(ctx context.Context, md metadata.MD) (Claims, b
 	token, hasToken := tokenuse.BearerToken(first(md, "authorization"))
 	if i.claims != nil {
 		if c, ok := i.claims(ctx); ok {
-			if !c.Identified() && hasToken {
+			if hasToken && i.tracker.NeedsFingerprint(&c) {
 				c.Fingerprint = audit.Fingerprint(token)
 			}
 			return c, c.Identified()

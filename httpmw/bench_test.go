@@ -137,11 +137,12 @@ func benchRevocations(tb testing.TB) *revocation.Set {
 	return &set
 }
 
-// BenchmarkMiddleware runs, in one process, a bare handler, the middleware
-// around it with claims from the context and with the token read from the
-// header, and what a team would write instead: a log/slog JSON line of the
-// same fields, and golang-jwt's ParseUnverified of the same token. The
-// overhead of the middleware is its time minus the bare handler's:
+// BenchmarkMiddleware runs, in one process, a bare handler and the
+// middleware around it, with claims from the context and with the token
+// read from the header. Beside them it runs what a team would write
+// instead: a log/slog JSON line of the same fields, and golang-jwt's
+// ParseUnverified of the same token. The overhead of the middleware is its
+// time minus the bare handler's:
 //
 //	go test -run '^$' -bench BenchmarkMiddleware -benchmem -count 5 ./httpmw
 //
@@ -210,9 +211,9 @@ func benchHandler(b *testing.B, h http.Handler, req *http.Request) {
 }
 
 // benchRecorded runs h and, every half queue, waits for the recorder to
-// write what it holds with the timer stopped, so that no event is dropped
-// however fast the loop runs: a full queue would make Record return at
-// once and flatter the figure.
+// write what it holds with the timer stopped. So no event is dropped
+// however fast the loop runs, since a full queue would make Record return
+// at once and flatter the figure.
 func benchRecorded(b *testing.B, rec *recorder.Recorder, h http.Handler, req *http.Request) {
 	const room = recorder.DefaultQueueSize / 2
 	w := &benchResponse{header: http.Header{}}

@@ -150,9 +150,9 @@ func tokenClaims(jti, sub string) jwt.MapClaims {
 
 type claimsKey struct{}
 
-// authenticate is the application's own authentication: it verifies the
-// token with golang-jwt and answers 401 with an RFC 6750 challenge when it
-// fails, or stores the verified claims in the request context.
+// authenticate is the application's own authentication. It verifies the
+// token with golang-jwt and responds 401 with an RFC 6750 challenge when
+// that fails, or stores the verified claims in the request context.
 func authenticate(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		raw, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
@@ -195,9 +195,9 @@ func claimsFromContext(r *http.Request) (httpmw.Claims, bool) {
 	return c, true
 }
 
-// app is the application's handler: /orders answers 200, /admin answers
-// 403 to anyone but "admin", /reject rejects with a reason the middleware
-// cannot guess, and /panic panics.
+// app is the application's handler. /orders/ responds 200, /admin
+// responds 403 with an insufficient_scope challenge, /reject rejects with a
+// reason the middleware cannot guess, and /panic panics.
 func app(served *int) http.Handler {
 	var mu sync.Mutex
 	mux := http.NewServeMux()
@@ -262,4 +262,23 @@ func serve(t *testing.T, h http.Handler) *httptest.Server {
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	return srv
+}
+
+// eventually returns the only stored event of q once it is stored, for
+// requests whose response reaches the client before the handler returns
+// (a hijacked connection, a flushed stream), so before the middleware
+// records the event. It waits for at most 10 seconds.
+func (tr *trail) eventually(t *testing.T, q store.Query) audit.Event {
+	t.Helper()
+	for range 200 {
+		if events := tr.events(t, q); len(events) > 0 {
+			if len(events) != 1 {
+				t.Fatalf("stored events for %+v = %d, want 1", q, len(events))
+			}
+			return events[0]
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("no event stored for %+v after 10 seconds", q)
+	return audit.Event{}
 }

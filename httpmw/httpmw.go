@@ -66,9 +66,9 @@ type Options struct {
 	// false when it has none. The middleware must then run inside that
 	// authentication middleware. When Claims is nil or returns false, the
 	// middleware reads the bearer token of the Authorization header
-	// without verifying it. When the returned claims have neither a
-	// TokenID nor a Fingerprint, the middleware fingerprints the bearer
-	// token.
+	// without verifying it. When the returned claims have no Fingerprint,
+	// the middleware fingerprints the bearer token if they have no TokenID
+	// either, or if Revocations revokes some tokens by fingerprint.
 	Claims func(*http.Request) (Claims, bool)
 
 	// Revocations is the set of revoked tokens to enforce, kept current by
@@ -199,7 +199,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (h *handler) findClaims(r *http.Request) (Claims, bool) {
 	if h.claims != nil {
 		if c, ok := h.claims(r); ok {
-			if !c.Identified() {
+			if h.tracker.NeedsFingerprint(&c) {
 				if token, ok := bearerToken(r); ok {
 					c.Fingerprint = audit.Fingerprint(token)
 				}

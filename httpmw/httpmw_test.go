@@ -336,8 +336,8 @@ func TestTokenNeverStoredOrLogged(t *testing.T) {
 	for _, token := range tokens {
 		request(t, srv.URL+"/orders/1?access_token="+token, token)
 	}
-	// The set was never refreshed, so the fail-closed middleware answered
-	// 503 to the tokens it did not reject first; refresh it and send them
+	// The set was never refreshed, so the fail-closed middleware responded
+	// 503 to the tokens it did not reject first. Refresh it and send them
 	// again to reach the handler.
 	ref := revocation.NewRefresher(&set, &revocation.MemorySource{}, revocation.RefresherOptions{Logger: tr.log})
 	if err := ref.Refresh(context.Background()); err != nil {
@@ -368,5 +368,28 @@ func TestTokenNeverStoredOrLogged(t *testing.T) {
 				t.Errorf("token %d: the logs contain %q", i, part)
 			}
 		}
+	}
+}
+
+func TestRevokedByFingerprintWithClaimsFromContext(t *testing.T) {
+	tr := newTrail(t, nil, recorder.Options{})
+	token := sign(t, signingKey, tokenClaims("jti-fp", "alice"))
+	var set revocation.Set
+	// Revoked by fingerprint alone, although the token has a jti.
+	if err := set.Add(audit.Event{ID: "r", Time: t0, Kind: audit.KindRevoked, Fingerprint: audit.Fingerprint(token)}); err != nil {
+		t.Fatal(err)
+	}
+	served := 0
+	mw := middleware(t, httpmw.Options{Recorder: tr.rec, Claims: claimsFromContext, Revocations: &set})
+	srv := serve(t, authenticate(mw(app(&served))))
+
+	resp, _ := request(t, srv.URL+"/orders/1", token)
+
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("status = %d, want 401", resp.StatusCode)
+	}
+	e := tr.one(t, store.Query{TokenID: "jti-fp"})
+	if e.Fingerprint != audit.Fingerprint(token) || e.RejectReason != audit.RejectRevoked {
+		t.Errorf("event fingerprint, reason = %q, %q, want the token's fingerprint and revoked", e.Fingerprint, e.RejectReason)
 	}
 }

@@ -109,11 +109,19 @@ func (t *Tracker) RetryAfterDuration() time.Duration { return t.cfg.RetryAfter }
 // set revokes some tokens by fingerprint.
 func (t *Tracker) ReadToken(token string) Claims {
 	var c Claims
-	err := ReadClaims(token, &c)
-	if err != nil || c.TokenID == "" || (t.cfg.Revocations != nil && t.cfg.Revocations.HasFingerprints()) {
+	_ = ReadClaims(token, &c) // an unreadable token keeps empty claims and gets a fingerprint
+	if t.NeedsFingerprint(&c) {
 		c.Fingerprint = audit.Fingerprint(token)
 	}
 	return c
+}
+
+// NeedsFingerprint reports whether the fingerprint of the token with claims
+// c must be computed: when c names no token, and while the revocation set
+// revokes some tokens by fingerprint, since Check could not find them
+// otherwise.
+func (t *Tracker) NeedsFingerprint(c *Claims) bool {
+	return c.Fingerprint == "" && (c.TokenID == "" || (t.cfg.Revocations != nil && t.cfg.Revocations.HasFingerprints()))
 }
 
 // Decision is what a Tracker decides for a request before its handler runs.
