@@ -3,6 +3,7 @@ package tokenuse
 import (
 	"bytes"
 	"encoding/base64"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"math"
@@ -394,25 +395,54 @@ func (s *scanner) end() error {
 // without the quotes, and whether it contains escapes. Unlike
 // encoding/json, it accepts raw control characters: a payload that only
 // this scanner accepts is one that a verifier built on encoding/json
-// rejects anyway. (A search with bytes.IndexByte measured no faster on
-// the short strings of a token.)
+// rejects anyway.
 func (s *scanner) string() (start, end int, escaped, ok bool) {
 	if !s.consume('"') {
 		return 0, 0, false, false
 	}
 	start = s.pos
 	data := s.data
-	for i := s.pos; i < len(data); i++ {
-		switch data[i] {
-		case '"':
+	i := s.pos
+	for {
+		i = skipPlain(data, i)
+		if i >= len(data) {
+			return 0, 0, false, false
+		}
+		if data[i] == '"' {
 			s.pos = i + 1
 			return start, i, escaped, true
-		case '\\':
-			escaped = true
-			i++
+		}
+		// A backslash: skip it and the character it escapes, which may
+		// be a quote.
+		escaped = true
+		i += 2
+	}
+}
+
+// skipPlain returns the index of the first quote or backslash in data at
+// or after i, or len(data). It tests eight bytes at a time: a byte of x
+// equals c exactly when the same byte of x^(c*ones) is zero, and
+// (v-ones) &^ v & highs is nonzero exactly when some byte of v is zero.
+func skipPlain(data []byte, i int) int {
+	const (
+		ones    = 0x0101010101010101
+		highs   = 0x8080808080808080
+		quotes  = ones * '"'
+		slashes = ones * '\\'
+	)
+	for ; i+8 <= len(data); i += 8 {
+		x := binary.LittleEndian.Uint64(data[i:])
+		q, b := x^quotes, x^slashes
+		if ((q-ones)&^q|(b-ones)&^b)&highs != 0 {
+			break
 		}
 	}
-	return 0, 0, false, false
+	for ; i < len(data); i++ {
+		if c := data[i]; c == '"' || c == '\\' {
+			return i
+		}
+	}
+	return i
 }
 
 // maxDepth bounds the nesting of the values skipped, so that a hostile

@@ -217,3 +217,27 @@ func FuzzReadClaims(f *testing.F) {
 		}
 	})
 }
+
+// TestReadClaimsEscapesAtEveryOffset puts an escaped quote, an escaped
+// backslash and a unicode escape at every offset of strings up to 20
+// bytes, so that every position within an eight-byte word of the string
+// scan is met.
+func TestReadClaimsEscapesAtEveryOffset(t *testing.T) {
+	for _, escape := range []string{`\"`, `\\`, `\u00e9`, `\/`} {
+		for n := 0; n <= 20; n++ {
+			value := strings.Repeat("a", n) + escape + strings.Repeat("b", 20-n)
+			payload := `{"sub":"` + value + `","sid":"s` + escape + `"}`
+			want, ok := referenceClaims([]byte(payload))
+			if !ok {
+				t.Fatalf("encoding/json rejects %s", payload)
+			}
+			var got Claims
+			if err := ReadClaims(withPayload(payload), &got); err != nil {
+				t.Fatalf("ReadClaims(%s) = %v", payload, err)
+			}
+			if got != want {
+				t.Errorf("ReadClaims(%s) = %+v, want %+v", payload, got, want)
+			}
+		}
+	}
+}
