@@ -298,7 +298,7 @@ func TestNewRejectsInvalidOptions(t *testing.T) {
 	}{
 		{"missing recorder", httpmw.Options{}, "Recorder"},
 		{"zero prefix", httpmw.Options{Recorder: tr.rec, TrustedProxies: []netip.Prefix{{}}}, "TrustedProxies"},
-		{"unknown header", httpmw.Options{Recorder: tr.rec, ProxyHeader: 7}, "header"},
+		{"unknown header", httpmw.Options{Recorder: tr.rec, ProxyHeader: 7}, "ProxyHeader"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

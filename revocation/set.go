@@ -128,6 +128,10 @@ type tables struct {
 	subjectExpiry map[string]int64
 }
 
+// maxNamedErrors is the number of unusable events that the error of Add
+// names one by one.
+const maxNamedErrors = 10
+
 // minMergeDelta is the delta size below which Add never merges, so that a
 // small set does not rebuild its base on every addition.
 const minMergeDelta = 1024
@@ -235,8 +239,8 @@ func (s *Set) markRefreshed(start time.Time) {
 // Add adds the revocations that events state, as the package documentation
 // describes, and prunes expired entries when it merges. Events of another
 // kind than revoked are skipped. Add applies every usable event even when
-// some are not: it then returns an error that names each unusable event by
-// its ID.
+// some are not. It then returns an error that names the first 10 unusable
+// events by their IDs and counts the others.
 func (s *Set) Add(events ...audit.Event) error {
 	return s.add(time.Now(), events)
 }
@@ -252,10 +256,18 @@ func (s *Set) add(now time.Time, events []audit.Event) error {
 
 	delta := old.delta.clone(len(events))
 	var errs []error
+	unusable := 0
 	for i := range events {
 		if err := delta.apply(&events[i]); err != nil {
-			errs = append(errs, err)
+			// The first few name the events; the rest are counted, so
+			// that a bad batch does not make a log line without bound.
+			if unusable++; unusable <= maxNamedErrors {
+				errs = append(errs, err)
+			}
 		}
+	}
+	if unusable > maxNamedErrors {
+		errs = append(errs, fmt.Errorf("and %d more unusable revoked events", unusable-maxNamedErrors))
 	}
 
 	next := &snapshot{base: old.base, delta: delta}

@@ -244,3 +244,15 @@ func must(tb testing.TB, err error) {
 		tb.Fatalf("unexpected error: %v", err)
 	}
 }
+
+func TestSetAddCountsManyUnusableEvents(t *testing.T) {
+	var set revocation.Set
+	var events []audit.Event
+	for i := range 25 {
+		events = append(events, audit.Event{ID: fmt.Sprintf("bad-%d", i), Time: t0, Kind: audit.KindRevoked})
+	}
+	err := set.Add(events...)
+	if err == nil || !strings.Contains(err.Error(), "and 15 more") || strings.Contains(err.Error(), "bad-24") {
+		t.Errorf("Add(25 unusable events) = %v, want the first 10 named and 15 more counted", err)
+	}
+}

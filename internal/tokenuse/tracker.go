@@ -69,6 +69,9 @@ func New(cfg Config, component string) (*Tracker, error) {
 	if cfg.Recorder == nil {
 		return nil, fmt.Errorf("%s: Options.Recorder is missing: pass the service's *recorder.Recorder", component)
 	}
+	if cfg.ProxyHeader != clientip.XForwardedFor && cfg.ProxyHeader != clientip.Forwarded {
+		return nil, fmt.Errorf("%s: Options.ProxyHeader %d is unknown: use XForwardedFor or Forwarded", component, uint8(cfg.ProxyHeader))
+	}
 	resolver, err := clientip.NewResolver(cfg.TrustedProxies, cfg.ProxyHeader)
 	if err != nil {
 		return nil, fmt.Errorf("%s: Options.TrustedProxies: %w", component, err)
