@@ -92,8 +92,8 @@ func TestRefresherPropagationBound(t *testing.T) {
 	if err := r.poll(t); err != nil {
 		t.Fatalf("poll = %v, want nil", err)
 	}
-	if revoked, why := set.Check(revocation.Token{TokenID: "jti-stolen"}); !revoked || why != revocation.ByToken {
-		t.Errorf("Check() after one tick = %v, %v, want true, token", revoked, why)
+	if revoked, reason := set.Check(revocation.Token{TokenID: "jti-stolen"}); !revoked || reason != revocation.ByToken {
+		t.Errorf("Check() after one tick = %v, %v, want true, token", revoked, reason)
 	}
 	if got := set.Refreshed(); !got.Equal(next) {
 		t.Errorf("Refreshed() = %v, want %v", got, next)

@@ -37,7 +37,7 @@ func TestSetCheck(t *testing.T) {
 		name    string
 		token   revocation.Token
 		revoked bool
-		why     revocation.Reason
+		reason  revocation.Reason
 	}{
 		{"unknown token", revocation.Token{TokenID: "jti-fine", Subject: "alice", IssuedAt: t0}, false, revocation.NotRevoked},
 		{"empty token", revocation.Token{}, false, revocation.NotRevoked},
@@ -55,9 +55,9 @@ func TestSetCheck(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			revoked, why := set.Check(tt.token)
-			if revoked != tt.revoked || why != tt.why {
-				t.Errorf("Check(%+v) = %v, %v, want %v, %v", tt.token, revoked, why, tt.revoked, tt.why)
+			revoked, reason := set.Check(tt.token)
+			if revoked != tt.revoked || reason != tt.reason {
+				t.Errorf("Check(%+v) = %v, %v, want %v, %v", tt.token, revoked, reason, tt.revoked, tt.reason)
 			}
 		})
 	}
@@ -65,8 +65,8 @@ func TestSetCheck(t *testing.T) {
 
 func TestSetZeroValue(t *testing.T) {
 	var set revocation.Set
-	if revoked, why := set.Check(revocation.Token{TokenID: "x", Subject: "s"}); revoked || why != revocation.NotRevoked {
-		t.Errorf("zero Set Check() = %v, %v, want false, not_revoked", revoked, why)
+	if revoked, reason := set.Check(revocation.Token{TokenID: "x", Subject: "s"}); revoked || reason != revocation.NotRevoked {
+		t.Errorf("zero Set Check() = %v, %v, want false, not_revoked", revoked, reason)
 	}
 	if n := set.Len(); n != 0 {
 		t.Errorf("zero Set Len() = %d, want 0", n)
@@ -123,8 +123,8 @@ func TestSetMergeKeepsEverything(t *testing.T) {
 	}
 	for i := range n {
 		id := fmt.Sprintf("jti-%d", i)
-		if revoked, why := set.Check(revocation.Token{TokenID: id}); !revoked || why != revocation.ByToken {
-			t.Fatalf("Check(%s) = %v, %v after %d additions, want true, token", id, revoked, why, n)
+		if revoked, reason := set.Check(revocation.Token{TokenID: id}); !revoked || reason != revocation.ByToken {
+			t.Fatalf("Check(%s) = %v, %v after %d additions, want true, token", id, revoked, reason, n)
 		}
 	}
 	if got := set.Len(); got != n {

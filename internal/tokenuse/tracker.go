@@ -145,7 +145,7 @@ const (
 func (t *Tracker) Admit(now time.Time, c *Claims) (Decision, revocation.Reason) {
 	set := t.cfg.Revocations
 	if set != nil {
-		revoked, why := set.Check(revocation.Token{
+		revoked, reason := set.Check(revocation.Token{
 			TokenID:     c.TokenID,
 			Fingerprint: c.Fingerprint,
 			Family:      c.Family,
@@ -154,7 +154,7 @@ func (t *Tracker) Admit(now time.Time, c *Claims) (Decision, revocation.Reason) 
 			IssuedAt:    c.IssuedAt,
 		})
 		if revoked {
-			return Revoked, why
+			return Revoked, reason
 		}
 	}
 
@@ -229,13 +229,13 @@ func (t *Tracker) Record(u *Use, kind audit.Kind, reason audit.RejectReason) boo
 
 // noteUnavailable counts a request rejected with 503 and logs at most one
 // line every logEvery.
-func (t *Tracker) noteUnavailable(now time.Time, why string) {
+func (t *Tracker) noteUnavailable(now time.Time, reason string) {
 	total := t.unavailable.Add(1)
 	if !t.mayLog(now) {
 		return
 	}
 	t.log.Warn("fail-closed: rejecting token requests with 503 Service Unavailable",
-		slog.String("reason", why),
+		slog.String("reason", reason),
 		slog.Uint64("rejected_total", total),
 		slog.Uint64("recorder_dropped_total", t.dropped.Load()),
 		slog.Duration("retry_after", t.cfg.RetryAfter))
