@@ -7,6 +7,7 @@ package store
 import (
 	"context"
 	"errors"
+	"iter"
 	"net/netip"
 	"time"
 
@@ -25,6 +26,19 @@ type Store interface {
 	// Events returns the events matching q, oldest first (ties broken by ID).
 	// It returns ErrEmptyQuery when q names no filter.
 	Events(ctx context.Context, q Query) ([]audit.Event, error)
+
+	// Scan returns every stored event whose time lies in r, oldest first
+	// (ties broken by ID), as one sequence that a range loop reads. It reads
+	// the store in pages of bounded size, so a scan of any size holds only one
+	// page in memory, and it holds no lock or read transaction while the loop
+	// body runs. Each page is a snapshot of its own: an event appended during
+	// the scan is yielded if it sorts after the last event already yielded.
+	//
+	// On an error, such as a canceled ctx (wrapping ctx.Err()) or a store
+	// closed during the scan (wrapping ErrClosed), the sequence yields one
+	// zero event with the error and ends. Each range over the sequence scans
+	// again from the start.
+	Scan(ctx context.Context, r TimeRange) iter.Seq2[audit.Event, error]
 
 	// Count returns the number of stored events.
 	Count(ctx context.Context) (int64, error)
@@ -45,6 +59,14 @@ type AnomalyStore interface {
 	// Anomalies returns the anomalies matching q, oldest first (ties broken
 	// by ID). An empty AnomalyQuery matches every anomaly.
 	Anomalies(ctx context.Context, q AnomalyQuery) ([]audit.Anomaly, error)
+
+	// PruneAnomalies deletes, in one transaction, every stored anomaly whose
+	// time lies in r, whose ID keep does not contain, and whose proving
+	// events (EventIDs) are all stored with a time in r. It returns how many
+	// it deleted. A detection run over the events of r that did not raise an
+	// anomaly again so removes it, while an anomaly that needs events outside
+	// r as evidence, or whose events are no longer stored, stays.
+	PruneAnomalies(ctx context.Context, r TimeRange, keep []string) (int, error)
 }
 
 // AnomalyQuery selects anomalies. Every non-zero field narrows the selection.
@@ -56,6 +78,24 @@ type AnomalyQuery struct {
 	Since       time.Time      // inclusive; zero means no lower bound
 	Until       time.Time      // exclusive; zero means no upper bound
 	Limit       int            // at most this many, the oldest; 0 means no limit
+
+	// Network selects the anomalies whose IP lies in the prefix. An IPv4
+	// prefix also matches the IPv4-mapped IPv6 form of its addresses, and
+	// zones are ignored.
+	Network netip.Prefix
+	ASN     uint32 // zero means any
+}
+
+// TimeRange selects the times t with Since <= t < Until. A zero bound is
+// open, so the zero TimeRange holds every time.
+type TimeRange struct {
+	Since time.Time // inclusive; zero means no lower bound
+	Until time.Time // exclusive; zero means no upper bound
+}
+
+// Contains reports whether t lies in r.
+func (r TimeRange) Contains(t time.Time) bool {
+	return (r.Since.IsZero() || !t.Before(r.Since)) && (r.Until.IsZero() || t.Before(r.Until))
 }
 
 // Appended counts what one Append did.

@@ -4,7 +4,9 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -28,7 +30,8 @@ func (s *Store) AppendAnomalies(ctx context.Context, anomalies []audit.Anomaly) 
 
 	err := s.WithTx(ctx, func(tx *sql.Tx) error {
 		stmt, err := tx.PrepareContext(ctx, `INSERT OR IGNORE INTO anomalies
-			(id, rule, severity, time_ns, token_id, subject, event_ids, summary) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`)
+			(id, rule, severity, time_ns, token_id, subject, event_ids, summary, ip, asn, org, country, user_agent)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
 		if err != nil {
 			return err
 		}
@@ -39,7 +42,8 @@ func (s *Store) AppendAnomalies(ctx context.Context, anomalies []audit.Anomaly) 
 				return err
 			}
 			res, err := stmt.ExecContext(ctx, a.ID, a.Rule, int64(a.Severity), a.Time.UnixNano(),
-				nullText(a.TokenID), nullText(a.Subject), string(ids), a.Summary)
+				nullText(a.TokenID), nullText(a.Subject), string(ids), a.Summary,
+				encodeIP(a.IP), nullInt(int64(a.ASN)), nullText(a.Org), nullText(a.Country), nullText(a.UserAgent))
 			if err != nil {
 				return err
 			}
@@ -97,8 +101,15 @@ func (s *Store) Anomalies(ctx context.Context, q store.AnomalyQuery) ([]audit.An
 	if !q.Until.IsZero() {
 		add("time_ns < ?", clampNanos(q.Until))
 	}
+	if q.ASN != 0 {
+		add("asn = ?", int64(q.ASN))
+	}
+	if q.Network.IsValid() {
+		condition, bounds := networkCondition(q.Network)
+		add(condition, bounds...)
+	}
 
-	query := "SELECT id, rule, severity, time_ns, token_id, subject, event_ids, summary FROM anomalies"
+	query := "SELECT " + anomalyColumns + " FROM anomalies"
 	if len(where) > 0 {
 		query += " WHERE " + strings.Join(where, " AND ")
 	}
@@ -115,20 +126,9 @@ func (s *Store) Anomalies(ctx context.Context, q store.AnomalyQuery) ([]audit.An
 	defer rows.Close()
 	var list []audit.Anomaly
 	for rows.Next() {
-		var (
-			a                 audit.Anomaly
-			severity, ns      int64
-			tokenID, subject  sql.NullString
-			eventIDs, summary string
-		)
-		if err := rows.Scan(&a.ID, &a.Rule, &severity, &ns, &tokenID, &subject, &eventIDs, &summary); err != nil {
+		a, err := scanAnomaly(rows)
+		if err != nil {
 			return nil, fmt.Errorf("sqlite: query anomalies: %w", err)
-		}
-		a.Severity = audit.Severity(severity)
-		a.Time = time.Unix(0, ns).UTC()
-		a.TokenID, a.Subject, a.Summary = tokenID.String, subject.String, summary
-		if err := json.Unmarshal([]byte(eventIDs), &a.EventIDs); err != nil {
-			return nil, fmt.Errorf("sqlite: query anomalies: event ids of %s: %w", a.ID, err)
 		}
 		list = append(list, a)
 	}
@@ -136,6 +136,186 @@ func (s *Store) Anomalies(ctx context.Context, q store.AnomalyQuery) ([]audit.An
 		return nil, fmt.Errorf("sqlite: query anomalies: %w", err)
 	}
 	return list, nil
+}
+
+// anomalyColumns are the columns that scanAnomaly reads, in its order.
+const anomalyColumns = "id, rule, severity, time_ns, token_id, subject, event_ids, summary, ip, asn, org, country, user_agent"
+
+// scanAnomaly reads one row of anomalyColumns.
+func scanAnomaly(rows *sql.Rows) (audit.Anomaly, error) {
+	var (
+		a                       audit.Anomaly
+		severity, ns            int64
+		tokenID, subject        sql.NullString
+		eventIDs, summary       string
+		ip                      []byte
+		asn                     sql.NullInt64
+		org, country, userAgent sql.NullString
+	)
+	err := rows.Scan(&a.ID, &a.Rule, &severity, &ns, &tokenID, &subject, &eventIDs, &summary,
+		&ip, &asn, &org, &country, &userAgent)
+	if err != nil {
+		return a, err
+	}
+	a.Severity = audit.Severity(severity)
+	a.Time = time.Unix(0, ns).UTC()
+	a.TokenID, a.Subject, a.Summary = tokenID.String, subject.String, summary
+	if err := json.Unmarshal([]byte(eventIDs), &a.EventIDs); err != nil {
+		return a, fmt.Errorf("event ids of anomaly %s: %w", a.ID, err)
+	}
+	if ip != nil {
+		if err := a.IP.UnmarshalBinary(ip); err != nil {
+			return a, fmt.Errorf("ip of anomaly %s: %w", a.ID, err)
+		}
+	}
+	a.ASN = uint32(asn.Int64)
+	a.Org, a.Country, a.UserAgent = org.String, country.String, userAgent.String
+	return a, nil
+}
+
+// networkCondition returns the SQL condition that the anomaly's ip lies in
+// p, and its arguments. ip holds netip.Addr.MarshalBinary: 4 bytes for
+// IPv4, and for IPv6 16 bytes followed by the zone, so the first 16 bytes
+// are compared and the zone is ignored.
+func networkCondition(p netip.Prefix) (string, []any) {
+	p = p.Masked()
+	first, last := p.Addr(), lastAddr(p)
+	if first.Is4() {
+		mappedFirst, mappedLast := netip.AddrFrom16(first.As16()), netip.AddrFrom16(last.As16())
+		return "((length(ip) = 4 AND ip BETWEEN ? AND ?) OR (length(ip) >= 16 AND substr(ip, 1, 16) BETWEEN ? AND ?))",
+			[]any{first.AsSlice(), last.AsSlice(), mappedFirst.AsSlice(), mappedLast.AsSlice()}
+	}
+	return "(length(ip) >= 16 AND substr(ip, 1, 16) BETWEEN ? AND ?)", []any{first.AsSlice(), last.AsSlice()}
+}
+
+// lastAddr returns the highest address of p, whose address must be masked.
+func lastAddr(p netip.Prefix) netip.Addr {
+	b := p.Addr().AsSlice()
+	for i := range b {
+		hostBits := len(b)*8 - p.Bits() - (len(b)-1-i)*8 // host bits that fall in byte i and after
+		switch {
+		case hostBits >= 8:
+			b[i] = 0xff
+		case hostBits > 0:
+			b[i] |= byte(1)<<hostBits - 1
+		}
+	}
+	addr, _ := netip.AddrFromSlice(b)
+	return addr
+}
+
+// PruneAnomalies deletes the stored anomalies that a detection run over r
+// saw the whole evidence of and did not raise again, as
+// store.AnomalyStore requires, in one transaction.
+func (s *Store) PruneAnomalies(ctx context.Context, r store.TimeRange, keep []string) (int, error) {
+	lower, upper, matchesNothing := nanoRange(r)
+	if matchesNothing {
+		return 0, nil
+	}
+	kept := make(map[string]bool, len(keep))
+	for _, id := range keep {
+		kept[id] = true
+	}
+
+	deleted := 0
+	err := s.WithTx(ctx, func(tx *sql.Tx) error {
+		candidates, err := pruneCandidates(ctx, tx, lower, upper, kept)
+		if err != nil {
+			return err
+		}
+		eventTime, err := tx.PrepareContext(ctx, "SELECT time_ns FROM events WHERE id = ?")
+		if err != nil {
+			return err
+		}
+		defer eventTime.Close()
+		remove, err := tx.PrepareContext(ctx, "DELETE FROM anomalies WHERE id = ?")
+		if err != nil {
+			return err
+		}
+		defer remove.Close()
+
+		for _, c := range candidates {
+			inRange, err := evidenceInRange(ctx, eventTime, c.eventIDs, lower, upper)
+			if err != nil {
+				return fmt.Errorf("read the evidence of anomaly %s: %w", c.id, err)
+			}
+			if !inRange {
+				continue
+			}
+			if _, err := remove.ExecContext(ctx, c.id); err != nil {
+				return err
+			}
+			deleted++
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("sqlite: prune anomalies: %w", err)
+	}
+	return deleted, nil
+}
+
+// pruneCandidate is a stored anomaly in the range that the run did not
+// raise.
+type pruneCandidate struct {
+	id       string
+	eventIDs []string
+}
+
+func pruneCandidates(ctx context.Context, tx *sql.Tx, lower, upper *int64, kept map[string]bool) ([]pruneCandidate, error) {
+	query := "SELECT id, event_ids FROM anomalies"
+	var where []string
+	var args []any
+	if lower != nil {
+		where = append(where, "time_ns >= ?")
+		args = append(args, *lower)
+	}
+	if upper != nil {
+		where = append(where, "time_ns < ?")
+		args = append(args, *upper)
+	}
+	if len(where) > 0 {
+		query += " WHERE " + strings.Join(where, " AND ")
+	}
+	rows, err := tx.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var list []pruneCandidate
+	for rows.Next() {
+		var c pruneCandidate
+		var eventIDs string
+		if err := rows.Scan(&c.id, &eventIDs); err != nil {
+			return nil, err
+		}
+		if kept[c.id] {
+			continue
+		}
+		if err := json.Unmarshal([]byte(eventIDs), &c.eventIDs); err != nil {
+			return nil, fmt.Errorf("event ids of anomaly %s: %w", c.id, err)
+		}
+		list = append(list, c)
+	}
+	return list, rows.Err()
+}
+
+// evidenceInRange reports whether every event of ids is stored with a time
+// within the bounds.
+func evidenceInRange(ctx context.Context, eventTime *sql.Stmt, ids []string, lower, upper *int64) (bool, error) {
+	for _, id := range ids {
+		var ns int64
+		err := eventTime.QueryRowContext(ctx, encodeID(id)).Scan(&ns)
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+			return false, nil
+		case err != nil:
+			return false, err
+		case lower != nil && ns < *lower, upper != nil && ns >= *upper:
+			return false, nil
+		}
+	}
+	return true, nil
 }
 
 // clampNanos returns t as nanoseconds since the Unix epoch, clamped to the

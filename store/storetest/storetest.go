@@ -35,6 +35,11 @@ import (
 //   - Events rejects a negative Limit and an invalid Kind with an error
 //     wrapping audit.ErrInvalidValue.
 //   - Close a second time returns store.ErrClosed.
+//   - Scan checks its context at least once every 5,000 events, so that a
+//     scan of 10,000 events canceled after its first event stops early.
+//   - An event appended from the loop body of a Scan is yielded when it
+//     sorts after the events already yielded and the page being read, and
+//     one that sorts before them is not.
 func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	tests := []struct {
 		name string
@@ -57,7 +62,17 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"CancelDuringAppend", testCancelDuringAppend},
 		{"ConcurrentAppends", testConcurrentAppends},
 		{"ReadsDuringWrites", testReadsDuringWrites},
+		{"ScanOrder", testScanOrder},
+		{"ScanTies", testScanTies},
+		{"ScanRange", testScanRange},
+		{"ScanEmpty", testScanEmpty},
+		{"ScanRoundTrip", testScanRoundTrip},
+		{"ScanCancel", testScanCancel},
+		{"ScanStopAndWrite", testScanStopAndWrite},
+		{"ScanClosed", testScanClosed},
 		{"Anomalies", testAnomalies},
+		{"AnomalyClient", testAnomalyClient},
+		{"PruneAnomalies", testPruneAnomalies},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -781,88 +796,4 @@ func eventIDs(events []audit.Event) []string {
 		list = append(list, e.ID)
 	}
 	return list
-}
-
-// testAnomalies checks a store that also keeps anomalies
-// (store.AnomalyStore); a store that does not is skipped.
-func testAnomalies(t *testing.T, s store.Store) {
-	as, ok := s.(store.AnomalyStore)
-	if !ok {
-		t.Skip("the store keeps no anomalies (it does not implement store.AnomalyStore)")
-	}
-	ctx := context.Background()
-	at := func(minutes int) time.Time { return base.Add(time.Duration(minutes) * time.Minute) }
-	list := []audit.Anomaly{
-		{ID: "a1", Rule: "rapid_ip_change", Severity: audit.SeverityMedium, Time: at(1), TokenID: "t1", Subject: "alice", EventIDs: []string{"e1", "e2"}, Summary: "used from 3 networks"},
-		{ID: "a2", Rule: "revoked_token_use", Severity: audit.SeverityCritical, Time: at(2), TokenID: "t1", Subject: "alice", EventIDs: []string{"e3"}, Summary: "used after revocation"},
-		{ID: "a3", Rule: "rejected_burst", Severity: audit.SeverityMedium, Time: at(3), EventIDs: []string{"e4", "e5"}, Summary: "many rejections from one network"},
-		{ID: "a0", Rule: "high_frequency", Severity: audit.SeverityLow, Time: at(2), TokenID: "t2", Subject: "bob", EventIDs: []string{}, Summary: "many uses"},
-	}
-
-	got, err := as.AppendAnomalies(ctx, list)
-	if err != nil {
-		t.Fatalf("AppendAnomalies: %v", err)
-	}
-	if got.Inserted != 4 || got.Duplicates != 0 {
-		t.Errorf("AppendAnomalies = %+v, want 4 inserted", got)
-	}
-	again, err := as.AppendAnomalies(ctx, list[:2])
-	if err != nil || again.Inserted != 0 || again.Duplicates != 2 {
-		t.Errorf("AppendAnomalies again = %+v, %v; want 2 duplicates", again, err)
-	}
-
-	ids := func(q store.AnomalyQuery) []string {
-		t.Helper()
-		found, err := as.Anomalies(ctx, q)
-		if err != nil {
-			t.Fatalf("Anomalies(%+v): %v", q, err)
-		}
-		var out []string
-		for _, a := range found {
-			out = append(out, a.ID)
-		}
-		return out
-	}
-	tests := []struct {
-		name  string
-		query store.AnomalyQuery
-		want  []string
-	}{
-		{"every anomaly, by time then ID", store.AnomalyQuery{}, []string{"a1", "a0", "a2", "a3"}},
-		{"token", store.AnomalyQuery{TokenID: "t1"}, []string{"a1", "a2"}},
-		{"subject", store.AnomalyQuery{Subject: "bob"}, []string{"a0"}},
-		{"rules", store.AnomalyQuery{Rules: []string{"rejected_burst", "high_frequency"}}, []string{"a0", "a3"}},
-		{"minimum severity", store.AnomalyQuery{MinSeverity: audit.SeverityHigh}, []string{"a2"}},
-		{"since and until", store.AnomalyQuery{Since: at(2), Until: at(3)}, []string{"a0", "a2"}},
-		{"limit keeps the oldest", store.AnomalyQuery{Limit: 2}, []string{"a1", "a0"}},
-	}
-	for _, tt := range tests {
-		if got := ids(tt.query); !slices.Equal(got, tt.want) {
-			t.Errorf("Anomalies(%s) = %v, want %v", tt.name, got, tt.want)
-		}
-	}
-
-	found, err := as.Anomalies(ctx, store.AnomalyQuery{TokenID: "t1", Limit: 1})
-	if err != nil || len(found) != 1 {
-		t.Fatalf("Anomalies(t1) = %v, %v", found, err)
-	}
-	if diff := fmt.Sprintf("%+v", found[0]); diff != fmt.Sprintf("%+v", withUTC(list[0])) {
-		t.Errorf("round trip = %s, want %s", diff, fmt.Sprintf("%+v", withUTC(list[0])))
-	}
-
-	bad := []audit.Anomaly{
-		{ID: "b1", Rule: "r", Severity: audit.SeverityLow, Time: at(4), Summary: "fine"},
-		{ID: "b2", Rule: "r", Time: at(4), Summary: "no severity"},
-	}
-	if _, err := as.AppendAnomalies(ctx, bad); !errors.Is(err, audit.ErrInvalidValue) {
-		t.Errorf("AppendAnomalies(invalid) error = %v, want one wrapping audit.ErrInvalidValue", err)
-	}
-	if got := ids(store.AnomalyQuery{Rules: []string{"r"}}); len(got) != 0 {
-		t.Errorf("after a failed append, anomalies %v are stored, want none", got)
-	}
-}
-
-func withUTC(a audit.Anomaly) audit.Anomaly {
-	a.Time = a.Time.UTC()
-	return a
 }
