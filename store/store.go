@@ -51,7 +51,9 @@ type Store interface {
 type AnomalyStore interface {
 	// AppendAnomalies stores anomalies in one transaction. One whose ID is
 	// stored already is skipped and counted as a duplicate, since the same
-	// evidence always yields the same ID. An invalid anomaly
+	// evidence always yields the same ID, except that it gives its client
+	// (IP, ASN, Org, Country, UserAgent) to a stored copy that names none,
+	// such as one stored before anomalies had a client. An invalid anomaly
 	// (audit.Anomaly.Validate) fails the whole call with an error wrapping
 	// audit.ErrInvalidValue.
 	AppendAnomalies(ctx context.Context, anomalies []audit.Anomaly) (Appended, error)

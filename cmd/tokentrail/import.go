@@ -134,9 +134,9 @@ func runImport(ctx context.Context, stdin io.Reader, stdout, stderr io.Writer, d
 	defer db.Close()
 	imp.db = db
 
-	var found *importDetection
+	var found *detection
 	if !f.noDetect {
-		if found, err = newImportDetection(ctx, f); err != nil {
+		if found, err = newDetection(ctx, f.rules, f.enrich); err != nil {
 			return err
 		}
 		defer found.close()
@@ -164,7 +164,7 @@ func runImport(ctx context.Context, stdin io.Reader, stdout, stderr io.Writer, d
 		fmt.Fprintf(stdout, "total: %d files, %s\n", len(files)+len(listErrs), formatSummary(total))
 	}
 	if found != nil {
-		if err := found.store(ctx, db, stdout); err != nil {
+		if err := found.storeImported(ctx, db, stdout); err != nil {
 			return err
 		}
 	}

@@ -66,6 +66,8 @@ SHA-256 fingerprint of the token.`,
 		newImportCommand(&g),
 		newInvestigateCommand(&g),
 		newAnomaliesCommand(&g),
+		newDetectCommand(&g),
+		newPatternsCommand(&g),
 		newDemoCommand(),
 	)
 	return root

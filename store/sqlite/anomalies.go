@@ -16,7 +16,8 @@ import (
 
 // AppendAnomalies stores anomalies in one transaction, as
 // store.AnomalyStore requires: an anomaly whose ID is stored already is
-// counted as a duplicate, and an invalid one fails the whole call.
+// counted as a duplicate, and gives its client to a stored copy that has
+// none, and an invalid one fails the whole call.
 func (s *Store) AppendAnomalies(ctx context.Context, anomalies []audit.Anomaly) (store.Appended, error) {
 	var got store.Appended
 	for i := range anomalies {
@@ -36,6 +37,12 @@ func (s *Store) AppendAnomalies(ctx context.Context, anomalies []audit.Anomaly) 
 			return err
 		}
 		defer stmt.Close()
+		fill, err := tx.PrepareContext(ctx, `UPDATE anomalies SET ip = ?, asn = ?, org = ?, country = ?, user_agent = ?
+			WHERE id = ? AND ip IS NULL AND asn IS NULL AND org IS NULL AND country IS NULL AND user_agent IS NULL`)
+		if err != nil {
+			return err
+		}
+		defer fill.Close()
 		for _, a := range anomalies {
 			ids, err := json.Marshal(a.EventIDs)
 			if err != nil {
@@ -49,8 +56,14 @@ func (s *Store) AppendAnomalies(ctx context.Context, anomalies []audit.Anomaly) 
 			}
 			if n, _ := res.RowsAffected(); n == 1 {
 				got.Inserted++
-			} else {
-				got.Duplicates++
+				continue
+			}
+			got.Duplicates++
+			if a.IP.IsValid() || a.ASN != 0 || a.Org != "" || a.Country != "" || a.UserAgent != "" {
+				_, err := fill.ExecContext(ctx, encodeIP(a.IP), nullInt(int64(a.ASN)), nullText(a.Org), nullText(a.Country), nullText(a.UserAgent), a.ID)
+				if err != nil {
+					return err
+				}
 			}
 		}
 		return nil

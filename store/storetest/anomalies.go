@@ -138,6 +138,34 @@ func testAnomalyClient(t *testing.T, s store.Store) {
 	if got, want := fmt.Sprintf("%+v", found[0]), fmt.Sprintf("%+v", withUTC(full)); got != want {
 		t.Errorf("round trip = %s, want %s", got, want)
 	}
+	// A copy with a client fills a stored anomaly without one, and changes
+	// nothing else, nor a client already stored.
+	again := full
+	again.IP, again.ASN = netip.MustParseAddr("192.0.2.1"), 64999
+	noClient := anomaly("none", "", 0)
+	filled := anomaly("none", "192.0.2.9", 64499)
+	filled.Summary = "another summary"
+	got, err := as.AppendAnomalies(ctx, []audit.Anomaly{again, filled})
+	if err != nil || got.Inserted != 0 || got.Duplicates != 2 {
+		t.Errorf("AppendAnomalies(copies with a client) = %+v, %v; want 2 duplicates", got, err)
+	}
+	byToken := func(token string) audit.Anomaly {
+		t.Helper()
+		found, err := as.Anomalies(ctx, store.AnomalyQuery{TokenID: token})
+		if err != nil || len(found) != 1 {
+			t.Fatalf("Anomalies(%s) = %v, %v; want one anomaly", token, found, err)
+		}
+		return found[0]
+	}
+	if a := byToken("t-full"); a.IP != full.IP || a.ASN != full.ASN {
+		t.Errorf("client after a copy with another client = %v AS%d, want the first %v AS%d", a.IP, a.ASN, full.IP, full.ASN)
+	}
+	want := noClient
+	want.IP, want.ASN = filled.IP, filled.ASN
+	if got, wantText := fmt.Sprintf("%+v", byToken("t-none")), fmt.Sprintf("%+v", withUTC(want)); got != wantText {
+		t.Errorf("anomaly without a client after a copy with one = %s, want %s", got, wantText)
+	}
+
 	zoned, err := as.Anomalies(ctx, store.AnomalyQuery{TokenID: "t-v6zone"})
 	if err != nil || len(zoned) != 1 || zoned[0].IP != netip.MustParseAddr("2001:db8:1:2:ffff::1%eth0") {
 		t.Errorf("Anomalies(t-v6zone) = %+v, %v; want its address with the zone", zoned, err)
@@ -155,7 +183,7 @@ func testAnomalyClient(t *testing.T, s store.Store) {
 		{"IPv6 /64, zone ignored", store.AnomalyQuery{Network: prefix("2001:db8:1:2::/64")}, ids("v6a", "v6zone")},
 		{"IPv6 /32", store.AnomalyQuery{Network: prefix("2001:db8::/32")}, ids("v6a", "v6b", "v6zone")},
 		{"IPv4 that an IPv6 address starts with", store.AnomalyQuery{Network: prefix("32.1.13.0/24")}, nil},
-		{"every IPv4 address", store.AnomalyQuery{Network: prefix("0.0.0.0/0")}, ids("full", "mapped", "v4a", "v4b", "v4c")},
+		{"every IPv4 address", store.AnomalyQuery{Network: prefix("0.0.0.0/0")}, ids("full", "mapped", "none", "v4a", "v4b", "v4c")},
 		{"ASN", store.AnomalyQuery{ASN: 64500}, ids("v4a", "v4b")},
 		{"ASN and network", store.AnomalyQuery{ASN: 64502, Network: prefix("2001:db8:1:3::/64")}, ids("v6b")},
 	}
