@@ -58,8 +58,7 @@ func (d *detection) finish() []audit.Anomaly {
 
 // storeImported stores what detection found in an import, and prints how
 // many are new. When some events reached the engine later than its reorder
-// window allows, it says that a run over the store would check them in
-// order.
+// window allows, it also prints the command that checks the store in order.
 func (d *detection) storeImported(ctx context.Context, db store.AnomalyStore, stdout io.Writer) error {
 	found := d.finish()
 	if late := d.engine.Stats().Late; late > 0 {

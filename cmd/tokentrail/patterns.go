@@ -357,7 +357,7 @@ func writePatterns(w io.Writer, r patternReport, f patternsFlags) error {
 
 func describePatternReport(r patternReport) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%d anomalies", r.Anomalies)
+	b.WriteString(counted(r.Anomalies, "anomaly", "anomalies"))
 	switch {
 	case !r.Since.IsZero() && !r.Until.IsZero():
 		fmt.Fprintf(&b, " from %s to %s", r.Since.UTC().Format(time.RFC3339), r.Until.UTC().Format(time.RFC3339))
@@ -366,13 +366,13 @@ func describePatternReport(r patternReport) string {
 	case !r.Until.IsZero():
 		fmt.Fprintf(&b, " before %s", r.Until.UTC().Format(time.RFC3339))
 	}
-	fmt.Fprintf(&b, ": %d groups of %d or more tokens", len(r.Groups), r.MinTokens)
+	fmt.Fprintf(&b, ": %s of %d or more tokens", counted(len(r.Groups), "group", "groups"), r.MinTokens)
 	if r.Hidden > 0 {
 		all := 1
 		if r.MinTokens <= 1 {
 			all = 0 // the hidden groups have anomalies without a token ID
 		}
-		fmt.Fprintf(&b, ", %d groups of fewer hidden (--min-tokens %d shows them)", r.Hidden, all)
+		fmt.Fprintf(&b, ", %s of fewer hidden (--min-tokens %d shows them)", counted(r.Hidden, "group", "groups"), all)
 	}
 	if r.Anomalies == 0 {
 		b.WriteString("; import logs or run tokentrail detect to find anomalies, or widen the filters")

@@ -275,6 +275,8 @@ type pruneCandidate struct {
 	eventIDs []string
 }
 
+// pruneCandidates returns the stored anomalies whose time lies within the
+// bounds and whose ID is not kept.
 func pruneCandidates(ctx context.Context, tx *sql.Tx, lower, upper *int64, kept map[string]bool) ([]pruneCandidate, error) {
 	query := "SELECT id, event_ids FROM anomalies"
 	var where []string
@@ -290,6 +292,7 @@ func pruneCandidates(ctx context.Context, tx *sql.Tx, lower, upper *int64, kept 
 	if len(where) > 0 {
 		query += " WHERE " + strings.Join(where, " AND ")
 	}
+
 	rows, err := tx.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, err

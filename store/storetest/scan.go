@@ -14,11 +14,11 @@ import (
 	"github.com/tokentrail/tokentrail/store"
 )
 
-// scanFixture returns events whose order a scan must reproduce, in the
-// order they are appended: shuffled, with many events per instant, IDs of
-// both forms that stores may keep apart (32 lowercase hex digits, as
-// audit.NewID makes, and any other text), and one instant with more
-// events than a page of any backend is expected to hold.
+// scanFixture returns events whose order a scan must reproduce, shuffled
+// in the order they are to be appended. Many events share an instant, and
+// one instant has more events than a page of any backend is expected to
+// hold. The IDs take both forms that a store may keep apart: 32 lowercase
+// hex digits, as audit.NewID makes them, and any other text.
 func scanFixture() []audit.Event {
 	rng := rand.New(rand.NewPCG(17, 0x7363616e)) // "scan"
 	var events []audit.Event
