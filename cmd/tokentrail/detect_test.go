@@ -36,8 +36,8 @@ func storedAnomalies(tb testing.TB, db string, args ...string) []audit.Anomaly {
 // TestDetectFindsWhatImportMissed imports two gateway logs of one token
 // whose times interleave by minutes, far more than the reorder window. The
 // import checks the second file's use after the first file's later uses,
-// so it misses the token's three networks within ten minutes; detect,
-// which reads the store in time order, finds them.
+// so it misses the token's three networks within ten minutes. Detect reads
+// the store in time order and finds them.
 func TestDetectFindsWhatImportMissed(t *testing.T) {
 	dir := t.TempDir()
 	db := filepath.Join(dir, "events.db")

@@ -16,10 +16,10 @@ import (
 )
 
 // patternFixture stores anomalies of a campaign in a new SQLite file and
-// returns its path. One hosting network (203.0.113.0/24, AS64500) holds
+// returns its path. One hosting network (203.0.113.0/24, AS64500) has
 // tokens of four subjects, one of them seen through its IPv4-mapped
-// address; an IPv6 /64 of the same ASN holds two tokens of one subject; a
-// home network holds one token; one anomaly names no client.
+// address. An IPv6 /64 of the same ASN has two tokens of one subject, and a
+// home network one token. One anomaly names no client.
 func patternFixture(tb testing.TB) string {
 	tb.Helper()
 	path := filepath.Join(tb.TempDir(), "events.db")

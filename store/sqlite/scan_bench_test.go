@@ -73,8 +73,8 @@ func BenchmarkScan(b *testing.B) {
 	}
 }
 
-// filledStore returns a store in a new file that holds events generated
-// events, appended in batches of batch.
+// filledStore returns a store in a new file with the given number of
+// generated events, appended in batches of batch.
 func filledStore(b *testing.B, events, batch int) *Store {
 	b.Helper()
 	s := openPath(b, filepath.Join(b.TempDir(), "scan.db"))
