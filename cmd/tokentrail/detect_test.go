@@ -74,6 +74,9 @@ func TestDetectFindsWhatImportMissed(t *testing.T) {
 	if len(list) != 1 || list[0].Rule != "rapid_ip_change" || len(list[0].EventIDs) != 3 || list[0].TokenID != tok {
 		t.Fatalf("stored anomalies = %+v, want one rapid_ip_change of %s with its three uses", list, tok)
 	}
+	if a := list[0]; a.IP.String() != "203.0.113.10" || !strings.HasPrefix(a.UserAgent, "Mozilla/5.0") {
+		t.Errorf("stored anomaly's client = %v %q, want the third network's use: 203.0.113.10 with its Firefox user agent", a.IP, a.UserAgent)
+	}
 
 	stdout, _, err = run(t, "", "--db", db, "detect")
 	if err != nil || !strings.Contains(stdout, "anomalies: 1 found, 0 new") {
@@ -164,6 +167,13 @@ func TestDetectAgreesWithSortedImport(t *testing.T) {
 	}
 	if got := anomalyIDs(splitDB); !slices.Equal(got, want) {
 		t.Errorf("anomalies after importing the parts and detect --prune = %v, want %v as from the sorted file", got, want)
+	}
+
+	// Both tokens reached their third network at 203.0.113.10, which the
+	// pattern view shows as one network behind two tokens.
+	report := runPatternsJSON(t, splitDB, "--by", "network")
+	if got := groupSummary(report.Groups); !slices.Contains(got, "network 203.0.113.0/24 1/2/2") {
+		t.Errorf("patterns --by network after detect = %q, want 203.0.113.0/24 with one subject, two tokens and two anomalies", got)
 	}
 }
 
