@@ -67,6 +67,7 @@ SHA-256 fingerprint of the token.`,
 		newInvestigateCommand(&g),
 		newAnomaliesCommand(&g),
 		newDemoCommand(),
+		newSimulateCommand(),
 	)
 	return root
 }
