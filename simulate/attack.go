@@ -16,9 +16,9 @@ import (
 // learning period. The detect package may not have it yet.
 const RuleUnfamiliarClient = "unfamiliar_client"
 
-// Rules lists the rules the simulation injects attacks for, in the order
-// of the score table.
-var Rules = []string{
+// attackRules are the rules the simulation injects attacks for, in the
+// order of the score table.
+var attackRules = []string{
 	detect.RuleRevokedTokenUse,
 	detect.RuleExpiredTokenUse,
 	detect.RuleRefreshTokenReuse,
@@ -33,6 +33,10 @@ var Rules = []string{
 	detect.RuleSharedIPManySubjects,
 	RuleUnfamiliarClient,
 }
+
+// AttackRules returns the rules the simulation injects attacks for, in the
+// order of the score table.
+func AttackRules() []string { return slices.Clone(attackRules) }
 
 // learningDays is the first day an unfamiliar_client attack may come on:
 // after the subject's learning period of about 7 days and 20 events.
@@ -60,7 +64,7 @@ type attack struct {
 // planAttacks spreads AttacksPerRule attacks of each rule over the days,
 // from the second day, and from day 8 for unfamiliar_client.
 func (g *generator) planAttacks() {
-	for ri, rule := range Rules {
+	for ri, rule := range attackRules {
 		lo, hi := 1, g.cfg.Days-1
 		if rule == RuleUnfamiliarClient {
 			lo = learningDays

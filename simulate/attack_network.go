@@ -12,8 +12,8 @@ import (
 // The attacks from one network on many tokens.
 
 // rejectedBurst: a script sends forged tokens, with bad signatures, alg
-// none, mangled encodings or unknown key ids, 60 to 200 of them within one
-// to three minutes from one server.
+// none, mangled encodings or unknown key ids, 40 to 120 a minute for one
+// and a half to three minutes, from one server.
 func (g *generator) rejectedBurst(a *attack) bool {
 	c := g.attacker(pick(a.s, hostingSites), pick(a.s, []string{uaRequests, uaGoClient}))
 	a.label.Network = netip.PrefixFrom(c.ip, c.ip.BitLen())
@@ -26,8 +26,8 @@ func (g *generator) rejectedBurst(a *attack) bool {
 	}
 	names = append(names, "admin", "root", "service")
 
-	n := a.s.intBetween(60, 200)
-	length := a.s.between(time.Minute, 3*time.Minute)
+	length := a.s.between(90*time.Second, 3*time.Minute)
+	n := int(float64(a.s.intBetween(40, 120)) * length.Minutes())
 	start := g.cfg.Start.AddDate(0, 0, a.day).Add(a.s.between(2*time.Hour, 22*time.Hour))
 	for i := range n {
 		t := start.Add(length * time.Duration(i) / time.Duration(n))

@@ -49,8 +49,8 @@ const (
 	DefaultAttacksPerRule = 10
 )
 
-// DefaultStart is the default Config.Start.
-var DefaultStart = time.Date(2025, time.March, 3, 0, 0, 0, 0, time.UTC)
+// defaultStart is the default Config.Start.
+var defaultStart = time.Date(2025, time.March, 3, 0, 0, 0, 0, time.UTC)
 
 // Validate returns an error naming the first field of c that is out of
 // range, or nil. Zero fields are valid.
@@ -91,7 +91,7 @@ func (c Config) withDefaults() Config {
 		c.AttacksPerRule = 0
 	}
 	if c.Start.IsZero() {
-		c.Start = DefaultStart
+		c.Start = defaultStart
 	}
 	y, m, d := c.Start.UTC().Date()
 	c.Start = time.Date(y, m, d, 0, 0, 0, 0, time.UTC)

@@ -26,7 +26,8 @@
 //     10 minutes idle, the carrier gives it a new address half the time.
 //     A fifth of those are at another gateway up to 350 km from home, so
 //     one phone appears in cities up to about 700 km apart. Carrier
-//     addresses geolocate to the gateway with an accuracy radius of 300 km.
+//     addresses geolocate to the gateway with an accuracy radius of 300 km,
+//     an assumed value.
 //     Two carriers hand out IPv6 addresses only. At home the phone may use
 //     the home Wi-Fi, at the office the office Wi-Fi.
 //   - VPN users work through a VPN provider's egress, which the deployment
@@ -43,19 +44,21 @@
 //     everywhere, and every morning to 25 to 35 travellers behind one
 //     airport Wi-Fi address.
 //
-// Web access tokens live 15 minutes and refresh tokens rotate at each
+// Access tokens live 15 minutes, and refresh tokens rotate at each
 // refresh. An app refreshes 90 s before expiry while the user is active,
 // but a quarter of the web apps and a tenth of the phone apps use the token
-// until the gateway rejects it as expired. Two percent of refreshes are sent twice within 1.5 s, as two tabs
-// do. On about a third of their days, laptops sign out after the last
-// request, revoking both tokens, and use neither again. Phones keep their sessions for weeks: they
-// start with refresh tokens issued before anything was recorded. The six
-// gateways' clocks are off by up to 30 s either way and accept tokens up to
-// 30 s past exp by their own clock; the identity provider keeps the
-// reference time. Once during the run the gateways drop the old signing
-// key, and each client's next request is rejected for an unknown key
-// before it refreshes. Browsers and the app update within their families,
-// some in the middle of the run.
+// until the gateway rejects it as expired. Two percent of refreshes are
+// sent twice within 1.5 s, as two tabs do. On about a third of their days,
+// laptops sign out after the last request, revoking both tokens, and use
+// neither again. Phones keep their sessions for weeks: they start with
+// refresh tokens issued before anything was recorded.
+//
+// The identity provider keeps the reference time. The six gateways' clocks
+// are off by up to 30 s either way, and they accept tokens up to 30 s past
+// exp by their own clock. Once during the run the gateways drop the old
+// signing key, and each client's next request is rejected for an unknown
+// key before it refreshes. Browsers and the app update within their
+// families, some in the middle of the run.
 //
 // People keep to the countries, networks and user-agent families of their
 // first days: the schedules make sure that each person's home, carrier and
@@ -64,7 +67,7 @@
 //
 // # Attacks
 //
-// Config.AttacksPerRule attacks are built for each rule in Rules, spread
+// Config.AttacksPerRule attacks are built for each rule of AttackRules, spread
 // over the days from the second, each on a victim no other attack targets.
 // Attackers replay a victim's stolen token the way the rule describes:
 // after the victim's logout, hours after expiry, through rotating

@@ -86,7 +86,9 @@ type generator struct {
 // first error emit returns, or when ctx ends, and returns that error. It
 // returns an error naming the field when cfg is invalid.
 //
-// Run keeps one day of events in memory: about 0.5 KiB per event.
+// Run holds about one day of events, and that day's token logs, in memory.
+// Generating 5.35 million events of 10,000 subjects over 14 days peaked at
+// 1.2 GB of resident memory.
 func Run(ctx context.Context, cfg Config, emit func(audit.Event) error) (*Result, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err

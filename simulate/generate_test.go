@@ -180,7 +180,7 @@ func TestLabelsDescribeTheirAttacks(t *testing.T) {
 			t.Errorf("label %s: token %q, subject %q, want the token and subject of an event", l.ID, l.Token, l.Subject)
 		}
 	}
-	for _, rule := range Rules {
+	for _, rule := range attackRules {
 		if perRule[rule] != shortConfig.AttacksPerRule {
 			t.Errorf("%d attacks of %s, want %d", perRule[rule], rule, shortConfig.AttacksPerRule)
 		}
@@ -373,7 +373,7 @@ func TestTrapsNeedTheRulesSafeguards(t *testing.T) {
 			want: []string{detect.RuleExpiredTokenUse, detect.RuleRevokedTokenUse}},
 		{name: "refresh grace 1ms", change: func(c *detect.Config) { c.Rules.RefreshTokenReuse.Grace = time.Millisecond },
 			want: []string{detect.RuleRefreshTokenReuse}},
-		{name: "recorded since a month earlier", change: func(c *detect.Config) { c.Rules.UnknownToken.Since = DefaultStart.AddDate(0, -1, 0) },
+		{name: "recorded since a month earlier", change: func(c *detect.Config) { c.Rules.UnknownToken.Since = defaultStart.AddDate(0, -1, 0) },
 			want: []string{detect.RuleUnknownToken}},
 		{name: "one network allowed", change: func(c *detect.Config) { c.Rules.RapidIPChange.MaxNetworks = 1 },
 			want: []string{detect.RuleRapidIPChange}},

@@ -175,7 +175,7 @@ func score(anomalies []audit.Anomaly, labels []Label, events, attackEvents int) 
 		rows[rule] = r
 		return r
 	}
-	for _, rule := range Rules {
+	for _, rule := range attackRules {
 		row(rule)
 	}
 	for _, l := range labels {
@@ -214,7 +214,7 @@ func score(anomalies []audit.Anomaly, labels []Label, events, attackEvents int) 
 		}
 	}
 
-	for _, rule := range Rules {
+	for _, rule := range attackRules {
 		sc.Rules = append(sc.Rules, *rows[rule])
 		delete(rows, rule)
 	}

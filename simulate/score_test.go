@@ -102,8 +102,8 @@ func TestScoreAttributesAnomalies(t *testing.T) {
 			t.Errorf("score of %s = %+v, want %+v", rule, got[rule], w)
 		}
 	}
-	if n := len(s.Rules); n != len(Rules)+1 || s.Rules[n-1].Rule != "custom_rule" {
-		t.Errorf("rows = %d, last %q; want every rule of Rules, then custom_rule", n, s.Rules[n-1].Rule)
+	if n := len(s.Rules); n != len(attackRules)+1 || s.Rules[n-1].Rule != "custom_rule" {
+		t.Errorf("rows = %d, last %q; want every rule of attackRules, then custom_rule", n, s.Rules[n-1].Rule)
 	}
 	if s.FalseAnomalies != 3 || len(s.False) != 3 {
 		t.Errorf("FalseAnomalies = %d with %d listed, want 3", s.FalseAnomalies, len(s.False))

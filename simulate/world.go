@@ -148,8 +148,11 @@ var (
 	guanabara     = &network{64662, "Guanabara Fibra Ltda", mustPrefix("189.40.0.0/16"), netip.Prefix{}, 25}
 )
 
-// carrierAccuracyKM is the accuracy radius of a carrier address: GeoIP data
-// places mobile ranges at the gateway city with a radius of hundreds of km.
+// carrierAccuracyKM is the accuracy radius of a carrier address, which
+// geolocates to its gateway's city. The value is an assumption: GeoIP data
+// tends to give mobile ranges radii of hundreds of km, but the simulation
+// has no such data to check it against. impossible_travel's verdict on a
+// phone that leaves its home Wi-Fi for the carrier depends on it.
 const carrierAccuracyKM = 300
 
 // Mobile carriers, by region. Two of them hand out IPv6 addresses only, as

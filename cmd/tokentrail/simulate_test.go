@@ -99,8 +99,8 @@ func TestSimulateScoreExitStatus(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &sc); err != nil {
 		t.Fatalf("simulate --score --json printed %q: %v", out, err)
 	}
-	if len(sc.Rules) < len(simulate.Rules) {
-		t.Errorf("score has %d rules, want at least %d", len(sc.Rules), len(simulate.Rules))
+	if len(sc.Rules) < len(simulate.AttackRules()) {
+		t.Errorf("score has %d rules, want at least %d", len(sc.Rules), len(simulate.AttackRules()))
 	}
 	met := sc.FalseAnomalies <= sc.AllowedFalse
 	for _, r := range sc.Rules {
