@@ -94,7 +94,6 @@ func (g *generator) injectAttacks(day int) {
 		}
 		a.label = &Label{ID: a.rule + "-" + strconv.Itoa(a.n), Rule: a.rule}
 		if g.inject(a) {
-			g.finishLabel(a.label)
 			g.labels = append(g.labels, *a.label)
 			continue
 		}
@@ -138,27 +137,18 @@ func (g *generator) inject(a *attack) bool {
 	return false
 }
 
-// finishLabel sets the label's span from its events.
-func (g *generator) finishLabel(l *Label) {
-	l.Start, l.End = g.attackSpan[l.ID][0], g.attackSpan[l.ID][1]
-}
-
 // addAttack adds an event the attacker caused.
 func (g *generator) addAttack(a *attack, e audit.Event) {
 	g.buf = append(g.buf, e)
 	g.attackEvents++
-	a.label.EventIDs = append(a.label.EventIDs, e.ID)
-	span, ok := g.attackSpan[a.label.ID]
-	if !ok {
-		span = [2]time.Time{e.Time, e.Time}
+	l := a.label
+	if len(l.EventIDs) == 0 || e.Time.Before(l.Start) {
+		l.Start = e.Time
 	}
-	if e.Time.Before(span[0]) {
-		span[0] = e.Time
+	if len(l.EventIDs) == 0 || e.Time.After(l.End) {
+		l.End = e.Time
 	}
-	if e.Time.After(span[1]) {
-		span[1] = e.Time
-	}
-	g.attackSpan[a.label.ID] = span
+	l.EventIDs = append(l.EventIDs, e.ID)
 }
 
 // attackUse adds a use of tok by the attacker, recorded at the given time by

@@ -34,7 +34,7 @@ func (g *generator) revokedTokenUse(a *attack) bool {
 		t = t.Add(a.s.between(5*time.Second, 40*time.Second))
 	}
 	a.label.Description = fmt.Sprintf("An access token of %s, copied before the user signed out, is replayed with %s from %s (AS%d, %s) %s after the logout revoked it.",
-		v.subject.name, c.ua, c.ip, c.geo.ASN, c.geo.Country, g.attackSpan[a.label.ID][0].Sub(v.revoked).Round(time.Second))
+		v.subject.name, c.ua, c.ip, c.geo.ASN, c.geo.Country, a.label.Start.Sub(v.revoked).Round(time.Second))
 	return true
 }
 
@@ -54,7 +54,7 @@ func (g *generator) expiredTokenUse(a *attack) bool {
 		t = t.Add(a.s.between(2*time.Second, 20*time.Second))
 	}
 	a.label.Description = fmt.Sprintf("An access token of %s is replayed with %s from %s (AS%d, %s) %s after it expired, at a service that does not check exp.",
-		v.subject.name, c.ua, c.ip, c.geo.ASN, c.geo.Country, g.attackSpan[a.label.ID][0].Sub(v.tok.exp).Round(time.Minute))
+		v.subject.name, c.ua, c.ip, c.geo.ASN, c.geo.Country, a.label.Start.Sub(v.tok.exp).Round(time.Minute))
 	return true
 }
 
@@ -198,7 +198,11 @@ func (g *generator) impossibleTravel(a *attack) bool {
 	v := takeVictim(a, cands)
 	last := v.lastUse()
 	from := cityOf(last.client.geo)
-	site := pick(a.s, farSites(from, 3000))
+	far := farSites(from, 3000)
+	if len(far) == 0 {
+		return false
+	}
+	site := pick(a.s, far)
 	c := g.attacker(site, last.client.ua)
 	room := min(v.tok.exp.Sub(last.at)-30*time.Second, 5*time.Minute)
 	t := last.at.Add(a.s.between(time.Minute, room))

@@ -69,7 +69,6 @@ type generator struct {
 	attacks      []*attack
 	labels       []Label
 	notInjected  []string
-	attackSpan   map[string][2]time.Time
 	attackerNext map[netip.Prefix]uint64
 	attackEvents int
 
@@ -138,7 +137,7 @@ func Run(ctx context.Context, cfg Config, emit func(audit.Event) error) (*Result
 }
 
 func newGenerator(cfg Config, emit func(audit.Event) error) *generator {
-	return &generator{
+	g := &generator{
 		cfg:          cfg,
 		dep:          NewDeployment(),
 		offsets:      gatewayOffsets(cfg.Seed),
@@ -146,10 +145,15 @@ func newGenerator(cfg Config, emit func(audit.Event) error) *generator {
 		end:          cfg.Start.AddDate(0, 0, cfg.Days),
 		subjects:     populate(cfg),
 		emit:         emit,
-		attackSpan:   make(map[string][2]time.Time),
 		attackerNext: make(map[netip.Prefix]uint64),
 		firstGuest:   -1,
 	}
+	for _, s := range g.subjects {
+		if s.persona == personaGuest && g.firstGuest < 0 {
+			g.firstGuest = s.index
+		}
+	}
+	return g
 }
 
 // maxEastOffset is the largest UTC offset of a region.
@@ -241,9 +245,6 @@ func (g *generator) calibrate() {
 		case personaService:
 			services++
 		case personaGuest:
-			if g.firstGuest < 0 {
-				g.firstGuest = s.index
-			}
 			guests++
 		default:
 			users++

@@ -200,8 +200,9 @@ func (g *generator) call(s *subject, d *device, c client, at, prev time.Time, da
 		var reason audit.RejectReason
 		switch {
 		case attempt >= 2:
-			// A client gives up after two rejections in a row; it never
-			// gets here, since each rejection is followed by a refresh.
+			// Each rejection is followed by a refresh that removes its
+			// cause, so a third attempt is never rejected. This case only
+			// bounds the loop.
 		case d.at.issuer == issuerIdP && d.at.iat.Before(g.rotation) && !recorded.Before(g.rotation):
 			reason = audit.RejectUnknownKey // the gateway dropped the old signing key
 		case recorded.After(d.at.exp.Add(gatewayLeeway)):

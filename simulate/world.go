@@ -266,8 +266,9 @@ var (
 	hostingSites = []site{nimbusFrankfurt, nimbusAshburn, nimbusSingapore, bluefinAMS}
 )
 
-// Residential networks abroad, whose subscribers' machines residential
-// proxy services rent out.
+// The exits of residential proxy services abroad: home networks whose
+// subscribers' machines the services rent out, and a cloud range in
+// Singapore that one of them runs.
 var (
 	songHong   = &network{64901, "Song Hong Telecom", mustPrefix("113.160.0.0/16"), netip.Prefix{}, 25}
 	lagoonNet  = &network{64902, "Lagoon Net Ltd", mustPrefix("105.112.0.0/16"), netip.Prefix{}, 25}
