@@ -11,11 +11,6 @@ import (
 	"github.com/tokentrail/tokentrail/detect"
 )
 
-// RuleUnfamiliarClient is the name of the rule that finds a subject's token
-// used from a country, network or client the subject never used after its
-// learning period. The detect package may not have it yet.
-const RuleUnfamiliarClient = "unfamiliar_client"
-
 // attackRules are the rules the simulation injects attacks for, in the
 // order of the score table.
 var attackRules = []string{
@@ -31,7 +26,7 @@ var attackRules = []string{
 	detect.RuleThreatIntelIP,
 	detect.RuleRejectedBurst,
 	detect.RuleSharedIPManySubjects,
-	RuleUnfamiliarClient,
+	detect.RuleUnfamiliarClient,
 }
 
 // AttackRules returns the rules the simulation injects attacks for, in the
@@ -66,7 +61,7 @@ type attack struct {
 func (g *generator) planAttacks() {
 	for ri, rule := range attackRules {
 		lo, hi := 1, g.cfg.Days-1
-		if rule == RuleUnfamiliarClient {
+		if rule == detect.RuleUnfamiliarClient {
 			lo = learningDays
 		}
 		if lo > hi {
@@ -131,7 +126,7 @@ func (g *generator) inject(a *attack) bool {
 		return g.rejectedBurst(a)
 	case detect.RuleSharedIPManySubjects:
 		return g.sharedIP(a)
-	case RuleUnfamiliarClient:
+	case detect.RuleUnfamiliarClient:
 		return g.unfamiliarClient(a)
 	}
 	return false

@@ -192,7 +192,7 @@ func TestLabelsDescribeTheirAttacks(t *testing.T) {
 
 func TestShortRunCannotPlaceUnfamiliarClient(t *testing.T) {
 	_, res := run(t, Config{Subjects: 80, Days: 5, Events: 10_000, AttacksPerRule: 1})
-	if len(res.NotInjected) != 1 || !strings.HasPrefix(res.NotInjected[0], RuleUnfamiliarClient) {
+	if len(res.NotInjected) != 1 || !strings.HasPrefix(res.NotInjected[0], detect.RuleUnfamiliarClient) {
 		t.Errorf("NotInjected = %q, want the one unfamiliar_client attack", res.NotInjected)
 	}
 }

@@ -84,14 +84,14 @@ func TestScoreAttributesAnomalies(t *testing.T) {
 	s := score(anomalies, labels, 1_000_000, 50_000)
 
 	want := map[string]RuleScore{
-		detect.RuleConcurrentUse:   {Rule: detect.RuleConcurrentUse, Detector: true, Injected: 1, Found: 1, Anomalies: 1, True: 1},
-		detect.RuleUserAgentChange: {Rule: detect.RuleUserAgentChange, Detector: true, Anomalies: 1, Also: 1},
-		detect.RuleRapidIPChange:   {Rule: detect.RuleRapidIPChange, Detector: true, Anomalies: 2, Also: 1, False: 1},
-		detect.RuleHighFrequency:   {Rule: detect.RuleHighFrequency, Detector: true, Anomalies: 1, False: 1},
-		detect.RuleRejectedBurst:   {Rule: detect.RuleRejectedBurst, Detector: true, Injected: 1, Found: 1, Anomalies: 1, True: 1},
-		detect.RuleThreatIntelIP:   {Rule: detect.RuleThreatIntelIP, Detector: true, Injected: 1},
-		RuleUnfamiliarClient:       {Rule: RuleUnfamiliarClient, Detector: detectorRules[RuleUnfamiliarClient]},
-		"custom_rule":              {Rule: "custom_rule", Anomalies: 1, False: 1},
+		detect.RuleConcurrentUse:    {Rule: detect.RuleConcurrentUse, Detector: true, Injected: 1, Found: 1, Anomalies: 1, True: 1},
+		detect.RuleUserAgentChange:  {Rule: detect.RuleUserAgentChange, Detector: true, Anomalies: 1, Also: 1},
+		detect.RuleRapidIPChange:    {Rule: detect.RuleRapidIPChange, Detector: true, Anomalies: 2, Also: 1, False: 1},
+		detect.RuleHighFrequency:    {Rule: detect.RuleHighFrequency, Detector: true, Anomalies: 1, False: 1},
+		detect.RuleRejectedBurst:    {Rule: detect.RuleRejectedBurst, Detector: true, Injected: 1, Found: 1, Anomalies: 1, True: 1},
+		detect.RuleThreatIntelIP:    {Rule: detect.RuleThreatIntelIP, Detector: true, Injected: 1},
+		detect.RuleUnfamiliarClient: {Rule: detect.RuleUnfamiliarClient, Detector: true},
+		"custom_rule":               {Rule: "custom_rule", Anomalies: 1, False: 1},
 	}
 	got := make(map[string]RuleScore)
 	for _, r := range s.Rules {
