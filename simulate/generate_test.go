@@ -381,6 +381,10 @@ func TestTrapsNeedTheRulesSafeguards(t *testing.T) {
 			want: []string{detect.RuleHighFrequency}},
 		{name: "no accuracy radius", strip: func(e *audit.Event) { e.Geo.AccuracyKM = 0 },
 			want: []string{detect.RuleImpossibleTravel}},
+		{name: "learning for an hour", change: func(c *detect.Config) {
+			c.Rules.UnfamiliarClient.LearningPeriod = time.Hour
+			c.Rules.UnfamiliarClient.MinEvents = 1
+		}, want: []string{detect.RuleUnfamiliarClient}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
