@@ -102,6 +102,8 @@ func Run(ctx context.Context, cfg Config, emit func(audit.Event) error) (*Result
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
+		clear(g.log.access)
+		clear(g.log.refresh)
 		g.log.access, g.log.refresh = g.log.access[:0], g.log.refresh[:0]
 		for _, s := range g.subjects {
 			switch s.persona {
@@ -233,6 +235,8 @@ func (g *generator) calibrate() {
 			}
 		}
 		clear(probe.buf)
+		clear(probe.log.access)
+		clear(probe.log.refresh)
 		probe.buf = probe.buf[:0]
 		probe.log.access, probe.log.refresh = probe.log.access[:0], probe.log.refresh[:0]
 	}

@@ -76,27 +76,14 @@ docs/detection.md defines the scoring.`,
 var errTargetsMissed = errors.New("detection missed the targets")
 
 func runSimulate(ctx context.Context, stdout, stderr io.Writer, f simulateFlags) error {
-	if f.out == "" && !f.score {
-		return errors.New("nothing to do: pass --out DIR to write the events and labels, --score to score detection on them, or both")
-	}
-	if f.json && !f.score {
-		return errors.New("--json applies to --score only")
-	}
-	attacks := f.attacks
-	switch {
-	case attacks < 0:
-		return fmt.Errorf("invalid --attacks %d: want 0 to 1000", f.attacks)
-	case attacks == 0:
-		attacks = simulate.NoAttacks
-	}
-	cfg := simulate.Config{Seed: f.seed, Subjects: f.subjects, Days: f.days, Events: f.events, AttacksPerRule: attacks}
-	if err := cfg.Validate(); err != nil {
-		return fmt.Errorf("invalid flags: %w", err)
+	cfg, err := simulateConfig(f)
+	if err != nil {
+		return err
 	}
 
-	dep := simulate.NewDeployment()
 	dir := f.out
 	if dir == "" {
+		// --score alone still needs the threat list in a file, for enrich.
 		tmp, err := os.MkdirTemp("", "tokentrail-simulate-")
 		if err != nil {
 			return fmt.Errorf("create temporary folder: %w", err)
@@ -106,71 +93,135 @@ func runSimulate(ctx context.Context, stdout, stderr io.Writer, f simulateFlags)
 	} else if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("create --out folder: %w", err)
 	}
+	dep := simulate.NewDeployment()
 	if err := dep.WriteFiles(dir); err != nil {
 		return err
 	}
 
-	var sinks []func(audit.Event) error
-	var events *os.File
-	var writer *simulate.EventWriter
-	if f.out != "" {
-		var err error
-		if events, err = os.Create(filepath.Join(dir, simulate.EventsFile)); err != nil {
-			return fmt.Errorf("create events file: %w", err)
-		}
-		defer events.Close()
-		writer = simulate.NewEventWriter(events)
-		sinks = append(sinks, writer.Write)
-	}
-	var scorer *simulate.Scorer
-	if f.score {
-		var err error
-		if scorer, err = simulate.NewScorer(ctx, dep, filepath.Join(dir, simulate.ThreatListFile)); err != nil {
-			return err
-		}
-		defer scorer.Close()
-		sinks = append(sinks, func(e audit.Event) error { scorer.Observe(e); return nil })
-	}
-
-	started := time.Now()
-	res, err := simulate.Run(ctx, cfg, func(e audit.Event) error {
-		for _, sink := range sinks {
-			if err := sink(e); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	sinks, err := openSimulationSinks(ctx, f, dep, dir)
 	if err != nil {
 		return err
 	}
-	elapsed := time.Since(started)
+	defer sinks.close()
+
+	started := time.Now()
+	res, err := simulate.Run(ctx, cfg, sinks.observe)
+	if err != nil {
+		return err
+	}
 	fmt.Fprintf(stderr, "simulated %d events (%d benign, %d from %d attacks) in %s\n",
-		res.Events, res.BenignEvents(), res.AttackEvents, len(res.Labels), elapsed.Round(time.Millisecond))
+		res.Events, res.BenignEvents(), res.AttackEvents, len(res.Labels), time.Since(started).Round(time.Millisecond))
 	for _, reason := range res.NotInjected {
 		fmt.Fprintf(stderr, "not injected: %s\n", reason)
 	}
 
 	if f.out != "" {
-		if err := writer.Flush(); err != nil {
+		if err := sinks.finishFiles(res, dir, stderr); err != nil {
 			return err
 		}
-		if err := events.Close(); err != nil {
-			return fmt.Errorf("write events file: %w", err)
-		}
-		if err := simulate.WriteLabels(filepath.Join(dir, simulate.LabelsFile), res.Labels); err != nil {
-			return err
-		}
-		p := func(name string) string { return filepath.Join(dir, name) }
-		fmt.Fprintf(stderr, "wrote %s, %s, %s, %s, %s and %s\nimport them with:\n  tokentrail import --format jsonl --map-file %s --rules %s --enrich %s %s\n",
-			p(simulate.EventsFile), p(simulate.LabelsFile), p(simulate.ThreatListFile), p(simulate.RulesFile), p(simulate.EnrichFile), p(simulate.MappingFile),
-			p(simulate.MappingFile), p(simulate.RulesFile), p(simulate.EnrichFile), p(simulate.EventsFile))
 	}
-	if !f.score {
-		return nil
+	if f.score {
+		return printScore(stdout, f, res, sinks.scorer.Score(res))
+	}
+	return nil
+}
+
+// simulateConfig checks the flags and returns the simulation they ask for.
+func simulateConfig(f simulateFlags) (simulate.Config, error) {
+	if f.out == "" && !f.score {
+		return simulate.Config{}, errors.New("nothing to do: pass --out DIR to write the events and labels, --score to score detection on them, or both")
+	}
+	if f.json && !f.score {
+		return simulate.Config{}, errors.New("--json applies to --score only")
+	}
+	attacks := f.attacks
+	switch {
+	case attacks < 0:
+		return simulate.Config{}, fmt.Errorf("invalid --attacks %d: want 0 to 1000", f.attacks)
+	case attacks == 0:
+		attacks = simulate.NoAttacks
+	}
+	cfg := simulate.Config{Seed: f.seed, Subjects: f.subjects, Days: f.days, Events: f.events, AttacksPerRule: attacks}
+	if err := cfg.Validate(); err != nil {
+		return simulate.Config{}, fmt.Errorf("invalid flags: %w", err)
+	}
+	return cfg, nil
+}
+
+// simulationSinks receive the events of a run: the events file of --out
+// and the scorer of --score, each nil when its flag is not given.
+type simulationSinks struct {
+	file   *os.File
+	writer *simulate.EventWriter
+	scorer *simulate.Scorer
+}
+
+func openSimulationSinks(ctx context.Context, f simulateFlags, dep simulate.Deployment, dir string) (*simulationSinks, error) {
+	s := &simulationSinks{}
+	if f.out != "" {
+		file, err := os.Create(filepath.Join(dir, simulate.EventsFile))
+		if err != nil {
+			return nil, fmt.Errorf("create events file: %w", err)
+		}
+		s.file, s.writer = file, simulate.NewEventWriter(file)
+	}
+	if f.score {
+		scorer, err := simulate.NewScorer(ctx, dep, filepath.Join(dir, simulate.ThreatListFile))
+		if err != nil {
+			s.close()
+			return nil, err
+		}
+		s.scorer = scorer
+	}
+	return s, nil
+}
+
+func (s *simulationSinks) observe(e audit.Event) error {
+	if s.writer != nil {
+		if err := s.writer.Write(e); err != nil {
+			return err
+		}
+	}
+	if s.scorer != nil {
+		s.scorer.Observe(e)
+	}
+	return nil
+}
+
+// finishFiles completes the events file, writes the labels and says how to
+// import them.
+func (s *simulationSinks) finishFiles(res *simulate.Result, dir string, stderr io.Writer) error {
+	if err := s.writer.Flush(); err != nil {
+		return err
+	}
+	if err := s.file.Close(); err != nil {
+		return fmt.Errorf("write events file: %w", err)
+	}
+	s.file = nil
+	if err := simulate.WriteLabels(filepath.Join(dir, simulate.LabelsFile), res.Labels); err != nil {
+		return err
 	}
 
-	sc := scorer.Score(res)
+	p := func(name string) string { return filepath.Join(dir, name) }
+	fmt.Fprintf(stderr, "wrote %s, %s, %s, %s, %s and %s\nimport them with:\n  tokentrail import --format jsonl --map-file %s --rules %s --enrich %s %s\n",
+		p(simulate.EventsFile), p(simulate.LabelsFile), p(simulate.ThreatListFile), p(simulate.RulesFile), p(simulate.EnrichFile), p(simulate.MappingFile),
+		p(simulate.MappingFile), p(simulate.RulesFile), p(simulate.EnrichFile), p(simulate.EventsFile))
+	return nil
+}
+
+// close releases what is still open after an error.
+func (s *simulationSinks) close() {
+	if s.file != nil {
+		_ = s.file.Close() // the run failed already; its error is the one to report
+	}
+	if s.scorer != nil {
+		_ = s.scorer.Close() // Close of an Enricher always returns nil
+	}
+}
+
+// printScore prints the score as a table, or as JSON with --json, and
+// returns errTargetsMissed when it misses the targets.
+func printScore(stdout io.Writer, f simulateFlags, res *simulate.Result, sc *simulate.Score) error {
 	if f.json {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")

@@ -157,3 +157,17 @@ func TestSimulateFlagErrors(t *testing.T) {
 		})
 	}
 }
+
+func TestSimulateWithoutAttacks(t *testing.T) {
+	dir := t.TempDir()
+	_, stderr, err := run(t, "", "simulate", "--out", dir, "--attacks", "0", "--subjects", "60", "--days", "2", "--events", "3000")
+	if err != nil {
+		t.Fatalf("simulate --attacks 0 = %v\n%s", err, stderr)
+	}
+	if !strings.Contains(stderr, "from 0 attacks") {
+		t.Errorf("simulate --attacks 0 reported %q, want 0 attacks", stderr)
+	}
+	if data, err := os.ReadFile(filepath.Join(dir, simulate.LabelsFile)); err != nil || string(data) != "[]\n" {
+		t.Errorf("labels.json = %q, %v; want an empty array", data, err)
+	}
+}
