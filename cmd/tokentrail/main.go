@@ -69,6 +69,7 @@ SHA-256 fingerprint of the token.`,
 		newDetectCommand(&g),
 		newPatternsCommand(&g),
 		newDemoCommand(),
+		newSimulateCommand(),
 	)
 	return root
 }
