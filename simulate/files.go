@@ -24,11 +24,6 @@ const (
 // MappingYAML is the field mapping with which `tokentrail import --format
 // jsonl --map-file` reads the events that EventWriter writes, which are
 // audit.Event values in their JSON form.
-//
-// NOTE: the mapping has no field for Geo.AccuracyKM, so imported events
-// lose their accuracy radius and impossible_travel assumes its default of
-// 50 km for every address, which is far smaller than the 300 km radius the
-// simulation gives mobile carrier addresses.
 const MappingYAML = `# Field mapping of tokentrail simulate's events.jsonl, for
 # tokentrail import --format jsonl --map-file map.yaml events.jsonl
 fields:
@@ -61,6 +56,7 @@ fields:
   city: geo.city
   lat: geo.latitude
   lon: geo.longitude
+  accuracy_km: geo.accuracy_km
   asn: geo.asn
   org: geo.org
 time_format: rfc3339

@@ -101,7 +101,6 @@ func TestMappingReadsWrittenEvents(t *testing.T) {
 		want := sample[i]
 		want.ID = audit.NewID("jsonl", want.ID)
 		want.Source = EventsFile + ":" + strconv.Itoa(i+1)
-		want.Geo.AccuracyKM = 0
 		if slices.Contains(placeholders, want.Subject) && want.Subject != "unknown" {
 			want.Subject = ""
 		}

@@ -185,8 +185,10 @@ func (p *parser) event(line []byte, number int) (audit.Event, error) {
 			City:      r.text(fieldCity),
 			Latitude:  r.float(fieldLat, -90, 90),
 			Longitude: r.float(fieldLon, -180, 180),
-			ASN:       uint32(r.integer(fieldASN, 1, math.MaxUint32)),
-			Org:       r.text(fieldOrg),
+			// Half the Earth's circumference, 20,037 km, bounds a radius.
+			AccuracyKM: r.float(fieldAccuracy, 0, 20_037),
+			ASN:        uint32(r.integer(fieldASN, 1, math.MaxUint32)),
+			Org:        r.text(fieldOrg),
 		},
 
 		Actor:            r.text(fieldActor),

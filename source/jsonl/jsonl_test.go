@@ -395,7 +395,7 @@ func TestSessionRecordNeedsNoToken(t *testing.T) {
 }
 
 func TestParseBadRecords(t *testing.T) {
-	const spec = "jti=jti,time=ts,ip=ip,status=status,kind=kind,fingerprint=fp,lat=lat,asn=asn,aud=aud," +
+	const spec = "jti=jti,time=ts,ip=ip,status=status,kind=kind,fingerprint=fp,lat=lat,accuracy_km=radius,asn=asn,aud=aud," +
 		"revocation_method=how,reject_reason=why"
 	tests := []struct {
 		name   string
@@ -414,6 +414,7 @@ func TestParseBadRecords(t *testing.T) {
 		{"kind unknown", `{"jti":"a","ts":"2024-06-13T10:15:30Z","kind":"minted"}`, `field kind (path kind): "minted" is not one of issued, used`},
 		{"fingerprint short", `{"ts":"2024-06-13T10:15:30Z","fp":"abc123"}`, `field fingerprint (path fp): "abc123" is not 64 hex digits`},
 		{"latitude out of range", `{"jti":"a","ts":"2024-06-13T10:15:30Z","lat":91.5}`, "field lat (path lat): 91.5 is out of range [-90, 90]"},
+		{"accuracy radius negative", `{"jti":"a","ts":"2024-06-13T10:15:30Z","radius":-5}`, "field accuracy_km (path radius): -5 is out of range [0, 20037]"},
 		{"asn too large", `{"jti":"a","ts":"2024-06-13T10:15:30Z","asn":4294967296}`, "field asn (path asn): 4294967296 is out of range"},
 		{"aud element a number", `{"jti":"a","ts":"2024-06-13T10:15:30Z","aud":["x",7]}`, "field aud (path aud): element 1 is a JSON number, want a string"},
 		{"revocation method unknown", `{"jti":"a","ts":"2024-06-13T10:15:30Z","how":"magic"}`, `field revocation_method (path how): "magic" is not one of api, admin, logout, automated`},
@@ -445,10 +446,10 @@ func TestParseBadRecords(t *testing.T) {
 }
 
 func TestParseValues(t *testing.T) {
-	m := mustMapping(t, "jti=jti,time=ts,ip=ip,status=status,asn=asn,lat=geo.lat,lon=geo.lon,scope=scope,aud=aud,"+
+	m := mustMapping(t, "jti=jti,time=ts,ip=ip,status=status,asn=asn,lat=geo.lat,lon=geo.lon,accuracy_km=geo.radius,scope=scope,aud=aud,"+
 		"kind=kind,revocation_method=how,actor=who,id=event_id,country=geo.cc")
 	record := `{"event_id":"evt-1","jti":7781,"ts":"2024-06-13T10:15:30Z","ip":"[2001:db8::1]:8443","status":"201",` +
-		`"asn":"AS13335","geo":{"lat":"48.85","lon":2.35,"cc":"FR"},"scope":["a","b"],"aud":"api","kind":"Revoked",` +
+		`"asn":"AS13335","geo":{"lat":"48.85","lon":2.35,"radius":300,"cc":"FR"},"scope":["a","b"],"aud":"api","kind":"Revoked",` +
 		`"how":"Admin","who":"alice"}`
 
 	r := parseText(t, m, "values.jsonl", record)
@@ -468,6 +469,7 @@ func TestParseValues(t *testing.T) {
 		{"ASN", e.Geo.ASN, uint32(13335)},
 		{"Latitude", e.Geo.Latitude, 48.85},
 		{"Longitude", e.Geo.Longitude, 2.35},
+		{"AccuracyKM", e.Geo.AccuracyKM, 300.0},
 		{"Country", e.Geo.Country, "FR"},
 		{"Scopes", e.Scopes, []string{"a", "b"}},
 		{"Audience", e.Audience, []string{"api"}},

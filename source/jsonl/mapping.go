@@ -49,6 +49,7 @@ const (
 	fieldCity
 	fieldLat
 	fieldLon
+	fieldAccuracy
 	fieldASN
 	fieldOrg
 	numFields
@@ -85,6 +86,7 @@ var fieldNames = [numFields]string{
 	fieldCity:             "city",
 	fieldLat:              "lat",
 	fieldLon:              "lon",
+	fieldAccuracy:         "accuracy_km",
 	fieldASN:              "asn",
 	fieldOrg:              "org",
 }
