@@ -47,6 +47,14 @@ type Config struct {
 	// bytes are never cached.
 	UserAgentCacheSize int `yaml:"user_agent_cache_size"`
 
+	// GeoCacheSize is the number of addresses' networks whose results from
+	// the city and ASN databases are kept, rounded up to a power of two, so
+	// that a repeated address or another address of the same network skips
+	// the search. An entry takes about 210 bytes, 13.6 MB at the default of
+	// 65536. Negative means no cache. A result of a file is not used once
+	// the file was reloaded.
+	GeoCacheSize int `yaml:"geo_cache_size"`
+
 	// Logger receives reloads, load failures, skipped list lines and the
 	// first lookup error of each loaded database; default slog.Default().
 	Logger *slog.Logger `yaml:"-"`
@@ -68,6 +76,7 @@ type ListConfig struct {
 const (
 	DefaultReloadInterval     = time.Minute
 	DefaultUserAgentCacheSize = 10000
+	DefaultGeoCacheSize       = 1 << 16
 )
 
 // withDefaults returns c with every zero field replaced by its default.
@@ -77,6 +86,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.UserAgentCacheSize == 0 {
 		c.UserAgentCacheSize = DefaultUserAgentCacheSize
+	}
+	if c.GeoCacheSize == 0 {
+		c.GeoCacheSize = DefaultGeoCacheSize
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()

@@ -22,6 +22,7 @@ type Enricher struct {
 	lists     []*ipList
 	files     []*watchedFile // every database and list, in Config order
 	ua        *uaParser
+	cache     *geoCache // nil when no database is configured or Config.GeoCacheSize is negative
 	logger    *slog.Logger
 
 	cancel context.CancelFunc
@@ -59,6 +60,9 @@ func New(ctx context.Context, cfg Config) (*Enricher, error) {
 	if cfg.ASNDB != "" {
 		en.asn = newDatabase("ASN database", cfg.ASNDB, cfg.VerifyDatabases)
 		en.files = append(en.files, en.asn.file)
+	}
+	if en.city != nil || en.asn != nil {
+		en.cache = newGeoCache(cfg.GeoCacheSize)
 	}
 	for _, l := range cfg.Lists {
 		list := newIPList(l.Name, l.Path)
@@ -205,26 +209,50 @@ func (en *Enricher) fill(g *audit.Geo, ip netip.Addr) {
 	if _, reserved := Reserved(ip); reserved {
 		return
 	}
+	if !needsLocation(g) && !needsNetwork(g) {
+		return
+	}
 
-	if en.city != nil && (needsLocation(g) || needsNetwork(g)) {
-		found := en.lookup(en.city, ip)
-		mergeLocation(g, found)
-		mergeNetwork(g, found)
+	city, asn := en.results(ip)
+	if en.city != nil {
+		mergeLocation(g, city)
+		mergeNetwork(g, city)
 	}
 	if en.asn != nil && needsNetwork(g) {
-		mergeNetwork(g, en.lookup(en.asn, ip))
+		mergeNetwork(g, asn)
 	}
 }
 
-// lookup returns what d holds for ip, and logs the first lookup error of
-// each loaded file.
-func (en *Enricher) lookup(d *database, ip netip.Addr) audit.Geo {
-	g, reader, err := d.lookup(ip)
-	if err != nil && reader.errorLogged.CompareAndSwap(false, true) {
+// results returns what the city and the ASN database hold for ip, from the
+// cache when it has them.
+func (en *Enricher) results(ip netip.Addr) (city, asn audit.Geo) {
+	cityFile, asnFile := en.city.loaded(), en.asn.loaded()
+	if en.cache != nil {
+		if city, asn, ok := en.cache.get(ip, cityFile, asnFile); ok {
+			return city, asn
+		}
+	}
+
+	city, cityNet, cityErr := en.lookup(en.city, cityFile, ip)
+	asn, asnNet, asnErr := en.lookup(en.asn, asnFile, ip)
+	if en.cache != nil && cityErr == nil && asnErr == nil {
+		en.cache.put(ip, narrower(cityNet, asnNet), cityFile, asnFile, city, asn)
+	}
+	return city, asn
+}
+
+// lookup returns what the file g of d holds for ip and the network of its
+// record, and logs the first lookup error of each loaded file.
+func (en *Enricher) lookup(d *database, g *geoReader, ip netip.Addr) (audit.Geo, netip.Prefix, error) {
+	if g == nil {
+		return audit.Geo{}, netip.Prefix{}, nil
+	}
+	found, network, err := d.lookup(g, ip)
+	if err != nil && g.errorLogged.CompareAndSwap(false, true) {
 		en.logger.LogAttrs(context.Background(), slog.LevelError, "lookup failed in a damaged database; later failures of this file are only counted",
 			slog.String(keyKind, d.file.kind), slog.String(keyPath, d.file.path), slog.String(keyIP, ip.String()), slog.Any(keyError, err))
 	}
-	return g
+	return found, network, err
 }
 
 func needsLocation(g *audit.Geo) bool {

@@ -127,23 +127,30 @@ func (d *database) parse(data []byte) (parseStats, error) {
 // interface, which would otherwise move the record to the heap on each call.
 var recordPool = sync.Pool{New: func() any { return new(geoRecord) }}
 
-// lookup returns the active database's record for ip, which must be valid
-// and unmapped. The error is that of a damaged record, and an ip that is not
-// found is no error. The second result is the reader that failed, nil unless
-// the error is set.
-func (d *database) lookup(ip netip.Addr) (audit.Geo, *geoReader, error) {
-	g := d.active.Load()
+// loaded returns the loaded file of d, or nil when d is nil or closed.
+func (d *database) loaded() *geoReader {
+	if d == nil {
+		return nil
+	}
+	return d.active.Load()
+}
+
+// lookup returns the record of the file g for ip, which must be valid and
+// unmapped, and the network that the record covers. An ip that is not
+// found gives the zero Geo and the network of the gap it falls in, and no
+// error. The error is that of a damaged record.
+func (d *database) lookup(g *geoReader, ip netip.Addr) (audit.Geo, netip.Prefix, error) {
 	if g == nil || (g.ipv4Only && ip.Is6()) {
-		return audit.Geo{}, nil, nil
+		return audit.Geo{}, netip.Prefix{}, nil
 	}
 
 	result := g.reader.Lookup(ip)
 	if !result.Found() {
 		if err := result.Err(); err != nil {
 			d.lookupErrors.Add(1)
-			return audit.Geo{}, g, err
+			return audit.Geo{}, netip.Prefix{}, err
 		}
-		return audit.Geo{}, nil, nil
+		return audit.Geo{}, result.Prefix(), nil
 	}
 
 	rec := recordPool.Get().(*geoRecord)
@@ -153,9 +160,9 @@ func (d *database) lookup(ip netip.Addr) (audit.Geo, *geoReader, error) {
 	recordPool.Put(rec)
 	if err != nil {
 		d.lookupErrors.Add(1)
-		return audit.Geo{}, g, err
+		return audit.Geo{}, netip.Prefix{}, err
 	}
-	return geo, g, nil
+	return geo, result.Prefix(), nil
 }
 
 // close drops the active reader, so that its memory can be freed.
