@@ -99,7 +99,7 @@ func TestMappingReadsWrittenEvents(t *testing.T) {
 
 	for i, got := range h.events {
 		want := sample[i]
-		want.ID = audit.NewID("jsonl", want.ID)
+		want.ID = audit.NewID("jsonl", want.ID, want.TokenID, want.Fingerprint, want.SessionID)
 		want.Source = EventsFile + ":" + strconv.Itoa(i+1)
 		if slices.Contains(placeholders, want.Subject) && want.Subject != "unknown" {
 			want.Subject = ""

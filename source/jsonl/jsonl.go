@@ -31,8 +31,9 @@ import (
 // Format returns the importer of JSON-lines logs mapped by m, named "jsonl".
 //
 // Parse reads one JSON object a line and ignores blank lines. For each
-// record it emits one event whose ID is audit.NewID("jsonl", id) when the
-// id field is mapped and present, else audit.NewID("jsonl", line) of the
+// record it emits one event whose ID is audit.NewID over the id and the
+// token's jti, fingerprint and session when the id field is mapped and
+// present, else audit.NewID("jsonl", line) of the
 // raw line. A line identical to an earlier one of the same file (a client
 // repeating a request within the log's time resolution) is a second event:
 // its ID also counts the occurrence. Values are read as follows:
@@ -223,7 +224,10 @@ func (p *parser) event(line []byte, number int) (audit.Event, error) {
 	}
 
 	if id != "" {
-		e.ID = audit.NewID("jsonl", id)
+		// The id of a gateway or a service is unique within its own log
+		// only: two gateways that number their requests 1, 2, 3 must not
+		// make one token's use a duplicate of another's.
+		e.ID = audit.NewID("jsonl", id, e.TokenID, e.Fingerprint, e.SessionID)
 	} else {
 		e.ID = p.lineID(line)
 	}

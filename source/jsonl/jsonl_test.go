@@ -462,7 +462,7 @@ func TestParseValues(t *testing.T) {
 		name      string
 		got, want any
 	}{
-		{"ID", e.ID, audit.NewID("jsonl", "evt-1")},
+		{"ID", e.ID, audit.NewID("jsonl", "evt-1", "7781", "", "")},
 		{"TokenID", e.TokenID, "7781"},
 		{"IP", e.IP, netip.MustParseAddr("2001:db8::1")},
 		{"Status", e.Status, 201},

@@ -43,7 +43,7 @@ func TestAPIGatewaySample(t *testing.T) {
 	checkCounts(t, r, 3, 1, 0)
 
 	checkEvent(t, r.eventAt(t, file+":1"), audit.Event{
-		ID:        audit.NewID("jsonl", "ZKx3TgBqDoEEJxw="),
+		ID:        audit.NewID("jsonl", "ZKx3TgBqDoEEJxw=", "8f0c2d7e-4b1a-4c9e-9d3f-1a2b3c4d5e6f", "", ""),
 		Time:      time.Date(2024, 6, 13, 10, 15, 30, 123e6, time.UTC),
 		Kind:      audit.KindUsed,
 		TokenID:   "8f0c2d7e-4b1a-4c9e-9d3f-1a2b3c4d5e6f",
