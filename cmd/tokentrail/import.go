@@ -117,6 +117,11 @@ type importer struct {
 
 	// observe, when detection runs, feeds each valid event to the engine.
 	observe func(audit.Event)
+
+	// countRefused is set when a jsonl mapping names no reject_status, so
+	// that uses answered with 401 or 403, which the rules read as accepted,
+	// are counted and the user warned.
+	countRefused bool
 }
 
 func runImport(ctx context.Context, stdin io.Reader, stdout, stderr io.Writer, dbPath string, f importFlags, args []string) error {
@@ -211,6 +216,7 @@ func newImporter(f importFlags, stdout, stderr io.Writer) (*importer, error) {
 	if err != nil {
 		return nil, err
 	}
+	imp.countRefused = hasMapping && len(mapping.RejectStatus) == 0
 	switch f.format {
 	case "":
 		if hasMapping {
@@ -363,15 +369,15 @@ func (imp *importer) importFile(ctx context.Context, path string) (ingest.Summar
 // importReader imports one input of the given size (-1 when unknown) and
 // prints its summary and rejections.
 func (imp *importer) importReader(ctx context.Context, path string, file io.Reader, size int64, modTime time.Time) (ingest.Summary, error) {
-	var counted io.Reader = file
+	var metered io.Reader = file
 	bar := imp.progressBar(path, size)
 	if bar != nil {
 		r := progressbar.NewReader(file, bar)
-		counted = &r
+		metered = &r
 		defer bar.Close()
 	}
 
-	r, compressed, err := decompress(counted)
+	r, compressed, err := decompress(metered)
 	if err != nil {
 		return ingest.Summary{}, fmt.Errorf("%s: %w", path, err)
 	}
@@ -398,6 +404,18 @@ func (imp *importer) importReader(ctx context.Context, path string, file io.Read
 		}
 		printed++
 	}}
+	refused := 0
+	if imp.countRefused {
+		observe := imp.observe
+		opts.OnEvent = func(e audit.Event) {
+			if e.Kind == audit.KindUsed && (e.Status == 401 || e.Status == 403) {
+				refused++
+			}
+			if observe != nil {
+				observe(e)
+			}
+		}
+	}
 	in := source.Input{Reader: buffered, Name: path, ModTime: modTime}
 	sum, err := ingest.File(ctx, imp.db, format, in, opts)
 	if bar != nil {
@@ -415,6 +433,11 @@ func (imp *importer) importReader(ctx context.Context, path string, file io.Read
 		how += ", gzip"
 	}
 	fmt.Fprintf(imp.stdout, "%s (%s): %s\n", path, how, formatSummary(sum))
+	if refused > 0 {
+		fmt.Fprintf(imp.stderr, "%s: warning: the service answered %s with status 401 or 403, imported as uses that the rules read as accepted; "+
+			"if it refused those tokens, add reject_status: [401, 403] to the mapping (reject_status=401|403 in --map) and import into a new --db\n",
+			path, counted(refused, "request", "requests"))
+	}
 	if imp.verbose {
 		writeSkipReasons(imp.stdout, sum.SkipReasons)
 	} else if sum.Events == 0 && sum.Skipped > 0 && sum.Rejected == 0 {

@@ -52,3 +52,29 @@ func TestImportGatewaysNumberingAlike(t *testing.T) {
 		}
 	}
 }
+
+// TestImportWarnsOfRefusedUses imports requests answered with 401 through
+// a mapping without reject_status, which makes them uses, and expects a
+// warning that names the fix; with reject_status there is none.
+func TestImportWarnsOfRefusedUses(t *testing.T) {
+	dir := t.TempDir()
+	file := writeFile(t, dir, "gw.jsonl",
+		`{"id":"1","t":"2026-11-20T09:00:00Z","jti":"tok-A","ip":"81.2.69.1","status":200}`+"\n"+
+			`{"id":"2","t":"2026-11-20T09:00:05Z","jti":"tok-A","ip":"81.2.69.1","status":401}`+"\n")
+
+	_, stderr, err := run(t, "", "--db", filepath.Join(dir, "a.db"), "import", "--format", "jsonl", "--map", "id=id,time=t,jti=jti,ip=ip,status=status", file)
+	if err != nil {
+		t.Fatalf("import: %v", err)
+	}
+	if !strings.Contains(stderr, "answered 1 request with status 401 or 403") || !strings.Contains(stderr, "reject_status") {
+		t.Errorf("stderr = %q, want a warning naming the request and reject_status", stderr)
+	}
+
+	_, stderr, err = run(t, "", "--db", filepath.Join(dir, "b.db"), "import", "--format", "jsonl", "--map", "id=id,time=t,jti=jti,ip=ip,status=status,reject_status=401", file)
+	if err != nil {
+		t.Fatalf("import with reject_status: %v", err)
+	}
+	if strings.Contains(stderr, "warning") {
+		t.Errorf("stderr = %q, want no warning when reject_status is mapped", stderr)
+	}
+}
