@@ -16,7 +16,8 @@ import (
 )
 
 // Event is one fact in the life of a token. ID, Time, Kind, and TokenID or
-// Fingerprint are required; every other field is optional and its zero value
+// Fingerprint are required, except on session events and on revocations of
+// a session or subject; every other field is optional and its zero value
 // means "not known". Validate checks the rules.
 type Event struct {
 	// ID identifies the event. It is stable: importing the same record twice,
@@ -61,6 +62,7 @@ type Event struct {
 	Actor            string           `json:"actor,omitempty"`  // who revoked the token
 	Reason           string           `json:"reason,omitempty"` // why, in the actor's words
 	RevocationMethod RevocationMethod `json:"revocation_method,omitempty"`
+	RevocationScope  RevocationScope  `json:"revocation_scope,omitempty"` // what a revoked event revokes; empty means one token
 	RejectReason     RejectReason     `json:"reject_reason,omitempty"`
 
 	// Source is the origin of the event: a service instance, or an
@@ -101,6 +103,10 @@ const maxFieldBytes = 8 << 10
 //     1678 and 2261.
 //   - TokenID or Fingerprint is present. A KindSession event may have a
 //     SessionID instead. A Fingerprint is 64 lowercase hex digits.
+//   - RevocationScope is set on revoked events only, and the field that
+//     names its target is present: TokenID for RevokeFamily, SessionID for
+//     RevokeSession and Subject for RevokeSubject. A session or subject
+//     revocation needs no TokenID or Fingerprint.
 //   - Text fields are valid UTF-8 of at most 8 KiB and contain no raw JWT.
 //     Sanitize repairs them.
 //   - Status, when present, is an HTTP status code (100 to 599).
@@ -133,8 +139,9 @@ func (e *Event) validateFields() error {
 		return &FieldError{Field: "Kind", Value: e.Kind.String(), Reason: "is not one of issued, used, refreshed, revoked, rejected, session"}
 	case e.Kind == KindSession && e.SessionID == "" && e.TokenID == "" && e.Fingerprint == "":
 		return &FieldError{Field: "SessionID", Reason: "is missing, and a session event names no token either"}
-	case e.Kind != KindSession && e.TokenID == "" && e.Fingerprint == "":
-		return &FieldError{Field: "TokenID", Reason: "and Fingerprint are both missing, so the event names no token"}
+	}
+	if err := e.validateTarget(); err != nil {
+		return err
 	}
 	if e.Fingerprint != "" && !IsFingerprint(e.Fingerprint) {
 		return &FieldError{Field: "Fingerprint", Value: e.Fingerprint, Reason: "is not 64 lowercase hex digits (a SHA-256)"}
@@ -147,6 +154,38 @@ func (e *Event) validateFields() error {
 	}
 	if !e.RejectReason.Valid() {
 		return &FieldError{Field: "RejectReason", Value: string(e.RejectReason), Reason: "is not a known reject reason"}
+	}
+	return nil
+}
+
+// validateTarget checks that an event other than a session event names what
+// it concerns: a token, or the family, session or subject that a revoked
+// event revokes.
+func (e *Event) validateTarget() error {
+	if !e.RevocationScope.Valid() {
+		return &FieldError{Field: "RevocationScope", Value: string(e.RevocationScope), Reason: "is not one of token, family, session, subject"}
+	}
+	if e.RevocationScope != "" && e.Kind != KindRevoked {
+		return &FieldError{Field: "RevocationScope", Value: string(e.RevocationScope), Reason: "is set on a " + e.Kind.String() + " event, but only revoked events have one"}
+	}
+
+	switch e.RevocationScope {
+	case RevokeFamily:
+		if e.TokenID == "" {
+			return &FieldError{Field: "TokenID", Reason: "is missing, and a family revocation names its family by the id of the root refresh token"}
+		}
+	case RevokeSession:
+		if e.SessionID == "" {
+			return &FieldError{Field: "SessionID", Reason: "is missing, and a session revocation names the session it revokes"}
+		}
+	case RevokeSubject:
+		if e.Subject == "" {
+			return &FieldError{Field: "Subject", Reason: "is missing, and a subject revocation names the subject it revokes"}
+		}
+	default:
+		if e.Kind != KindSession && e.TokenID == "" && e.Fingerprint == "" {
+			return &FieldError{Field: "TokenID", Reason: "and Fingerprint are both missing, so the event names no token"}
+		}
 	}
 	return nil
 }

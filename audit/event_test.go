@@ -22,6 +22,16 @@ func validEvent() audit.Event {
 	}
 }
 
+// revocation returns a change that makes the event a revoked event of scope,
+// then applies change.
+func revocation(scope audit.RevocationScope, change func(e *audit.Event)) func(e *audit.Event) {
+	return func(e *audit.Event) {
+		e.Kind = audit.KindRevoked
+		e.RevocationScope = scope
+		change(e)
+	}
+}
+
 func TestValidate(t *testing.T) {
 	tests := []struct {
 		name      string
@@ -45,6 +55,17 @@ func TestValidate(t *testing.T) {
 		{"invalid UTF-8", func(e *audit.Event) { e.UserAgent = "curl/\xff" }, "UserAgent"},
 		{"over-long path", func(e *audit.Event) { e.Path = "/" + strings.Repeat("a", 9000) }, "Path"},
 		{"invalid UTF-8 scope", func(e *audit.Event) { e.Scopes = []string{"ok", "\xc3"} }, "Scopes"},
+		{"unknown revocation scope", revocation("tenant", func(e *audit.Event) {}), "RevocationScope"},
+		{"scope on a used event", func(e *audit.Event) { e.RevocationScope = audit.RevokeToken }, "RevocationScope"},
+		{"token revocation", revocation(audit.RevokeToken, func(e *audit.Event) {}), ""},
+		{"token revocation without token", revocation(audit.RevokeToken, func(e *audit.Event) { e.TokenID = "" }), "TokenID"},
+		{"unscoped revocation without token", revocation("", func(e *audit.Event) { e.TokenID = "" }), "TokenID"},
+		{"family revocation", revocation(audit.RevokeFamily, func(e *audit.Event) {}), ""},
+		{"family revocation by fingerprint", revocation(audit.RevokeFamily, func(e *audit.Event) { e.TokenID = ""; e.Fingerprint = audit.Fingerprint("a.b.c") }), "TokenID"},
+		{"session revocation without token", revocation(audit.RevokeSession, func(e *audit.Event) { e.TokenID = ""; e.SessionID = "sid-1" }), ""},
+		{"session revocation without session", revocation(audit.RevokeSession, func(e *audit.Event) {}), "SessionID"},
+		{"subject revocation without token", revocation(audit.RevokeSubject, func(e *audit.Event) { e.TokenID = ""; e.Subject = "alice" }), ""},
+		{"subject revocation without subject", revocation(audit.RevokeSubject, func(e *audit.Event) { e.TokenID = "" }), "Subject"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -21,6 +21,38 @@ func (m RevocationMethod) Valid() bool {
 	return false
 }
 
+// RevocationScope is what a revoked event revokes: one token, or every token
+// of a refresh family, a sign-in session or a subject. The empty value means
+// RevokeToken, the scope of revocations that identity providers log.
+type RevocationScope string
+
+// The revocation scopes, with the fields of a revoked event that name the
+// target of each.
+const (
+	// RevokeToken revokes the token named by TokenID, Fingerprint or both.
+	RevokeToken RevocationScope = "token"
+
+	// RevokeFamily revokes every token of the refresh lineage whose root
+	// refresh token has the id TokenID, that root token included.
+	RevokeFamily RevocationScope = "family"
+
+	// RevokeSession revokes every token of the sign-in session SessionID.
+	RevokeSession RevocationScope = "session"
+
+	// RevokeSubject revokes every token of Subject issued before NotBefore,
+	// or before the event's Time when NotBefore is zero.
+	RevokeSubject RevocationScope = "subject"
+)
+
+// Valid reports whether s is empty or one of the defined scopes.
+func (s RevocationScope) Valid() bool {
+	switch s {
+	case "", RevokeToken, RevokeFamily, RevokeSession, RevokeSubject:
+		return true
+	}
+	return false
+}
+
 // RejectReason is the cause of refusing a presented token. The empty value means
 // "not known".
 type RejectReason string

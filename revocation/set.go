@@ -6,24 +6,20 @@
 //
 // # How a revoked event names what it revokes
 //
-// A Set is built from audit.Event values of kind revoked. The event model
-// names one token per event, so the event's Action marks the wider
-// revocations:
+// A Set is built from audit.Event values of kind revoked. The event's
+// RevocationScope says what it revokes:
 //
-//   - "" or any Action not listed below: the token named by TokenID, by
-//     Fingerprint, or by both, is revoked.
-//   - ActionRevokeFamily: every token whose family is TokenID is revoked. A
-//     family is the refresh lineage that starts at one refresh token: its
-//     root token's id names it, and the root token itself is revoked too.
-//   - ActionRevokeSession: every token of sign-in session SessionID is
-//     revoked. A token named by TokenID or Fingerprint is revoked too.
-//   - ActionRevokeSubject: every token of Subject issued before NotBefore
-//     is revoked, or before the event's Time when NotBefore is zero.
+//   - audit.RevokeToken, or empty: the token named by TokenID, by
+//     Fingerprint, or by both.
+//   - audit.RevokeFamily: every token whose family is TokenID. A family is
+//     the refresh lineage that starts at one refresh token: its root
+//     token's id names it, and the root token itself is revoked too.
+//   - audit.RevokeSession: every token of sign-in session SessionID, and the
+//     token named by TokenID or Fingerprint, if any.
+//   - audit.RevokeSubject: every token of Subject issued before NotBefore,
+//     or before the event's Time when NotBefore is zero.
 //
-// audit.Event.Validate requires a TokenID or a Fingerprint on every revoked
-// event, so a session or subject revocation carries a TokenID of the form
-// "session:ID" or "subject:NAME", which no token uses. FamilyEvent,
-// SessionEvent and SubjectEvent build such events.
+// TokenEvent, FamilyEvent, SessionEvent and SubjectEvent build such events.
 //
 // An entry is dropped once the event's ExpiresAt lies more than PruneGrace in
 // the past, because every token it covers has expired by then and a verifier
@@ -38,13 +34,6 @@ import (
 	"time"
 
 	"github.com/tokentrail/tokentrail/audit"
-)
-
-// The Actions of a revoked event that revoke more than one token.
-const (
-	ActionRevokeFamily  = "revoke_family"
-	ActionRevokeSession = "revoke_session"
-	ActionRevokeSubject = "revoke_subject"
 )
 
 // PruneGrace is how long an entry outlives the expiry of the tokens it
@@ -322,32 +311,32 @@ func (tb *tables) apply(e *audit.Event) error {
 		expires = e.ExpiresAt.UnixNano()
 	}
 
-	switch e.Action {
-	case ActionRevokeFamily:
+	switch e.RevocationScope {
+	case audit.RevokeFamily:
 		if e.TokenID == "" {
-			return fmt.Errorf("revoked event %q: action %s needs the family's root token id in TokenID", e.ID, e.Action)
+			return fmt.Errorf("revoked event %q: scope %s needs the family's root token id in TokenID", e.ID, e.RevocationScope)
 		}
 		addEntry(tb.families, e.TokenID, expires)
 		return nil
 
-	case ActionRevokeSession:
+	case audit.RevokeSession:
 		if e.SessionID == "" {
-			return fmt.Errorf("revoked event %q: action %s needs SessionID", e.ID, e.Action)
+			return fmt.Errorf("revoked event %q: scope %s needs SessionID", e.ID, e.RevocationScope)
 		}
 		addEntry(tb.sessions, e.SessionID, expires)
 		tb.addToken(e, expires)
 		return nil
 
-	case ActionRevokeSubject:
+	case audit.RevokeSubject:
 		if e.Subject == "" {
-			return fmt.Errorf("revoked event %q: action %s needs Subject", e.ID, e.Action)
+			return fmt.Errorf("revoked event %q: scope %s needs Subject", e.ID, e.RevocationScope)
 		}
 		notBefore := e.NotBefore
 		if notBefore.IsZero() {
 			notBefore = e.Time
 		}
 		if notBefore.IsZero() {
-			return fmt.Errorf("revoked event %q: action %s needs NotBefore or Time", e.ID, e.Action)
+			return fmt.Errorf("revoked event %q: scope %s needs NotBefore or Time", e.ID, e.RevocationScope)
 		}
 		// A later not-before covers every token an earlier one covers.
 		if old, ok := tb.subjects[e.Subject]; !ok || notBefore.UnixNano() > old {
@@ -355,18 +344,18 @@ func (tb *tables) apply(e *audit.Event) error {
 		}
 		addEntry(tb.subjectExpiry, e.Subject, expires)
 		return nil
-	}
 
-	if e.TokenID == "" && e.Fingerprint == "" {
-		return fmt.Errorf("revoked event %q names no token: set TokenID or Fingerprint", e.ID)
+	case "", audit.RevokeToken:
+		if e.TokenID == "" && e.Fingerprint == "" {
+			return fmt.Errorf("revoked event %q names no token: set TokenID or Fingerprint", e.ID)
+		}
+		tb.addToken(e, expires)
+		return nil
 	}
-	tb.addToken(e, expires)
-	return nil
+	return fmt.Errorf("revoked event %q: unknown RevocationScope %q, want token, family, session or subject", e.ID, e.RevocationScope)
 }
 
-// addToken adds the token that e names, if any. The synthetic TokenIDs of
-// session and subject revocations are added too: no presented token carries
-// them, so they only cost memory.
+// addToken adds the token that e names, if any.
 func (tb *tables) addToken(e *audit.Event, expires int64) {
 	if e.TokenID != "" {
 		addEntry(tb.tokens, e.TokenID, expires)

@@ -95,15 +95,16 @@ func TestSetAddReportsUnusableEvents(t *testing.T) {
 	var set revocation.Set
 	err := set.Add(
 		audit.Event{ID: "no-token", Time: t0, Kind: audit.KindRevoked},
-		audit.Event{ID: "no-family", Time: t0, Kind: audit.KindRevoked, Action: revocation.ActionRevokeFamily},
-		audit.Event{ID: "no-session", Time: t0, Kind: audit.KindRevoked, Action: revocation.ActionRevokeSession, TokenID: "t"},
-		audit.Event{ID: "no-subject", Time: t0, Kind: audit.KindRevoked, Action: revocation.ActionRevokeSubject, TokenID: "t"},
+		audit.Event{ID: "no-family", Time: t0, Kind: audit.KindRevoked, RevocationScope: audit.RevokeFamily},
+		audit.Event{ID: "no-session", Time: t0, Kind: audit.KindRevoked, RevocationScope: audit.RevokeSession, TokenID: "t"},
+		audit.Event{ID: "no-subject", Time: t0, Kind: audit.KindRevoked, RevocationScope: audit.RevokeSubject, TokenID: "t"},
+		audit.Event{ID: "bad-scope", Time: t0, Kind: audit.KindRevoked, RevocationScope: "tenant", TokenID: "t"},
 		revokedToken("good"),
 	)
 	if err == nil {
 		t.Fatal("Add() = nil, want an error naming the unusable events")
 	}
-	for _, id := range []string{"no-token", "no-family", "no-session", "no-subject"} {
+	for _, id := range []string{"no-token", "no-family", "no-session", "no-subject", "bad-scope"} {
 		if !strings.Contains(err.Error(), id) {
 			t.Errorf("Add() error = %q, want it to name event %q", err, id)
 		}
@@ -228,12 +229,14 @@ func TestReasonString(t *testing.T) {
 
 func TestEventsAreValid(t *testing.T) {
 	for _, e := range []audit.Event{
+		revocation.TokenEvent("jti-1", "", t0),
+		revocation.TokenEvent("", audit.Fingerprint("opaque"), t0),
 		revocation.FamilyEvent("root", t0),
 		revocation.SessionEvent("sid", t0),
 		revocation.SubjectEvent("alice", t0, t0),
 	} {
 		if err := e.Validate(); err != nil {
-			t.Errorf("%s event Validate() = %v, want nil so that stores accept it", e.Action, err)
+			t.Errorf("%s event Validate() = %v, want nil so that stores accept it", e.RevocationScope, err)
 		}
 	}
 }

@@ -71,6 +71,20 @@ type AnomalyStore interface {
 	PruneAnomalies(ctx context.Context, r TimeRange, keep []string) (int, error)
 }
 
+// RevocationStore reads the revoked events in the order they were stored,
+// which revocation.NewStoreSource turns into the Source of a
+// revocation.Refresher. store/sqlite implements it.
+type RevocationStore interface {
+	// Revocations returns up to limit events of kind revoked that were
+	// stored after position afterSeq, in the order they were stored, and
+	// the position of the last one returned, or afterSeq when none is.
+	// Position 0 is before every event. The order is that of storage, not
+	// event time, so an old revocation imported late is still returned
+	// after the position already read. A limit below 1 is an error
+	// wrapping audit.ErrInvalidValue.
+	Revocations(ctx context.Context, afterSeq int64, limit int) (events []audit.Event, lastSeq int64, err error)
+}
+
 // AnomalyQuery selects anomalies. Every non-zero field narrows the selection.
 type AnomalyQuery struct {
 	TokenID     string

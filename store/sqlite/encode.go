@@ -31,7 +31,7 @@ var eventColumns = []string{
 	"geo_country", "geo_city", "geo_latitude", "geo_longitude", "geo_accuracy_km", "geo_asn", "geo_org",
 	"method", "path", "status", "trace_id",
 	"actor", "reason", "revocation_method", "reject_reason",
-	"source", "action",
+	"source", "action", "revocation_scope",
 }
 
 // selectColumns are the columns that a query reads for decodeEvent: those
@@ -122,6 +122,7 @@ func encodeEvent(e *audit.Event, tokenKey int64, args []any) {
 	args[20] = nullText(string(e.RejectReason))
 	args[21] = nullText(e.Source)
 	args[22] = nullText(e.Action)
+	args[23] = nullText(string(e.RevocationScope))
 }
 
 // decodeEvent builds an Event from the values that a scan of selectColumns
@@ -166,8 +167,9 @@ func decodeEvent(values []any) (audit.Event, error) {
 	e.RejectReason = audit.RejectReason(text(values[19]))
 	e.Source = text(values[20])
 	e.Action = text(values[21])
+	e.RevocationScope = audit.RevocationScope(text(values[22]))
 
-	token := values[22:]
+	token := values[23:]
 	e.TokenID = text(token[0])
 	if e.Fingerprint, err = decodeFingerprint(token[1]); err != nil {
 		return e, fmt.Errorf("column fingerprint: %w", err)

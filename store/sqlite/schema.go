@@ -173,6 +173,25 @@ var migrations = []migration{
 			`ALTER TABLE anomalies ADD COLUMN user_agent TEXT`,
 		},
 	},
+	{
+		version:     6,
+		description: "add events.revocation_scope, and index revoked events in the order they were stored",
+		statements: []string{
+			`ALTER TABLE events ADD COLUMN revocation_scope TEXT`,
+			// Before this column, revocations of a family, session or
+			// subject were marked by these actions (kind 4 is revoked).
+			`UPDATE events SET revocation_scope = CASE action
+				WHEN 'revoke_family' THEN 'family'
+				WHEN 'revoke_session' THEN 'session'
+				WHEN 'revoke_subject' THEN 'subject' END
+			WHERE kind = 4 AND action IN ('revoke_family', 'revoke_session', 'revoke_subject')`,
+			// Revocations pages through this index by seq, the order of
+			// storage. It holds only the revoked events, so the other
+			// events cost nothing in it, and a poll that finds nothing new
+			// is one seek.
+			`CREATE INDEX events_revoked ON events (seq) WHERE kind = 4`,
+		},
+	},
 }
 
 // migrate brings the schema of the database up to the last of list, inside

@@ -40,6 +40,9 @@ import (
 //   - An event appended from the loop body of a Scan is yielded when it
 //     sorts after the events already yielded and the page being read, and
 //     one that sorts before them is not.
+//   - A store that implements store.RevocationStore returns the revoked
+//     events of every scope in the order of their Appends, an old one
+//     appended late included.
 func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	tests := []struct {
 		name string
@@ -73,6 +76,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Anomalies", testAnomalies},
 		{"AnomalyClient", testAnomalyClient},
 		{"PruneAnomalies", testPruneAnomalies},
+		{"Revocations", testRevocations},
+		{"RevocationsInvalidLimit", testRevocationsInvalidLimit},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -121,6 +126,7 @@ func fullEvent() audit.Event {
 		Actor:            "admin@example.com",
 		Reason:           "laptop reported stolen",
 		RevocationMethod: audit.RevokedByAdmin,
+		RevocationScope:  audit.RevokeFamily,
 		RejectReason:     "",
 		Source:           "keycloak-events.log:42",
 	}
