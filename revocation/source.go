@@ -21,10 +21,9 @@ type Cursor string
 // event twice for one sequence of cursors, although returning one again
 // does no harm.
 //
-// NOTE: the store-backed Source belongs next to the store's ordered scan. It
-// must page by the order in which events were stored (SQLite's rowid, a
-// PostgreSQL sequence), not by event time: an import of an old revocation
-// lands behind a cursor on event time and would never be read.
+// A Source pages by the order in which it stored events, not by event
+// time: an import of an old revocation would land behind a cursor on event
+// time and never be read. StoreSource reads the tokentrail store that way.
 type Source interface {
 	Revocations(ctx context.Context, after Cursor) ([]audit.Event, Cursor, error)
 }
