@@ -68,6 +68,7 @@ SHA-256 fingerprint of the token.`,
 		newAnomaliesCommand(&g),
 		newDetectCommand(&g),
 		newPatternsCommand(&g),
+		newRevokeCommand(&g),
 		newDemoCommand(),
 		newSimulateCommand(),
 	)

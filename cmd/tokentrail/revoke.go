@@ -1,0 +1,352 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/tokentrail/tokentrail/audit"
+	"github.com/tokentrail/tokentrail/revocation"
+	"github.com/tokentrail/tokentrail/store"
+)
+
+// tokenLookupLimit bounds the events of a revoked token that revoke reads
+// to find its subject, issuer and expiry, which every event of the token
+// repeats.
+const tokenLookupLimit = 100
+
+type revokeFlags struct {
+	jti          string
+	fingerprint  string
+	family       string
+	session      string
+	subject      string
+	issuedBefore string
+	actor        string
+	reason       string
+	method       string
+	at           string
+	expiresAt    string
+}
+
+func newRevokeCommand(g *globalFlags) *cobra.Command {
+	var f revokeFlags
+	cmd := &cobra.Command{
+		Use:   "revoke (--jti ID | --fingerprint HEX | --family ID | --session ID | --subject S) --actor WHO --reason TEXT",
+		Short: "Revoke a token, refresh family, session or subject's tokens",
+		Long: `Revoke records a revoked event in the store: what is revoked, who revoked
+it, when and why. Services that enforce revocations (httpmw, grpcmw) read
+the store with a revocation.Refresher and reject the revoked tokens within
+the refresher's interval plus one poll, 4 seconds with the defaults.
+
+Name exactly one target:
+  --jti ID           one token, by its jti claim
+  --fingerprint HEX  one token, by the SHA-256 of the compact token
+                     (printf %s "$TOKEN" | sha256sum), for tokens without jti
+  --family ID        every token of the refresh lineage whose root refresh
+                     token has this jti, the root token included
+  --session ID       every token of this sign-in session (the sid claim)
+  --subject S        every token of this subject issued before
+                     --issued-before (default: --at, so every token issued
+                     until now)
+
+A revocation that the store already holds is not recorded again: revoke
+prints the earlier one and exits with status 0. An earlier revocation holds
+when it covers the target: the same token, family or session, a family
+revocation for a token that is its root, or a subject revocation whose
+not-before is the same or later. The event's ID derives from the target,
+the subject's not-before and --at, so a retry with the same --at is stored
+once even when two retries run at the same moment.
+
+For --jti and --fingerprint, the token's subject, issuer and expiry are
+copied from its stored events. Services drop an entry 10 minutes after
+--expires-at, or the token's recorded expiry; without either they keep it.`,
+		Example: `  tokentrail revoke --jti 5f0c3d7e-9a41-4b8e-b2a6-1d0f3e8c7a55 --actor oncall@example.com --reason "token leaked in a CI log"
+  tokentrail revoke --subject alice --actor oncall@example.com --reason "laptop stolen" --expires-at 2026-11-20T12:00:00Z
+  tokentrail revoke --session 9d8c7b6a --actor soc-bot --method automated --reason "impossible_travel on the session's token"`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runRevoke(cmd.Context(), cmd.OutOrStdout(), g.db, f, time.Now())
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&f.jti, "jti", "", "revoke the token with this jti")
+	fl.StringVar(&f.fingerprint, "fingerprint", "", "revoke the token with this fingerprint: 64 lowercase hex digits, the SHA-256 of the compact token")
+	fl.StringVar(&f.family, "family", "", "revoke every token of the refresh family whose root refresh token has this jti")
+	fl.StringVar(&f.session, "session", "", "revoke every token of this sign-in session (sid)")
+	fl.StringVar(&f.subject, "subject", "", "revoke every token of this subject (sub) issued before --issued-before")
+	fl.StringVar(&f.issuedBefore, "issued-before", "", "with --subject: revoke the tokens issued before this RFC 3339 time (default: --at)")
+	fl.StringVar(&f.actor, "actor", "", "who revokes, such as your e-mail address or a bot's name (required)")
+	fl.StringVar(&f.reason, "reason", "", "why, in words a later reader understands (required)")
+	fl.StringVar(&f.method, "method", string(audit.RevokedByAdmin), "how the revocation was decided: admin, api, logout or automated")
+	fl.StringVar(&f.at, "at", "", "when the revocation takes effect, an RFC 3339 time (default: now)")
+	fl.StringVar(&f.expiresAt, "expires-at", "", "RFC 3339 time by which every token it covers has expired, after which services drop the entry (default: the token's recorded expiry for --jti and --fingerprint, otherwise never)")
+	return cmd
+}
+
+func runRevoke(ctx context.Context, stdout io.Writer, dbPath string, f revokeFlags, now time.Time) error {
+	e, target, err := buildRevocation(f, now)
+	if err != nil {
+		return err
+	}
+
+	if _, err := os.Stat(dbPath); errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("no store at %s: name the store that your services read with --db or TOKENTRAIL_DB", dbPath)
+	}
+	db, err := openStore(ctx, dbPath)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+
+	known := true
+	if e.RevocationScope == audit.RevokeToken {
+		if known, err = describeToken(ctx, db, &e, f.expiresAt == ""); err != nil {
+			return err
+		}
+	}
+
+	earlier, err := coveringRevocation(ctx, db, &e)
+	if err != nil {
+		return err
+	}
+	if earlier != nil {
+		fmt.Fprintf(stdout, "%s is already revoked: event %s at %s by %s (%s), so nothing was recorded\n",
+			target, earlier.ID, stamp(earlier.Time), orNone(earlier.Actor, "an unknown actor"), orNone(earlier.Reason, "no reason given"))
+		return nil
+	}
+
+	if err := e.Validate(); err != nil {
+		return invalidRevocation(err)
+	}
+	appended, err := db.Append(ctx, []audit.Event{e})
+	if err != nil {
+		return fmt.Errorf("record the revocation of %s in %s: %w", target, dbPath, err)
+	}
+	if appended.Inserted == 0 {
+		// Only a revocation with the same ID, stored between the check
+		// above and the Append, gets here.
+		fmt.Fprintf(stdout, "%s is already revoked: event %s is stored, so nothing was recorded\n", target, e.ID)
+		return nil
+	}
+
+	writeRevocation(stdout, &e, target, known, dbPath)
+	return nil
+}
+
+// buildRevocation turns the flags into a revoked event and a description of
+// its target, naming the flag of any bad value.
+func buildRevocation(f revokeFlags, now time.Time) (audit.Event, string, error) {
+	var e audit.Event
+	targets := []struct{ flag, value string }{
+		{"--jti", f.jti}, {"--fingerprint", f.fingerprint}, {"--family", f.family},
+		{"--session", f.session}, {"--subject", f.subject},
+	}
+	var named []string
+	for _, t := range targets {
+		if t.value != "" {
+			named = append(named, t.flag)
+		}
+	}
+	switch {
+	case len(named) == 0:
+		return e, "", errors.New("missing target: name what to revoke with one of --jti, --fingerprint, --family, --session or --subject")
+	case len(named) > 1:
+		return e, "", fmt.Errorf("too many targets (%s): one revoke records one revocation, so run it once for each", strings.Join(named, ", "))
+	}
+	if strings.TrimSpace(f.actor) == "" {
+		return e, "", errors.New("missing --actor: say who revokes, such as --actor oncall@example.com, so that the trail records it")
+	}
+	if strings.TrimSpace(f.reason) == "" {
+		return e, "", errors.New(`missing --reason: say why, such as --reason "token leaked in a CI log", so that a later reader understands the revocation`)
+	}
+	method := audit.RevocationMethod(f.method)
+	if method == "" || !method.Valid() {
+		return e, "", fmt.Errorf("invalid --method %q: want admin, api, logout or automated", f.method)
+	}
+	if f.issuedBefore != "" && f.subject == "" {
+		return e, "", fmt.Errorf("--issued-before %s needs --subject: only a subject revocation has a not-before time", f.issuedBefore)
+	}
+	at, err := parseFlagTime("--at", f.at, now)
+	if err != nil {
+		return e, "", err
+	}
+	expires, err := parseFlagTime("--expires-at", f.expiresAt, time.Time{})
+	if err != nil {
+		return e, "", err
+	}
+
+	var target string
+	switch {
+	case f.jti != "":
+		e = revocation.TokenEvent(f.jti, "", at)
+		target = "token " + f.jti
+	case f.fingerprint != "":
+		if audit.ContainsToken(f.fingerprint) {
+			// The value is not quoted: it is the token.
+			return e, "", errors.New(`invalid --fingerprint: it is a raw token, which tokentrail never stores; pass its SHA-256 instead (printf %s "$TOKEN" | sha256sum)`)
+		}
+		if !audit.IsFingerprint(f.fingerprint) {
+			return e, "", fmt.Errorf("invalid --fingerprint %q: want 64 lowercase hex digits, the SHA-256 of the compact token (printf %%s \"$TOKEN\" | sha256sum)", f.fingerprint)
+		}
+		e = revocation.TokenEvent("", f.fingerprint, at)
+		target = "token with fingerprint " + f.fingerprint
+	case f.family != "":
+		e = revocation.FamilyEvent(f.family, at)
+		target = "refresh family " + f.family
+	case f.session != "":
+		e = revocation.SessionEvent(f.session, at)
+		target = "session " + f.session
+	default:
+		notBefore, err := parseFlagTime("--issued-before", f.issuedBefore, at)
+		if err != nil {
+			return e, "", err
+		}
+		e = revocation.SubjectEvent(f.subject, notBefore, at)
+		target = fmt.Sprintf("subject %s's tokens issued before %s", f.subject, stamp(notBefore))
+	}
+
+	e.Actor, e.Reason, e.RevocationMethod = f.actor, f.reason, method
+	e.ExpiresAt = expires
+	e.Source = "tokentrail revoke"
+	if err := e.Validate(); err != nil {
+		return e, "", invalidRevocation(err)
+	}
+	return e, target, nil
+}
+
+// parseFlagTime reads an RFC 3339 time, or returns def for an empty value.
+func parseFlagTime(flag, value string, def time.Time) (time.Time, error) {
+	if value == "" {
+		return def, nil
+	}
+	t, err := time.Parse(time.RFC3339, value)
+	if err != nil {
+		return t, fmt.Errorf("invalid %s %q: want an RFC 3339 time such as 2026-11-20T10:00:00Z", flag, value)
+	}
+	return t.UTC(), nil
+}
+
+// fieldFlags names the flag that sets each field of a revoked event.
+var fieldFlags = map[string]string{
+	"TokenID": "--jti or --family", "Fingerprint": "--fingerprint", "SessionID": "--session",
+	"Subject": "--subject", "Actor": "--actor", "Reason": "--reason", "Time": "--at",
+}
+
+// invalidRevocation words a validation error in terms of the flags.
+func invalidRevocation(err error) error {
+	var fe *audit.FieldError
+	if errors.As(err, &fe) {
+		if flag, ok := fieldFlags[fe.Field]; ok {
+			return fmt.Errorf("invalid %s: %w", flag, err)
+		}
+	}
+	return fmt.Errorf("invalid revocation: %w", err)
+}
+
+// describeToken copies the subject, issuer and, when fillExpiry is set,
+// the latest expiry of the revoked token from its stored events, so that a
+// query by subject finds the revocation and services can drop the entry
+// once the token has expired. It reports whether any event of the token is
+// stored.
+func describeToken(ctx context.Context, db store.Store, e *audit.Event, fillExpiry bool) (bool, error) {
+	q := store.Query{TokenID: e.TokenID, Fingerprint: e.Fingerprint, Limit: tokenLookupLimit}
+	events, err := db.Events(ctx, q)
+	if err != nil {
+		return false, fmt.Errorf("look up the events of token %s: %w", e.Token(), err)
+	}
+	for _, stored := range events {
+		if e.Subject == "" {
+			e.Subject = stored.Subject
+		}
+		if e.Issuer == "" {
+			e.Issuer = stored.Issuer
+		}
+		if fillExpiry && stored.ExpiresAt.After(e.ExpiresAt) {
+			e.ExpiresAt = stored.ExpiresAt
+		}
+	}
+	return len(events) > 0, nil
+}
+
+// coveringRevocation returns a stored revocation that already revokes
+// everything e revokes, or nil.
+func coveringRevocation(ctx context.Context, db store.Store, e *audit.Event) (*audit.Event, error) {
+	q := store.Query{Kinds: []audit.Kind{audit.KindRevoked}}
+	switch e.RevocationScope {
+	case audit.RevokeToken, audit.RevokeFamily:
+		q.TokenID, q.Fingerprint = e.TokenID, e.Fingerprint
+	case audit.RevokeSession:
+		q.SessionID = e.SessionID
+	case audit.RevokeSubject:
+		q.Subject = e.Subject
+	}
+	stored, err := db.Events(ctx, q)
+	if err != nil {
+		return nil, fmt.Errorf("look up earlier revocations: %w", err)
+	}
+	for i := range stored {
+		if covers(&stored[i], e) {
+			return &stored[i], nil
+		}
+	}
+	return nil, nil
+}
+
+// covers reports whether the revocation old revokes every token that e
+// revokes.
+func covers(old, e *audit.Event) bool {
+	switch e.RevocationScope {
+	case audit.RevokeToken:
+		switch old.RevocationScope {
+		case "", audit.RevokeToken:
+			return (e.TokenID != "" && old.TokenID == e.TokenID) || (e.Fingerprint != "" && old.Fingerprint == e.Fingerprint)
+		case audit.RevokeFamily:
+			return e.TokenID != "" && old.TokenID == e.TokenID
+		}
+	case audit.RevokeFamily:
+		return old.RevocationScope == audit.RevokeFamily && old.TokenID == e.TokenID
+	case audit.RevokeSession:
+		return old.RevocationScope == audit.RevokeSession && old.SessionID == e.SessionID
+	case audit.RevokeSubject:
+		return old.RevocationScope == audit.RevokeSubject && old.Subject == e.Subject && !notBefore(old).Before(notBefore(e))
+	}
+	return false
+}
+
+// notBefore returns the time before which a subject revocation revokes the
+// subject's tokens.
+func notBefore(e *audit.Event) time.Time {
+	if e.NotBefore.IsZero() {
+		return e.Time
+	}
+	return e.NotBefore
+}
+
+// writeRevocation prints what revoke recorded and how services learn it.
+func writeRevocation(w io.Writer, e *audit.Event, target string, known bool, dbPath string) {
+	fmt.Fprintf(w, "revoked %s as of %s\n", target, stamp(e.Time))
+	if e.RevocationScope == audit.RevokeToken && e.Subject != "" {
+		fmt.Fprintf(w, "  subject    %s\n", e.Subject)
+	}
+	fmt.Fprintf(w, "  by         %s (%s): %s\n", e.Actor, e.RevocationMethod, e.Reason)
+	fmt.Fprintf(w, "  event      %s in %s\n", e.ID, dbPath)
+	if e.ExpiresAt.IsZero() {
+		fmt.Fprintln(w, "  kept       for good by services: pass --expires-at with the latest expiry of the tokens it covers to let them drop it")
+	} else {
+		fmt.Fprintf(w, "  kept       by services until %s, %s after the tokens it covers expire\n",
+			stamp(e.ExpiresAt.Add(revocation.PruneGrace)), revocation.PruneGrace)
+	}
+	if !known {
+		fmt.Fprintf(w, "  WARNING    no event of %s is stored: check the value if you expected one\n", target)
+	}
+	fmt.Fprintf(w, "Services that read this store with a revocation.Refresher reject the revoked tokens within its interval plus one poll (%s interval by default).\n",
+		revocation.DefaultInterval)
+}

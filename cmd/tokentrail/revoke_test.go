@@ -1,0 +1,376 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/tokentrail/tokentrail/audit"
+	"github.com/tokentrail/tokentrail/httpmw"
+	"github.com/tokentrail/tokentrail/recorder"
+	"github.com/tokentrail/tokentrail/revocation"
+	"github.com/tokentrail/tokentrail/store"
+	"github.com/tokentrail/tokentrail/store/sqlite"
+)
+
+var revokeT0 = time.Date(2026, 11, 20, 9, 0, 0, 0, time.UTC)
+
+// newRevokeStore returns the path of a store that holds the issued event of
+// token jti-1 of alice, which expires an hour after revokeT0.
+func newRevokeStore(tb testing.TB) string {
+	tb.Helper()
+	path := filepath.Join(tb.TempDir(), "events.db")
+	st, err := sqlite.Open(context.Background(), path)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer st.Close()
+	issued := audit.Event{ID: "issued-1", Time: revokeT0, Kind: audit.KindIssued, TokenID: "jti-1", Subject: "alice",
+		Issuer: "https://idp.example", ExpiresAt: revokeT0.Add(time.Hour)}
+	if _, err := st.Append(context.Background(), []audit.Event{issued}); err != nil {
+		tb.Fatal(err)
+	}
+	return path
+}
+
+// storedRevocations returns the revoked events that q selects.
+func storedRevocations(tb testing.TB, db string, q store.Query) []audit.Event {
+	tb.Helper()
+	st, err := sqlite.Open(context.Background(), db, sqlite.ReadOnly())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer st.Close()
+	q.Kinds = []audit.Kind{audit.KindRevoked}
+	events, err := st.Events(context.Background(), q)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return events
+}
+
+func TestRevokeToken(t *testing.T) {
+	db := newRevokeStore(t)
+	at := revokeT0.Add(10 * time.Minute).Format(time.RFC3339)
+
+	stdout, _, err := run(t, "", "--db", db, "revoke", "--jti", "jti-1", "--actor", "oncall@example.com", "--reason", "leaked in a CI log", "--at", at)
+	if err != nil {
+		t.Fatalf("revoke: %v", err)
+	}
+	for _, want := range []string{
+		"revoked token jti-1 as of 2026-11-20 09:10:00Z",
+		"subject    alice",
+		"by         oncall@example.com (admin): leaked in a CI log",
+		"kept       by services until 2026-11-20 10:10:00Z",
+		"within its interval plus one poll",
+	} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("revoke output lacks %q:\n%s", want, stdout)
+		}
+	}
+
+	events := storedRevocations(t, db, store.Query{TokenID: "jti-1"})
+	if len(events) != 1 {
+		t.Fatalf("stored revocations of jti-1 = %d, want 1", len(events))
+	}
+	e := events[0]
+	checks := []struct {
+		field     string
+		got, want any
+	}{
+		{"RevocationScope", e.RevocationScope, audit.RevokeToken},
+		{"Actor", e.Actor, "oncall@example.com"},
+		{"Reason", e.Reason, "leaked in a CI log"},
+		{"RevocationMethod", e.RevocationMethod, audit.RevokedByAdmin},
+		{"Subject", e.Subject, "alice"},
+		{"Issuer", e.Issuer, "https://idp.example"},
+		{"ExpiresAt", e.ExpiresAt, revokeT0.Add(time.Hour)},
+		{"Time", e.Time, revokeT0.Add(10 * time.Minute)},
+		{"Source", e.Source, "tokentrail revoke"},
+	}
+	for _, c := range checks {
+		if c.got != c.want {
+			t.Errorf("stored revocation %s = %v, want %v", c.field, c.got, c.want)
+		}
+	}
+}
+
+// TestRevokeTwiceRecordsOnce runs the same revocation again, with the same
+// --at and with a later one, and a narrower one that an earlier revocation
+// covers: none is recorded.
+func TestRevokeTwiceRecordsOnce(t *testing.T) {
+	db := newRevokeStore(t)
+	base := []string{"--db", db, "revoke", "--actor", "oncall", "--reason", "stolen laptop"}
+	at := revokeT0.Format(time.RFC3339)
+	later := revokeT0.Add(time.Hour).Format(time.RFC3339)
+
+	first := []struct {
+		name string
+		args []string
+	}{
+		{"family", []string{"--family", "root-1", "--at", at}},
+		{"session", []string{"--session", "sid-1", "--at", at}},
+		{"subject", []string{"--subject", "mallory", "--issued-before", later, "--at", at}},
+		{"token", []string{"--jti", "jti-1", "--at", at}},
+	}
+	for _, r := range first {
+		if stdout, _, err := run(t, "", append(base, r.args...)...); err != nil || !strings.HasPrefix(stdout, "revoked ") {
+			t.Fatalf("first %s revoke = %v, output %q; want it recorded", r.name, err, stdout)
+		}
+	}
+
+	again := []struct {
+		name string
+		args []string
+	}{
+		{"same --at", []string{"--jti", "jti-1", "--at", at}},
+		{"later --at", []string{"--jti", "jti-1", "--at", later}},
+		{"default --at", []string{"--session", "sid-1"}},
+		{"family again", []string{"--family", "root-1"}},
+		{"root token of a revoked family", []string{"--jti", "root-1"}},
+		{"earlier not-before", []string{"--subject", "mallory", "--issued-before", at, "--at", later}},
+		{"same not-before", []string{"--subject", "mallory", "--issued-before", later}},
+	}
+	for _, r := range again {
+		t.Run(r.name, func(t *testing.T) {
+			stdout, _, err := run(t, "", append(base, r.args...)...)
+			if err != nil {
+				t.Fatalf("revoke: %v", err)
+			}
+			if !strings.Contains(stdout, "is already revoked") || !strings.Contains(stdout, "nothing was recorded") {
+				t.Errorf("revoke output = %q, want it to name the earlier revocation and record nothing", stdout)
+			}
+		})
+	}
+
+	counts := []struct {
+		query store.Query
+		want  int
+	}{
+		{store.Query{TokenID: "jti-1"}, 1},
+		{store.Query{TokenID: "root-1"}, 1},
+		{store.Query{SessionID: "sid-1"}, 1},
+		{store.Query{Subject: "mallory"}, 1},
+	}
+	for _, c := range counts {
+		if got := storedRevocations(t, db, c.query); len(got) != c.want {
+			t.Errorf("stored revocations for %+v = %d, want %d", c.query, len(got), c.want)
+		}
+	}
+
+	// A later not-before revokes tokens the earlier one does not, so it
+	// is recorded.
+	latest := revokeT0.Add(2 * time.Hour).Format(time.RFC3339)
+	stdout, _, err := run(t, "", append(base, "--subject", "mallory", "--issued-before", latest, "--at", latest)...)
+	if err != nil || !strings.HasPrefix(stdout, "revoked subject mallory's tokens issued before 2026-11-20 11:00:00Z") {
+		t.Errorf("revoke with a later not-before = %v, output %q; want it recorded", err, stdout)
+	}
+}
+
+func TestRevokeBadFlags(t *testing.T) {
+	db := newRevokeStore(t)
+	rawToken := "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.c2lnbmF0dXJlLWJ5dGVzLWhlcmU"
+	who := []string{"--actor", "oncall", "--reason", "test"}
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"no target", who, "missing target"},
+		{"two targets", append([]string{"--jti", "a", "--subject", "b"}, who...), "too many targets (--jti, --subject)"},
+		{"no actor", []string{"--jti", "a", "--reason", "test"}, "missing --actor"},
+		{"blank actor", []string{"--jti", "a", "--actor", " ", "--reason", "test"}, "missing --actor"},
+		{"no reason", []string{"--jti", "a", "--actor", "oncall"}, "missing --reason"},
+		{"unknown method", append([]string{"--jti", "a", "--method", "magic"}, who...), `invalid --method "magic"`},
+		{"empty method", append([]string{"--jti", "a", "--method", ""}, who...), `invalid --method ""`},
+		{"issued-before without subject", append([]string{"--jti", "a", "--issued-before", "2026-11-20T10:00:00Z"}, who...), "--issued-before 2026-11-20T10:00:00Z needs --subject"},
+		{"bad at", append([]string{"--jti", "a", "--at", "yesterday"}, who...), `invalid --at "yesterday"`},
+		{"bad issued-before", append([]string{"--subject", "a", "--issued-before", "10:00"}, who...), `invalid --issued-before "10:00"`},
+		{"bad expires-at", append([]string{"--jti", "a", "--expires-at", "soon"}, who...), `invalid --expires-at "soon"`},
+		{"short fingerprint", append([]string{"--fingerprint", "abc"}, who...), `invalid --fingerprint "abc": want 64 lowercase hex digits`},
+		{"raw token as fingerprint", append([]string{"--fingerprint", rawToken}, who...), "invalid --fingerprint: it is a raw token"},
+		{"raw token in reason", []string{"--jti", "a", "--actor", "oncall", "--reason", "leaked " + rawToken}, "invalid --reason"},
+		{"over-long subject", append([]string{"--subject", strings.Repeat("s", 9000)}, who...), "invalid --subject"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, _, err := run(t, "", append([]string{"--db", db, "revoke"}, tt.args...)...)
+			if err == nil {
+				t.Fatalf("revoke %v = nil error, want %q", tt.args, tt.want)
+			}
+			if !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("revoke %v error = %q, want it to contain %q", tt.args, err, tt.want)
+			}
+			if strings.Contains(err.Error(), rawToken) {
+				t.Errorf("revoke error = %q, want the raw token left out", err)
+			}
+		})
+	}
+	if got := storedRevocations(t, db, store.Query{TokenID: "a"}); len(got) != 0 {
+		t.Errorf("stored revocations after bad flags = %d, want 0", len(got))
+	}
+}
+
+func TestRevokeNeedsExistingStore(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "missing.db")
+	_, _, err := run(t, "", "--db", db, "revoke", "--jti", "a", "--actor", "oncall", "--reason", "test")
+	if err == nil || !strings.Contains(err.Error(), "no store at "+db) {
+		t.Errorf("revoke with a missing store = %v, want an error naming %s", err, db)
+	}
+}
+
+func TestRevokeUnknownTokenWarns(t *testing.T) {
+	db := newRevokeStore(t)
+	stdout, _, err := run(t, "", "--db", db, "revoke", "--jti", "jti-typo", "--actor", "oncall", "--reason", "test")
+	if err != nil {
+		t.Fatalf("revoke: %v", err)
+	}
+	if !strings.Contains(stdout, "WARNING    no event of token jti-typo is stored") || !strings.Contains(stdout, "kept       for good") {
+		t.Errorf("revoke of an unknown token output = %q, want a warning and no expiry", stdout)
+	}
+}
+
+// service is a running API that enforces the revocations of a store: an
+// httpmw middleware, and a revocation.Refresher with a short interval in a
+// goroutine that the test owns.
+type service struct {
+	set *revocation.Set
+	srv *httptest.Server
+}
+
+// refreshInterval is the service's poll interval. The designed bound of a
+// revocation's propagation is this interval plus the duration of one poll.
+const refreshInterval = 50 * time.Millisecond
+
+func startService(t *testing.T, db string) *service {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+
+	// The service opens the store on its own, as another process would.
+	st, err := sqlite.Open(ctx, db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	rec := recorder.New(st, recorder.Options{Logger: quiet})
+	set := &revocation.Set{}
+	refresher := revocation.NewRefresher(set, revocation.NewStoreSource(st, 0), revocation.RefresherOptions{Interval: refreshInterval, Logger: quiet})
+	if err := refresher.Refresh(ctx); err != nil {
+		t.Fatalf("first refresh: %v", err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- refresher.Run(ctx) }()
+
+	mw, err := httpmw.New(httpmw.Options{Recorder: rec, Revocations: set, Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(mw(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.WriteString(w, "orders")
+	})))
+
+	t.Cleanup(func() {
+		srv.Close()
+		cancel()
+		if err := <-done; !errors.Is(err, context.Canceled) {
+			t.Errorf("Refresher.Run() = %v, want context.Canceled", err)
+		}
+		_ = rec.Close(context.Background()) // the test checks no recorded use
+		_ = st.Close()
+	})
+	return &service{set: set, srv: srv}
+}
+
+// get requests /orders with token and returns the status and the
+// WWW-Authenticate header.
+func (s *service) get(t *testing.T, token string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, s.srv.URL+"/orders", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = resp.Body.Close() // the body is not checked
+	return resp.StatusCode, resp.Header.Get("WWW-Authenticate")
+}
+
+// waitRevoked polls the service's Set until it revokes token. The deadline
+// only guards against a hang: the designed bound is refreshInterval plus
+// one poll, and the test does not measure it.
+func (s *service) waitRevoked(t *testing.T, token revocation.Token) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if revoked, _ := s.set.Check(token); revoked {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the service's Set does not revoke %+v 10 s after tokentrail revoke returned", token)
+		}
+		time.Sleep(refreshInterval / 5)
+	}
+}
+
+func signToken(t *testing.T, jti, sub string) string {
+	t.Helper()
+	now := time.Now()
+	claims := jwt.MapClaims{"jti": jti, "sub": sub, "iat": now.Add(-time.Minute).Unix(), "exp": now.Add(time.Hour).Unix()}
+	raw, err := jwt.NewWithClaims(jwt.SigningMethodHS256, claims).SignedString([]byte("test key, not a secret"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return raw
+}
+
+// TestRevokeReachesRunningService revokes a token and then a subject with
+// the CLI while a service runs on the same SQLite file, and checks that the
+// service rejects the revoked tokens with an RFC 6750 challenge and keeps
+// serving the others.
+func TestRevokeReachesRunningService(t *testing.T) {
+	db := newRevokeStore(t)
+	svc := startService(t, db)
+	stolen := signToken(t, "jti-stolen", "alice")
+	other := signToken(t, "jti-other", "bob")
+	for _, token := range []string{stolen, other} {
+		if status, _ := svc.get(t, token); status != http.StatusOK {
+			t.Fatalf("GET before any revocation = %d, want 200", status)
+		}
+	}
+
+	if _, _, err := run(t, "", "--db", db, "revoke", "--jti", "jti-stolen", "--actor", "oncall", "--reason", "phished"); err != nil {
+		t.Fatalf("revoke --jti: %v", err)
+	}
+	svc.waitRevoked(t, revocation.Token{TokenID: "jti-stolen"})
+
+	const challenge = `Bearer error="invalid_token", error_description="The access token has been revoked"`
+	status, header := svc.get(t, stolen)
+	if status != http.StatusUnauthorized || header != challenge {
+		t.Errorf("GET with the revoked token = %d, WWW-Authenticate %q; want 401, %q", status, header, challenge)
+	}
+	if status, _ := svc.get(t, other); status != http.StatusOK {
+		t.Errorf("GET with another token = %d, want 200", status)
+	}
+
+	// A subject revocation names no token: it reaches the service the
+	// same way and revokes bob's tokens issued before it.
+	if _, _, err := run(t, "", "--db", db, "revoke", "--subject", "bob", "--actor", "oncall", "--reason", "account taken over"); err != nil {
+		t.Fatalf("revoke --subject: %v", err)
+	}
+	svc.waitRevoked(t, revocation.Token{TokenID: "jti-other", Subject: "bob", IssuedAt: time.Now().Add(-time.Minute)})
+	if status, header := svc.get(t, other); status != http.StatusUnauthorized || header != challenge {
+		t.Errorf("GET with bob's token after the subject revocation = %d, %q; want 401, %q", status, header, challenge)
+	}
+}
