@@ -191,7 +191,7 @@ func buildRevocation(f revokeFlags, now time.Time) (audit.Event, string, error) 
 	case f.fingerprint != "":
 		if audit.ContainsToken(f.fingerprint) {
 			// The value is not quoted: it is the token.
-			return e, "", errors.New(`invalid --fingerprint: it is a raw token, which tokentrail never stores; pass its SHA-256 instead (printf %s "$TOKEN" | sha256sum)`)
+			return e, "", errors.New(`invalid --fingerprint: it is a raw token, which tokentrail never stores, so pass its SHA-256 instead (printf %s "$TOKEN" | sha256sum)`)
 		}
 		if !audit.IsFingerprint(f.fingerprint) {
 			return e, "", fmt.Errorf("invalid --fingerprint %q: want 64 lowercase hex digits, the SHA-256 of the compact token (printf %%s \"$TOKEN\" | sha256sum)", f.fingerprint)
@@ -252,9 +252,9 @@ func invalidRevocation(err error) error {
 }
 
 // describeToken copies the subject, issuer and, when fillExpiry is set,
-// the latest expiry of the revoked token from its stored events, so that a
-// query by subject finds the revocation and services can drop the entry
-// once the token has expired. It reports whether any event of the token is
+// the latest expiry of the revoked token from its stored events. Then a
+// query by subject finds the revocation, and services drop the entry once
+// the token has expired. It reports whether any event of the token is
 // stored.
 func describeToken(ctx context.Context, db store.Store, e *audit.Event, fillExpiry bool) (bool, error) {
 	q := store.Query{TokenID: e.TokenID, Fingerprint: e.Fingerprint, Limit: tokenLookupLimit}

@@ -179,27 +179,27 @@ func TestRevokeTwiceRecordsOnce(t *testing.T) {
 func TestRevokeBadFlags(t *testing.T) {
 	db := newRevokeStore(t)
 	rawToken := "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.c2lnbmF0dXJlLWJ5dGVzLWhlcmU"
-	who := []string{"--actor", "oncall", "--reason", "test"}
+	actorAndReason := []string{"--actor", "oncall", "--reason", "test"}
 	tests := []struct {
 		name string
 		args []string
 		want string
 	}{
-		{"no target", who, "missing target"},
-		{"two targets", append([]string{"--jti", "a", "--subject", "b"}, who...), "too many targets (--jti, --subject)"},
+		{"no target", actorAndReason, "missing target"},
+		{"two targets", append([]string{"--jti", "a", "--subject", "b"}, actorAndReason...), "too many targets (--jti, --subject)"},
 		{"no actor", []string{"--jti", "a", "--reason", "test"}, "missing --actor"},
 		{"blank actor", []string{"--jti", "a", "--actor", " ", "--reason", "test"}, "missing --actor"},
 		{"no reason", []string{"--jti", "a", "--actor", "oncall"}, "missing --reason"},
-		{"unknown method", append([]string{"--jti", "a", "--method", "magic"}, who...), `invalid --method "magic"`},
-		{"empty method", append([]string{"--jti", "a", "--method", ""}, who...), `invalid --method ""`},
-		{"issued-before without subject", append([]string{"--jti", "a", "--issued-before", "2026-11-20T10:00:00Z"}, who...), "--issued-before 2026-11-20T10:00:00Z needs --subject"},
-		{"bad at", append([]string{"--jti", "a", "--at", "yesterday"}, who...), `invalid --at "yesterday"`},
-		{"bad issued-before", append([]string{"--subject", "a", "--issued-before", "10:00"}, who...), `invalid --issued-before "10:00"`},
-		{"bad expires-at", append([]string{"--jti", "a", "--expires-at", "soon"}, who...), `invalid --expires-at "soon"`},
-		{"short fingerprint", append([]string{"--fingerprint", "abc"}, who...), `invalid --fingerprint "abc": want 64 lowercase hex digits`},
-		{"raw token as fingerprint", append([]string{"--fingerprint", rawToken}, who...), "invalid --fingerprint: it is a raw token"},
+		{"unknown method", append([]string{"--jti", "a", "--method", "magic"}, actorAndReason...), `invalid --method "magic"`},
+		{"empty method", append([]string{"--jti", "a", "--method", ""}, actorAndReason...), `invalid --method ""`},
+		{"issued-before without subject", append([]string{"--jti", "a", "--issued-before", "2026-11-20T10:00:00Z"}, actorAndReason...), "--issued-before 2026-11-20T10:00:00Z needs --subject"},
+		{"bad at", append([]string{"--jti", "a", "--at", "yesterday"}, actorAndReason...), `invalid --at "yesterday"`},
+		{"bad issued-before", append([]string{"--subject", "a", "--issued-before", "10:00"}, actorAndReason...), `invalid --issued-before "10:00"`},
+		{"bad expires-at", append([]string{"--jti", "a", "--expires-at", "soon"}, actorAndReason...), `invalid --expires-at "soon"`},
+		{"short fingerprint", append([]string{"--fingerprint", "abc"}, actorAndReason...), `invalid --fingerprint "abc": want 64 lowercase hex digits`},
+		{"raw token as fingerprint", append([]string{"--fingerprint", rawToken}, actorAndReason...), "invalid --fingerprint: it is a raw token"},
 		{"raw token in reason", []string{"--jti", "a", "--actor", "oncall", "--reason", "leaked " + rawToken}, "invalid --reason"},
-		{"over-long subject", append([]string{"--subject", strings.Repeat("s", 9000)}, who...), "invalid --subject"},
+		{"over-long subject", append([]string{"--subject", strings.Repeat("s", 9000)}, actorAndReason...), "invalid --subject"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -21,11 +21,10 @@ var revocationsSQL = "SELECT " + strings.Join(selectColumns, ", ") + ", e.seq" +
 // afterSeq, as store.RevocationStore requires. A position is the seq column,
 // the rowid, which grows with each stored event.
 //
-// NOTE: SQLite gives a new row the largest rowid plus one. Were the newest
-// events deleted, new ones would reuse their seq values, which a reader
-// may already have passed. Retention deletes the oldest events, never the
-// newest, so this happens only if every event after a reader's position is
-// deleted.
+// NOTE: SQLite gives a new row the largest rowid plus one. If the newest
+// events were deleted, new ones would reuse seq values that a reader may
+// already have passed, and it would miss them. Nothing deletes events yet;
+// a retention job must keep at least the newest event.
 func (s *Store) Revocations(ctx context.Context, afterSeq int64, limit int) ([]audit.Event, int64, error) {
 	if limit < 1 {
 		return nil, afterSeq, fmt.Errorf("sqlite: read revocations: %w: limit %d, want 1 or more", audit.ErrInvalidValue, limit)
