@@ -10,8 +10,9 @@ import (
 )
 
 func Example() {
-	// The store-backed Source reads revoked events from the tokentrail
-	// store. This example uses a MemorySource in its place.
+	// A service reads revoked events from the tokentrail store with
+	// revocation.NewStoreSource(store, 0). This example uses a
+	// MemorySource in its place.
 	src := &revocation.MemorySource{}
 	src.Add(
 		audit.Event{ID: "r1", Time: time.Now(), Kind: audit.KindRevoked, TokenID: "4f1c2a9e"},

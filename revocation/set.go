@@ -2,7 +2,7 @@
 // request: revoked tokens, revoked refresh families and sign-in sessions, and
 // per-subject not-before times. A Set runs Check in constant time without
 // locks or allocations. A Refresher keeps it current by polling a Source,
-// such as the tokentrail store, every few seconds.
+// such as StoreSource over the tokentrail store, every few seconds.
 //
 // # How a revoked event names what it revokes
 //
