@@ -44,7 +44,7 @@ func newRevokeCommand(g *globalFlags) *cobra.Command {
 		Long: `Revoke records a revoked event in the store: what is revoked, who revoked
 it, when and why. Services that enforce revocations (httpmw, grpcmw) read
 the store with a revocation.Refresher and reject the revoked tokens within
-the refresher's interval plus one poll, 4 seconds with the defaults.
+the refresher's interval plus one poll: under 4 seconds with the defaults.
 
 Name exactly one target:
   --jti ID           one token, by its jti claim
@@ -58,7 +58,7 @@ Name exactly one target:
                      until now)
 
 A revocation that the store already holds is not recorded again: revoke
-prints the earlier one and exits with status 0. An earlier revocation holds
+prints the earlier one and exits with status 0. An earlier revocation counts
 when it covers the target: the same token, family or session, a family
 revocation for a token that is its root, or a subject revocation whose
 not-before is the same or later. The event's ID derives from the target,
@@ -193,6 +193,9 @@ func buildRevocation(f revokeFlags, now time.Time) (audit.Event, string, error) 
 			// The value is not quoted: it is the token.
 			return e, "", errors.New(`invalid --fingerprint: it is a raw token, which tokentrail never stores, so pass its SHA-256 instead (printf %s "$TOKEN" | sha256sum)`)
 		}
+		// sha256sum prints lowercase hex, but some tools print uppercase,
+		// which names the same digest.
+		f.fingerprint = strings.ToLower(strings.TrimSpace(f.fingerprint))
 		if !audit.IsFingerprint(f.fingerprint) {
 			return e, "", fmt.Errorf("invalid --fingerprint %q: want 64 lowercase hex digits, the SHA-256 of the compact token (printf %%s \"$TOKEN\" | sha256sum)", f.fingerprint)
 		}

@@ -220,6 +220,22 @@ func TestRevokeBadFlags(t *testing.T) {
 	}
 }
 
+func TestRevokeFingerprint(t *testing.T) {
+	db := newRevokeStore(t)
+	fp := audit.Fingerprint("opaque-token-without-jti")
+	stdout, _, err := run(t, "", "--db", db, "revoke", "--fingerprint", strings.ToUpper(fp), "--actor", "oncall", "--reason", "test")
+	if err != nil {
+		t.Fatalf("revoke --fingerprint in upper case: %v", err)
+	}
+	if !strings.HasPrefix(stdout, "revoked token with fingerprint "+fp) {
+		t.Errorf("revoke output = %q, want the fingerprint in lower case", stdout)
+	}
+	events := storedRevocations(t, db, store.Query{Fingerprint: fp})
+	if len(events) != 1 || events[0].Fingerprint != fp || events[0].TokenID != "" {
+		t.Fatalf("stored revocations of the fingerprint = %+v, want one naming only the fingerprint", events)
+	}
+}
+
 func TestRevokeNeedsExistingStore(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "missing.db")
 	_, _, err := run(t, "", "--db", db, "revoke", "--jti", "a", "--actor", "oncall", "--reason", "test")
