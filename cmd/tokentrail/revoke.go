@@ -78,7 +78,7 @@ copied from its stored events. Services drop an entry 10 minutes after
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&f.jti, "jti", "", "revoke the token with this jti")
-	fl.StringVar(&f.fingerprint, "fingerprint", "", "revoke the token with this fingerprint: 64 lowercase hex digits, the SHA-256 of the compact token")
+	fl.StringVar(&f.fingerprint, "fingerprint", "", "revoke the token with this fingerprint: the SHA-256 of the compact token in 64 hex digits")
 	fl.StringVar(&f.family, "family", "", "revoke every token of the refresh family whose root refresh token has this jti")
 	fl.StringVar(&f.session, "session", "", "revoke every token of this sign-in session (sid)")
 	fl.StringVar(&f.subject, "subject", "", "revoke every token of this subject (sub) issued before --issued-before")
@@ -197,7 +197,7 @@ func buildRevocation(f revokeFlags, now time.Time) (audit.Event, string, error) 
 		// which names the same digest.
 		f.fingerprint = strings.ToLower(strings.TrimSpace(f.fingerprint))
 		if !audit.IsFingerprint(f.fingerprint) {
-			return e, "", fmt.Errorf("invalid --fingerprint %q: want 64 lowercase hex digits, the SHA-256 of the compact token (printf %%s \"$TOKEN\" | sha256sum)", f.fingerprint)
+			return e, "", fmt.Errorf("invalid --fingerprint %q: want 64 hex digits, the SHA-256 of the compact token (printf %%s \"$TOKEN\" | sha256sum)", f.fingerprint)
 		}
 		e = revocation.TokenEvent("", f.fingerprint, at)
 		target = "token with fingerprint " + f.fingerprint
@@ -341,9 +341,13 @@ func writeRevocation(w io.Writer, e *audit.Event, target string, known bool, dbP
 	}
 	fmt.Fprintf(w, "  by         %s (%s): %s\n", e.Actor, e.RevocationMethod, e.Reason)
 	fmt.Fprintf(w, "  event      %s in %s\n", e.ID, dbPath)
-	if e.ExpiresAt.IsZero() {
+	switch {
+	case e.ExpiresAt.IsZero():
 		fmt.Fprintln(w, "  kept       for good by services: pass --expires-at with the latest expiry of the tokens it covers to let them drop it")
-	} else {
+	case e.ExpiresAt.Add(revocation.PruneGrace).Before(e.Time):
+		fmt.Fprintf(w, "  kept       by no service: the tokens it covers expired at %s, so verifiers reject them already and the revocation is kept in the trail only\n",
+			stamp(e.ExpiresAt))
+	default:
 		fmt.Fprintf(w, "  kept       by services until %s, %s after the tokens it covers expire\n",
 			stamp(e.ExpiresAt.Add(revocation.PruneGrace)), revocation.PruneGrace)
 	}

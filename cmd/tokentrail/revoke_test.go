@@ -196,7 +196,7 @@ func TestRevokeBadFlags(t *testing.T) {
 		{"bad at", append([]string{"--jti", "a", "--at", "yesterday"}, actorAndReason...), `invalid --at "yesterday"`},
 		{"bad issued-before", append([]string{"--subject", "a", "--issued-before", "10:00"}, actorAndReason...), `invalid --issued-before "10:00"`},
 		{"bad expires-at", append([]string{"--jti", "a", "--expires-at", "soon"}, actorAndReason...), `invalid --expires-at "soon"`},
-		{"short fingerprint", append([]string{"--fingerprint", "abc"}, actorAndReason...), `invalid --fingerprint "abc": want 64 lowercase hex digits`},
+		{"short fingerprint", append([]string{"--fingerprint", "abc"}, actorAndReason...), `invalid --fingerprint "abc": want 64 hex digits`},
 		{"raw token as fingerprint", append([]string{"--fingerprint", rawToken}, actorAndReason...), "invalid --fingerprint: it is a raw token"},
 		{"raw token in reason", []string{"--jti", "a", "--actor", "oncall", "--reason", "leaked " + rawToken}, "invalid --reason"},
 		{"over-long subject", append([]string{"--subject", strings.Repeat("s", 9000)}, actorAndReason...), "invalid --subject"},
@@ -217,6 +217,18 @@ func TestRevokeBadFlags(t *testing.T) {
 	}
 	if got := storedRevocations(t, db, store.Query{TokenID: "a"}); len(got) != 0 {
 		t.Errorf("stored revocations after bad flags = %d, want 0", len(got))
+	}
+}
+
+func TestRevokeExpiredToken(t *testing.T) {
+	db := newRevokeStore(t)
+	at := revokeT0.Add(24 * time.Hour).Format(time.RFC3339)
+	stdout, _, err := run(t, "", "--db", db, "revoke", "--jti", "jti-1", "--actor", "oncall", "--reason", "test", "--at", at)
+	if err != nil {
+		t.Fatalf("revoke: %v", err)
+	}
+	if !strings.Contains(stdout, "kept       by no service: the tokens it covers expired at 2026-11-20 10:00:00Z") {
+		t.Errorf("revoke of a token that expired a day ago = %q, want it to say services drop the entry", stdout)
 	}
 }
 
