@@ -85,6 +85,18 @@ type RevocationStore interface {
 	Revocations(ctx context.Context, afterSeq int64, limit int) (events []audit.Event, lastSeq int64, err error)
 }
 
+// SettingStore keeps small named values beside the events, such as the
+// detection settings that the last import or detect ran with, so that later
+// runs on the same store use them too. store/sqlite implements it.
+type SettingStore interface {
+	// Setting returns the value stored under name, and whether there is
+	// one.
+	Setting(ctx context.Context, name string) (value []byte, ok bool, err error)
+
+	// SetSetting stores value under name, replacing the one stored before.
+	SetSetting(ctx context.Context, name string, value []byte) error
+}
+
 // AnomalyQuery selects anomalies. Every non-zero field narrows the selection.
 type AnomalyQuery struct {
 	TokenID     string

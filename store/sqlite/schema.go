@@ -192,6 +192,17 @@ var migrations = []migration{
 			`CREATE INDEX events_revoked ON events (seq) WHERE kind = 4`,
 		},
 	},
+	{
+		version:     7,
+		description: "add settings, the named values that later runs on the store reuse",
+		statements: []string{
+			`CREATE TABLE settings (
+				name       TEXT PRIMARY KEY,
+				value      BLOB NOT NULL,
+				updated_at TEXT NOT NULL
+			) WITHOUT ROWID`,
+		},
+	},
 }
 
 // migrate brings the schema of the database up to the last of list, inside

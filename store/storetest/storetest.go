@@ -43,6 +43,9 @@ import (
 //   - A store that implements store.RevocationStore returns the revoked
 //     events of every scope in the order of their Appends, an old one
 //     appended late included.
+//   - A store that implements store.SettingStore returns the value last
+//     stored under a name, an empty one included, and nothing for a name
+//     never stored.
 func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	tests := []struct {
 		name string
@@ -78,6 +81,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"PruneAnomalies", testPruneAnomalies},
 		{"Revocations", testRevocations},
 		{"RevocationsInvalidLimit", testRevocationsInvalidLimit},
+		{"Settings", testSettings},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
