@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"os"
 
 	"github.com/tokentrail/tokentrail/store/sqlite"
@@ -23,6 +25,21 @@ func openStore(ctx context.Context, path string) (*sqlite.Store, error) {
 // openStoreReadOnly opens an existing store for queries, so that an
 // investigation never changes the evidence and works on a file the user may
 // only read.
+//
+// A store written by an older tokentrail is migrated first, when the file
+// can be written: a migration adds tables, columns and indexes and leaves
+// the stored events as they are.
 func openStoreReadOnly(ctx context.Context, path string) (*sqlite.Store, error) {
+	st, err := sqlite.Open(ctx, path, sqlite.ReadOnly())
+	if !errors.Is(err, sqlite.ErrSchemaTooOld) {
+		return st, err
+	}
+	writable, werr := sqlite.Open(ctx, path)
+	if werr != nil {
+		return nil, fmt.Errorf("%w; migrating it failed: %v", err, werr)
+	}
+	if werr := writable.Close(); werr != nil {
+		return nil, fmt.Errorf("%w; migrating it failed: %v", err, werr)
+	}
 	return sqlite.Open(ctx, path, sqlite.ReadOnly())
 }
