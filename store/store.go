@@ -134,7 +134,7 @@ type Appended struct {
 
 // Query selects events. Every non-zero field narrows the selection (they are
 // combined with AND); at least one of TokenID, Fingerprint, Subject, IP,
-// SessionID and ParentTokenID must be set.
+// Network, SessionID and ParentTokenID must be set.
 type Query struct {
 	TokenID       string
 	Fingerprint   string
@@ -142,6 +142,13 @@ type Query struct {
 	IP            netip.Addr
 	SessionID     string
 	ParentTokenID string
+
+	// Network selects the events whose IP lies in the prefix, such as the
+	// /24 of an attacker's address. An IPv4 prefix also matches the
+	// IPv4-mapped IPv6 form of its addresses, and zones are ignored. A
+	// prefix of zero bits is rejected, because it would read the whole
+	// store.
+	Network netip.Prefix
 
 	Kinds []audit.Kind // any of these kinds; empty means every kind
 	Since time.Time    // inclusive; zero means no lower bound
@@ -152,12 +159,12 @@ type Query struct {
 // Filtered reports whether q names at least one indexed filter.
 func (q Query) Filtered() bool {
 	return q.TokenID != "" || q.Fingerprint != "" || q.Subject != "" || q.IP.IsValid() ||
-		q.SessionID != "" || q.ParentTokenID != ""
+		q.Network.IsValid() || q.SessionID != "" || q.ParentTokenID != ""
 }
 
 // ErrEmptyQuery is returned by Events for a Query that names no filter, which
 // would read the whole store.
-var ErrEmptyQuery = errors.New("store: query names no token, subject, address, session or parent token")
+var ErrEmptyQuery = errors.New("store: query names no token, subject, address, network, session or parent token")
 
 // ErrClosed is returned by a Store used after Close.
 var ErrClosed = errors.New("store: closed")

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"strings"
 
 	"github.com/tokentrail/tokentrail/audit"
@@ -94,6 +95,20 @@ func buildQuery(q store.Query) (query string, args []any, matchesNothing bool, e
 		add("a.ip = ?", encodeIP(q.IP))
 		add("e.ip = ?", encodeIP(q.IP))
 	}
+	if q.Network.IsValid() {
+		if q.Network.Bits() == 0 {
+			return "", nil, false, fmt.Errorf("%w: network %s has zero bits and would match every address (want a prefix such as /24 or /64)", audit.ErrInvalidValue, q.Network)
+		}
+		// As for IP, token_addresses' ip index finds the tokens used from
+		// the network, by ranges of the address bytes, and their events
+		// from elsewhere are filtered out.
+		tokens, tokenArgs := addressRanges("ip", q.Network)
+		where = append(where, "e.token_key IN (SELECT token_key FROM token_addresses WHERE "+tokens+")")
+		args = append(args, tokenArgs...)
+		events, eventArgs := addressRanges("e.ip", q.Network)
+		where = append(where, events)
+		args = append(args, eventArgs...)
+	}
 	if q.SessionID != "" {
 		add("t.session_id = ?", q.SessionID)
 	}
@@ -146,4 +161,26 @@ func buildQuery(q store.Query) (query string, args []any, matchesNothing bool, e
 		args = append(args, q.Limit)
 	}
 	return b.String(), args, false, nil
+}
+
+// addressRanges returns the SQL condition that column, which holds
+// netip.Addr.MarshalBinary, lies in p, and its arguments. Each range is
+// one BETWEEN-like pair of bounds on the raw bytes, so an index on column
+// serves it. IPv4 addresses are 4 bytes. IPv6 ones are 16 bytes followed
+// by the zone, and a zone is UTF-8 text, which never holds the byte 0xff,
+// so the 16 bytes of the last address followed by 0xff bound every zone of
+// it. An IPv4 prefix matches the IPv4-mapped form as a second range.
+func addressRanges(column string, p netip.Prefix) (string, []any) {
+	p = p.Masked()
+	first, last := p.Addr(), lastAddr(p)
+	ipv6Range := func(first, last netip.Addr) []any {
+		upper := append(last.AsSlice(), 0xff)
+		return []any{first.AsSlice(), upper}
+	}
+	if first.Is4() {
+		mapped := ipv6Range(netip.AddrFrom16(first.As16()), netip.AddrFrom16(last.As16()))
+		condition := fmt.Sprintf("((%[1]s >= ? AND %[1]s <= ? AND length(%[1]s) = 4) OR (%[1]s >= ? AND %[1]s < ?))", column)
+		return condition, append([]any{first.AsSlice(), last.AsSlice()}, mapped...)
+	}
+	return fmt.Sprintf("(%[1]s >= ? AND %[1]s < ?)", column), ipv6Range(first, last)
 }

@@ -59,6 +59,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"EmptyAppend", testEmptyAppend},
 		{"QueryFilters", testQueryFilters},
 		{"QueryTimeBounds", testQueryTimeBounds},
+		{"QueryNetwork", testQueryNetwork},
 		{"OrderByTimeThenID", testOrder},
 		{"EmptyQuery", testEmptyQuery},
 		{"InvalidQuery", testInvalidQuery},
