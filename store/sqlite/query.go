@@ -95,17 +95,25 @@ func buildQuery(q store.Query) (query string, args []any, matchesNothing bool, e
 		add("a.ip = ?", encodeIP(q.IP))
 		add("e.ip = ?", encodeIP(q.IP))
 	}
+	var fromArgs []any
 	if q.Network.IsValid() {
 		if q.Network.Bits() == 0 {
 			return "", nil, false, fmt.Errorf("%w: network %s has zero bits and would match every address (want a prefix such as /24 or /64)", audit.ErrInvalidValue, q.Network)
 		}
 		// As for IP, token_addresses' ip index finds the tokens used from
 		// the network, by ranges of the address bytes, and their events
-		// from elsewhere are filtered out.
-		tokens, tokenArgs := addressRanges("ip", q.Network)
-		where = append(where, "e.token_key IN (SELECT token_key FROM token_addresses WHERE "+tokens+")")
-		args = append(args, tokenArgs...)
-		events, eventArgs := addressRanges("e.ip", q.Network)
+		// from elsewhere are filtered out. CROSS JOIN makes SQLite start
+		// from those tokens: without table statistics it would otherwise
+		// scan every token.
+		tokens, tokenArgs := networkTokens(q.Network)
+		if q.IP.IsValid() {
+			where = append(where, "e.token_key IN ("+tokens+")")
+			args = append(args, tokenArgs...)
+		} else {
+			from = "(" + tokens + ") a CROSS JOIN events e ON e.token_key = a.token_key JOIN tokens t ON t.token_key = e.token_key"
+			fromArgs = tokenArgs
+		}
+		events, eventArgs := networkEvents(q.Network)
 		where = append(where, events)
 		args = append(args, eventArgs...)
 	}
@@ -160,27 +168,70 @@ func buildQuery(q store.Query) (query string, args []any, matchesNothing bool, e
 		b.WriteString(" LIMIT ?")
 		args = append(args, q.Limit)
 	}
-	return b.String(), args, false, nil
+	return b.String(), append(fromArgs, args...), false, nil
 }
 
-// addressRanges returns the SQL condition that column, which holds
-// netip.Addr.MarshalBinary, lies in p, and its arguments. Each range is
-// one BETWEEN-like pair of bounds on the raw bytes, so an index on column
-// serves it. IPv4 addresses are 4 bytes. IPv6 ones are 16 bytes followed
-// by the zone, and a zone is UTF-8 text, which never holds the byte 0xff,
-// so the 16 bytes of the last address followed by 0xff bound every zone of
-// it. An IPv4 prefix matches the IPv4-mapped form as a second range.
-func addressRanges(column string, p netip.Prefix) (string, []any) {
+// addressRange is one range of stored addresses: the bytes of
+// netip.Addr.MarshalBinary from lower to below upper, of the given length
+// (0 for any).
+type addressRange struct {
+	lower, upper []byte
+	length       int
+}
+
+// condition returns the SQL condition that column lies in r, and its
+// arguments, in a form that an index on column serves.
+func (r addressRange) condition(column string) (string, []any) {
+	c := fmt.Sprintf("%[1]s >= ? AND %[1]s < ?", column)
+	if r.length > 0 {
+		c += fmt.Sprintf(" AND length(%s) = %d", column, r.length)
+	}
+	return c, []any{r.lower, r.upper}
+}
+
+// addressRanges returns the ranges of stored addresses that lie in p.
+// IPv4 addresses are stored as 4 bytes, and IPv6 ones as 16 bytes followed
+// by the zone. A zone is UTF-8 text, which never holds the byte 0xff, so
+// the bytes of the last address followed by 0xff bound every form of it.
+// The length check keeps an IPv6 address whose first 4 bytes fall in an
+// IPv4 range out of it. An IPv4 prefix also matches the IPv4-mapped form,
+// as a second range.
+func addressRanges(p netip.Prefix) []addressRange {
 	p = p.Masked()
 	first, last := p.Addr(), lastAddr(p)
-	ipv6Range := func(first, last netip.Addr) []any {
-		upper := append(last.AsSlice(), 0xff)
-		return []any{first.AsSlice(), upper}
-	}
 	if first.Is4() {
-		mapped := ipv6Range(netip.AddrFrom16(first.As16()), netip.AddrFrom16(last.As16()))
-		condition := fmt.Sprintf("((%[1]s >= ? AND %[1]s <= ? AND length(%[1]s) = 4) OR (%[1]s >= ? AND %[1]s < ?))", column)
-		return condition, append([]any{first.AsSlice(), last.AsSlice()}, mapped...)
+		mappedFirst, mappedLast := netip.AddrFrom16(first.As16()), netip.AddrFrom16(last.As16())
+		return []addressRange{
+			{lower: first.AsSlice(), upper: append(last.AsSlice(), 0xff), length: 4},
+			{lower: mappedFirst.AsSlice(), upper: append(mappedLast.AsSlice(), 0xff)},
+		}
 	}
-	return fmt.Sprintf("(%[1]s >= ? AND %[1]s < ?)", column), ipv6Range(first, last)
+	return []addressRange{{lower: first.AsSlice(), upper: append(last.AsSlice(), 0xff)}}
+}
+
+// networkTokens returns a SELECT of the token_key of every token used from
+// p, one UNION part per range so that each part searches the ip index (an
+// OR of the ranges made SQLite scan the table), and its arguments.
+func networkTokens(p netip.Prefix) (string, []any) {
+	var parts []string
+	var args []any
+	for _, r := range addressRanges(p) {
+		c, a := r.condition("ip")
+		parts = append(parts, "SELECT DISTINCT token_key FROM token_addresses WHERE "+c)
+		args = append(args, a...)
+	}
+	return strings.Join(parts, " UNION "), args
+}
+
+// networkEvents returns the condition that an event's ip lies in p, and
+// its arguments.
+func networkEvents(p netip.Prefix) (string, []any) {
+	var parts []string
+	var args []any
+	for _, r := range addressRanges(p) {
+		c, a := r.condition("e.ip")
+		parts = append(parts, "("+c+")")
+		args = append(args, a...)
+	}
+	return "(" + strings.Join(parts, " OR ") + ")", args
 }
