@@ -1,0 +1,462 @@
+package forensics_test
+
+import (
+	"context"
+	"errors"
+	"net/netip"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tokentrail/tokentrail/audit"
+	"github.com/tokentrail/tokentrail/forensics"
+	"github.com/tokentrail/tokentrail/store/sqlite"
+)
+
+// The crafted incident: alice signs in from the office, an attacker in
+// 198.51.100.0/24 replays her access token, redeems her refresh token,
+// uses bob's token, and tries a burst of forged tokens, one of which a
+// legacy service accepts.
+const (
+	officeIP    = "203.0.113.24"
+	attackerIP  = "198.51.100.77"
+	attacker2IP = "198.51.100.80"
+	bobIP       = "192.0.2.10"
+	carolIP     = "192.0.2.200"
+	attackerNet = "198.51.100.0/24"
+)
+
+var (
+	forgedFingerprint = audit.Fingerprint("forged token")
+	victimFingerprint = audit.Fingerprint("alice access token")
+)
+
+func incidentEvents() []audit.Event {
+	at := func(minutes int) time.Time { return t0.Add(time.Duration(minutes) * time.Minute) }
+	ip := netip.MustParseAddr
+	return []audit.Event{
+		// Outside the window of 24 hours around t0.
+		{ID: "old-use", Time: t0.Add(-30 * time.Hour), Kind: audit.KindUsed, TokenID: "at-old", Subject: "alice", IP: ip(attackerIP), Status: 200},
+
+		{ID: "rt1-issued", Time: at(-60), Kind: audit.KindIssued, TokenID: "rt-1", Subject: "alice", SessionID: "s-1",
+			Scopes: []string{"openid", "offline_access"}, IP: ip(officeIP)},
+		{ID: "rt1-refreshed", Time: at(0), Kind: audit.KindRefreshed, TokenID: "rt-1", Subject: "alice", SessionID: "s-1", IP: ip(officeIP)},
+		{ID: "at2-issued", Time: at(0), Kind: audit.KindIssued, TokenID: "at-2", Fingerprint: victimFingerprint, Subject: "alice",
+			SessionID: "s-1", ParentTokenID: "rt-1", Scopes: []string{"openid", "orders"}, IP: ip(officeIP), ExpiresAt: at(60)},
+		{ID: "at2-office-1", Time: at(1), Kind: audit.KindUsed, TokenID: "at-2", Fingerprint: victimFingerprint, Subject: "alice",
+			IP: ip(officeIP), UserAgent: officeUA, Path: "/api/orders", Status: 200},
+		{ID: "at2-office-2", Time: at(5), Kind: audit.KindUsed, TokenID: "at-2", Fingerprint: victimFingerprint, Subject: "alice",
+			IP: ip(officeIP), UserAgent: officeUA, Path: "/api/orders", Status: 200},
+
+		// The replay.
+		{ID: "at2-attacker-1", Time: at(20), Kind: audit.KindUsed, TokenID: "at-2", Fingerprint: victimFingerprint, Subject: "alice",
+			IP: ip(attackerIP), UserAgent: scriptUA, Path: "/api/export?page=1", Status: 200,
+			Geo: audit.Geo{Country: "NL", ASN: 64500, Org: "Example Hosting"}},
+		{ID: "at2-attacker-2", Time: at(21), Kind: audit.KindUsed, TokenID: "at-2", Fingerprint: victimFingerprint, Subject: "alice",
+			IP: ip(attackerIP), UserAgent: scriptUA, Path: "/api/export?page=2", Status: 200},
+		{ID: "rt1-attacker", Time: at(22), Kind: audit.KindRefreshed, TokenID: "rt-1", Subject: "alice", SessionID: "s-1", IP: ip(attacker2IP)},
+		{ID: "at9-issued", Time: at(22), Kind: audit.KindIssued, TokenID: "at-9", Subject: "alice", SessionID: "s-1", ParentTokenID: "rt-1",
+			Scopes: []string{"openid", "orders"}, IP: ip(attacker2IP), ExpiresAt: at(82)},
+		{ID: "at9-attacker", Time: at(23), Kind: audit.KindUsed, TokenID: "at-9", Subject: "alice", IP: ip(attacker2IP), Path: "/api/orders", Status: 200},
+
+		// The attacker network also reaches bob's token.
+		{ID: "bt1-issued", Time: at(-120), Kind: audit.KindIssued, TokenID: "bt-1", Subject: "bob", SessionID: "s-bob",
+			Scopes: []string{"admin"}, IP: ip(bobIP), ExpiresAt: at(-60)},
+		{ID: "bt1-attacker", Time: at(25), Kind: audit.KindUsed, TokenID: "bt-1", Subject: "bob", IP: ip(attackerIP), Path: "/api/admin/users", Status: 200},
+
+		// The forged-token burst: refused by the gateway, and one accepted
+		// by a legacy service.
+		{ID: "forged-1", Time: at(30), Kind: audit.KindRejected, TokenID: "forged-1", Fingerprint: forgedFingerprint, Subject: "alice",
+			IP: ip(attackerIP), RejectReason: audit.RejectAlgNone, Status: 401},
+		{ID: "forged-2", Time: at(30).Add(time.Second), Kind: audit.KindRejected, Fingerprint: audit.Fingerprint("forged 2"),
+			IP: ip(attackerIP), RejectReason: audit.RejectBadSignature, Status: 401},
+		{ID: "forged-3", Time: at(30).Add(2 * time.Second), Kind: audit.KindRejected, Fingerprint: audit.Fingerprint("forged 3"),
+			IP: ip(attackerIP), RejectReason: audit.RejectBadSignature, Status: 401},
+		{ID: "forged-accepted", Time: at(31), Kind: audit.KindUsed, TokenID: "forged-1", Fingerprint: forgedFingerprint, Subject: "alice",
+			IP: ip(attackerIP), Path: "/legacy/report", Status: 200},
+
+		// Containment.
+		{ID: "at2-revoked", Time: at(40), Kind: audit.KindRevoked, TokenID: "at-2", Subject: "alice", Actor: "soc@acme.example",
+			Reason: "replay", RevocationMethod: audit.RevokedByAdmin},
+		{ID: "at2-refused", Time: at(41), Kind: audit.KindRejected, TokenID: "at-2", IP: ip(attackerIP), RejectReason: audit.RejectRevoked, Status: 401},
+
+		// Noise from a network nobody suspects.
+		{ID: "carol-use", Time: at(26), Kind: audit.KindUsed, TokenID: "ct-1", Subject: "carol", IP: ip(carolIP), Status: 200},
+	}
+}
+
+func incidentAnomalies() []audit.Anomaly {
+	at := func(minutes int) time.Time { return t0.Add(time.Duration(minutes) * time.Minute) }
+	ip := netip.MustParseAddr
+	return []audit.Anomaly{
+		// The office event completes the evidence, as the third turn of a
+		// concurrent use does, and the attacker's address is only in it.
+		{ID: "a-concurrent", Rule: "concurrent_use", Severity: audit.SeverityHigh, Time: at(21), TokenID: "at-2", Subject: "alice",
+			EventIDs: []string{"at2-office-2", "at2-attacker-1"}, Summary: "two clients took turns", IP: ip(officeIP)},
+		{ID: "a-reuse", Rule: "refresh_token_reuse", Severity: audit.SeverityCritical, Time: at(22), TokenID: "rt-1", Subject: "alice",
+			EventIDs: []string{"rt1-refreshed", "rt1-attacker"}, Summary: "refresh token redeemed twice", IP: ip(attacker2IP)},
+		{ID: "a-unknown", Rule: "unknown_token", Severity: audit.SeverityHigh, Time: at(31), TokenID: "forged-1", Subject: "alice",
+			EventIDs: []string{"forged-accepted"}, Summary: "a jti no issuer issued", IP: ip(attackerIP)},
+		// A network rule: no token, found through the network.
+		{ID: "a-burst", Rule: "rejected_burst", Severity: audit.SeverityHigh, Time: at(30).Add(2 * time.Second),
+			EventIDs: []string{"forged-1", "forged-2", "forged-3"}, Summary: "forged tokens from one network", IP: ip(attackerIP), ASN: 64500},
+	}
+}
+
+func openIncidentStore(tb testing.TB) *sqlite.Store {
+	tb.Helper()
+	db := openStore(tb, incidentEvents())
+	if _, err := db.AppendAnomalies(context.Background(), incidentAnomalies()); err != nil {
+		tb.Fatalf("append anomalies: %v", err)
+	}
+	return db
+}
+
+func analyzeStory(t *testing.T, opts forensics.IncidentOptions) *forensics.IncidentReport {
+	t.Helper()
+	db := openIncidentStore(t)
+	if opts.Now.IsZero() {
+		opts.Now = t0.Add(2 * time.Hour)
+	}
+	r, err := forensics.AnalyzeIncident(context.Background(), db, forensics.IncidentQuery{Subject: "alice", At: t0.Add(20 * time.Minute)}, opts)
+	if err != nil {
+		t.Fatalf("AnalyzeIncident: %v", err)
+	}
+	return r
+}
+
+func TestAnalyzeIncidentTimeline(t *testing.T) {
+	r := analyzeStory(t, forensics.IncidentOptions{})
+
+	var ids []string
+	for _, e := range r.Timeline {
+		ids = append(ids, e.EventID)
+	}
+	want := []string{
+		"rt1-issued", "at2-issued", "rt1-refreshed", "at2-office-1", "at2-office-2",
+		"at2-attacker-1", "at2-attacker-2", "at9-issued", "rt1-attacker", "at9-attacker", "bt1-attacker",
+		"forged-1", "forged-2", "forged-3", "forged-accepted", "at2-revoked", "at2-refused",
+	}
+	if !slices.Equal(ids, want) {
+		t.Errorf("timeline = %v\nwant       %v", ids, want)
+	}
+	if r.Truncated {
+		t.Error("Truncated = true, want false")
+	}
+
+	entry := func(id string) forensics.TimelineEntry {
+		t.Helper()
+		i := slices.IndexFunc(r.Timeline, func(e forensics.TimelineEntry) bool { return e.EventID == id })
+		if i < 0 {
+			t.Fatalf("timeline has no event %s", id)
+		}
+		return r.Timeline[i]
+	}
+	replay := entry("at2-attacker-1")
+	if replay.Origin != "both" || !replay.FromSuspiciousNetwork || replay.Network != attackerNet {
+		t.Errorf("replay origin, suspicious, network = %q, %v, %q, want both, true, %s", replay.Origin, replay.FromSuspiciousNetwork, replay.Network, attackerNet)
+	}
+	if replay.Location.ASN != 64500 || replay.Location.Country != "NL" || replay.UserAgent != scriptUA || replay.Status != 200 {
+		t.Errorf("replay context = %+v, %q, %d, want ASN 64500 in NL, %q, 200", replay.Location, replay.UserAgent, replay.Status, scriptUA)
+	}
+	if len(replay.Anomalies) != 1 || replay.Anomalies[0].Rule != "concurrent_use" {
+		t.Errorf("replay anomalies = %+v, want concurrent_use", replay.Anomalies)
+	}
+	if bob := entry("bt1-attacker"); bob.Origin != "network" || bob.Subject != "bob" {
+		t.Errorf("bob's use origin, subject = %q, %q, want network, bob", bob.Origin, bob.Subject)
+	}
+	if office := entry("at2-office-1"); office.Origin != "subject" || office.FromSuspiciousNetwork {
+		t.Errorf("office use origin, suspicious = %q, %v, want subject, false", office.Origin, office.FromSuspiciousNetwork)
+	}
+	if burst := entry("forged-2"); len(burst.Anomalies) != 1 || burst.Anomalies[0].Rule != "rejected_burst" {
+		t.Errorf("forged-2 anomalies = %+v, want rejected_burst", burst.Anomalies)
+	}
+}
+
+func TestAnalyzeIncidentSuspiciousSet(t *testing.T) {
+	r := analyzeStory(t, forensics.IncidentOptions{})
+
+	if len(r.Suspicious.Networks) != 1 {
+		t.Fatalf("suspicious networks = %+v, want only %s", r.Suspicious.Networks, attackerNet)
+	}
+	n := r.Suspicious.Networks[0]
+	if n.Network != attackerNet {
+		t.Errorf("network = %s, want %s", n.Network, attackerNet)
+	}
+	if !slices.Equal(n.Addresses, []string{attacker2IP, attackerIP}) && !slices.Equal(n.Addresses, []string{attackerIP, attacker2IP}) {
+		t.Errorf("addresses = %v, want %s and %s", n.Addresses, attackerIP, attacker2IP)
+	}
+	for _, rule := range []string{"concurrent_use", "refresh_token_reuse", "unknown_token", "rejected_burst"} {
+		if !slices.Contains(n.Rules, rule) {
+			t.Errorf("network rules = %v, want %s among them", n.Rules, rule)
+		}
+	}
+	// Events from the network in the window: 2 replays, 1 refresh, 1
+	// issuance, 1 use of at-9, bob's use, 3 refusals, 1 accepted forgery
+	// and 1 refusal after revocation.
+	if n.Events != 11 {
+		t.Errorf("network events = %d, want 11", n.Events)
+	}
+
+	var tokens []string
+	for _, tok := range r.Suspicious.Tokens {
+		tokens = append(tokens, tok.TokenID)
+	}
+	slices.Sort(tokens)
+	if want := []string{"at-2", "at-9", "bt-1", "forged-1", "rt-1"}; !slices.Equal(tokens, want) {
+		t.Errorf("suspicious tokens = %v, want %v", tokens, want)
+	}
+	if r.Suspicious.Tokens[0].TokenID != "rt-1" || r.Suspicious.Tokens[0].MaxSeverity != audit.SeverityCritical {
+		t.Errorf("first suspicious token = %+v, want rt-1 at critical", r.Suspicious.Tokens[0])
+	}
+
+	// The office is where alice signed in, so it is hers, not suspicious.
+	if !slices.ContainsFunc(r.Notes, func(n string) bool { return strings.Contains(n, "203.0.113.0/24") }) {
+		t.Errorf("notes = %q, want one naming the office network 203.0.113.0/24", r.Notes)
+	}
+}
+
+func TestAnalyzeIncidentImpact(t *testing.T) {
+	r := analyzeStory(t, forensics.IncidentOptions{})
+	im := r.Impact
+
+	var tokens []string
+	for _, tok := range im.Tokens {
+		tokens = append(tokens, tok.TokenID)
+	}
+	if want := []string{"at-2", "rt-1", "at-9", "bt-1", "forged-1"}; !slices.Equal(tokens, want) {
+		t.Errorf("impacted tokens = %v, want %v (by first accepted use)", tokens, want)
+	}
+	byID := map[string]forensics.ImpactedToken{}
+	for _, tok := range im.Tokens {
+		byID[tok.TokenID] = tok
+	}
+	if at2 := byID["at-2"]; at2.Uses != 2 || at2.Family != "rt-1" || at2.SessionID != "s-1" || !at2.Revoked.Equal(t0.Add(40*time.Minute)) {
+		t.Errorf("at-2 = %+v, want 2 uses, family rt-1, session s-1, revoked at t0+40m", at2)
+	}
+	if at9 := byID["at-9"]; at9.Family != "rt-1" {
+		t.Errorf("at-9 family = %q, want rt-1", at9.Family)
+	}
+	if rt1 := byID["rt-1"]; rt1.Family != "rt-1" {
+		t.Errorf("rt-1 family = %q, want rt-1 (a redeemed refresh token roots its family)", rt1.Family)
+	}
+	if bt1 := byID["bt-1"]; bt1.Family != "" || !slices.Equal(bt1.Scopes, []string{"admin"}) {
+		t.Errorf("bt-1 = %+v, want no family and scope admin", bt1)
+	}
+
+	if len(im.Subjects) != 2 || im.Subjects[0].Subject != "alice" || im.Subjects[0].Other ||
+		im.Subjects[1].Subject != "bob" || !im.Subjects[1].Other {
+		t.Errorf("impacted subjects = %+v, want alice, then bob as another subject", im.Subjects)
+	}
+	if !slices.ContainsFunc(im.Paths, func(c forensics.Count) bool { return c.Value == "/api/export" && c.Count == 2 }) {
+		t.Errorf("paths = %+v, want /api/export twice, without query string", im.Paths)
+	}
+	if !slices.ContainsFunc(im.Scopes, func(c forensics.Count) bool { return c.Value == "admin" && c.Count == 1 }) ||
+		!slices.ContainsFunc(im.Scopes, func(c forensics.Count) bool { return c.Value == "orders" && c.Count == 2 }) {
+		t.Errorf("scopes = %+v, want admin on 1 token and orders on 2", im.Scopes)
+	}
+	if im.Rejected[audit.RejectBadSignature] != 2 || im.Rejected[audit.RejectAlgNone] != 1 || im.Rejected[audit.RejectRevoked] != 1 {
+		t.Errorf("rejected = %v, want 2 bad_signature, 1 alg_none, 1 revoked", im.Rejected)
+	}
+
+	x := im.Exposure
+	if !x.Start.Equal(t0.Add(20*time.Minute)) || !x.End.Equal(t0.Add(31*time.Minute)) {
+		t.Errorf("exposure = %s to %s, want t0+20m to t0+31m", x.Start, x.End)
+	}
+	// rt-1 records neither revocation nor expiry.
+	if !x.Open || !strings.Contains(x.Reason, `"rt-1"`) {
+		t.Errorf("exposure open = %v, reason %q, want open because of rt-1", x.Open, x.Reason)
+	}
+}
+
+func TestAnalyzeIncidentPatterns(t *testing.T) {
+	r := analyzeStory(t, forensics.IncidentOptions{})
+	pattern := func(name string) *forensics.Pattern {
+		for i := range r.Patterns {
+			if r.Patterns[i].Name == name {
+				return &r.Patterns[i]
+			}
+		}
+		return nil
+	}
+
+	if p := pattern(forensics.PatternNetworkOnTokens); p == nil || p.Count != 4 {
+		t.Errorf("network pattern = %+v, want 4 of alice's tokens from %s", p, attackerNet)
+	}
+	if p := pattern(forensics.PatternForgedAttempts); p == nil || p.Count != 3 {
+		t.Errorf("forged attempts = %+v, want 3", p)
+	}
+	if p := pattern(forensics.PatternForgedAccepted); p == nil || !slices.Equal(p.Tokens, []string{"forged-1"}) {
+		t.Errorf("forged accepted = %+v, want forged-1", p)
+	}
+	if p := pattern(forensics.PatternUnknownAccepted); p == nil || !slices.Equal(p.Tokens, []string{"forged-1"}) {
+		t.Errorf("unknown accepted = %+v, want forged-1", p)
+	}
+	if p := pattern(forensics.PatternRefreshFamily); p == nil || p.Count != 3 {
+		t.Errorf("refresh family = %+v, want 3 tokens of rt-1's family", p)
+	}
+}
+
+func TestAnalyzeIncidentPlan(t *testing.T) {
+	r := analyzeStory(t, forensics.IncidentOptions{Actor: "soc@acme.example"})
+
+	type step struct{ action, target string }
+	var got []step
+	for i, s := range r.Plan {
+		if s.Rank != i+1 {
+			t.Errorf("step %d has rank %d", i+1, s.Rank)
+		}
+		if s.Reason == "" || (s.Command == "" && s.Manual == "") {
+			t.Errorf("step %d (%s) = %+v, want a reason and a command or manual action", s.Rank, s.Action, s)
+		}
+		got = append(got, step{s.Action, strings.Join(s.Targets, ",")})
+	}
+	want := []step{
+		{forensics.ActionRotateSigningKey, "forged-1"},
+		{forensics.ActionBlockNetwork, attackerNet},
+		{forensics.ActionRevokeFamily, "rt-1"},
+		{forensics.ActionRevokeToken, "bt-1"},
+		{forensics.ActionRevokeToken, "forged-1"},
+		{forensics.ActionRevokeSubject, "alice"},
+		{forensics.ActionRevokeSubject, "bob"},
+		{forensics.ActionEndSession, "s-1"},
+		{forensics.ActionEndSession, "s-bob"},
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("plan = %v\nwant   %v", got, want)
+	}
+
+	commands := map[int]string{
+		2: "iptables -I INPUT -s 198.51.100.0/24 -j DROP",
+		3: "tokentrail revoke --family rt-1 --actor soc@acme.example --reason 'incident of alice at 2026-11-20T09:20:00Z'",
+		4: "tokentrail revoke --jti bt-1 --actor soc@acme.example --reason 'incident of alice at 2026-11-20T09:20:00Z'",
+		// The exposure is open, so every token issued until the report
+		// time is revoked.
+		6: "tokentrail revoke --subject alice --actor soc@acme.example --reason 'incident of alice at 2026-11-20T09:20:00Z' --issued-before 2026-11-20T11:00:00Z",
+		8: "tokentrail revoke --session s-1 --actor soc@acme.example --reason 'incident of alice at 2026-11-20T09:20:00Z'",
+	}
+	for rank, want := range commands {
+		if got := r.Plan[rank-1].Command; got != want {
+			t.Errorf("step %d command = %q, want %q", rank, got, want)
+		}
+	}
+	wantAPI := `POST /api/v1/revocations {"actor":"soc@acme.example","family":"rt-1","reason":"incident of alice at 2026-11-20T09:20:00Z"}`
+	if got := r.Plan[2].API; got != wantAPI {
+		t.Errorf("step 3 API = %q, want %q", got, wantAPI)
+	}
+	if r.Plan[0].Command != "" || !strings.Contains(r.Plan[0].Reason, "same fingerprint") {
+		t.Errorf("rotate step = %+v, want no command and a reason citing the fingerprint evidence", r.Plan[0])
+	}
+}
+
+func TestAnalyzeIncidentClosedExposure(t *testing.T) {
+	events := incidentEvents()
+	revoke := func(id, jti string, minutes int) audit.Event {
+		return audit.Event{ID: id, Time: t0.Add(time.Duration(minutes) * time.Minute), Kind: audit.KindRevoked, TokenID: jti, Subject: "alice"}
+	}
+	events = append(events, revoke("rt1-revoked", "rt-1", 45), revoke("forged-revoked", "forged-1", 46))
+	db := openStore(t, events)
+	if _, err := db.AppendAnomalies(context.Background(), incidentAnomalies()); err != nil {
+		t.Fatalf("append anomalies: %v", err)
+	}
+
+	// bt-1 expired before the attack and at-9 expires at t0+82m, so at
+	// t0+3h every impacted token is revoked or expired.
+	r, err := forensics.AnalyzeIncident(context.Background(), db,
+		forensics.IncidentQuery{Subject: "alice", At: t0, Window: 3 * time.Hour}, forensics.IncidentOptions{Now: t0.Add(3 * time.Hour)})
+	if err != nil {
+		t.Fatalf("AnalyzeIncident: %v", err)
+	}
+	if r.Impact.Exposure.Open {
+		t.Errorf("exposure open, reason %q, want closed", r.Impact.Exposure.Reason)
+	}
+	i := slices.IndexFunc(r.Plan, func(s forensics.RemediationStep) bool { return s.Action == forensics.ActionRevokeSubject })
+	if i < 0 {
+		t.Fatal("plan has no subject revocation")
+	}
+	// One second past the last accepted use, at t0+31m.
+	if !strings.HasSuffix(r.Plan[i].Command, "--issued-before 2026-11-20T09:31:01Z") {
+		t.Errorf("subject revocation = %q, want --issued-before 2026-11-20T09:31:01Z", r.Plan[i].Command)
+	}
+	if slices.ContainsFunc(r.Plan, func(s forensics.RemediationStep) bool {
+		return s.Action == forensics.ActionRevokeToken && s.Targets[0] == "forged-1"
+	}) {
+		t.Error("plan revokes forged-1, which is revoked already")
+	}
+}
+
+func TestAnalyzeIncidentBounds(t *testing.T) {
+	r := analyzeStory(t, forensics.IncidentOptions{MaxTimeline: 5})
+	if len(r.Timeline) != 5 || !r.Truncated {
+		t.Fatalf("timeline has %d events, truncated %v, want 5 and true", len(r.Timeline), r.Truncated)
+	}
+	for _, e := range r.Timeline {
+		if e.Origin == "network" && len(e.Anomalies) == 0 {
+			t.Errorf("timeline keeps %s, an unmarked network event, over the subject's events", e.EventID)
+		}
+	}
+	if !slices.ContainsFunc(r.Notes, func(n string) bool { return strings.Contains(n, "the timeline lists 5 of") }) {
+		t.Errorf("notes = %q, want one saying the timeline was cut", r.Notes)
+	}
+}
+
+func TestAnalyzeIncidentTrusted(t *testing.T) {
+	r := analyzeStory(t, forensics.IncidentOptions{Trusted: []netip.Prefix{netip.MustParsePrefix("198.51.100.0/25")}})
+	if len(r.Suspicious.Networks) != 0 {
+		t.Errorf("suspicious networks = %+v, want none: every attacker address is trusted", r.Suspicious.Networks)
+	}
+}
+
+func TestAnalyzeIncidentInvalid(t *testing.T) {
+	db := openIncidentStore(t)
+	tests := []struct {
+		name  string
+		query forensics.IncidentQuery
+		want  error
+	}{
+		{"no subject", forensics.IncidentQuery{At: t0}, forensics.ErrInvalidQuery},
+		{"no time", forensics.IncidentQuery{Subject: "alice"}, forensics.ErrInvalidQuery},
+		{"negative window", forensics.IncidentQuery{Subject: "alice", At: t0, Window: -time.Hour}, forensics.ErrInvalidQuery},
+		{"unknown subject", forensics.IncidentQuery{Subject: "mallory", At: t0}, forensics.ErrSubjectNotFound},
+		{"subject outside the window", forensics.IncidentQuery{Subject: "carol", At: t0.Add(-48 * time.Hour)}, forensics.ErrSubjectNotFound},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := forensics.AnalyzeIncident(context.Background(), db, tt.query, forensics.IncidentOptions{})
+			if !errors.Is(err, tt.want) {
+				t.Errorf("AnalyzeIncident(%s) error = %v, want %v", tt.name, err, tt.want)
+			}
+		})
+	}
+}
+
+func TestAnalyzeIncidentDetect(t *testing.T) {
+	db := openStore(t, incidentEvents())
+	var seen int
+	detect := func(events []audit.Event) ([]audit.Anomaly, error) {
+		seen = len(events)
+		return []audit.Anomaly{{ID: "found", Rule: "high_frequency", Severity: audit.SeverityMedium, Time: t0.Add(21 * time.Minute),
+			TokenID: "at-2", Subject: "alice", EventIDs: []string{"at2-attacker-2"}, Summary: "many uses", IP: netip.MustParseAddr(attackerIP)}}, nil
+	}
+	r, err := forensics.AnalyzeIncident(context.Background(), db, forensics.IncidentQuery{Subject: "alice", At: t0},
+		forensics.IncidentOptions{Now: t0.Add(2 * time.Hour), Detect: detect})
+	if err != nil {
+		t.Fatalf("AnalyzeIncident: %v", err)
+	}
+	// alice's 13 events in the window, and the one of her tokens without
+	// subject (the refusal of at-2 after revocation).
+	if seen != 14 {
+		t.Errorf("Detect saw %d events, want 14", seen)
+	}
+	if len(r.Suspicious.Networks) != 1 || r.Suspicious.Networks[0].Network != attackerNet {
+		t.Errorf("suspicious networks = %+v, want %s from the detected anomaly", r.Suspicious.Networks, attackerNet)
+	}
+
+	failing := func([]audit.Event) ([]audit.Anomaly, error) { return nil, errors.New("rules file missing") }
+	_, err = forensics.AnalyzeIncident(context.Background(), db, forensics.IncidentQuery{Subject: "alice", At: t0},
+		forensics.IncidentOptions{Detect: failing})
+	if err == nil || !strings.Contains(err.Error(), "rules file missing") {
+		t.Errorf("AnalyzeIncident with a failing Detect error = %v, want it wrapped", err)
+	}
+}

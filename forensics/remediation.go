@@ -1,0 +1,336 @@
+package forensics
+
+import (
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/tokentrail/tokentrail/audit"
+)
+
+// forgedReasons are the reject reasons that mean the token was not minted
+// by a trusted key: a signature that does not verify, a key the verifier
+// does not know, or no signature at all.
+var forgedReasons = []audit.RejectReason{audit.RejectBadSignature, audit.RejectUnknownKey, audit.RejectAlgNone}
+
+// patterns finds what the subject's tokens share, and the forged tokens
+// tried or accepted in the loaded events.
+func (a *analysis) patterns() []Pattern {
+	list := []Pattern{}
+	mine := map[string]bool{}
+	for _, jti := range a.tokens {
+		mine[jti] = true
+	}
+
+	byRule := map[string][]string{}
+	var rules []string
+	for _, an := range a.sortedAnomalies() {
+		if !mine[an.TokenID] {
+			continue
+		}
+		if _, ok := byRule[an.Rule]; !ok {
+			rules = append(rules, an.Rule)
+		}
+		if !slices.Contains(byRule[an.Rule], an.TokenID) {
+			byRule[an.Rule] = append(byRule[an.Rule], an.TokenID)
+		}
+	}
+	for _, rule := range rules {
+		if tokens := byRule[rule]; len(tokens) > 1 {
+			list = append(list, Pattern{Name: PatternRuleOnTokens, Tokens: tokens, Count: len(tokens),
+				Description: fmt.Sprintf("rule %s fired on %d tokens of %q", rule, len(tokens), a.subject)})
+		}
+	}
+
+	for _, ns := range a.networks {
+		var tokens []string
+		for _, e := range a.sortedEvents(func(l *loaded) bool { return l.fromNetwork && mine[l.event.TokenID] }) {
+			if a.suspiciousNetwork(e.IP) == ns && !slices.Contains(tokens, e.TokenID) {
+				tokens = append(tokens, e.TokenID)
+			}
+		}
+		if len(tokens) > 1 {
+			list = append(list, Pattern{Name: PatternNetworkOnTokens, Tokens: tokens, Count: len(tokens),
+				Description: fmt.Sprintf("%d tokens of %q were presented from %s", len(tokens), a.subject, ns.prefix)})
+		}
+	}
+
+	list = append(list, a.forgedPatterns()...)
+
+	families := map[string][]string{}
+	var roots []string
+	for _, t := range a.impacted {
+		if t.Family == "" {
+			continue
+		}
+		if _, ok := families[t.Family]; !ok {
+			roots = append(roots, t.Family)
+		}
+		families[t.Family] = append(families[t.Family], t.TokenID)
+	}
+	for _, root := range roots {
+		list = append(list, Pattern{Name: PatternRefreshFamily, Tokens: families[root], Count: len(families[root]),
+			Description: fmt.Sprintf("%d tokens of the refresh family rooted at %q were accepted from suspicious networks, "+
+				"so its refresh tokens can mint new access tokens", len(families[root]), root)})
+	}
+	return list
+}
+
+// forgedPatterns reads the evidence of forged tokens. A refusal as forged
+// proves an attempt that failed. A token refused as forged and also
+// accepted proves that some verifier accepts what another refuses, which
+// is only certain when both events carry the same fingerprint (the same
+// bytes): a forged token may reuse a genuine token's jti. A token that its
+// issuer never issued (unknown_token) and that a service accepted was
+// signed by a trusted key, or the issuer's logs are incomplete.
+func (a *analysis) forgedPatterns() []Pattern {
+	var list []Pattern
+
+	attempts, attemptTokens := 0, []string{}
+	byReason := map[audit.RejectReason]int{}
+	for _, e := range a.sortedEvents(func(l *loaded) bool { return l.fromNetwork && l.event.Kind == audit.KindRejected }) {
+		if !slices.Contains(forgedReasons, e.RejectReason) && e.RejectReason != audit.RejectMalformed {
+			continue
+		}
+		attempts++
+		byReason[e.RejectReason]++
+		if token := e.Token(); !slices.Contains(attemptTokens, token) {
+			attemptTokens = append(attemptTokens, token)
+		}
+	}
+	if attempts > 0 {
+		var parts []string
+		for _, r := range append(slices.Clone(forgedReasons), audit.RejectMalformed) {
+			if n := byReason[r]; n > 0 {
+				parts = append(parts, fmt.Sprintf("%d %s", n, r))
+			}
+		}
+		list = append(list, Pattern{Name: PatternForgedAttempts, Tokens: attemptTokens, Count: attempts,
+			Description: fmt.Sprintf("%d tokens presented from suspicious networks were refused as forged or malformed (%s): "+
+				"attempts that the verifiers stopped", attempts, strings.Join(parts, ", "))})
+	}
+
+	forgedByFingerprint := map[string]audit.RejectReason{}
+	forgedByJTI := map[string]bool{}
+	for _, e := range a.sortedEvents(func(l *loaded) bool { return l.event.Kind == audit.KindRejected }) {
+		if !slices.Contains(forgedReasons, e.RejectReason) {
+			continue
+		}
+		if e.Fingerprint != "" {
+			forgedByFingerprint[e.Fingerprint] = e.RejectReason
+		} else if e.TokenID != "" {
+			forgedByJTI[e.TokenID] = true
+		}
+	}
+	var acceptedForged, jtiOnly []string
+	for _, e := range a.sortedEvents(func(l *loaded) bool { return accepted(&l.event) }) {
+		switch {
+		case e.Fingerprint != "" && forgedByFingerprint[e.Fingerprint] != "":
+			if !slices.Contains(acceptedForged, e.Token()) {
+				acceptedForged = append(acceptedForged, e.Token())
+			}
+		case e.TokenID != "" && forgedByJTI[e.TokenID] && !slices.Contains(jtiOnly, e.TokenID):
+			jtiOnly = append(jtiOnly, e.TokenID)
+		}
+	}
+	if len(acceptedForged) > 0 {
+		list = append(list, Pattern{Name: PatternForgedAccepted, Tokens: acceptedForged, Count: len(acceptedForged),
+			Description: fmt.Sprintf("%d tokens were refused as forged (bad signature, unknown key or alg none) by one verifier "+
+				"and accepted by another, with the same fingerprint: a verifier accepts tokens it should refuse", len(acceptedForged))})
+	}
+	if len(jtiOnly) > 0 {
+		a.note("tokens %s were refused as forged and their jti was also accepted, but the events carry no fingerprint, "+
+			"so the accepted token may be the genuine one whose jti a forgery reused", strings.Join(jtiOnly, ", "))
+	}
+
+	var unknown []string
+	for _, an := range a.sortedAnomalies() {
+		if an.Rule != ruleUnknownToken {
+			continue
+		}
+		for _, id := range an.EventIDs {
+			if l := a.events[id]; l != nil && accepted(&l.event) && !slices.Contains(unknown, l.event.Token()) {
+				unknown = append(unknown, l.event.Token())
+			}
+		}
+	}
+	if len(unknown) > 0 {
+		list = append(list, Pattern{Name: PatternUnknownAccepted, Tokens: unknown, Count: len(unknown),
+			Description: fmt.Sprintf("%d tokens that no recorded issuer issued were accepted: "+
+				"they were signed with a trusted key, or the issuer's logs are incomplete", len(unknown))})
+	}
+	return list
+}
+
+// plan ranks the remediation steps: stop forgery first, then cut the
+// attacker's access, then revoke what the attacker may hold, then make the
+// users sign in again.
+func (a *analysis) plan() []RemediationStep {
+	var steps []RemediationStep
+	add := func(s RemediationStep) {
+		s.Rank = len(steps) + 1
+		steps = append(steps, s)
+	}
+	now := a.opts.Now
+
+	var forged []string
+	var evidence []string
+	for _, p := range a.report.Patterns {
+		if p.Name != PatternForgedAccepted && p.Name != PatternUnknownAccepted {
+			continue
+		}
+		evidence = append(evidence, p.Description)
+		for _, t := range p.Tokens {
+			if !slices.Contains(forged, t) {
+				forged = append(forged, t)
+			}
+		}
+	}
+	if len(evidence) > 0 {
+		add(RemediationStep{
+			Action: ActionRotateSigningKey, Targets: forged,
+			Reason: strings.Join(evidence, ". ") + ". Every token signed with the current key is suspect until the key is replaced.",
+			Manual: "At the issuer, generate a new signing key, sign with it, and remove the old key from the JWKS. " +
+				"Then check that every verifier pins the expected algorithms and refuses alg none. " +
+				"No tokentrail command changes the issuer's keys.",
+		})
+	}
+
+	for _, ns := range a.networks {
+		tool := "iptables"
+		if ns.prefix.Addr().Is6() {
+			tool = "ip6tables"
+		}
+		add(RemediationStep{
+			Action: ActionBlockNetwork, Targets: []string{ns.prefix.String()},
+			Reason: fmt.Sprintf("anomalies (%s) name addresses %s in it, and %d events came from it in the window",
+				strings.Join(ns.rules, ", "), strings.Join(ns.addresses, ", "), ns.events),
+			Command: fmt.Sprintf("%s -I INPUT -s %s -j DROP", tool, ns.prefix),
+			Manual:  "Block the network where traffic enters, such as the load balancer or web application firewall, if the host firewall is not it.",
+		})
+	}
+
+	reason := fmt.Sprintf("incident of %s at %s", a.subject, a.report.At.Format(time.RFC3339))
+	revoked := map[string]bool{}
+	for _, t := range a.impacted {
+		if t.Family == "" || revoked["family:"+t.Family] {
+			continue
+		}
+		revoked["family:"+t.Family] = true
+		var members []string
+		for _, u := range a.impacted {
+			if u.Family == t.Family {
+				members = append(members, u.TokenID)
+			}
+		}
+		add(a.revokeStep(ActionRevokeFamily, "family", t.Family, reason,
+			fmt.Sprintf("tokens %s of the refresh family rooted at %q were accepted from suspicious networks, "+
+				"and its refresh tokens can mint new access tokens", strings.Join(members, ", "), t.Family)))
+	}
+	for _, t := range a.impacted {
+		if t.Family != "" {
+			continue
+		}
+		if !t.Revoked.IsZero() && !t.Revoked.After(now) {
+			continue
+		}
+		add(a.revokeStep(ActionRevokeToken, "jti", t.TokenID, reason,
+			fmt.Sprintf("it was accepted %d times from suspicious networks between %s and %s", t.Uses,
+				t.First.UTC().Format(time.RFC3339), t.Last.UTC().Format(time.RFC3339))))
+	}
+
+	before := now.UTC().Truncate(time.Second)
+	why := "the exposure may still be open, so every token issued until now is suspect"
+	if x := a.report.Impact.Exposure; !x.Open && !x.End.IsZero() {
+		before = x.End.UTC().Truncate(time.Second).Add(time.Second)
+		why = fmt.Sprintf("the last use accepted from a suspicious network was at %s, so a token issued before it may be in the attacker's hands",
+			x.End.UTC().Format(time.RFC3339))
+	}
+	for _, s := range a.revokeSubjects() {
+		step := a.revokeStep(ActionRevokeSubject, "subject", s, reason, why)
+		step.Command += " --issued-before " + before.Format(time.RFC3339)
+		step.API = revocationAPI(map[string]string{"subject": s, "issued_before": before.Format(time.RFC3339), "actor": a.opts.Actor, "reason": reason})
+		add(step)
+	}
+
+	var sessions []string
+	for _, t := range a.impacted {
+		if t.SessionID != "" && !slices.Contains(sessions, t.SessionID) {
+			sessions = append(sessions, t.SessionID)
+		}
+	}
+	for _, id := range sessions {
+		add(a.revokeStep(ActionEndSession, "session", id, reason,
+			"tokens of this sign-in session were accepted from suspicious networks; ending it makes the user sign in again, "+
+				"with the identity provider's checks, and revokes the tokens minted in it"))
+	}
+
+	if steps == nil {
+		steps = []RemediationStep{}
+	}
+	return steps
+}
+
+// revokeSubjects returns the subjects whose tokens a suspicious network
+// used or that anomalies name: the analyzed subject first.
+func (a *analysis) revokeSubjects() []string {
+	var list []string
+	add := func(s string) {
+		if s != "" && !slices.Contains(list, s) {
+			list = append(list, s)
+		}
+	}
+	for _, t := range a.report.Suspicious.Tokens {
+		if t.Subject == a.subject {
+			add(a.subject)
+		}
+	}
+	for _, s := range a.report.Impact.Subjects {
+		if s.Subject != "(unknown)" {
+			add(s.Subject)
+		}
+	}
+	slices.SortStableFunc(list, func(x, y string) int {
+		switch {
+		case x == a.subject:
+			return -1
+		case y == a.subject:
+			return 1
+		}
+		return 0
+	})
+	return list
+}
+
+// revokeStep returns a step that runs `tokentrail revoke --flag value`.
+func (a *analysis) revokeStep(action, flag, value, revocationReason, why string) RemediationStep {
+	var cmd strings.Builder
+	cmd.WriteString("tokentrail")
+	if a.opts.DB != "" {
+		cmd.WriteString(" --db " + shellQuote(a.opts.DB))
+	}
+	fmt.Fprintf(&cmd, " revoke --%s %s --actor %s --reason %s", flag, shellQuote(value), shellQuote(a.opts.Actor), shellQuote(revocationReason))
+	return RemediationStep{
+		Action: action, Reason: why, Targets: []string{value}, Command: cmd.String(),
+		API: revocationAPI(map[string]string{flag: value, "actor": a.opts.Actor, "reason": revocationReason}),
+	}
+}
+
+// revocationAPI returns the request of the tokentrail server that records
+// a revocation.
+func revocationAPI(body map[string]string) string {
+	b, _ := json.Marshal(body) // a map of strings always encodes; keys come out sorted
+	return "POST /api/v1/revocations " + string(b)
+}
+
+// shellQuote returns s as one POSIX shell word.
+func shellQuote(s string) string {
+	if s != "" && strings.IndexFunc(s, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("@%+=:,./_-", r))
+	}) < 0 {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
