@@ -94,11 +94,9 @@ type analysis struct {
 	anomalies map[string]audit.Anomaly
 	networks  []*netState
 
-	// tokenEvents holds the history, up to the end of the window, of each
-	// impacted token, and impacted the tokens accepted from suspicious
-	// networks.
-	tokenEvents map[string][]audit.Event
-	impacted    []ImpactedToken
+	impacted []ImpactedToken // the tokens accepted from suspicious networks
+
+	roots map[string]string // root of the refresh family, by token id
 }
 
 func (a *analysis) note(format string, args ...any) {

@@ -87,7 +87,7 @@ func AnalyzeIncident(ctx context.Context, db IncidentStore, q IncidentQuery, opt
 		db: db, opts: opts, subject: q.Subject,
 		since: q.At.Add(-q.Window), until: q.At.Add(q.Window),
 		events: map[string]*loaded{}, anomalies: map[string]audit.Anomaly{},
-		tokenEvents: map[string][]audit.Event{},
+		roots: map[string]string{},
 	}
 	a.report = &IncidentReport{
 		Subject: q.Subject, At: q.At.UTC(), Since: a.since.UTC(), Until: a.until.UTC(),

@@ -173,7 +173,6 @@ func (a *analysis) describe(ctx context.Context, t *ImpactedToken) error {
 	if err != nil {
 		return fmt.Errorf("query history of token %q: %w", t.TokenID, err)
 	}
-	a.tokenEvents[t.TokenID] = history
 
 	parent, refreshed := "", false
 	for _, e := range history {
@@ -212,22 +211,35 @@ func (a *analysis) describe(ctx context.Context, t *ImpactedToken) error {
 
 // lineageRoot follows parent links up from jti to the first token that
 // names no parent, or that no issuance records: the root of the refresh
-// family.
+// family. It remembers the root of every token on the way, since the
+// tokens of one family share their ancestors.
 func (a *analysis) lineageRoot(ctx context.Context, jti string) (string, error) {
-	seen := map[string]bool{}
+	var path []string
+	root := ""
 	for range maxLineage {
-		seen[jti] = true
+		if known, ok := a.roots[jti]; ok {
+			root = known
+			break
+		}
+		path = append(path, jti)
 		issued, err := a.db.Events(ctx, store.Query{TokenID: jti, Kinds: []audit.Kind{audit.KindIssued}, Limit: 1})
 		if err != nil {
 			return "", fmt.Errorf("query issuance of token %q: %w", jti, err)
 		}
-		if len(issued) == 0 || issued[0].ParentTokenID == "" || seen[issued[0].ParentTokenID] {
-			return jti, nil
+		if len(issued) == 0 || issued[0].ParentTokenID == "" || slices.Contains(path, issued[0].ParentTokenID) {
+			root = jti
+			break
 		}
 		jti = issued[0].ParentTokenID
 	}
-	a.note("the refresh lineage above token %q is longer than %d tokens: its family is named by the last token reached", jti, maxLineage)
-	return jti, nil
+	if root == "" {
+		a.note("the refresh lineage above token %q is longer than %d tokens: its family is named by the last token reached", jti, maxLineage)
+		root = jti
+	}
+	for _, t := range path {
+		a.roots[t] = root
+	}
+	return root, nil
 }
 
 func (a *analysis) impactedSubjects() []ImpactedSubject {
