@@ -460,3 +460,33 @@ func TestAnalyzeIncidentDetect(t *testing.T) {
 		t.Errorf("AnalyzeIncident with a failing Detect error = %v, want it wrapped", err)
 	}
 }
+
+func TestAnalyzeIncidentPrivateAddress(t *testing.T) {
+	at := t0.Add(10 * time.Minute)
+	db := openStore(t, []audit.Event{
+		{ID: "signin", Time: t0, Kind: audit.KindIssued, TokenID: "at-1", Subject: "alice", IP: netip.MustParseAddr(officeIP)},
+		{ID: "inside", Time: at, Kind: audit.KindUsed, TokenID: "at-1", Subject: "alice", IP: netip.MustParseAddr("10.1.2.3"), Status: 200},
+	})
+	anomaly := audit.Anomaly{ID: "a-inside", Rule: "high_frequency", Severity: audit.SeverityMedium, Time: at, TokenID: "at-1",
+		Subject: "alice", EventIDs: []string{"inside"}, Summary: "many uses", IP: netip.MustParseAddr("10.1.2.3")}
+	if _, err := db.AppendAnomalies(context.Background(), []audit.Anomaly{anomaly}); err != nil {
+		t.Fatalf("append anomalies: %v", err)
+	}
+
+	r, err := forensics.AnalyzeIncident(context.Background(), db, forensics.IncidentQuery{Subject: "alice", At: at},
+		forensics.IncidentOptions{Now: t0.Add(time.Hour)})
+	if err != nil {
+		t.Fatalf("AnalyzeIncident: %v", err)
+	}
+	if len(r.Suspicious.Networks) != 0 {
+		t.Errorf("suspicious networks = %+v, want none for a private address", r.Suspicious.Networks)
+	}
+	var actions []string
+	for _, s := range r.Plan {
+		actions = append(actions, s.Action+" "+strings.Join(s.Targets, ","))
+	}
+	want := []string{forensics.ActionRevokeToken + " at-1", forensics.ActionRevokeSubject + " alice"}
+	if !slices.Equal(actions, want) {
+		t.Errorf("plan = %v, want %v", actions, want)
+	}
+}

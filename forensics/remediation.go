@@ -241,8 +241,23 @@ func (a *analysis) plan() []RemediationStep {
 				t.First.UTC().Format(time.RFC3339), t.Last.UTC().Format(time.RFC3339))))
 	}
 
+	// Tokens that anomalies name but no suspicious network used, such as
+	// those misused from a private or trusted address.
+	for _, t := range a.report.Suspicious.Tokens {
+		if slices.ContainsFunc(a.impacted, func(u ImpactedToken) bool { return u.TokenID == t.TokenID }) ||
+			!slices.ContainsFunc(t.Rules, func(r string) bool { return r != "suspicious_network" }) ||
+			a.revokedBy(t.TokenID, now) {
+			continue
+		}
+		add(a.revokeStep(ActionRevokeToken, "jti", t.TokenID, reason,
+			fmt.Sprintf("anomalies (%s) name it", strings.Join(t.Rules, ", "))))
+	}
+
 	before := now.UTC().Truncate(time.Second)
 	why := "the exposure may still be open, so every token issued until now is suspect"
+	if len(a.impacted) == 0 {
+		why = "anomalies name tokens of this subject and no use from a suspicious network bounds the exposure, so every token issued until now is suspect"
+	}
 	if x := a.report.Impact.Exposure; !x.Open && !x.End.IsZero() {
 		before = x.End.UTC().Truncate(time.Second).Add(time.Second)
 		why = fmt.Sprintf("the last use accepted from a suspicious network was at %s, so a token issued before it may be in the attacker's hands",
@@ -271,6 +286,16 @@ func (a *analysis) plan() []RemediationStep {
 		steps = []RemediationStep{}
 	}
 	return steps
+}
+
+// revokedBy reports whether a loaded event revokes jti at or before t.
+func (a *analysis) revokedBy(jti string, t time.Time) bool {
+	for _, l := range a.events {
+		if l.event.Kind == audit.KindRevoked && l.event.TokenID == jti && !l.event.Time.After(t) {
+			return true
+		}
+	}
+	return false
 }
 
 // revokeSubjects returns the subjects whose tokens a suspicious network
