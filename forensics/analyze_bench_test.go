@@ -36,7 +36,7 @@ type incidentFixture struct {
 // (the same as BenchmarkInvestigateToken's) and raises one anomaly on the
 // first use of every 50th token from a public IPv4 address outside the
 // network it was issued from.
-func newIncidentFixture(b *testing.B, events int) *incidentFixture {
+func newIncidentFixture(b testing.TB, events int) *incidentFixture {
 	b.Helper()
 	ctx := context.Background()
 	dir := b.TempDir()
@@ -161,4 +161,29 @@ func BenchmarkAnalyzeIncident(b *testing.B) {
 		}
 		reportPercentiles(b, durations)
 	})
+}
+
+// TestAnalyzeIncidentGenerated runs AnalyzeIncident over every incident of
+// a small generated store, as the benchmark does over a large one, so that
+// the suite checks the benchmark's path.
+func TestAnalyzeIncidentGenerated(t *testing.T) {
+	f := newIncidentFixture(t, 4000)
+	ctx := context.Background()
+
+	networks := 0
+	for _, in := range f.incidents {
+		r, err := forensics.AnalyzeIncident(ctx, f.db, forensics.IncidentQuery{Subject: in.subject, At: in.at}, forensics.IncidentOptions{Now: in.at})
+		if err != nil {
+			t.Fatalf("AnalyzeIncident(%q at %s): %v", in.subject, in.at, err)
+		}
+		for i := 1; i < len(r.Timeline); i++ {
+			if r.Timeline[i].Time.Before(r.Timeline[i-1].Time) {
+				t.Fatalf("timeline of %q: event %d at %s comes after one at %s", in.subject, i, r.Timeline[i].Time, r.Timeline[i-1].Time)
+			}
+		}
+		networks += len(r.Suspicious.Networks)
+	}
+	if networks == 0 {
+		t.Errorf("no report of the %d incidents found a suspicious network", len(f.incidents))
+	}
 }

@@ -169,7 +169,14 @@ func (a *analysis) impact(ctx context.Context) (Impact, error) {
 // describe fills what t's own history tells: subject, session, scopes,
 // expiry, revocation and refresh family.
 func (a *analysis) describe(ctx context.Context, t *ImpactedToken) error {
-	history, err := a.db.Events(ctx, store.Query{TokenID: t.TokenID, Until: a.until, Limit: a.opts.MaxTimeline})
+	// NOTE: The uses, the bulk of a token's events, are not read, for
+	// speed. So the session, scopes and expiry of a token come from its
+	// issuance, refreshes and revocations, and stay unknown for a token
+	// seen only in use.
+	history, err := a.db.Events(ctx, store.Query{
+		TokenID: t.TokenID, Until: a.until, Limit: a.opts.MaxTimeline,
+		Kinds: []audit.Kind{audit.KindIssued, audit.KindRefreshed, audit.KindRevoked},
+	})
 	if err != nil {
 		return fmt.Errorf("query history of token %q: %w", t.TokenID, err)
 	}
