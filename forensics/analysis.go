@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/tokentrail/tokentrail/audit"
@@ -96,10 +97,15 @@ type analysis struct {
 
 	impacted []ImpactedToken // the tokens accepted from suspicious networks
 
+	// mu guards roots and report.Notes, which describeAll's workers
+	// update.
+	mu    sync.Mutex
 	roots map[string]string // root of the refresh family, by token id
 }
 
 func (a *analysis) note(format string, args ...any) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
 	a.report.Notes = append(a.report.Notes, fmt.Sprintf(format, args...))
 }
 
@@ -120,11 +126,11 @@ func (a *analysis) add(e audit.Event, subject bool) {
 
 // query runs q bounded to the window and to MaxTimeline events. It returns
 // whether more events matched than it returns.
-func (a *analysis) query(ctx context.Context, q store.Query, what string) ([]audit.Event, bool, error) {
+func (a *analysis) query(ctx context.Context, q store.Query, scope string) ([]audit.Event, bool, error) {
 	q.Since, q.Until, q.Limit = a.since, a.until, a.opts.MaxTimeline+1
 	events, err := a.db.Events(ctx, q)
 	if err != nil {
-		return nil, false, fmt.Errorf("query events of %s: %w", what, err)
+		return nil, false, fmt.Errorf("query events of %s: %w", scope, err)
 	}
 	if len(events) > a.opts.MaxTimeline {
 		return events[:a.opts.MaxTimeline], true, nil

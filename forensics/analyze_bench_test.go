@@ -134,6 +134,7 @@ func BenchmarkAnalyzeIncident(b *testing.B) {
 			i++
 		}
 		reportPercentiles(b, durations)
+		b.ReportMetric(float64(len(f.incidents)), "incidents")
 		b.ReportMetric(float64(timeline)/float64(i), "events/report")
 		b.ReportMetric(float64(networks)/float64(i), "networks/report")
 	})

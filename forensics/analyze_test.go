@@ -11,6 +11,7 @@ import (
 
 	"github.com/tokentrail/tokentrail/audit"
 	"github.com/tokentrail/tokentrail/forensics"
+	"github.com/tokentrail/tokentrail/store"
 	"github.com/tokentrail/tokentrail/store/sqlite"
 )
 
@@ -488,5 +489,29 @@ func TestAnalyzeIncidentPrivateAddress(t *testing.T) {
 	want := []string{forensics.ActionRevokeToken + " at-1", forensics.ActionRevokeSubject + " alice"}
 	if !slices.Equal(actions, want) {
 		t.Errorf("plan = %v, want %v", actions, want)
+	}
+}
+
+// historyFailingStore fails the reads of token histories, which
+// AnalyzeIncident runs on several workers.
+type historyFailingStore struct {
+	*sqlite.Store
+}
+
+var errHistory = errors.New("disk I/O error")
+
+func (s historyFailingStore) Events(ctx context.Context, q store.Query) ([]audit.Event, error) {
+	if slices.Contains(q.Kinds, audit.KindRevoked) {
+		return nil, errHistory
+	}
+	return s.Store.Events(ctx, q)
+}
+
+func TestAnalyzeIncidentHistoryError(t *testing.T) {
+	db := historyFailingStore{openIncidentStore(t)}
+	_, err := forensics.AnalyzeIncident(context.Background(), db, forensics.IncidentQuery{Subject: "alice", At: t0.Add(20 * time.Minute)},
+		forensics.IncidentOptions{Now: t0.Add(2 * time.Hour)})
+	if !errors.Is(err, errHistory) {
+		t.Errorf("AnalyzeIncident error = %v, want one wrapping %v", err, errHistory)
 	}
 }

@@ -151,11 +151,11 @@ type relatedFinder struct {
 	found map[string]*RelatedToken
 }
 
-func (f *relatedFinder) events(ctx context.Context, q store.Query, what string) ([]audit.Event, error) {
+func (f *relatedFinder) events(ctx context.Context, q store.Query, scope string) ([]audit.Event, error) {
 	q.Since, q.Until, q.Limit = f.q.Since, f.q.Until, f.q.MaxEvents
 	events, err := f.db.Events(ctx, q)
 	if err != nil {
-		return nil, fmt.Errorf("query events of %s: %w", what, err)
+		return nil, fmt.Errorf("query events of %s: %w", scope, err)
 	}
 	return events, nil
 }

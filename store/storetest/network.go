@@ -56,6 +56,8 @@ func testQueryNetwork(t *testing.T, s store.Store) {
 		{"mapped prefix", store.Query{Network: netip.MustParsePrefix("::ffff:198.51.100.0/120")}, ids("n05")},
 		{"network and time", store.Query{Network: v4, Since: at(1), Until: at(8)}, ids("n02", "n05")},
 		{"network and token", store.Query{Network: v4, TokenID: "t2"}, ids("n05")},
+		{"network and an address in it", store.Query{Network: v4, IP: netip.MustParseAddr("198.51.100.255")}, ids("n02")},
+		{"network and an address outside it", store.Query{Network: v4, IP: netip.MustParseAddr("198.51.101.0")}, nil},
 		{"network and limit", store.Query{Network: v4, Limit: 2}, ids("n01", "n02")},
 		{"network of nobody", store.Query{Network: netip.MustParsePrefix("192.0.2.0/24")}, nil},
 	}
