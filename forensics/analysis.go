@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
-	"sync"
 	"time"
 
 	"github.com/tokentrail/tokentrail/audit"
@@ -97,15 +96,10 @@ type analysis struct {
 
 	impacted []ImpactedToken // the tokens accepted from suspicious networks
 
-	// mu guards roots and report.Notes, which describeAll's workers
-	// update.
-	mu    sync.Mutex
 	roots map[string]string // root of the refresh family, by token id
 }
 
 func (a *analysis) note(format string, args ...any) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
 	a.report.Notes = append(a.report.Notes, fmt.Sprintf(format, args...))
 }
 

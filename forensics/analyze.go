@@ -11,8 +11,7 @@ import (
 )
 
 // IncidentStore reads the events and anomalies that AnalyzeIncident needs.
-// It must be safe for concurrent use, since AnalyzeIncident reads the
-// histories of several tokens at once. *sqlite.Store implements it.
+// *sqlite.Store implements it.
 type IncidentStore interface {
 	EventQuerier
 	Anomalies(ctx context.Context, q store.AnomalyQuery) ([]audit.Anomaly, error)

@@ -492,8 +492,7 @@ func TestAnalyzeIncidentPrivateAddress(t *testing.T) {
 	}
 }
 
-// historyFailingStore fails the reads of token histories, which
-// AnalyzeIncident runs on several workers.
+// historyFailingStore fails the reads of token histories.
 type historyFailingStore struct {
 	*sqlite.Store
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/tokentrail/tokentrail/audit"
@@ -151,68 +150,20 @@ func (a *analysis) impact(ctx context.Context) (Impact, error) {
 		a.note("%d tokens were accepted from suspicious networks: the history and lineage of the first %d only are read",
 			len(order), a.opts.MaxTokens)
 	}
-	described := make([]*ImpactedToken, 0, min(len(order), a.opts.MaxTokens))
-	for _, jti := range order[:min(len(order), a.opts.MaxTokens)] {
-		described = append(described, byID[jti])
-	}
-	if err := a.describeAll(ctx, described); err != nil {
-		return im, err
-	}
-	for _, jti := range order {
-		a.impacted = append(a.impacted, *byID[jti])
+	for i, jti := range order {
+		t := byID[jti]
+		if i < a.opts.MaxTokens {
+			if err := a.describe(ctx, t); err != nil {
+				return im, err
+			}
+		}
+		a.impacted = append(a.impacted, *t)
 	}
 	im.Tokens = append(im.Tokens, a.impacted...)
 	im.Subjects = a.impactedSubjects()
 	im.Scopes = impactedScopes(a.impacted)
 	im.Exposure = a.exposure()
 	return im, nil
-}
-
-// describeWorkers bounds the queries that describeAll runs at a time. The
-// reads of different tokens are independent, and SQLite in WAL mode serves
-// them from several connections at once.
-const describeWorkers = 4
-
-// describeAll runs describe on every token, describeWorkers at a time, and
-// returns the first error. It returns only when every worker has stopped.
-func (a *analysis) describeAll(ctx context.Context, tokens []*ImpactedToken) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-
-	work := make(chan *ImpactedToken)
-	errs := make([]error, describeWorkers)
-	var wg sync.WaitGroup
-	for w := range describeWorkers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for t := range work {
-				if err := a.describe(ctx, t); err != nil {
-					errs[w] = err
-					cancel()
-					return
-				}
-			}
-		}()
-	}
-
-feed:
-	for _, t := range tokens {
-		select {
-		case work <- t:
-		case <-ctx.Done():
-			break feed
-		}
-	}
-	close(work)
-	wg.Wait()
-
-	for _, err := range errs {
-		if err != nil {
-			return err
-		}
-	}
-	return ctx.Err()
 }
 
 // describe fills what t's own history tells: subject, session, scopes,
@@ -273,10 +224,7 @@ func (a *analysis) lineageRoot(ctx context.Context, jti string) (string, error) 
 	var path []string
 	root := ""
 	for range maxLineage {
-		a.mu.Lock()
-		known, ok := a.roots[jti]
-		a.mu.Unlock()
-		if ok {
+		if known, ok := a.roots[jti]; ok {
 			root = known
 			break
 		}
@@ -295,11 +243,9 @@ func (a *analysis) lineageRoot(ctx context.Context, jti string) (string, error) 
 		a.note("the refresh lineage above token %q is longer than %d tokens: its family is named by the last token reached", jti, maxLineage)
 		root = jti
 	}
-	a.mu.Lock()
 	for _, t := range path {
 		a.roots[t] = root
 	}
-	a.mu.Unlock()
 	return root, nil
 }
 
