@@ -32,7 +32,7 @@ func (s *Store) Events(ctx context.Context, q store.Query) ([]audit.Event, error
 		return nil, nil
 	}
 
-	rows, err := s.reader.QueryContext(ctx, query, args...)
+	rows, err := s.reads.query(ctx, s.reader, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: query events: %w", err)
 	}

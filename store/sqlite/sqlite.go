@@ -40,6 +40,7 @@ type Store struct {
 	writer *sql.DB // one connection; transactions begin IMMEDIATE
 	reader *sql.DB // query_only connections
 	stmts  statements
+	reads  queryCache // prepared statements of Events on reader
 
 	// mu is held for reading by every call in progress, so that Close waits
 	// for them before it closes the connections.
@@ -364,7 +365,7 @@ func (s *Store) Close() error {
 	// the last run, so that a query with several filters picks the most
 	// selective index. analysis_limit bounds its cost on a large file.
 	if s.writer == nil { // opened with ReadOnly
-		if err := s.reader.Close(); err != nil {
+		if err := errors.Join(s.reads.close(), s.reader.Close()); err != nil {
 			return fmt.Errorf("sqlite: close %s: %w", s.path, err)
 		}
 		return nil
@@ -374,7 +375,7 @@ func (s *Store) Close() error {
 		_, err := s.writer.Exec(pragma)
 		errs = append(errs, err)
 	}
-	errs = append(errs, s.stmts.close(), s.reader.Close(), s.writer.Close())
+	errs = append(errs, s.stmts.close(), s.reads.close(), s.reader.Close(), s.writer.Close())
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("sqlite: close %s: %w", s.path, err)
 	}
