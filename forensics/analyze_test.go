@@ -257,6 +257,12 @@ func TestAnalyzeIncidentImpact(t *testing.T) {
 		!slices.ContainsFunc(im.Scopes, func(c forensics.Count) bool { return c.Value == "orders" && c.Count == 2 }) {
 		t.Errorf("scopes = %+v, want admin on 1 token and orders on 2", im.Scopes)
 	}
+	// orders is on at-2 (used at t0+20m and t0+21m) and at-9 (t0+23m).
+	for _, c := range im.Scopes {
+		if c.Value == "orders" && (!c.First.Equal(t0.Add(20*time.Minute)) || !c.Last.Equal(t0.Add(23*time.Minute))) {
+			t.Errorf("scope orders seen %s to %s, want t0+20m to t0+23m", c.First, c.Last)
+		}
+	}
 	if im.Rejected[audit.RejectBadSignature] != 2 || im.Rejected[audit.RejectAlgNone] != 1 || im.Rejected[audit.RejectRevoked] != 1 {
 		t.Errorf("rejected = %v, want 2 bad_signature, 1 alg_none, 1 revoked", im.Rejected)
 	}

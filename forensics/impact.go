@@ -272,15 +272,20 @@ func (a *analysis) impactedSubjects() []ImpactedSubject {
 	return list
 }
 
-// impactedScopes counts each scope by the impacted tokens that carry it.
+// impactedScopes counts each scope by the impacted tokens that carry it,
+// with the first and last accepted use of those tokens.
 func impactedScopes(tokens []ImpactedToken) []Count {
-	var scopes tally
+	scopes := tally{}
 	for _, t := range tokens {
 		for _, s := range t.Scopes {
-			scopes.add(s, t.First)
-			if c := scopes[s]; t.Last.After(c.Last) {
-				c.Last = t.Last
+			c := scopes[s]
+			if c == nil {
+				c = &Count{Value: s, First: t.First, Last: t.Last}
+				scopes[s] = c
 			}
+			c.Count++
+			c.First = minTime(c.First, t.First)
+			c.Last = maxTime(c.Last, t.Last)
 		}
 	}
 	return scopes.sorted(0)
