@@ -166,8 +166,8 @@ func (a *analysis) impact(ctx context.Context) (Impact, error) {
 	return im, nil
 }
 
-// describe fills what t's own history tells: subject, session, scopes,
-// expiry, revocation and refresh family.
+// describe fills in t's subject, session, scopes, expiry, revocation and
+// refresh family from the token's own history.
 func (a *analysis) describe(ctx context.Context, t *ImpactedToken) error {
 	// NOTE: The uses, the bulk of a token's events, are not read, for
 	// speed. So the session, scopes and expiry of a token come from its
