@@ -132,6 +132,21 @@ func (a *analysis) query(ctx context.Context, q store.Query, scope string) ([]au
 	return events, false, nil
 }
 
+// anomaliesOf runs q bounded to the window and to MaxTimeline anomalies,
+// with a note when more matched.
+func (a *analysis) anomaliesOf(ctx context.Context, q store.AnomalyQuery, scope string) ([]audit.Anomaly, error) {
+	q.Since, q.Until, q.Limit = a.since, a.until, a.opts.MaxTimeline+1
+	found, err := a.db.Anomalies(ctx, q)
+	if err != nil {
+		return nil, fmt.Errorf("query anomalies of %s: %w", scope, err)
+	}
+	if len(found) > a.opts.MaxTimeline {
+		a.note("%s has more than %d anomalies in the window: the analysis reads the oldest %d", scope, a.opts.MaxTimeline, a.opts.MaxTimeline)
+		found = found[:a.opts.MaxTimeline]
+	}
+	return found, nil
+}
+
 // loadSubject loads the subject's events in the window, then every event
 // of the tokens they name, since some sources record a token's rejection or
 // use by jti alone, without its subject.
@@ -177,15 +192,15 @@ func (a *analysis) loadAnomalies(ctx context.Context) error {
 		}
 	}
 
-	found, err := a.db.Anomalies(ctx, store.AnomalyQuery{Subject: a.subject, Since: a.since, Until: a.until})
+	found, err := a.anomaliesOf(ctx, store.AnomalyQuery{Subject: a.subject}, fmt.Sprintf("subject %q", a.subject))
 	if err != nil {
-		return fmt.Errorf("query anomalies of subject %q: %w", a.subject, err)
+		return err
 	}
 	keep(found)
 	for _, jti := range a.tokens[:min(len(a.tokens), a.opts.MaxTokens)] {
-		found, err := a.db.Anomalies(ctx, store.AnomalyQuery{TokenID: jti, Since: a.since, Until: a.until})
+		found, err := a.anomaliesOf(ctx, store.AnomalyQuery{TokenID: jti}, fmt.Sprintf("token %q", jti))
 		if err != nil {
-			return fmt.Errorf("query anomalies of token %q: %w", jti, err)
+			return err
 		}
 		keep(found)
 	}
@@ -322,9 +337,9 @@ func (a *analysis) loadNetworks(ctx context.Context) error {
 
 		// Network rules, such as a burst of forged tokens, and anomalies
 		// of other subjects' tokens from the same network.
-		found, err := a.db.Anomalies(ctx, store.AnomalyQuery{Network: ns.prefix, Since: a.since, Until: a.until, MinSeverity: a.opts.MinSeverity})
+		found, err := a.anomaliesOf(ctx, store.AnomalyQuery{Network: ns.prefix, MinSeverity: a.opts.MinSeverity}, "network "+ns.prefix.String())
 		if err != nil {
-			return fmt.Errorf("query anomalies of network %s: %w", ns.prefix, err)
+			return err
 		}
 		for _, an := range found {
 			a.anomalies[an.ID] = an

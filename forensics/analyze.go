@@ -33,8 +33,9 @@ type IncidentQuery struct {
 type IncidentOptions struct {
 	Now time.Time // report time; zero means time.Now()
 
-	// MaxTimeline bounds the timeline and each query that fills it, so
-	// that a busy network cannot exhaust memory; 0 means 5,000.
+	// MaxTimeline bounds the timeline and each query of events or
+	// anomalies, so that a busy network cannot exhaust memory; 0 means
+	// 5,000.
 	MaxTimeline int
 
 	MaxTokens   int            // tokens whose own events and lineage are loaded; 0 means 500

@@ -520,3 +520,13 @@ func TestAnalyzeIncidentHistoryError(t *testing.T) {
 		t.Errorf("AnalyzeIncident error = %v, want one wrapping %v", err, errHistory)
 	}
 }
+
+func TestAnalyzeIncidentAnomalyBound(t *testing.T) {
+	r := analyzeStory(t, forensics.IncidentOptions{MaxTimeline: 2})
+	if !slices.ContainsFunc(r.Notes, func(n string) bool { return strings.Contains(n, `subject "alice" has more than 2 anomalies`) }) {
+		t.Errorf("notes = %q, want one saying alice's anomalies were cut at 2", r.Notes)
+	}
+	if len(r.Timeline) != 2 {
+		t.Errorf("timeline has %d events, want 2", len(r.Timeline))
+	}
+}
