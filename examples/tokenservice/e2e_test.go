@@ -100,11 +100,15 @@ func TestIncidentReplayRevoke(t *testing.T) {
 		if err := json.Unmarshal([]byte(out), &found); err != nil {
 			t.Fatalf("tokentrail anomalies --json: %v\n%s", err, redacted(out))
 		}
-		return slices.ContainsFunc(found, func(a audit.Anomaly) bool { return a.Rule == "concurrent_use" })
+		return hasRule(found, "concurrent_use") && hasRule(found, "user_agent_change")
 	})
 	for _, a := range found {
 		if a.TokenID != jti || a.Subject != "alice" {
 			t.Errorf("anomaly %s names token %s of %q, want %s of alice", a.Rule, a.TokenID, a.Subject, jti)
+		}
+		// The change of client is proven by the replay's own request.
+		if a.Rule == "user_agent_change" && a.IP.String() != attackIP {
+			t.Errorf("user_agent_change names address %s, want the replay's %s", a.IP, attackIP)
 		}
 	}
 
@@ -554,6 +558,10 @@ func tokenID(t *testing.T, token string) string {
 		t.Fatal("the token has no jti")
 	}
 	return id
+}
+
+func hasRule(list []audit.Anomaly, rule string) bool {
+	return slices.ContainsFunc(list, func(a audit.Anomaly) bool { return a.Rule == rule })
 }
 
 func counted(list []forensics.Count) []string {

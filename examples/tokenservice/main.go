@@ -27,6 +27,8 @@ import (
 	"time"
 
 	"github.com/tokentrail/tokentrail"
+	"github.com/tokentrail/tokentrail/detect"
+	"github.com/tokentrail/tokentrail/enrich"
 	"github.com/tokentrail/tokentrail/httpmw"
 	"github.com/tokentrail/tokentrail/recorder"
 	"github.com/tokentrail/tokentrail/revocation"
@@ -116,9 +118,23 @@ func run(ctx context.Context, cfg config, ln net.Listener) error {
 		return err
 	}
 
+	// The enricher finds the user-agent family that user_agent_change
+	// compares; a zero tokentrail.Config has none, so that rule would stay
+	// silent. Pass GeoIP databases and threat-intel lists in its Config to
+	// feed the other rules.
+	enricher, err := enrich.New(ctx, enrich.Config{Logger: logger})
+	if err != nil {
+		return fmt.Errorf("start the enricher: %w", err)
+	}
+	defer func() {
+		// It reads no files here, so closing only stops its goroutine.
+		_ = enricher.Close()
+	}()
+
 	trail, err := tokentrail.Open(ctx, tokentrail.Config{
 		DBPath:   cfg.dbPath,
 		Recorder: recorder.Options{Logger: logger, FlushInterval: cfg.flushInterval},
+		Detect:   detect.Config{UserAgents: enricher, IPLists: enricher},
 	})
 	if err != nil {
 		return fmt.Errorf("open the trail: %w", err)
