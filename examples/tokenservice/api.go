@@ -24,7 +24,7 @@ import (
 //
 //	authenticate -> mw (record, enforce revocations) -> require scope -> handler
 //
-// authenticate does not answer a bad token itself; it leaves the error in
+// authenticate does not reject a bad token itself. It leaves the error in
 // the context for require, so that mw records the 401 as a rejection.
 func (s *service) routes(mw func(http.Handler) http.Handler) http.Handler {
 	protected := func(scope string, h http.HandlerFunc) http.Handler {
@@ -39,7 +39,8 @@ func (s *service) routes(mw func(http.Handler) http.Handler) http.Handler {
 	return mux
 }
 
-// authResult is what authenticate leaves in a request's context.
+// authResult holds the verified claims, or the verification error, that
+// authenticate puts in a request's context.
 type authResult struct {
 	claims *tokenClaims
 	err    error
@@ -87,9 +88,9 @@ func (s *service) claims(r *http.Request) (httpmw.Claims, bool) {
 	}, true
 }
 
-// require answers 401 to a request without a valid token and 403 to one
-// whose token lacks scope (empty: any valid token), with the RFC 6750
-// challenge, and otherwise runs h.
+// require responds 401 to a request without a valid token and 403 to one
+// whose token lacks scope, with the RFC 6750 challenge, and otherwise runs
+// h. An empty scope accepts any valid token.
 func (s *service) require(scope string, h http.HandlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		auth, ok := r.Context().Value(authKey{}).(authResult)
@@ -147,7 +148,7 @@ func rejectReason(err error) audit.RejectReason {
 	}
 }
 
-// demoOrders are the orders every user sees.
+// demoOrders are the orders returned to every user.
 var demoOrders = []map[string]any{
 	{"id": 1001, "item": "tea", "quantity": 2},
 	{"id": 1002, "item": "biscuits", "quantity": 1},

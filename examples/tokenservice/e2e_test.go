@@ -32,11 +32,11 @@ import (
 // The clients of the tests. The addresses are public-looking, because the
 // detection rules skip the documentation ranges for some verdicts.
 const (
-	victimIP  = "81.2.69.142"
-	victimUA  = "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0"
-	attackIP  = "45.33.32.156"
-	attackUA  = "curl/8.5.0"
-	revokedWA = `Bearer error="invalid_token", error_description="The access token has been revoked"`
+	victimIP         = "81.2.69.142"
+	victimUA         = "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0"
+	attackIP         = "45.33.32.156"
+	attackUA         = "curl/8.5.0"
+	revokedChallenge = `Bearer error="invalid_token", error_description="The access token has been revoked"`
 )
 
 // hangGuard bounds every wait for something asynchronous (a flush, a poll
@@ -44,7 +44,7 @@ const (
 // test asserts on how long a wait took.
 const hangGuard = 20 * time.Second
 
-// cliPath is the tokentrail CLI that TestMain builds; empty under -short.
+// cliPath is the tokentrail CLI that TestMain builds. It is empty under -short.
 var cliPath string
 
 func TestMain(m *testing.M) {
@@ -70,11 +70,11 @@ func runTests(m *testing.M) int {
 	return m.Run()
 }
 
-// TestIncidentReplayRevoke plays the incident of README.md over real HTTP:
-// a user signs in and works from network A, a copy of the access token is
-// replayed with curl from network B while the user goes on, detection
-// flags the token, the responder investigates it and revokes it with the
-// CLI, and the revoked token gets 401 while the user's next token works.
+// TestIncidentReplayRevoke plays the incident of README.md over real HTTP.
+// A user signs in and works from network A, and a copy of the access token
+// is replayed with curl from network B while the user goes on. Detection
+// flags the token, and the responder investigates and revokes it with the
+// CLI. The revoked token then gets 401 while the user's next token works.
 func TestIncidentReplayRevoke(t *testing.T) {
 	if cliPath == "" {
 		t.Skip("runs the tokentrail CLI, which -short does not build")
@@ -129,8 +129,8 @@ func TestIncidentReplayRevoke(t *testing.T) {
 		t.Errorf("investigate creation = %+v, want issued to %s", report.Created, victimIP)
 	}
 
-	// NOTE: the incident step (forensics.AnalyzeIncident, tokentrail
-	// incident) is not on main yet, so its report is not checked here.
+	// NOTE: no incident analysis exists yet (forensics.AnalyzeIncident, a
+	// tokentrail incident command), so no incident report is checked here.
 
 	out = svc.cli(t, "revoke", "--jti", jti, "--actor", "oncall@example.com", "--reason", "replayed from "+attackIP)
 	if !strings.Contains(out, "revoked token "+jti) {
@@ -144,8 +144,8 @@ func TestIncidentReplayRevoke(t *testing.T) {
 		status, header, _ = svc.get(t, "/api/orders", pair.AccessToken, attackIP, attackUA)
 		return status == http.StatusUnauthorized
 	})
-	if got := header.Get("WWW-Authenticate"); got != revokedWA {
-		t.Errorf("WWW-Authenticate of the revoked token = %q, want %q", got, revokedWA)
+	if got := header.Get("WWW-Authenticate"); got != revokedChallenge {
+		t.Errorf("WWW-Authenticate of the revoked token = %q, want %q", got, revokedChallenge)
 	}
 	if status, _, _ := svc.get(t, "/api/orders", pair.AccessToken, victimIP, victimUA); status != http.StatusUnauthorized {
 		t.Errorf("GET /api/orders with the revoked token from the owner's network = %d, want 401", status)
@@ -194,8 +194,8 @@ func TestRefreshReuseRevokesFamily(t *testing.T) {
 	// The family revocation is applied at once by the service that decided it.
 	if status, header, _ := svc.get(t, "/api/orders", second.AccessToken, victimIP, victimUA); status != http.StatusUnauthorized {
 		t.Errorf("GET /api/orders with a token of the revoked family = %d, want 401", status)
-	} else if got := header.Get("WWW-Authenticate"); got != revokedWA {
-		t.Errorf("WWW-Authenticate in the revoked family = %q, want %q", got, revokedWA)
+	} else if got := header.Get("WWW-Authenticate"); got != revokedChallenge {
+		t.Errorf("WWW-Authenticate in the revoked family = %q, want %q", got, revokedChallenge)
 	}
 	status, body = svc.postForm(t, "/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {second.RefreshToken}}, victimIP, victimUA)
 	if status != http.StatusBadRequest {
@@ -530,7 +530,7 @@ func (s *testService) assertNoRawTokens(t *testing.T, tokens ...string) {
 	}
 }
 
-// waitFor polls cond until it is true; hangGuard only stops a hang.
+// waitFor polls cond until it is true. The hangGuard deadline only stops a hang.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(hangGuard)

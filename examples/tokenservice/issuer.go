@@ -156,6 +156,8 @@ func (s *service) token(w http.ResponseWriter, r *http.Request) {
 			s.logger.Error("token request failed", slog.Any("error", err))
 			ge = &grantError{http.StatusInternalServerError, "server_error", "the token could not be issued"}
 		}
+		s.logger.Info("token request rejected", slog.String("grant_type", r.PostForm.Get("grant_type")),
+			slog.String("error", ge.code), slog.String("ip", s.clientAddr(r).String()))
 		if ge.status == http.StatusUnauthorized {
 			w.Header().Set("WWW-Authenticate", `Basic realm="tokenservice"`)
 		}
@@ -298,7 +300,7 @@ func (s *service) record(e audit.Event) {
 		s.logger.Error("revocation not recorded: the recorder dropped it", slog.String("event_id", e.ID))
 	}
 	if err := s.revoked.Add(e); err != nil {
-		s.logger.Error("apply the revocation", slog.String("event_id", e.ID), slog.Any("error", err))
+		s.logger.Error("applying the revocation failed", slog.String("event_id", e.ID), slog.Any("error", err))
 	}
 }
 

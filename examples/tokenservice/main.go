@@ -35,7 +35,7 @@ import (
 	"github.com/tokentrail/tokentrail/store/sqlite"
 )
 
-// config is what the flags set. The zero value of each duration means the
+// config holds the settings of the flags. A zero duration means the
 // default of the package it configures.
 type config struct {
 	dbPath         string
@@ -119,7 +119,7 @@ func run(ctx context.Context, cfg config, ln net.Listener) error {
 	}
 
 	// The enricher finds the user-agent family that user_agent_change
-	// compares; a zero tokentrail.Config has none, so that rule would stay
+	// compares. A zero tokentrail.Config has none, so that rule would stay
 	// silent. Pass GeoIP databases and threat-intel lists in its Config to
 	// feed the other rules.
 	enricher, err := enrich.New(ctx, enrich.Config{Logger: logger})
@@ -145,7 +145,7 @@ func run(ctx context.Context, cfg config, ln net.Listener) error {
 		closeCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		if err := trail.Close(closeCtx); err != nil {
-			logger.Error("close the trail", slog.Any("error", err))
+			logger.Error("closing the trail failed", slog.Any("error", err))
 		}
 	}()
 
@@ -185,8 +185,8 @@ func run(ctx context.Context, cfg config, ln net.Listener) error {
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
 
-	// The refresher runs until serving ends; run waits for it before the
-	// store it reads is closed.
+	// The refresher runs until serving ends, and run waits for it before
+	// the store it reads is closed.
 	refreshCtx, stopRefresh := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	wg.Go(func() { _ = refresher.Run(refreshCtx) })
