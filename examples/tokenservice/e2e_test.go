@@ -129,8 +129,35 @@ func TestIncidentReplayRevoke(t *testing.T) {
 		t.Errorf("investigate creation = %+v, want issued to %s", report.Created, victimIP)
 	}
 
-	// NOTE: no incident analysis exists yet (forensics.AnalyzeIncident, a
-	// tokentrail incident command), so no incident report is checked here.
+	// The incident analysis names the replayed token and the network of
+	// the replay, and its plan revokes the token.
+	// NOTE: the CLI has no incident command yet, so the analysis runs
+	// through forensics.AnalyzeIncident on the same file.
+	incident, err := forensics.AnalyzeIncident(context.Background(), svc.store(t),
+		forensics.IncidentQuery{Subject: "alice", At: found[0].Time, Window: time.Hour},
+		forensics.IncidentOptions{DB: svc.dbPath, Actor: "oncall@example.com"})
+	if err != nil {
+		t.Fatalf("AnalyzeIncident = %v", err)
+	}
+	if !slices.ContainsFunc(incident.Suspicious.Tokens, func(s forensics.SuspiciousToken) bool { return s.TokenID == jti }) {
+		t.Errorf("incident suspicious tokens = %+v, want %s", incident.Suspicious.Tokens, jti)
+	}
+	var suspiciousNetworks []string
+	for _, n := range incident.Suspicious.Networks {
+		suspiciousNetworks = append(suspiciousNetworks, n.Network)
+	}
+	if !slices.Contains(suspiciousNetworks, "45.33.32.0/24") || slices.Contains(suspiciousNetworks, "81.2.69.0/24") {
+		t.Errorf("incident suspicious networks = %v, want 45.33.32.0/24 and not the owner's 81.2.69.0/24", suspiciousNetworks)
+	}
+	revokeStep := slices.IndexFunc(incident.Plan, func(step forensics.RemediationStep) bool {
+		return step.Action == forensics.ActionRevokeToken && slices.Contains(step.Targets, jti)
+	})
+	if revokeStep < 0 {
+		t.Fatalf("incident plan = %+v, want a %s step for %s", incident.Plan, forensics.ActionRevokeToken, jti)
+	}
+	if cmd := incident.Plan[revokeStep].Command; !strings.Contains(cmd, "revoke") || !strings.Contains(cmd, jti) {
+		t.Errorf("incident plan command = %q, want a tokentrail revoke of %s", cmd, jti)
+	}
 
 	out = svc.cli(t, "revoke", "--jti", jti, "--actor", "oncall@example.com", "--reason", "replayed from "+attackIP)
 	if !strings.Contains(out, "revoked token "+jti) {
