@@ -19,6 +19,7 @@ import (
 
 	"github.com/tokentrail/tokentrail/audit"
 	"github.com/tokentrail/tokentrail/detect"
+	"github.com/tokentrail/tokentrail/enrich"
 	"github.com/tokentrail/tokentrail/forensics"
 	"github.com/tokentrail/tokentrail/recorder"
 	"github.com/tokentrail/tokentrail/store"
@@ -39,7 +40,9 @@ type Config struct {
 	// Detect sets the thresholds of the detection rules that check each
 	// batch the recorder writes; the zero value means the defaults of
 	// docs/detection.md. Anomalies are stored, logged at warning level and
-	// listed by Trail.Anomalies.
+	// listed by Trail.Anomalies. When Detect.UserAgents is nil, the
+	// user-agent parser of package enrich fills it, so that
+	// user_agent_change and unfamiliar_client see client families.
 	Detect detect.Config
 
 	// DisableDetection turns detection of recorded events off.
@@ -71,7 +74,18 @@ func Open(ctx context.Context, cfg Config) (*Trail, error) {
 	}
 	opts := cfg.Recorder
 	if !cfg.DisableDetection {
-		engine, err := detect.New(cfg.Detect)
+		dc := cfg.Detect
+		if dc.UserAgents == nil {
+			// With no files to load and no reloads, the enricher starts
+			// no goroutine and holds only the parser's cache.
+			parser, err := enrich.New(ctx, enrich.Config{ReloadInterval: -1})
+			if err != nil {
+				db.Close()
+				return nil, fmt.Errorf("tokentrail: %w", err)
+			}
+			dc.UserAgents = parser
+		}
+		engine, err := detect.New(dc)
 		if err != nil {
 			db.Close()
 			return nil, fmt.Errorf("tokentrail: %w", err)

@@ -98,3 +98,35 @@ func TestRecordedUsesAreChecked(t *testing.T) {
 		}
 	}
 }
+
+// TestRecordedClientChangeIsChecked checks that the zero Config parses user
+// agents: a token that goes from a browser to curl raises user_agent_change.
+func TestRecordedClientChangeIsChecked(t *testing.T) {
+	ctx := context.Background()
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	trail, err := tokentrail.Open(ctx, tokentrail.Config{
+		DBPath:   filepath.Join(t.TempDir(), "trail.db"),
+		Recorder: recorder.Options{Logger: quiet},
+	})
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	defer trail.Close(ctx)
+
+	t0 := time.Date(2026, 11, 20, 9, 0, 0, 0, time.UTC)
+	ip := netip.MustParseAddr("81.2.69.142")
+	trail.RecordUsed(audit.Event{Time: t0, TokenID: "jti-3", Subject: "carol", IP: ip,
+		UserAgent: "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"})
+	trail.RecordUsed(audit.Event{Time: t0.Add(time.Minute), TokenID: "jti-3", Subject: "carol", IP: ip, UserAgent: "curl/8.5.0"})
+	if err := trail.Flush(ctx); err != nil {
+		t.Fatalf("Flush: %v", err)
+	}
+
+	found, err := trail.Anomalies(ctx, store.AnomalyQuery{TokenID: "jti-3"})
+	if err != nil {
+		t.Fatalf("Anomalies: %v", err)
+	}
+	if len(found) != 1 || found[0].Rule != "user_agent_change" {
+		t.Errorf("anomalies = %+v, want one user_agent_change", found)
+	}
+}
