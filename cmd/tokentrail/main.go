@@ -69,6 +69,8 @@ SHA-256 fingerprint of the token.`,
 		newDetectCommand(&g),
 		newPatternsCommand(&g),
 		newRevokeCommand(&g),
+		newIncidentCommand(&g),
+		newRelatedCommand(&g),
 		newDemoCommand(),
 		newSimulateCommand(),
 	)

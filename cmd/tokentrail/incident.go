@@ -1,0 +1,200 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/tokentrail/tokentrail/audit"
+	"github.com/tokentrail/tokentrail/forensics"
+)
+
+// reportStamp is the layout in which the text reports print times. Flags
+// accept it besides RFC 3339, so that a time can be pasted from a report.
+const reportStamp = "2006-01-02 15:04:05Z"
+
+type incidentFlags struct {
+	subject     string
+	at          string
+	window      time.Duration
+	format      string
+	out         string
+	rules       string
+	enrich      string
+	maxTimeline int
+	actor       string
+}
+
+// incidentFormats are the values of --format, the first the default.
+var incidentFormats = []string{"text", "json", "markdown", "html"}
+
+func newIncidentCommand(g *globalFlags) *cobra.Command {
+	var f incidentFlags
+	cmd := &cobra.Command{
+		Use:   "incident --subject S --at TIME [--window 24h] [--format text|json|markdown|html]",
+		Short: "Analyze an incident around one subject and plan its remediation",
+		Long: `Incident reconstructs what happened around one subject (the sub of a user or
+service account) within --window before and after --at: which tokens and
+networks are suspicious, what those networks reached, how long they held
+working tokens, and a ranked remediation plan whose commands can be pasted
+into a shell.
+
+A suspicious network is the /24 (IPv4) or /64 (IPv6) of an address that an
+anomaly of the subject's tokens names. The anomalies are those stored by
+imports and tokentrail detect, plus what detection finds in the subject's
+events now, with the thresholds of --rules and the data of --enrich.
+
+Formats:
+  text      a one-screen summary, the plan, then the timeline (default)
+  markdown  the same, for a ticket
+  json      the forensics.IncidentReport (docs/report-json.md)
+  html      one self-contained file with a timeline chart, which prints
+            well; it fetches nothing from the network
+
+The report never holds a raw token, only jti values and fingerprints.`,
+		Example: `  tokentrail incident --subject alice --at 2026-11-20T09:30:00Z
+  tokentrail incident --subject alice --at "2026-11-20 09:30:00Z" --window 2h --format html --out incident.html
+  tokentrail incident --subject alice --at 2026-11-20T09:30:00Z --format json | jq '.plan[].command'`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			db := ""
+			if fl := cmd.Flag("db"); fl != nil && fl.Changed {
+				db = g.db
+			}
+			return runIncident(cmd.Context(), cmd.OutOrStdout(), g.db, db, f, time.Now())
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&f.subject, "subject", "", "the subject (sub) whose tokens the incident concerns (required)")
+	fl.StringVar(&f.at, "at", "", "the time of the incident, RFC 3339 or as reports print it (2026-11-20 09:30:00Z) (required)")
+	fl.DurationVar(&f.window, "window", forensics.DefaultIncidentWindow, "how far before and after --at to read events, such as 2h or 90m")
+	fl.StringVar(&f.format, "format", "text", "output format: "+strings.Join(incidentFormats, ", "))
+	fl.StringVar(&f.out, "out", "", "write the report to this file instead of standard output")
+	fl.StringVar(&f.rules, "rules", "", "YAML file of detection thresholds (default: the built-in rules at their defaults; see docs/detection.md)")
+	fl.StringVar(&f.enrich, "enrich", "", "YAML file naming GeoIP/ASN .mmdb files and threat-intel lists for detection (see docs/detection.md)")
+	fl.IntVar(&f.maxTimeline, "max-timeline", 0, "at most this many timeline events, and events read by each query (0: 5000)")
+	fl.StringVar(&f.actor, "actor", "", "the --actor of the plan's revoke commands, such as your e-mail address (default: incident-response)")
+	return cmd
+}
+
+// runIncident analyzes the incident in the store at dbPath and writes the
+// report. planDB is the --db value that the plan's commands carry, empty
+// when the store is the default one.
+func runIncident(ctx context.Context, stdout io.Writer, dbPath, planDB string, f incidentFlags, now time.Time) error {
+	if strings.TrimSpace(f.subject) == "" {
+		return errors.New("missing --subject: name the subject (sub claim) of the user or service account, such as --subject alice")
+	}
+	if f.at == "" {
+		return errors.New("missing --at: give the time of the incident, such as --at 2026-11-20T09:30:00Z")
+	}
+	at, err := parseReportTime("--at", f.at)
+	if err != nil {
+		return err
+	}
+	if f.window <= 0 {
+		return fmt.Errorf("invalid --window %s: want a positive duration such as 24h or 90m", f.window)
+	}
+	if f.maxTimeline < 0 {
+		return fmt.Errorf("invalid --max-timeline %d: want 0 for the default of 5000, or more", f.maxTimeline)
+	}
+	write, err := incidentWriter(f.format)
+	if err != nil {
+		return err
+	}
+
+	detection, err := loadDetectConfig(f.rules)
+	if err != nil {
+		return err
+	}
+	enricher, err := openEnricher(ctx, f.enrich)
+	if err != nil {
+		return err
+	}
+	defer enricher.Close()
+	detection.UserAgents = enricher
+	detection.IPLists = enricher
+
+	// An analysis must not create an empty store where the user mistyped
+	// the path.
+	if _, err := os.Stat(dbPath); errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("no store at %s: import logs first (tokentrail --db %s import FILE), or name the store with --db or TOKENTRAIL_DB", dbPath, dbPath)
+	}
+	db, err := openStoreReadOnly(ctx, dbPath)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+
+	report, err := forensics.AnalyzeIncident(ctx, db, forensics.IncidentQuery{Subject: f.subject, At: at, Window: f.window},
+		forensics.IncidentOptions{
+			Now: now, MaxTimeline: f.maxTimeline, Actor: f.actor, DB: planDB,
+			Detect: enrichedDetector(detection, enricher),
+		})
+	if errors.Is(err, forensics.ErrSubjectNotFound) {
+		return fmt.Errorf("no event of subject %q in %s between %s and %s: check the subject, or widen --window or move --at",
+			f.subject, dbPath, stamp(at.Add(-f.window)), stamp(at.Add(f.window)))
+	}
+	if err != nil {
+		return fmt.Errorf("analyze the incident of %q: %w", f.subject, err)
+	}
+
+	// Values copied from logs, such as a path with an access_token
+	// parameter, could carry a raw token that the import did not catch, so
+	// the whole output passes through the redaction once more.
+	var buf bytes.Buffer
+	if err := write(&buf, report); err != nil {
+		return fmt.Errorf("render the %s report: %w", f.format, err)
+	}
+	out := audit.RedactTokens(buf.String())
+
+	if f.out == "" {
+		_, err := io.WriteString(stdout, out)
+		return err
+	}
+	if err := os.WriteFile(f.out, []byte(out), 0o600); err != nil {
+		return fmt.Errorf("write --out: %w", err)
+	}
+	fmt.Fprintf(stdout, "wrote the %s report of %q to %s (%d plan steps, %d timeline events)\n",
+		f.format, f.subject, f.out, len(report.Plan), len(report.Timeline))
+	return nil
+}
+
+// incidentWriter returns the renderer of a --format value.
+func incidentWriter(format string) (func(io.Writer, *forensics.IncidentReport) error, error) {
+	switch strings.ToLower(format) {
+	case "text":
+		return writeIncidentText, nil
+	case "markdown", "md":
+		return writeIncidentMarkdown, nil
+	case "html":
+		return writeIncidentHTML, nil
+	case "json":
+		return func(w io.Writer, r *forensics.IncidentReport) error {
+			enc := json.NewEncoder(w)
+			enc.SetIndent("", "  ")
+			return enc.Encode(r)
+		}, nil
+	}
+	return nil, fmt.Errorf("invalid --format %q: want one of %s", format, strings.Join(incidentFormats, ", "))
+}
+
+// parseReportTime reads a time flag given in RFC 3339 or in the layout the
+// text reports print.
+func parseReportTime(flag, value string) (time.Time, error) {
+	value = strings.TrimSpace(value)
+	for _, layout := range []string{time.RFC3339, reportStamp} {
+		if t, err := time.Parse(layout, value); err == nil {
+			return t.UTC(), nil
+		}
+	}
+	return time.Time{}, fmt.Errorf("invalid %s %q: want an RFC 3339 time such as 2026-11-20T10:00:00Z, or 2026-11-20 10:00:00Z as reports print it", flag, value)
+}

@@ -1,0 +1,396 @@
+package main
+
+import (
+	"cmp"
+	"fmt"
+	"io"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/tokentrail/tokentrail/audit"
+	"github.com/tokentrail/tokentrail/forensics"
+)
+
+// incidentHead and incidentTail bound the timeline events that the text and
+// Markdown reports list, so that the plan stays on the first screen of a
+// ticket; the JSON and HTML reports have more.
+const (
+	incidentHead = 40
+	incidentTail = 10
+)
+
+// summaryItem is one line of a report's summary: a label and its values.
+type summaryItem struct {
+	label  string
+	values []string
+}
+
+// incidentSummary returns what a responder reads first: the suspicious
+// tokens and networks, the exposure, the other subjects reached, and what
+// was requested or refused.
+func incidentSummary(r *forensics.IncidentReport) []summaryItem {
+	var tokens []string
+	for _, t := range r.Suspicious.Tokens {
+		s := t.TokenID
+		if t.Subject != "" && t.Subject != r.Subject {
+			s += " of " + t.Subject
+		}
+		s += " (" + strings.Join(t.Rules, ", ")
+		if t.MaxSeverity != 0 {
+			s += "; " + t.MaxSeverity.String()
+		}
+		tokens = append(tokens, s+")")
+	}
+
+	var networks []string
+	for _, n := range r.Suspicious.Networks {
+		s := n.Network + ": " + strings.Join(n.Addresses, ", ")
+		if who := networkOwner(n); who != "" {
+			s += " (" + who + ")"
+		}
+		s += fmt.Sprintf(", %s", counted(n.Events, "event", "events"))
+		if n.Truncated {
+			s += " or more"
+		}
+		if !n.First.IsZero() {
+			s += fmt.Sprintf(" from %s to %s", stamp(n.First), stamp(n.Last))
+		}
+		s += ", rules " + strings.Join(n.Rules, ", ")
+		networks = append(networks, s)
+	}
+
+	x := r.Impact.Exposure
+	exposure := "none: no token was accepted from a suspicious network"
+	if !x.Start.IsZero() {
+		state := "closed"
+		if x.Open {
+			state = "OPEN"
+		}
+		exposure = fmt.Sprintf("%s to %s, %s: %s", stamp(x.Start), stamp(x.End), state, x.Reason)
+	} else if x.Reason != "" {
+		exposure = x.Reason
+	}
+
+	var others []string
+	for _, s := range r.Impact.Subjects {
+		if s.Other {
+			others = append(others, fmt.Sprintf("%s (tokens %s)", s.Subject, strings.Join(s.Tokens, ", ")))
+		}
+	}
+
+	var impacted []string
+	for _, t := range r.Impact.Tokens {
+		s := fmt.Sprintf("%s: %s accepted from %s to %s", t.TokenID, counted(t.Uses, "use", "uses"), stamp(t.First), stamp(t.Last))
+		if !t.Revoked.IsZero() {
+			s += ", revoked " + stamp(t.Revoked)
+		}
+		impacted = append(impacted, s)
+	}
+
+	var rejected []string
+	for _, reason := range sortedKeys(r.Impact.Rejected) {
+		rejected = append(rejected, fmt.Sprintf("%s (%d)", reason, r.Impact.Rejected[reason]))
+	}
+
+	return []summaryItem{
+		{"suspicious tokens", orList(tokens, "none: no anomaly names a token of this subject")},
+		{"suspicious networks", orList(networks, "none")},
+		{"exposure", []string{exposure}},
+		{"tokens accepted", orList(impacted, "none from a suspicious network")},
+		{"other subjects", orList(others, "none reached")},
+		{"paths requested", orList([]string{counts(r.Impact.Paths, 8)}, "none")},
+		{"refused", orList(rejected, "none")},
+	}
+}
+
+// networkOwner returns "AS64500 Example Org, NL" for a network, or "".
+func networkOwner(n forensics.SuspiciousNetwork) string {
+	var parts []string
+	if n.ASN != 0 {
+		parts = append(parts, strings.TrimSpace(fmt.Sprintf("AS%d %s", n.ASN, n.Org)))
+	} else if n.Org != "" {
+		parts = append(parts, n.Org)
+	}
+	if n.Country != "" {
+		parts = append(parts, n.Country)
+	}
+	return strings.Join(parts, ", ")
+}
+
+func orList(list []string, none string) []string {
+	var kept []string
+	for _, s := range list {
+		if s != "" {
+			kept = append(kept, s)
+		}
+	}
+	if len(kept) == 0 {
+		return []string{none}
+	}
+	return kept
+}
+
+// timelineRows returns the indexes of the timeline events that the text
+// and Markdown reports list, and the index of the first event after the
+// cut (-1 for none).
+func timelineRows(n int) (rows []int, cut int) {
+	if n <= incidentHead+incidentTail {
+		rows = make([]int, n)
+		for i := range rows {
+			rows[i] = i
+		}
+		return rows, -1
+	}
+	for i := range incidentHead {
+		rows = append(rows, i)
+	}
+	for i := n - incidentTail; i < n; i++ {
+		rows = append(rows, i)
+	}
+	return rows, n - incidentTail
+}
+
+// entryRequest returns what an event asked or why it was refused or
+// revoked, in a few words.
+func entryRequest(e forensics.TimelineEntry) string {
+	s := strings.TrimSpace(e.Method + " " + e.Path)
+	switch {
+	case e.RejectReason != "":
+		s = strings.TrimSpace(s + " refused: " + string(e.RejectReason))
+	case e.Kind == audit.KindRevoked:
+		s = "by " + orNone(e.Actor, "unknown actor")
+		if e.Reason != "" {
+			s += ": " + e.Reason
+		}
+	}
+	return s
+}
+
+// entryMarks returns the rules of the anomalies whose evidence holds the
+// event.
+func entryMarks(e forensics.TimelineEntry) string {
+	var rules []string
+	for _, m := range e.Anomalies {
+		rules = append(rules, m.Rule)
+	}
+	return strings.Join(rules, ", ")
+}
+
+// writeIncidentText prints an incident report for a terminal: the
+// summary, the plan with one command a line, then the timeline.
+func writeIncidentText(w io.Writer, r *forensics.IncidentReport) error {
+	p := &printer{w: w}
+
+	p.line("Incident of %s at %s", r.Subject, stamp(r.At))
+	p.line("  window       %s to %s", stamp(r.Since), stamp(r.Until))
+	p.line("  report time  %s", stamp(r.GeneratedAt))
+	for _, n := range r.Notes {
+		p.line("  NOTE         %s", n)
+	}
+
+	p.section("Summary")
+	t := p.table()
+	for _, item := range incidentSummary(r) {
+		for i, v := range item.values {
+			label := ""
+			if i == 0 {
+				label = item.label
+			}
+			fmt.Fprintf(t, "  %s\t%s\n", label, printable(v))
+		}
+	}
+	t.Flush()
+
+	p.section(fmt.Sprintf("Plan (%s, most urgent first)", counted(len(r.Plan), "step", "steps")))
+	if len(r.Plan) == 0 {
+		p.line("  nothing to do: no anomaly implicates a token or network of this subject in the window")
+	}
+	for _, s := range r.Plan {
+		p.line("  %d. %s %s", s.Rank, s.Action, strings.Join(s.Targets, ", "))
+		p.line("     why: %s", s.Reason)
+		if s.Command != "" {
+			// Alone on its line, so that it can be copied and pasted.
+			p.line("     %s", s.Command)
+		}
+		if s.Manual != "" {
+			p.line("     manual: %s", s.Manual)
+		}
+	}
+
+	if len(r.Patterns) > 0 {
+		p.section("Patterns")
+		for _, pt := range r.Patterns {
+			p.line("  %s: %s", pt.Name, pt.Description)
+		}
+	}
+
+	p.section("Anomalies")
+	if len(r.Anomalies) == 0 {
+		p.line("  none")
+	}
+	for _, a := range r.Anomalies {
+		p.line("  %s  %-8s %s, token %s: %s", stamp(a.Time), a.Severity, a.Rule, orNone(a.TokenID, "-"), a.Summary)
+	}
+
+	p.section(fmt.Sprintf("Timeline (%s)", counted(len(r.Timeline), "event", "events")))
+	if r.Truncated {
+		p.line("  the analysis found more events than --max-timeline keeps; the notes above say which were kept")
+	}
+	rows, cut := timelineRows(len(r.Timeline))
+	t = p.table()
+	fmt.Fprintln(t, "  TIME\tKIND\tTOKEN\tADDRESS\t\tREQUEST\tSTATUS\tANOMALIES")
+	for _, i := range rows {
+		if i == cut {
+			fmt.Fprintf(t, "  ...\t\t\t\t\t%d more events (--format json or html lists them)\t\t\n", len(r.Timeline)-incidentHead-incidentTail)
+		}
+		e := r.Timeline[i]
+		flag := ""
+		if e.FromSuspiciousNetwork {
+			flag = "SUSPICIOUS"
+		}
+		status := ""
+		if e.Status != 0 {
+			status = strconv.Itoa(e.Status)
+		}
+		fmt.Fprintf(t, "  %s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", stamp(e.Time), e.Kind,
+			orNone(printable(shorten(e.TokenID, 36)), "-"), orNone(addrString(e.IP.String(), e.IP.IsValid()), "-"), flag,
+			orNone(printable(shorten(entryRequest(e), 48)), "-"), orNone(status, "-"), orNone(entryMarks(e), "-"))
+	}
+	t.Flush()
+	return p.err
+}
+
+// writeIncidentMarkdown prints an incident report for a ticket, in the
+// order of the text report.
+func writeIncidentMarkdown(w io.Writer, r *forensics.IncidentReport) error {
+	p := &printer{w: w}
+
+	p.line("# Incident of %s at %s", mdText(r.Subject), stamp(r.At))
+	p.line("")
+	p.line("Window %s to %s; report time %s.", stamp(r.Since), stamp(r.Until), stamp(r.GeneratedAt))
+	for _, n := range r.Notes {
+		p.line("")
+		p.line("> **Note:** %s", mdText(n))
+	}
+
+	p.line("\n## Summary\n")
+	for _, item := range incidentSummary(r) {
+		if len(item.values) == 1 {
+			p.line("- **%s:** %s", item.label, mdText(item.values[0]))
+			continue
+		}
+		p.line("- **%s:**", item.label)
+		for _, v := range item.values {
+			p.line("  - %s", mdText(v))
+		}
+	}
+
+	p.line("\n## Plan\n")
+	if len(r.Plan) == 0 {
+		p.line("Nothing to do: no anomaly implicates a token or network of this subject in the window.")
+	}
+	for _, s := range r.Plan {
+		p.line("%d. **%s** %s  ", s.Rank, s.Action, mdText(strings.Join(s.Targets, ", ")))
+		p.line("   %s", mdText(s.Reason))
+		if s.Command != "" {
+			fence := mdFence(s.Command)
+			p.line("")
+			p.line("   %ssh", fence)
+			p.line("   %s", s.Command)
+			p.line("   %s", fence)
+		}
+		if s.Manual != "" {
+			p.line("")
+			p.line("   %s", mdText(s.Manual))
+		}
+		p.line("")
+	}
+
+	if len(r.Patterns) > 0 {
+		p.line("## Patterns\n")
+		for _, pt := range r.Patterns {
+			p.line("- `%s`: %s", pt.Name, mdText(pt.Description))
+		}
+		p.line("")
+	}
+
+	p.line("## Anomalies\n")
+	if len(r.Anomalies) == 0 {
+		p.line("None.")
+	} else {
+		p.line("| time | severity | rule | token | summary |")
+		p.line("|---|---|---|---|---|")
+		for _, a := range r.Anomalies {
+			p.line("| %s | %s | %s | %s | %s |", stamp(a.Time), a.Severity, a.Rule, mdCell(orNone(a.TokenID, "-")), mdCell(a.Summary))
+		}
+	}
+
+	p.line("\n## Timeline (%s)\n", counted(len(r.Timeline), "event", "events"))
+	if r.Truncated {
+		p.line("The analysis found more events than it keeps; the notes above say which were kept.\n")
+	}
+	p.line("| time | kind | token | address | suspicious | request | status | anomalies |")
+	p.line("|---|---|---|---|---|---|---|---|")
+	rows, cut := timelineRows(len(r.Timeline))
+	for _, i := range rows {
+		if i == cut {
+			p.line("| … | | | | | %d more events (the JSON and HTML reports list them) | | |", len(r.Timeline)-incidentHead-incidentTail)
+		}
+		e := r.Timeline[i]
+		suspicious := ""
+		if e.FromSuspiciousNetwork {
+			suspicious = "yes"
+		}
+		status := ""
+		if e.Status != 0 {
+			status = strconv.Itoa(e.Status)
+		}
+		p.line("| %s | %s | %s | %s | %s | %s | %s | %s |", stamp(e.Time), e.Kind, mdCell(e.TokenID),
+			addrString(e.IP.String(), e.IP.IsValid()), suspicious, mdCell(shorten(entryRequest(e), 60)), status, mdCell(entryMarks(e)))
+	}
+	return p.err
+}
+
+// mdText escapes the characters that Markdown would read as formatting or
+// HTML in text copied from logs.
+func mdText(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		if strings.ContainsRune("\\`*_{}[]<>#|!~", r) {
+			b.WriteByte('\\')
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+// mdCell escapes s for a table cell, which must stay on one line.
+func mdCell(s string) string {
+	return mdText(strings.NewReplacer("\r", " ", "\n", " ").Replace(s))
+}
+
+// mdFence returns a code fence longer than any run of backticks in s, so
+// that s cannot end the block.
+func mdFence(s string) string {
+	longest, run := 0, 0
+	for _, r := range s {
+		if r == '`' {
+			run++
+			longest = max(longest, run)
+		} else {
+			run = 0
+		}
+	}
+	return strings.Repeat("`", max(3, longest+1))
+}
+
+// sortedKeys returns the keys of m in ascending order.
+func sortedKeys[K cmp.Ordered, V any](m map[K]V) []K {
+	keys := make([]K, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
