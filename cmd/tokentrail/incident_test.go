@@ -1,0 +1,435 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/net/html"
+
+	"github.com/tokentrail/tokentrail/forensics"
+)
+
+// The incident fixture: alice's access token is replayed from
+// 198.51.100.77 by a script while she uses it from her office, and the
+// script then uses bob's token too.
+const (
+	aliceToken    = "tok-alice-1"
+	aliceLater    = "tok-alice-2"
+	bobToken      = "tok-bob-1"
+	attackerIP    = "198.51.100.77"
+	attackerNet   = "198.51.100.0/24"
+	incidentAt    = "2026-11-20T10:01:00Z"
+	incidentMap   = "jti=jti,sub=sub,ip=ip,time=ts,ua=ua,method=method,path=path,status=status,kind=kind"
+	officeAgent   = "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0"
+	attackerAgent = "python-requests/2.31.0"
+)
+
+// incidentLine returns one gateway record of a use at 2026-11-20 clock.
+func incidentLine(tok, sub, ip, agent, clock, path string) string {
+	return fmt.Sprintf(`{"ts":"2026-11-20T%sZ","kind":"used","jti":%q,"sub":%q,"ip":%q,"ua":%q,"method":"GET","path":%q,"status":200}`,
+		clock, tok, sub, ip, agent, path) + "\n"
+}
+
+// issuedLine returns one record of a sign-in that issued tok at 2026-11-20
+// clock. The analysis takes the network of a sign-in as the subject's own.
+func issuedLine(tok, sub, ip, clock string) string {
+	return fmt.Sprintf(`{"ts":"2026-11-20T%sZ","kind":"issued","jti":%q,"sub":%q,"ip":%q}`, clock, tok, sub, ip) + "\n"
+}
+
+// incidentStore imports the fixture into a new SQLite file and returns its
+// path.
+func incidentStore(tb testing.TB) string {
+	tb.Helper()
+	dir := tb.TempDir()
+	var log strings.Builder
+	for _, l := range []string{
+		issuedLine(aliceToken, "alice", "203.0.113.10", "09:59:00"),
+		issuedLine(bobToken, "bob", "192.0.2.20", "09:30:00"),
+		incidentLine(aliceToken, "alice", "203.0.113.10", officeAgent, "10:00:00", "/api/orders"),
+		incidentLine(aliceToken, "alice", attackerIP, attackerAgent, "10:00:10", "/api/export?page=1"),
+		incidentLine(aliceToken, "alice", "203.0.113.10", officeAgent, "10:00:20", "/api/orders"),
+		incidentLine(aliceToken, "alice", attackerIP, attackerAgent, "10:00:30", "/api/export?page=2"),
+		incidentLine(aliceToken, "alice", "203.0.113.10", officeAgent, "10:00:40", "/api/profile"),
+		incidentLine(aliceToken, "alice", attackerIP, attackerAgent, "10:00:50", "/api/export/<script>alert(1)</script>"),
+		incidentLine(bobToken, "bob", attackerIP, attackerAgent, "10:01:30", "/api/export?page=3"),
+		incidentLine(aliceLater, "alice", "203.0.113.10", officeAgent, "11:00:00", "/api/orders"),
+	} {
+		log.WriteString(l)
+	}
+	path := writeFile(tb, dir, "gateway.jsonl", log.String())
+	db := filepath.Join(dir, "events.db")
+	if _, _, err := run(tb, "", "--db", db, "import", "--format", "jsonl", "--map", incidentMap, path); err != nil {
+		tb.Fatalf("import: %v", err)
+	}
+	return db
+}
+
+// incidentOutput runs tokentrail incident on alice's incident.
+func incidentOutput(tb testing.TB, db string, args ...string) string {
+	tb.Helper()
+	stdout, _, err := run(tb, "", append([]string{"--db", db, "incident", "--subject", "alice", "--at", incidentAt, "--window", "2h"}, args...)...)
+	if err != nil {
+		tb.Fatalf("incident %s: %v", strings.Join(args, " "), err)
+	}
+	return stdout
+}
+
+func TestIncidentText(t *testing.T) {
+	db := incidentStore(t)
+	// Through the environment, so that the plan's commands carry no --db.
+	t.Setenv("TOKENTRAIL_DB", db)
+	stdout, _, err := run(t, "", "incident", "--subject", "alice", "--at", "2026-11-20 10:01:00Z", "--window", "2h")
+	if err != nil {
+		t.Fatalf("incident: %v", err)
+	}
+
+	for _, want := range []string{
+		"Incident of alice at 2026-11-20 10:01:00Z",
+		"suspicious tokens    " + aliceToken + " (",
+		"suspicious networks  " + attackerNet + ": " + attackerIP,
+		"other subjects       bob (tokens " + bobToken + ")",
+		"\n     tokentrail revoke --jti " + aliceToken + " --actor incident-response --reason ",
+		"\n     tokentrail revoke --jti " + bobToken + " ",
+		"\n     iptables -I INPUT -s " + attackerNet + " -j DROP\n",
+		"concurrent_use",
+	} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("incident text lacks %q:\n%s", want, stdout)
+		}
+	}
+
+	// The summary and the plan come before the timeline.
+	summary, plan, timeline := strings.Index(stdout, "\nSummary\n"), strings.Index(stdout, "\nPlan ("), strings.Index(stdout, "\nTimeline (")
+	if summary < 0 || plan < summary || timeline < plan {
+		t.Errorf("sections at summary %d, plan %d, timeline %d: want them in that order", summary, plan, timeline)
+	}
+}
+
+func TestIncidentTextCutsTimeline(t *testing.T) {
+	db := incidentStore(t)
+
+	stdout := incidentOutput(t, db, "--max-timeline", "3")
+	if !strings.Contains(stdout, "NOTE         the timeline lists 3 of the") {
+		t.Errorf("incident --max-timeline 3 lacks the note of the cut:\n%s", stdout)
+	}
+	if !strings.Contains(stdout, "Timeline (3 events)") {
+		t.Errorf("incident --max-timeline 3 does not list 3 events:\n%s", stdout)
+	}
+}
+
+func TestIncidentJSON(t *testing.T) {
+	db := incidentStore(t)
+
+	var r forensics.IncidentReport
+	if err := json.Unmarshal([]byte(incidentOutput(t, db, "--format", "json")), &r); err != nil {
+		t.Fatalf("incident --format json does not decode: %v", err)
+	}
+	if r.Subject != "alice" {
+		t.Errorf("subject = %q, want alice", r.Subject)
+	}
+	if len(r.Suspicious.Networks) != 1 || r.Suspicious.Networks[0].Network != attackerNet {
+		t.Errorf("suspicious networks = %+v, want only %s", r.Suspicious.Networks, attackerNet)
+	}
+	if len(r.Plan) == 0 || !strings.Contains(r.Plan[0].Command, attackerNet) {
+		t.Errorf("plan = %+v, want blocking %s first", r.Plan, attackerNet)
+	}
+	if len(r.Timeline) != 9 {
+		t.Errorf("timeline has %d events, want the 9 of alice's tokens and the attacker's network", len(r.Timeline))
+	}
+}
+
+func TestIncidentMarkdown(t *testing.T) {
+	db := incidentStore(t)
+
+	stdout := incidentOutput(t, db, "--format", "markdown")
+	for _, want := range []string{
+		"# Incident of alice at 2026-11-20 10:01:00Z",
+		"## Plan",
+		"   ```sh\n   tokentrail --db " + db + " revoke --jti " + aliceToken,
+		"## Timeline (9 events)",
+		"| time | kind | token |",
+		`\<script\>alert(1)\</script\>`,
+	} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("incident markdown lacks %q:\n%s", want, stdout)
+		}
+	}
+}
+
+func TestIncidentHTML(t *testing.T) {
+	db := incidentStore(t)
+	out := filepath.Join(t.TempDir(), "incident.html")
+
+	stdout := incidentOutput(t, db, "--format", "html", "--out", out)
+	if !strings.Contains(stdout, "wrote the html report of \"alice\" to "+out) {
+		t.Errorf("incident --out printed %q", stdout)
+	}
+	page, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, err := html.Parse(bytes.NewReader(page))
+	if err != nil {
+		t.Fatalf("parse the HTML report: %v", err)
+	}
+
+	var (
+		svgs, circles int
+		style, text   strings.Builder
+	)
+	var walk func(n *html.Node, inSVG bool)
+	walk = func(n *html.Node, inSVG bool) {
+		if n.Type == html.ElementNode {
+			switch n.Data {
+			case "script", "link", "img", "iframe", "object", "embed":
+				t.Errorf("the report has a <%s> element: it must be self-contained and run no script", n.Data)
+			case "svg":
+				if hasClass(n, "timeline") {
+					svgs++
+					inSVG = true
+				}
+			case "circle":
+				if inSVG {
+					circles++
+				}
+			case "style":
+				for c := n.FirstChild; c != nil; c = c.NextSibling {
+					style.WriteString(c.Data)
+				}
+			}
+			for _, a := range n.Attr {
+				v := strings.ToLower(strings.TrimSpace(a.Val))
+				if (a.Key == "src" || a.Key == "href" || a.Key == "xlink:href") &&
+					(strings.HasPrefix(v, "http:") || strings.HasPrefix(v, "https:") || strings.HasPrefix(v, "//")) {
+					t.Errorf("<%s %s=%q> fetches from the network", n.Data, a.Key, a.Val)
+				}
+			}
+		}
+		if n.Type == html.TextNode {
+			text.WriteString(n.Data)
+		}
+		for c := n.FirstChild; c != nil; c = c.NextSibling {
+			walk(c, inSVG)
+		}
+	}
+	walk(doc, false)
+
+	if svgs != 1 || circles != 9 {
+		t.Errorf("timeline charts = %d with %d events drawn, want 1 with 9", svgs, circles)
+	}
+	css := style.String()
+	for _, want := range []string{"@media print", "thead { display: table-header-group; }", "break-before: page"} {
+		if !strings.Contains(css, want) {
+			t.Errorf("the style lacks %q", want)
+		}
+	}
+	if strings.Contains(css, "url(") || strings.Contains(css, "@import") {
+		t.Error("the style loads a resource")
+	}
+	for _, want := range []string{"tokentrail --db " + db + " revoke --jti " + aliceToken, "/api/export/<script>alert(1)</script>"} {
+		if !strings.Contains(text.String(), want) {
+			t.Errorf("the report's text lacks %q", want)
+		}
+	}
+	if bytes.Contains(page, []byte("<script>alert")) {
+		t.Error("a path from the log reaches the page unescaped")
+	}
+}
+
+func hasClass(n *html.Node, class string) bool {
+	for _, a := range n.Attr {
+		if a.Key == "class" && strings.Contains(" "+a.Val+" ", " "+class+" ") {
+			return true
+		}
+	}
+	return false
+}
+
+// TestIncidentNeverPrintsRawToken imports a use whose path carries a raw
+// JWT and checks that no format prints it.
+func TestIncidentNeverPrintsRawToken(t *testing.T) {
+	dir := t.TempDir()
+	raw := signToken(t, "tok-leaked", "alice")
+	log := issuedLine(aliceToken, "alice", "203.0.113.10", "09:59:00") +
+		incidentLine(aliceToken, "alice", "203.0.113.10", officeAgent, "10:00:00", "/api/orders") +
+		incidentLine(aliceToken, "alice", attackerIP, attackerAgent, "10:00:10", "/api/export?access_token="+raw) +
+		incidentLine(aliceToken, "alice", "203.0.113.10", officeAgent, "10:00:20", "/api/orders") +
+		incidentLine(aliceToken, "alice", attackerIP, attackerAgent, "10:00:30", "/api/export")
+	path := writeFile(t, dir, "gateway.jsonl", log)
+	db := filepath.Join(dir, "events.db")
+	if _, _, err := run(t, "", "--db", db, "import", "--format", "jsonl", "--map", incidentMap, path); err != nil {
+		t.Fatalf("import: %v", err)
+	}
+
+	for _, format := range incidentFormats {
+		stdout := incidentOutput(t, db, "--format", format)
+		if strings.Contains(stdout, raw) || strings.Contains(stdout, strings.SplitN(raw, ".", 3)[2]) {
+			t.Errorf("incident --format %s prints the raw token", format)
+		}
+		if !strings.Contains(stdout, "/api/export") {
+			t.Errorf("incident --format %s lacks the request that carried the token", format)
+		}
+	}
+}
+
+func TestIncidentFlagErrors(t *testing.T) {
+	db := incidentStore(t)
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"no subject", []string{"--at", incidentAt}, "missing --subject"},
+		{"no time", []string{"--subject", "alice"}, "missing --at"},
+		{"bad time", []string{"--subject", "alice", "--at", "yesterday"}, `invalid --at "yesterday"`},
+		{"bad format", []string{"--subject", "alice", "--at", incidentAt, "--format", "pdf"}, `invalid --format "pdf": want one of text, json, markdown, html`},
+		{"bad window", []string{"--subject", "alice", "--at", incidentAt, "--window", "-1h"}, "invalid --window -1h0m0s"},
+		{"bad max", []string{"--subject", "alice", "--at", incidentAt, "--max-timeline", "-1"}, "invalid --max-timeline -1"},
+		{"unknown subject", []string{"--subject", "carol", "--at", incidentAt}, `no event of subject "carol"`},
+		{"outside window", []string{"--subject", "alice", "--at", "2026-11-25T10:00:00Z", "--window", "1h"}, "widen --window or move --at"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, _, err := run(t, "", append([]string{"--db", db, "incident"}, tt.args...)...)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("incident %v = %v, want an error containing %q", tt.args, err, tt.want)
+			}
+		})
+	}
+
+	_, _, err := run(t, "", "--db", filepath.Join(t.TempDir(), "missing.db"), "incident", "--subject", "alice", "--at", incidentAt)
+	if err == nil || !strings.Contains(err.Error(), "no store at") {
+		t.Errorf("incident on a missing store = %v, want no store", err)
+	}
+}
+
+// TestIncidentPlanRunsWithRevoke parses every tokentrail command of the
+// demo's and the fixture's plans with the flags of the real revoke
+// command, then runs it, so that the plan cannot drift from the CLI.
+func TestIncidentPlanRunsWithRevoke(t *testing.T) {
+	demo := filepath.Join(t.TempDir(), "demo.db")
+	if _, _, err := run(t, "", "demo", "--keep", demo); err != nil {
+		t.Fatalf("demo: %v", err)
+	}
+	stores := []struct {
+		db, subject, at string
+	}{
+		{demo, "b61e6ba5-3682-4dd6-b804-69b84b2d451c", "2026-11-20T09:30:00Z"},
+		{incidentStore(t), "alice", incidentAt},
+	}
+
+	flagsSeen := map[string]bool{}
+	for _, s := range stores {
+		stdout, _, err := run(t, "", "--db", s.db, "incident", "--subject", s.subject, "--at", s.at, "--format", "json")
+		if err != nil {
+			t.Fatalf("incident: %v", err)
+		}
+		var r forensics.IncidentReport
+		if err := json.Unmarshal([]byte(stdout), &r); err != nil {
+			t.Fatal(err)
+		}
+
+		for _, step := range r.Plan {
+			if !strings.HasPrefix(step.Command, "tokentrail ") {
+				continue
+			}
+			args, err := shellWords(step.Command)
+			if err != nil {
+				t.Fatalf("step %d: %v", step.Rank, err)
+			}
+			args = args[1:]
+
+			root := newRootCommand(strings.NewReader(""), &bytes.Buffer{}, &bytes.Buffer{})
+			cmd, rest, err := root.Find(args)
+			if err != nil || cmd.Name() != "revoke" {
+				t.Fatalf("step %d: %q finds command %v (%v), want revoke", step.Rank, step.Command, cmd.Name(), err)
+			}
+			if err := cmd.ParseFlags(rest); err != nil {
+				t.Errorf("step %d: revoke rejects the flags of %q: %v", step.Rank, step.Command, err)
+				continue
+			}
+			for _, a := range rest {
+				if strings.HasPrefix(a, "--") {
+					flagsSeen[a] = true
+				}
+			}
+
+			out, _, err := run(t, "", args...)
+			if err != nil {
+				t.Errorf("step %d: %q fails: %v", step.Rank, step.Command, err)
+				continue
+			}
+			if !strings.Contains(out, "revoked ") {
+				t.Errorf("step %d: %q printed %q, want a revocation recorded or found", step.Rank, step.Command, out)
+			}
+		}
+	}
+
+	// The two plans between them use every revoke flag that forensics
+	// writes, so a renamed flag cannot go unnoticed.
+	for _, flag := range []string{"--jti", "--family", "--subject", "--issued-before", "--session", "--actor", "--reason"} {
+		if !flagsSeen[flag] {
+			t.Errorf("no planned command uses %s, so the test does not check it", flag)
+		}
+	}
+}
+
+// shellWords splits a command line as a POSIX shell does for the quoting
+// that the plan uses: single quotes and backslashes.
+func shellWords(line string) ([]string, error) {
+	var words []string
+	var word strings.Builder
+	inWord, quoted, escaped := false, false, false
+	for _, r := range line {
+		switch {
+		case escaped:
+			word.WriteRune(r)
+			escaped = false
+		case quoted:
+			if r == '\'' {
+				quoted = false
+			} else {
+				word.WriteRune(r)
+			}
+		case r == '\'':
+			quoted, inWord = true, true
+		case r == '\\':
+			escaped, inWord = true, true
+		case r == ' ' || r == '\t':
+			if inWord {
+				words = append(words, word.String())
+				word.Reset()
+				inWord = false
+			}
+		default:
+			word.WriteRune(r)
+			inWord = true
+		}
+	}
+	if quoted || escaped {
+		return nil, fmt.Errorf("unterminated quote in %q", line)
+	}
+	if inWord {
+		words = append(words, word.String())
+	}
+	return words, nil
+}
+
+func TestParseReportTime(t *testing.T) {
+	want := time.Date(2026, 11, 20, 10, 1, 0, 0, time.UTC)
+	for _, value := range []string{"2026-11-20T10:01:00Z", "2026-11-20T11:01:00+01:00", "2026-11-20 10:01:00Z", " 2026-11-20T10:01:00Z "} {
+		got, err := parseReportTime("--at", value)
+		if err != nil || !got.Equal(want) {
+			t.Errorf("parseReportTime(%q) = %v, %v, want %v", value, got, err, want)
+		}
+	}
+	if _, err := parseReportTime("--at", "2026-11-20"); err == nil {
+		t.Error("parseReportTime accepts a date without time")
+	}
+}
