@@ -181,6 +181,7 @@ func TestIncidentHTML(t *testing.T) {
 
 	var (
 		svgs, circles int
+		kinds         = map[string]int{}
 		style, text   strings.Builder
 	)
 	var walk func(n *html.Node, inSVG bool)
@@ -197,6 +198,11 @@ func TestIncidentHTML(t *testing.T) {
 			case "circle":
 				if inSVG {
 					circles++
+					for _, class := range []string{"k-used", "k-issued", "marked"} {
+						if hasClass(n, class) {
+							kinds[class]++
+						}
+					}
 				}
 			case "style":
 				for c := n.FirstChild; c != nil; c = c.NextSibling {
@@ -222,6 +228,9 @@ func TestIncidentHTML(t *testing.T) {
 
 	if svgs != 1 || circles != 9 {
 		t.Errorf("timeline charts = %d with %d events drawn, want 1 with 9", svgs, circles)
+	}
+	if kinds["k-used"] != 8 || kinds["k-issued"] != 1 || kinds["marked"] != 3 {
+		t.Errorf("chart draws %d uses, %d issuances and %d anomaly marks, want 8, 1 and 3", kinds["k-used"], kinds["k-issued"], kinds["marked"])
 	}
 	css := style.String()
 	for _, want := range []string{"@media print", "thead { display: table-header-group; }", "break-before: page"} {

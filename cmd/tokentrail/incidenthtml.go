@@ -65,6 +65,7 @@ type htmlRow struct {
 type chart struct {
 	Width, Height float64
 	Left, Right   float64 // x of the plot area's edges
+	Top, Bottom   float64 // y of the plot area's edges
 	Lanes         []chartLane
 	Ticks         []chartTick
 	Dots          []chartDot
@@ -115,10 +116,11 @@ func writeIncidentHTML(w io.Writer, r *forensics.IncidentReport) error {
 // network, then one for each other network by first event, up to
 // chartLanes, and a last lane shared by the rest.
 func timelineChart(r *forensics.IncidentReport) chart {
-	c := chart{Width: chartWidth, Left: chartLeft, Right: chartWidth - chartRight, At: -1}
+	c := chart{Width: chartWidth, Left: chartLeft, Right: chartWidth - chartRight, Top: chartTop - 8, At: -1}
 	if len(r.Timeline) == 0 {
 		c.Empty = true
 		c.Height = chartTop + laneHeight + chartBottom
+		c.Bottom = c.Height - chartBottom
 		return c
 	}
 
@@ -149,6 +151,7 @@ func timelineChart(r *forensics.IncidentReport) chart {
 		c.Lanes[i].Y = chartTop + laneHeight*(float64(i)+0.5)
 	}
 	c.Height = chartTop + laneHeight*float64(len(c.Lanes)) + chartBottom
+	c.Bottom = c.Height - chartBottom
 
 	start, end := r.Timeline[0].Time, r.Timeline[len(r.Timeline)-1].Time
 	if x := r.Impact.Exposure; !x.Start.IsZero() {
@@ -181,7 +184,7 @@ func timelineChart(r *forensics.IncidentReport) chart {
 			title += " [" + marks + "]"
 		}
 		c.Dots = append(c.Dots, chartDot{
-			X: round1(xOf(e.Time)), Y: c.Lanes[i].Y, Kind: string(e.Kind), Marked: len(e.Anomalies) > 0, Title: title,
+			X: round1(xOf(e.Time)), Y: c.Lanes[i].Y, Kind: e.Kind.String(), Marked: len(e.Anomalies) > 0, Title: title,
 		})
 	}
 
@@ -260,3 +263,6 @@ func (c chart) Kinds() []string {
 	}
 	return kinds
 }
+
+// PlotHeight returns the height of the plot area, below the time axis.
+func (c chart) PlotHeight() float64 { return c.Bottom - c.Top }
