@@ -40,7 +40,7 @@ const (
 	chartBottom = 10.0
 )
 
-// htmlIncident is what the template reads.
+// htmlIncident is the data of the HTML template.
 type htmlIncident struct {
 	R       *forensics.IncidentReport
 	Summary []summaryItem

@@ -13,8 +13,8 @@ import (
 )
 
 // incidentHead and incidentTail bound the timeline events that the text and
-// Markdown reports list, so that the plan stays on the first screen of a
-// ticket; the JSON and HTML reports have more.
+// Markdown reports list, so that the plan stays near the top of a ticket.
+// The JSON and HTML reports list more.
 const (
 	incidentHead = 40
 	incidentTail = 10
@@ -28,7 +28,7 @@ type summaryItem struct {
 
 // incidentSummary returns what a responder reads first: the suspicious
 // tokens and networks, the exposure, the other subjects reached, and what
-// was requested or refused.
+// was requested or rejected.
 func incidentSummary(r *forensics.IncidentReport) []summaryItem {
 	var tokens []string
 	for _, t := range r.Suspicious.Tokens {
@@ -100,7 +100,7 @@ func incidentSummary(r *forensics.IncidentReport) []summaryItem {
 		{"tokens accepted", orList(impacted, "none from a suspicious network")},
 		{"other subjects", orList(others, "none reached")},
 		{"paths requested", orList([]string{counts(r.Impact.Paths, 8)}, "none")},
-		{"refused", orList(rejected, "none")},
+		{"rejected", orList(rejected, "none")},
 	}
 }
 
@@ -151,13 +151,14 @@ func timelineRows(n int) (rows []int, cut int) {
 	return rows, n - incidentTail
 }
 
-// entryRequest returns what an event asked or why it was refused or
-// revoked, in a few words.
+// entryRequest returns the request of an event, why it was rejected, or
+// who revoked it, in a few words.
 func entryRequest(e forensics.TimelineEntry) string {
 	s := strings.TrimSpace(e.Method + " " + e.Path)
 	switch {
 	case e.RejectReason != "":
-		s = strings.TrimSpace(s + " refused: " + string(e.RejectReason))
+		// The reason comes first, so that cutting a long path keeps it.
+		s = strings.TrimSpace(string(e.RejectReason) + ": " + s)
 	case e.Kind == audit.KindRevoked:
 		s = "by " + orNone(e.Actor, "unknown actor")
 		if e.Reason != "" {
