@@ -94,11 +94,11 @@ func incidentSummary(r *forensics.IncidentReport) []summaryItem {
 	}
 
 	return []summaryItem{
-		{"suspicious tokens", orList(tokens, "none: no anomaly names a token of this subject")},
-		{"suspicious networks", orList(networks, "none")},
+		{"suspicious tokens", orList(bounded(tokens), "none: no anomaly names a token of this subject")},
+		{"suspicious networks", orList(bounded(networks), "none")},
 		{"exposure", []string{exposure}},
-		{"tokens accepted", orList(impacted, "none from a suspicious network")},
-		{"other subjects", orList(others, "none reached")},
+		{"tokens accepted", orList(bounded(impacted), "none from a suspicious network")},
+		{"other subjects", orList(bounded(others), "none reached")},
 		{"paths requested", orList([]string{counts(r.Impact.Paths, 8)}, "none")},
 		{"rejected", orList(rejected, "none")},
 	}
@@ -116,6 +116,19 @@ func networkOwner(n forensics.SuspiciousNetwork) string {
 		parts = append(parts, n.Country)
 	}
 	return strings.Join(parts, ", ")
+}
+
+// maxSummaryLines bounds each list of the summary, so that a campaign
+// across hundreds of tokens leaves the plan on the first screen.
+const maxSummaryLines = 10
+
+// bounded cuts list to maxSummaryLines, the last line counting the rest.
+func bounded(list []string) []string {
+	if len(list) <= maxSummaryLines {
+		return list
+	}
+	rest := len(list) - (maxSummaryLines - 1)
+	return append(slices.Clone(list[:maxSummaryLines-1]), fmt.Sprintf("and %d more (the JSON report lists them all)", rest))
 }
 
 func orList(list []string, none string) []string {
