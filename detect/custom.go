@@ -265,8 +265,8 @@ func (c *check) recordCustom() {
 // customRules evaluates each custom rule that has not raised on the token
 // over the event, and raises those that give true. sub is the state of the
 // event's subject before the event, or nil. An evaluation that fails, such
-// as on an index out of range, counts in Stats.CustomRuleErrors and raises
-// nothing.
+// as on an index out of range, counts in Stats.CustomRuleErrors and in
+// CustomRuleFailures, and raises nothing.
 func (c *check) customRules(sub *subjectState) {
 	e, ev := c.engine, c.ev
 	tc := c.st.custom
@@ -274,13 +274,13 @@ func (c *check) customRules(sub *subjectState) {
 	*vars = celVars{c: *c, sub: sub}
 	defer func() { *vars = celVars{} }()
 
-	for _, r := range e.custom {
+	for i, r := range e.custom {
 		if tc.fired&r.bit != 0 {
 			continue
 		}
 		val, _, err := r.program.Eval(vars)
 		if err != nil {
-			e.mu.stats.CustomRuleErrors++
+			e.customFailedLocked(i, ev, err)
 			continue
 		}
 		if val != types.True {
@@ -289,6 +289,24 @@ func (c *check) customRules(sub *subjectState) {
 		tc.fired |= r.bit
 		c.raise(r.name, r.severity, customSummary(r, c.st.key, ev), ev.ID)
 	}
+}
+
+// customFailedLocked counts a failed evaluation of the custom rule of index
+// i on ev, keeping the first error of each rule only, so that a rule that
+// fails on every event costs no memory per event.
+func (e *Engine) customFailedLocked(i int, ev *audit.Event, err error) {
+	e.mu.stats.CustomRuleErrors++
+	if e.mu.customFailures == nil {
+		e.mu.customFailures = make([]CustomRuleFailure, len(e.custom))
+	}
+	f := &e.mu.customFailures[i]
+	if f.Events == 0 {
+		f.Rule = e.custom[i].name
+		f.FirstError = err
+		f.FirstEvent = strings.Clone(ev.ID)
+		f.FirstTime = ev.Time
+	}
+	f.Events++
 }
 
 // customSummary describes a match of r on the event ev of token key: the

@@ -396,6 +396,57 @@ func TestCustomRuleRuntimeErrorCounted(t *testing.T) {
 	}
 }
 
+func TestCustomRuleFailuresByRule(t *testing.T) {
+	cfg := Config{CustomRules: []CustomRule{
+		{Name: "works", Expression: `event.kind == "revoked"`},
+		{Name: "out_of_range", Expression: `event.scopes[3] == "x"`},
+		{Name: "divide_by_zero", Expression: `10 / (token.uses - token.uses) > 1`},
+	}}
+	eng, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	observeAll(eng, []audit.Event{
+		event("e1", 0, audit.KindUsed),
+		event("e2", time.Minute, audit.KindUsed),
+		event("e3", 2*time.Minute, audit.KindUsed),
+	})
+
+	got := eng.CustomRuleFailures()
+	if len(got) != 2 {
+		t.Fatalf("CustomRuleFailures() = %+v, want the two failing rules", got)
+	}
+	for i, want := range []string{"out_of_range", "divide_by_zero"} {
+		f := got[i]
+		if f.Rule != want {
+			t.Errorf("CustomRuleFailures()[%d].Rule = %q, want %q", i, f.Rule, want)
+		}
+		if f.Events != 3 {
+			t.Errorf("%s: Events = %d, want 3", want, f.Events)
+		}
+		if f.FirstEvent != "e1" || f.FirstError == nil {
+			t.Errorf("%s: first failure = %q, %v, want e1 with its error", want, f.FirstEvent, f.FirstError)
+		}
+	}
+	if !strings.Contains(got[1].FirstError.Error(), "division by zero") {
+		t.Errorf("divide_by_zero: FirstError = %q, want the CEL error", got[1].FirstError)
+	}
+	if n := eng.Stats().CustomRuleErrors; n != 6 {
+		t.Errorf("Stats.CustomRuleErrors = %d, want 6", n)
+	}
+}
+
+func TestCustomRuleFailuresNoneWhenAllEvaluate(t *testing.T) {
+	eng, err := New(Config{CustomRules: []CustomRule{{Name: "works", Expression: `event.kind == "revoked"`}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	observeAll(eng, []audit.Event{event("e1", 0, audit.KindUsed)})
+	if got := eng.CustomRuleFailures(); got != nil {
+		t.Errorf("CustomRuleFailures() = %+v, want nil", got)
+	}
+}
+
 func TestCustomStateOnlyWithCustomRules(t *testing.T) {
 	events := variableEvents()
 	for _, custom := range []bool{false, true} {

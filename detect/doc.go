@@ -52,7 +52,8 @@
 // does not give a bool, with a *CustomRuleError that gives its line and
 // column in the YAML file that ParseConfig read. A custom rule raises at
 // most once per token. An evaluation that fails is counted in
-// Stats.CustomRuleErrors and raises nothing. The token state that only
+// Stats.CustomRuleErrors and raises nothing; Engine.CustomRuleFailures gives
+// the count and the first error of each failing rule. The token state that only
 // custom rules read is kept only when some are configured.
 //
 // Config.UserAgents and Config.IPLists are small interfaces, so that the

@@ -73,6 +73,10 @@ type Engine struct {
 		incoming audit.Event
 
 		stats Stats
+
+		// customFailures holds, by custom rule index, how often each rule
+		// failed and its first error, allocated on the first failure.
+		customFailures []CustomRuleFailure
 	}
 }
 
@@ -101,7 +105,18 @@ type Stats struct {
 	SubjectsEvictedByCount uint64 // subject states dropped to stay within SubjectState.MaxSubjects
 	SubjectsEvictedByAge   uint64 // subject states dropped because they were unseen for SubjectState.TTL
 
-	CustomRuleErrors uint64 // evaluations of a custom rule that failed, such as an index out of range; the rule is skipped for that event
+	CustomRuleErrors uint64 // evaluations of a custom rule that failed, such as an index out of range; the rule is skipped for that event; CustomRuleFailures gives them by rule
+}
+
+// CustomRuleFailure counts the events on which one custom rule failed to
+// evaluate, such as on an index out of range or a division by zero, and
+// keeps the first failure.
+type CustomRuleFailure struct {
+	Rule       string    // the custom rule's name
+	Events     uint64    // events the rule failed on, and raised nothing for
+	FirstError error     // the CEL error of the first failure
+	FirstEvent string    // the ID of the event of the first failure
+	FirstTime  time.Time // the time of that event
 }
 
 // New returns an Engine for cfg, with defaults applied to its zero fields.
@@ -193,6 +208,22 @@ func (e *Engine) Stats() Stats {
 	s.Networks = len(e.mu.networks)
 	s.Subjects = len(e.mu.subjects)
 	return s
+}
+
+// CustomRuleFailures returns, for each custom rule that failed to evaluate
+// on some event since New, how often and its first error, in the order of
+// Config.CustomRules. It returns nil when no rule failed.
+func (e *Engine) CustomRuleFailures() []CustomRuleFailure {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+
+	var out []CustomRuleFailure
+	for _, f := range e.mu.customFailures {
+		if f.Events > 0 {
+			out = append(out, f)
+		}
+	}
+	return out
 }
 
 // holdLocked inserts ev into the pending events in order of time and ID. It

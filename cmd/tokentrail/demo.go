@@ -125,7 +125,7 @@ func runDemo(ctx context.Context, stdout io.Writer, keep string, asJSON bool) er
 	}
 	defer enricher.Close()
 	detection := detect.Config{UserAgents: enricher, IPLists: enricher}
-	report, err := forensics.InvestigateToken(ctx, db, forensics.TokenRef{TokenID: story.Token}, forensics.Options{Now: time.Now(), Detect: enrichedDetector(detection, enricher)})
+	report, err := forensics.InvestigateToken(ctx, db, forensics.TokenRef{TokenID: story.Token}, forensics.Options{Now: time.Now(), Detect: enrichedDetector(detection, enricher, nil)})
 	if err != nil {
 		return fmt.Errorf("investigate demo token: %w", err)
 	}

@@ -109,6 +109,7 @@ func runDetect(ctx context.Context, stdout, stderr io.Writer, dbPath string, f d
 	if err != nil {
 		return err
 	}
+	writeCustomRuleFailures(stdout, f.rules, found.engine.CustomRuleFailures())
 	writeRuleCounts(stdout, counts)
 
 	if f.prune {

@@ -50,7 +50,7 @@ func TestDetectFindsWhatImportMissed(t *testing.T) {
 	if err != nil {
 		t.Fatalf("import: %v", err)
 	}
-	if strings.Contains(stdout, "anomalies:") {
+	if !strings.Contains(stdout, "anomalies: 0 found") {
 		t.Errorf("import output = %q, want no anomaly: it checks the second file's use out of order", stdout)
 	}
 	if !strings.Contains(stdout, "detection: 1 event came after later events of their token") || !strings.Contains(stdout, "tokentrail detect") {
@@ -221,5 +221,64 @@ func TestDetectVerbosePrintsEngineCounts(t *testing.T) {
 	}
 	if !strings.Contains(stdout, "engine: 2 events checked, 0 duplicates dropped, 0 late") {
 		t.Errorf("detect -v output = %q, want the engine's counts", stdout)
+	}
+}
+
+// TestCustomRuleFailuresPrinted checks that a custom rule that compiles but
+// fails on every event is reported by import, detect and investigate, not
+// taken for a rule that never matched.
+func TestCustomRuleFailuresPrinted(t *testing.T) {
+	dir := t.TempDir()
+	db := filepath.Join(dir, "events.db")
+	const tok = "5f0c3d7e-9a41-4b8e-b2a6-1d0f3e8c7a55"
+	logs := writeFile(t, dir, "gateway.jsonl", gatewayLine(tok, "192.0.2.10", "10:00:00")+gatewayLine(tok, "192.0.2.10", "10:01:00"))
+	rules := writeFile(t, dir, "rules.yaml", "custom_rules:\n"+
+		"  - name: fourth_scope\n    expression: event.scopes[3] == \"x\"\n"+
+		"  - name: divide_by_zero\n    expression: 10 / (token.uses - token.uses) > 1\n")
+	wants := []string{
+		"custom rule fourth_scope failed on 2 events, which it skipped: first on event ",
+		"custom rule divide_by_zero failed on 2 events, which it skipped: first on event ",
+		"at 2026-11-20 10:00:00Z: division by zero; fix its expression in " + rules,
+	}
+
+	stdout, _, err := run(t, "", "--db", db, "import", "--rules", rules, "--format", "jsonl", "--map", gatewayMap, logs)
+	if err != nil {
+		t.Fatalf("import: %v", err)
+	}
+	for _, want := range wants {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("import output lacks %q:\n%s", want, stdout)
+		}
+	}
+
+	stdout, _, err = run(t, "", "--db", db, "detect", "--rules", rules)
+	if err != nil {
+		t.Fatalf("detect: %v", err)
+	}
+	for _, want := range wants {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("detect output lacks %q:\n%s", want, stdout)
+		}
+	}
+
+	stdout, stderr, err := run(t, "", "--db", db, "investigate", "--json", "--rules", rules, tok)
+	if err != nil {
+		t.Fatalf("investigate: %v", err)
+	}
+	for _, want := range wants {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("investigate standard error lacks %q:\n%s", want, stderr)
+		}
+	}
+	if strings.Contains(stdout, "custom rule") {
+		t.Errorf("investigate --json output = %q, want the failures on standard error only", stdout)
+	}
+
+	stdout, _, err = run(t, "", "--db", db, "detect")
+	if err != nil {
+		t.Fatalf("detect without rules: %v", err)
+	}
+	if strings.Contains(stdout, "failed on") {
+		t.Errorf("detect without custom rules printed a failure:\n%s", stdout)
 	}
 }

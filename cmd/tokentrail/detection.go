@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math"
 	"slices"
 
 	"github.com/tokentrail/tokentrail/audit"
@@ -16,9 +17,10 @@ import (
 // of an import, so that a token seen in two files is checked as one, or the
 // whole store in time order.
 type detection struct {
-	engine   *detect.Engine
-	enricher *enrich.Enricher
-	found    []audit.Anomaly
+	engine    *detect.Engine
+	enricher  *enrich.Enricher
+	found     []audit.Anomaly
+	rulesPath string // the --rules file, for messages
 }
 
 // newDetection loads the thresholds of the --rules file and the databases
@@ -38,7 +40,7 @@ func newDetection(ctx context.Context, rulesPath, enrichPath string) (*detection
 		en.Close()
 		return nil, fmt.Errorf("invalid --rules %s: %w", rulesPath, err)
 	}
-	return &detection{engine: engine, enricher: en}, nil
+	return &detection{engine: engine, enricher: en, rulesPath: rulesPath}, nil
 }
 
 // observe checks one event. The enrichment feeds the rules only: the
@@ -65,7 +67,9 @@ func (d *detection) storeImported(ctx context.Context, db store.AnomalyStore, st
 		fmt.Fprintf(stdout, "detection: %s came after later events of their token, by more than the reorder window; "+
 			"tokentrail detect --prune checks the store in time order\n", counted(int(late), "event", "events"))
 	}
+	writeCustomRuleFailures(stdout, d.rulesPath, d.engine.CustomRuleFailures())
 	if len(found) == 0 {
+		fmt.Fprintln(stdout, "anomalies: 0 found")
 		return nil
 	}
 	got, err := db.AppendAnomalies(ctx, found)
@@ -74,6 +78,18 @@ func (d *detection) storeImported(ctx context.Context, db store.AnomalyStore, st
 	}
 	fmt.Fprintf(stdout, "anomalies: %d found, %d new (tokentrail anomalies lists them)\n", len(found), got.Inserted)
 	return nil
+}
+
+// writeCustomRuleFailures prints one line for each custom rule that failed
+// to evaluate on some events, which it could not raise on, with its first
+// error: a rule that fails on every event would otherwise look like one
+// that never matches.
+func writeCustomRuleFailures(w io.Writer, rulesPath string, failures []detect.CustomRuleFailure) {
+	for _, f := range failures {
+		fmt.Fprintf(w, "custom rule %s failed on %s, which it skipped: first on event %s at %s: %v; "+
+			"fix its expression in %s (guard an index with size() and a field with has())\n",
+			f.Rule, counted(int(min(f.Events, math.MaxInt)), "event", "events"), f.FirstEvent, stamp(f.FirstTime), f.FirstError, rulesPath)
+	}
 }
 
 func (d *detection) close() { d.enricher.Close() }

@@ -137,7 +137,7 @@ func runIncident(ctx context.Context, stdout io.Writer, dbPath, planDB string, f
 	report, err := forensics.AnalyzeIncident(ctx, db, forensics.IncidentQuery{Subject: f.subject, At: at, Window: f.window},
 		forensics.IncidentOptions{
 			Now: now, MaxTimeline: f.maxTimeline, Actor: f.actor, DB: planDB,
-			Detect: enrichedDetector(detection, enricher),
+			Detect: enrichedDetector(detection, enricher, nil),
 		})
 	if errors.Is(err, forensics.ErrSubjectNotFound) {
 		return fmt.Errorf("no event of subject %q in %s between %s and %s: check the subject, or widen --window or move --at",

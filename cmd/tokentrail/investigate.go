@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -91,13 +92,17 @@ docs/report-json.md and stay stable.`,
 			}
 			defer db.Close()
 
-			report, err := forensics.InvestigateToken(cmd.Context(), db, ref, forensics.Options{Now: now, Detect: withStoredAnomalies(cmd.Context(), db, enrichedDetector(detection, enricher))})
+			var failures []detect.CustomRuleFailure
+			detector := withStoredAnomalies(cmd.Context(), db, enrichedDetector(detection, enricher, &failures))
+			report, err := forensics.InvestigateToken(cmd.Context(), db, ref, forensics.Options{Now: now, Detect: detector})
 			if errors.Is(err, forensics.ErrTokenNotFound) {
 				return fmt.Errorf("no event in %s names %s: import the logs that saw it first (tokentrail import FILE)", g.db, ref)
 			}
 			if err != nil {
 				return err
 			}
+			// On standard error, so that --json output stays one object.
+			writeCustomRuleFailures(cmd.ErrOrStderr(), f.rules, failures)
 			if f.json {
 				enc := json.NewEncoder(cmd.OutOrStdout())
 				enc.SetIndent("", "  ")
@@ -160,14 +165,31 @@ func openEnricher(ctx context.Context, path string) (*enrich.Enricher, error) {
 
 // enrichedDetector runs the rules of cfg over one token's trail after
 // filling the locations and networks that the sources left empty. The
-// report keeps the events as they were recorded.
-func enrichedDetector(cfg detect.Config, en *enrich.Enricher) func([]audit.Event) ([]audit.Anomaly, error) {
+// report keeps the events as they were recorded. The custom rules that
+// failed to evaluate on some events are stored in *failures, unless
+// failures is nil.
+func enrichedDetector(cfg detect.Config, en *enrich.Enricher, failures *[]detect.CustomRuleFailure) func([]audit.Event) ([]audit.Anomaly, error) {
 	return func(events []audit.Event) ([]audit.Anomaly, error) {
+		engine, err := detect.New(cfg)
+		if err != nil {
+			return nil, err
+		}
 		enriched := slices.Clone(events)
+		slices.SortStableFunc(enriched, func(a, b audit.Event) int {
+			return cmp.Or(a.Time.Compare(b.Time), strings.Compare(a.ID, b.ID))
+		})
+
+		var found []audit.Anomaly
 		for i := range enriched {
 			en.Enrich(&enriched[i])
+			found = append(found, engine.Observe(enriched[i])...)
 		}
-		return detect.Run(cfg, enriched)
+		found = append(found, engine.Flush()...)
+		if failures != nil {
+			*failures = engine.CustomRuleFailures()
+		}
+		slices.SortStableFunc(found, func(a, b audit.Anomaly) int { return a.Time.Compare(b.Time) })
+		return found, nil
 	}
 }
 
