@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/tokentrail/tokentrail/audit"
@@ -58,10 +59,30 @@ func (e *Engine) rejectedBurstLocked(ns *networkState, ev *audit.Event, ip netip
 	if ns.firstRejection == ev.ID {
 		ids = ids[1:]
 	}
+	network := e.networkName(ip)
 	return e.raiseNetworkLocked(out, ev, ev.Subject, RuleRejectedBurst, cfg.Severity,
-		fmt.Sprintf("%d presented tokens from %s were rejected within %s, the last as %s: block the address if it keeps sending forged tokens, and check that no token from it was accepted.",
-			total, e.networkName(ip), roundDuration(min(time.Duration(now-ns.firstRejectionAt), cfg.Window)), ev.RejectReason),
+		fmt.Sprintf("%d presented tokens from %s were rejected within %s, the last as %s: block the address if it keeps sending forged tokens, "+
+			"and check that no token from it was accepted (tokentrail anomalies --network %s lists the anomalies of its accepted tokens).",
+			total, network, FormatDuration(min(time.Duration(now-ns.firstRejectionAt), cfg.Window)), ev.RejectReason, network),
 		ids...)
+}
+
+// maxListedTokens bounds the tokens that a network anomaly's summary names.
+const maxListedTokens = 10
+
+// listTokens returns "tokens a, b and c", naming at most maxListedTokens
+// and counting the others.
+func listTokens(tokens []string) string {
+	switch n := len(tokens); {
+	case n == 0:
+		return "no token ID recorded"
+	case n == 1:
+		return "token " + tokens[0]
+	case n <= maxListedTokens:
+		return "tokens " + strings.Join(tokens[:n-1], ", ") + " and " + tokens[n-1]
+	default:
+		return fmt.Sprintf("tokens %s and %d more", strings.Join(tokens[:maxListedTokens], ", "), n-maxListedTokens)
+	}
 }
 
 // sharedIPLocked raises shared_ip_many_subjects when the network of ev has
@@ -90,12 +111,12 @@ func (e *Engine) sharedIPLocked(ns *networkState, key uint64, ev *audit.Event, i
 			case now-slot.at <= window:
 				e.mu.stats.FirstUsesReplaced++
 			}
-			*slot = firstUse{network: key, subject: subject, at: now, id: ev.ID}
+			*slot = firstUse{network: key, subject: subject, at: now, id: ev.ID, token: ev.Token()}
 			return out
 		case now < slot.at:
 			return out // late
 		case now-slot.at > window || slot.subject == subject:
-			*slot = firstUse{network: key, subject: subject, at: now, id: ev.ID}
+			*slot = firstUse{network: key, subject: subject, at: now, id: ev.ID, token: ev.Token()}
 			return out
 		}
 		ns = e.newNetworkLocked(key, now) // takes the slot's subject
@@ -111,7 +132,7 @@ func (e *Engine) sharedIPLocked(ns *networkState, key uint64, ev *audit.Event, i
 			continue
 		}
 		if u.subject == subject {
-			u.at, u.id = now, ev.ID
+			u.at, u.id, u.token = now, ev.ID, ev.Token()
 			found = true
 		}
 		kept = append(kept, u)
@@ -119,24 +140,30 @@ func (e *Engine) sharedIPLocked(ns *networkState, key uint64, ev *audit.Event, i
 	clear(ns.subjects[len(kept):])
 	ns.subjects = kept
 	if !found {
-		ns.subjects = append(ns.subjects, subjectUse{subject: subject, at: now, id: ev.ID})
+		ns.subjects = append(ns.subjects, subjectUse{subject: subject, at: now, id: ev.ID, token: ev.Token()})
 	}
 	if len(ns.subjects) <= cfg.MaxSubjects {
 		return out
 	}
 
 	ids := make([]string, len(ns.subjects))
+	tokens := make([]string, 0, len(ns.subjects))
 	var span time.Duration
 	for i, u := range ns.subjects {
 		ids[i] = u.id
+		if u.token != "" && !slices.Contains(tokens, u.token) {
+			tokens = append(tokens, u.token)
+		}
 		span = max(span, time.Duration(now-u.at))
 	}
+	network := e.networkName(ip)
 	out = e.raiseNetworkLocked(out, ev, "", RuleSharedIPManySubjects, cfg.Severity,
-		fmt.Sprintf("%s used tokens of %d subjects within %s: if it is not a known office, proxy or VPN egress, the tokens were likely stolen, so revoke them and block the address.",
-			e.networkName(ip), len(ids), roundDuration(span)),
+		fmt.Sprintf("%s used tokens of %d subjects within %s (%s): if it is not a known office, proxy or VPN egress, the tokens were likely stolen, "+
+			"so revoke them and block the address; tokentrail anomalies --network %s lists what else came from it.",
+			network, len(ids), FormatDuration(span), listTokens(tokens), network),
 		ids...)
 
 	clear(ns.subjects)
-	ns.subjects = append(ns.subjects[:0], subjectUse{subject: subject, at: now, id: ev.ID})
+	ns.subjects = append(ns.subjects[:0], subjectUse{subject: subject, at: now, id: ev.ID, token: ev.Token()})
 	return out
 }

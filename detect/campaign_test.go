@@ -246,6 +246,32 @@ func TestSharedIPSummaryNamesNetwork(t *testing.T) {
 	if got[0].TokenID != "tok-02" || got[0].Subject != "" {
 		t.Errorf("TokenID, Subject = %q, %q, want %q and an empty subject", got[0].TokenID, got[0].Subject, "tok-02")
 	}
+	for _, want := range []string{"(tokens tok-00, tok-01 and tok-02)", "tokentrail anomalies --network 2a01:4f8:1:2::/64 lists"} {
+		if !strings.Contains(got[0].Summary, want) {
+			t.Errorf("Summary = %q, want it to contain %q", got[0].Summary, want)
+		}
+	}
+}
+
+func TestSharedIPSummaryCountsManyTokens(t *testing.T) {
+	got := run(t, Config{}, subjectUses(people(21), time.Second, attacker))
+	if len(got) != 1 {
+		t.Fatalf("anomalies = %+v, want one", summarize(got))
+	}
+	want := "(tokens tok-00, tok-01, tok-02, tok-03, tok-04, tok-05, tok-06, tok-07, tok-08, tok-09 and 11 more)"
+	if !strings.Contains(got[0].Summary, want) {
+		t.Errorf("Summary = %q, want it to contain %q", got[0].Summary, want)
+	}
+}
+
+func TestRejectedBurstSummaryNamesCommand(t *testing.T) {
+	got := run(t, Config{}, rejections(21, time.Second, audit.RejectBadSignature, attacker))
+	if len(got) != 1 {
+		t.Fatalf("anomalies = %+v, want one", summarize(got))
+	}
+	if want := "tokentrail anomalies --network 11.22.33.44 lists"; !strings.Contains(got[0].Summary, want) {
+		t.Errorf("Summary = %q, want it to contain %q", got[0].Summary, want)
+	}
 }
 
 // Five networks that share one set of four slots of the table of first

@@ -93,7 +93,7 @@ func (c *check) concurrentUse() {
 	st.flags |= firedConcurrent
 	c.raise(RuleConcurrentUse, cfg.Severity,
 		fmt.Sprintf("Token %s went back and forth between two clients (address or user agent) within %s, the last use from %s: the token is likely copied, so revoke it and find which client is not the owner's.",
-			st.key, roundDuration(span), ip),
+			st.key, FormatDuration(span), ip),
 		first.id, between.id, cur.id)
 }
 

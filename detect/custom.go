@@ -97,6 +97,12 @@ var builtInRules = []string{
 	RuleUnfamiliarClient,
 }
 
+// BuiltInRules returns the names of the built-in rules, in the order the
+// documentation lists them.
+func BuiltInRules() []string {
+	return slices.Clone(builtInRules)
+}
+
 var customRuleName = regexp.MustCompile(`^[a-z][a-z0-9_]{0,63}$`)
 
 // compileCustomRules checks and compiles rules, returning the first fault

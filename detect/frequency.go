@@ -70,7 +70,7 @@ func (c *check) highFrequency() {
 		// The buckets bound the span of the counted uses by the window,
 		// not by when the first of them came, so the window is named.
 		fmt.Sprintf("Token %s was used %d times within at most %s, more than %d: check whether a script or an attacker replays it, and rate-limit or revoke it.",
-			st.key, total, roundDuration(cfg.Window), cfg.MaxUses),
+			st.key, total, FormatDuration(cfg.Window), cfg.MaxUses),
 		c.ev.ID)
 }
 

@@ -60,7 +60,7 @@ func (c *check) revokedTokenUse() {
 	st.flags |= firedRevoked
 	c.raise(RuleRevokedTokenUse, cfg.Severity,
 		fmt.Sprintf("Token %s was %s %s after it was revoked: find why the service still accepts it, and revoke the subject's other tokens if it was not the owner.",
-			st.key, pastTense(ev.Kind), roundDuration(after)),
+			st.key, pastTense(ev.Kind), FormatDuration(after)),
 		st.rare.revokeID, ev.ID)
 }
 
@@ -94,7 +94,7 @@ func (c *check) expiredTokenUse() {
 		st.flags |= firedExpired
 		c.raise(RuleExpiredTokenUse, cfg.Severity,
 			fmt.Sprintf("Token %s was %s %s after it expired: find why the service accepts expired tokens.",
-				st.key, pastTense(ev.Kind), roundDuration(time.Duration(now-expires))),
+				st.key, pastTense(ev.Kind), FormatDuration(time.Duration(now-expires))),
 			proof()...)
 	}
 
@@ -105,7 +105,7 @@ func (c *check) expiredTokenUse() {
 		st.flags |= firedNotYetValid
 		c.raise(RuleExpiredTokenUse, cfg.Severity,
 			fmt.Sprintf("Token %s was %s %s before it became valid (nbf or iat): check the issuer's clock, and treat the token as forged if the clock is right.",
-				st.key, pastTense(ev.Kind), roundDuration(time.Duration(start-now))),
+				st.key, pastTense(ev.Kind), FormatDuration(time.Duration(start-now))),
 			proof()...)
 	}
 }
@@ -144,7 +144,7 @@ func (c *check) refreshTokenReuse() {
 		st.flags |= firedReuse
 		c.raise(RuleRefreshTokenReuse, cfg.Severity,
 			fmt.Sprintf("Refresh token %s was redeemed again %s after its first redemption: revoke every token of its family and find who holds a copy.",
-				st.key, roundDuration(after)),
+				st.key, FormatDuration(after)),
 			redeemID, ev.ID)
 	}
 }
@@ -161,13 +161,4 @@ func pastTense(k audit.Kind) string {
 		return "redeemed"
 	}
 	return "used"
-}
-
-// roundDuration shortens d for a summary: whole seconds, or minutes past an
-// hour.
-func roundDuration(d time.Duration) time.Duration {
-	if d >= time.Hour {
-		return d.Round(time.Minute)
-	}
-	return d.Round(time.Second)
 }

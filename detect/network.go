@@ -87,7 +87,7 @@ func (c *check) rapidIPChange() {
 	}
 	c.raise(RuleRapidIPChange, cfg.Severity,
 		fmt.Sprintf("Token %s was used from %d networks within %s, the last from %s: check whether the subject moved, or whether the token was copied to another client.",
-			c.st.key, len(ids), roundDuration(span), ip),
+			c.st.key, len(ids), FormatDuration(span), ip),
 		ids...)
 
 	st.rareState().networksQuiet = now + int64(cfg.Window)

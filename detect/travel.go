@@ -83,7 +83,7 @@ func (c *check) impossibleTravel() {
 
 	c.raise(RuleImpossibleTravel, cfg.Severity,
 		fmt.Sprintf("Token %s was used %.0f km apart within %s, faster than %.0f km/h: check whether the subject uses a VPN, and revoke the token if not.",
-			c.st.key, km, roundDuration(elapsed), cfg.MaxSpeedKMH),
+			c.st.key, km, FormatDuration(elapsed), cfg.MaxSpeedKMH),
 		prev.id, cur.id)
 }
 

@@ -97,7 +97,7 @@ func (c *check) learnClient(sub *subjectState) {
 	}
 	c.raise(RuleUnfamiliarClient, cfg.Severity,
 		fmt.Sprintf("Token %s was %s %s, new for its subject, which had used only %s in %d uses over %s: ask the subject whether this use was theirs, and revoke the token if not.",
-			c.st.key, observedFrom(ev.Kind), found.describe(), e.knownLocked(sub, found.kinds), sub.uses-1, spanPhrase(time.Duration(now-sub.first))),
+			c.st.key, observedFrom(ev.Kind), found.describe(), e.knownLocked(sub, found.kinds), sub.uses-1, FormatDuration(time.Duration(now-sub.first))),
 		ev.ID)
 }
 
@@ -158,15 +158,6 @@ func quoteName(s string) string {
 		return s
 	}
 	return quoteFamily(s)
-}
-
-// spanPhrase gives a span of days in days, such as "21 days", and a
-// shorter one as roundDuration does.
-func spanPhrase(d time.Duration) string {
-	if d >= 48*time.Hour {
-		return fmt.Sprintf("%d days", d/(24*time.Hour))
-	}
-	return roundDuration(d).String()
 }
 
 func plural(one, many string, n int) string {

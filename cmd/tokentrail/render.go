@@ -12,6 +12,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/tokentrail/tokentrail/audit"
+	"github.com/tokentrail/tokentrail/detect"
 	"github.com/tokentrail/tokentrail/forensics"
 )
 
@@ -78,7 +79,7 @@ func writeReport(w io.Writer, r *forensics.TokenReport) error {
 	} else {
 		t := p.table()
 		row(t, "uses", fmt.Sprintf("%d from %s to %s (%s), %.1f a minute",
-			u.Total, stamp(u.First), stamp(u.Last), (time.Duration(u.SpanSeconds)*time.Second).String(), u.PerMinute))
+			u.Total, stamp(u.First), stamp(u.Last), detect.FormatDuration(time.Duration(u.SpanSeconds)*time.Second), u.PerMinute))
 		row(t, "addresses", counts(u.IPs, 8))
 		row(t, "networks", counts(u.Networks, 8))
 		row(t, "countries", counts(u.Countries, 8))
