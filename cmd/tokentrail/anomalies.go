@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -8,12 +9,15 @@ import (
 	"io/fs"
 	"net/netip"
 	"os"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/tokentrail/tokentrail/audit"
+	"github.com/tokentrail/tokentrail/detect"
 	"github.com/tokentrail/tokentrail/store"
 )
 
@@ -46,6 +50,9 @@ described in docs/detection.md.`,
   tokentrail anomalies --network 203.0.113.0/24`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if cmd.Flags().Changed("asn") && f.asn == 0 {
+				return errors.New("invalid --asn 0: AS 0 is reserved and no address belongs to it; give an AS number such as 64500, or leave out --asn")
+			}
 			q, err := anomalyQuery(f)
 			if err != nil {
 				return err
@@ -59,6 +66,9 @@ described in docs/detection.md.`,
 			}
 			defer db.Close()
 
+			if err := checkRuleNames(cmd.Context(), db, f.rules); err != nil {
+				return err
+			}
 			list, err := db.Anomalies(cmd.Context(), q)
 			if err != nil {
 				return err
@@ -71,7 +81,13 @@ described in docs/detection.md.`,
 				enc.SetIndent("", "  ")
 				return enc.Encode(list)
 			}
-			return writeAnomalies(cmd.OutOrStdout(), list)
+			empty := ""
+			if len(list) == 0 {
+				if empty, err = emptyListHint(cmd.Context(), db); err != nil {
+					return err
+				}
+			}
+			return writeAnomalies(cmd.OutOrStdout(), list, empty)
 		},
 	}
 	fl := cmd.Flags()
@@ -108,6 +124,82 @@ func anomalyQuery(f anomaliesFlags) (store.AnomalyQuery, error) {
 		}
 	}
 	return q, nil
+}
+
+// anomalyReader is the part of the store that the checks of the rule
+// names and the empty-list hint read.
+type anomalyReader interface {
+	Anomalies(ctx context.Context, q store.AnomalyQuery) ([]audit.Anomaly, error)
+	Count(ctx context.Context) (int64, error)
+}
+
+// checkRuleNames returns an error naming each value of --rule that is
+// neither a built-in rule nor the rule of a stored anomaly, with the names
+// that would match. A custom rule that has not raised yet has no stored
+// anomaly, and is reported unknown too.
+func checkRuleNames(ctx context.Context, db anomalyReader, rules []string) error {
+	builtIn := detect.BuiltInRules()
+	var unknown []string
+	for _, r := range rules {
+		if slices.Contains(builtIn, r) {
+			continue
+		}
+		stored, err := db.Anomalies(ctx, store.AnomalyQuery{Rules: []string{r}, Limit: 1})
+		if err != nil {
+			return err
+		}
+		if len(stored) == 0 {
+			unknown = append(unknown, r)
+		}
+	}
+	if len(unknown) == 0 {
+		return nil
+	}
+
+	// Only on this error path: reading every stored anomaly to name the
+	// custom rules among them.
+	all, err := db.Anomalies(ctx, store.AnomalyQuery{})
+	if err != nil {
+		return err
+	}
+	var custom []string
+	for _, a := range all {
+		if !slices.Contains(builtIn, a.Rule) && !slices.Contains(custom, a.Rule) {
+			custom = append(custom, a.Rule)
+		}
+	}
+	slices.Sort(custom)
+	stored := "none is stored"
+	if len(custom) > 0 {
+		stored = strings.Join(custom, ", ")
+	}
+	quoted := make([]string, len(unknown))
+	for i, r := range unknown {
+		quoted[i] = strconv.Quote(r)
+	}
+	return fmt.Errorf("unknown --rule %s: want a built-in rule (%s) or a custom rule with stored anomalies (%s)",
+		strings.Join(quoted, ", "), strings.Join(builtIn, ", "), stored)
+}
+
+// emptyListHint returns the line that an empty list of anomalies prints:
+// why the store may hold none, and what to run.
+func emptyListHint(ctx context.Context, db anomalyReader) (string, error) {
+	events, err := db.Count(ctx)
+	if err != nil {
+		return "", err
+	}
+	if events == 0 {
+		return "no anomaly: the store holds no event, so import logs first (tokentrail import FILE)", nil
+	}
+	stored, err := db.Anomalies(ctx, store.AnomalyQuery{Limit: 1})
+	if err != nil {
+		return "", err
+	}
+	if len(stored) == 0 {
+		return fmt.Sprintf("no anomaly is stored for the %d events in the store: "+
+			"if they were imported with --no-detect, run tokentrail detect to check them", events), nil
+	}
+	return "no anomaly matches the filters: widen them", nil
 }
 
 // parseTimeRange reads --since and --until, either of which may be empty.
@@ -157,19 +249,42 @@ func parsePrefix(value string) (netip.Prefix, error) {
 }
 
 // writeAnomalies prints one line per anomaly, and the sentence to act on
-// below it.
-func writeAnomalies(w io.Writer, list []audit.Anomaly) error {
+// below it. The severity and rule columns are as wide as their longest
+// value, so that custom rules with long names keep the columns aligned.
+func writeAnomalies(w io.Writer, list []audit.Anomaly, empty string) error {
 	p := &printer{w: w}
 	if len(list) == 0 {
-		p.line("no anomaly matches: import logs to run detection, or widen the filters")
+		p.line("%s", empty)
 		return p.err
 	}
+	severityWidth, ruleWidth := 0, 0
 	for _, a := range list {
-		p.line("%s  %-8s  %-23s  token %s, subject %s%s", stamp(a.Time), a.Severity, a.Rule,
-			orNone(a.TokenID, "-"), orNone(a.Subject, "-"), anomalyClient(a))
+		severityWidth = max(severityWidth, len(a.Severity.String()))
+		ruleWidth = max(ruleWidth, len(a.Rule))
+	}
+	for _, a := range list {
+		p.line("%s  %-*s  %-*s  %s%s", stamp(a.Time), severityWidth, a.Severity, ruleWidth, a.Rule,
+			anomalyIdentity(a), anomalyClient(a))
 		p.line("    %s", a.Summary)
 	}
 	return p.err
+}
+
+// anomalyIdentity returns "token T, subject S" for an anomaly. The rules
+// that watch a network across tokens name the token of the event that
+// completed the evidence, which the text calls the last token. An empty
+// value is written in words, because "-" and the like are themselves
+// subjects that logs write.
+func anomalyIdentity(a audit.Anomaly) string {
+	token, subject := "token "+orNone(a.TokenID, "(none recorded)"), orNone(a.Subject, "(none recorded)")
+	switch a.Rule {
+	case detect.RuleSharedIPManySubjects:
+		token = "last token " + orNone(a.TokenID, "(none recorded)")
+		subject = orNone(a.Subject, "(several)")
+	case detect.RuleRejectedBurst:
+		token = "last token " + orNone(a.TokenID, "(none recorded)")
+	}
+	return fmt.Sprintf("%s, subject %s", token, subject)
 }
 
 // anomalyClient returns ", from ADDRESS (ASN ORG, COUNTRY)" for an anomaly

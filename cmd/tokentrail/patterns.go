@@ -82,6 +82,9 @@ carried them. --json prints one object, described in docs/detection.md.`,
 				return err
 			}
 			defer db.Close()
+			if err := checkRuleNames(cmd.Context(), db, f.rules); err != nil {
+				return err
+			}
 			list, err := db.Anomalies(cmd.Context(), q)
 			if err != nil {
 				return err

@@ -63,7 +63,7 @@ docs/detection.md defines the scoring.`,
 	fl.Uint64Var(&f.seed, "seed", 1, "seed of the simulation; the same flags and seed give the same events")
 	fl.IntVar(&f.subjects, "subjects", simulate.DefaultSubjects, "subjects: people, service accounts and guest streams (60 to 1000000)")
 	fl.IntVar(&f.days, "days", simulate.DefaultDays, "days of event time from 2025-03-03 (2 to 366; unfamiliar_client attacks need 9)")
-	fl.IntVar(&f.events, "events", simulate.DefaultEvents, "approximate number of benign events; people's sessions need about 17 a person-day, and a smaller number gives that floor")
+	fl.IntVar(&f.events, "events", simulate.DefaultEvents, "approximate number of benign events (1000 or more); people's sessions need about 17 a person-day, and a smaller number gives that floor")
 	fl.IntVar(&f.attacks, "attacks", simulate.DefaultAttacksPerRule, "attacks injected for each rule (0 to 1000)")
 	fl.StringVar(&f.out, "out", "", "folder to write events.jsonl, labels.json, threat-list.txt, rules.yaml, enrich.yaml and map.yaml into (created if missing)")
 	fl.BoolVar(&f.score, "score", false, "run detection over the events and print the score table")
@@ -134,11 +134,24 @@ func simulateConfig(f simulateFlags) (simulate.Config, error) {
 	if f.json && !f.score {
 		return simulate.Config{}, errors.New("--json applies to --score only")
 	}
+	// simulate.Config takes a zero field for its default, so a zero flag
+	// is checked here, where it would otherwise pass as the default.
+	for _, flag := range []struct {
+		name            string
+		value, low, max int
+		unit            string
+	}{
+		{"--subjects", f.subjects, 60, 1_000_000, "subjects"},
+		{"--days", f.days, 2, 366, "days"},
+		{"--events", f.events, 1000, 1 << 40, "events"},
+		{"--attacks", f.attacks, 0, 1000, "attacks for each rule (0 injects none)"},
+	} {
+		if flag.value < flag.low || flag.value > flag.max {
+			return simulate.Config{}, fmt.Errorf("invalid %s %d: want %d to %d %s", flag.name, flag.value, flag.low, flag.max, flag.unit)
+		}
+	}
 	attacks := f.attacks
-	switch {
-	case attacks < 0:
-		return simulate.Config{}, fmt.Errorf("invalid --attacks %d: want 0 to 1000", f.attacks)
-	case attacks == 0:
+	if attacks == 0 {
 		attacks = simulate.NoAttacks
 	}
 	cfg := simulate.Config{Seed: f.seed, Subjects: f.subjects, Days: f.days, Events: f.events, AttacksPerRule: attacks}

@@ -136,9 +136,15 @@ func TestSimulateFlagErrors(t *testing.T) {
 	}{
 		{[]string{"simulate"}, "nothing to do"},
 		{[]string{"simulate", "--out", "x", "--json"}, "--json applies to --score only"},
-		{[]string{"simulate", "--score", "--subjects", "10"}, "Subjects is 10, want 60 to 1000000"},
-		{[]string{"simulate", "--score", "--days", "1"}, "Days is 1, want 2 to 366"},
+		{[]string{"simulate", "--score", "--subjects", "10"}, "invalid --subjects 10: want 60 to 1000000 subjects"},
+		{[]string{"simulate", "--score", "--subjects", "0"}, "invalid --subjects 0: want 60 to 1000000"},
+		{[]string{"simulate", "--score", "--days", "1"}, "invalid --days 1: want 2 to 366 days"},
+		{[]string{"simulate", "--score", "--days", "100000"}, "invalid --days 100000: want 2 to 366 days"},
+		{[]string{"simulate", "--score", "--days", "0"}, "invalid --days 0"},
+		{[]string{"simulate", "--score", "--events", "-5"}, "invalid --events -5: want 1000 to 1099511627776 events"},
+		{[]string{"simulate", "--score", "--events", "0"}, "invalid --events 0"},
 		{[]string{"simulate", "--score", "--attacks", "-1"}, "invalid --attacks -1"},
+		{[]string{"simulate", "--score", "--attacks", "1001"}, "invalid --attacks 1001: want 0 to 1000"},
 		{[]string{"simulate", "--score", "extra"}, "unknown command"},
 	}
 	for _, tt := range tests {
