@@ -17,7 +17,7 @@ const (
 )
 
 // maxSubjectsLimit bounds SharedIPManySubjects.MaxSubjects, since a network
-// keeps one entry of 32 bytes per subject up to it.
+// keeps one entry of 48 bytes per subject up to it.
 const maxSubjectsLimit = 1000
 
 // countsAsRejection reports whether rejected_burst counts ev.
