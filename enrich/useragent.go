@@ -37,6 +37,23 @@ var apiClients = []struct {
 	{"HeadlessChrome", []string{"HeadlessChrome"}}, // browser automation, which browser parsers report as Chrome
 }
 
+// chromiumBrowsers maps the product names that browsers built on Chromium
+// add next to Chrome/ to their family, named as the browser parser names
+// them when the user agent carries "(KHTML, like Gecko)". A user agent
+// with a Chrome/ product and none of these is Chrome.
+var chromiumBrowsers = []struct {
+	family   string
+	products []string
+}{
+	{"Edge", []string{"Edg", "EdgA", "EdgiOS", "Edge"}},
+	{"Opera", []string{"OPR", "OPT", "Opera"}},
+	{"Samsung Browser", []string{"SamsungBrowser"}},
+	{"Yandex Browser", []string{"YaBrowser"}},
+	{"Vivaldi", []string{"Vivaldi"}},
+	{"UC Browser", []string{"UCBrowser"}},
+	{"Electron", []string{"Electron"}},
+}
+
 // maxCachedUserAgent bounds the length of a user agent that the cache keeps,
 // so that a client sending huge user agents cannot fill memory through it.
 const maxCachedUserAgent = 512
@@ -78,12 +95,14 @@ func (p *uaParser) parse(ua string) (family, major string) {
 // turn and takes the first that matches:
 //   - the apiClients table, over every product token;
 //   - the Kubernetes client-go form "name/v1.2.3 (os/arch) kubernetes/commit";
+//   - a Chrome/ or CriOS/ product (see chromium);
 //   - the browser parser;
 //   - a "compatible; Name/1.2" comment, the form of most crawlers;
 //   - the first product token other than Mozilla.
 func (p *uaParser) classify(ua string) (family, major string) {
 	var first, kubernetes string
 	var firstVersion string
+	var chrome chromium
 	for name, version := range products(ua) {
 		for _, c := range apiClients {
 			for _, product := range c.products {
@@ -92,6 +111,7 @@ func (p *uaParser) classify(ua string) (family, major string) {
 				}
 			}
 		}
+		chrome.add(name, version)
 		if first == "" {
 			first, firstVersion = name, version
 		} else if name == "kubernetes" {
@@ -107,6 +127,10 @@ func (p *uaParser) classify(ua string) (family, major string) {
 		return strings.TrimSuffix(first, ".exe"), major
 	}
 
+	if family, major, ok := chrome.family(); ok {
+		return family, major
+	}
+
 	if agent := p.browsers.Parse(ua); agent.Browser() != "" {
 		return string(agent.Browser()), majorVersion(agent.BrowserVersion())
 	}
@@ -118,6 +142,52 @@ func (p *uaParser) classify(ua string) (family, major string) {
 		return first, majorVersion(firstVersion)
 	}
 	return FamilyOther, ""
+}
+
+// chromium collects the product tokens that tell Chrome from the browsers
+// built on Chromium. The browser parser (go-useragent v1.2.5) needs
+// "(KHTML, like Gecko)" to see Chrome, and calls "AppleWebKit/537.36
+// Chrome/120.0 Safari/537.36" Safari, so these tokens are read before it.
+type chromium struct {
+	seen      bool   // whether Chrome/ or CriOS/ is present
+	chrome    string // the version of the first of them
+	fork      string // the family of the first chromiumBrowsers product, or ""
+	forkMajor string
+}
+
+func (c *chromium) add(name, version string) {
+	switch name {
+	case "Chrome", "CriOS":
+		if !c.seen {
+			c.seen, c.chrome = true, version
+		}
+		return
+	}
+	if c.fork != "" {
+		return
+	}
+	for _, b := range chromiumBrowsers {
+		for _, product := range b.products {
+			if name == product {
+				c.fork, c.forkMajor = b.family, majorVersion(version)
+				return
+			}
+		}
+	}
+}
+
+// family returns the family of a user agent with a Chrome/ or CriOS/
+// product: the Chromium browser it names, or Chrome. Android's WebView is
+// Chrome too, as the browser parser has it. It returns false without such
+// a product.
+func (c *chromium) family() (family, major string, ok bool) {
+	switch {
+	case !c.seen:
+		return "", "", false
+	case c.fork != "":
+		return c.fork, c.forkMajor, true
+	}
+	return "Chrome", majorVersion(c.chrome), true
 }
 
 // products yields each "name/version" token of ua outside parenthesised

@@ -40,6 +40,7 @@ func TestUserAgent(t *testing.T) {
 		{"blank", "   ", "", ""},
 		{"upper-case curl", "CURL/7.1", "curl", "7"},
 	}
+	tests = append(tests, chromiumCases...)
 	en, _ := newEnricher(t, Config{})
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -51,6 +52,32 @@ func TestUserAgent(t *testing.T) {
 			}
 		})
 	}
+}
+
+// chromiumCases are user agents with a Chrome/ product. Without "(KHTML,
+// like Gecko)" the browser parser takes them for Safari or the Android
+// browser; each is Chrome unless it names a more specific browser.
+var chromiumCases = []struct {
+	name, ua, family, major string
+}{
+	{"Chrome without KHTML", "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 Chrome/120.0 Safari/537.36", "Chrome", "120"},
+	{"Chrome on Android without KHTML", "Mozilla/5.0 (Linux; Android 10; K) AppleWebKit/537.36 Chrome/120.0.0.0 Mobile Safari/537.36", "Chrome", "120"},
+	{"Chrome on Android", "Mozilla/5.0 (Linux; Android 10; K) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Mobile Safari/537.36", "Chrome", "120"},
+	{"Chrome on iOS without KHTML", "Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) AppleWebKit/605.1.15 CriOS/120.0.6099.119 Mobile/15E148 Safari/604.1", "Chrome", "120"},
+	{"Chromium and Chrome", "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chromium/120.0.0.0 Chrome/120.0.0.0 Safari/537.36", "Chrome", "120"},
+	{"Android WebView", "Mozilla/5.0 (Linux; Android 10; K; wv) AppleWebKit/537.36 (KHTML, like Gecko) Version/4.0 Chrome/120.0.0.0 Mobile Safari/537.36", "Chrome", "120"},
+	{"Android WebView without KHTML", "Mozilla/5.0 (Linux; Android 10; K; wv) AppleWebKit/537.36 Version/4.0 Chrome/120.0.0.0 Mobile Safari/537.36", "Chrome", "120"},
+	{"bare Chrome product", "Chrome/120.0", "Chrome", "120"},
+	{"Edge without KHTML", "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 Chrome/120.0 Safari/537.36 Edg/120.0", "Edge", "120"},
+	{"Edge on Android", "Mozilla/5.0 (Linux; Android 10; K) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Mobile Safari/537.36 EdgA/120.0.2210.115", "Edge", "120"},
+	{"EdgeHTML", "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/70.0.3538.102 Safari/537.36 Edge/18.19582", "Edge", "18"},
+	{"Opera without KHTML", "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 Chrome/120.0 Safari/537.36 OPR/106.0", "Opera", "106"},
+	{"Opera", "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36 OPR/106.0.0.0", "Opera", "106"},
+	{"Samsung Browser without KHTML", "Mozilla/5.0 (Linux; Android 14) AppleWebKit/537.36 SamsungBrowser/23.0 Chrome/115.0.0.0 Mobile Safari/537.36", "Samsung Browser", "23"},
+	{"Yandex Browser without KHTML", "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 Chrome/120.0.0.0 YaBrowser/24.1.0.0 Safari/537.36", "Yandex Browser", "24"},
+	{"Vivaldi", "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36 Vivaldi/6.5", "Vivaldi", "6"},
+	{"Electron app", "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) slack/4.36 Chrome/120.0.6099.56 Electron/28.1.0 Safari/537.36", "Electron", "28"},
+	{"Chrome in a comment only", "Mozilla/5.0 (X11; Linux x86_64; Chrome/120.0) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.1 Safari/605.1.15", "Safari", "17"},
 }
 
 func TestUserAgentNoCache(t *testing.T) {
