@@ -7,10 +7,13 @@ import (
 	"io"
 	"math"
 	"net/netip"
+	"reflect"
 	"time"
 
-	"github.com/tokentrail/tokentrail/audit"
 	"go.yaml.in/yaml/v3"
+
+	"github.com/tokentrail/tokentrail/audit"
+	"github.com/tokentrail/tokentrail/internal/yamlcheck"
 )
 
 // Config sets the state bounds of an Engine and the thresholds of its rules.
@@ -71,6 +74,10 @@ type Config struct {
 	// threat_intel_ip. Nil turns that rule off. It is set in code, not in
 	// YAML.
 	IPLists IPLists `yaml:"-"`
+
+	// lines holds the line of each field that ParseConfig read, by YAML
+	// path, for the errors of Validate; nil for a Config made in code.
+	lines yamlcheck.Lines
 }
 
 // UserAgentFamilies finds the family and major version of the client that
@@ -389,11 +396,22 @@ var defaultRejectReasons = []audit.RejectReason{
 }
 
 // ParseConfig decodes a YAML config. Unknown keys are errors, so that a
-// misspelt threshold does not silently keep its default. It does not apply
-// defaults or validate: New does both, and reports a custom rule's compile
-// error at its line and column in data.
+// misspelt threshold does not silently keep its default. A fault of the
+// YAML, such as an unknown key or a value of the wrong type, is returned as
+// a *yamlcheck.Error with its line, field and the form to write. It does
+// not apply defaults or validate: New does both, and gives the line in
+// data of an invalid value (ConfigError.Line) and of a custom rule's
+// compile error.
 func ParseConfig(data []byte) (Config, error) {
+	lines, err := yamlcheck.Check(data, reflect.TypeFor[Config](), yamlcheck.Hints{
+		reflect.TypeFor[audit.Severity](): "write low, medium, high or critical",
+	})
+	if err != nil {
+		return Config{}, fmt.Errorf("detect: parse config: %w", err)
+	}
+
 	var cfg Config
+	cfg.lines = lines
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	if err := dec.Decode(&cfg); err != nil && !errors.Is(err, io.EOF) {
@@ -467,7 +485,7 @@ func (c *Config) validateBuiltIn() error {
 	}
 	for _, ch := range checks {
 		if ch.bad {
-			return &ConfigError{Field: ch.field, Value: fmt.Sprint(ch.value), Reason: "must be " + ch.want}
+			return c.configError(ch.field, fmt.Sprint(ch.value), "must be "+ch.want)
 		}
 	}
 
@@ -491,27 +509,33 @@ func (c *Config) validateBuiltIn() error {
 	}
 	for _, s := range severities {
 		if s.value > audit.SeverityCritical {
-			return &ConfigError{Field: s.field, Value: s.value.String(), Reason: "must be low, medium, high or critical"}
+			return c.configError(s.field, s.value.String(), "must be low, medium, high or critical")
 		}
 	}
 
 	for i, r := range c.Rules.RejectedBurst.Reasons {
 		if r == "" || !r.Valid() {
-			return &ConfigError{Field: fmt.Sprintf("rules.rejected_burst.reasons[%d]", i), Value: fmt.Sprintf("%q", string(r)), Reason: "must be a reject reason such as bad_signature, alg_none, malformed or unknown_key"}
+			return c.configError(fmt.Sprintf("rules.rejected_burst.reasons[%d]", i), fmt.Sprintf("%q", string(r)), "must be a reject reason such as bad_signature, alg_none, malformed or unknown_key")
 		}
 	}
 	for i, iss := range c.Rules.UnknownToken.Issuers {
 		if iss == "" {
-			return &ConfigError{Field: fmt.Sprintf("rules.unknown_token.issuers[%d]", i), Value: `""`, Reason: "must be an iss value such as https://login.example.com"}
+			return c.configError(fmt.Sprintf("rules.unknown_token.issuers[%d]", i), `""`, "must be an iss value such as https://login.example.com")
 		}
 	}
 
 	for i, p := range c.TrustedNetworks {
 		if !p.IsValid() {
-			return &ConfigError{Field: fmt.Sprintf("trusted_networks[%d]", i), Value: p.String(), Reason: "must be an address range such as 198.51.100.0/24"}
+			return c.configError(fmt.Sprintf("trusted_networks[%d]", i), p.String(), "must be an address range such as 198.51.100.0/24")
 		}
 	}
 	return nil
+}
+
+// configError returns the *ConfigError of field, with its line when
+// ParseConfig read it.
+func (c *Config) configError(field, value, reason string) *ConfigError {
+	return &ConfigError{Field: field, Value: value, Reason: reason, Line: c.lines[field]}
 }
 
 // withDefaults returns c with every zero field set to its default.

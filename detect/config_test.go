@@ -58,10 +58,22 @@ func TestParseConfigErrors(t *testing.T) {
 	tests := []struct {
 		name, yaml, want string
 	}{
-		{"unknown key", "rules:\n  rapid_ip_change:\n    max_network: 1\n", "max_network"},
-		{"bad duration", "token_ttl: soon\n", "soon"},
-		{"bad severity", "rules:\n  high_frequency:\n    severity: urgent\n", "urgent"},
-		{"bad network", "trusted_networks: [192.0.2.0/33]\n", "192.0.2.0/33"},
+		{"unknown key", "rules:\n  rapid_ip_change:\n    max_network: 1\n",
+			"line 3: rules.rapid_ip_change.max_network: unknown key (did you mean max_networks?); the keys here are disabled, ipv4_prefix, ipv6_prefix, max_networks, severity, window"},
+		{"misspelt rule", "rules:\n  rapid_ip_chnage: {}\n", "line 2: rules.rapid_ip_chnage: unknown key (did you mean rapid_ip_change?)"},
+		{"bad duration", "token_ttl: soon\n", `line 1: token_ttl: "soon" is not a duration; write a duration with a unit`},
+		{"number as duration", "clock_skew: 60\n", "line 1: clock_skew: 60 has no unit; write 60s for seconds"},
+		{"bad severity", "rules:\n  high_frequency:\n    severity: urgent\n", `line 3: rules.high_frequency.severity: "urgent" is not valid; write low, medium, high or critical`},
+		{"custom rule severity", "custom_rules:\n  - name: a\n    severity: urgent\n", `line 3: custom_rules[0].severity: "urgent" is not valid`},
+		{"bad network", "trusted_networks: [192.0.2.0/33]\n", `line 1: trusted_networks[0]: "192.0.2.0/33" is not an address range`},
+		{"address as network", "trusted_networks:\n  - 81.2.69.10\n", "line 2: trusted_networks[0]: 81.2.69.10 is one address, not an address range; write 81.2.69.10/32 for that address alone"},
+		{"IPv6 address as network", "trusted_networks: [\"2001:db8::1\"]\n", "write 2001:db8::1/128 for that address alone"},
+		{"mapping as list", "trusted_networks:\n  a: b\n", "line 2: trusted_networks: want a list"},
+		{"list as mapping", "rules: [a]\n", "line 1: rules: want a mapping of keys (concurrent_use,"},
+		{"bad bool", "rules:\n  concurrent_use:\n    disabled: maybe\n", `line 3: rules.concurrent_use.disabled: "maybe" is not true or false; write true or false`},
+		{"bad time", "rules:\n  unknown_token:\n    since: yesterday\n", `line 3: rules.unknown_token.since: "yesterday" is not a time; write an RFC 3339 time`},
+		{"bad number", "max_tokens: many\n", `line 1: max_tokens: "many" is not a whole number in range; write a whole number`},
+		{"invalid YAML", "rules: [\n", "line 1: invalid YAML: did not find expected node content"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -70,6 +82,33 @@ func TestParseConfigErrors(t *testing.T) {
 				t.Errorf("ParseConfig error = %v, want one naming %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// An invalid value that only Validate catches is reported at its line.
+func TestValidateGivesLine(t *testing.T) {
+	cfg, err := ParseConfig([]byte("max_tokens: 5\nnetwork_state:\n  ipv4_prefix: 33\nrules:\n  rejected_burst:\n    reasons: [expired, bogus]\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = cfg.Validate()
+	var ce *ConfigError
+	if !errors.As(err, &ce) || ce.Field != "network_state.ipv4_prefix" || ce.Line != 3 {
+		t.Fatalf("Validate() = %v, want network_state.ipv4_prefix at line 3", err)
+	}
+	if want := "detect: invalid config: line 3: network_state.ipv4_prefix is 33 but must be 0 to 32"; err.Error() != want {
+		t.Errorf("Validate() = %q, want %q", err, want)
+	}
+
+	cfg.NetworkState.IPv4Prefix = 24
+	if err := cfg.Validate(); !errors.As(err, &ce) || ce.Field != "rules.rejected_burst.reasons[1]" || ce.Line != 6 {
+		t.Errorf("Validate() = %v, want rules.rejected_burst.reasons[1] at line 6", err)
+	}
+
+	var inCode Config
+	inCode.NetworkState.IPv4Prefix = 33
+	if err := inCode.Validate(); !errors.As(err, &ce) || ce.Line != 0 {
+		t.Errorf("Validate() of a Config made in code = %v, want no line", err)
 	}
 }
 

@@ -7,9 +7,13 @@ type ConfigError struct {
 	Field  string // the YAML path, such as "rules.rapid_ip_change.window"
 	Value  string // the value as given
 	Reason string // the rule the value breaks, such as "must be zero or more"
+	Line   int    // the field's line in the file ParseConfig read, from 1; 0 when unknown
 }
 
 func (e *ConfigError) Error() string {
+	if e.Line > 0 {
+		return fmt.Sprintf("detect: invalid config: line %d: %s is %s but %s", e.Line, e.Field, e.Value, e.Reason)
+	}
 	return fmt.Sprintf("detect: invalid config: %s is %s but %s", e.Field, e.Value, e.Reason)
 }
 

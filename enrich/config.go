@@ -6,9 +6,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"reflect"
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/tokentrail/tokentrail/internal/yamlcheck"
 )
 
 // Config names the files an Enricher loads. The zero Config is valid. It
@@ -117,8 +120,13 @@ func (c Config) validate() error {
 // ParseConfig reads a Config from YAML, in the form shown in the package
 // documentation. Durations are Go duration strings such as "30s" or "5m". A
 // key that Config does not have is an error, so that a misspelt key is not
-// silently ignored. The Logger is left nil.
+// silently ignored. A fault of the YAML, such as an unknown key or a value
+// of the wrong type, is returned as a *yamlcheck.Error with its line, field
+// and the form to write. The Logger is left nil.
 func ParseConfig(data []byte) (Config, error) {
+	if _, err := yamlcheck.Check(data, reflect.TypeFor[Config](), nil); err != nil {
+		return Config{}, fmt.Errorf("enrich: parse config: %w", err)
+	}
 	var c Config
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)

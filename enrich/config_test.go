@@ -51,9 +51,11 @@ func TestParseConfigErrors(t *testing.T) {
 	tests := []struct {
 		name, text, want string
 	}{
-		{"misspelt key", "city_dbb: x.mmdb\n", "field city_dbb not found"},
-		{"bad duration", "reload_interval: often\n", "line 1: cannot unmarshal !!str `often` into time.Duration"},
-		{"list as string", "lists: tor.txt\n", "cannot unmarshal"},
+		{"misspelt key", "city_dbb: x.mmdb\n", "line 1: city_dbb: unknown key (did you mean city_db?); the keys here are asn_db, city_db,"},
+		{"misspelt list key", "lists:\n  - name: tor\n    paht: tor.txt\n", "line 3: lists[0].paht: unknown key (did you mean path?); the keys here are name, path"},
+		{"bad duration", "reload_interval: often\n", `line 1: reload_interval: "often" is not a duration; write a duration with a unit`},
+		{"duration without unit", "reload_interval: 30\n", "line 1: reload_interval: 30 has no unit; write 30s for seconds"},
+		{"list as string", "lists: tor.txt\n", `line 1: lists: want a list, such as [a, b] or one "- item" per line, not "tor.txt"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -282,3 +282,36 @@ func TestCustomRuleFailuresPrinted(t *testing.T) {
 		t.Errorf("detect without custom rules printed a failure:\n%s", stdout)
 	}
 }
+
+// TestConfigFileErrorsGiveLines checks that a fault in a --rules or
+// --enrich file is printed as FILE line N: FIELD: what to write.
+func TestConfigFileErrorsGiveLines(t *testing.T) {
+	dir := t.TempDir()
+	db := filepath.Join(dir, "events.db")
+	if _, _, err := run(t, "", "--db", db, "import", "--format", "jsonl", "--map", gatewayMap,
+		writeFile(t, dir, "gateway.jsonl", gatewayLine("t1", "192.0.2.10", "10:00:00"))); err != nil {
+		t.Fatalf("import: %v", err)
+	}
+	tests := []struct {
+		flag, text, want string
+	}{
+		{"--rules", "clock_skew: 60\n", "invalid --rules: %s line 1: clock_skew: 60 has no unit; write 60s for seconds"},
+		{"--rules", "rules:\n  rapid_ip_change:\n    severity: urgent\n", `invalid --rules: %s line 3: rules.rapid_ip_change.severity: "urgent" is not valid; write low, medium, high or critical`},
+		{"--rules", "trusted_networks: [81.2.69.10]\n", "invalid --rules: %s line 1: trusted_networks[0]: 81.2.69.10 is one address, not an address range; write 81.2.69.10/32"},
+		{"--rules", "\nnetwork_state:\n  ipv4_prefix: 33\n", "invalid --rules: %s line 3: network_state.ipv4_prefix is 33 but must be 0 to 32"},
+		{"--enrich", "lists:\n  - name: tor\n    paht: tor.txt\n", "invalid --enrich: %s line 3: lists[0].paht: unknown key (did you mean path?)"},
+	}
+	for i, tt := range tests {
+		path := writeFile(t, dir, fmt.Sprintf("config-%d.yaml", i), tt.text)
+		for _, cmd := range []string{"detect", "import"} {
+			args := []string{"--db", db, cmd, tt.flag, path}
+			if cmd == "import" {
+				args = append(args, "--format", "jsonl", "--map", gatewayMap, filepath.Join(dir, "gateway.jsonl"))
+			}
+			_, _, err := run(t, "", args...)
+			if want := fmt.Sprintf(tt.want, path); err == nil || !strings.Contains(err.Error(), want) {
+				t.Errorf("%s %s with %q: error = %v, want one containing %q", cmd, tt.flag, tt.text, err, want)
+			}
+		}
+	}
+}

@@ -19,6 +19,7 @@ import (
 	"github.com/tokentrail/tokentrail/detect"
 	"github.com/tokentrail/tokentrail/enrich"
 	"github.com/tokentrail/tokentrail/forensics"
+	"github.com/tokentrail/tokentrail/internal/yamlcheck"
 	"github.com/tokentrail/tokentrail/store"
 )
 
@@ -138,9 +139,23 @@ func loadDetectConfig(path string) (detect.Config, error) {
 		_, err = detect.New(cfg)
 	}
 	if err != nil {
-		return detect.Config{}, fmt.Errorf("invalid --rules %s: %w", path, err)
+		return detect.Config{}, configFileError("--rules", path, err)
 	}
 	return cfg, nil
+}
+
+// configFileError describes a fault of the YAML file of flag as "invalid
+// FLAG: FILE line N: FIELD: what is wrong", when the fault has a line.
+func configFileError(flag, path string, err error) error {
+	var yamlErr *yamlcheck.Error
+	var cfgErr *detect.ConfigError
+	switch {
+	case errors.As(err, &yamlErr) && yamlErr.Line > 0:
+		return fmt.Errorf("invalid %s: %s %s", flag, path, yamlErr.Error())
+	case errors.As(err, &cfgErr) && cfgErr.Line > 0:
+		return fmt.Errorf("invalid %s: %s line %d: %s is %s but %s", flag, path, cfgErr.Line, cfgErr.Field, cfgErr.Value, cfgErr.Reason)
+	}
+	return fmt.Errorf("invalid %s %s: %w", flag, path, err)
 }
 
 // openEnricher loads the databases and lists that path names. Without a
@@ -153,7 +168,7 @@ func openEnricher(ctx context.Context, path string) (*enrich.Enricher, error) {
 			return nil, fmt.Errorf("read --enrich: %w", err)
 		}
 		if cfg, err = enrich.ParseConfig(data); err != nil {
-			return nil, fmt.Errorf("invalid --enrich %s: %w", path, err)
+			return nil, configFileError("--enrich", path, err)
 		}
 	}
 	en, err := enrich.New(ctx, cfg)
