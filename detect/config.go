@@ -74,10 +74,6 @@ type Config struct {
 	// threat_intel_ip. Nil turns that rule off. It is set in code, not in
 	// YAML.
 	IPLists IPLists `yaml:"-"`
-
-	// lines holds the line of each field that ParseConfig read, by YAML
-	// path, for the errors of Validate; nil for a Config made in code.
-	lines yamlcheck.Lines
 }
 
 // UserAgentFamilies finds the family and major version of the client that
@@ -398,10 +394,11 @@ var defaultRejectReasons = []audit.RejectReason{
 // ParseConfig decodes a YAML config. Unknown keys are errors, so that a
 // misspelt threshold does not silently keep its default. A fault of the
 // YAML, such as an unknown key or a value of the wrong type, is returned as
-// a *yamlcheck.Error with its line, field and the form to write. It does
-// not apply defaults or validate: New does both, and gives the line in
-// data of an invalid value (ConfigError.Line) and of a custom rule's
-// compile error.
+// a *yamlcheck.Error with its line, field and the form to write. An
+// invalid value of a built-in setting, such as a negative window, is
+// returned as a *ConfigError with its line. It does not apply defaults or
+// compile the custom rules: New does both, and gives a custom rule's
+// compile error at its line and column in data.
 func ParseConfig(data []byte) (Config, error) {
 	lines, err := yamlcheck.Check(data, reflect.TypeFor[Config](), yamlcheck.Hints{
 		reflect.TypeFor[audit.Severity](): "write low, medium, high or critical",
@@ -411,11 +408,13 @@ func ParseConfig(data []byte) (Config, error) {
 	}
 
 	var cfg Config
-	cfg.lines = lines
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	if err := dec.Decode(&cfg); err != nil && !errors.Is(err, io.EOF) {
 		return Config{}, fmt.Errorf("detect: parse config: %w", err)
+	}
+	if err := cfg.validateBuiltIn(lines); err != nil {
+		return Config{}, err
 	}
 
 	// Keep where each custom rule's expression sits in data, so that a
@@ -437,15 +436,16 @@ func ParseConfig(data []byte) (Config, error) {
 // reports the first that does not compile, or breaks a rule of CustomRule,
 // as a *CustomRuleError.
 func (c *Config) Validate() error {
-	if err := c.validateBuiltIn(); err != nil {
+	if err := c.validateBuiltIn(nil); err != nil {
 		return err
 	}
 	_, err := compileCustomRules(c.CustomRules)
 	return err
 }
 
-// validateBuiltIn is Validate without the custom rules.
-func (c *Config) validateBuiltIn() error {
+// validateBuiltIn is Validate without the custom rules. lines gives the
+// line of each field in the file that ParseConfig read, or is nil.
+func (c *Config) validateBuiltIn(lines yamlcheck.Lines) error {
 	checks := []struct {
 		field string
 		bad   bool
@@ -485,7 +485,7 @@ func (c *Config) validateBuiltIn() error {
 	}
 	for _, ch := range checks {
 		if ch.bad {
-			return c.configError(ch.field, fmt.Sprint(ch.value), "must be "+ch.want)
+			return configError(lines, ch.field, fmt.Sprint(ch.value), "must be "+ch.want)
 		}
 	}
 
@@ -509,33 +509,33 @@ func (c *Config) validateBuiltIn() error {
 	}
 	for _, s := range severities {
 		if s.value > audit.SeverityCritical {
-			return c.configError(s.field, s.value.String(), "must be low, medium, high or critical")
+			return configError(lines, s.field, s.value.String(), "must be low, medium, high or critical")
 		}
 	}
 
 	for i, r := range c.Rules.RejectedBurst.Reasons {
 		if r == "" || !r.Valid() {
-			return c.configError(fmt.Sprintf("rules.rejected_burst.reasons[%d]", i), fmt.Sprintf("%q", string(r)), "must be a reject reason such as bad_signature, alg_none, malformed or unknown_key")
+			return configError(lines, fmt.Sprintf("rules.rejected_burst.reasons[%d]", i), fmt.Sprintf("%q", string(r)), "must be a reject reason such as bad_signature, alg_none, malformed or unknown_key")
 		}
 	}
 	for i, iss := range c.Rules.UnknownToken.Issuers {
 		if iss == "" {
-			return c.configError(fmt.Sprintf("rules.unknown_token.issuers[%d]", i), `""`, "must be an iss value such as https://login.example.com")
+			return configError(lines, fmt.Sprintf("rules.unknown_token.issuers[%d]", i), `""`, "must be an iss value such as https://login.example.com")
 		}
 	}
 
 	for i, p := range c.TrustedNetworks {
 		if !p.IsValid() {
-			return c.configError(fmt.Sprintf("trusted_networks[%d]", i), p.String(), "must be an address range such as 198.51.100.0/24")
+			return configError(lines, fmt.Sprintf("trusted_networks[%d]", i), p.String(), "must be an address range such as 198.51.100.0/24")
 		}
 	}
 	return nil
 }
 
-// configError returns the *ConfigError of field, with its line when
-// ParseConfig read it.
-func (c *Config) configError(field, value, reason string) *ConfigError {
-	return &ConfigError{Field: field, Value: value, Reason: reason, Line: c.lines[field]}
+// configError returns the *ConfigError of field, with its line in lines
+// (nil for a Config made in code).
+func configError(lines yamlcheck.Lines, field, value, reason string) *ConfigError {
+	return &ConfigError{Field: field, Value: value, Reason: reason, Line: lines[field]}
 }
 
 // withDefaults returns c with every zero field set to its default.

@@ -85,24 +85,20 @@ func TestParseConfigErrors(t *testing.T) {
 	}
 }
 
-// An invalid value that only Validate catches is reported at its line.
-func TestValidateGivesLine(t *testing.T) {
-	cfg, err := ParseConfig([]byte("max_tokens: 5\nnetwork_state:\n  ipv4_prefix: 33\nrules:\n  rejected_burst:\n    reasons: [expired, bogus]\n"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	err = cfg.Validate()
+// An invalid value of a built-in setting is reported at its line.
+func TestParseConfigInvalidValueGivesLine(t *testing.T) {
+	_, err := ParseConfig([]byte("max_tokens: 5\nnetwork_state:\n  ipv4_prefix: 33\n"))
 	var ce *ConfigError
 	if !errors.As(err, &ce) || ce.Field != "network_state.ipv4_prefix" || ce.Line != 3 {
-		t.Fatalf("Validate() = %v, want network_state.ipv4_prefix at line 3", err)
+		t.Fatalf("ParseConfig() = %v, want network_state.ipv4_prefix at line 3", err)
 	}
 	if want := "detect: invalid config: line 3: network_state.ipv4_prefix is 33 but must be 0 to 32"; err.Error() != want {
-		t.Errorf("Validate() = %q, want %q", err, want)
+		t.Errorf("ParseConfig() = %q, want %q", err, want)
 	}
 
-	cfg.NetworkState.IPv4Prefix = 24
-	if err := cfg.Validate(); !errors.As(err, &ce) || ce.Field != "rules.rejected_burst.reasons[1]" || ce.Line != 6 {
-		t.Errorf("Validate() = %v, want rules.rejected_burst.reasons[1] at line 6", err)
+	_, err = ParseConfig([]byte("rules:\n  rejected_burst:\n    reasons: [expired, bogus]\n"))
+	if !errors.As(err, &ce) || ce.Field != "rules.rejected_burst.reasons[1]" || ce.Line != 3 {
+		t.Errorf("ParseConfig() = %v, want rules.rejected_burst.reasons[1] at line 3", err)
 	}
 
 	var inCode Config

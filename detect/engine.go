@@ -123,7 +123,7 @@ type CustomRuleFailure struct {
 // It returns the *ConfigError or *CustomRuleError that cfg.Validate does,
 // compiling the custom rules once.
 func New(cfg Config) (*Engine, error) {
-	if err := cfg.validateBuiltIn(); err != nil {
+	if err := cfg.validateBuiltIn(nil); err != nil {
 		return nil, err
 	}
 	custom, err := compileCustomRules(cfg.CustomRules)
