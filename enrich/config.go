@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"reflect"
 	"time"
 
@@ -132,6 +134,34 @@ func ParseConfig(data []byte) (Config, error) {
 	dec.KnownFields(true)
 	if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) {
 		return Config{}, fmt.Errorf("enrich: parse config: %w", err)
+	}
+	return c, nil
+}
+
+// ReadConfigFile reads the YAML config at path with ParseConfig, and
+// resolves the relative paths of its databases and lists against the
+// folder of path, so that the file names the same files from any working
+// directory. Absolute paths are kept.
+func ReadConfigFile(path string) (Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return Config{}, fmt.Errorf("enrich: read config: %w", err)
+	}
+	c, err := ParseConfig(data)
+	if err != nil {
+		return Config{}, err
+	}
+
+	dir := filepath.Dir(path)
+	resolve := func(p *string) {
+		if *p != "" && !filepath.IsAbs(*p) {
+			*p = filepath.Join(dir, *p)
+		}
+	}
+	resolve(&c.CityDB)
+	resolve(&c.ASNDB)
+	for i := range c.Lists {
+		resolve(&c.Lists[i].Path)
 	}
 	return c, nil
 }

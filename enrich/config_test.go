@@ -1,6 +1,9 @@
 package enrich
 
 import (
+	"net/netip"
+	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -64,5 +67,55 @@ func TestParseConfigErrors(t *testing.T) {
 				t.Errorf("ParseConfig(%q) error = %v, want one containing %q", tt.text, err, tt.want)
 			}
 		})
+	}
+}
+
+func TestReadConfigFileResolvesRelativePaths(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "settings")
+	if err := os.MkdirAll(filepath.Join(dir, "lists"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "lists", "block.txt"), []byte("45.33.32.0/24\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "enrich.yaml")
+	text := "city_db: GeoLite2-City.mmdb\nasn_db: /abs/GeoLite2-ASN.mmdb\nlists:\n  - name: block\n    path: lists/block.txt\n"
+	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	cfg, err := ReadConfigFile(path)
+	if err != nil {
+		t.Fatalf("ReadConfigFile: %v", err)
+	}
+	if want := filepath.Join(dir, "GeoLite2-City.mmdb"); cfg.CityDB != want {
+		t.Errorf("CityDB = %q, want %q", cfg.CityDB, want)
+	}
+	if cfg.ASNDB != "/abs/GeoLite2-ASN.mmdb" {
+		t.Errorf("ASNDB = %q, want the absolute path kept", cfg.ASNDB)
+	}
+	if want := filepath.Join(dir, "lists", "block.txt"); cfg.Lists[0].Path != want {
+		t.Errorf("Lists[0].Path = %q, want %q", cfg.Lists[0].Path, want)
+	}
+
+	// The list loads whatever the working directory is.
+	cfg.CityDB, cfg.ASNDB = "", ""
+	en, _ := newEnricher(t, cfg)
+	if got := en.Lists(netip.MustParseAddr("45.33.32.156")); len(got) != 1 || got[0] != "block" {
+		t.Errorf("Lists(45.33.32.156) = %v, want [block]", got)
+	}
+}
+
+func TestReadConfigFileErrors(t *testing.T) {
+	dir := t.TempDir()
+	if _, err := ReadConfigFile(filepath.Join(dir, "missing.yaml")); err == nil || !strings.Contains(err.Error(), "enrich: read config") {
+		t.Errorf("ReadConfigFile(missing) = %v, want a read error", err)
+	}
+	path := filepath.Join(dir, "bad.yaml")
+	if err := os.WriteFile(path, []byte("listz: []\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ReadConfigFile(path); err == nil || !strings.Contains(err.Error(), "line 1: listz: unknown key (did you mean lists?)") {
+		t.Errorf("ReadConfigFile(bad) = %v, want the unknown key at line 1", err)
 	}
 }

@@ -53,6 +53,8 @@
 //	  - name: blocklist
 //	    path: /etc/tokentrail/blocklist.txt
 //
-// Every key is optional. Paths are used as written, relative to the working
-// directory of the process.
+// Every key is optional. ParseConfig keeps paths as written. ReadConfigFile
+// reads a file and resolves relative paths against the file's folder, so
+// that "path: blocklist.txt" names the blocklist.txt beside the YAML file
+// wherever the process runs.
 package enrich

@@ -88,7 +88,8 @@ func (d Deployment) RulesYAML() []byte {
 }
 
 // EnrichYAML returns the settings that `tokentrail import --enrich` reads
-// to load the threat list from threatListPath.
+// to load the threat list from threatListPath, which --enrich resolves
+// against the folder of the settings file when it is relative.
 func EnrichYAML(threatListPath string) []byte {
 	return fmt.Appendf(nil, "# Threat list of the simulated deployment (tokentrail simulate).\nreload_interval: -1s\nlists:\n  - name: simulated-threats\n    path: %q\n", threatListPath)
 }

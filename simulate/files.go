@@ -64,20 +64,17 @@ time_format: rfc3339
 
 // WriteFiles writes the deployment's files into dir, which must exist: the
 // threat list, the detection settings for `import --rules`, the enrichment
-// settings for `import --enrich`, which name the threat list by its
-// absolute path, and the field mapping for `import --map-file`.
+// settings for `import --enrich`, which name the threat list by its file
+// name (--enrich resolves it against the settings file's folder, so the
+// folder can move), and the field mapping for `import --map-file`.
 func (d Deployment) WriteFiles(dir string) error {
-	abs, err := filepath.Abs(dir)
-	if err != nil {
-		return fmt.Errorf("simulate: write files: %w", err)
-	}
 	files := []struct {
 		name string
 		data []byte
 	}{
 		{ThreatListFile, d.ThreatList},
 		{RulesFile, d.RulesYAML()},
-		{EnrichFile, EnrichYAML(filepath.Join(abs, ThreatListFile))},
+		{EnrichFile, EnrichYAML(ThreatListFile)},
 		{MappingFile, []byte(MappingYAML)},
 	}
 	for _, f := range files {

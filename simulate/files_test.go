@@ -38,13 +38,10 @@ func TestEnrichFileLoadsTheThreatList(t *testing.T) {
 	if err := dep.WriteFiles(dir); err != nil {
 		t.Fatal(err)
 	}
-	data, err := os.ReadFile(filepath.Join(dir, EnrichFile))
+	// As --enrich reads it: the list's path is relative to the file.
+	cfg, err := enrich.ReadConfigFile(filepath.Join(dir, EnrichFile))
 	if err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := enrich.ParseConfig(data)
-	if err != nil {
-		t.Fatalf("ParseConfig(enrich.yaml) = %v", err)
+		t.Fatalf("ReadConfigFile(enrich.yaml) = %v", err)
 	}
 	en, err := enrich.New(context.Background(), cfg)
 	if err != nil {

@@ -119,7 +119,7 @@ func runDemo(ctx context.Context, stdout io.Writer, keep string, asJSON bool) er
 		"revoked, and the script's next requests are refused. The investigation:\n\n", story.AttackerIP)
 	fmt.Fprintf(log, "$ tokentrail investigate %s\n\n", story.Token)
 
-	enricher, err := openEnricher(ctx, "")
+	enricher, err := openEnricher(ctx, "", io.Discard) // no file, so nothing to warn of
 	if err != nil {
 		return err
 	}

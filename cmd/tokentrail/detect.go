@@ -87,7 +87,7 @@ func runDetect(ctx context.Context, stdout, stderr io.Writer, dbPath string, f d
 	if _, err := os.Stat(dbPath); errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("no store at %s: import logs first (tokentrail --db %s import FILE), or name the store with --db or TOKENTRAIL_DB", dbPath, dbPath)
 	}
-	found, err := newDetection(ctx, f.rules, f.enrich)
+	found, err := newDetection(ctx, stderr, f.rules, f.enrich)
 	if err != nil {
 		return err
 	}

@@ -24,13 +24,14 @@ type detection struct {
 }
 
 // newDetection loads the thresholds of the --rules file and the databases
-// and lists of the --enrich file; an empty path keeps the defaults.
-func newDetection(ctx context.Context, rulesPath, enrichPath string) (*detection, error) {
+// and lists of the --enrich file; an empty path keeps the defaults. The
+// enricher's warnings, such as list lines skipped, go to stderr.
+func newDetection(ctx context.Context, stderr io.Writer, rulesPath, enrichPath string) (*detection, error) {
 	cfg, err := loadDetectConfig(rulesPath)
 	if err != nil {
 		return nil, err
 	}
-	en, err := openEnricher(ctx, enrichPath)
+	en, err := openEnricher(ctx, enrichPath, stderr)
 	if err != nil {
 		return nil, err
 	}

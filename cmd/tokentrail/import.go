@@ -141,7 +141,7 @@ func runImport(ctx context.Context, stdin io.Reader, stdout, stderr io.Writer, d
 
 	var found *detection
 	if !f.noDetect {
-		if found, err = newDetection(ctx, f.rules, f.enrich); err != nil {
+		if found, err = newDetection(ctx, stderr, f.rules, f.enrich); err != nil {
 			return err
 		}
 		defer found.close()

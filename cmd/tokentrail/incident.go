@@ -115,7 +115,7 @@ func runIncident(ctx context.Context, stdout io.Writer, dbPath, planDB string, f
 	if err != nil {
 		return err
 	}
-	enricher, err := openEnricher(ctx, f.enrich)
+	enricher, err := openEnricher(ctx, f.enrich, io.Discard)
 	if err != nil {
 		return err
 	}

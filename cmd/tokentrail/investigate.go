@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"log/slog"
 	"os"
 	"slices"
 	"strings"
@@ -74,7 +75,7 @@ docs/report-json.md and stay stable.`,
 			if err != nil {
 				return err
 			}
-			enricher, err := openEnricher(cmd.Context(), f.enrich)
+			enricher, err := openEnricher(cmd.Context(), f.enrich, cmd.ErrOrStderr())
 			if err != nil {
 				return err
 			}
@@ -158,19 +159,19 @@ func configFileError(flag, path string, err error) error {
 	return fmt.Errorf("invalid %s %s: %w", flag, path, err)
 }
 
-// openEnricher loads the databases and lists that path names. Without a
-// path, the enricher only reads user-agent families.
-func openEnricher(ctx context.Context, path string) (*enrich.Enricher, error) {
+// openEnricher loads the databases and lists that path names, resolving
+// their relative paths against the folder of path. Without a path, the
+// enricher only reads user-agent families. Warnings, such as list lines
+// skipped, go to stderr as one line each.
+func openEnricher(ctx context.Context, path string, stderr io.Writer) (*enrich.Enricher, error) {
 	var cfg enrich.Config
 	if path != "" {
-		data, err := os.ReadFile(path)
-		if err != nil {
-			return nil, fmt.Errorf("read --enrich: %w", err)
-		}
-		if cfg, err = enrich.ParseConfig(data); err != nil {
+		var err error
+		if cfg, err = enrich.ReadConfigFile(path); err != nil {
 			return nil, configFileError("--enrich", path, err)
 		}
 	}
+	cfg.Logger = slog.New(newMessageHandler(stderr))
 	en, err := enrich.New(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("--enrich %s: %w", path, err)
