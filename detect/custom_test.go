@@ -500,3 +500,59 @@ func TestDocsCustomRulesCompile(t *testing.T) {
 		t.Error("docs/detection.md has no YAML example of custom_rules")
 	}
 }
+
+// docsCustomRules returns the custom rules of the first YAML example of
+// docs/detection.md, with the example's token_ttl.
+func docsCustomRules(tb testing.TB) Config {
+	tb.Helper()
+	data, err := os.ReadFile("../docs/detection.md")
+	if err != nil {
+		tb.Fatalf("read the detection docs: %v", err)
+	}
+	for _, block := range strings.Split(string(data), "```yaml\n")[1:] {
+		block, _, _ = strings.Cut(block, "```")
+		if strings.Contains(block, "custom_rules:") {
+			cfg, err := ParseConfig([]byte(block))
+			if err != nil {
+				tb.Fatal(err)
+			}
+			return cfg
+		}
+	}
+	tb.Fatal("docs/detection.md has no YAML example of custom_rules")
+	return Config{}
+}
+
+// TestDocsCustomRulesFire checks that the documented examples raise on the
+// events they describe: an admin scope stated at issuance only, and a use
+// after three idle days, which needs the example's token_ttl.
+func TestDocsCustomRulesFire(t *testing.T) {
+	cfg := docsCustomRules(t)
+	if cfg.TokenTTL <= 72*time.Hour {
+		t.Fatalf("example token_ttl = %v, want more than the 72h of dormant_token_used", cfg.TokenTTL)
+	}
+	events := []audit.Event{
+		event("i1", 0, audit.KindIssued, withIP("164.90.1.2"), func(e *audit.Event) { e.Scopes = []string{"openid", "admin"} }),
+		event("u1", time.Minute, audit.KindUsed, withIP("164.90.1.2")),
+		event("u2", 2*time.Minute, audit.KindUsed, withIP("81.2.69.10")),
+		event("u3", 80*time.Hour, audit.KindUsed, withIP("81.2.69.10")),
+	}
+	rules := map[string]string{}
+	for _, a := range run(t, cfg, events) {
+		rules[a.Rule] = a.EventIDs[len(a.EventIDs)-1]
+	}
+	if rules["admin_scope_from_new_network"] != "u2" {
+		t.Errorf("admin_scope_from_new_network raised on %q, want u2, the use from a second network", rules["admin_scope_from_new_network"])
+	}
+	if rules["dormant_token_used"] != "u3" {
+		t.Errorf("dormant_token_used raised on %q, want u3, the use after 80 idle hours", rules["dormant_token_used"])
+	}
+
+	// With the default token_ttl the state is gone before the gap ends.
+	cfg.TokenTTL = 0
+	for _, a := range run(t, cfg, events) {
+		if a.Rule == "dormant_token_used" {
+			t.Errorf("dormant_token_used raised with the default token_ttl: %+v", a)
+		}
+	}
+}
