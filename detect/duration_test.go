@@ -1,6 +1,7 @@
 package detect
 
 import (
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -22,13 +23,18 @@ func TestFormatDuration(t *testing.T) {
 		{"under ten seconds", 9999 * time.Millisecond, "9.999s"},
 		{"ten seconds", 10*time.Second + 400*time.Millisecond, "10s"},
 		{"minutes", 4*time.Minute + 10*time.Second, "4m10s"},
+		{"whole minutes", 10 * time.Minute, "10m"},
+		{"ten seconds past", 10*time.Minute + 10*time.Second, "10m10s"},
+		{"one minute", time.Minute, "1m"},
 		{"hours drop the seconds", 5*time.Hour + 3*time.Minute + 20*time.Second, "5h3m"},
-		{"whole hours", 2 * time.Hour, "2h0m"},
+		{"whole hours", 2 * time.Hour, "2h"},
+		{"hours and ten minutes", 2*time.Hour + 10*time.Minute, "2h10m"},
 		{"just under two days", 47*time.Hour + 59*time.Minute, "47h59m"},
 		{"two days", 2 * day, "2 days"},
 		{"weeks", 21*day + 5*time.Hour, "21 days"},
 		{"decades", 498657 * time.Hour, "20777 days, about 57 years"},
 		{"negative", -2400 * time.Millisecond, "-2.4s"},
+		{"most negative", math.MinInt64, "-106751 days, about 292 years"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
