@@ -8,11 +8,11 @@ import (
 )
 
 // FormatDuration writes d the way anomaly summaries give spans of event
-// time: to the millisecond below 10 s ("2.4s", so that a span just past a
-// 2 s grace does not read "2s"), to the second below an hour ("4m10s",
-// "10m"), to the minute below two days ("5h3m", "2h"), and in whole days
-// past that ("21 days", "20777 days, about 57 years"). A negative d is
-// written with a leading minus sign.
+// time. Below 10 s it keeps milliseconds ("2.4s"), so that a span just past
+// a 2 s grace does not read "2s". Below an hour it rounds to the second
+// ("4m10s", "10m"), below two days to the minute ("5h3m", "2h"), and past
+// that it gives whole days ("21 days", "20777 days, about 57 years"). A
+// negative d is written with a leading minus sign.
 func FormatDuration(d time.Duration) string {
 	if d < 0 {
 		if d == math.MinInt64 {

@@ -105,7 +105,7 @@ type Stats struct {
 	SubjectsEvictedByCount uint64 // subject states dropped to stay within SubjectState.MaxSubjects
 	SubjectsEvictedByAge   uint64 // subject states dropped because they were unseen for SubjectState.TTL
 
-	CustomRuleErrors uint64 // evaluations of a custom rule that failed, such as an index out of range; the rule is skipped for that event; CustomRuleFailures gives them by rule
+	CustomRuleErrors uint64 // evaluations of a custom rule that failed, such as on an index out of range, each skipping the rule for its event (CustomRuleFailures gives them by rule)
 }
 
 // CustomRuleFailure counts the events on which one custom rule failed to

@@ -64,9 +64,10 @@ time_format: rfc3339
 
 // WriteFiles writes the deployment's files into dir, which must exist: the
 // threat list, the detection settings for `import --rules`, the enrichment
-// settings for `import --enrich`, which name the threat list by its file
-// name (--enrich resolves it against the settings file's folder, so the
-// folder can move), and the field mapping for `import --map-file`.
+// settings for `import --enrich`, and the field mapping for `import
+// --map-file`. The enrichment settings name the threat list by its file
+// name, which --enrich resolves against their folder, so the folder can
+// move.
 func (d Deployment) WriteFiles(dir string) error {
 	files := []struct {
 		name string

@@ -31,8 +31,8 @@ func (h *messageHandler) Enabled(_ context.Context, level slog.Level) bool {
 }
 
 // Handle writes the record as "LEVEL: LOCATION: MESSAGE: REASON (k v, ...)".
-// The location (a "file:line" or a path) and the reason or error come first
-// because they are what the reader acts on; the component is left out.
+// The location (a "file:line" or a path) and the reason or error lead,
+// because the reader acts on them. The component is left out.
 func (h *messageHandler) Handle(_ context.Context, r slog.Record) error {
 	var location, reason string
 	var rest []string
