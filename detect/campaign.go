@@ -70,19 +70,22 @@ func (e *Engine) rejectedBurstLocked(ns *networkState, ev *audit.Event, ip netip
 // maxListedTokens bounds the tokens that a network anomaly's summary names.
 const maxListedTokens = 10
 
-// listTokens returns "tokens a, b and c", naming at most maxListedTokens
-// and counting the others.
-func listTokens(tokens []string) string {
-	switch n := len(tokens); {
-	case n == 0:
-		return "no token ID recorded"
-	case n == 1:
-		return "token " + tokens[0]
-	case n <= maxListedTokens:
-		return "tokens " + strings.Join(tokens[:n-1], ", ") + " and " + tokens[n-1]
-	default:
-		return fmt.Sprintf("tokens %s and %d more", strings.Join(tokens[:maxListedTokens], ", "), n-maxListedTokens)
+// listTokens returns "tokens a, b and c" for the tokens of total uses,
+// naming at most maxListedTokens and counting the others. The use that a
+// network's first user made is counted but has no token to name, since the
+// table of first users keeps none to stay small.
+func listTokens(tokens []string, total int) string {
+	shown := tokens[:min(len(tokens), maxListedTokens)]
+	more := max(total-len(shown), 0)
+	switch {
+	case len(shown) == 0:
+		return fmt.Sprintf("%d tokens, none named", total)
+	case more > 0:
+		return fmt.Sprintf("tokens %s and %d more", strings.Join(shown, ", "), more)
+	case len(shown) == 1:
+		return "token " + shown[0]
 	}
+	return "tokens " + strings.Join(shown[:len(shown)-1], ", ") + " and " + shown[len(shown)-1]
 }
 
 // sharedIPLocked raises shared_ip_many_subjects when the network of ev has
@@ -111,12 +114,12 @@ func (e *Engine) sharedIPLocked(ns *networkState, key uint64, ev *audit.Event, i
 			case now-slot.at <= window:
 				e.mu.stats.FirstUsesReplaced++
 			}
-			*slot = firstUse{network: key, subject: subject, at: now, id: ev.ID, token: ev.Token()}
+			*slot = firstUse{network: key, subject: subject, at: now, id: ev.ID}
 			return out
 		case now < slot.at:
 			return out // late
 		case now-slot.at > window || slot.subject == subject:
-			*slot = firstUse{network: key, subject: subject, at: now, id: ev.ID, token: ev.Token()}
+			*slot = firstUse{network: key, subject: subject, at: now, id: ev.ID}
 			return out
 		}
 		ns = e.newNetworkLocked(key, now) // takes the slot's subject
@@ -160,7 +163,7 @@ func (e *Engine) sharedIPLocked(ns *networkState, key uint64, ev *audit.Event, i
 	out = e.raiseNetworkLocked(out, ev, "", RuleSharedIPManySubjects, cfg.Severity,
 		fmt.Sprintf("%s used tokens of %d subjects within %s (%s): if it is not a known office, proxy or VPN egress, the tokens were likely stolen, "+
 			"so revoke them and block the address; tokentrail anomalies --network %s lists what else came from it.",
-			network, len(ids), FormatDuration(span), listTokens(tokens), network),
+			network, len(ids), FormatDuration(span), listTokens(tokens, len(ids)), network),
 		ids...)
 
 	clear(ns.subjects)

@@ -246,7 +246,9 @@ func TestSharedIPSummaryNamesNetwork(t *testing.T) {
 	if got[0].TokenID != "tok-02" || got[0].Subject != "" {
 		t.Errorf("TokenID, Subject = %q, %q, want %q and an empty subject", got[0].TokenID, got[0].Subject, "tok-02")
 	}
-	for _, want := range []string{"(tokens tok-00, tok-01 and tok-02)", "tokentrail anomalies --network 2a01:4f8:1:2::/64 lists"} {
+	// The first user's token is counted but not named: the table of first
+	// users keeps no token.
+	for _, want := range []string{"(tokens tok-01, tok-02 and 1 more)", "tokentrail anomalies --network 2a01:4f8:1:2::/64 lists"} {
 		if !strings.Contains(got[0].Summary, want) {
 			t.Errorf("Summary = %q, want it to contain %q", got[0].Summary, want)
 		}
@@ -258,9 +260,39 @@ func TestSharedIPSummaryCountsManyTokens(t *testing.T) {
 	if len(got) != 1 {
 		t.Fatalf("anomalies = %+v, want one", summarize(got))
 	}
-	want := "(tokens tok-00, tok-01, tok-02, tok-03, tok-04, tok-05, tok-06, tok-07, tok-08, tok-09 and 11 more)"
+	want := "(tokens tok-01, tok-02, tok-03, tok-04, tok-05, tok-06, tok-07, tok-08, tok-09, tok-10 and 11 more)"
 	if !strings.Contains(got[0].Summary, want) {
 		t.Errorf("Summary = %q, want it to contain %q", got[0].Summary, want)
+	}
+}
+
+func TestListTokens(t *testing.T) {
+	tokens := func(n int) []string {
+		var out []string
+		for i := range n {
+			out = append(out, fmt.Sprintf("t%d", i))
+		}
+		return out
+	}
+	tests := []struct {
+		name   string
+		tokens []string
+		total  int
+		want   string
+	}{
+		{"one", tokens(1), 1, "token t0"},
+		{"three", tokens(3), 3, "tokens t0, t1 and t2"},
+		{"one unnamed", tokens(2), 3, "tokens t0, t1 and 1 more"},
+		{"ten", tokens(10), 10, "tokens t0, t1, t2, t3, t4, t5, t6, t7, t8 and t9"},
+		{"eleven", tokens(11), 11, "tokens t0, t1, t2, t3, t4, t5, t6, t7, t8, t9 and 1 more"},
+		{"none named", nil, 3, "3 tokens, none named"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := listTokens(tt.tokens, tt.total); got != tt.want {
+				t.Errorf("listTokens(%v, %d) = %q, want %q", tt.tokens, tt.total, got, tt.want)
+			}
+		})
 	}
 }
 

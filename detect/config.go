@@ -113,7 +113,7 @@ type NetworkState struct {
 	// FirstUseSlots is the maximum size of the table of first users, 1 to
 	// 16,777,216, rounded up to a power of two of at least 4. The table
 	// starts at 1,024 slots or fewer and doubles when a quarter full. Each
-	// slot takes 56 bytes. A network's hash picks a set of 4 slots. When a
+	// slot takes 40 bytes. A network's hash picks a set of 4 slots. When a
 	// new network finds its set full, it takes the slot used longest ago,
 	// whose network then needs one more subject to get its own state, and
 	// Stats.FirstUsesReplaced counts it if that slot was within the

@@ -30,7 +30,7 @@ type subjectUse struct {
 	subject uint64 // see subjectOf
 	at      int64
 	id      string
-	token   string // the token used, for the anomaly's summary
+	token   string // the token used, for the anomaly's summary; empty for a first user taken from its slot
 }
 
 // firstUse is a slot of the table of first users: the latest use of a
@@ -42,7 +42,6 @@ type firstUse struct {
 	subject uint64
 	at      int64
 	id      string // the event; empty when the slot is free
-	token   string // the token used
 }
 
 // networkEvent reports whether the network rules look at ev, and if so
@@ -184,7 +183,7 @@ func (e *Engine) newNetworkLocked(key uint64, now int64) *networkState {
 
 	if slot := findFirstUse(e.firstUseSetLocked(key), key); slot != nil {
 		if now-slot.at <= int64(e.cfg.Rules.SharedIPManySubjects.Window) {
-			ns.subjects = append(ns.subjects, subjectUse{subject: slot.subject, at: slot.at, id: slot.id, token: slot.token})
+			ns.subjects = append(ns.subjects, subjectUse{subject: slot.subject, at: slot.at, id: slot.id})
 		}
 		*slot = firstUse{}
 		e.mu.firstUsesFilled--
