@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"time"
 
 	"go.yaml.in/yaml/v3"
@@ -104,15 +105,25 @@ func (c Config) withDefaults() Config {
 // validate reports the first list entry without a name or path, or with a
 // name used before.
 func (c Config) validate() error {
+	if err := c.checkLists(); err != nil {
+		return fmt.Errorf("enrich: %s", err.Reason)
+	}
+	return nil
+}
+
+// checkLists returns the first list entry without a name or path, or with
+// a name used before, as a *yamlcheck.Error without a line.
+func (c Config) checkLists() *yamlcheck.Error {
 	seen := make(map[string]bool, len(c.Lists))
 	for i, l := range c.Lists {
+		field := fmt.Sprintf("lists[%d]", i)
 		switch {
 		case l.Name == "":
-			return fmt.Errorf("enrich: list %d (path %q) has no name", i+1, l.Path)
+			return &yamlcheck.Error{Field: field + ".name", Reason: fmt.Sprintf("list %d (path %q) has no name", i+1, l.Path)}
 		case l.Path == "":
-			return fmt.Errorf("enrich: list %q has no path", l.Name)
+			return &yamlcheck.Error{Field: field + ".path", Reason: fmt.Sprintf("list %q has no path", l.Name)}
 		case seen[l.Name]:
-			return fmt.Errorf("enrich: list name %q is used twice; give each list its own name", l.Name)
+			return &yamlcheck.Error{Field: field + ".name", Reason: fmt.Sprintf("list name %q is used twice; give each list its own name", l.Name)}
 		}
 		seen[l.Name] = true
 	}
@@ -124,9 +135,11 @@ func (c Config) validate() error {
 // key that Config does not have is an error, so that a misspelt key is not
 // silently ignored. A fault of the YAML, such as an unknown key or a value
 // of the wrong type, is returned as a *yamlcheck.Error with its line, field
-// and the form to write. The Logger is left nil.
+// and the form to write, and so is a list without a name or path. The
+// Logger is left nil.
 func ParseConfig(data []byte) (Config, error) {
-	if _, err := yamlcheck.Check(data, reflect.TypeFor[Config](), nil); err != nil {
+	lines, err := yamlcheck.Check(data, reflect.TypeFor[Config](), nil)
+	if err != nil {
 		return Config{}, fmt.Errorf("enrich: parse config: %w", err)
 	}
 	var c Config
@@ -134,6 +147,13 @@ func ParseConfig(data []byte) (Config, error) {
 	dec.KnownFields(true)
 	if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) {
 		return Config{}, fmt.Errorf("enrich: parse config: %w", err)
+	}
+
+	// A list entry's line is the line of its first key.
+	if fault := c.checkLists(); fault != nil {
+		entry, _, _ := strings.Cut(fault.Field, ".")
+		fault.Line = lines[entry]
+		return Config{}, fmt.Errorf("enrich: parse config: %w", fault)
 	}
 	return c, nil
 }

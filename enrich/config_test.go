@@ -58,6 +58,9 @@ func TestParseConfigErrors(t *testing.T) {
 		{"misspelt list key", "lists:\n  - name: tor\n    paht: tor.txt\n", "line 3: lists[0].paht: unknown key (did you mean path?); the keys here are name, path"},
 		{"bad duration", "reload_interval: often\n", `line 1: reload_interval: "often" is not a duration; write a duration with a unit`},
 		{"duration without unit", "reload_interval: 30\n", "line 1: reload_interval: 30 has no unit; write 30s for seconds"},
+		{"list without name", "lists:\n  - name: a\n    path: a.txt\n  - path: b.txt\n", `line 4: lists[1].name: list 2 (path "b.txt") has no name`},
+		{"list without path", "lists:\n  - name: a\n", `line 2: lists[0].path: list "a" has no path`},
+		{"list name twice", "lists:\n  - name: a\n    path: a.txt\n  - name: a\n    path: b.txt\n", `line 4: lists[1].name: list name "a" is used twice`},
 		{"list as string", "lists: tor.txt\n", `line 1: lists: want a list, such as [a, b] or one "- item" per line, not "tor.txt"`},
 	}
 	for _, tt := range tests {
