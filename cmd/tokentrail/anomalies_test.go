@@ -126,3 +126,20 @@ func TestWriteAnomaliesNetworkRules(t *testing.T) {
 		}
 	}
 }
+
+func TestWriteRuleCountsAlignsLongRules(t *testing.T) {
+	var out bytes.Buffer
+	writeRuleCounts(&out, []ruleCount{
+		{rule: "a_custom_rule_with_a_long_name", found: 1, added: 1},
+		{rule: "rapid_ip_change", found: 2, added: 0},
+	})
+	var columns []int
+	for _, line := range strings.Split(out.String(), "\n") {
+		if strings.HasPrefix(line, "  ") {
+			columns = append(columns, strings.Index(line, " found"))
+		}
+	}
+	if len(columns) != 2 || columns[0] != columns[1] {
+		t.Errorf("count columns at %v, want aligned:\n%s", columns, out.String())
+	}
+}

@@ -232,15 +232,20 @@ func storeByRule(ctx context.Context, db store.AnomalyStore, anomalies []audit.A
 	return counts, nil
 }
 
+// writeRuleCounts prints the total and one line per rule, with the rule
+// column at least 24 characters wide and wider for longer custom rule
+// names, so that the counts stay aligned.
 func writeRuleCounts(w io.Writer, counts []ruleCount) {
 	var total ruleCount
+	width := 24
 	for _, c := range counts {
 		total.found += c.found
 		total.added += c.added
+		width = max(width, len(c.rule))
 	}
 	fmt.Fprintf(w, "anomalies: %d found, %d new (tokentrail anomalies lists them)\n", total.found, total.added)
 	for _, c := range counts {
-		fmt.Fprintf(w, "  %-24s %d found, %d new\n", c.rule, c.found, c.added)
+		fmt.Fprintf(w, "  %-*s %d found, %d new\n", width, c.rule, c.found, c.added)
 	}
 }
 
