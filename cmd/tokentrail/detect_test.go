@@ -315,3 +315,18 @@ func TestConfigFileErrorsGiveLines(t *testing.T) {
 		}
 	}
 }
+
+// TestIncidentPrintsCustomRuleFailures checks that tokentrail incident
+// reports a custom rule that fails at run time, counted over every trail
+// the analysis checks, on standard error.
+func TestIncidentPrintsCustomRuleFailures(t *testing.T) {
+	db := incidentStore(t)
+	rules := writeFile(t, t.TempDir(), "rules.yaml", "custom_rules:\n  - name: fourth_scope\n    expression: event.scopes[3] == \"x\"\n")
+	stdout, stderr, err := run(t, "", "--db", db, "incident", "--subject", "alice", "--at", incidentAt, "--window", "2h", "--rules", rules)
+	if err != nil {
+		t.Fatalf("incident: %v", err)
+	}
+	if !strings.Contains(stderr, "custom rule fourth_scope failed on ") || strings.Contains(stdout, "fourth_scope failed") {
+		t.Errorf("incident standard error = %q, want the failing rule there and not in the report", stderr)
+	}
+}

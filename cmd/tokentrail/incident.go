@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/tokentrail/tokentrail/audit"
+	"github.com/tokentrail/tokentrail/detect"
 	"github.com/tokentrail/tokentrail/forensics"
 )
 
@@ -70,7 +71,7 @@ The report never holds a raw token, only jti values and fingerprints.`,
 			if fl := cmd.Flag("db"); fl != nil && fl.Changed {
 				db = g.db
 			}
-			return runIncident(cmd.Context(), cmd.OutOrStdout(), g.db, db, f, time.Now())
+			return runIncident(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), g.db, db, f, time.Now())
 		},
 	}
 	fl := cmd.Flags()
@@ -89,7 +90,7 @@ The report never holds a raw token, only jti values and fingerprints.`,
 // runIncident analyzes the incident in the store at dbPath and writes the
 // report. planDB is the --db value that the plan's commands carry, empty
 // when the store is the default one.
-func runIncident(ctx context.Context, stdout io.Writer, dbPath, planDB string, f incidentFlags, now time.Time) error {
+func runIncident(ctx context.Context, stdout, stderr io.Writer, dbPath, planDB string, f incidentFlags, now time.Time) error {
 	if strings.TrimSpace(f.subject) == "" {
 		return errors.New("missing --subject: name the subject (sub claim) of the user or service account, such as --subject alice")
 	}
@@ -115,7 +116,7 @@ func runIncident(ctx context.Context, stdout io.Writer, dbPath, planDB string, f
 	if err != nil {
 		return err
 	}
-	enricher, err := openEnricher(ctx, f.enrich, io.Discard)
+	enricher, err := openEnricher(ctx, f.enrich, stderr)
 	if err != nil {
 		return err
 	}
@@ -134,10 +135,11 @@ func runIncident(ctx context.Context, stdout io.Writer, dbPath, planDB string, f
 	}
 	defer db.Close()
 
+	var failures []detect.CustomRuleFailure
 	report, err := forensics.AnalyzeIncident(ctx, db, forensics.IncidentQuery{Subject: f.subject, At: at, Window: f.window},
 		forensics.IncidentOptions{
 			Now: now, MaxTimeline: f.maxTimeline, Actor: f.actor, DB: planDB,
-			Detect: enrichedDetector(detection, enricher, nil),
+			Detect: enrichedDetector(detection, enricher, &failures),
 		})
 	if errors.Is(err, forensics.ErrSubjectNotFound) {
 		return fmt.Errorf("no event of subject %q in %s between %s and %s: check the subject, or widen --window or move --at",
@@ -146,6 +148,7 @@ func runIncident(ctx context.Context, stdout io.Writer, dbPath, planDB string, f
 	if err != nil {
 		return fmt.Errorf("analyze the incident of %q: %w", f.subject, err)
 	}
+	writeCustomRuleFailures(stderr, f.rules, failures)
 
 	// Values copied from logs, such as a path with an access_token
 	// parameter, could carry a raw token that the import did not catch, so

@@ -182,8 +182,8 @@ func openEnricher(ctx context.Context, path string, stderr io.Writer) (*enrich.E
 // enrichedDetector runs the rules of cfg over one token's trail after
 // filling the locations and networks that the sources left empty. The
 // report keeps the events as they were recorded. The custom rules that
-// failed to evaluate on some events are stored in *failures, unless
-// failures is nil.
+// failed to evaluate on some events are added to *failures, across the
+// calls of the returned function, unless failures is nil.
 func enrichedDetector(cfg detect.Config, en *enrich.Enricher, failures *[]detect.CustomRuleFailure) func([]audit.Event) ([]audit.Anomaly, error) {
 	return func(events []audit.Event) ([]audit.Anomaly, error) {
 		engine, err := detect.New(cfg)
@@ -202,11 +202,25 @@ func enrichedDetector(cfg detect.Config, en *enrich.Enricher, failures *[]detect
 		}
 		found = append(found, engine.Flush()...)
 		if failures != nil {
-			*failures = engine.CustomRuleFailures()
+			*failures = mergeFailures(*failures, engine.CustomRuleFailures())
 		}
 		slices.SortStableFunc(found, func(a, b audit.Anomaly) int { return a.Time.Compare(b.Time) })
 		return found, nil
 	}
+}
+
+// mergeFailures adds the failures of one run to those of earlier runs,
+// counting each rule once with the first error seen.
+func mergeFailures(all, run []detect.CustomRuleFailure) []detect.CustomRuleFailure {
+	for _, f := range run {
+		i := slices.IndexFunc(all, func(a detect.CustomRuleFailure) bool { return a.Rule == f.Rule })
+		if i < 0 {
+			all = append(all, f)
+			continue
+		}
+		all[i].Events += f.Events
+	}
+	return all
 }
 
 // withStoredAnomalies adds to what detect finds in a trail the anomalies
