@@ -64,8 +64,8 @@ range: one that needs events outside --since and --until is kept.`,
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&f.rules, "rules", "", "YAML file of detection thresholds (see docs/detection.md)")
-	fl.StringVar(&f.enrich, "enrich", "", "YAML file naming GeoIP/ASN .mmdb files and threat-intel lists for detection")
+	fl.StringVar(&f.rules, "rules", "", "YAML file of detection thresholds, kept in the store for later runs (default: the kept one, else the built-in defaults; none for the defaults; see docs/detection.md)")
+	fl.StringVar(&f.enrich, "enrich", "", "YAML file naming GeoIP/ASN .mmdb files and threat-intel lists for detection, kept in the store for later runs (none for no files)")
 	fl.StringVar(&f.since, "since", "", "only events at or after this RFC 3339 time")
 	fl.StringVar(&f.until, "until", "", "only events before this RFC 3339 time")
 	fl.BoolVar(&f.prune, "prune", false, "delete stored anomalies in the range that this run did not find again")
@@ -87,16 +87,16 @@ func runDetect(ctx context.Context, stdout, stderr io.Writer, dbPath string, f d
 	if _, err := os.Stat(dbPath); errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("no store at %s: import logs first (tokentrail --db %s import FILE), or name the store with --db or TOKENTRAIL_DB", dbPath, dbPath)
 	}
-	found, err := newDetection(ctx, stderr, f.rules, f.enrich)
-	if err != nil {
-		return err
-	}
-	defer found.close()
 	db, err := openStore(ctx, dbPath)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
+	found, err := newDetection(ctx, stderr, db, f.rules, f.enrich)
+	if err != nil {
+		return err
+	}
+	defer found.close()
 
 	scanned, err := scanStore(ctx, stderr, db, r, found, f.progress)
 	if err != nil {
@@ -109,7 +109,7 @@ func runDetect(ctx context.Context, stdout, stderr io.Writer, dbPath string, f d
 	if err != nil {
 		return err
 	}
-	writeCustomRuleFailures(stdout, f.rules, found.engine.CustomRuleFailures())
+	writeCustomRuleFailures(stdout, found.rulesPath, found.engine.CustomRuleFailures())
 	writeRuleCounts(stdout, counts)
 
 	if f.prune {

@@ -24,14 +24,19 @@ type detection struct {
 }
 
 // newDetection loads the thresholds of the --rules file and the databases
-// and lists of the --enrich file; an empty path keeps the defaults. The
-// enricher's warnings, such as list lines skipped, go to stderr.
-func newDetection(ctx context.Context, stderr io.Writer, rulesPath, enrichPath string) (*detection, error) {
-	cfg, err := loadDetectConfig(rulesPath)
+// and lists of the --enrich file of the run (see resolveDetection), and
+// makes db keep them for later runs. The enricher's warnings, such as list
+// lines skipped, go to stderr.
+func newDetection(ctx context.Context, stderr io.Writer, db store.SettingStore, rulesFlag, enrichFlag string) (*detection, error) {
+	settings, err := resolveDetection(ctx, db, rulesFlag, enrichFlag, stderr)
 	if err != nil {
 		return nil, err
 	}
-	en, err := openEnricher(ctx, enrichPath, stderr)
+	cfg, err := loadDetectConfig(settings)
+	if err != nil {
+		return nil, err
+	}
+	en, err := openEnricher(ctx, settings.EnrichFile, stderr)
 	if err != nil {
 		return nil, err
 	}
@@ -39,9 +44,13 @@ func newDetection(ctx context.Context, stderr io.Writer, rulesPath, enrichPath s
 	engine, err := detect.New(cfg)
 	if err != nil {
 		en.Close()
-		return nil, fmt.Errorf("invalid --rules %s: %w", rulesPath, err)
+		return nil, fmt.Errorf("invalid --rules %s: %w", settings.RulesFile, err)
 	}
-	return &detection{engine: engine, enricher: en, rulesPath: rulesPath}, nil
+	if err := saveDetection(ctx, db, settings); err != nil {
+		en.Close()
+		return nil, err
+	}
+	return &detection{engine: engine, enricher: en, rulesPath: settings.RulesFile}, nil
 }
 
 // observe checks one event. The enrichment feeds the rules only: the

@@ -98,8 +98,8 @@ Formats:
 	fl.StringVar(&f.timeZone, "time-zone", "UTC", "time zone of times written without one: an IANA name such as Europe/Berlin, or an offset such as +05:30")
 	fl.StringVar(&f.progress, "progress", "auto", "progress bar: auto (on a terminal, for files over 16 MiB), always or never")
 	fl.BoolVarP(&f.verbose, "verbose", "v", false, "also list why records were skipped, with counts")
-	fl.StringVar(&f.rules, "rules", "", "YAML file of detection thresholds (see docs/detection.md)")
-	fl.StringVar(&f.enrich, "enrich", "", "YAML file naming GeoIP/ASN .mmdb files and threat-intel lists for detection")
+	fl.StringVar(&f.rules, "rules", "", "YAML file of detection thresholds, kept in the store for later runs (default: the kept one, else the built-in defaults; none for the defaults; see docs/detection.md)")
+	fl.StringVar(&f.enrich, "enrich", "", "YAML file naming GeoIP/ASN .mmdb files and threat-intel lists for detection, kept in the store for later runs (none for no files)")
 	fl.BoolVar(&f.noDetect, "no-detect", false, "import without running detection")
 	return cmd
 }
@@ -141,7 +141,7 @@ func runImport(ctx context.Context, stdin io.Reader, stdout, stderr io.Writer, d
 
 	var found *detection
 	if !f.noDetect {
-		if found, err = newDetection(ctx, stderr, f.rules, f.enrich); err != nil {
+		if found, err = newDetection(ctx, stderr, db, f.rules, f.enrich); err != nil {
 			return err
 		}
 		defer found.close()

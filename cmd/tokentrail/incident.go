@@ -80,8 +80,8 @@ The report never holds a raw token, only jti values and fingerprints.`,
 	fl.DurationVar(&f.window, "window", forensics.DefaultIncidentWindow, "how far before and after --at to read events, such as 2h or 90m")
 	fl.StringVar(&f.format, "format", "text", "output format: "+strings.Join(incidentFormats, ", "))
 	fl.StringVar(&f.out, "out", "", "write the report to this file instead of standard output")
-	fl.StringVar(&f.rules, "rules", "", "YAML file of detection thresholds (default: the built-in rules at their defaults; see docs/detection.md)")
-	fl.StringVar(&f.enrich, "enrich", "", "YAML file naming GeoIP/ASN .mmdb files and threat-intel lists for detection (see docs/detection.md)")
+	fl.StringVar(&f.rules, "rules", "", "YAML file of detection thresholds (default: the one the store's last import or detect used, else the built-in defaults; none for the defaults; see docs/detection.md)")
+	fl.StringVar(&f.enrich, "enrich", "", "YAML file naming GeoIP/ASN .mmdb files and threat-intel lists for detection (default: the one the store's last import or detect used; none for no files; see docs/detection.md)")
 	fl.IntVar(&f.maxTimeline, "max-timeline", 0, "at most this many timeline events, and events read by each query (0: 5000)")
 	fl.StringVar(&f.actor, "actor", "", "the --actor of the plan's revoke commands, such as your e-mail address (default: incident-response)")
 	return cmd
@@ -112,18 +112,6 @@ func runIncident(ctx context.Context, stdout, stderr io.Writer, dbPath, planDB s
 		return err
 	}
 
-	detection, err := loadDetectConfig(f.rules)
-	if err != nil {
-		return err
-	}
-	enricher, err := openEnricher(ctx, f.enrich, stderr)
-	if err != nil {
-		return err
-	}
-	defer enricher.Close()
-	detection.UserAgents = enricher
-	detection.IPLists = enricher
-
 	// An analysis must not create an empty store where the user mistyped
 	// the path.
 	if _, err := os.Stat(dbPath); errors.Is(err, fs.ErrNotExist) {
@@ -134,6 +122,22 @@ func runIncident(ctx context.Context, stdout, stderr io.Writer, dbPath, planDB s
 		return err
 	}
 	defer db.Close()
+
+	settings, err := resolveDetection(ctx, db, f.rules, f.enrich, stderr)
+	if err != nil {
+		return err
+	}
+	detection, err := loadDetectConfig(settings)
+	if err != nil {
+		return err
+	}
+	enricher, err := openEnricher(ctx, settings.EnrichFile, stderr)
+	if err != nil {
+		return err
+	}
+	defer enricher.Close()
+	detection.UserAgents = enricher
+	detection.IPLists = enricher
 
 	var failures []detect.CustomRuleFailure
 	report, err := forensics.AnalyzeIncident(ctx, db, forensics.IncidentQuery{Subject: f.subject, At: at, Window: f.window},
@@ -148,7 +152,7 @@ func runIncident(ctx context.Context, stdout, stderr io.Writer, dbPath, planDB s
 	if err != nil {
 		return fmt.Errorf("analyze the incident of %q: %w", f.subject, err)
 	}
-	writeCustomRuleFailures(stderr, f.rules, failures)
+	writeCustomRuleFailures(stderr, settings.RulesFile, failures)
 
 	// Values copied from logs, such as a path with an access_token
 	// parameter, could carry a raw token that the import did not catch, so

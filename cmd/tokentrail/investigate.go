@@ -71,18 +71,6 @@ docs/report-json.md and stay stable.`,
 				}
 			}
 
-			detection, err := loadDetectConfig(f.rules)
-			if err != nil {
-				return err
-			}
-			enricher, err := openEnricher(cmd.Context(), f.enrich, cmd.ErrOrStderr())
-			if err != nil {
-				return err
-			}
-			defer enricher.Close()
-			detection.UserAgents = enricher
-			detection.IPLists = enricher
-
 			// Investigating must not create an empty store where the user
 			// mistyped the path.
 			if _, err := os.Stat(g.db); errors.Is(err, fs.ErrNotExist) {
@@ -94,6 +82,22 @@ docs/report-json.md and stay stable.`,
 			}
 			defer db.Close()
 
+			settings, err := resolveDetection(cmd.Context(), db, f.rules, f.enrich, cmd.ErrOrStderr())
+			if err != nil {
+				return err
+			}
+			detection, err := loadDetectConfig(settings)
+			if err != nil {
+				return err
+			}
+			enricher, err := openEnricher(cmd.Context(), settings.EnrichFile, cmd.ErrOrStderr())
+			if err != nil {
+				return err
+			}
+			defer enricher.Close()
+			detection.UserAgents = enricher
+			detection.IPLists = enricher
+
 			var failures []detect.CustomRuleFailure
 			detector := withStoredAnomalies(cmd.Context(), db, enrichedDetector(detection, enricher, &failures))
 			report, err := forensics.InvestigateToken(cmd.Context(), db, ref, forensics.Options{Now: now, Detect: detector})
@@ -104,7 +108,7 @@ docs/report-json.md and stay stable.`,
 				return err
 			}
 			// On standard error, so that --json output stays one object.
-			writeCustomRuleFailures(cmd.ErrOrStderr(), f.rules, failures)
+			writeCustomRuleFailures(cmd.ErrOrStderr(), settings.RulesFile, failures)
 			if f.json {
 				enc := json.NewEncoder(cmd.OutOrStdout())
 				enc.SetIndent("", "  ")
@@ -118,22 +122,19 @@ docs/report-json.md and stay stable.`,
 	fl.StringVar(&f.tokenFile, "token-file", "", "file holding the raw token (- for standard input); it is fingerprinted, never stored")
 	fl.BoolVar(&f.json, "json", false, "print the report as JSON (see docs/report-json.md)")
 	fl.StringVar(&f.at, "at", "", "report time for the status, RFC 3339 (default: now)")
-	fl.StringVar(&f.rules, "rules", "", "YAML file of detection thresholds (default: the built-in rules at their defaults; see docs/detection.md)")
-	fl.StringVar(&f.enrich, "enrich", "", "YAML file naming GeoIP/ASN .mmdb files and threat-intel lists for detection (see docs/detection.md)")
+	fl.StringVar(&f.rules, "rules", "", "YAML file of detection thresholds (default: the one the store's last import or detect used, else the built-in defaults; none for the defaults; see docs/detection.md)")
+	fl.StringVar(&f.enrich, "enrich", "", "YAML file naming GeoIP/ASN .mmdb files and threat-intel lists for detection (default: the one the store's last import or detect used; none for no files; see docs/detection.md)")
 	return cmd
 }
 
-// loadDetectConfig reads the detection thresholds of path, or returns the
-// defaults when path is empty.
-func loadDetectConfig(path string) (detect.Config, error) {
-	if path == "" {
+// loadDetectConfig reads the detection thresholds of the rules of s, or
+// returns the defaults when s names no rules file.
+func loadDetectConfig(s detectionSettings) (detect.Config, error) {
+	if s.RulesFile == "" {
 		return detect.Config{}, nil
 	}
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return detect.Config{}, fmt.Errorf("read --rules: %w", err)
-	}
-	cfg, err := detect.ParseConfig(data)
+	path := s.RulesFile
+	cfg, err := detect.ParseConfig(s.Rules)
 	if err == nil {
 		// New checks the values, so that a bad one is reported now and
 		// names the file, not when the first token is checked.
