@@ -23,8 +23,8 @@ const noFile = "none"
 
 // detectionSettings are the --rules and --enrich files of a run. A store
 // keeps the last ones used on it, so that a later import, detect,
-// investigate or incident checks the events the same way unless told
-// otherwise. The store keeps the content of the rules file, which is small
+// investigate or incident without those flags checks the events the same
+// way. The store keeps the content of the rules file, which is small
 // and states every threshold, and the path of the enrich file, whose
 // databases stay in their files.
 type detectionSettings struct {
@@ -35,19 +35,19 @@ type detectionSettings struct {
 
 // resolveDetection returns the settings of a run: each flag that is given,
 // or "none" for the defaults, and for each flag that is not, what db keeps.
-// It tells stderr when it uses what db keeps. db may be nil.
+// It writes a note to stderr when it uses what db keeps. db may be nil.
 func resolveDetection(ctx context.Context, db store.SettingStore, rulesFlag, enrichFlag string, stderr io.Writer) (detectionSettings, error) {
 	stored, err := storedDetection(ctx, db)
 	if err != nil {
 		return detectionSettings{}, err
 	}
 	s := stored
-	var kept []string
+	var reused []string
 
 	switch rulesFlag {
 	case "":
 		if s.RulesFile != "" {
-			kept = append(kept, "--rules "+s.RulesFile)
+			reused = append(reused, "--rules "+s.RulesFile)
 		}
 	case noFile:
 		s.RulesFile, s.Rules = "", nil
@@ -66,7 +66,7 @@ func resolveDetection(ctx context.Context, db store.SettingStore, rulesFlag, enr
 	switch enrichFlag {
 	case "":
 		if s.EnrichFile != "" {
-			kept = append(kept, "--enrich "+s.EnrichFile)
+			reused = append(reused, "--enrich "+s.EnrichFile)
 		}
 	case noFile:
 		s.EnrichFile = ""
@@ -78,9 +78,9 @@ func resolveDetection(ctx context.Context, db store.SettingStore, rulesFlag, enr
 		s.EnrichFile = abs
 	}
 
-	if len(kept) > 0 {
+	if len(reused) > 0 {
 		fmt.Fprintf(stderr, "detection: %s, as an earlier run on this store used; pass --rules or --enrich to change them, or none for the defaults\n",
-			strings.Join(kept, " and "))
+			strings.Join(reused, " and "))
 	}
 	return s, nil
 }
