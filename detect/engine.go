@@ -68,6 +68,10 @@ type Engine struct {
 		// so that passing them to CEL does not move them to the heap.
 		celVars celVars
 
+		// revokedSessions and revokedSubjects hold the revocations of
+		// whole sessions and subjects, allocated on first need.
+		revokedSessions, revokedSubjects map[string][]scopedRevocation
+
 		// incoming holds the event being observed, so that passing it by
 		// pointer does not move it to the heap.
 		incoming audit.Event
@@ -104,6 +108,8 @@ type Stats struct {
 	Subjects               int    // subjects whose state is kept now
 	SubjectsEvictedByCount uint64 // subject states dropped to stay within SubjectState.MaxSubjects
 	SubjectsEvictedByAge   uint64 // subject states dropped because they were unseen for SubjectState.TTL
+
+	ScopedRevocationsDropped uint64 // revocations of a session or subject not kept, because MaxTokens sessions or subjects, or 4 revocations of one, were kept
 
 	CustomRuleErrors uint64 // evaluations of a custom rule that failed, such as on an index out of range, each skipping the rule for its event (CustomRuleFailures gives them by rule)
 }
@@ -297,6 +303,9 @@ func (e *Engine) checkLocked(ev *audit.Event, out []audit.Anomaly) []audit.Anoma
 		out = e.settleWaitingLocked(out, e.mu.checked.UnixNano(), false)
 	}
 	out = e.checkNetworkLocked(ev, out)
+	if ev.Kind == audit.KindRevoked {
+		e.recordScopedLocked(ev)
+	}
 
 	key := ev.Token()
 	if key == "" {
@@ -319,6 +328,7 @@ func (e *Engine) checkLocked(ev *audit.Event, out []audit.Anomaly) []audit.Anoma
 	c := check{engine: e, st: st, ev: ev, out: out}
 	c.recordLifetime()
 	c.revokedTokenUse()
+	c.scopedRevokedUse()
 	c.expiredTokenUse()
 	c.refreshTokenReuse()
 	c.unknownToken()

@@ -42,11 +42,12 @@ func (c *check) recordLifetime() {
 }
 
 // revokedTokenUse raises revoked_token_use on the first use of a token
-// later than ClockSkew after its earliest revocation.
+// later than ClockSkew after its earliest revocation. scopedRevokedUse
+// covers the revocations of sessions and subjects.
 //
-// NOTE: a revocation of a whole subject, session or refresh family is not
-// in the event model (a revoked event names one token), so only the
-// revoked token itself is checked.
+// NOTE: a revocation of a refresh family counts for its root token only:
+// the engine keeps no lineage, so it cannot tell which later tokens
+// descend from the root.
 func (c *check) revokedTokenUse() {
 	cfg := c.engine.cfg.Rules.RevokedTokenUse
 	st, ev := c.st, c.ev
