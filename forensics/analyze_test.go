@@ -530,3 +530,31 @@ func TestAnalyzeIncidentAnomalyBound(t *testing.T) {
 		t.Errorf("timeline has %d events, want 2", len(r.Timeline))
 	}
 }
+
+// TestAnalyzeIncidentRevocationIgnored revokes at-2 at t0+10m, before the
+// attacker's accepted uses of it at t0+20m and t0+21m. The
+// exposure stays open, and the plan makes the service enforce revocations
+// before it revokes tokens.
+func TestAnalyzeIncidentRevocationIgnored(t *testing.T) {
+	events := append(incidentEvents(), audit.Event{ID: "at2-revoked", Time: t0.Add(10 * time.Minute), Kind: audit.KindRevoked, TokenID: "at-2", Subject: "alice"})
+	db := openStore(t, events)
+	if _, err := db.AppendAnomalies(context.Background(), incidentAnomalies()); err != nil {
+		t.Fatalf("append anomalies: %v", err)
+	}
+
+	r, err := forensics.AnalyzeIncident(context.Background(), db,
+		forensics.IncidentQuery{Subject: "alice", At: t0, Window: 3 * time.Hour}, forensics.IncidentOptions{Now: t0.Add(3 * time.Hour)})
+	if err != nil {
+		t.Fatalf("AnalyzeIncident: %v", err)
+	}
+	if !r.Impact.Exposure.Open || !strings.Contains(r.Impact.Exposure.Reason, "does not enforce revocations") {
+		t.Errorf("exposure = %+v, want open because at-2 was accepted after its revocation", r.Impact.Exposure)
+	}
+	i := slices.IndexFunc(r.Plan, func(s forensics.RemediationStep) bool { return s.Action == forensics.ActionEnforceRevocation })
+	if i < 0 {
+		t.Fatalf("plan = %+v, want a step that enforces revocations", r.Plan)
+	}
+	if j := slices.IndexFunc(r.Plan, func(s forensics.RemediationStep) bool { return s.Action == forensics.ActionRevokeToken }); j >= 0 && j < i {
+		t.Errorf("plan revokes tokens (step %d) before enforcing revocations (step %d)", j+1, i+1)
+	}
+}

@@ -305,6 +305,13 @@ func (a *analysis) exposure() Exposure {
 	}
 
 	end := minTime(a.until, a.opts.Now)
+	if t, ok := a.acceptedAfterRevocation(); ok {
+		// A revocation that the service ignores ends nothing.
+		x.Open = true
+		x.Reason = fmt.Sprintf("token %q of %q was revoked at %s but still accepted at %s: the service does not enforce revocations",
+			t.TokenID, t.Subject, t.Revoked.UTC().Format(time.RFC3339), t.Last.UTC().Format(time.RFC3339))
+		return x
+	}
 	for _, t := range a.impacted {
 		revoked := !t.Revoked.IsZero() && !t.Revoked.After(end)
 		expired := !t.ExpiresAt.IsZero() && !t.ExpiresAt.After(end)
@@ -335,4 +342,20 @@ func maxTime(x, y time.Time) time.Time {
 		return y
 	}
 	return x
+}
+
+// revocationSkew is the clock difference between the service that accepts a
+// token and the one that revokes it that is not taken as the service
+// ignoring the revocation: the default clock skew of package detect.
+const revocationSkew = time.Minute
+
+// acceptedAfterRevocation returns the first impacted token accepted from a
+// suspicious network later than revocationSkew after its revocation.
+func (a *analysis) acceptedAfterRevocation() (ImpactedToken, bool) {
+	for _, t := range a.impacted {
+		if !t.Revoked.IsZero() && t.Last.After(t.Revoked.Add(revocationSkew)) {
+			return t, true
+		}
+	}
+	return ImpactedToken{}, false
 }

@@ -227,10 +227,11 @@ type RemediationStep struct {
 
 // The remediation actions.
 const (
-	ActionRotateSigningKey = "rotate_signing_key"
-	ActionBlockNetwork     = "block_network"
-	ActionRevokeToken      = "revoke_token"
-	ActionRevokeFamily     = "revoke_family"
-	ActionRevokeSubject    = "revoke_subject_tokens"
-	ActionEndSession       = "force_reauthentication"
+	ActionRotateSigningKey  = "rotate_signing_key"
+	ActionEnforceRevocation = "enforce_revocation"
+	ActionBlockNetwork      = "block_network"
+	ActionRevokeToken       = "revoke_token"
+	ActionRevokeFamily      = "revoke_family"
+	ActionRevokeSubject     = "revoke_subject_tokens"
+	ActionEndSession        = "force_reauthentication"
 )

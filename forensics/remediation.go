@@ -198,6 +198,16 @@ func (a *analysis) plan() []RemediationStep {
 		})
 	}
 
+	if t, ok := a.acceptedAfterRevocation(); ok {
+		add(RemediationStep{
+			Action: ActionEnforceRevocation, Targets: []string{t.TokenID},
+			Reason: fmt.Sprintf("token %s was revoked at %s but accepted again at %s, so the revocations below take no effect until the service checks them",
+				t.TokenID, t.Revoked.UTC().Format(time.RFC3339), t.Last.UTC().Format(time.RFC3339)),
+			Manual: "Make the service refuse revoked tokens: check a revocation set on each request (the httpmw and grpcmw " +
+				"middleware do, see docs/middleware.md), or shorten the access tokens' lifetime until it does.",
+		})
+	}
+
 	for _, ns := range a.networks {
 		tool := "iptables"
 		if ns.prefix.Addr().Is6() {
