@@ -536,7 +536,7 @@ func TestAnalyzeIncidentAnomalyBound(t *testing.T) {
 // exposure stays open, and the plan makes the service enforce revocations
 // before it revokes tokens.
 func TestAnalyzeIncidentRevocationIgnored(t *testing.T) {
-	events := append(incidentEvents(), audit.Event{ID: "at2-revoked", Time: t0.Add(10 * time.Minute), Kind: audit.KindRevoked, TokenID: "at-2", Subject: "alice"})
+	events := append(incidentEvents(), audit.Event{ID: "at2-revoked-early", Time: t0.Add(10 * time.Minute), Kind: audit.KindRevoked, TokenID: "at-2", Subject: "alice"})
 	db := openStore(t, events)
 	if _, err := db.AppendAnomalies(context.Background(), incidentAnomalies()); err != nil {
 		t.Fatalf("append anomalies: %v", err)
