@@ -40,7 +40,7 @@ func (a *analysis) patterns() []Pattern {
 	for _, rule := range rules {
 		if tokens := byRule[rule]; len(tokens) > 1 {
 			list = append(list, Pattern{Name: PatternRuleOnTokens, Tokens: tokens, Count: len(tokens),
-				Description: fmt.Sprintf("rule %s fired on %d tokens of %q", rule, len(tokens), a.subject)})
+				Description: fmt.Sprintf("rule %s fired on %s of %q", rule, counted(len(tokens), "token", "tokens"), a.subject)})
 		}
 	}
 
@@ -53,7 +53,7 @@ func (a *analysis) patterns() []Pattern {
 		}
 		if len(tokens) > 1 {
 			list = append(list, Pattern{Name: PatternNetworkOnTokens, Tokens: tokens, Count: len(tokens),
-				Description: fmt.Sprintf("%d tokens of %q were presented from %s", len(tokens), a.subject, ns.prefix)})
+				Description: fmt.Sprintf("%s of %q presented from %s", counted(len(tokens), "token was", "tokens were"), a.subject, ns.prefix)})
 		}
 	}
 
@@ -72,8 +72,8 @@ func (a *analysis) patterns() []Pattern {
 	}
 	for _, root := range roots {
 		list = append(list, Pattern{Name: PatternRefreshFamily, Tokens: families[root], Count: len(families[root]),
-			Description: fmt.Sprintf("%d tokens of the refresh family rooted at %q were accepted from suspicious networks, "+
-				"so its refresh tokens can mint new access tokens", len(families[root]), root)})
+			Description: fmt.Sprintf("%s of the refresh family rooted at %q accepted from suspicious networks, "+
+				"so its refresh tokens can mint new access tokens", counted(len(families[root]), "token was", "tokens were"), root)})
 	}
 	return list
 }
@@ -108,8 +108,8 @@ func (a *analysis) forgedPatterns() []Pattern {
 			}
 		}
 		list = append(list, Pattern{Name: PatternForgedAttempts, Tokens: attemptTokens, Count: attempts,
-			Description: fmt.Sprintf("%d tokens presented from suspicious networks were refused as forged or malformed (%s): "+
-				"attempts that the verifiers stopped", attempts, strings.Join(parts, ", "))})
+			Description: fmt.Sprintf("%s refused as forged or malformed (%s) when presented from suspicious networks: "+
+				"attempts that the verifiers stopped", counted(attempts, "token was", "tokens were"), strings.Join(parts, ", "))})
 	}
 
 	forgedByFingerprint := map[string]audit.RejectReason{}
@@ -137,8 +137,8 @@ func (a *analysis) forgedPatterns() []Pattern {
 	}
 	if len(acceptedForged) > 0 {
 		list = append(list, Pattern{Name: PatternForgedAccepted, Tokens: acceptedForged, Count: len(acceptedForged),
-			Description: fmt.Sprintf("%d tokens were refused as forged (bad signature, unknown key or alg none) by one verifier "+
-				"and accepted by another, with the same fingerprint: a verifier accepts tokens it should refuse", len(acceptedForged))})
+			Description: fmt.Sprintf("%s refused as forged (bad signature, unknown key or alg none) by one verifier "+
+				"and accepted by another, with the same fingerprint: a verifier accepts tokens it should refuse", counted(len(acceptedForged), "token was", "tokens were"))})
 	}
 	if len(jtiOnly) > 0 {
 		a.note("tokens %s were refused as forged and their jti was also accepted, but the events carry no fingerprint, "+
@@ -158,8 +158,8 @@ func (a *analysis) forgedPatterns() []Pattern {
 	}
 	if len(unknown) > 0 {
 		list = append(list, Pattern{Name: PatternUnknownAccepted, Tokens: unknown, Count: len(unknown),
-			Description: fmt.Sprintf("%d tokens that no recorded issuer issued were accepted: "+
-				"they were signed with a trusted key, or the issuer's logs are incomplete", len(unknown))})
+			Description: fmt.Sprintf("%s accepted that no recorded issuer issued: "+
+				"they were signed with a trusted key, or the issuer's logs are incomplete", counted(len(unknown), "token was", "tokens were"))})
 	}
 	return list
 }
@@ -215,8 +215,8 @@ func (a *analysis) plan() []RemediationStep {
 		}
 		add(RemediationStep{
 			Action: ActionBlockNetwork, Targets: []string{ns.prefix.String()},
-			Reason: fmt.Sprintf("anomalies (%s) name addresses %s in it, and %d events came from it in the window",
-				strings.Join(ns.rules, ", "), strings.Join(ns.addresses, ", "), ns.events),
+			Reason: fmt.Sprintf("anomalies (%s) name addresses %s in it, and %s came from it in the window",
+				strings.Join(ns.rules, ", "), strings.Join(ns.addresses, ", "), counted(ns.events, "event", "events")),
 			Command: fmt.Sprintf("%s -I INPUT -s %s -j DROP", tool, ns.prefix),
 			Manual:  "Block the network where traffic enters, such as the load balancer or web application firewall, if the host firewall is not it.",
 		})
@@ -247,7 +247,7 @@ func (a *analysis) plan() []RemediationStep {
 			continue
 		}
 		add(a.revokeStep(ActionRevokeToken, "jti", t.TokenID, reason,
-			fmt.Sprintf("it was accepted %d times from suspicious networks between %s and %s", t.Uses,
+			fmt.Sprintf("it was accepted %s from suspicious networks between %s and %s", counted(t.Uses, "time", "times"),
 				t.First.UTC().Format(time.RFC3339), t.Last.UTC().Format(time.RFC3339))))
 	}
 
@@ -368,4 +368,13 @@ func shellQuote(s string) string {
 		return s
 	}
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// counted returns n with the singular or plural noun, as "1 token" or
+// "3 tokens".
+func counted(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
 }
