@@ -129,15 +129,13 @@ func TestIncidentReplayRevoke(t *testing.T) {
 		t.Errorf("investigate creation = %+v, want issued to %s", report.Created, victimIP)
 	}
 
-	// The incident analysis names the replayed token and the network of
-	// the replay, and its plan revokes the token.
-	// NOTE: the CLI has no incident command yet, so the analysis runs
-	// through forensics.AnalyzeIncident on the same file.
-	incident, err := forensics.AnalyzeIncident(context.Background(), svc.store(t),
-		forensics.IncidentQuery{Subject: "alice", At: found[0].Time, Window: time.Hour},
-		forensics.IncidentOptions{DB: svc.dbPath, Actor: "oncall@example.com"})
-	if err != nil {
-		t.Fatalf("AnalyzeIncident = %v", err)
+	// tokentrail incident names the replayed token and the network of the
+	// replay, and its plan revokes the token.
+	out = svc.cli(t, "incident", "--subject", "alice", "--at", found[0].Time.Format(time.RFC3339), "--window", "1h",
+		"--actor", "oncall@example.com", "--format", "json")
+	var incident forensics.IncidentReport
+	if err := json.Unmarshal([]byte(out), &incident); err != nil {
+		t.Fatalf("tokentrail incident --format json printed %q: %v", out, err)
 	}
 	if !slices.ContainsFunc(incident.Suspicious.Tokens, func(s forensics.SuspiciousToken) bool { return s.TokenID == jti }) {
 		t.Errorf("incident suspicious tokens = %+v, want %s", incident.Suspicious.Tokens, jti)
