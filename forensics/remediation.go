@@ -53,7 +53,7 @@ func (a *analysis) patterns() []Pattern {
 		}
 		if len(tokens) > 1 {
 			list = append(list, Pattern{Name: PatternNetworkOnTokens, Tokens: tokens, Count: len(tokens),
-				Description: fmt.Sprintf("%s of %q presented from %s", counted(len(tokens), "token was", "tokens were"), a.subject, ns.prefix)})
+				Description: fmt.Sprintf("%s of %q %s presented from %s", counted(len(tokens), "token", "tokens"), a.subject, wasWere(len(tokens)), ns.prefix)})
 		}
 	}
 
@@ -72,8 +72,8 @@ func (a *analysis) patterns() []Pattern {
 	}
 	for _, root := range roots {
 		list = append(list, Pattern{Name: PatternRefreshFamily, Tokens: families[root], Count: len(families[root]),
-			Description: fmt.Sprintf("%s of the refresh family rooted at %q accepted from suspicious networks, "+
-				"so its refresh tokens can mint new access tokens", counted(len(families[root]), "token was", "tokens were"), root)})
+			Description: fmt.Sprintf("%s of the refresh family rooted at %q %s accepted from suspicious networks, "+
+				"so its refresh tokens can mint new access tokens", counted(len(families[root]), "token", "tokens"), root, wasWere(len(families[root])))})
 	}
 	return list
 }
@@ -377,4 +377,12 @@ func counted(n int, one, many string) string {
 		return "1 " + one
 	}
 	return fmt.Sprintf("%d %s", n, many)
+}
+
+// wasWere returns the form of "to be" that agrees with a count of n.
+func wasWere(n int) string {
+	if n == 1 {
+		return "was"
+	}
+	return "were"
 }
