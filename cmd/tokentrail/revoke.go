@@ -29,6 +29,7 @@ type revokeFlags struct {
 	session      string
 	subject      string
 	issuedBefore string
+	force        bool
 	actor        string
 	reason       string
 	method       string
@@ -82,7 +83,8 @@ copied from its stored events. Services drop an entry 10 minutes after
 	fl.StringVar(&f.family, "family", "", "revoke every token of the refresh family whose root refresh token has this jti")
 	fl.StringVar(&f.session, "session", "", "revoke every token of this sign-in session (sid)")
 	fl.StringVar(&f.subject, "subject", "", "revoke every token of this subject (sub) issued before --issued-before")
-	fl.StringVar(&f.issuedBefore, "issued-before", "", "with --subject: revoke the tokens issued before this RFC 3339 time (default: --at)")
+	fl.StringVar(&f.issuedBefore, "issued-before", "", "with --subject: revoke the tokens issued before this RFC 3339 time, at most --at unless --force (default: --at)")
+	fl.BoolVar(&f.force, "force", false, "with --subject: accept an --issued-before after --at, which also refuses the tokens the subject signs in for until then")
 	fl.StringVar(&f.actor, "actor", "", "who revokes, such as your e-mail address or a bot's name (required)")
 	fl.StringVar(&f.reason, "reason", "", "why, in words a later reader understands (required)")
 	fl.StringVar(&f.method, "method", string(audit.RevokedByAdmin), "how the revocation was decided: admin, api, logout or automated")
@@ -211,6 +213,13 @@ func buildRevocation(f revokeFlags, now time.Time) (audit.Event, string, error) 
 		notBefore, err := parseFlagTime("--issued-before", f.issuedBefore, at)
 		if err != nil {
 			return e, "", err
+		}
+		// A not-before in the future also revokes the tokens the user
+		// signs in for until then, which locks the user out; a typo in
+		// the year would do it for years, and nothing undoes a revocation.
+		if notBefore.After(at.Add(maxNotBeforeAhead)) && !f.force {
+			return e, "", fmt.Errorf("invalid --issued-before %s: it is after --at %s, so every token %s signs in for until then would be refused too; "+
+				"give a time up to --at, or pass --force to lock the subject out until then", f.issuedBefore, stamp(at), f.subject)
 		}
 		e = revocation.SubjectEvent(f.subject, notBefore, at)
 		target = fmt.Sprintf("subject %s's tokens issued before %s", f.subject, stamp(notBefore))
@@ -357,3 +366,8 @@ func writeRevocation(w io.Writer, e *audit.Event, target string, known bool, dbP
 	fmt.Fprintf(w, "Services that read this store with a revocation.Refresher reject the revoked tokens within its interval plus one poll (%s interval by default).\n",
 		revocation.DefaultInterval)
 }
+
+// maxNotBeforeAhead is how far --issued-before may pass --at without
+// --force: the clock difference between the machine that revokes and the
+// issuer, as detect's default clock skew allows.
+const maxNotBeforeAhead = time.Minute

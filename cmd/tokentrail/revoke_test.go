@@ -119,7 +119,7 @@ func TestRevokeTwiceRecordsOnce(t *testing.T) {
 	}{
 		{"family", []string{"--family", "root-1", "--at", at}},
 		{"session", []string{"--session", "sid-1", "--at", at}},
-		{"subject", []string{"--subject", "mallory", "--issued-before", later, "--at", at}},
+		{"subject", []string{"--subject", "mallory", "--issued-before", later, "--at", at, "--force"}},
 		{"token", []string{"--jti", "jti-1", "--at", at}},
 	}
 	for _, r := range first {
@@ -195,6 +195,7 @@ func TestRevokeBadFlags(t *testing.T) {
 		{"issued-before without subject", append([]string{"--jti", "a", "--issued-before", "2026-11-20T10:00:00Z"}, actorAndReason...), "--issued-before 2026-11-20T10:00:00Z needs --subject"},
 		{"bad at", append([]string{"--jti", "a", "--at", "yesterday"}, actorAndReason...), `invalid --at "yesterday"`},
 		{"bad issued-before", append([]string{"--subject", "a", "--issued-before", "10:00"}, actorAndReason...), `invalid --issued-before "10:00"`},
+		{"issued-before after at", append([]string{"--subject", "a", "--issued-before", "2030-01-01T00:00:00Z", "--at", "2026-11-20T10:00:00Z"}, actorAndReason...), "is after --at 2026-11-20 10:00:00Z"},
 		{"bad expires-at", append([]string{"--jti", "a", "--expires-at", "soon"}, actorAndReason...), `invalid --expires-at "soon"`},
 		{"short fingerprint", append([]string{"--fingerprint", "abc"}, actorAndReason...), `invalid --fingerprint "abc": want 64 hex digits`},
 		{"raw token as fingerprint", append([]string{"--fingerprint", rawToken}, actorAndReason...), "invalid --fingerprint: it is a raw token"},
