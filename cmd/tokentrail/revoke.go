@@ -7,6 +7,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -187,6 +188,10 @@ func buildRevocation(f revokeFlags, now time.Time) (audit.Event, string, error) 
 
 	var target string
 	switch {
+	case slices.ContainsFunc([]string{f.jti, f.family, f.session, f.subject}, audit.ContainsToken):
+		// The value is not quoted: it is the token.
+		return e, "", errors.New("a raw JWT was given where an id belongs; tokentrail never stores tokens, so give its jti claim " +
+			"(tokentrail investigate --token-file FILE finds it), or revoke it by --fingerprint with its SHA-256")
 	case f.jti != "":
 		e = revocation.TokenEvent(f.jti, "", at)
 		target = "token " + f.jti

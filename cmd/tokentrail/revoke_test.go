@@ -199,6 +199,8 @@ func TestRevokeBadFlags(t *testing.T) {
 		{"bad expires-at", append([]string{"--jti", "a", "--expires-at", "soon"}, actorAndReason...), `invalid --expires-at "soon"`},
 		{"short fingerprint", append([]string{"--fingerprint", "abc"}, actorAndReason...), `invalid --fingerprint "abc": want 64 hex digits`},
 		{"raw token as fingerprint", append([]string{"--fingerprint", rawToken}, actorAndReason...), "invalid --fingerprint: it is a raw token"},
+		{"raw token as jti", append([]string{"--jti", rawToken}, actorAndReason...), "a raw JWT was given where an id belongs"},
+		{"raw token as session", append([]string{"--session", rawToken}, actorAndReason...), "a raw JWT was given where an id belongs"},
 		{"raw token in reason", []string{"--jti", "a", "--actor", "oncall", "--reason", "leaked " + rawToken}, "invalid --reason"},
 		{"over-long subject", append([]string{"--subject", strings.Repeat("s", 9000)}, actorAndReason...), "invalid --subject"},
 	}
