@@ -109,6 +109,19 @@ func InvestigateToken(ctx context.Context, db EventQuerier, ref TokenRef, opts O
 		Events:      events,
 	}
 	r.fill(events, opts)
+	scoped, err := scopedRevocations(ctx, db, events)
+	if err != nil {
+		return nil, err
+	}
+	if len(scoped) > 0 {
+		r.Revocations = append(r.Revocations, scoped...)
+		slices.SortStableFunc(r.Revocations, func(a, b Revocation) int { return a.Time.Compare(b.Time) })
+		// Only a revocation by the report time changes the status that
+		// fill gave.
+		if slices.ContainsFunc(scoped, func(v Revocation) bool { return !v.Time.After(opts.Now) }) {
+			r.Status, r.StatusReason = status(r, time.Time{}, events[len(events)-1].Time, opts.Now)
+		}
+	}
 	r.addNotes(ref, events)
 	if r.Sessions, err = sessions(ctx, db, r, events); err != nil {
 		return nil, err
@@ -341,6 +354,9 @@ func status(r *TokenReport, expiresAt, lastSeen, now time.Time) (Status, string)
 			who := rev.Actor
 			if who == "" {
 				who = "an unknown actor"
+			}
+			if rev.Covers != "" {
+				return StatusRevoked, fmt.Sprintf("revoked at %s by %s, with every token of %s", rev.Time.UTC().Format(time.RFC3339), who, rev.Covers)
 			}
 			return StatusRevoked, fmt.Sprintf("revoked at %s by %s", rev.Time.UTC().Format(time.RFC3339), who)
 		}

@@ -123,7 +123,8 @@ type Count struct {
 	Last  time.Time `json:"last"`
 }
 
-// Revocation is one recorded revocation of the token.
+// Revocation is one recorded revocation of the token, or of a session,
+// subject or refresh family that it belongs to.
 type Revocation struct {
 	Time    time.Time              `json:"time"`
 	Actor   string                 `json:"actor,omitempty"`
@@ -131,6 +132,11 @@ type Revocation struct {
 	Method  audit.RevocationMethod `json:"method,omitempty"`
 	Source  string                 `json:"source,omitempty"`
 	EventID string                 `json:"event_id"`
+
+	// Covers names what the revocation revoked when it was not this token
+	// alone, such as "session 8d1c" or "refresh family rt-1"; empty for a
+	// revocation of the token itself.
+	Covers string `json:"covers,omitempty"`
 }
 
 // Rejection is one recorded refusal of the token.

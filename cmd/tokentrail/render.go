@@ -110,8 +110,12 @@ func writeReport(w io.Writer, r *forensics.TokenReport) error {
 		p.line("  none recorded")
 	}
 	for _, rev := range r.Revocations {
-		p.line("  %s  by %s, method %s, reason %s  [%s]", stamp(rev.Time),
-			orNone(rev.Actor, "unknown actor"), orNone(string(rev.Method), "unknown"), orNone(strconv.Quote(rev.Reason), "not given"), rev.Source)
+		covers := ""
+		if rev.Covers != "" {
+			covers = ", with every token of " + rev.Covers
+		}
+		p.line("  %s  by %s, method %s, reason %s%s  [%s]", stamp(rev.Time),
+			orNone(rev.Actor, "unknown actor"), orNone(string(rev.Method), "unknown"), orNone(strconv.Quote(rev.Reason), "not given"), covers, rev.Source)
 	}
 	p.section("Rejections")
 	if len(r.Rejections) == 0 {

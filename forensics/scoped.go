@@ -1,0 +1,100 @@
+package forensics
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/tokentrail/tokentrail/audit"
+	"github.com/tokentrail/tokentrail/store"
+)
+
+// maxScopedLineage bounds the walk up a refresh lineage to its root.
+const maxScopedLineage = 50
+
+// scopedRevocations returns the revocations that cover the token of events
+// without naming it: of a sign-in session it belongs to, of a subject whose
+// tokens issued before a time it is one of, and of the refresh family its
+// lineage starts from. A subject's revocation covers the token only when
+// its iat is recorded and before the revocation's not-before time.
+func scopedRevocations(ctx context.Context, db EventQuerier, events []audit.Event) ([]Revocation, error) {
+	var sessions, subjects []string
+	var issuedAt time.Time
+	parent := ""
+	for i := range events {
+		e := &events[i]
+		if e.SessionID != "" && !slices.Contains(sessions, e.SessionID) {
+			sessions = append(sessions, e.SessionID)
+		}
+		if e.Subject != "" && !slices.Contains(subjects, e.Subject) {
+			subjects = append(subjects, e.Subject)
+		}
+		if issuedAt.IsZero() {
+			issuedAt = e.IssuedAt
+		}
+		if parent == "" {
+			parent = e.ParentTokenID
+		}
+	}
+
+	var found []Revocation
+	revoked := []audit.Kind{audit.KindRevoked}
+	for _, sid := range sessions {
+		list, err := db.Events(ctx, store.Query{SessionID: sid, Kinds: revoked})
+		if err != nil {
+			return nil, fmt.Errorf("query revocations of session %q: %w", sid, err)
+		}
+		for _, e := range list {
+			if e.RevocationScope == audit.RevokeSession {
+				found = append(found, scopedRevocation(e, "session "+sid))
+			}
+		}
+	}
+	if !issuedAt.IsZero() {
+		for _, sub := range subjects {
+			list, err := db.Events(ctx, store.Query{Subject: sub, Kinds: revoked})
+			if err != nil {
+				return nil, fmt.Errorf("query revocations of subject %q: %w", sub, err)
+			}
+			for _, e := range list {
+				notBefore := e.NotBefore
+				if notBefore.IsZero() {
+					notBefore = e.Time
+				}
+				if e.RevocationScope == audit.RevokeSubject && issuedAt.Before(notBefore) {
+					found = append(found, scopedRevocation(e, fmt.Sprintf("subject %s, tokens issued before %s", sub, notBefore.UTC().Format(time.RFC3339))))
+				}
+			}
+		}
+	}
+
+	// The family revocation names the lineage's root refresh token, so
+	// each ancestor is a candidate root.
+	for i := 0; parent != "" && i < maxScopedLineage; i++ {
+		list, err := db.Events(ctx, store.Query{TokenID: parent, Kinds: []audit.Kind{audit.KindIssued, audit.KindRevoked}})
+		if err != nil {
+			return nil, fmt.Errorf("query the lineage of %q: %w", parent, err)
+		}
+		next := ""
+		for _, e := range list {
+			switch {
+			case e.Kind == audit.KindRevoked && e.RevocationScope == audit.RevokeFamily:
+				found = append(found, scopedRevocation(e, "refresh family "+parent))
+			case e.Kind == audit.KindIssued && next == "":
+				next = e.ParentTokenID
+			}
+		}
+		parent = next
+	}
+
+	slices.SortFunc(found, func(a, b Revocation) int { return a.Time.Compare(b.Time) })
+	return found, nil
+}
+
+func scopedRevocation(e audit.Event, covers string) Revocation {
+	return Revocation{
+		Time: e.Time, Actor: e.Actor, Reason: e.Reason, Method: e.RevocationMethod,
+		Source: e.Source, EventID: e.ID, Covers: covers,
+	}
+}
