@@ -558,3 +558,25 @@ func TestAnalyzeIncidentRevocationIgnored(t *testing.T) {
 		t.Errorf("plan revokes tokens (step %d) before enforcing revocations (step %d)", j+1, i+1)
 	}
 }
+
+// TestAnalyzeIncidentSessionRevocationCloses revokes alice's session s-1
+// in place of her refresh token: the tokens minted in it count as revoked,
+// so the exposure closes as in TestAnalyzeIncidentClosedExposure.
+func TestAnalyzeIncidentSessionRevocationCloses(t *testing.T) {
+	events := append(incidentEvents(),
+		audit.Event{ID: "s1-revoked", Time: t0.Add(45 * time.Minute), Kind: audit.KindRevoked, RevocationScope: audit.RevokeSession, SessionID: "s-1", Subject: "alice"},
+		audit.Event{ID: "forged-revoked", Time: t0.Add(46 * time.Minute), Kind: audit.KindRevoked, TokenID: "forged-1", Subject: "alice"})
+	db := openStore(t, events)
+	if _, err := db.AppendAnomalies(context.Background(), incidentAnomalies()); err != nil {
+		t.Fatalf("append anomalies: %v", err)
+	}
+
+	r, err := forensics.AnalyzeIncident(context.Background(), db,
+		forensics.IncidentQuery{Subject: "alice", At: t0, Window: 3 * time.Hour}, forensics.IncidentOptions{Now: t0.Add(3 * time.Hour)})
+	if err != nil {
+		t.Fatalf("AnalyzeIncident: %v", err)
+	}
+	if r.Impact.Exposure.Open {
+		t.Errorf("exposure open, reason %q, want closed by the session's revocation", r.Impact.Exposure.Reason)
+	}
+}

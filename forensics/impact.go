@@ -202,6 +202,18 @@ func (a *analysis) describe(ctx context.Context, t *ImpactedToken) error {
 		}
 	}
 
+	// A revocation of the token's session, subject or family ends its
+	// exposure as one of the token itself does.
+	scoped, err := scopedRevocations(ctx, a.db, history)
+	if err != nil {
+		return err
+	}
+	for _, rev := range scoped {
+		if t.Revoked.IsZero() || rev.Time.Before(t.Revoked) {
+			t.Revoked = rev.Time
+		}
+	}
+
 	switch {
 	case parent != "":
 		root, err := a.lineageRoot(ctx, parent)
