@@ -84,6 +84,7 @@ type netState struct {
 // analysis holds the state of one AnalyzeIncident call.
 type analysis struct {
 	db           IncidentStore
+	revocations  map[string][]audit.Event // query results of scopedRevocations, by query
 	opts         IncidentOptions
 	subject      string
 	since, until time.Time

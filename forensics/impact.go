@@ -204,7 +204,10 @@ func (a *analysis) describe(ctx context.Context, t *ImpactedToken) error {
 
 	// A revocation of the token's session, subject or family ends its
 	// exposure as one of the token itself does.
-	scoped, err := scopedRevocations(ctx, a.db, history)
+	if a.revocations == nil {
+		a.revocations = make(map[string][]audit.Event)
+	}
+	scoped, err := scopedRevocations(ctx, a.db, history, a.revocations)
 	if err != nil {
 		return err
 	}

@@ -109,7 +109,7 @@ func InvestigateToken(ctx context.Context, db EventQuerier, ref TokenRef, opts O
 		Events:      events,
 	}
 	r.fill(events, opts)
-	scoped, err := scopedRevocations(ctx, db, events)
+	scoped, err := scopedRevocations(ctx, db, events, nil)
 	if err != nil {
 		return nil, err
 	}

@@ -18,7 +18,21 @@ const maxScopedLineage = 50
 // tokens issued before a time it is one of, and of the refresh family its
 // lineage starts from. A subject's revocation covers the token only when
 // its iat is recorded and before the revocation's not-before time.
-func scopedRevocations(ctx context.Context, db EventQuerier, events []audit.Event) ([]Revocation, error) {
+//
+// memo, when not nil, keeps the query results across calls, so that an
+// analysis of many tokens of one subject and session queries each once.
+func scopedRevocations(ctx context.Context, db EventQuerier, events []audit.Event, memo map[string][]audit.Event) ([]Revocation, error) {
+	query := func(key string, q store.Query) ([]audit.Event, error) {
+		if list, ok := memo[key]; ok {
+			return list, nil
+		}
+		list, err := db.Events(ctx, q)
+		if err == nil && memo != nil {
+			memo[key] = list
+		}
+		return list, err
+	}
+
 	var sessions, subjects []string
 	var issuedAt time.Time
 	parent := ""
@@ -41,7 +55,7 @@ func scopedRevocations(ctx context.Context, db EventQuerier, events []audit.Even
 	var found []Revocation
 	revoked := []audit.Kind{audit.KindRevoked}
 	for _, sid := range sessions {
-		list, err := db.Events(ctx, store.Query{SessionID: sid, Kinds: revoked})
+		list, err := query("session\x00"+sid, store.Query{SessionID: sid, Kinds: revoked})
 		if err != nil {
 			return nil, fmt.Errorf("query revocations of session %q: %w", sid, err)
 		}
@@ -53,7 +67,7 @@ func scopedRevocations(ctx context.Context, db EventQuerier, events []audit.Even
 	}
 	if !issuedAt.IsZero() {
 		for _, sub := range subjects {
-			list, err := db.Events(ctx, store.Query{Subject: sub, Kinds: revoked})
+			list, err := query("subject\x00"+sub, store.Query{Subject: sub, Kinds: revoked})
 			if err != nil {
 				return nil, fmt.Errorf("query revocations of subject %q: %w", sub, err)
 			}
@@ -72,7 +86,7 @@ func scopedRevocations(ctx context.Context, db EventQuerier, events []audit.Even
 	// The family revocation names the lineage's root refresh token, so
 	// each ancestor is a candidate root.
 	for i := 0; parent != "" && i < maxScopedLineage; i++ {
-		list, err := db.Events(ctx, store.Query{TokenID: parent, Kinds: []audit.Kind{audit.KindIssued, audit.KindRevoked}})
+		list, err := query("token\x00"+parent, store.Query{TokenID: parent, Kinds: []audit.Kind{audit.KindIssued, audit.KindRevoked}})
 		if err != nil {
 			return nil, fmt.Errorf("query the lineage of %q: %w", parent, err)
 		}
