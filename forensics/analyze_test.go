@@ -580,3 +580,29 @@ func TestAnalyzeIncidentSessionRevocationCloses(t *testing.T) {
 		t.Errorf("exposure open, reason %q, want closed by the session's revocation", r.Impact.Exposure.Reason)
 	}
 }
+
+// TestAnalyzeIncidentPlanSkipsDoneScopes revokes alice's session s-1 and
+// her tokens issued until the report time: the plan no longer ends that
+// session or revokes her tokens again.
+func TestAnalyzeIncidentPlanSkipsDoneScopes(t *testing.T) {
+	now := t0.Add(3 * time.Hour)
+	events := append(incidentEvents(),
+		audit.Event{ID: "s1-revoked", Time: t0.Add(45 * time.Minute), Kind: audit.KindRevoked, RevocationScope: audit.RevokeSession, SessionID: "s-1", Subject: "alice"},
+		audit.Event{ID: "alice-revoked", Time: t0.Add(50 * time.Minute), Kind: audit.KindRevoked, RevocationScope: audit.RevokeSubject, Subject: "alice", NotBefore: now})
+	db := openStore(t, events)
+	if _, err := db.AppendAnomalies(context.Background(), incidentAnomalies()); err != nil {
+		t.Fatalf("append anomalies: %v", err)
+	}
+
+	r, err := forensics.AnalyzeIncident(context.Background(), db,
+		forensics.IncidentQuery{Subject: "alice", At: t0, Window: 3 * time.Hour}, forensics.IncidentOptions{Now: now})
+	if err != nil {
+		t.Fatalf("AnalyzeIncident: %v", err)
+	}
+	for _, s := range r.Plan {
+		if (s.Action == forensics.ActionEndSession && slices.Contains(s.Targets, "s-1")) ||
+			(s.Action == forensics.ActionRevokeSubject && slices.Contains(s.Targets, "alice")) {
+			t.Errorf("plan step %d (%s %v) was carried out already", s.Rank, s.Action, s.Targets)
+		}
+	}
+}

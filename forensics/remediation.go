@@ -274,6 +274,9 @@ func (a *analysis) plan() []RemediationStep {
 			x.End.UTC().Format(time.RFC3339))
 	}
 	for _, s := range a.revokeSubjects() {
+		if a.scopeRevoked("subject\x00"+s, audit.RevokeSubject, now, before) {
+			continue
+		}
 		step := a.revokeStep(ActionRevokeSubject, "subject", s, reason, why)
 		step.Command += " --issued-before " + before.Format(time.RFC3339)
 		step.API = revocationAPI(map[string]string{"subject": s, "issued_before": before.Format(time.RFC3339), "actor": a.opts.Actor, "reason": reason})
@@ -287,6 +290,9 @@ func (a *analysis) plan() []RemediationStep {
 		}
 	}
 	for _, id := range sessions {
+		if a.scopeRevoked("session\x00"+id, audit.RevokeSession, now, time.Time{}) {
+			continue
+		}
 		add(a.revokeStep(ActionEndSession, "session", id, reason,
 			"tokens of this sign-in session were accepted from suspicious networks; ending it makes the user sign in again, "+
 				"with the identity provider's checks, and revokes the tokens minted in it"))
@@ -296,6 +302,20 @@ func (a *analysis) plan() []RemediationStep {
 		steps = []RemediationStep{}
 	}
 	return steps
+}
+
+// scopeRevoked reports whether the revocations that scopedRevocations read
+// under key hold one of scope made at or before now, whose not-before, for
+// a subject, is not before notBefore. A key it did not read counts as not
+// revoked, so the step stays in the plan.
+func (a *analysis) scopeRevoked(key string, scope audit.RevocationScope, now, notBefore time.Time) bool {
+	return slices.ContainsFunc(a.revocations[key], func(e audit.Event) bool {
+		nb := e.NotBefore
+		if nb.IsZero() {
+			nb = e.Time
+		}
+		return e.RevocationScope == scope && !e.Time.After(now) && !nb.Before(notBefore)
+	})
 }
 
 // revokedBy reports whether a loaded event revokes jti at or before t.

@@ -65,20 +65,20 @@ func scopedRevocations(ctx context.Context, db EventQuerier, events []audit.Even
 			}
 		}
 	}
-	if !issuedAt.IsZero() {
-		for _, sub := range subjects {
-			list, err := query("subject\x00"+sub, store.Query{Subject: sub, Kinds: revoked})
-			if err != nil {
-				return nil, fmt.Errorf("query revocations of subject %q: %w", sub, err)
+	// The subject's revocations are read even for a token without iat,
+	// which none of them covers, so that memo holds them for the plan.
+	for _, sub := range subjects {
+		list, err := query("subject\x00"+sub, store.Query{Subject: sub, Kinds: revoked})
+		if err != nil {
+			return nil, fmt.Errorf("query revocations of subject %q: %w", sub, err)
+		}
+		for _, e := range list {
+			notBefore := e.NotBefore
+			if notBefore.IsZero() {
+				notBefore = e.Time
 			}
-			for _, e := range list {
-				notBefore := e.NotBefore
-				if notBefore.IsZero() {
-					notBefore = e.Time
-				}
-				if e.RevocationScope == audit.RevokeSubject && issuedAt.Before(notBefore) {
-					found = append(found, scopedRevocation(e, fmt.Sprintf("subject %s, tokens issued before %s", sub, notBefore.UTC().Format(time.RFC3339))))
-				}
+			if e.RevocationScope == audit.RevokeSubject && !issuedAt.IsZero() && issuedAt.Before(notBefore) {
+				found = append(found, scopedRevocation(e, fmt.Sprintf("subject %s, tokens issued before %s", sub, notBefore.UTC().Format(time.RFC3339))))
 			}
 		}
 	}
