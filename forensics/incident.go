@@ -38,9 +38,9 @@ type IncidentReport struct {
 	// suspicious networks, oldest first.
 	Anomalies []audit.Anomaly `json:"anomalies"`
 
-	// Patterns are what the subject's tokens have in common: one rule on
-	// several tokens, one network behind several tokens, forged tokens
-	// tried and accepted.
+	// Patterns are the traits the subject's tokens share, such as one rule
+	// on several tokens, one network behind several tokens, or forged
+	// tokens tried and accepted.
 	Patterns []Pattern `json:"patterns"`
 
 	// Plan is the remediation plan, most urgent step first.
@@ -68,7 +68,7 @@ type TimelineEntry struct {
 	Actor        string             `json:"actor,omitempty"`  // who revoked, for kind revoked
 	Reason       string             `json:"reason,omitempty"` // why it was revoked, or the detail of a rejection
 
-	// Origin says why the event is in the timeline: "subject" (an event of
+	// Origin is the reason the event is in the timeline: "subject" (an event of
 	// the subject's tokens), "network" (an event from a suspicious
 	// network), or "both".
 	Origin string `json:"origin"`
@@ -163,7 +163,8 @@ type Exposure struct {
 	End   time.Time `json:"end,omitzero"`
 	Open  bool      `json:"open"`
 
-	// Reason says why the exposure is open or closed, in one sentence.
+	// Reason is the one sentence that explains why the exposure is open or
+	// closed.
 	Reason string `json:"reason"`
 }
 
@@ -196,7 +197,7 @@ type Pattern struct {
 	Name        string   `json:"name"`        // one of the Pattern* constants
 	Description string   `json:"description"` // one sentence a responder can read
 	Tokens      []string `json:"tokens"`
-	Count       int      `json:"count"` // events or tokens behind it, as Description says
+	Count       int      `json:"count"` // events or tokens behind it, as Description states
 }
 
 // The pattern names.

@@ -133,9 +133,9 @@ type Revocation struct {
 	Source  string                 `json:"source,omitempty"`
 	EventID string                 `json:"event_id"`
 
-	// Covers names what the revocation revoked when it was not this token
-	// alone, such as "session 8d1c" or "refresh family rt-1"; empty for a
-	// revocation of the token itself.
+	// Covers is the session, subject or refresh family that the revocation
+	// revoked with the token, such as "session 8d1c" or "refresh family
+	// rt-1". It is empty for a revocation of the token itself.
 	Covers string `json:"covers,omitempty"`
 }
 

@@ -10,12 +10,9 @@ import (
 	"github.com/tokentrail/tokentrail/store"
 )
 
-// maxScopedLineage bounds the walk up a refresh lineage to its root.
-const maxScopedLineage = 50
-
 // scopedRevocations returns the revocations that cover the token of events
-// without naming it: of a sign-in session it belongs to, of a subject whose
-// tokens issued before a time it is one of, and of the refresh family its
+// without naming it. These are revocations of its sign-in session, of its
+// subject's tokens issued before a time, and of the refresh family its
 // lineage starts from. A subject's revocation covers the token only when
 // its iat is recorded and before the revocation's not-before time.
 //
@@ -85,7 +82,7 @@ func scopedRevocations(ctx context.Context, db EventQuerier, events []audit.Even
 
 	// The family revocation names the lineage's root refresh token, so
 	// each ancestor is a candidate root.
-	for i := 0; parent != "" && i < maxScopedLineage; i++ {
+	for i := 0; parent != "" && i < maxLineage; i++ {
 		list, err := query("token\x00"+parent, store.Query{TokenID: parent, Kinds: []audit.Kind{audit.KindIssued, audit.KindRevoked}})
 		if err != nil {
 			return nil, fmt.Errorf("query the lineage of %q: %w", parent, err)

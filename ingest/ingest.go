@@ -142,8 +142,8 @@ func (h *handler) Event(e audit.Event) error {
 	}
 
 	h.sum.Events++
-	// NOTE: the observer sees each event before the store decides whether
-	// its ID is a duplicate. An event whose ID is stored with other
+	// NOTE: the observer receives each event before the store decides
+	// whether its ID is a duplicate. An event whose ID is stored with other
 	// content is therefore observed but not stored, and detection may name
 	// it; importers derive IDs from the record and the token to make that
 	// rare.

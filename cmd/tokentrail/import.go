@@ -118,9 +118,9 @@ type importer struct {
 	// observe, when detection runs, feeds each valid event to the engine.
 	observe func(audit.Event)
 
-	// countRefused is set when a jsonl mapping names no reject_status, so
-	// that uses answered with 401 or 403, which the rules read as accepted,
-	// are counted and the user warned.
+	// countRefused is set when a jsonl mapping names no reject_status. Uses
+	// whose response status is 401 or 403 are then counted and the user is
+	// warned, because the rules read every use as accepted.
 	countRefused bool
 }
 
@@ -434,7 +434,7 @@ func (imp *importer) importReader(ctx context.Context, path string, file io.Read
 	}
 	fmt.Fprintf(imp.stdout, "%s (%s): %s\n", path, how, formatSummary(sum))
 	if refused > 0 {
-		fmt.Fprintf(imp.stderr, "%s: warning: the service answered %s with status 401 or 403, imported as uses that the rules read as accepted; "+
+		fmt.Fprintf(imp.stderr, "%s: warning: %s got the response status 401 or 403 and were imported as uses, which the rules read as accepted; "+
 			"if it refused those tokens, add reject_status: [401, 403] to the mapping (reject_status=401|403 in --map) and import into a new --db\n",
 			path, counted(refused, "request", "requests"))
 	}

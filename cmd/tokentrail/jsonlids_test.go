@@ -53,10 +53,10 @@ func TestImportGatewaysNumberingAlike(t *testing.T) {
 	}
 }
 
-// TestImportWarnsOfRefusedUses imports requests answered with 401 through
-// a mapping without reject_status, which makes them uses, and expects a
-// warning that names the fix; with reject_status there is none.
-func TestImportWarnsOfRefusedUses(t *testing.T) {
+// TestImportWarnsOfRejectedUses imports a request with the response status
+// 401 through a mapping without reject_status, which makes it a use, and
+// expects a warning that names the fix. With reject_status there is none.
+func TestImportWarnsOfRejectedUses(t *testing.T) {
 	dir := t.TempDir()
 	file := writeFile(t, dir, "gw.jsonl",
 		`{"id":"1","t":"2026-11-20T09:00:00Z","jti":"tok-A","ip":"81.2.69.1","status":200}`+"\n"+
@@ -66,7 +66,7 @@ func TestImportWarnsOfRefusedUses(t *testing.T) {
 	if err != nil {
 		t.Fatalf("import: %v", err)
 	}
-	if !strings.Contains(stderr, "answered 1 request with status 401 or 403") || !strings.Contains(stderr, "reject_status") {
+	if !strings.Contains(stderr, "1 request got the response status 401 or 403") || !strings.Contains(stderr, "reject_status") {
 		t.Errorf("stderr = %q, want a warning naming the request and reject_status", stderr)
 	}
 

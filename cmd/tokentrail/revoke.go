@@ -220,10 +220,10 @@ func buildRevocation(f revokeFlags, now time.Time) (audit.Event, string, error) 
 			return e, "", err
 		}
 		// A not-before in the future also revokes the tokens the user
-		// signs in for until then, which locks the user out; a typo in
-		// the year would do it for years, and nothing undoes a revocation.
+		// signs in for until then, so it locks the user out. A typo in the
+		// year would do so for years, and nothing undoes a revocation.
 		if notBefore.After(at.Add(maxNotBeforeAhead)) && !f.force {
-			return e, "", fmt.Errorf("invalid --issued-before %s: it is after --at %s, so every token %s signs in for until then would be refused too; "+
+			return e, "", fmt.Errorf("invalid --issued-before %s: it is after --at %s, so every token %s signs in for until then would be rejected too; "+
 				"give a time up to --at, or pass --force to lock the subject out until then", f.issuedBefore, stamp(at), f.subject)
 		}
 		e = revocation.SubjectEvent(f.subject, notBefore, at)
