@@ -11,6 +11,7 @@ import (
 	"net/netip"
 	"time"
 
+	"github.com/tokentrail/tokentrail/apikey"
 	"github.com/tokentrail/tokentrail/audit"
 )
 
@@ -168,3 +169,41 @@ var ErrEmptyQuery = errors.New("store: query names no token, subject, address, n
 
 // ErrClosed is returned by a Store used after Close.
 var ErrClosed = errors.New("store: closed")
+
+// KeyStore keeps the server's API keys. It stores each key's SHA-256 digest,
+// never the key itself.
+type KeyStore interface {
+	// PutKey stores a new key with the digest of its secret. A key whose ID
+	// is stored already is an error wrapping audit.ErrInvalidValue.
+	PutKey(ctx context.Context, k apikey.Key, digest [32]byte) error
+
+	// KeyByID returns the key with id and its digest, and false when there
+	// is none.
+	KeyByID(ctx context.Context, id string) (k apikey.Key, digest [32]byte, ok bool, err error)
+
+	// Keys returns every key, revoked ones included, oldest first.
+	Keys(ctx context.Context) ([]apikey.Key, error)
+
+	// RevokeKey marks the key revoked at t. It returns an error wrapping
+	// apikey.ErrUnknownKey when there is no such key.
+	RevokeKey(ctx context.Context, id string, t time.Time) error
+}
+
+// AccessStore keeps the access log: every read of a token, subject or
+// incident through the server.
+type AccessStore interface {
+	// AppendAccess stores one access.
+	AppendAccess(ctx context.Context, a apikey.Access) error
+
+	// Accesses returns the accesses matching q, newest first.
+	Accesses(ctx context.Context, q AccessQuery) ([]apikey.Access, error)
+}
+
+// AccessQuery selects accesses. Every non-zero field narrows the selection.
+type AccessQuery struct {
+	KeyID  string
+	Target string
+	Since  time.Time // inclusive
+	Until  time.Time // exclusive
+	Limit  int       // at most this many, the newest; 0 means no limit
+}
