@@ -9,6 +9,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -26,7 +27,7 @@ const reportStamp = "2006-01-02 15:04:05Z"
 type incidentFlags struct {
 	subject     string
 	at          string
-	window      time.Duration
+	window      string
 	format      string
 	out         string
 	rules       string
@@ -77,7 +78,7 @@ The report never holds a raw token, only jti values and fingerprints.`,
 	fl := cmd.Flags()
 	fl.StringVar(&f.subject, "subject", "", "the subject (sub) whose tokens the incident concerns (required)")
 	fl.StringVar(&f.at, "at", "", "the time of the incident, RFC 3339 or as reports print it (2026-11-20 09:30:00Z) (required)")
-	fl.DurationVar(&f.window, "window", forensics.DefaultIncidentWindow, "how far before and after --at to read events, such as 2h or 90m")
+	fl.StringVar(&f.window, "window", forensics.DefaultIncidentWindow.String(), "how far before and after --at to read events, in hours, minutes or seconds, such as 2h, 36h or 90m")
 	fl.StringVar(&f.format, "format", "text", "output format: "+strings.Join(incidentFormats, ", "))
 	fl.StringVar(&f.out, "out", "", "write the report to this file instead of standard output")
 	fl.StringVar(&f.rules, "rules", "", "YAML file of detection thresholds (default: the one the store's last import or detect used, else the built-in defaults; none for the defaults; see docs/detection.md)")
@@ -101,14 +102,18 @@ func runIncident(ctx context.Context, stdout, stderr io.Writer, dbPath, planDB s
 	if err != nil {
 		return err
 	}
-	if f.window <= 0 {
-		return fmt.Errorf("invalid --window %s: want a positive duration such as 24h or 90m", f.window)
+	window, err := parseWindow(f.window)
+	if err != nil {
+		return err
 	}
 	if f.maxTimeline < 0 {
 		return fmt.Errorf("invalid --max-timeline %d: want 0 for the default of 5000, or more", f.maxTimeline)
 	}
 	write, err := incidentWriter(f.format)
 	if err != nil {
+		return err
+	}
+	if err := checkOutFolder(f.out); err != nil {
 		return err
 	}
 
@@ -140,14 +145,14 @@ func runIncident(ctx context.Context, stdout, stderr io.Writer, dbPath, planDB s
 	detection.IPLists = enricher
 
 	var failures []detect.CustomRuleFailure
-	report, err := forensics.AnalyzeIncident(ctx, db, forensics.IncidentQuery{Subject: f.subject, At: at, Window: f.window},
+	report, err := forensics.AnalyzeIncident(ctx, db, forensics.IncidentQuery{Subject: f.subject, At: at, Window: window},
 		forensics.IncidentOptions{
 			Now: now, MaxTimeline: f.maxTimeline, Actor: f.actor, DB: planDB,
 			Detect: enrichedDetector(detection, enricher, &failures),
 		})
 	if errors.Is(err, forensics.ErrSubjectNotFound) {
 		return fmt.Errorf("no event of subject %q in %s between %s and %s: check the subject, or widen --window or move --at",
-			f.subject, dbPath, stamp(at.Add(-f.window)), stamp(at.Add(f.window)))
+			f.subject, dbPath, stamp(at.Add(-window)), stamp(at.Add(window)))
 	}
 	if err != nil {
 		return fmt.Errorf("analyze the incident of %q: %w", f.subject, err)
@@ -192,6 +197,36 @@ func incidentWriter(format string) (func(io.Writer, *forensics.IncidentReport) e
 		}, nil
 	}
 	return nil, fmt.Errorf("invalid --format %q: want one of %s", format, strings.Join(incidentFormats, ", "))
+}
+
+// parseWindow reads --window, a positive Go duration. Days are rejected
+// by time.ParseDuration, so the error spells out the accepted units.
+func parseWindow(value string) (time.Duration, error) {
+	d, err := time.ParseDuration(strings.TrimSpace(value))
+	if err != nil || d <= 0 {
+		return 0, fmt.Errorf("invalid --window %q: want a duration in hours, minutes or seconds, such as 24h, 36h or 90m "+
+			"(a day is 24h, so write 1d as 24h and 2d12h as 60h)", value)
+	}
+	return d, nil
+}
+
+// checkOutFolder returns an error when the folder of the --out file does
+// not exist, before the analysis runs rather than after.
+func checkOutFolder(out string) error {
+	if out == "" {
+		return nil
+	}
+	folder := filepath.Dir(out)
+	info, err := os.Stat(folder)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return fmt.Errorf("invalid --out %s: the folder %s does not exist; create it (mkdir -p %s) or write the report elsewhere", out, folder, folder)
+	case err != nil:
+		return fmt.Errorf("check the folder of --out %s: %w", out, err)
+	case !info.IsDir():
+		return fmt.Errorf("invalid --out %s: %s is a file, not a folder; name a file in an existing folder", out, folder)
+	}
+	return nil
 }
 
 // parseReportTime reads a time flag given in RFC 3339 or in the layout the

@@ -298,7 +298,9 @@ func TestIncidentFlagErrors(t *testing.T) {
 		{"no time", []string{"--subject", "alice"}, "missing --at"},
 		{"bad time", []string{"--subject", "alice", "--at", "yesterday"}, `invalid --at "yesterday"`},
 		{"bad format", []string{"--subject", "alice", "--at", incidentAt, "--format", "pdf"}, `invalid --format "pdf": want one of text, json, markdown, html`},
-		{"bad window", []string{"--subject", "alice", "--at", incidentAt, "--window", "-1h"}, "invalid --window -1h0m0s"},
+		{"bad window", []string{"--subject", "alice", "--at", incidentAt, "--window", "-1h"}, `invalid --window "-1h"`},
+		{"window in days", []string{"--subject", "alice", "--at", incidentAt, "--window", "1d"}, `invalid --window "1d": want a duration in hours, minutes or seconds, such as 24h, 36h or 90m`},
+		{"zero window", []string{"--subject", "alice", "--at", incidentAt, "--window", "0s"}, `invalid --window "0s"`},
 		{"bad max", []string{"--subject", "alice", "--at", incidentAt, "--max-timeline", "-1"}, "invalid --max-timeline -1"},
 		{"unknown subject", []string{"--subject", "carol", "--at", incidentAt}, `no event of subject "carol"`},
 		{"outside window", []string{"--subject", "alice", "--at", "2026-11-25T10:00:00Z", "--window", "1h"}, "widen --window or move --at"},
@@ -315,6 +317,12 @@ func TestIncidentFlagErrors(t *testing.T) {
 	_, _, err := run(t, "", "--db", filepath.Join(t.TempDir(), "missing.db"), "incident", "--subject", "alice", "--at", incidentAt)
 	if err == nil || !strings.Contains(err.Error(), "no store at") {
 		t.Errorf("incident on a missing store = %v, want no store", err)
+	}
+
+	folder := filepath.Join(t.TempDir(), "reports")
+	_, _, err = run(t, "", "--db", db, "incident", "--subject", "alice", "--at", incidentAt, "--out", filepath.Join(folder, "incident.md"))
+	if err == nil || !strings.Contains(err.Error(), "folder "+folder+" does not exist") || !strings.Contains(err.Error(), "mkdir -p "+folder) {
+		t.Errorf("incident --out into a missing folder = %v, want an error naming %s and how to create it", err, folder)
 	}
 }
 
