@@ -42,7 +42,7 @@ func (a *analysis) timeline() ([]TimelineEntry, bool) {
 			return cmp.Or(cmp.Compare(distance(x), distance(y)), compareEvents(x.event, y.event))
 		})
 		a.note("the timeline lists %d of the %d events found: those of the subject's tokens and those anomalies mark first, "+
-			"then the others nearest to %s", a.opts.MaxTimeline, len(list), at.Format(time.RFC3339))
+			"then the others nearest to %s", a.opts.MaxTimeline, len(list), formatTime(at))
 		list = list[:a.opts.MaxTimeline]
 	}
 	slices.SortFunc(list, func(x, y *loaded) int { return compareEvents(x.event, y.event) })
@@ -324,7 +324,7 @@ func (a *analysis) exposure() Exposure {
 		// A revocation that the service ignores ends nothing.
 		x.Open = true
 		x.Reason = fmt.Sprintf("token %q of %q was revoked at %s but still accepted at %s: the service does not enforce revocations",
-			t.TokenID, t.Subject, t.Revoked.UTC().Format(time.RFC3339), t.Last.UTC().Format(time.RFC3339))
+			t.TokenID, t.Subject, formatTime(t.Revoked), formatTime(t.Last))
 		return x
 	}
 	for _, t := range a.impacted {
@@ -336,12 +336,12 @@ func (a *analysis) exposure() Exposure {
 		x.Open = true
 		why := "no expiry is recorded"
 		if !t.ExpiresAt.IsZero() {
-			why = "it expires at " + t.ExpiresAt.UTC().Format(time.RFC3339)
+			why = "it expires at " + formatTime(t.ExpiresAt)
 		}
-		x.Reason = fmt.Sprintf("token %q of %q is not revoked at %s and %s", t.TokenID, t.Subject, end.UTC().Format(time.RFC3339), why)
+		x.Reason = fmt.Sprintf("token %q of %q is not revoked at %s and %s", t.TokenID, t.Subject, formatTime(end), why)
 		return x
 	}
-	x.Reason = fmt.Sprintf("every token accepted from a suspicious network was revoked or had expired by %s", end.UTC().Format(time.RFC3339))
+	x.Reason = fmt.Sprintf("every token accepted from a suspicious network was revoked or had expired by %s", formatTime(end))
 	return x
 }
 

@@ -7,6 +7,15 @@ import (
 	"github.com/tokentrail/tokentrail/audit"
 )
 
+// TimeLayout is the layout of the times in the sentences of an incident
+// report (Notes, Exposure.Reason and the plan's reasons), and of the text
+// reports of the tokentrail command. The plan's commands and API requests
+// give RFC 3339, the form the revoke flags and the server take.
+const TimeLayout = "2006-01-02 15:04:05Z"
+
+// formatTime returns t in UTC as TimeLayout gives it.
+func formatTime(t time.Time) string { return t.UTC().Format(TimeLayout) }
+
 // IncidentReport is the result of AnalyzeIncident. Its JSON form is stable
 // in the same way as TokenReport's: fields may be added, none is renamed or
 // removed without a major version.

@@ -202,7 +202,7 @@ func (a *analysis) plan() []RemediationStep {
 		add(RemediationStep{
 			Action: ActionEnforceRevocation, Targets: []string{t.TokenID},
 			Reason: fmt.Sprintf("token %s was revoked at %s but accepted again at %s, so the revocations below take no effect until the service checks them",
-				t.TokenID, t.Revoked.UTC().Format(time.RFC3339), t.Last.UTC().Format(time.RFC3339)),
+				t.TokenID, formatTime(t.Revoked), formatTime(t.Last)),
 			Manual: "Make the service refuse revoked tokens: check a revocation set on each request (the httpmw and grpcmw " +
 				"middleware do, see docs/middleware.md), or shorten the access tokens' lifetime until it does.",
 		})
@@ -248,7 +248,7 @@ func (a *analysis) plan() []RemediationStep {
 		}
 		add(a.revokeStep(ActionRevokeToken, "jti", t.TokenID, reason,
 			fmt.Sprintf("it was accepted %s from suspicious networks between %s and %s", counted(t.Uses, "time", "times"),
-				t.First.UTC().Format(time.RFC3339), t.Last.UTC().Format(time.RFC3339))))
+				formatTime(t.First), formatTime(t.Last))))
 	}
 
 	// Tokens that anomalies name but no suspicious network used, such as
@@ -271,7 +271,7 @@ func (a *analysis) plan() []RemediationStep {
 	if x := a.report.Impact.Exposure; !x.Open && !x.End.IsZero() {
 		before = x.End.UTC().Truncate(time.Second).Add(time.Second)
 		why = fmt.Sprintf("the last use accepted from a suspicious network was at %s, so a token issued before it may be in the attacker's hands",
-			x.End.UTC().Format(time.RFC3339))
+			formatTime(x.End))
 	}
 	for _, s := range a.revokeSubjects() {
 		if a.scopeRevoked("subject\x00"+s, audit.RevokeSubject, now, before) {

@@ -22,7 +22,7 @@ import (
 
 // reportStamp is the layout in which the text reports print times. Flags
 // accept it besides RFC 3339, so that a time can be pasted from a report.
-const reportStamp = "2006-01-02 15:04:05Z"
+const reportStamp = forensics.TimeLayout
 
 type incidentFlags struct {
 	subject     string

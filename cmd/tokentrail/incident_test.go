@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -448,5 +449,26 @@ func TestParseReportTime(t *testing.T) {
 	}
 	if _, err := parseReportTime("--at", "2026-11-20"); err == nil {
 		t.Error("parseReportTime accepts a date without time")
+	}
+}
+
+// TestIncidentTextTimeLayout checks that the text report gives every time
+// as investigate does, in its sentences too. Only the plan's commands keep
+// RFC 3339, the form the revoke flags are documented with.
+func TestIncidentTextTimeLayout(t *testing.T) {
+	db := incidentStore(t)
+	stdout := incidentOutput(t, db)
+
+	rfc3339 := regexp.MustCompile(`\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d`)
+	for _, line := range strings.Split(stdout, "\n") {
+		if strings.HasPrefix(strings.TrimSpace(line), "tokentrail ") {
+			continue
+		}
+		if rfc3339.MatchString(line) {
+			t.Errorf("incident text line gives an RFC 3339 time, want 2006-01-02 15:04:05Z:\n%s", line)
+		}
+	}
+	if !strings.Contains(stdout, "is not revoked at 2026-11-20 12:01:00Z") {
+		t.Errorf("incident text lacks the exposure's end as reports print times:\n%s", stdout)
 	}
 }

@@ -380,7 +380,7 @@ func stamp(t time.Time) string {
 	if t.IsZero() {
 		return "unknown time"
 	}
-	return t.UTC().Format("2006-01-02 15:04:05Z")
+	return t.UTC().Format(reportStamp)
 }
 
 func orNone(s, none string) string {
