@@ -606,3 +606,26 @@ func TestAnalyzeIncidentPlanSkipsDoneScopes(t *testing.T) {
 		}
 	}
 }
+
+// TestAnalyzeIncidentMarkRoles checks that an anomaly marks the event that
+// completed its evidence as completing and the events before it as
+// earlier, so that the owner's redemption of rt-1 does not read as the
+// reuse itself.
+func TestAnalyzeIncidentMarkRoles(t *testing.T) {
+	r := analyzeStory(t, forensics.IncidentOptions{})
+
+	roles := map[string]string{}
+	for _, e := range r.Timeline {
+		for _, m := range e.Anomalies {
+			if m.Rule == "refresh_token_reuse" {
+				roles[e.EventID] = m.Role
+			}
+		}
+	}
+	if got := roles["rt1-refreshed"]; got != forensics.MarkEarlier {
+		t.Errorf("role of the owner's redemption rt1-refreshed = %q, want %q", got, forensics.MarkEarlier)
+	}
+	if got := roles["rt1-attacker"]; got != forensics.MarkCompleting {
+		t.Errorf("role of the reuse rt1-attacker = %q, want %q", got, forensics.MarkCompleting)
+	}
+}

@@ -18,8 +18,13 @@ import (
 func (a *analysis) timeline() ([]TimelineEntry, bool) {
 	marks := map[string][]AnomalyMark{}
 	for _, an := range a.sortedAnomalies() {
+		completing := a.completingEvent(an)
 		for _, id := range an.EventIDs {
-			marks[id] = append(marks[id], AnomalyMark{ID: an.ID, Rule: an.Rule, Severity: an.Severity})
+			role := MarkEarlier
+			if id == completing {
+				role = MarkCompleting
+			}
+			marks[id] = append(marks[id], AnomalyMark{ID: an.ID, Rule: an.Rule, Severity: an.Severity, Role: role})
 		}
 	}
 
@@ -71,6 +76,22 @@ func (a *analysis) timeline() ([]TimelineEntry, bool) {
 		entries = append(entries, entry)
 	}
 	return entries, truncated
+}
+
+// completingEvent returns the ID of the event that completed an's
+// evidence: the last of its events whose time is the anomaly's time, as
+// audit.Anomaly.Time documents. When none is loaded with that time, it is
+// the last ID, because detection lists the completing event last.
+func (a *analysis) completingEvent(an audit.Anomaly) string {
+	for i := len(an.EventIDs) - 1; i >= 0; i-- {
+		if l := a.events[an.EventIDs[i]]; l != nil && l.event.Time.Equal(an.Time) {
+			return an.EventIDs[i]
+		}
+	}
+	if len(an.EventIDs) == 0 {
+		return ""
+	}
+	return an.EventIDs[len(an.EventIDs)-1]
 }
 
 // suspiciousSet lists the tokens that anomalies name or that were presented

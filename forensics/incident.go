@@ -102,7 +102,18 @@ type AnomalyMark struct {
 	ID       string         `json:"id"`
 	Rule     string         `json:"rule"`
 	Severity audit.Severity `json:"severity"`
+
+	// Role is MarkCompleting for the event that completed the evidence,
+	// and MarkEarlier for an event before it, such as the owner's use
+	// before a change of user agent.
+	Role string `json:"role"`
 }
+
+// The roles of an AnomalyMark.
+const (
+	MarkCompleting = "completing" // the event at the anomaly's time, which raised it
+	MarkEarlier    = "earlier"    // an earlier event of the evidence
+)
 
 // SuspiciousSet is what the anomalies implicate.
 type SuspiciousSet struct {

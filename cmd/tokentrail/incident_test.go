@@ -472,3 +472,28 @@ func TestIncidentTextTimeLayout(t *testing.T) {
 		t.Errorf("incident text lacks the exposure's end as reports print times:\n%s", stdout)
 	}
 }
+
+// TestIncidentTextMarkRoles checks that the owner's use before the user
+// agent changed reads as earlier evidence of user_agent_change, and that
+// the attacker's use that completed it carries the rule alone.
+func TestIncidentTextMarkRoles(t *testing.T) {
+	db := incidentStore(t)
+	stdout := incidentOutput(t, db)
+
+	row := func(clock string) string {
+		t.Helper()
+		for _, line := range strings.Split(stdout, "\n") {
+			if strings.HasPrefix(strings.TrimSpace(line), "2026-11-20 "+clock+"Z  used") {
+				return line
+			}
+		}
+		t.Fatalf("incident text has no timeline row at %s:\n%s", clock, stdout)
+		return ""
+	}
+	if owner := row("10:00:00"); !strings.HasSuffix(owner, "user_agent_change (earlier evidence), concurrent_use (earlier evidence)") {
+		t.Errorf("owner's first use row = %q, want it marked as earlier evidence only", owner)
+	}
+	if attacker := row("10:00:10"); !strings.HasSuffix(attacker, "  user_agent_change, concurrent_use (earlier evidence)") {
+		t.Errorf("attacker's first use row = %q, want user_agent_change as the completing event", attacker)
+	}
+}

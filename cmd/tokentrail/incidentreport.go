@@ -182,10 +182,15 @@ func entryRequest(e forensics.TimelineEntry) string {
 }
 
 // entryMarks returns the rules of the anomalies whose evidence holds the
-// event.
+// event, each followed by "(earlier evidence)" unless the event completed
+// it.
 func entryMarks(e forensics.TimelineEntry) string {
 	var rules []string
 	for _, m := range e.Anomalies {
+		if m.Role == forensics.MarkEarlier {
+			rules = append(rules, m.Rule+" (earlier evidence)")
+			continue
+		}
 		rules = append(rules, m.Rule)
 	}
 	return strings.Join(rules, ", ")
