@@ -629,3 +629,47 @@ func TestAnalyzeIncidentMarkRoles(t *testing.T) {
 		t.Errorf("role of the reuse rt1-attacker = %q, want %q", got, forensics.MarkCompleting)
 	}
 }
+
+// TestAnalyzeIncidentUsesAfterRevocation has the attacker use at-2 30 and
+// 45 seconds after its revocation at t0+40m, while the revocation reaches
+// the services. Both uses are counted, and, within the clock skew, they
+// do not read as a service ignoring revocations.
+func TestAnalyzeIncidentUsesAfterRevocation(t *testing.T) {
+	revokedAt := t0.Add(40 * time.Minute)
+	late := func(id string, after time.Duration) audit.Event {
+		return audit.Event{ID: id, Time: revokedAt.Add(after), Kind: audit.KindUsed, TokenID: "at-2", Subject: "alice",
+			IP: netip.MustParseAddr(attackerIP), Path: "/api/export?page=9", Status: 200}
+	}
+	db := openStore(t, append(incidentEvents(), late("at2-late-1", 30*time.Second), late("at2-late-2", 45*time.Second)))
+	if _, err := db.AppendAnomalies(context.Background(), incidentAnomalies()); err != nil {
+		t.Fatalf("append anomalies: %v", err)
+	}
+
+	r, err := forensics.AnalyzeIncident(context.Background(), db,
+		forensics.IncidentQuery{Subject: "alice", At: t0, Window: 3 * time.Hour}, forensics.IncidentOptions{Now: t0.Add(3 * time.Hour)})
+	if err != nil {
+		t.Fatalf("AnalyzeIncident: %v", err)
+	}
+	i := slices.IndexFunc(r.Impact.Tokens, func(tok forensics.ImpactedToken) bool { return tok.TokenID == "at-2" })
+	if i < 0 {
+		t.Fatalf("impact tokens = %+v, want at-2", r.Impact.Tokens)
+	}
+	tok := r.Impact.Tokens[i]
+	if tok.Uses != 4 || tok.UsesAfterRevocation != 2 {
+		t.Errorf("at-2 uses, after revocation = %d, %d, want 4, 2", tok.Uses, tok.UsesAfterRevocation)
+	}
+	if want := revokedAt.Add(45 * time.Second); !tok.LastAfterRevocation.Equal(want) {
+		t.Errorf("at-2 last use after revocation = %s, want %s", tok.LastAfterRevocation, want)
+	}
+	if x := r.Impact.Exposure; x.UsesAfterRevocation != 2 || !x.LastAfterRevocation.Equal(tok.LastAfterRevocation) {
+		t.Errorf("exposure uses after revocation = %d, last %s, want 2, last %s", x.UsesAfterRevocation, x.LastAfterRevocation, tok.LastAfterRevocation)
+	}
+	if slices.ContainsFunc(r.Plan, func(s forensics.RemediationStep) bool { return s.Action == forensics.ActionEnforceRevocation }) {
+		t.Error("plan enforces revocations, want none for uses within the clock skew of the revocation")
+	}
+	for _, other := range r.Impact.Tokens {
+		if other.TokenID != "at-2" && other.UsesAfterRevocation != 0 {
+			t.Errorf("%s uses after revocation = %d, want 0", other.TokenID, other.UsesAfterRevocation)
+		}
+	}
+}

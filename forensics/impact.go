@@ -145,6 +145,7 @@ func (a *analysis) impact(ctx context.Context) (Impact, error) {
 	}
 	var paths tally
 	byID := map[string]*ImpactedToken{}
+	uses := map[string][]time.Time{} // accepted uses, by token
 	var order []string
 	for _, e := range a.sortedEvents(func(l *loaded) bool { return l.fromNetwork }) {
 		if e.Kind == audit.KindRejected {
@@ -163,6 +164,7 @@ func (a *analysis) impact(ctx context.Context) (Impact, error) {
 		}
 		t.Uses++
 		t.Last = e.Time
+		uses[e.TokenID] = append(uses[e.TokenID], e.Time)
 		t.Subject = cmp.Or(t.Subject, e.Subject)
 	}
 	im.Paths = paths.sorted(0)
@@ -177,6 +179,7 @@ func (a *analysis) impact(ctx context.Context) (Impact, error) {
 			if err := a.describe(ctx, t); err != nil {
 				return im, err
 			}
+			countAfterRevocation(t, uses[jti])
 		}
 		a.impacted = append(a.impacted, *t)
 	}
@@ -185,6 +188,20 @@ func (a *analysis) impact(ctx context.Context) (Impact, error) {
 	im.Scopes = impactedScopes(a.impacted)
 	im.Exposure = a.exposure()
 	return im, nil
+}
+
+// countAfterRevocation counts the uses, at the times given, that came
+// later than t's revocation.
+func countAfterRevocation(t *ImpactedToken, uses []time.Time) {
+	if t.Revoked.IsZero() {
+		return
+	}
+	for _, at := range uses {
+		if at.After(t.Revoked) {
+			t.UsesAfterRevocation++
+			t.LastAfterRevocation = maxTime(t.LastAfterRevocation, at)
+		}
+	}
 }
 
 // describe fills in t's subject, session, scopes, expiry, revocation and
@@ -338,6 +355,8 @@ func (a *analysis) exposure() Exposure {
 	for _, t := range a.impacted {
 		x.Start = minTime(x.Start, t.First)
 		x.End = maxTime(x.End, t.Last)
+		x.UsesAfterRevocation += t.UsesAfterRevocation
+		x.LastAfterRevocation = maxTime(x.LastAfterRevocation, t.LastAfterRevocation)
 	}
 
 	end := minTime(a.until, a.opts.Now)

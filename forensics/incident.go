@@ -183,6 +183,14 @@ type Exposure struct {
 	End   time.Time `json:"end,omitzero"`
 	Open  bool      `json:"open"`
 
+	// UsesAfterRevocation counts the accepted uses that came later than
+	// their token's first revocation, summed over the impacted tokens, and
+	// LastAfterRevocation is the last of them. A revocation takes a while
+	// to reach every service, so these uses are expected within seconds
+	// of it, and a sign that it is not enforced later.
+	UsesAfterRevocation int       `json:"uses_after_revocation"`
+	LastAfterRevocation time.Time `json:"last_after_revocation,omitzero"`
+
 	// Reason is the one sentence that explains why the exposure is open or
 	// closed.
 	Reason string `json:"reason"`
@@ -203,6 +211,12 @@ type ImpactedToken struct {
 	// recorded. ExpiresAt is zero when no expiry is recorded.
 	Revoked   time.Time `json:"revoked,omitzero"`
 	ExpiresAt time.Time `json:"expires_at,omitzero"`
+
+	// UsesAfterRevocation counts the uses of Uses later than Revoked, and
+	// LastAfterRevocation is the last of them. They are zero when the
+	// token is not revoked, or beyond IncidentOptions.MaxTokens.
+	UsesAfterRevocation int       `json:"uses_after_revocation"`
+	LastAfterRevocation time.Time `json:"last_after_revocation,omitzero"`
 }
 
 // ImpactedSubject is an owner of tokens accepted from a suspicious network.

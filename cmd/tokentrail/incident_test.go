@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -43,13 +44,13 @@ func issuedLine(tok, sub, ip, clock string) string {
 	return fmt.Sprintf(`{"ts":"2026-11-20T%sZ","kind":"issued","jti":%q,"sub":%q,"ip":%q}`, clock, tok, sub, ip) + "\n"
 }
 
-// incidentStore imports the fixture into a new SQLite file and returns its
-// path.
-func incidentStore(tb testing.TB) string {
+// incidentStore imports the fixture, and the extra records after it, into
+// a new SQLite file and returns its path.
+func incidentStore(tb testing.TB, extra ...string) string {
 	tb.Helper()
 	dir := tb.TempDir()
 	var log strings.Builder
-	for _, l := range []string{
+	for _, l := range append([]string{
 		issuedLine(aliceToken, "alice", "203.0.113.10", "09:59:00"),
 		issuedLine(bobToken, "bob", "192.0.2.20", "09:30:00"),
 		incidentLine(aliceToken, "alice", "203.0.113.10", officeAgent, "10:00:00", "/api/orders"),
@@ -60,7 +61,7 @@ func incidentStore(tb testing.TB) string {
 		incidentLine(aliceToken, "alice", attackerIP, attackerAgent, "10:00:50", "/api/export/<script>alert(1)</script>"),
 		incidentLine(bobToken, "bob", attackerIP, attackerAgent, "10:01:30", "/api/export?page=3"),
 		incidentLine(aliceLater, "alice", "203.0.113.10", officeAgent, "11:00:00", "/api/orders"),
-	} {
+	}, extra...) {
 		log.WriteString(l)
 	}
 	path := writeFile(tb, dir, "gateway.jsonl", log.String())
@@ -495,5 +496,35 @@ func TestIncidentTextMarkRoles(t *testing.T) {
 	}
 	if attacker := row("10:00:10"); !strings.HasSuffix(attacker, "  user_agent_change, concurrent_use (earlier evidence)") {
 		t.Errorf("attacker's first use row = %q, want user_agent_change as the completing event", attacker)
+	}
+}
+
+// TestIncidentUsesAfterRevocation revokes alice's token at 10:00:35, 15
+// seconds before the attacker's last accepted use of it, within the delay
+// in which services learn of a revocation. Every format counts that use.
+func TestIncidentUsesAfterRevocation(t *testing.T) {
+	db := incidentStore(t, `{"ts":"2026-11-20T10:00:35Z","kind":"revoked","jti":"`+aliceToken+`","sub":"alice"}`+"\n")
+
+	want := "1 use accepted after the revocation at 2026-11-20 10:00:35Z, last at 2026-11-20 10:00:50Z"
+	for _, format := range []string{"text", "markdown", "html"} {
+		if stdout := incidentOutput(t, db, "--format", format); !strings.Contains(stdout, want) {
+			t.Errorf("incident --format %s lacks %q:\n%s", format, want, stdout)
+		}
+	}
+
+	var r forensics.IncidentReport
+	if err := json.Unmarshal([]byte(incidentOutput(t, db, "--format", "json")), &r); err != nil {
+		t.Fatalf("incident --format json does not decode: %v", err)
+	}
+	last := time.Date(2026, 11, 20, 10, 0, 50, 0, time.UTC)
+	i := slices.IndexFunc(r.Impact.Tokens, func(tok forensics.ImpactedToken) bool { return tok.TokenID == aliceToken })
+	if i < 0 {
+		t.Fatalf("impact.tokens = %+v, want %s", r.Impact.Tokens, aliceToken)
+	}
+	if tok := r.Impact.Tokens[i]; tok.UsesAfterRevocation != 1 || !tok.LastAfterRevocation.Equal(last) {
+		t.Errorf("%s uses after revocation = %d, last %s, want 1, last %s", aliceToken, tok.UsesAfterRevocation, tok.LastAfterRevocation, last)
+	}
+	if x := r.Impact.Exposure; x.UsesAfterRevocation != 1 || !x.LastAfterRevocation.Equal(last) {
+		t.Errorf("exposure uses after revocation = %d, last %s, want 1, last %s", x.UsesAfterRevocation, x.LastAfterRevocation, last)
 	}
 }

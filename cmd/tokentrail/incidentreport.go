@@ -68,6 +68,14 @@ func incidentSummary(r *forensics.IncidentReport) []summaryItem {
 			state = "OPEN"
 		}
 		exposure = fmt.Sprintf("%s to %s, %s: %s", stamp(x.Start), stamp(x.End), state, x.Reason)
+		if x.UsesAfterRevocation > 0 {
+			whose := "their token was"
+			if x.UsesAfterRevocation == 1 {
+				whose = "its token was"
+			}
+			exposure += fmt.Sprintf("; %s accepted after %s revoked, the last at %s",
+				counted(x.UsesAfterRevocation, "use was", "uses were"), whose, stamp(x.LastAfterRevocation))
+		}
 	} else if x.Reason != "" {
 		exposure = x.Reason
 	}
@@ -82,7 +90,13 @@ func incidentSummary(r *forensics.IncidentReport) []summaryItem {
 	var impacted []string
 	for _, t := range r.Impact.Tokens {
 		s := fmt.Sprintf("%s: %s accepted from %s to %s", t.TokenID, counted(t.Uses, "use", "uses"), stamp(t.First), stamp(t.Last))
-		if !t.Revoked.IsZero() {
+		switch {
+		case t.UsesAfterRevocation > 0:
+			// Uses that services accepted while the revocation reached
+			// them, or that a service ignoring revocations accepted.
+			s += fmt.Sprintf("; %s accepted after the revocation at %s, last at %s",
+				counted(t.UsesAfterRevocation, "use", "uses"), stamp(t.Revoked), stamp(t.LastAfterRevocation))
+		case !t.Revoked.IsZero():
 			s += ", revoked " + stamp(t.Revoked)
 		}
 		impacted = append(impacted, s)
