@@ -31,7 +31,7 @@ type Strength string
 // The strengths, from the Score of a RelatedToken.
 const (
 	StrengthStrong Strength = "strong" // score 80 and above: lineage or one sign-in session
-	StrengthMedium Strength = "medium" // score 50 to 79: one subject, or one client
+	StrengthMedium Strength = "medium" // score 50 to 79: one subject, or one client on a network few subjects use
 	StrengthWeak   Strength = "weak"   // below 50: one network, which NAT and proxies share
 )
 
@@ -45,10 +45,17 @@ const (
 	RelationAncestor     = "ancestor"       // further up the refresh lineage (90)
 	RelationDescendant   = "descendant"     // further down the refresh lineage (90)
 	RelationSession      = "session"        // the same sign-in session (80)
-	RelationSharedClient = "shared_client"  // used from the same network with the same user agent (60)
+	RelationSharedClient = "shared_client"  // used from the same network with the same user agent (60, 30 on a crowded network)
 	RelationSubject      = "subject"        // the same subject (50)
-	RelationSharedNet    = "shared_network" // used from the same /24 or /64 (30)
+	RelationSharedNet    = "shared_network" // used from the same /24 or /64 (30, 15 on a crowded network)
 )
+
+// crowdedSubjects is the number of subjects above which a network counts
+// as crowded: an office NAT, a carrier-grade NAT or a VPN exit, whose
+// users share addresses and often a browser build. A shared network or
+// client on a crowded network scores half, so it grades weak. The number
+// is a judgment, like the scores.
+const crowdedSubjects = 3
 
 var relationScores = map[string]int{
 	RelationParent: 100, RelationChild: 100, RelationAncestor: 90, RelationDescendant: 90,
@@ -194,6 +201,12 @@ func (f *relatedFinder) collectStart(events []audit.Event) {
 // relate records that jti is related by kind. A start token is related to
 // itself by nothing, and from a token it is left out.
 func (f *relatedFinder) relate(jti, subject, kind, detail string) {
+	f.relateOn(jti, subject, kind, detail, false)
+}
+
+// relateOn is relate for a relation through a network, whose score is
+// halved when the network is crowded.
+func (f *relatedFinder) relateOn(jti, subject, kind, detail string, crowded bool) {
 	if jti == "" || (f.q.TokenID != "" && jti == f.q.TokenID) {
 		return
 	}
@@ -204,6 +217,9 @@ func (f *relatedFinder) relate(jti, subject, kind, detail string) {
 	}
 	t.Subject = cmp.Or(t.Subject, subject)
 	r := Relation{Kind: kind, Score: relationScores[kind], Detail: detail}
+	if crowded {
+		r.Score /= 2
+	}
 	if !slices.Contains(t.Reasons, r) {
 		t.Reasons = append(t.Reasons, r)
 	}
@@ -289,13 +305,14 @@ func (f *relatedFinder) byLineage(ctx context.Context) error {
 
 // byNetwork relates the tokens used from a network that another start
 // token was used from, and by client those used there with one of that
-// token's user agents.
+// token's user agents. On a crowded network, both relations score half.
 func (f *relatedFinder) byNetwork(ctx context.Context) error {
 	for _, p := range f.networks {
 		events, err := f.events(ctx, store.Query{Network: p}, "network "+p.String())
 		if err != nil {
 			return err
 		}
+		crowd := crowdOf(events, len(events) >= f.q.MaxEvents)
 		for _, e := range events {
 			if e.Kind == audit.KindIssued {
 				continue
@@ -309,14 +326,37 @@ func (f *relatedFinder) byNetwork(ctx context.Context) error {
 				sameAgent = sameAgent || (e.UserAgent != "" && slices.Contains(agents, e.UserAgent))
 			}
 			if shared {
-				f.relate(e.TokenID, e.Subject, RelationSharedNet, "used from "+p.String())
+				f.relateOn(e.TokenID, e.Subject, RelationSharedNet, "used from "+p.String()+crowd, crowd != "")
 			}
 			if sameAgent {
-				f.relate(e.TokenID, e.Subject, RelationSharedClient, fmt.Sprintf("used from %s with user agent %q", p, e.UserAgent))
+				f.relateOn(e.TokenID, e.Subject, RelationSharedClient, fmt.Sprintf("used from %s with user agent %q%s", p, e.UserAgent, crowd), crowd != "")
 			}
 		}
 	}
 	return nil
+}
+
+// crowdOf returns, for the events of one network, "" when at most
+// crowdedSubjects subjects used it, and else the clause that ends the
+// details of its relations. cut is true when the events are the oldest of
+// more, so that the count is a minimum.
+func crowdOf(events []audit.Event, cut bool) string {
+	var subjects []string
+	for _, e := range events {
+		// As in byNetwork, an issuance may carry the identity
+		// provider's address in place of the client's.
+		if e.Kind != audit.KindIssued && e.Subject != "" && !slices.Contains(subjects, e.Subject) {
+			subjects = append(subjects, e.Subject)
+		}
+	}
+	if len(subjects) <= crowdedSubjects {
+		return ""
+	}
+	n := fmt.Sprint(len(subjects))
+	if cut {
+		n = "at least " + n
+	}
+	return fmt.Sprintf("; %s subjects used this network in the window, so it links tokens weakly (a NAT, a VPN exit, or an attacker holding many tokens)", n)
 }
 
 // results scores the related tokens and sorts them, strongest first.

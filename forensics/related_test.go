@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/netip"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -193,5 +194,41 @@ func TestFindRelatedInvalid(t *testing.T) {
 				t.Errorf("FindRelatedTokens(%s) error = %v, want %v", tt.name, err, tt.want)
 			}
 		})
+	}
+}
+
+// TestFindRelatedCrowdedNetwork starts from alice's token, used from an
+// office NAT that four colleagues use with the same browser. A network
+// that many subjects share is weak evidence, so the colleagues' tokens
+// grade weak, and their reasons say why.
+func TestFindRelatedCrowdedNetwork(t *testing.T) {
+	at := func(minutes int) time.Time { return t0.Add(time.Duration(minutes) * time.Minute) }
+	used := func(jti, subject string, minutes int) audit.Event {
+		return audit.Event{ID: "used-" + jti, Time: at(minutes), Kind: audit.KindUsed, TokenID: jti, Subject: subject,
+			IP: netip.MustParseAddr("203.0.113.7"), UserAgent: officeUA, Status: 200}
+	}
+	events := []audit.Event{used("at-alice", "alice", 1)}
+	for i, colleague := range []string{"bob", "carol", "dave", "erin"} {
+		events = append(events, used("at-"+colleague, colleague, 2+i))
+	}
+	db := openStore(t, events)
+
+	list, err := forensics.FindRelatedTokens(context.Background(), db,
+		forensics.RelatedQuery{TokenID: "at-alice", Since: t0, Until: t0.Add(time.Hour)})
+	if err != nil {
+		t.Fatalf("FindRelatedTokens: %v", err)
+	}
+	if len(list) != 4 {
+		t.Fatalf("related = %v, want the 4 colleagues' tokens", relations(list))
+	}
+	for _, r := range list {
+		if r.Strength != forensics.StrengthWeak {
+			t.Errorf("%s strength = %s (score %d), want weak", r.TokenID, r.Strength, r.Score)
+		}
+		for _, reason := range r.Reasons {
+			if !strings.Contains(reason.Detail, "5 subjects used this network") {
+				t.Errorf("%s reason %s detail = %q, want the count of subjects sharing the network", r.TokenID, reason.Kind, reason.Detail)
+			}
+		}
 	}
 }

@@ -34,8 +34,10 @@ func newRelatedCommand(g *globalFlags) *cobra.Command {
 with why: refresh lineage (parent, child, ancestor, descendant), the same
 sign-in session, the same subject, the same client (network and user agent)
 or the same network. Each token gets a score out of 100 and a grade:
-strong (80 and above), medium (50 to 79) or weak (below 50). The scores rank
-the relations by judgment; they are not measured probabilities.
+strong (80 and above), medium (50 to 79) or weak (below 50). A network that
+more than 3 subjects used, such as an office NAT or a VPN exit, links tokens
+weakly: its client and network relations score half. The scores rank the
+relations by judgment; they are not measured probabilities.
 
 Lineage is followed whatever --since and --until say, because it is a fact
 of the tokens. The other relations come from the events between them. From
