@@ -64,7 +64,14 @@ func incidentStore(tb testing.TB, extra ...string) string {
 	}, extra...) {
 		log.WriteString(l)
 	}
-	path := writeFile(tb, dir, "gateway.jsonl", log.String())
+	return importLog(tb, dir, log.String())
+}
+
+// importLog imports gateway records into a new SQLite file in dir and
+// returns its path.
+func importLog(tb testing.TB, dir, log string) string {
+	tb.Helper()
+	path := writeFile(tb, dir, "gateway.jsonl", log)
 	db := filepath.Join(dir, "events.db")
 	if _, _, err := run(tb, "", "--db", db, "import", "--format", "jsonl", "--map", incidentMap, path); err != nil {
 		tb.Fatalf("import: %v", err)
@@ -526,5 +533,45 @@ func TestIncidentUsesAfterRevocation(t *testing.T) {
 	}
 	if x := r.Impact.Exposure; x.UsesAfterRevocation != 1 || !x.LastAfterRevocation.Equal(last) {
 		t.Errorf("exposure uses after revocation = %d, last %s, want 1, last %s", x.UsesAfterRevocation, x.LastAfterRevocation, last)
+	}
+}
+
+// TestIncidentMarkdownEscapesTables names the subject, a token and a path
+// with the characters that Markdown reads in a table: every row must keep
+// its columns, and every such character in a cell must be escaped.
+func TestIncidentMarkdownEscapesTables(t *testing.T) {
+	const subject, token, path = "svc_batch|x", "tok_a|`1`", "/api/a_b|*c*"
+	db := importLog(t, t.TempDir(), issuedLine(token, subject, "203.0.113.10", "09:59:00")+
+		incidentLine(token, subject, "203.0.113.10", officeAgent, "10:00:00", path)+
+		incidentLine(token, subject, attackerIP, attackerAgent, "10:00:10", path)+
+		incidentLine(token, subject, "203.0.113.10", officeAgent, "10:00:20", path))
+	stdout, _, err := run(t, "", "--db", db, "incident", "--subject", subject, "--at", incidentAt, "--window", "2h", "--format", "markdown")
+	if err != nil {
+		t.Fatalf("incident --format markdown: %v", err)
+	}
+
+	unescaped := regexp.MustCompile("(^|[^\\\\])[|_*`]")
+	columns := 0
+	for _, line := range strings.Split(stdout, "\n") {
+		if !strings.HasPrefix(line, "|") {
+			columns = 0
+			continue
+		}
+		cells := strings.Split(strings.ReplaceAll(line, `\|`, ""), "|")
+		if columns == 0 {
+			columns = len(cells) // the header row
+			continue
+		}
+		if len(cells) != columns {
+			t.Errorf("table row has %d cells, want %d as its header:\n%s", len(cells)-2, columns-2, line)
+		}
+		for _, cell := range cells[1 : len(cells)-1] {
+			if !strings.HasPrefix(cell, "---") && unescaped.MatchString(cell) {
+				t.Errorf("table cell %q has an unescaped Markdown character", cell)
+			}
+		}
+	}
+	if !strings.Contains(stdout, `| tok\_a\|\`+"`"+`1\`+"`"+` |`) {
+		t.Errorf("incident markdown lacks the escaped token:\n%s", stdout)
 	}
 }

@@ -324,7 +324,7 @@ func writeIncidentMarkdown(w io.Writer, r *forensics.IncidentReport) error {
 		p.line("Nothing to do: no anomaly implicates a token or network of this subject in the window.")
 	}
 	for _, s := range r.Plan {
-		p.line("%d. **%s** %s  ", s.Rank, s.Action, mdText(strings.Join(s.Targets, ", ")))
+		p.line("%d. **%s** %s  ", s.Rank, mdText(s.Action), mdText(strings.Join(s.Targets, ", ")))
 		p.line("   %s", mdText(s.Reason))
 		if s.Command != "" {
 			fence := mdFence(s.Command)
@@ -355,7 +355,7 @@ func writeIncidentMarkdown(w io.Writer, r *forensics.IncidentReport) error {
 		p.line("| time | severity | rule | token | summary |")
 		p.line("|---|---|---|---|---|")
 		for _, a := range r.Anomalies {
-			p.line("| %s | %s | %s | %s | %s |", stamp(a.Time), a.Severity, a.Rule, mdCell(orNone(a.TokenID, "-")), mdCell(a.Summary))
+			p.line("| %s | %s | %s | %s | %s |", stamp(a.Time), mdCell(a.Severity.String()), mdCell(a.Rule), mdCell(orNone(a.TokenID, "-")), mdCell(a.Summary))
 		}
 	}
 
@@ -379,8 +379,8 @@ func writeIncidentMarkdown(w io.Writer, r *forensics.IncidentReport) error {
 		if e.Status != 0 {
 			status = strconv.Itoa(e.Status)
 		}
-		p.line("| %s | %s | %s | %s | %s | %s | %s | %s |", stamp(e.Time), e.Kind, mdCell(e.TokenID),
-			addrString(e.IP.String(), e.IP.IsValid()), suspicious, mdCell(shorten(entryRequest(e), 60)), status, mdCell(entryMarks(e)))
+		p.line("| %s | %s | %s | %s | %s | %s | %s | %s |", stamp(e.Time), mdCell(e.Kind.String()), mdCell(e.TokenID),
+			mdCell(addrString(e.IP.String(), e.IP.IsValid())), suspicious, mdCell(shorten(entryRequest(e), 60)), status, mdCell(entryMarks(e)))
 	}
 	return p.err
 }
