@@ -575,3 +575,29 @@ func TestIncidentMarkdownEscapesTables(t *testing.T) {
 		t.Errorf("incident markdown lacks the escaped token:\n%s", stdout)
 	}
 }
+
+// TestIncidentLeavesOutEmptySections analyzes carol, whose one use raises
+// no anomaly: no format prints a Patterns or an Anomalies section.
+func TestIncidentLeavesOutEmptySections(t *testing.T) {
+	db := importLog(t, t.TempDir(), incidentLine("tok-carol-1", "carol", "192.0.2.30", officeAgent, "10:00:00", "/api/orders"))
+
+	empty := map[string][]string{
+		"text":     {"\nPatterns\n", "\nAnomalies\n"},
+		"markdown": {"## Patterns", "## Anomalies"},
+		"html":     {`id="patterns"`, `id="anomalies"`},
+	}
+	for format, headings := range empty {
+		stdout, _, err := run(t, "", "--db", db, "incident", "--subject", "carol", "--at", incidentAt, "--window", "2h", "--format", format)
+		if err != nil {
+			t.Fatalf("incident --format %s: %v", format, err)
+		}
+		for _, heading := range headings {
+			if strings.Contains(stdout, heading) {
+				t.Errorf("incident --format %s prints the empty section %q:\n%s", format, heading, stdout)
+			}
+		}
+		if !strings.Contains(strings.ToLower(stdout), "timeline (1 event") {
+			t.Errorf("incident --format %s lacks the timeline of carol's one event", format)
+		}
+	}
+}

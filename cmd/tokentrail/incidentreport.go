@@ -258,12 +258,11 @@ func writeIncidentText(w io.Writer, r *forensics.IncidentReport) error {
 		}
 	}
 
-	p.section("Anomalies")
-	if len(r.Anomalies) == 0 {
-		p.line("  none")
-	}
-	for _, a := range r.Anomalies {
-		p.line("  %s  %-8s %s, token %s: %s", stamp(a.Time), a.Severity, a.Rule, orNone(a.TokenID, "-"), a.Summary)
+	if len(r.Anomalies) > 0 {
+		p.section("Anomalies")
+		for _, a := range r.Anomalies {
+			p.line("  %s  %-8s %s, token %s: %s", stamp(a.Time), a.Severity, a.Rule, orNone(a.TokenID, "-"), a.Summary)
+		}
 	}
 
 	p.section(fmt.Sprintf("Timeline (%s)", counted(len(r.Timeline), "event", "events")))
@@ -348,18 +347,17 @@ func writeIncidentMarkdown(w io.Writer, r *forensics.IncidentReport) error {
 		p.line("")
 	}
 
-	p.line("## Anomalies\n")
-	if len(r.Anomalies) == 0 {
-		p.line("None.")
-	} else {
+	if len(r.Anomalies) > 0 {
+		p.line("## Anomalies\n")
 		p.line("| time | severity | rule | token | summary |")
 		p.line("|---|---|---|---|---|")
 		for _, a := range r.Anomalies {
 			p.line("| %s | %s | %s | %s | %s |", stamp(a.Time), mdCell(a.Severity.String()), mdCell(a.Rule), mdCell(orNone(a.TokenID, "-")), mdCell(a.Summary))
 		}
+		p.line("")
 	}
 
-	p.line("\n## Timeline (%s)\n", counted(len(r.Timeline), "event", "events"))
+	p.line("## Timeline (%s)\n", counted(len(r.Timeline), "event", "events"))
 	if r.Truncated {
 		p.line("The analysis found more events than it keeps; the notes above say which were kept.\n")
 	}
