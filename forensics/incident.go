@@ -10,7 +10,7 @@ import (
 // TimeLayout is the layout of the times in the sentences of an incident
 // report (Notes, Exposure.Reason and the plan's reasons), and of the text
 // reports of the tokentrail command. The plan's commands and API requests
-// give RFC 3339, the form the revoke flags and the server take.
+// give RFC 3339, the form that the revoke flags take.
 const TimeLayout = "2006-01-02 15:04:05Z"
 
 // formatTime returns t in UTC as TimeLayout gives it.

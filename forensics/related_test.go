@@ -200,7 +200,7 @@ func TestFindRelatedInvalid(t *testing.T) {
 // TestFindRelatedCrowdedNetwork starts from alice's token, used from an
 // office NAT that four colleagues use with the same browser. A network
 // that many subjects share is weak evidence, so the colleagues' tokens
-// grade weak, and their reasons say why.
+// grade weak, and their reasons give the number of subjects.
 func TestFindRelatedCrowdedNetwork(t *testing.T) {
 	at := func(minutes int) time.Time { return t0.Add(time.Duration(minutes) * time.Minute) }
 	used := func(jti, subject string, minutes int) audit.Event {

@@ -220,11 +220,11 @@ func checkOutFolder(out string) error {
 	info, err := os.Stat(folder)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		return fmt.Errorf("invalid --out %s: the folder %s does not exist; create it (mkdir -p %s) or write the report elsewhere", out, folder, folder)
+		return fmt.Errorf("invalid --out %s: the folder %s does not exist, so create it first (mkdir -p %s) or name a file in an existing folder", out, folder, folder)
 	case err != nil:
 		return fmt.Errorf("check the folder of --out %s: %w", out, err)
 	case !info.IsDir():
-		return fmt.Errorf("invalid --out %s: %s is a file, not a folder; name a file in an existing folder", out, folder)
+		return fmt.Errorf("invalid --out %s: %s is a file, not a folder, so name a file in an existing folder", out, folder)
 	}
 	return nil
 }

@@ -69,12 +69,12 @@ func incidentSummary(r *forensics.IncidentReport) []summaryItem {
 		}
 		exposure = fmt.Sprintf("%s to %s, %s: %s", stamp(x.Start), stamp(x.End), state, x.Reason)
 		if x.UsesAfterRevocation > 0 {
-			whose := "their token was"
+			tokenWas := "their token was"
 			if x.UsesAfterRevocation == 1 {
-				whose = "its token was"
+				tokenWas = "its token was"
 			}
 			exposure += fmt.Sprintf("; %s accepted after %s revoked, the last at %s",
-				counted(x.UsesAfterRevocation, "use was", "uses were"), whose, stamp(x.LastAfterRevocation))
+				counted(x.UsesAfterRevocation, "use was", "uses were"), tokenWas, stamp(x.LastAfterRevocation))
 		}
 	} else if x.Reason != "" {
 		exposure = x.Reason
