@@ -78,7 +78,7 @@ The report never holds a raw token, only jti values and fingerprints.`,
 	fl := cmd.Flags()
 	fl.StringVar(&f.subject, "subject", "", "the subject (sub) whose tokens the incident concerns (required)")
 	fl.StringVar(&f.at, "at", "", "the time of the incident, RFC 3339 or as reports print it (2026-11-20 09:30:00Z) (required)")
-	fl.StringVar(&f.window, "window", forensics.DefaultIncidentWindow.String(), "how far before and after --at to read events, in hours, minutes or seconds, such as 2h, 36h or 90m")
+	fl.StringVar(&f.window, "window", detect.FormatDuration(forensics.DefaultIncidentWindow), "how far before and after --at to read events, in hours, minutes or seconds, such as 2h, 36h or 90m")
 	fl.StringVar(&f.format, "format", "text", "output format: "+strings.Join(incidentFormats, ", "))
 	fl.StringVar(&f.out, "out", "", "write the report to this file instead of standard output")
 	fl.StringVar(&f.rules, "rules", "", "YAML file of detection thresholds (default: the one the store's last import or detect used, else the built-in defaults; none for the defaults; see docs/detection.md)")
