@@ -673,3 +673,109 @@ func TestAnalyzeIncidentUsesAfterRevocation(t *testing.T) {
 		}
 	}
 }
+
+// TestAnalyzeIncidentPlanSkipsDoneFamily revokes the refresh family of
+// rt-1 before the report time: the plan no longer revokes it, whether the
+// analysis reaches the root through a token minted from it or the root is
+// the only token the attacker used. A family revocation after the report
+// time leaves the step in.
+func TestAnalyzeIncidentPlanSkipsDoneFamily(t *testing.T) {
+	now := t0.Add(3 * time.Hour)
+	familyRevoked := func(at time.Time) audit.Event {
+		return audit.Event{ID: "rt1-family-revoked", Time: at, Kind: audit.KindRevoked, RevocationScope: audit.RevokeFamily,
+			TokenID: "rt-1", Subject: "alice", Actor: "soc@acme.example", Reason: "refresh token reused"}
+	}
+	ip := netip.MustParseAddr
+	// Only the refresh token itself is redeemed from the attacker's
+	// network, so no token minted from it leads the analysis to it.
+	rootOnly := []audit.Event{
+		{ID: "rt1-issued", Time: t0.Add(-time.Hour), Kind: audit.KindIssued, TokenID: "rt-1", Subject: "alice", IP: ip(officeIP)},
+		{ID: "rt1-attacker", Time: t0.Add(22 * time.Minute), Kind: audit.KindRefreshed, TokenID: "rt-1", Subject: "alice", IP: ip(attacker2IP)},
+	}
+	rootOnlyAnomaly := []audit.Anomaly{{ID: "a-reuse", Rule: "refresh_token_reuse", Severity: audit.SeverityCritical, Time: t0.Add(22 * time.Minute),
+		TokenID: "rt-1", Subject: "alice", EventIDs: []string{"rt1-attacker"}, Summary: "refresh token redeemed twice", IP: ip(attacker2IP)}}
+
+	tests := []struct {
+		name      string
+		events    []audit.Event
+		anomalies []audit.Anomaly
+		wantStep  bool
+	}{
+		{"revoked through a child", append(incidentEvents(), familyRevoked(t0.Add(45*time.Minute))), incidentAnomalies(), false},
+		{"revoked root only", append(rootOnly, familyRevoked(t0.Add(45*time.Minute))), rootOnlyAnomaly, false},
+		{"revoked after the report", append(incidentEvents(), familyRevoked(now.Add(time.Minute))), incidentAnomalies(), true},
+		{"root only, not revoked", rootOnly, rootOnlyAnomaly, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			db := openStore(t, tt.events)
+			if _, err := db.AppendAnomalies(context.Background(), tt.anomalies); err != nil {
+				t.Fatalf("append anomalies: %v", err)
+			}
+			r, err := forensics.AnalyzeIncident(context.Background(), db,
+				forensics.IncidentQuery{Subject: "alice", At: t0, Window: 3 * time.Hour}, forensics.IncidentOptions{Now: now})
+			if err != nil {
+				t.Fatalf("AnalyzeIncident: %v", err)
+			}
+			gotStep := slices.ContainsFunc(r.Plan, func(s forensics.RemediationStep) bool {
+				return s.Action == forensics.ActionRevokeFamily && slices.Contains(s.Targets, "rt-1")
+			})
+			if gotStep != tt.wantStep {
+				t.Errorf("plan has a revoke_family rt-1 step: %v, want %v; plan %+v", gotStep, tt.wantStep, r.Plan)
+			}
+		})
+	}
+}
+
+// TestAnalyzeIncidentPlanUnprintableSubject analyzes a subject with a line
+// break and one with a NUL character. The plan's commands name the first
+// in ANSI-C quoting, and its revocation reason quotes it. The second gets
+// no subject command, since no argument can carry NUL, but a manual step.
+func TestAnalyzeIncidentPlanUnprintableSubject(t *testing.T) {
+	ip := netip.MustParseAddr
+	tests := []struct {
+		name, subject string
+		wantCommand   string // of the subject step; empty for none
+		wantReason    string
+	}{
+		{"line break", "ali\nce", `tokentrail revoke --subject $'ali\nce' --actor incident-response --reason 'incident of "ali\nce" at 2026-11-20T09:00:00Z' --issued-before 2026-11-20T12:00:00Z`,
+			`'incident of "ali\nce" at 2026-11-20T09:00:00Z'`},
+		{"NUL", "ali\x00ce", "", `'incident of "ali\x00ce" at 2026-11-20T09:00:00Z'`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			db := openStore(t, []audit.Event{
+				{ID: "issued", Time: t0.Add(-time.Hour), Kind: audit.KindIssued, TokenID: "at-x", Subject: tt.subject, IP: ip(officeIP)},
+				{ID: "replay", Time: t0, Kind: audit.KindUsed, TokenID: "at-x", Subject: tt.subject, IP: ip(attackerIP), Status: 200},
+			})
+			if _, err := db.AppendAnomalies(context.Background(), []audit.Anomaly{{ID: "a-replay", Rule: "concurrent_use", Severity: audit.SeverityHigh,
+				Time: t0, TokenID: "at-x", Subject: tt.subject, EventIDs: []string{"replay"}, Summary: "replayed", IP: ip(attackerIP)}}); err != nil {
+				t.Fatalf("append anomalies: %v", err)
+			}
+			r, err := forensics.AnalyzeIncident(context.Background(), db,
+				forensics.IncidentQuery{Subject: tt.subject, At: t0, Window: time.Hour}, forensics.IncidentOptions{Now: t0.Add(3 * time.Hour)})
+			if err != nil {
+				t.Fatalf("AnalyzeIncident: %v", err)
+			}
+
+			i := slices.IndexFunc(r.Plan, func(s forensics.RemediationStep) bool { return s.Action == forensics.ActionRevokeSubject })
+			if i < 0 {
+				t.Fatalf("plan = %+v, want a subject step", r.Plan)
+			}
+			subjectStep := r.Plan[i]
+			if subjectStep.Command != tt.wantCommand {
+				t.Errorf("subject step command = %q, want %q", subjectStep.Command, tt.wantCommand)
+			}
+			if tt.wantCommand == "" && !strings.Contains(subjectStep.Manual, "NUL character") {
+				t.Errorf("subject step manual = %q, want it to say why there is no command", subjectStep.Manual)
+			}
+			j := slices.IndexFunc(r.Plan, func(s forensics.RemediationStep) bool { return s.Action == forensics.ActionRevokeToken })
+			if j < 0 {
+				t.Fatalf("plan = %+v, want a token step", r.Plan)
+			}
+			if got := r.Plan[j].Command; !strings.HasSuffix(got, "--reason "+tt.wantReason) {
+				t.Errorf("token step command = %q, want it to end in --reason %s", got, tt.wantReason)
+			}
+		})
+	}
+}

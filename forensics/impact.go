@@ -266,6 +266,18 @@ func (a *analysis) describe(ctx context.Context, t *ImpactedToken) error {
 		// A redeemed refresh token without parent starts its own family.
 		t.Family = t.TokenID
 	}
+
+	// The plan leaves out a family revocation already made, so it needs the
+	// revocations of the root. The walk of scopedRevocations reads them
+	// only for a root above the token, not for a root that is the token
+	// itself or one beyond maxLineage.
+	if _, read := a.revocations[lineageKey(t.Family)]; t.Family != "" && !read {
+		list, err := a.db.Events(ctx, lineageQuery(t.Family))
+		if err != nil {
+			return fmt.Errorf("query revocations of refresh family %q: %w", t.Family, err)
+		}
+		a.revocations[lineageKey(t.Family)] = list
+	}
 	return nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -222,13 +223,16 @@ func (a *analysis) plan() []RemediationStep {
 		})
 	}
 
-	reason := fmt.Sprintf("incident of %s at %s", a.subject, a.report.At.Format(time.RFC3339))
+	reason := fmt.Sprintf("incident of %s at %s", textValue(a.subject), a.report.At.Format(time.RFC3339))
 	revoked := map[string]bool{}
 	for _, t := range a.impacted {
 		if t.Family == "" || revoked["family:"+t.Family] {
 			continue
 		}
 		revoked["family:"+t.Family] = true
+		if a.scopeRevoked(lineageKey(t.Family), audit.RevokeFamily, now, time.Time{}) {
+			continue
+		}
 		var members []string
 		for _, u := range a.impacted {
 			if u.Family == t.Family {
@@ -278,7 +282,9 @@ func (a *analysis) plan() []RemediationStep {
 			continue
 		}
 		step := a.revokeStep(ActionRevokeSubject, "subject", s, reason, why)
-		step.Command += " --issued-before " + before.Format(time.RFC3339)
+		if step.Command != "" {
+			step.Command += " --issued-before " + before.Format(time.RFC3339)
+		}
 		step.API = revocationAPI(map[string]string{"subject": s, "issued_before": before.Format(time.RFC3339), "actor": a.opts.Actor, "reason": reason})
 		add(step)
 	}
@@ -360,17 +366,38 @@ func (a *analysis) revokeSubjects() []string {
 }
 
 // revokeStep returns a step that runs `tokentrail revoke --flag value`.
+// A value with a NUL character gets no command, since no argument can carry
+// it, but a manual action that says so.
 func (a *analysis) revokeStep(action, flag, value, revocationReason, why string) RemediationStep {
+	step := RemediationStep{
+		Action: action, Reason: why, Targets: []string{value},
+		API: revocationAPI(map[string]string{flag: value, "actor": a.opts.Actor, "reason": revocationReason}),
+	}
+	if hasNUL(value) {
+		step.Manual = fmt.Sprintf("The value %s contains a NUL character, which no command-line argument can carry, "+
+			"so no tokentrail revoke --%s command can name it: carry out the other steps, and revoke it at the identity provider that issued it.",
+			strconv.Quote(value), flag)
+		return step
+	}
+
 	var cmd strings.Builder
 	cmd.WriteString("tokentrail")
 	if a.opts.DB != "" {
 		cmd.WriteString(" --db " + shellQuote(a.opts.DB))
 	}
 	fmt.Fprintf(&cmd, " revoke --%s %s --actor %s --reason %s", flag, shellQuote(value), shellQuote(a.opts.Actor), shellQuote(revocationReason))
-	return RemediationStep{
-		Action: action, Reason: why, Targets: []string{value}, Command: cmd.String(),
-		API: revocationAPI(map[string]string{flag: value, "actor": a.opts.Actor, "reason": revocationReason}),
+	step.Command = cmd.String()
+	return step
+}
+
+// textValue returns s for a sentence: as it is when it prints as it is,
+// else quoted as a Go string, so that a control character in it cannot act
+// on a terminal or break a line.
+func textValue(s string) string {
+	if printable(s) {
+		return s
 	}
+	return strconv.Quote(s)
 }
 
 // revocationAPI returns the request of the tokentrail server that records
@@ -378,16 +405,6 @@ func (a *analysis) revokeStep(action, flag, value, revocationReason, why string)
 func revocationAPI(body map[string]string) string {
 	b, _ := json.Marshal(body) // a map of strings always encodes; keys come out sorted
 	return "POST /api/v1/revocations " + string(b)
-}
-
-// shellQuote returns s as one POSIX shell word.
-func shellQuote(s string) string {
-	if s != "" && strings.IndexFunc(s, func(r rune) bool {
-		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("@%+=:,./_-", r))
-	}) < 0 {
-		return s
-	}
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 // counted returns n with the singular or plural noun, as "1 token" or

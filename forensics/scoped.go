@@ -83,7 +83,7 @@ func scopedRevocations(ctx context.Context, db EventQuerier, events []audit.Even
 	// The family revocation names the lineage's root refresh token, so
 	// each ancestor is a candidate root.
 	for i := 0; parent != "" && i < maxLineage; i++ {
-		list, err := query("token\x00"+parent, store.Query{TokenID: parent, Kinds: []audit.Kind{audit.KindIssued, audit.KindRevoked}})
+		list, err := query(lineageKey(parent), lineageQuery(parent))
 		if err != nil {
 			return nil, fmt.Errorf("query the lineage of %q: %w", parent, err)
 		}
@@ -101,6 +101,15 @@ func scopedRevocations(ctx context.Context, db EventQuerier, events []audit.Even
 
 	slices.SortFunc(found, func(a, b Revocation) int { return a.Time.Compare(b.Time) })
 	return found, nil
+}
+
+// lineageKey and lineageQuery are the memo key and the query of
+// scopedRevocations that read a token of a lineage: its issuance, for its
+// parent, and its revocations, among them those of the family it roots.
+func lineageKey(jti string) string { return "token\x00" + jti }
+
+func lineageQuery(jti string) store.Query {
+	return store.Query{TokenID: jti, Kinds: []audit.Kind{audit.KindIssued, audit.KindRevoked}}
 }
 
 func scopedRevocation(e audit.Event, covers string) Revocation {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -15,6 +16,7 @@ import (
 	"golang.org/x/net/html"
 
 	"github.com/tokentrail/tokentrail/forensics"
+	"github.com/tokentrail/tokentrail/store"
 )
 
 // The incident fixture: alice's access token is replayed from
@@ -403,6 +405,104 @@ func TestIncidentPlanRunsWithRevoke(t *testing.T) {
 		if !flagsSeen[flag] {
 			t.Errorf("no planned command uses %s, so the test does not check it", flag)
 		}
+	}
+}
+
+// TestIncidentPlanQuotesControlCharacters imports an incident of a subject
+// whose name holds a line break, a tab and an escape sequence, and pastes
+// the subject command of each of the four formats into bash: the words bash reads must
+// name that subject, and running them revokes it.
+func TestIncidentPlanQuotesControlCharacters(t *testing.T) {
+	bash, err := exec.LookPath("bash")
+	if err != nil {
+		t.Skip("bash is not installed, so the pasted commands cannot be checked against a shell")
+	}
+	const subject = "ali\nce\t\x1b[31m"
+	dir := t.TempDir()
+	var log strings.Builder
+	for _, l := range []string{
+		issuedLine(aliceToken, subject, "203.0.113.10", "09:59:00"),
+		incidentLine(aliceToken, subject, "203.0.113.10", officeAgent, "10:00:00", "/api/orders"),
+		incidentLine(aliceToken, subject, attackerIP, attackerAgent, "10:00:10", "/api/export?page=1"),
+		incidentLine(aliceToken, subject, "203.0.113.10", officeAgent, "10:00:20", "/api/orders"),
+		incidentLine(aliceToken, subject, attackerIP, attackerAgent, "10:00:30", "/api/export?page=2"),
+	} {
+		// %q in the line helpers writes \x1b, which JSON spells \u001b.
+		log.WriteString(strings.ReplaceAll(l, `\x1b`, `\u001b`))
+	}
+	db := filepath.Join(dir, "events.db")
+	if _, _, err := run(t, "", "--db", db, "import", "--format", "jsonl", "--map", incidentMap, writeFile(t, dir, "gateway.jsonl", log.String())); err != nil {
+		t.Fatalf("import: %v", err)
+	}
+
+	commands := map[string]string{}
+	for _, format := range []string{"text", "markdown", "json", "html"} {
+		stdout, _, err := run(t, "", "--db", db, "incident", "--subject", subject, "--at", incidentAt, "--window", "2h", "--format", format)
+		if err != nil {
+			t.Fatalf("incident --format %s: %v", format, err)
+		}
+		if format == "json" {
+			var r forensics.IncidentReport
+			if err := json.Unmarshal([]byte(stdout), &r); err != nil {
+				t.Fatal(err)
+			}
+			for _, s := range r.Plan {
+				if s.Action == forensics.ActionRevokeSubject {
+					commands[format] = s.Command
+				}
+			}
+			continue
+		}
+		if format == "html" {
+			doc, err := html.Parse(strings.NewReader(stdout))
+			if err != nil {
+				t.Fatalf("parse the HTML report: %v", err)
+			}
+			var walk func(n *html.Node)
+			walk = func(n *html.Node) {
+				if n.Type == html.TextNode && n.Parent != nil && n.Parent.Data == "code" &&
+					strings.HasPrefix(n.Data, "tokentrail ") && strings.Contains(n.Data, " --subject ") {
+					commands[format] = n.Data
+				}
+				for c := n.FirstChild; c != nil; c = c.NextSibling {
+					walk(c)
+				}
+			}
+			walk(doc)
+			continue
+		}
+		for _, line := range strings.Split(stdout, "\n") {
+			if line = strings.TrimSpace(line); strings.HasPrefix(line, "tokentrail ") && strings.Contains(line, " --subject ") {
+				commands[format] = line
+			}
+		}
+	}
+
+	for format, line := range commands {
+		// A shell function in place of the CLI prints the words that bash
+		// passes, each ended by NUL.
+		out, err := exec.Command(bash, "-c", `tokentrail() { printf '%s\0' "$@"; }; `+line).Output()
+		if err != nil {
+			t.Fatalf("%s: bash runs %q: %v", format, line, err)
+		}
+		args := strings.Split(strings.TrimSuffix(string(out), "\x00"), "\x00")
+		i := slices.Index(args, "--subject")
+		if i < 0 || i+1 == len(args) || args[i+1] != subject {
+			t.Errorf("%s: bash reads %q as %q, want --subject %q", format, line, args, subject)
+			continue
+		}
+		if format != "text" {
+			continue
+		}
+		if _, _, err := run(t, "", args...); err != nil {
+			t.Fatalf("revoke with the words of %q: %v", line, err)
+		}
+		if got := storedRevocations(t, db, store.Query{Subject: subject}); len(got) != 1 {
+			t.Errorf("stored revocations of %q after the pasted command = %d, want 1", subject, len(got))
+		}
+	}
+	if len(commands) != 4 {
+		t.Errorf("subject commands found in %d formats (%v), want text, markdown, json and html", len(commands), commands)
 	}
 }
 
