@@ -69,7 +69,16 @@ once even when two retries run at the same moment.
 
 For --jti and --fingerprint, the token's subject, issuer and expiry are
 copied from its stored events. Services drop an entry 10 minutes after
---expires-at, or the token's recorded expiry; without either they keep it.`,
+--expires-at, or the token's recorded expiry; without either they keep it.
+
+Revoke warns when no event of the target is stored, which is often a
+mistyped value, and records the revocation anyway. It rejects --family
+with a token that names a parent, and names the family's root instead:
+services name a family by its root, so such a revocation would cover that
+one token. --force records it as given.
+
+Times are RFC 3339 (2026-11-20T10:00:00Z) or as reports print them
+(2026-11-20 10:00:00Z).`,
 		Example: `  tokentrail revoke --jti 5f0c3d7e-9a41-4b8e-b2a6-1d0f3e8c7a55 --actor oncall@example.com --reason "token leaked in a CI log"
   tokentrail revoke --subject alice --actor oncall@example.com --reason "laptop stolen" --expires-at 2026-11-20T12:00:00Z
   tokentrail revoke --session 9d8c7b6a --actor soc-bot --method automated --reason "impossible_travel on the session's token"`,
@@ -84,13 +93,14 @@ copied from its stored events. Services drop an entry 10 minutes after
 	fl.StringVar(&f.family, "family", "", "revoke every token of the refresh family whose root refresh token has this jti")
 	fl.StringVar(&f.session, "session", "", "revoke every token of this sign-in session (sid)")
 	fl.StringVar(&f.subject, "subject", "", "revoke every token of this subject (sub) issued before --issued-before")
-	fl.StringVar(&f.issuedBefore, "issued-before", "", "with --subject: revoke the tokens issued before this RFC 3339 time, at most --at unless --force (default: --at)")
-	fl.BoolVar(&f.force, "force", false, "with --subject: accept an --issued-before after --at, which also refuses the tokens the subject signs in for until then")
+	fl.StringVar(&f.issuedBefore, "issued-before", "", "with --subject: revoke the tokens issued before this time, at most --at unless --force (default: --at)")
+	fl.BoolVar(&f.force, "force", false, "with --subject: accept an --issued-before after --at, which also refuses the tokens the subject signs in for until then; "+
+		"with --family: accept a token that is not the root of its refresh family")
 	fl.StringVar(&f.actor, "actor", "", "who revokes, such as your e-mail address or a bot's name (required)")
 	fl.StringVar(&f.reason, "reason", "", "why, in words a later reader understands (required)")
 	fl.StringVar(&f.method, "method", string(audit.RevokedByAdmin), "how the revocation was decided: admin, api, logout or automated")
-	fl.StringVar(&f.at, "at", "", "when the revocation takes effect, an RFC 3339 time (default: now)")
-	fl.StringVar(&f.expiresAt, "expires-at", "", "RFC 3339 time by which every token it covers has expired, after which services drop the entry (default: the token's recorded expiry for --jti and --fingerprint, otherwise never)")
+	fl.StringVar(&f.at, "at", "", "when the revocation takes effect, RFC 3339 or as reports print it (2026-11-20 10:00:00Z) (default: now)")
+	fl.StringVar(&f.expiresAt, "expires-at", "", "time by which every token it covers has expired, after which services drop the entry (default: the token's recorded expiry for --jti and --fingerprint, otherwise never)")
 	return cmd
 }
 
@@ -122,8 +132,19 @@ func runRevoke(ctx context.Context, stdout io.Writer, dbPath string, f revokeFla
 	}
 	if earlier != nil {
 		fmt.Fprintf(stdout, "%s is already revoked: event %s at %s by %s (%s), so nothing was recorded\n",
-			target, earlier.ID, stamp(earlier.Time), orNone(earlier.Actor, "an unknown actor"), orNone(earlier.Reason, "no reason given"))
+			target, plainOrQuoted(earlier.ID), stamp(earlier.Time), orNone(plainOrQuoted(earlier.Actor), "an unknown actor"),
+			orNone(plainOrQuoted(earlier.Reason), "no reason given"))
 		return nil
+	}
+
+	warning := ""
+	if !known {
+		warning = fmt.Sprintf("no event of %s is stored: check the value if you expected one", target)
+	}
+	if e.RevocationScope != audit.RevokeToken {
+		if warning, err = checkTarget(ctx, db, &e, f.force); err != nil {
+			return err
+		}
 	}
 
 	if err := e.Validate(); err != nil {
@@ -131,7 +152,7 @@ func runRevoke(ctx context.Context, stdout io.Writer, dbPath string, f revokeFla
 	}
 	appended, err := db.Append(ctx, []audit.Event{e})
 	if err != nil {
-		return fmt.Errorf("record the revocation of %s in %s: %w", target, dbPath, err)
+		return fmt.Errorf("record the revocation of %s in %s: %w", target, plainOrQuoted(dbPath), err)
 	}
 	if appended.Inserted == 0 {
 		// Only a revocation with the same ID, stored between the check
@@ -140,7 +161,7 @@ func runRevoke(ctx context.Context, stdout io.Writer, dbPath string, f revokeFla
 		return nil
 	}
 
-	writeRevocation(stdout, &e, target, known, dbPath)
+	writeRevocation(stdout, &e, target, warning, dbPath)
 	return nil
 }
 
@@ -175,7 +196,7 @@ func buildRevocation(f revokeFlags, now time.Time) (audit.Event, string, error) 
 		return e, "", fmt.Errorf("invalid --method %q: want admin, api, logout or automated", f.method)
 	}
 	if f.issuedBefore != "" && f.subject == "" {
-		return e, "", fmt.Errorf("--issued-before %s needs --subject: only a subject revocation has a not-before time", f.issuedBefore)
+		return e, "", fmt.Errorf("--issued-before %s needs --subject: only a subject revocation has a not-before time", plainOrQuoted(f.issuedBefore))
 	}
 	at, err := parseFlagTime("--at", f.at, now)
 	if err != nil {
@@ -194,7 +215,7 @@ func buildRevocation(f revokeFlags, now time.Time) (audit.Event, string, error) 
 			"(tokentrail investigate --token-file FILE finds it), or revoke it by --fingerprint with its SHA-256")
 	case f.jti != "":
 		e = revocation.TokenEvent(f.jti, "", at)
-		target = "token " + f.jti
+		target = "token " + plainOrQuoted(f.jti)
 	case f.fingerprint != "":
 		if audit.ContainsToken(f.fingerprint) {
 			// The value is not quoted: it is the token.
@@ -210,10 +231,10 @@ func buildRevocation(f revokeFlags, now time.Time) (audit.Event, string, error) 
 		target = "token with fingerprint " + f.fingerprint
 	case f.family != "":
 		e = revocation.FamilyEvent(f.family, at)
-		target = "refresh family " + f.family
+		target = "refresh family " + plainOrQuoted(f.family)
 	case f.session != "":
 		e = revocation.SessionEvent(f.session, at)
-		target = "session " + f.session
+		target = "session " + plainOrQuoted(f.session)
 	default:
 		notBefore, err := parseFlagTime("--issued-before", f.issuedBefore, at)
 		if err != nil {
@@ -224,10 +245,10 @@ func buildRevocation(f revokeFlags, now time.Time) (audit.Event, string, error) 
 		// year would do so for years, and nothing undoes a revocation.
 		if notBefore.After(at.Add(maxNotBeforeAhead)) && !f.force {
 			return e, "", fmt.Errorf("invalid --issued-before %s: it is after --at %s, so every token %s signs in for until then would be rejected too; "+
-				"give a time up to --at, or pass --force to lock the subject out until then", f.issuedBefore, stamp(at), f.subject)
+				"give a time up to --at, or pass --force to lock the subject out until then", plainOrQuoted(f.issuedBefore), stamp(at), plainOrQuoted(f.subject))
 		}
 		e = revocation.SubjectEvent(f.subject, notBefore, at)
-		target = fmt.Sprintf("subject %s's tokens issued before %s", f.subject, stamp(notBefore))
+		target = fmt.Sprintf("subject %s's tokens issued before %s", plainOrQuoted(f.subject), stamp(notBefore))
 	}
 
 	e.Actor, e.Reason, e.RevocationMethod = f.actor, f.reason, method
@@ -239,16 +260,13 @@ func buildRevocation(f revokeFlags, now time.Time) (audit.Event, string, error) 
 	return e, target, nil
 }
 
-// parseFlagTime reads an RFC 3339 time, or returns def for an empty value.
+// parseFlagTime reads a time in the forms that parseReportTime accepts, or
+// returns def for an empty value.
 func parseFlagTime(flag, value string, def time.Time) (time.Time, error) {
 	if value == "" {
 		return def, nil
 	}
-	t, err := time.Parse(time.RFC3339, value)
-	if err != nil {
-		return t, fmt.Errorf("invalid %s %q: want an RFC 3339 time such as 2026-11-20T10:00:00Z", flag, value)
-	}
-	return t.UTC(), nil
+	return parseReportTime(flag, value)
 }
 
 // fieldFlags names the flag that sets each field of a revoked event.
@@ -277,7 +295,7 @@ func describeToken(ctx context.Context, db store.Store, e *audit.Event, fillExpi
 	q := store.Query{TokenID: e.TokenID, Fingerprint: e.Fingerprint, Limit: tokenLookupLimit}
 	events, err := db.Events(ctx, q)
 	if err != nil {
-		return false, fmt.Errorf("look up the events of token %s: %w", e.Token(), err)
+		return false, fmt.Errorf("look up the events of token %s: %w", plainOrQuoted(e.Token()), err)
 	}
 	for _, stored := range events {
 		if e.Subject == "" {
@@ -347,14 +365,15 @@ func notBefore(e *audit.Event) time.Time {
 	return e.NotBefore
 }
 
-// writeRevocation prints what revoke recorded and how services learn it.
-func writeRevocation(w io.Writer, e *audit.Event, target string, known bool, dbPath string) {
+// writeRevocation prints what revoke recorded, the warning about its
+// target if any, and how services learn it.
+func writeRevocation(w io.Writer, e *audit.Event, target, warning, dbPath string) {
 	fmt.Fprintf(w, "revoked %s as of %s\n", target, stamp(e.Time))
 	if e.RevocationScope == audit.RevokeToken && e.Subject != "" {
-		fmt.Fprintf(w, "  subject    %s\n", e.Subject)
+		fmt.Fprintf(w, "  subject    %s\n", plainOrQuoted(e.Subject))
 	}
-	fmt.Fprintf(w, "  by         %s (%s): %s\n", e.Actor, e.RevocationMethod, e.Reason)
-	fmt.Fprintf(w, "  event      %s in %s\n", e.ID, dbPath)
+	fmt.Fprintf(w, "  by         %s (%s): %s\n", plainOrQuoted(e.Actor), e.RevocationMethod, plainOrQuoted(e.Reason))
+	fmt.Fprintf(w, "  event      %s in %s\n", e.ID, plainOrQuoted(dbPath))
 	switch {
 	case e.ExpiresAt.IsZero():
 		fmt.Fprintln(w, "  kept       for good by services: pass --expires-at with the latest expiry of the tokens it covers to let them drop it")
@@ -365,8 +384,8 @@ func writeRevocation(w io.Writer, e *audit.Event, target string, known bool, dbP
 		fmt.Fprintf(w, "  kept       by services until %s, %s after the tokens it covers expire\n",
 			stamp(e.ExpiresAt.Add(revocation.PruneGrace)), revocation.PruneGrace)
 	}
-	if !known {
-		fmt.Fprintf(w, "  WARNING    no event of %s is stored: check the value if you expected one\n", target)
+	if warning != "" {
+		fmt.Fprintf(w, "  WARNING    %s\n", warning)
 	}
 	fmt.Fprintf(w, "Services that read this store with a revocation.Refresher reject the revoked tokens within its interval plus one poll (%s interval by default).\n",
 		revocation.DefaultInterval)

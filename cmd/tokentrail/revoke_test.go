@@ -412,3 +412,175 @@ func TestRevokeReachesRunningService(t *testing.T) {
 		t.Errorf("GET with bob's token after the subject revocation = %d, %q; want 401, %q", status, header, challenge)
 	}
 }
+
+// newLineageStore returns the path of a store that holds the refresh
+// lineage root-1, mid-1 minted from it, and leaf-1 minted from mid-1, all
+// of alice in session sid-1.
+func newLineageStore(tb testing.TB) string {
+	tb.Helper()
+	path := filepath.Join(tb.TempDir(), "events.db")
+	st, err := sqlite.Open(context.Background(), path)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer st.Close()
+	issued := func(jti, parent string, minutes int) audit.Event {
+		return audit.Event{ID: "issued-" + jti, Time: revokeT0.Add(time.Duration(minutes) * time.Minute), Kind: audit.KindIssued,
+			TokenID: jti, ParentTokenID: parent, Subject: "alice", SessionID: "sid-1"}
+	}
+	events := []audit.Event{issued("root-1", "", 0), issued("mid-1", "root-1", 10), issued("leaf-1", "mid-1", 20)}
+	if _, err := st.Append(context.Background(), events); err != nil {
+		tb.Fatal(err)
+	}
+	return path
+}
+
+// TestRevokeUnknownTargetWarns revokes sessions, families and subjects
+// that the store holds no event of, and ones it does: only the first get a
+// warning that names the value and what to check. A subject that only
+// earlier revocations name is still unknown.
+func TestRevokeUnknownTargetWarns(t *testing.T) {
+	db := newLineageStore(t)
+	base := []string{"--db", db, "revoke", "--actor", "oncall", "--reason", "test", "--at", revokeT0.Add(time.Hour).Format(time.RFC3339)}
+	if _, _, err := run(t, "", "--db", db, "revoke", "--actor", "oncall", "--reason", "test", "--subject", "ghost",
+		"--at", revokeT0.Format(time.RFC3339)); err != nil {
+		t.Fatalf("first revoke of ghost: %v", err)
+	}
+
+	tests := []struct {
+		name    string
+		args    []string
+		warning string // empty for none
+	}{
+		{"unknown session", []string{"--session", "sid-typo"}, "WARNING    no event of session sid-typo is stored: check the value against the sid claim"},
+		{"unknown family", []string{"--family", "root-typo"}, "WARNING    no event of token root-typo is stored, so no refresh family is known to start at it: check"},
+		{"unknown subject", []string{"--subject", "alice-typo"}, "WARNING    no event of subject alice-typo is stored: check the value against the sub claim"},
+		{"subject only revoked before", []string{"--subject", "ghost"}, "WARNING    no event of subject ghost is stored"},
+		{"known session", []string{"--session", "sid-1"}, ""},
+		{"known family", []string{"--family", "root-1"}, ""},
+		{"known subject", []string{"--subject", "alice"}, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			stdout, _, err := run(t, "", append(base, tt.args...)...)
+			if err != nil {
+				t.Fatalf("revoke: %v", err)
+			}
+			if !strings.HasPrefix(stdout, "revoked ") {
+				t.Errorf("revoke output = %q, want the revocation recorded", stdout)
+			}
+			if tt.warning == "" && strings.Contains(stdout, "WARNING") {
+				t.Errorf("revoke of a known target warns:\n%s", stdout)
+			}
+			if tt.warning != "" && !strings.Contains(stdout, tt.warning) {
+				t.Errorf("revoke output lacks %q:\n%s", tt.warning, stdout)
+			}
+		})
+	}
+}
+
+// TestRevokeFamilyNotRoot names a refresh family by a token minted from its
+// root. Services name a family by its root, so revoke rejects it, names the
+// root and records nothing, unless --force is given.
+func TestRevokeFamilyNotRoot(t *testing.T) {
+	db := newLineageStore(t)
+	base := []string{"--db", db, "revoke", "--actor", "oncall", "--reason", "test"}
+
+	for _, jti := range []string{"mid-1", "leaf-1"} {
+		_, _, err := run(t, "", append(base, "--family", jti)...)
+		if err == nil {
+			t.Fatalf("revoke --family %s = nil error, want it rejected", jti)
+		}
+		for _, want := range []string{"invalid --family " + jti, "root-1", "--family root-1", "--force"} {
+			if !strings.Contains(err.Error(), want) {
+				t.Errorf("revoke --family %s error = %q, want it to contain %q", jti, err, want)
+			}
+		}
+		if got := storedRevocations(t, db, store.Query{TokenID: jti}); len(got) != 0 {
+			t.Errorf("stored revocations of %s after the rejected revoke = %d, want 0", jti, len(got))
+		}
+	}
+
+	stdout, _, err := run(t, "", append(base, "--family", "mid-1", "--force")...)
+	if err != nil {
+		t.Fatalf("revoke --family mid-1 --force: %v", err)
+	}
+	if !strings.Contains(stdout, "WARNING    token mid-1 is not the root of its refresh family, which starts at root-1") {
+		t.Errorf("revoke --family mid-1 --force output lacks the warning:\n%s", stdout)
+	}
+	if got := storedRevocations(t, db, store.Query{TokenID: "mid-1"}); len(got) != 1 || got[0].RevocationScope != audit.RevokeFamily {
+		t.Errorf("stored revocations of mid-1 after --force = %+v, want one family revocation", got)
+	}
+}
+
+// TestRevokeQuotesValues revokes targets whose values hold control
+// characters: the output quotes each, so that none reaches the terminal
+// raw.
+func TestRevokeQuotesValues(t *testing.T) {
+	db := newRevokeStore(t)
+	st, err := sqlite.Open(context.Background(), db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	evil := "mallory\n  subject    alice\x1b[2K"
+	issued := audit.Event{ID: "issued-evil", Time: revokeT0, Kind: audit.KindIssued, TokenID: "jti-evil", Subject: evil}
+	if _, err := st.Append(context.Background(), []audit.Event{issued}); err != nil {
+		t.Fatal(err)
+	}
+	_ = st.Close() // only read from here on
+	quoted := `"mallory\n  subject    alice\x1b[2K"`
+
+	tests := []struct {
+		name string
+		args []string
+		want []string
+	}{
+		{"subject", []string{"--subject", evil}, []string{"revoked subject " + quoted + "'s tokens"}},
+		{"unknown subject", []string{"--subject", "eve\n"}, []string{`revoked subject "eve\n"'s tokens`, `WARNING    no event of subject "eve\n" is stored`}},
+		{"session", []string{"--session", "sid\r1"}, []string{`revoked session "sid\r1" as of`}},
+		{"token's stored subject", []string{"--jti", "jti-evil"}, []string{"  subject    " + quoted + "\n"}},
+		{"actor and reason", []string{"--jti", "jti-1", "--actor", "on\x07call", "--reason", "bell\x07"}, []string{`by         "on\acall" (admin): "bell\a"`}},
+		{"already revoked", []string{"--jti", "jti-1"}, []string{`by "on\acall" ("bell\a")`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			args := append([]string{"--db", db, "revoke", "--actor", "oncall", "--reason", "test"}, tt.args...)
+			stdout, _, err := run(t, "", args...)
+			if err != nil {
+				t.Fatalf("revoke: %v", err)
+			}
+			for _, want := range tt.want {
+				if !strings.Contains(stdout, want) {
+					t.Errorf("revoke output lacks %q:\n%s", want, stdout)
+				}
+			}
+			if strings.ContainsAny(stdout, "\r\x07\x1b") || strings.Contains(stdout, "mallory\n") {
+				t.Errorf("revoke output holds a raw control character: %q", stdout)
+			}
+		})
+	}
+}
+
+// TestRevokeAcceptsReportTimes passes --at, --issued-before and
+// --expires-at in the layout that reports print, as incident --at accepts.
+func TestRevokeAcceptsReportTimes(t *testing.T) {
+	db := newRevokeStore(t)
+	stdout, _, err := run(t, "", "--db", db, "revoke", "--subject", "alice", "--actor", "oncall", "--reason", "test",
+		"--at", "2026-11-20 10:00:00Z", "--issued-before", "2026-11-20 09:30:00Z", "--expires-at", "2026-11-20 11:00:00Z")
+	if err != nil {
+		t.Fatalf("revoke with report times: %v", err)
+	}
+	if !strings.HasPrefix(stdout, "revoked subject alice's tokens issued before 2026-11-20 09:30:00Z as of 2026-11-20 10:00:00Z") {
+		t.Errorf("revoke output = %q, want the times as given", stdout)
+	}
+	events := storedRevocations(t, db, store.Query{Subject: "alice"})
+	if len(events) != 1 || !events[0].ExpiresAt.Equal(time.Date(2026, 11, 20, 11, 0, 0, 0, time.UTC)) {
+		t.Errorf("stored revocations = %+v, want one that expires at 11:00", events)
+	}
+
+	_, _, err = run(t, "", "--db", db, "revoke", "--jti", "jti-1", "--actor", "oncall", "--reason", "test", "--at", "yesterday")
+	want := `invalid --at "yesterday": want an RFC 3339 time such as 2026-11-20T10:00:00Z, or 2026-11-20 10:00:00Z as reports print it`
+	if err == nil || err.Error() != want {
+		t.Errorf("revoke --at yesterday = %v, want %q", err, want)
+	}
+}
