@@ -12,9 +12,10 @@ import (
 // checkTarget looks up the family, session or subject that e revokes. It
 // returns a warning for a target that no stored event names, which is
 // often a mistyped value. It rejects a family named by a token that is not
-// the root of its lineage unless force is set, because services name a
-// token's family by its root, so such a revocation covers that one token
-// only. With force it records it and warns.
+// the root of its lineage unless force is set: services match a family
+// against httpmw.Claims.Family, the root of the presented token's lineage,
+// and against the token's own jti, so such a revocation covers that one
+// token only. With force it returns a warning instead.
 func checkTarget(ctx context.Context, db store.Store, e *audit.Event, force bool) (warning string, err error) {
 	switch e.RevocationScope {
 	case audit.RevokeFamily:
