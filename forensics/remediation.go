@@ -367,7 +367,7 @@ func (a *analysis) revokeSubjects() []string {
 
 // revokeStep returns a step that runs `tokentrail revoke --flag value`.
 // A value with a NUL character gets no command, since no argument can carry
-// it, but a manual action that says so.
+// it, and its manual action explains why.
 func (a *analysis) revokeStep(action, flag, value, revocationReason, why string) RemediationStep {
 	step := RemediationStep{
 		Action: action, Reason: why, Targets: []string{value},
@@ -390,9 +390,9 @@ func (a *analysis) revokeStep(action, flag, value, revocationReason, why string)
 	return step
 }
 
-// textValue returns s for a sentence: as it is when it prints as it is,
-// else quoted as a Go string, so that a control character in it cannot act
-// on a terminal or break a line.
+// textValue returns s as it is when it is printable, else quoted as a Go
+// string, so that a control character in it cannot act on a terminal or
+// break a line.
 func textValue(s string) string {
 	if printable(s) {
 		return s

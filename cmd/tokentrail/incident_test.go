@@ -409,9 +409,9 @@ func TestIncidentPlanRunsWithRevoke(t *testing.T) {
 }
 
 // TestIncidentPlanQuotesControlCharacters imports an incident of a subject
-// whose name holds a line break, a tab and an escape sequence, and pastes
-// the subject command of each of the four formats into bash: the words bash reads must
-// name that subject, and running them revokes it.
+// whose name contains a line break, a tab and an escape sequence. It
+// pastes the subject command of each of the four formats into bash. The
+// words bash reads must name that subject, and running them revokes it.
 func TestIncidentPlanQuotesControlCharacters(t *testing.T) {
 	bash, err := exec.LookPath("bash")
 	if err != nil {

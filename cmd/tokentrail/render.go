@@ -263,10 +263,10 @@ func printable(s string) string {
 	return b.String()
 }
 
-// plainOrQuoted returns a value for a message: as it is when it is
-// printable text without space at either end, else quoted as a Go string,
-// so that a control character in it cannot act on the terminal or forge a
-// line. An empty value stays empty.
+// plainOrQuoted returns a value for a message. Printable text without
+// space at either end stays as it is, and an empty value stays empty.
+// Anything else is quoted as a Go string, so that a control character in
+// it cannot act on the terminal or forge a line.
 func plainOrQuoted(s string) string {
 	if s == "" || (utf8.ValidString(s) && strings.TrimSpace(s) == s &&
 		strings.IndexFunc(s, func(r rune) bool { return !strconv.IsPrint(r) }) < 0) {

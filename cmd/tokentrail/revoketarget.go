@@ -11,11 +11,13 @@ import (
 
 // checkTarget looks up the family, session or subject that e revokes. It
 // returns a warning for a target that no stored event names, which is
-// often a mistyped value. It rejects a family named by a token that is not
-// the root of its lineage unless force is set: services match a family
-// against httpmw.Claims.Family, the root of the presented token's lineage,
-// and against the token's own jti, so such a revocation covers that one
-// token only. With force it returns a warning instead.
+// often a mistyped value.
+//
+// It rejects a family named by a token that is not the root of its lineage
+// unless force is set. Services match a family against
+// httpmw.Claims.Family, the root of the presented token's lineage, and
+// against the token's own jti. So such a revocation covers that one token
+// only. With force it returns a warning instead.
 func checkTarget(ctx context.Context, db store.Store, e *audit.Event, force bool) (warning string, err error) {
 	switch e.RevocationScope {
 	case audit.RevokeFamily:
@@ -38,8 +40,9 @@ func checkTarget(ctx context.Context, db store.Store, e *audit.Event, force bool
 	return "", nil
 }
 
-// checkFamily checks that root names a refresh family: a stored token, or
-// the parent of one, that has no parent itself.
+// checkFamily looks up the token that names a refresh family. It warns
+// when no event names it as a token or a parent, and rejects it, unless
+// force is set, when its issuance names a parent.
 func checkFamily(ctx context.Context, db store.Store, root string, force bool) (string, error) {
 	name := plainOrQuoted(root)
 	known, err := recorded(ctx, db, store.Query{TokenID: root})
