@@ -212,9 +212,9 @@ func parseTimeRange(since, until string) (store.TimeRange, error) {
 		if t.value == "" {
 			continue
 		}
-		parsed, err := time.Parse(time.RFC3339, t.value)
+		parsed, err := parseReportTime(t.flag, t.value)
 		if err != nil {
-			return r, fmt.Errorf("invalid %s %q: want an RFC 3339 time such as 2026-11-20T10:00:00Z", t.flag, t.value)
+			return r, err
 		}
 		*t.dst = parsed
 	}

@@ -133,6 +133,7 @@ func TestPatternsFilters(t *testing.T) {
 		{"severity", []string{"--by", "network", "--severity", "high"}, []string{"network 203.0.113.0/24 2/3/3"}},
 		{"rule", []string{"--by", "user_agent", "--rule", "user_agent_change"}, []string{"user_agent curl 1/2/2"}},
 		{"since", []string{"--by", "asn", "--since", "2026-11-20T09:03:00Z"}, []string{"asn AS64500 3/5/5"}},
+		{"since as reports print it", []string{"--by", "asn", "--since", "2026-11-20 09:03:00Z"}, []string{"asn AS64500 3/5/5"}},
 		{"until", []string{"--by", "network", "--until", "2026-11-20T09:03:00Z"}, []string{"network 203.0.113.0/24 2/2/2"}},
 		{"many tokens", []string{"--min-tokens", "6"}, []string{"asn AS64500 5/7/7"}},
 	}
