@@ -203,6 +203,36 @@ var migrations = []migration{
 			) WITHOUT ROWID`,
 		},
 	},
+	{
+		version:     8,
+		description: "create api_keys and accesses, the server's API keys and its access log",
+		statements: []string{
+			// digest is the SHA-256 of the key's secret; the secret itself
+			// is never stored. roles is a JSON array.
+			`CREATE TABLE api_keys (
+				id            TEXT PRIMARY KEY,
+				name          TEXT NOT NULL,
+				roles         TEXT NOT NULL,
+				digest        BLOB NOT NULL,
+				created_at_ns INTEGER NOT NULL,
+				revoked_at_ns INTEGER
+			) STRICT`,
+			// seq orders the accesses of one instant in the order they
+			// were stored, and appends each row at the end of the table.
+			`CREATE TABLE accesses (
+				seq       INTEGER PRIMARY KEY,
+				time_ns   INTEGER NOT NULL,
+				key_id    TEXT NOT NULL,
+				key_name  TEXT NOT NULL,
+				action    TEXT NOT NULL,
+				target    TEXT NOT NULL,
+				remote_ip BLOB
+			) STRICT`,
+			`CREATE INDEX accesses_time ON accesses (time_ns, seq)`,
+			`CREATE INDEX accesses_key ON accesses (key_id, time_ns, seq)`,
+			`CREATE INDEX accesses_target ON accesses (target, time_ns, seq)`,
+		},
+	},
 }
 
 // migrate brings the schema of the database up to the last of list, inside

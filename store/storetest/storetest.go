@@ -46,6 +46,14 @@ import (
 //   - A store that implements store.SettingStore returns the value last
 //     stored under a name, an empty one included, and nothing for a name
 //     never stored.
+//   - A store that implements store.KeyStore returns each key as it was
+//     stored, keeps the first of two PutKey calls with one ID, and keeps the
+//     first revocation time of a key revoked twice.
+//   - A store that implements store.AccessStore returns the accesses of one
+//     instant in the reverse order of their AppendAccess calls, keeps an
+//     access's remote address in the form it was given, and rejects a
+//     negative Limit and an access without time, key ID or action with an
+//     error wrapping audit.ErrInvalidValue.
 func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	tests := []struct {
 		name string
@@ -83,6 +91,9 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Revocations", testRevocations},
 		{"RevocationsInvalidLimit", testRevocationsInvalidLimit},
 		{"Settings", testSettings},
+		{"Keys", testKeys},
+		{"RevokeKey", testRevokeKey},
+		{"Accesses", testAccesses},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
