@@ -6,8 +6,10 @@ package apikey
 
 import (
 	"errors"
+	"fmt"
 	"net/netip"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -24,13 +26,41 @@ const (
 // Roles lists every role, in the order of increasing power.
 var Roles = []Role{RoleIngest, RoleRead, RoleAdmin}
 
+// ParseRole returns the role named s, or an error wrapping ErrBadRole that
+// names s and the valid roles.
+func ParseRole(s string) (Role, error) {
+	if r := Role(s); slices.Contains(Roles, r) {
+		return r, nil
+	}
+	return "", fmt.Errorf("apikey: %w %q: want %s", ErrBadRole, s, roleList())
+}
+
+// roleList returns the valid roles for error messages: "ingest, read or
+// admin".
+func roleList() string {
+	names := make([]string, len(Roles))
+	for i, r := range Roles {
+		names[i] = string(r)
+	}
+	return strings.Join(names[:len(names)-1], ", ") + " or " + names[len(names)-1]
+}
+
 // Key is a stored key without its secret.
+//
+// Its JSON form, which `tokentrail keys list --json` prints, has the fields
+// id, name, roles, created_at and revoked_at, the last one omitted while
+// the key is valid.
 type Key struct {
-	ID        string // public part of the key, printed in logs and the access log
-	Name      string // what the operator called it, such as "payments-api"
-	Roles     []Role
-	CreatedAt time.Time
-	RevokedAt time.Time // zero while the key is valid
+	ID        string    `json:"id"`   // public part of the key, printed in logs and the access log
+	Name      string    `json:"name"` // what the operator called it, such as "payments-api"
+	Roles     []Role    `json:"roles"`
+	CreatedAt time.Time `json:"created_at"`
+	RevokedAt time.Time `json:"revoked_at,omitzero"` // zero while the key is valid
+}
+
+// Revoked reports whether k has been revoked.
+func (k Key) Revoked() bool {
+	return !k.RevokedAt.IsZero()
 }
 
 // Can reports whether k may act in role r. An admin key may act in every
@@ -40,14 +70,15 @@ func (k Key) Can(r Role) bool {
 }
 
 // Access is one read of a token, subject or incident through the server:
-// who looked at what, and when.
+// who looked at what, and when. Its JSON form has the fields time, key_id,
+// key_name, action, target and remote_ip, the last one omitted when unknown.
 type Access struct {
-	Time     time.Time
-	KeyID    string
-	KeyName  string
-	Action   string // what was read, such as "token.report" or "incident.analyze"
-	Target   string // the token id, fingerprint, subject or address read
-	RemoteIP netip.Addr
+	Time     time.Time  `json:"time"`
+	KeyID    string     `json:"key_id"`
+	KeyName  string     `json:"key_name"`
+	Action   string     `json:"action"` // what was read, such as "token.report" or "incident.analyze"
+	Target   string     `json:"target"` // the token id, fingerprint, subject or address read
+	RemoteIP netip.Addr `json:"remote_ip,omitzero"`
 }
 
 // Sentinel errors that callers test with errors.Is.
@@ -55,4 +86,5 @@ var (
 	ErrUnknownKey = errors.New("unknown API key")
 	ErrRevokedKey = errors.New("revoked API key")
 	ErrBadRole    = errors.New("unknown role")
+	ErrBadName    = errors.New("invalid key name")
 )
