@@ -71,6 +71,8 @@ SHA-256 fingerprint of the token.`,
 		newRevokeCommand(&g),
 		newIncidentCommand(&g),
 		newRelatedCommand(&g),
+		newKeysCommand(&g),
+		newAccessLogCommand(&g),
 		newDemoCommand(),
 		newSimulateCommand(),
 	)
