@@ -28,7 +28,8 @@ func TestReadOnlyCommandsMigrateOlderStores(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, stmt := range []string{
-		"DROP TABLE settings",
+		"DROP TABLE accesses", // the tables of the last migration
+		"DROP TABLE api_keys",
 		"DELETE FROM schema_migrations WHERE version = (SELECT max(version) FROM schema_migrations)",
 		fmt.Sprintf("PRAGMA user_version = %d", latest-1),
 	} {
