@@ -195,31 +195,7 @@ func (s *Store) Accesses(ctx context.Context, q store.AccessQuery) ([]apikey.Acc
 	if q.Limit < 0 {
 		return nil, fmt.Errorf("sqlite: read the access log: %w: limit %d, want 0 for no limit, or more", audit.ErrInvalidValue, q.Limit)
 	}
-	var (
-		where []string
-		args  []any
-	)
-	if q.KeyID != "" {
-		where, args = append(where, "key_id = ?"), append(args, q.KeyID)
-	}
-	if q.Target != "" {
-		where, args = append(where, "target = ?"), append(args, q.Target)
-	}
-	if !q.Since.IsZero() {
-		where, args = append(where, "time_ns >= ?"), append(args, encodeTime(q.Since))
-	}
-	if !q.Until.IsZero() {
-		where, args = append(where, "time_ns < ?"), append(args, encodeTime(q.Until))
-	}
-	query := "SELECT time_ns, key_id, key_name, action, target, remote_ip FROM accesses"
-	if len(where) > 0 {
-		query += " WHERE " + strings.Join(where, " AND ")
-	}
-	query += " ORDER BY time_ns DESC, seq DESC"
-	if q.Limit > 0 {
-		query += " LIMIT ?"
-		args = append(args, q.Limit)
-	}
+	query, args := accessQuery(q)
 
 	if err := s.acquire(); err != nil {
 		return nil, err
@@ -252,4 +228,36 @@ func (s *Store) Accesses(ctx context.Context, q store.AccessQuery) ([]apikey.Acc
 		return nil, fmt.Errorf("sqlite: read the access log of %s: %w", s.path, err)
 	}
 	return accesses, nil
+}
+
+// accessQuery returns the SQL of Accesses for q and its arguments. The
+// index on key_id or target serves a query with either, and accesses_time
+// the others, each read backwards for the newest first.
+func accessQuery(q store.AccessQuery) (string, []any) {
+	var (
+		where []string
+		args  []any
+	)
+	if q.KeyID != "" {
+		where, args = append(where, "key_id = ?"), append(args, q.KeyID)
+	}
+	if q.Target != "" {
+		where, args = append(where, "target = ?"), append(args, q.Target)
+	}
+	if !q.Since.IsZero() {
+		where, args = append(where, "time_ns >= ?"), append(args, encodeTime(q.Since))
+	}
+	if !q.Until.IsZero() {
+		where, args = append(where, "time_ns < ?"), append(args, encodeTime(q.Until))
+	}
+	query := "SELECT time_ns, key_id, key_name, action, target, remote_ip FROM accesses"
+	if len(where) > 0 {
+		query += " WHERE " + strings.Join(where, " AND ")
+	}
+	query += " ORDER BY time_ns DESC, seq DESC"
+	if q.Limit > 0 {
+		query += " LIMIT ?"
+		args = append(args, q.Limit)
+	}
+	return query, args
 }
