@@ -364,7 +364,7 @@ func TestAuthenticateConcurrent(t *testing.T) {
 	st, _ := openStore(t)
 	m := apikey.NewManager(st, apikey.Config{CacheSize: 1})
 	good, _ := mustCreate(t, m, "good", apikey.RoleRead)
-	gone, goneKey := mustCreate(t, m, "gone", apikey.RoleRead)
+	revokedSecret, revokedKey := mustCreate(t, m, "gone", apikey.RoleRead)
 
 	var wg sync.WaitGroup
 	errs := make(chan error, 400)
@@ -374,15 +374,15 @@ func TestAuthenticateConcurrent(t *testing.T) {
 				if _, err := m.Authenticate(ctx, good); err != nil {
 					errs <- fmt.Errorf("Authenticate(good) = %w", err)
 				}
-				_, err := m.Authenticate(ctx, gone)
+				_, err := m.Authenticate(ctx, revokedSecret)
 				if err != nil && !errors.Is(err, apikey.ErrRevokedKey) {
-					errs <- fmt.Errorf("Authenticate(gone) = %w", err)
+					errs <- fmt.Errorf("Authenticate(revoked key) = %w", err)
 				}
 			}
 		})
 	}
 	wg.Go(func() {
-		if _, err := m.Revoke(ctx, goneKey.ID); err != nil {
+		if _, err := m.Revoke(ctx, revokedKey.ID); err != nil {
 			errs <- err
 		}
 	})
@@ -391,8 +391,8 @@ func TestAuthenticateConcurrent(t *testing.T) {
 	for err := range errs {
 		t.Error(err)
 	}
-	if _, err := m.Authenticate(ctx, gone); !errors.Is(err, apikey.ErrRevokedKey) {
-		t.Errorf("Authenticate(gone) after the concurrent Revoke = %v, want ErrRevokedKey", err)
+	if _, err := m.Authenticate(ctx, revokedSecret); !errors.Is(err, apikey.ErrRevokedKey) {
+		t.Errorf("Authenticate(revokedSecret) after the concurrent Revoke = %v, want ErrRevokedKey", err)
 	}
 }
 

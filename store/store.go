@@ -184,7 +184,8 @@ type KeyStore interface {
 	// Keys returns every key, revoked ones included, oldest first.
 	Keys(ctx context.Context) ([]apikey.Key, error)
 
-	// RevokeKey marks the key revoked at t. It returns an error wrapping
+	// RevokeKey marks the key revoked at t. A key revoked already keeps its
+	// first revocation time. It returns an error wrapping
 	// apikey.ErrUnknownKey when there is no such key.
 	RevokeKey(ctx context.Context, id string, t time.Time) error
 }
@@ -195,7 +196,8 @@ type AccessStore interface {
 	// AppendAccess stores one access.
 	AppendAccess(ctx context.Context, a apikey.Access) error
 
-	// Accesses returns the accesses matching q, newest first.
+	// Accesses returns the accesses matching q, newest first. A negative
+	// Limit is an error wrapping audit.ErrInvalidValue.
 	Accesses(ctx context.Context, q AccessQuery) ([]apikey.Access, error)
 }
 

@@ -109,26 +109,26 @@ func testRevokeKey(t *testing.T, s store.Store) {
 // testAccesses checks a store that implements store.AccessStore; a store
 // that does not is skipped.
 func testAccesses(t *testing.T, s store.Store) {
-	as, ok := s.(store.AccessStore)
+	accessLog, ok := s.(store.AccessStore)
 	if !ok {
 		t.Skip("the store does not implement store.AccessStore")
 	}
 	ctx := context.Background()
 	at := func(minutes int) time.Time { return base.Add(time.Duration(minutes)*time.Minute + 7) }
 
-	if got, err := as.Accesses(ctx, store.AccessQuery{}); err != nil || len(got) != 0 {
+	if got, err := accessLog.Accesses(ctx, store.AccessQuery{}); err != nil || len(got) != 0 {
 		t.Fatalf("Accesses() on a new store = %v, %v; want none", got, err)
 	}
 
 	ip := netip.MustParseAddr("2001:db8::7")
-	log := []apikey.Access{
+	records := []apikey.Access{
 		{Time: at(1), KeyID: "k1", KeyName: "oncall", Action: "token.report", Target: "jti-1", RemoteIP: netip.MustParseAddr("192.0.2.10")},
 		{Time: at(2), KeyID: "k2", KeyName: "soc-bot", Action: "incident.analyze", Target: "alice", RemoteIP: ip},
 		{Time: at(2), KeyID: "k1", KeyName: "oncall", Action: "subject.tokens", Target: "alice"}, // same instant, stored later
 		{Time: at(3), KeyID: "k1", KeyName: "oncall", Action: "token.report", Target: "jti-2", RemoteIP: netip.MustParseAddr("::ffff:192.0.2.10")},
 	}
-	for _, a := range log {
-		if err := as.AppendAccess(ctx, a); err != nil {
+	for _, a := range records {
+		if err := accessLog.AppendAccess(ctx, a); err != nil {
 			t.Fatalf("AppendAccess(%+v) = %v", a, err)
 		}
 	}
@@ -138,18 +138,18 @@ func testAccesses(t *testing.T, s store.Store) {
 		q    store.AccessQuery
 		want []apikey.Access
 	}{
-		{"all, newest first", store.AccessQuery{}, []apikey.Access{log[3], log[2], log[1], log[0]}},
-		{"key", store.AccessQuery{KeyID: "k1"}, []apikey.Access{log[3], log[2], log[0]}},
-		{"target", store.AccessQuery{Target: "alice"}, []apikey.Access{log[2], log[1]}},
-		{"since inclusive", store.AccessQuery{Since: at(2)}, []apikey.Access{log[3], log[2], log[1]}},
-		{"until exclusive", store.AccessQuery{Until: at(2)}, []apikey.Access{log[0]}},
-		{"limit keeps the newest", store.AccessQuery{Limit: 2}, []apikey.Access{log[3], log[2]}},
-		{"key and target", store.AccessQuery{KeyID: "k2", Target: "alice"}, []apikey.Access{log[1]}},
+		{"all, newest first", store.AccessQuery{}, []apikey.Access{records[3], records[2], records[1], records[0]}},
+		{"key", store.AccessQuery{KeyID: "k1"}, []apikey.Access{records[3], records[2], records[0]}},
+		{"target", store.AccessQuery{Target: "alice"}, []apikey.Access{records[2], records[1]}},
+		{"since inclusive", store.AccessQuery{Since: at(2)}, []apikey.Access{records[3], records[2], records[1]}},
+		{"until exclusive", store.AccessQuery{Until: at(2)}, []apikey.Access{records[0]}},
+		{"limit keeps the newest", store.AccessQuery{Limit: 2}, []apikey.Access{records[3], records[2]}},
+		{"key and target", store.AccessQuery{KeyID: "k2", Target: "alice"}, []apikey.Access{records[1]}},
 		{"no match", store.AccessQuery{KeyID: "k9"}, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := as.Accesses(ctx, tt.q)
+			got, err := accessLog.Accesses(ctx, tt.q)
 			if err != nil {
 				t.Fatalf("Accesses(%+v) = %v", tt.q, err)
 			}
@@ -159,7 +159,7 @@ func testAccesses(t *testing.T, s store.Store) {
 		})
 	}
 
-	if _, err := as.Accesses(ctx, store.AccessQuery{Limit: -1}); !errors.Is(err, audit.ErrInvalidValue) {
+	if _, err := accessLog.Accesses(ctx, store.AccessQuery{Limit: -1}); !errors.Is(err, audit.ErrInvalidValue) {
 		t.Errorf("Accesses(Limit -1) = %v, want an error wrapping audit.ErrInvalidValue", err)
 	}
 	for _, bad := range []apikey.Access{
@@ -167,7 +167,7 @@ func testAccesses(t *testing.T, s store.Store) {
 		{Time: at(4), Action: "token.report"},
 		{Time: at(4), KeyID: "k1"},
 	} {
-		if err := as.AppendAccess(ctx, bad); !errors.Is(err, audit.ErrInvalidValue) {
+		if err := accessLog.AppendAccess(ctx, bad); !errors.Is(err, audit.ErrInvalidValue) {
 			t.Errorf("AppendAccess(%+v) = %v, want an error wrapping audit.ErrInvalidValue", bad, err)
 		}
 	}

@@ -50,9 +50,9 @@ import (
 //     stored, keeps the first of two PutKey calls with one ID, and keeps the
 //     first revocation time of a key revoked twice.
 //   - A store that implements store.AccessStore returns the accesses of one
-//     instant in the reverse order of their AppendAccess calls, keeps an
-//     access's remote address in the form it was given, and rejects a
-//     negative Limit and an access without time, key ID or action with an
+//     instant in the reverse order of their AppendAccess calls. It keeps an
+//     access's remote address in the form it was given. It rejects a
+//     negative Limit, and an access without time, key ID or action, with an
 //     error wrapping audit.ErrInvalidValue.
 func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	tests := []struct {
