@@ -125,7 +125,7 @@ func benchmarkRecorderFlusherBlocked(b *testing.B, e audit.Event) {
 	for i := range b.N {
 		if i%room == room-1 {
 			b.StopTimer()
-			for len(r.queue) > 0 {
+			for queuedEvents(r) > 0 {
 				w.gate <- struct{}{}
 			}
 			b.StartTimer()
@@ -139,6 +139,14 @@ func benchmarkRecorderFlusherBlocked(b *testing.B, e audit.Event) {
 		b.Fatalf("Close() = %v", err)
 	}
 	b.ReportMetric(float64(r.Stats().Dropped)/float64(b.N), "drops/op")
+}
+
+// queuedEvents returns how many events wait in r's queue, not counting
+// the batch the flusher holds.
+func queuedEvents(r *Recorder) int {
+	r.queue.mu.Lock()
+	defer r.queue.mu.Unlock()
+	return r.queue.len
 }
 
 // quietLogger discards the drop lines that overload benchmarks cause.

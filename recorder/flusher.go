@@ -18,16 +18,16 @@ type flusher struct {
 	stopTick func()
 	opts     Options
 
-	batch       []audit.Event
-	prefix      [16]byte // hex digits that start every generated ID
-	sequence    uint64   // counter that ends the last generated ID
-	loggedDrops uint64   // Stats.Dropped when drops were last logged
+	batch       []audit.Event // the chunk being written; nil between batches
+	prefix      [16]byte      // hex digits that start every generated ID
+	sequence    uint64        // counter that ends the last generated ID
+	loggedDrops uint64        // Stats.Dropped when drops were last logged
 }
 
-// run moves events from the queue into batches until Close. A batch is
-// written when it is full, at each tick, and on Flush. ctx is canceled when
-// a Close context ends, which cuts short the Append in progress and the
-// retries.
+// run writes the queued events in batches until Close. A batch is written
+// when its chunk is full, and at each tick and on Flush with the events
+// queued so far. ctx is canceled when a Close context ends, which cuts short
+// the Append in progress and the retries.
 func (f *flusher) run(ctx context.Context) {
 	r := f.r
 	defer close(r.done)
@@ -35,12 +35,8 @@ func (f *flusher) run(ctx context.Context) {
 
 	for {
 		select {
-		case e := <-r.queue:
-			f.batch = append(f.batch, e)
-			f.takeAvailable()
-			if len(f.batch) >= f.opts.BatchSize {
-				_ = f.writeBatch(ctx) // a lost batch is already logged and counted
-			}
+		case <-r.queue.wake:
+			f.writeReady(ctx)
 		case <-f.tick:
 			_ = f.flushQueued(ctx)
 		case req := <-r.flushes:
@@ -53,42 +49,42 @@ func (f *flusher) run(ctx context.Context) {
 	}
 }
 
-// takeAvailable moves queued events into the batch until it is full or the
-// queue is empty. Receiving them here instead of in run's select saves the
-// cost of a select with four cases per event, which matters when Record
-// calls arrive faster than the Writer takes them.
-func (f *flusher) takeAvailable() {
-	for len(f.batch) < f.opts.BatchSize {
-		select {
-		case e := <-f.r.queue:
-			f.batch = append(f.batch, e)
-		default:
-			return
-		}
+// writeReady writes the chunks that filled up. It takes only those ready
+// when it starts, so that a steady stream of Record calls cannot keep it
+// from ticks, Flush and Close. A later chunk has sent its own wake-up.
+func (f *flusher) writeReady(ctx context.Context) {
+	for n := f.r.queue.readyChunks(); n > 0 && ctx.Err() == nil; n-- {
+		_ = f.writeNext(ctx) // a lost batch is already logged and counted
 	}
 }
 
-// add appends e to the batch and writes the batch once it is full.
-func (f *flusher) add(ctx context.Context, e audit.Event) error {
-	f.batch = append(f.batch, e)
-	if len(f.batch) < f.opts.BatchSize {
+// writeNext takes the oldest ready chunk and writes it as one batch.
+func (f *flusher) writeNext(ctx context.Context) error {
+	chunk := f.r.queue.take()
+	if chunk == nil {
 		return nil
 	}
-	return f.writeBatch(ctx)
+	f.batch = chunk
+	err := f.writeBatch(ctx)
+	f.batch = nil
+	f.r.queue.release(chunk)
+	return err
 }
 
-// flushQueued writes the batch and every event queued now. Events recorded
-// while it runs wait for the next flush, so a steady stream of Record calls
-// cannot keep it busy forever.
+// flushQueued writes every event queued now. Events recorded while it runs
+// wait for the next flush, so a steady stream of Record calls cannot keep it
+// busy forever. It stops early with ErrClosed when a Close context ends,
+// and leaves the rest to drain, which counts it as lost.
 func (f *flusher) flushQueued(ctx context.Context) error {
 	var errs []error
-	for n := len(f.r.queue); n > 0; n-- {
-		if err := f.add(ctx, <-f.r.queue); err != nil {
+	for n := f.r.queue.closeOpen(); n > 0; n-- {
+		if ctx.Err() != nil {
+			errs = append(errs, ErrClosed)
+			break
+		}
+		if err := f.writeNext(ctx); err != nil {
 			errs = append(errs, err)
 		}
-	}
-	if err := f.writeBatch(ctx); err != nil {
-		errs = append(errs, err)
 	}
 	f.logDrops()
 	return errors.Join(errs...)
@@ -98,40 +94,23 @@ func (f *flusher) flushQueued(ctx context.Context) error {
 // If ctx ends meanwhile, it counts the rest as lost instead.
 func (f *flusher) drain(ctx context.Context) error {
 	var errs []error
-	for {
+	for n := f.r.queue.closeOpen(); n > 0; n-- {
 		if ctx.Err() != nil {
 			f.abandon()
-			return errors.Join(errs...)
+			break
 		}
-		select {
-		case e := <-f.r.queue:
-			if err := f.add(ctx, e); err != nil {
-				errs = append(errs, err)
-			}
-			continue
-		default:
-		}
-
-		if err := f.writeBatch(ctx); err != nil {
+		if err := f.writeNext(ctx); err != nil {
 			errs = append(errs, err)
 		}
-		if ctx.Err() != nil {
-			f.abandon()
-		}
-		f.logDrops()
-		return errors.Join(errs...)
 	}
+	f.logDrops()
+	return errors.Join(errs...)
 }
 
-// abandon counts the batch and the queue as lost, because a Close context
-// ended before they could be written.
+// abandon counts the queued events as lost, because a Close context ended
+// before they could be written.
 func (f *flusher) abandon() {
-	n := uint64(len(f.batch))
-	f.batch = f.batch[:0]
-	for len(f.r.queue) > 0 {
-		<-f.r.queue
-		n++
-	}
+	n := uint64(f.r.queue.discard())
 	if n == 0 {
 		return
 	}
@@ -153,7 +132,7 @@ func (f *flusher) logDrops() {
 	}
 	f.r.log.Warn("recorder dropped events because the queue was full",
 		slog.Uint64(keyDropped, total-f.loggedDrops), slog.Uint64(keyDroppedTotal, total),
-		slog.Int(keyQueueSize, cap(f.r.queue)), slog.String(keyOverflow, f.opts.Overflow.String()))
+		slog.Int(keyQueueSize, f.r.queue.limit), slog.String(keyOverflow, f.opts.Overflow.String()))
 	f.loggedDrops = total
 }
 

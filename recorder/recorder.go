@@ -12,7 +12,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"log/slog"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -32,17 +31,11 @@ type Writer interface {
 // safe for concurrent use. Create it with New and stop it with Close, which
 // writes what is still queued.
 type Recorder struct {
-	queue        chan audit.Event
+	queue        *queue
 	clock        func() time.Time
 	overflow     Overflow
 	blockTimeout time.Duration
 	log          *slog.Logger
-
-	// mu guards closed. Record holds it for reading while it sends, so that
-	// once Close holds it for writing no send is in progress and the queue
-	// can be drained to the end.
-	mu     sync.RWMutex
-	closed bool
 
 	counters counters
 
@@ -90,7 +83,7 @@ func newRecorder(w Writer, opts Options, tick <-chan time.Time, stopTick func())
 
 	ctx, cancel := context.WithCancel(context.Background())
 	r := &Recorder{
-		queue:        make(chan audit.Event, opts.QueueSize),
+		queue:        newQueue(opts.QueueSize, opts.BatchSize),
 		clock:        opts.Clock,
 		overflow:     opts.Overflow,
 		blockTimeout: opts.BlockTimeout,
@@ -107,7 +100,6 @@ func newRecorder(w Writer, opts Options, tick <-chan time.Time, stopTick func())
 		tick:     tick,
 		stopTick: stopTick,
 		opts:     opts,
-		batch:    make([]audit.Event, 0, opts.BatchSize),
 		prefix:   newIDPrefix(),
 	}
 	log.Debug("recorder started",
@@ -171,8 +163,7 @@ func (r *Recorder) RecordRejected(e audit.Event) bool {
 // e.Time is set to the clock's current time. A missing e.ID is generated
 // later, in the flusher goroutine. Record does no I/O and does not allocate
 // unless it waits. It waits only under the Block policy when the queue is
-// full, for at most BlockTimeout, or while a concurrent Close waits for such
-// a Record to finish.
+// full, for at most BlockTimeout.
 //
 // Record returns false when the queue stays full (counted in Stats.Dropped)
 // or after Close (counted in Stats.DroppedAfterClose). An accepted event that
@@ -182,21 +173,21 @@ func (r *Recorder) Record(e audit.Event) bool {
 		e.Time = r.clock().UTC()
 	}
 
-	r.mu.RLock()
-	if r.closed {
-		r.mu.RUnlock()
+	q := r.queue
+	q.mu.Lock()
+	if q.closed {
+		q.mu.Unlock()
 		r.rejectAfterClose()
 		return false
 	}
-	select {
-	case r.queue <- e:
-		r.mu.RUnlock()
+	if q.hasRoomLocked() {
+		q.pushLocked(&e)
+		q.mu.Unlock()
 		r.counters.accepted.Add(1)
 		return true
-	default:
 	}
-	accepted := r.overflow == Block && r.waitForRoom(&e)
-	r.mu.RUnlock()
+	accepted := r.overflow == Block && r.waitForRoomLocked(&e)
+	q.mu.Unlock()
 
 	if !accepted {
 		r.counters.dropped.Add(1)
@@ -206,18 +197,32 @@ func (r *Recorder) Record(e audit.Event) bool {
 	return true
 }
 
-// waitForRoom sends e once the queue has room, or gives up after
-// BlockTimeout. The caller holds mu for reading.
-func (r *Recorder) waitForRoom(e *audit.Event) bool {
+// waitForRoomLocked queues *e once the queue has room, or gives up after
+// BlockTimeout. The caller holds the queue's mu, which is released while
+// waiting and held again on return. Close waits for this call to return
+// before it stops the flusher, which keeps freeing room meanwhile.
+func (r *Recorder) waitForRoomLocked(e *audit.Event) bool {
+	q := r.queue
+	q.waiters.Add(1) // Close sets closed under mu before it waits, so this Add precedes that Wait
+	defer q.waiters.Done()
 	timer := time.NewTimer(r.blockTimeout)
 	defer timer.Stop()
 
-	select {
-	case r.queue <- *e:
-		return true
-	case <-timer.C:
-		return false
+	for !q.hasRoomLocked() {
+		room := q.roomLocked()
+		q.mu.Unlock()
+		select {
+		case <-room:
+			q.mu.Lock()
+		case <-timer.C:
+			q.mu.Lock()
+			if !q.hasRoomLocked() {
+				return false
+			}
+		}
 	}
+	q.pushLocked(e)
+	return true
 }
 
 // rejectAfterClose counts an event recorded after Close. The flusher that
@@ -269,10 +274,12 @@ func (r *Recorder) Flush(ctx context.Context) error {
 // ctx.Err() and gives that count. Close can be called more than once; later
 // calls wait like the first and return nil.
 func (r *Recorder) Close(ctx context.Context) error {
-	r.mu.Lock()
-	first := !r.closed
-	r.closed = true
-	r.mu.Unlock()
+	q := r.queue
+	q.mu.Lock()
+	first := !q.closed
+	q.closed = true
+	q.mu.Unlock()
+	q.waiters.Wait()
 	if first {
 		close(r.stop)
 	}
