@@ -114,10 +114,83 @@ func TestPeerAddr(t *testing.T) {
 		"pipe":                 "invalid IP",
 		"192.0.2.1":            "192.0.2.1",
 		"[fe80::1%eth0]:12345": "fe80::1%eth0",
+		"fe80::1%eth0":         "fe80::1%eth0",
+		"2001:db8::1":          "2001:db8::1",
+		"::ffff:192.0.2.1":     "192.0.2.1",
+		"192.0.2.1:99999":      "192.0.2.1", // the port is not range checked
+		"":                     "invalid IP",
+		":80":                  "invalid IP",
+		"192.0.2.1:":           "invalid IP",
+		"192.0.2.1:http":       "invalid IP",
+		"192.0.2.1:80:80":      "invalid IP",
+		"host.example:443":     "invalid IP",
+		"[192.0.2.1]:80":       "invalid IP",
+		"[2001:db8::1]":        "invalid IP",
+		"[2001:db8::1]:":       "invalid IP",
+		"[2001:db8::1:80":      "invalid IP",
+		"[]:80":                "invalid IP",
+		"[:80":                 "invalid IP",
+		"2001:db8::1]:80":      "invalid IP",
+		"not an address":       "invalid IP",
 	} {
 		if got := PeerAddr(remote); got.String() != want {
 			t.Errorf("PeerAddr(%q) = %s, want %s", remote, got, want)
 		}
+	}
+}
+
+func TestParseIPv4MatchesNetip(t *testing.T) {
+	for _, s := range []string{
+		"0.0.0.0", "192.0.2.1", "255.255.255.255", "10.0.0.255",
+		"256.1.1.1", "1.2.3", "1.2.3.4.5", "01.2.3.4", "1.2.3.04", "1.2.3.00",
+		"1..3.4", ".1.2.3", "1.2.3.", "1.2.3.4 ", "1.2.3.-4", "1.2.3.1000",
+		"", "::1", "1.2.3.4%eth0", "١.2.3.4",
+	} {
+		want, err := netip.ParseAddr(s)
+		got, ok := parseIPv4(s)
+		if ok && (err != nil || got != want) {
+			t.Errorf("parseIPv4(%q) = %v, want it to fail like netip.ParseAddr (%v, %v)", s, got, want, err)
+		}
+		if !ok && err == nil && want.Is4() {
+			t.Errorf("parseIPv4(%q) failed, want %v like netip.ParseAddr", s, want)
+		}
+	}
+}
+
+func FuzzParseIPv4(f *testing.F) {
+	f.Add("192.0.2.1")
+	f.Add("01.2.3.4")
+	f.Add("256.0.0.1")
+	f.Fuzz(func(t *testing.T, s string) {
+		want, err := netip.ParseAddr(s)
+		got, ok := parseIPv4(s)
+		if ok && (err != nil || got != want) {
+			t.Errorf("parseIPv4(%q) = %v, want it to fail like netip.ParseAddr (%v, %v)", s, got, want, err)
+		}
+		if !ok && err == nil && want.Is4() {
+			t.Errorf("parseIPv4(%q) failed, want %v like netip.ParseAddr", s, want)
+		}
+	})
+}
+
+// BenchmarkPeerAddr compares PeerAddr with netip.ParseAddrPort, which also
+// parses and checks the port:
+//
+//	go test -run '^$' -bench BenchmarkPeerAddr -benchmem -count 3 ./internal/clientip
+func BenchmarkPeerAddr(b *testing.B) {
+	for _, remote := range []string{"203.0.113.7:51234", "[2001:db8::7]:51234"} {
+		b.Run("peer_addr/"+remote, func(b *testing.B) {
+			for b.Loop() {
+				PeerAddr(remote)
+			}
+		})
+		b.Run("parse_addr_port/"+remote, func(b *testing.B) {
+			for b.Loop() {
+				if _, err := netip.ParseAddrPort(remote); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
 
