@@ -157,16 +157,15 @@ type handler struct {
 }
 
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	start := h.tracker.Now()
-
-	c, ok := h.findClaims(r)
-	if !ok {
+	// use is filled in place, so that its claims are not copied from
+	// function to function.
+	use := tokenuse.Use{Start: h.tracker.Now()}
+	if !h.findClaims(r, &use.Claims) {
 		h.next.ServeHTTP(w, r)
 		return
 	}
 
-	use := tokenuse.Use{Start: start, Claims: c}
-	switch decision, _ := h.tracker.Admit(start, &use.Claims); decision {
+	switch decision, _ := h.tracker.Admit(use.Start, &use.Claims); decision {
 	case tokenuse.Revoked:
 		w.Header().Set("WWW-Authenticate", tokenuse.RevokedChallenge)
 		http.Error(w, "invalid_token: "+tokenuse.RevokedDescription, http.StatusUnauthorized)
@@ -194,24 +193,26 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.finish(rw, r, &use, true)
 }
 
-// findClaims returns the claims of the request's token, and false when the
-// request presents none.
-func (h *handler) findClaims(r *http.Request) (Claims, bool) {
+// findClaims sets *c to the claims of the request's token, and returns
+// false when the request presents none.
+func (h *handler) findClaims(r *http.Request, c *Claims) bool {
 	if h.claims != nil {
-		if c, ok := h.claims(r); ok {
-			if h.tracker.NeedsFingerprint(&c) {
+		var ok bool
+		if *c, ok = h.claims(r); ok {
+			if h.tracker.NeedsFingerprint(c) {
 				if token, ok := bearerToken(r); ok {
 					c.Fingerprint = audit.Fingerprint(token)
 				}
 			}
-			return c, c.Identified()
+			return c.Identified()
 		}
 	}
 	token, ok := bearerToken(r)
 	if !ok {
-		return Claims{}, false
+		return false
 	}
-	return h.tracker.ReadToken(token), true
+	*c = h.tracker.ReadToken(token)
+	return true
 }
 
 func bearerToken(r *http.Request) (string, bool) {

@@ -32,6 +32,24 @@ func TestChallengeReason(t *testing.T) {
 	}
 }
 
+func TestIsLowerHex8(t *testing.T) {
+	for c := range 256 {
+		s := "0000000" + string([]byte{byte(c)})
+		want := c >= '0' && c <= '9' || c >= 'a' && c <= 'f'
+		if got := isLowerHex8(s); got != want {
+			t.Errorf("isLowerHex8(%q) = %v, want %v", s, got, want)
+		}
+		// The byte in every position, since each has its own lane.
+		for i := range 8 {
+			b := []byte("abcdef12")
+			b[i] = byte(c)
+			if got := isLowerHex8(string(b)); got != want {
+				t.Errorf("isLowerHex8(%q) = %v, want %v", b, got, want)
+			}
+		}
+	}
+}
+
 func TestTraceID(t *testing.T) {
 	tests := []struct {
 		header, want string
@@ -42,6 +60,12 @@ func TestTraceID(t *testing.T) {
 		{"ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", ""},
 		{"00-00000000000000000000000000000000-00f067aa0ba902b7-01", ""},
 		{"00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01", ""},
+		{"00-4bf92f3577b34da6a3ce929d0e0e473g-00f067aa0ba902b7-01", ""},
+		{"00-4bf92f3577b34da6a3ce929d0e0e47/6-00f067aa0ba902b7-01", ""},
+		{"00-4bf92f3577b34da6a3ce929d0e0e47:6-00f067aa0ba902b7-01", ""},
+		{"00-4bf92f3577b34da6a3ce929d0e0e47`6-00f067aa0ba902b7-01", ""},
+		{"00-4bf92f3577b34da6a3ce929d0e0e47\xe96-00f067aa0ba902b7-01", ""},
+		{"00-0123456789abcdef0000000000000000-00f067aa0ba902b7-01", "0123456789abcdef0000000000000000"},
 		{"garbage", ""},
 		{"", ""},
 	}
