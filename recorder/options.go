@@ -9,7 +9,9 @@ import (
 )
 
 // Options configures a Recorder. The zero Options is valid: New replaces
-// each zero field with the default named in its comment.
+// each zero field with the default named in its comment. New allocates the
+// queue at once: QueueSize events plus two batches, about 5 MiB with the
+// defaults.
 type Options struct {
 	QueueSize     int           // events the queue holds before Overflow applies; default 8192
 	BatchSize     int           // maximum events in one Writer.Append; default 512
