@@ -32,7 +32,7 @@ type queue struct {
 	room chan struct{}
 
 	chunkSize int
-	// wake tells the flusher that a chunk filled. A send that finds it
+	// wake signals the flusher that a chunk filled. A send that finds it
 	// full is dropped, because the flusher takes every ready chunk once
 	// it wakes.
 	wake chan struct{}
@@ -43,11 +43,12 @@ type queue struct {
 func newQueue(limit, chunkSize int) *queue {
 	chunkSize = min(chunkSize, limit)
 	// Record needs a free chunk whenever the queue has room. The chunks in
-	// use are the open one, the ready ones and the flusher's. Each ready
-	// chunk is full except for at most one that Flush or a tick closed
-	// early, so full ready chunks hold fewer than limit events and number
-	// at most ceil(limit/chunkSize)-1. Adding the partial ready chunk, the
-	// open one and the flusher's gives ceil(limit/chunkSize)+2.
+	// use are the open one, the ready ones and the one the flusher writes.
+	// Every ready chunk is full except at most one, which Flush or a tick
+	// closed early. While the queue has room, the full ones hold fewer
+	// than limit events, so there are at most ceil(limit/chunkSize)-1 of
+	// them. With the partial, open and written chunks that makes
+	// ceil(limit/chunkSize)+2.
 	chunks := (limit+chunkSize-1)/chunkSize + 2
 	events := make([]audit.Event, chunks*chunkSize)
 	q := &queue{

@@ -206,8 +206,8 @@ func parseNode(s string) (netip.Addr, bool) {
 // zero Addr when it is neither. An IPv6 host with a port must be in
 // brackets, and the port must be decimal digits. Unlike
 // netip.ParseAddrPort, PeerAddr does not check that the port is at most
-// 65535, because nothing uses it, and parsing only the host costs a third
-// as much.
+// 65535, because nothing uses it. Parsing only the host takes about half
+// the time of netip.ParseAddrPort (see BenchmarkPeerAddr).
 func PeerAddr(remote string) netip.Addr {
 	i := strings.LastIndexByte(remote, ':')
 	switch {
@@ -233,8 +233,8 @@ func PeerAddr(remote string) netip.Addr {
 	return parseHost(remote[:i])
 }
 
-// parseHost parses an address without a port, IPv4-mapped IPv6 addresses
-// written as IPv4, and returns the zero Addr when host is not one.
+// parseHost parses an address without a port and unmaps an IPv4-mapped
+// IPv6 address. It returns the zero Addr when host is not an address.
 func parseHost(host string) netip.Addr {
 	if addr, ok := parseIPv4(host); ok {
 		return addr
@@ -262,9 +262,9 @@ func isDigits(s string) bool {
 // parseIPv4 parses a dotted-decimal IPv4 address in the form that
 // netip.ParseAddr accepts: four decimal fields of at most 255 without
 // leading zeros. It returns false for anything else, which the caller
-// passes on to netip.ParseAddr. It is several times faster than
-// netip.ParseAddr, which matters because the middleware parses the peer
-// address of every request.
+// passes on to netip.ParseAddr. The middleware parses the peer address of
+// every request, and most are IPv4, so this one loop saves the general
+// parser's work there.
 func parseIPv4(s string) (netip.Addr, bool) {
 	var ip [4]byte
 	field, digits, value := 0, 0, 0
