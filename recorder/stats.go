@@ -56,8 +56,8 @@ func (r *Recorder) Stats() Stats {
 		WriteErrors:       c.writeErrors.Load(),
 		Lost:              c.lost.Load(),
 	}
-	// Record adds to accepted just after its send, so the flusher can settle
-	// an event before it is counted as accepted.
+	// Record adds to accepted just after it queues the event, so the
+	// flusher can settle an event before it is counted as accepted.
 	if s.Accepted > settled {
 		s.Queued = s.Accepted - settled
 	}
