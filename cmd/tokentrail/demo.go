@@ -97,6 +97,16 @@ func runDemo(ctx context.Context, stdout io.Writer, keep string, asJSON bool) er
 		{"gateway-access.jsonl", jsonl.Format(mapping), "API gateway access log: one line per request, with the token's claims"},
 	}
 
+	// The demo imports as tokentrail import does, with detection on, so
+	// that a kept store holds the anomalies that the report lists. The new
+	// store keeps no --rules or --enrich file, so the built-in rules apply
+	// and nothing is printed on standard error.
+	found, err := newDetection(ctx, io.Discard, db, "", "")
+	if err != nil {
+		return err
+	}
+	defer found.close()
+
 	log := stdout
 	if asJSON {
 		log = io.Discard
@@ -107,11 +117,19 @@ func runDemo(ctx context.Context, stdout io.Writer, keep string, asJSON bool) er
 		if err != nil {
 			return fmt.Errorf("read demo data: %w", err)
 		}
-		sum, err := ingest.File(ctx, db, in.format, source.Input{Reader: bytes.NewReader(data), Name: in.file}, ingest.Options{})
+		sum, err := ingest.File(ctx, db, in.format, source.Input{Reader: bytes.NewReader(data), Name: in.file}, ingest.Options{OnEvent: found.observe})
 		if err != nil {
 			return err
 		}
 		fmt.Fprintf(log, "  %-22s %s\n  %-22s %s\n", in.file, in.what, "", formatSummary(sum))
+	}
+	listCommand := "" // a temporary store is deleted before anyone could list them
+	if keep != "" {
+		listCommand = "tokentrail --db " + keep + " anomalies"
+	}
+	fmt.Fprintln(log)
+	if err := found.storeImported(ctx, db, log, listCommand); err != nil {
+		return err
 	}
 
 	fmt.Fprintf(log, "\nThe story: a user's access token is used from the office as usual; from %s a\n"+
@@ -119,13 +137,8 @@ func runDemo(ctx context.Context, stdout io.Writer, keep string, asJSON bool) er
 		"revoked, and the script's next requests are refused. The investigation:\n\n", story.AttackerIP)
 	fmt.Fprintf(log, "$ tokentrail investigate %s\n\n", story.Token)
 
-	enricher, err := openEnricher(ctx, "", io.Discard) // no file, so nothing to warn of
-	if err != nil {
-		return err
-	}
-	defer enricher.Close()
-	detection := detect.Config{UserAgents: enricher, IPLists: enricher}
-	report, err := forensics.InvestigateToken(ctx, db, forensics.TokenRef{TokenID: story.Token}, forensics.Options{Now: time.Now(), Detect: enrichedDetector(detection, enricher, nil)})
+	detection := detect.Config{UserAgents: found.enricher, IPLists: found.enricher}
+	report, err := forensics.InvestigateToken(ctx, db, forensics.TokenRef{TokenID: story.Token}, forensics.Options{Now: time.Now(), Detect: enrichedDetector(detection, found.enricher, nil)})
 	if err != nil {
 		return fmt.Errorf("investigate demo token: %w", err)
 	}

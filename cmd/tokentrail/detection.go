@@ -69,9 +69,10 @@ func (d *detection) finish() []audit.Anomaly {
 }
 
 // storeImported stores what detection found in an import, and prints how
-// many are new. When some events reached the engine later than its reorder
+// many are new, followed by listCommand, the command that lists them, unless
+// it is empty. When some events reached the engine later than its reorder
 // window allows, it also prints the command that checks the store in order.
-func (d *detection) storeImported(ctx context.Context, db store.AnomalyStore, stdout io.Writer) error {
+func (d *detection) storeImported(ctx context.Context, db store.AnomalyStore, stdout io.Writer, listCommand string) error {
 	found := d.finish()
 	if late := d.engine.Stats().Late; late > 0 {
 		fmt.Fprintf(stdout, "detection: %s came after later events of their token, by more than the reorder window; "+
@@ -86,7 +87,11 @@ func (d *detection) storeImported(ctx context.Context, db store.AnomalyStore, st
 	if err != nil {
 		return fmt.Errorf("store anomalies: %w", err)
 	}
-	fmt.Fprintf(stdout, "anomalies: %d found, %d new (tokentrail anomalies lists them)\n", len(found), got.Inserted)
+	fmt.Fprintf(stdout, "anomalies: %d found, %d new", len(found), got.Inserted)
+	if listCommand != "" {
+		fmt.Fprintf(stdout, " (%s lists them)", listCommand)
+	}
+	fmt.Fprintln(stdout)
 	return nil
 }
 

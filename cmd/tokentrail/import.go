@@ -169,7 +169,7 @@ func runImport(ctx context.Context, stdin io.Reader, stdout, stderr io.Writer, d
 		fmt.Fprintf(stdout, "total: %d files, %s\n", len(files)+len(listErrs), formatSummary(total))
 	}
 	if found != nil {
-		if err := found.storeImported(ctx, db, stdout); err != nil {
+		if err := found.storeImported(ctx, db, stdout, "tokentrail anomalies"); err != nil {
 			return err
 		}
 	}

@@ -223,6 +223,51 @@ func TestDemoTellsTheStory(t *testing.T) {
 	}
 }
 
+// TestDemoKeepStoresAnomalies checks that the kept store holds the
+// anomalies that the demo's import found, as a store filled by import does.
+func TestDemoKeepStoresAnomalies(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "demo.db")
+	stdout, _, err := run(t, "", "demo", "--keep", db)
+	if err != nil {
+		t.Fatalf("demo --keep: %v", err)
+	}
+	if want := "anomalies: 2 found, 2 new (tokentrail --db " + db + " anomalies lists them)"; !strings.Contains(stdout, want) {
+		t.Errorf("demo --keep output lacks %q", want)
+	}
+
+	stdout, _, err = run(t, "", "--db", db, "anomalies", "--json")
+	if err != nil {
+		t.Fatalf("anomalies: %v", err)
+	}
+	var list []audit.Anomaly
+	if err := json.Unmarshal([]byte(stdout), &list); err != nil {
+		t.Fatalf("anomalies --json is not a list of anomalies: %v\n%s", err, stdout)
+	}
+	var rules []string
+	for _, a := range list {
+		rules = append(rules, a.Rule)
+	}
+	slices.Sort(rules)
+	if want := []string{"concurrent_use", "user_agent_change"}; !slices.Equal(rules, want) {
+		t.Errorf("stored anomalies = %v, want %v", rules, want)
+	}
+
+	stdout, _, err = run(t, "", "--db", db, "patterns")
+	if err != nil || !strings.HasPrefix(stdout, "2 anomalies:") {
+		t.Errorf("patterns = %q, %v; want it to count the 2 stored anomalies", stdout, err)
+	}
+}
+
+func TestDemoTemporaryStoreNamesNoCommand(t *testing.T) {
+	stdout, _, err := run(t, "", "demo")
+	if err != nil {
+		t.Fatalf("demo: %v", err)
+	}
+	if !strings.Contains(stdout, "anomalies: 2 found, 2 new\n") {
+		t.Errorf("demo output lacks %q, a line that names no command because the store is deleted", "anomalies: 2 found, 2 new")
+	}
+}
+
 func TestInvestigateWays(t *testing.T) {
 	dir := t.TempDir()
 	db := filepath.Join(dir, "demo.db")
