@@ -287,7 +287,7 @@ func writeIncidentText(w io.Writer, r *forensics.IncidentReport) error {
 		}
 		fmt.Fprintf(t, "  %s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", stamp(e.Time), e.Kind,
 			orNone(printable(shorten(e.TokenID, 36)), "-"), orNone(addrString(e.IP.String(), e.IP.IsValid()), "-"), flag,
-			orNone(printable(shorten(entryRequest(e), 48)), "-"), orNone(status, "-"), orNone(entryMarks(e), "-"))
+			orNone(printable(shorten(entryRequest(e), 48)), "-"), orNone(status, "-"), orNone(printable(entryMarks(e)), "-"))
 	}
 	t.Flush()
 	return p.err

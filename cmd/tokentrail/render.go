@@ -8,7 +8,6 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
-	"unicode"
 	"unicode/utf8"
 
 	"github.com/tokentrail/tokentrail/audit"
@@ -234,18 +233,16 @@ func (p *printer) line(format string, args ...any) {
 	}
 }
 
-// printable escapes control characters, so that a value taken from a log
-// cannot move the cursor, change colours or forge a line of the report on
-// the responder's terminal.
+// printable escapes every character that strconv.IsPrint rejects: control
+// characters, format characters such as U+202E (right-to-left override)
+// and U+200B (zero-width space), and spaces other than U+0020. So a value
+// taken from a log cannot move the cursor, change colours, forge a line of
+// the report, or reorder or hide text on the responder's screen. Each such
+// character is written as its Go escape (\n, \x1b, \u202e), and a byte that
+// is not UTF-8 as \ufffd. The text, Markdown and HTML reports all apply it
+// to values from logs, and plainOrQuoted uses the same rule.
 func printable(s string) string {
-	clean := true
-	for _, r := range s {
-		if unicode.IsControl(r) || r == utf8.RuneError {
-			clean = false
-			break
-		}
-	}
-	if clean {
+	if strings.IndexFunc(s, needsEscape) < 0 {
 		return s
 	}
 	var b strings.Builder
@@ -253,7 +250,7 @@ func printable(s string) string {
 		switch {
 		case r == utf8.RuneError:
 			b.WriteString("\\ufffd")
-		case unicode.IsControl(r):
+		case needsEscape(r):
 			q := strconv.QuoteRune(r)
 			b.WriteString(q[1 : len(q)-1])
 		default:
@@ -261,6 +258,12 @@ func printable(s string) string {
 		}
 	}
 	return b.String()
+}
+
+// needsEscape reports whether printable escapes r. Ranging over a string
+// gives utf8.RuneError for a byte that is not UTF-8.
+func needsEscape(r rune) bool {
+	return r == utf8.RuneError || !strconv.IsPrint(r)
 }
 
 // plainOrQuoted returns a value for a message. Printable text without
