@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -75,7 +76,8 @@ Revoke warns when no event of the target is stored, which is often a
 mistyped value, and records the revocation anyway. It rejects --family
 with a token that names a parent, and names the family's root instead:
 services name a family by its root, so such a revocation would cover that
-one token. --force records it as given.
+one token. It also rejects a target with space at its start or end, such
+as a jti pasted with the space before it. --force records either as given.
 
 Times are RFC 3339 (2026-11-20T10:00:00Z) or as reports print them
 (2026-11-20 10:00:00Z).`,
@@ -95,7 +97,8 @@ Times are RFC 3339 (2026-11-20T10:00:00Z) or as reports print them
 	fl.StringVar(&f.subject, "subject", "", "revoke every token of this subject (sub) issued before --issued-before")
 	fl.StringVar(&f.issuedBefore, "issued-before", "", "with --subject: revoke the tokens issued before this time, at most --at unless --force (default: --at)")
 	fl.BoolVar(&f.force, "force", false, "with --subject: accept an --issued-before after --at, which also refuses the tokens the subject signs in for until then; "+
-		"with --family: accept a token that is not the root of its refresh family")
+		"with --family: accept a token that is not the root of its refresh family; "+
+		"with any target: accept a value with space at its start or end")
 	fl.StringVar(&f.actor, "actor", "", "who revokes, such as your e-mail address or a bot's name (required)")
 	fl.StringVar(&f.reason, "reason", "", "why, in words a later reader understands (required)")
 	fl.StringVar(&f.method, "method", string(audit.RevokedByAdmin), "how the revocation was decided: admin, api, logout or automated")
@@ -174,9 +177,11 @@ func buildRevocation(f revokeFlags, now time.Time) (audit.Event, string, error) 
 		{"--session", f.session}, {"--subject", f.subject},
 	}
 	var named []string
+	var given struct{ flag, value string }
 	for _, t := range targets {
 		if t.value != "" {
 			named = append(named, t.flag)
+			given = t
 		}
 	}
 	switch {
@@ -190,6 +195,13 @@ func buildRevocation(f revokeFlags, now time.Time) (audit.Event, string, error) 
 	}
 	if strings.TrimSpace(f.reason) == "" {
 		return e, "", errors.New(`missing --reason: say why, such as --reason "token leaked in a CI log", so that a later reader understands the revocation`)
+	}
+	for _, text := range []struct{ flag, value string }{{"--actor", f.actor}, {"--reason", f.reason}} {
+		if audit.ContainsToken(text.value) {
+			// The value is not quoted: it holds the token.
+			return e, "", fmt.Errorf("invalid %s: it holds a raw JWT, which tokentrail never stores; "+
+				"write the token's jti instead (tokentrail investigate --token-file FILE prints it)", text.flag)
+		}
 	}
 	method := audit.RevocationMethod(f.method)
 	if method == "" || !method.Valid() {
@@ -205,6 +217,15 @@ func buildRevocation(f revokeFlags, now time.Time) (audit.Event, string, error) 
 	expires, err := parseFlagTime("--expires-at", f.expiresAt, time.Time{})
 	if err != nil {
 		return e, "", err
+	}
+
+	// A space copied along with an id names another value, which no
+	// service would match. A raw token is left to the check below, which
+	// does not echo it, and sha256sum's hex is trimmed.
+	if given.flag != "--fingerprint" && !audit.ContainsToken(given.value) &&
+		strings.TrimSpace(given.value) != given.value && !f.force {
+		return e, "", fmt.Errorf("invalid %s %s: it has space at its start or end, which no id of a token, session or subject carries; "+
+			"remove the space, or pass --force to revoke the value as given", given.flag, strconv.Quote(given.value))
 	}
 
 	var target string

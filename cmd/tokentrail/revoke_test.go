@@ -201,7 +201,13 @@ func TestRevokeBadFlags(t *testing.T) {
 		{"raw token as fingerprint", append([]string{"--fingerprint", rawToken}, actorAndReason...), "invalid --fingerprint: it is a raw token"},
 		{"raw token as jti", append([]string{"--jti", rawToken}, actorAndReason...), "a raw JWT was given where an id belongs"},
 		{"raw token as session", append([]string{"--session", rawToken}, actorAndReason...), "a raw JWT was given where an id belongs"},
-		{"raw token in reason", []string{"--jti", "a", "--actor", "oncall", "--reason", "leaked " + rawToken}, "invalid --reason"},
+		{"raw token in reason", []string{"--jti", "a", "--actor", "oncall", "--reason", "leaked " + rawToken}, "invalid --reason: it holds a raw JWT"},
+		{"raw token in reason says jti", []string{"--jti", "a", "--actor", "oncall", "--reason", "leaked " + rawToken}, "write the token's jti instead"},
+		{"raw token in actor", []string{"--jti", "a", "--actor", rawToken, "--reason", "test"}, "invalid --actor: it holds a raw JWT"},
+		{"jti with leading space", append([]string{"--jti", " a"}, actorAndReason...), `invalid --jti " a": it has space at its start or end`},
+		{"session with trailing newline", append([]string{"--session", "a\n"}, actorAndReason...), `invalid --session "a\n"`},
+		{"subject with trailing space", append([]string{"--subject", "a "}, actorAndReason...), "remove the space, or pass --force"},
+		{"raw token with space as jti", append([]string{"--jti", " " + rawToken}, actorAndReason...), "a raw JWT was given where an id belongs"},
 		{"over-long subject", append([]string{"--subject", strings.Repeat("s", 9000)}, actorAndReason...), "invalid --subject"},
 	}
 	for _, tt := range tests {
@@ -536,7 +542,7 @@ func TestRevokeQuotesValues(t *testing.T) {
 		want []string
 	}{
 		{"subject", []string{"--subject", evil}, []string{"revoked subject " + quoted + "'s tokens"}},
-		{"unknown subject", []string{"--subject", "eve\n"}, []string{`revoked subject "eve\n"'s tokens`, `WARNING    no event of subject "eve\n" is stored`}},
+		{"unknown subject", []string{"--subject", "eve\n", "--force"}, []string{`revoked subject "eve\n"'s tokens`, `WARNING    no event of subject "eve\n" is stored`}},
 		{"session", []string{"--session", "sid\r1"}, []string{`revoked session "sid\r1" as of`}},
 		{"token's stored subject", []string{"--jti", "jti-evil"}, []string{"  subject    " + quoted + "\n"}},
 		{"actor and reason", []string{"--jti", "jti-1", "--actor", "on\x07call", "--reason", "bell\x07"}, []string{`by         "on\acall" (admin): "bell\a"`}},
@@ -582,5 +588,21 @@ func TestRevokeAcceptsReportTimes(t *testing.T) {
 	want := `invalid --at "yesterday": want an RFC 3339 time such as 2026-11-20T10:00:00Z, or 2026-11-20 10:00:00Z as reports print it`
 	if err == nil || err.Error() != want {
 		t.Errorf("revoke --at yesterday = %v, want %q", err, want)
+	}
+}
+
+// TestRevokeForceKeepsSpace records a jti with a leading space when
+// --force is given, as the error about the space offers.
+func TestRevokeForceKeepsSpace(t *testing.T) {
+	db := newRevokeStore(t)
+	stdout, _, err := run(t, "", "--db", db, "revoke", "--jti", " jti-1", "--force", "--actor", "oncall", "--reason", "test")
+	if err != nil {
+		t.Fatalf("revoke --force: %v", err)
+	}
+	if !strings.Contains(stdout, `revoked token " jti-1"`) {
+		t.Errorf("revoke output lacks the quoted jti:\n%s", stdout)
+	}
+	if got := storedRevocations(t, db, store.Query{TokenID: " jti-1"}); len(got) != 1 {
+		t.Errorf("stored revocations of %q = %d, want 1", " jti-1", len(got))
 	}
 }
