@@ -80,7 +80,7 @@ The report never holds a raw token, only jti values and fingerprints.`,
 	fl.StringVar(&f.at, "at", "", "the time of the incident, RFC 3339 or as reports print it (2026-11-20 09:30:00Z) (required)")
 	fl.StringVar(&f.window, "window", detect.FormatDuration(forensics.DefaultIncidentWindow), "how far before and after --at to read events, in hours, minutes or seconds, such as 2h, 36h or 90m")
 	fl.StringVar(&f.format, "format", "text", "output format: "+strings.Join(incidentFormats, ", "))
-	fl.StringVar(&f.out, "out", "", "write the report to this file instead of standard output")
+	fl.StringVar(&f.out, "out", "", "write the report to this file instead of standard output; an existing file is replaced, with a line on standard error")
 	fl.StringVar(&f.rules, "rules", "", "YAML file of detection thresholds (default: the one the store's last import or detect used, else the built-in defaults; none for the defaults; see docs/detection.md)")
 	fl.StringVar(&f.enrich, "enrich", "", "YAML file naming GeoIP/ASN .mmdb files and threat-intel lists for detection (default: the one the store's last import or detect used; none for no files; see docs/detection.md)")
 	fl.IntVar(&f.maxTimeline, "max-timeline", 0, "at most this many timeline events, and events read by each query (0: 5000)")
@@ -172,8 +172,15 @@ func runIncident(ctx context.Context, stdout, stderr io.Writer, dbPath, planDB s
 		_, err := io.WriteString(stdout, out)
 		return err
 	}
+	// --out replaces a file as -o does in most tools, but says so, since
+	// the file may be an earlier report that the responder meant to keep.
+	_, statErr := os.Stat(f.out)
+	existed := statErr == nil
 	if err := os.WriteFile(f.out, []byte(out), 0o600); err != nil {
 		return fmt.Errorf("write --out: %w", err)
+	}
+	if existed {
+		fmt.Fprintf(stderr, "replaced %s, which existed\n", plainOrQuoted(f.out))
 	}
 	fmt.Fprintf(stdout, "wrote the %s report of %q to %s (%d plan steps, %d timeline events)\n",
 		f.format, f.subject, f.out, len(report.Plan), len(report.Timeline))

@@ -701,3 +701,28 @@ func TestIncidentLeavesOutEmptySections(t *testing.T) {
 		}
 	}
 }
+
+// TestIncidentOutSaysReplaced writes the report twice to one file: the
+// first run says nothing on standard error, the second says it replaced
+// the file.
+func TestIncidentOutSaysReplaced(t *testing.T) {
+	db := incidentStore(t)
+	out := filepath.Join(t.TempDir(), "incident.md")
+	args := []string{"--db", db, "incident", "--subject", "alice", "--at", incidentAt, "--window", "2h", "--format", "markdown", "--out", out}
+
+	_, stderr, err := run(t, "", args...)
+	if err != nil {
+		t.Fatalf("first incident --out: %v", err)
+	}
+	if strings.Contains(stderr, "replaced") {
+		t.Errorf("first incident --out stderr = %q, want no replaced line for a new file", stderr)
+	}
+
+	_, stderr, err = run(t, "", args...)
+	if err != nil {
+		t.Fatalf("second incident --out: %v", err)
+	}
+	if want := "replaced " + out + ", which existed"; !strings.Contains(stderr, want) {
+		t.Errorf("second incident --out stderr = %q, want %q", stderr, want)
+	}
+}
