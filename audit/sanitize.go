@@ -131,10 +131,36 @@ func sanitizeText(s string) (string, bool) {
 		for cut > 0 && !utf8.RuneStart(s[cut]) {
 			cut--
 		}
-		s = s[:cut] + "...[cut " + strconv.Itoa(len(s)-cut) + " bytes]"
+		s = s[:cut] + cutMarkerStart + strconv.Itoa(len(s)-cut) + cutMarkerEnd
 		changed = true
 	}
 	return s, changed
+}
+
+// The marker that sanitizeText appends to text it cuts, around the number
+// of bytes cut.
+const (
+	cutMarkerStart = "...[cut "
+	cutMarkerEnd   = " bytes]"
+)
+
+// WasCut reports whether s is text that Sanitize cut at 8 KiB: it ends
+// with the marker "...[cut N bytes]", and what precedes the marker has the
+// length that Sanitize keeps. Such a value is not the one its source
+// recorded, so it must not be used as an id, subject or other claim.
+func WasCut(s string) bool {
+	rest, ok := strings.CutSuffix(s, cutMarkerEnd)
+	if !ok {
+		return false
+	}
+	i := strings.LastIndex(rest, cutMarkerStart)
+	if i < 0 {
+		return false
+	}
+	n, err := strconv.Atoi(rest[i+len(cutMarkerStart):])
+	// sanitizeText keeps maxFieldBytes-64 bytes, less up to 3 to end on a
+	// rune boundary, and cuts more than 64.
+	return err == nil && n > 64 && i <= maxFieldBytes-64 && i >= maxFieldBytes-64-(utf8.UTFMax-1)
 }
 
 // findJWT returns the bounds of the first substring of s shaped like a

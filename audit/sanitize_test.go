@@ -205,3 +205,28 @@ func TestSanitizeFindsURLEncodedTokens(t *testing.T) {
 		}
 	}
 }
+
+func TestWasCut(t *testing.T) {
+	long := audit.Event{Subject: strings.Repeat("s", 10000)}
+	long.Sanitize()
+	wide := audit.Event{Subject: strings.Repeat("é", 6000)} // two bytes a rune, so the cut moves back to a rune start
+	wide.Sanitize()
+	tests := []struct {
+		name string
+		s    string
+		want bool
+	}{
+		{"cut by Sanitize", long.Subject, true},
+		{"cut on a rune boundary", wide.Subject, true},
+		{"short text with the marker", "alice...[cut 2000 bytes]", false},
+		{"plain text", "alice", false},
+		{"marker without a number", strings.Repeat("s", 8128) + "...[cut many bytes]", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := audit.WasCut(tt.s); got != tt.want {
+				t.Errorf("WasCut(%.40q...) = %v, want %v", tt.s, got, tt.want)
+			}
+		})
+	}
+}

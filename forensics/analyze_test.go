@@ -741,6 +741,7 @@ func TestAnalyzeIncidentPlanUnprintableSubject(t *testing.T) {
 		{"line break", "ali\nce", `tokentrail revoke --subject $'ali\nce' --actor incident-response --reason 'incident of "ali\nce" at 2026-11-20T09:00:00Z' --issued-before 2026-11-20T12:00:00Z`,
 			`'incident of "ali\nce" at 2026-11-20T09:00:00Z'`},
 		{"NUL", "ali\x00ce", "", `'incident of "ali\x00ce" at 2026-11-20T09:00:00Z'`},
+		{"cut at import", cutSubject(), "", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -766,8 +767,18 @@ func TestAnalyzeIncidentPlanUnprintableSubject(t *testing.T) {
 			if subjectStep.Command != tt.wantCommand {
 				t.Errorf("subject step command = %q, want %q", subjectStep.Command, tt.wantCommand)
 			}
-			if tt.wantCommand == "" && !strings.Contains(subjectStep.Manual, "NUL character") {
-				t.Errorf("subject step manual = %q, want it to say why there is no command", subjectStep.Manual)
+			wantManual := "NUL character"
+			if audit.WasCut(tt.subject) {
+				wantManual = "the import cut it"
+				if subjectStep.API != "" {
+					t.Errorf("subject step API = %.80q, want none for a cut value", subjectStep.API)
+				}
+			}
+			if tt.wantCommand == "" && !strings.Contains(subjectStep.Manual, wantManual) {
+				t.Errorf("subject step manual = %.300q, want it to say why there is no command (%q)", subjectStep.Manual, wantManual)
+			}
+			if tt.wantReason == "" {
+				return
 			}
 			j := slices.IndexFunc(r.Plan, func(s forensics.RemediationStep) bool { return s.Action == forensics.ActionRevokeToken })
 			if j < 0 {
@@ -778,4 +789,12 @@ func TestAnalyzeIncidentPlanUnprintableSubject(t *testing.T) {
 			}
 		})
 	}
+}
+
+// cutSubject returns a subject longer than 8 KiB as the import stores it:
+// cut, with the marker at its end.
+func cutSubject() string {
+	e := audit.Event{Subject: strings.Repeat("s", 9000)}
+	e.Sanitize()
+	return e.Subject
 }

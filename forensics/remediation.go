@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/tokentrail/tokentrail/audit"
 )
@@ -285,7 +286,9 @@ func (a *analysis) plan() []RemediationStep {
 		if step.Command != "" {
 			step.Command += " --issued-before " + before.Format(time.RFC3339)
 		}
-		step.API = revocationAPI(map[string]string{"subject": s, "issued_before": before.Format(time.RFC3339), "actor": a.opts.Actor, "reason": reason})
+		if step.API != "" {
+			step.API = revocationAPI(map[string]string{"subject": s, "issued_before": before.Format(time.RFC3339), "actor": a.opts.Actor, "reason": reason})
+		}
 		add(step)
 	}
 
@@ -379,6 +382,15 @@ func (a *analysis) revokeStep(action, flag, value, revocationReason, why string)
 			strconv.Quote(value), flag)
 		return step
 	}
+	if audit.WasCut(value) {
+		// The API request would name the cut value as well.
+		step.API = ""
+		step.Manual = fmt.Sprintf("The value that starts with %s was longer than 8 KiB, so the import cut it and stored it with the marker %q. "+
+			"It is not the claim that services read, so a tokentrail revoke --%s command would revoke nothing: "+
+			"carry out the other steps, and revoke it at the identity provider that issued it.",
+			strconv.Quote(shortPrefix(value, 40)), value[strings.LastIndex(value, "...[cut "):], flag)
+		return step
+	}
 
 	var cmd strings.Builder
 	cmd.WriteString("tokentrail")
@@ -388,6 +400,17 @@ func (a *analysis) revokeStep(action, flag, value, revocationReason, why string)
 	fmt.Fprintf(&cmd, " revoke --%s %s --actor %s --reason %s", flag, shellQuote(value), shellQuote(a.opts.Actor), shellQuote(revocationReason))
 	step.Command = cmd.String()
 	return step
+}
+
+// shortPrefix returns at most n bytes of s, cut on a rune boundary.
+func shortPrefix(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
 }
 
 // textValue returns s as it is when it is printable, else quoted as a Go
