@@ -88,7 +88,7 @@ func AnalyzeIncident(ctx context.Context, db IncidentStore, q IncidentQuery, opt
 		db: db, opts: opts, subject: q.Subject,
 		since: q.At.Add(-q.Window), until: q.At.Add(q.Window),
 		events: map[string]*loaded{}, anomalies: map[string]audit.Anomaly{},
-		roots: map[string]string{},
+		roots: map[string]string{}, revocations: map[string][]audit.Event{},
 	}
 	a.report = &IncidentReport{
 		Subject: q.Subject, At: q.At.UTC(), Since: a.since.UTC(), Until: a.until.UTC(),
@@ -120,6 +120,8 @@ func AnalyzeIncident(ctx context.Context, db IncidentStore, q IncidentQuery, opt
 	r.Impact = impact
 	r.Anomalies = a.sortedAnomalies()
 	r.Patterns = a.patterns()
-	r.Plan = a.plan()
+	if r.Plan, err = a.plan(ctx); err != nil {
+		return nil, err
+	}
 	return r, nil
 }

@@ -798,3 +798,94 @@ func cutSubject() string {
 	e.Sanitize()
 	return e.Subject
 }
+
+// TestAnalyzeIncidentPlanCoverage checks the family, subject and session
+// steps against the tokens they would cover: a step is left out when
+// every such token is revoked, kept while one is not, and carries the
+// latest expiry of the tokens when each has one.
+func TestAnalyzeIncidentPlanCoverage(t *testing.T) {
+	ip := netip.MustParseAddr
+	exp := func(d time.Duration) time.Time { return t0.Add(d) }
+	// dave's access token at-x, replayed from the attacker's network.
+	base := []audit.Event{
+		{ID: "x-issued", Time: t0.Add(-time.Hour), Kind: audit.KindIssued, TokenID: "at-x", Subject: "dave", SessionID: "s-d",
+			IP: ip(officeIP), ExpiresAt: exp(time.Hour)},
+		{ID: "x-replay", Time: t0, Kind: audit.KindUsed, TokenID: "at-x", Subject: "dave", SessionID: "s-d", IP: ip(attackerIP), Status: 200},
+	}
+	xRevoked := audit.Event{ID: "x-revoked", Time: t0.Add(10 * time.Minute), Kind: audit.KindRevoked, RevocationScope: audit.RevokeToken,
+		TokenID: "at-x", Subject: "dave", Actor: "soc", Reason: "replay"}
+	lateRevoked := xRevoked
+	lateRevoked.ID, lateRevoked.Time = "x-revoked-late", t0.Add(2*time.Hour)
+	// at-y is another token of the session, with no recorded expiry.
+	yIssued := audit.Event{ID: "y-issued", Time: t0.Add(-30 * time.Minute), Kind: audit.KindIssued, TokenID: "at-y", Subject: "dave",
+		SessionID: "s-d", IP: ip(officeIP)}
+	// A refresh family: the root rt-f and the access token at-f minted
+	// from it, replayed.
+	family := []audit.Event{
+		{ID: "f-root", Time: t0.Add(-2 * time.Hour), Kind: audit.KindIssued, TokenID: "rt-f", Subject: "dave", IP: ip(officeIP), ExpiresAt: exp(8 * time.Hour)},
+		{ID: "f-child", Time: t0.Add(-time.Minute), Kind: audit.KindIssued, TokenID: "at-f", ParentTokenID: "rt-f", Subject: "dave",
+			IP: ip(officeIP), ExpiresAt: exp(time.Hour)},
+		{ID: "f-replay", Time: t0.Add(time.Second), Kind: audit.KindUsed, TokenID: "at-f", Subject: "dave", IP: ip(attackerIP), Status: 200},
+	}
+
+	const (
+		oneHour    = " --expires-at 2026-11-20T10:00:00Z"
+		eightHours = " --expires-at 2026-11-20T17:00:00Z"
+	)
+	tests := []struct {
+		name   string
+		events []audit.Event
+		want   map[string]string // action to the --expires-at of its command, "" for none; a missing action has no step
+	}{
+		{"nothing revoked", base, map[string]string{
+			forensics.ActionRevokeToken: "", forensics.ActionRevokeSubject: oneHour, forensics.ActionEndSession: oneHour}},
+		{"token revoked by jti", append(slices.Clone(base), xRevoked), map[string]string{}},
+		{"token revoked after the window", append(slices.Clone(base), lateRevoked), map[string]string{}},
+		{"another token not revoked", append(slices.Clone(base), xRevoked, yIssued), map[string]string{
+			forensics.ActionRevokeSubject: "", forensics.ActionEndSession: ""}},
+		{"refresh family", family, map[string]string{
+			forensics.ActionRevokeFamily: eightHours, forensics.ActionRevokeSubject: eightHours}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			db := openStore(t, tt.events)
+			replayed := "x-replay"
+			if tt.name == "refresh family" {
+				replayed = "f-replay"
+			}
+			if _, err := db.AppendAnomalies(context.Background(), []audit.Anomaly{{ID: "a-replay", Rule: "concurrent_use", Severity: audit.SeverityHigh,
+				Time: t0, Subject: "dave", EventIDs: []string{replayed}, Summary: "replayed", IP: ip(attackerIP)}}); err != nil {
+				t.Fatalf("append anomalies: %v", err)
+			}
+			r, err := forensics.AnalyzeIncident(context.Background(), db,
+				forensics.IncidentQuery{Subject: "dave", At: t0, Window: time.Hour}, forensics.IncidentOptions{Now: t0.Add(3 * time.Hour)})
+			if err != nil {
+				t.Fatalf("AnalyzeIncident: %v", err)
+			}
+
+			got := map[string]string{}
+			for _, s := range r.Plan {
+				if !strings.HasPrefix(s.Command, "tokentrail ") {
+					continue
+				}
+				expiry := ""
+				if i := strings.Index(s.Command, " --expires-at "); i >= 0 {
+					expiry = s.Command[i : i+len(oneHour)]
+				}
+				got[s.Action] = expiry
+			}
+			for action, want := range tt.want {
+				if expiry, ok := got[action]; !ok {
+					t.Errorf("plan has no %s step, want one; plan %+v", action, r.Plan)
+				} else if expiry != want {
+					t.Errorf("%s step expiry = %q, want %q", action, expiry, want)
+				}
+			}
+			for action := range got {
+				if _, ok := tt.want[action]; !ok {
+					t.Errorf("plan has a %s step, want none: every token it covers is revoked", action)
+				}
+			}
+		})
+	}
+}

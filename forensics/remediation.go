@@ -1,6 +1,7 @@
 package forensics
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -10,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/tokentrail/tokentrail/audit"
+	"github.com/tokentrail/tokentrail/store"
 )
 
 // forgedReasons are the reject reasons that mean the token was not minted
@@ -168,8 +170,9 @@ func (a *analysis) forgedPatterns() []Pattern {
 
 // plan ranks the remediation steps: stop forgery first, then cut the
 // attacker's access, then revoke what the attacker may hold, then make the
-// users sign in again.
-func (a *analysis) plan() []RemediationStep {
+// users sign in again. A family, subject or session step is left out when
+// every token the store records in its scope is revoked already.
+func (a *analysis) plan(ctx context.Context) ([]RemediationStep, error) {
 	var steps []RemediationStep
 	add := func(s RemediationStep) {
 		s.Rank = len(steps) + 1
@@ -234,6 +237,13 @@ func (a *analysis) plan() []RemediationStep {
 		if a.scopeRevoked(lineageKey(t.Family), audit.RevokeFamily, now, time.Time{}) {
 			continue
 		}
+		covered, err := a.coverFamily(ctx, t.Family)
+		if err != nil {
+			return nil, err
+		}
+		if covered.done() {
+			continue
+		}
 		var members []string
 		for _, u := range a.impacted {
 			if u.Family == t.Family {
@@ -242,7 +252,7 @@ func (a *analysis) plan() []RemediationStep {
 		}
 		add(a.revokeStep(ActionRevokeFamily, "family", t.Family, reason,
 			fmt.Sprintf("tokens %s of the refresh family rooted at %q were accepted from suspicious networks, "+
-				"and its refresh tokens can mint new access tokens", strings.Join(members, ", "), t.Family)))
+				"and its refresh tokens can mint new access tokens", strings.Join(members, ", "), t.Family), covered.expiresAt))
 	}
 	for _, t := range a.impacted {
 		if t.Family != "" {
@@ -251,9 +261,18 @@ func (a *analysis) plan() []RemediationStep {
 		if !t.Revoked.IsZero() && !t.Revoked.After(now) {
 			continue
 		}
+		// t.Revoked reads the history until the window's end, and the
+		// token may have been revoked since.
+		revoked, _, err := a.tokenState(ctx, []audit.Event{{TokenID: t.TokenID}})
+		if err != nil {
+			return nil, err
+		}
+		if revoked {
+			continue
+		}
 		add(a.revokeStep(ActionRevokeToken, "jti", t.TokenID, reason,
 			fmt.Sprintf("it was accepted %s from suspicious networks between %s and %s", counted(t.Uses, "time", "times"),
-				formatTime(t.First), formatTime(t.Last))))
+				formatTime(t.First), formatTime(t.Last)), time.Time{}))
 	}
 
 	// Tokens that anomalies name but no suspicious network used, such as
@@ -264,8 +283,15 @@ func (a *analysis) plan() []RemediationStep {
 			a.revokedBy(t.TokenID, now) {
 			continue
 		}
+		revoked, _, err := a.tokenState(ctx, []audit.Event{{TokenID: t.TokenID}})
+		if err != nil {
+			return nil, err
+		}
+		if revoked {
+			continue
+		}
 		add(a.revokeStep(ActionRevokeToken, "jti", t.TokenID, reason,
-			fmt.Sprintf("anomalies (%s) name it", strings.Join(t.Rules, ", "))))
+			fmt.Sprintf("anomalies (%s) name it", strings.Join(t.Rules, ", ")), time.Time{}))
 	}
 
 	before := now.UTC().Truncate(time.Second)
@@ -282,12 +308,25 @@ func (a *analysis) plan() []RemediationStep {
 		if a.scopeRevoked("subject\x00"+s, audit.RevokeSubject, now, before) {
 			continue
 		}
-		step := a.revokeStep(ActionRevokeSubject, "subject", s, reason, why)
+		// A token used or issued before the not-before time was issued
+		// before it.
+		covered, err := a.coverQuery(ctx, store.Query{Subject: s, Until: before})
+		if err != nil {
+			return nil, err
+		}
+		if covered.done() {
+			continue
+		}
+		step := a.revokeStep(ActionRevokeSubject, "subject", s, reason, why, covered.expiresAt)
 		if step.Command != "" {
 			step.Command += " --issued-before " + before.Format(time.RFC3339)
 		}
 		if step.API != "" {
-			step.API = revocationAPI(map[string]string{"subject": s, "issued_before": before.Format(time.RFC3339), "actor": a.opts.Actor, "reason": reason})
+			body := map[string]string{"subject": s, "issued_before": before.Format(time.RFC3339), "actor": a.opts.Actor, "reason": reason}
+			if !covered.expiresAt.IsZero() {
+				body["expires_at"] = covered.expiresAt.UTC().Format(time.RFC3339)
+			}
+			step.API = revocationAPI(body)
 		}
 		add(step)
 	}
@@ -302,15 +341,22 @@ func (a *analysis) plan() []RemediationStep {
 		if a.scopeRevoked("session\x00"+id, audit.RevokeSession, now, time.Time{}) {
 			continue
 		}
+		covered, err := a.coverQuery(ctx, store.Query{SessionID: id})
+		if err != nil {
+			return nil, err
+		}
+		if covered.done() {
+			continue
+		}
 		add(a.revokeStep(ActionEndSession, "session", id, reason,
 			"tokens of this sign-in session were accepted from suspicious networks; ending it makes the user sign in again, "+
-				"with the identity provider's checks, and revokes the tokens minted in it"))
+				"with the identity provider's checks, and revokes the tokens minted in it", covered.expiresAt))
 	}
 
 	if steps == nil {
 		steps = []RemediationStep{}
 	}
-	return steps
+	return steps, nil
 }
 
 // scopeRevoked reports whether the revocations that scopedRevocations read
@@ -368,14 +414,16 @@ func (a *analysis) revokeSubjects() []string {
 	return list
 }
 
-// revokeStep returns a step that runs `tokentrail revoke --flag value`.
-// A value with a NUL character gets no command, since no argument can carry
-// it, and its manual action explains why.
-func (a *analysis) revokeStep(action, flag, value, revocationReason, why string) RemediationStep {
-	step := RemediationStep{
-		Action: action, Reason: why, Targets: []string{value},
-		API: revocationAPI(map[string]string{flag: value, "actor": a.opts.Actor, "reason": revocationReason}),
+// revokeStep returns a step that runs `tokentrail revoke --flag value`,
+// with --expires-at when expiresAt is not zero. A value with a NUL
+// character gets no command, since no argument can carry it, and its
+// manual action explains why.
+func (a *analysis) revokeStep(action, flag, value, revocationReason, why string, expiresAt time.Time) RemediationStep {
+	body := map[string]string{flag: value, "actor": a.opts.Actor, "reason": revocationReason}
+	if !expiresAt.IsZero() {
+		body["expires_at"] = expiresAt.UTC().Format(time.RFC3339)
 	}
+	step := RemediationStep{Action: action, Reason: why, Targets: []string{value}, API: revocationAPI(body)}
 	if hasNUL(value) {
 		step.Manual = fmt.Sprintf("The value %s contains a NUL character, which no command-line argument can carry, "+
 			"so no tokentrail revoke --%s command can name it: carry out the other steps, and revoke it at the identity provider that issued it.",
@@ -398,6 +446,9 @@ func (a *analysis) revokeStep(action, flag, value, revocationReason, why string)
 		cmd.WriteString(" --db " + shellQuote(a.opts.DB))
 	}
 	fmt.Fprintf(&cmd, " revoke --%s %s --actor %s --reason %s", flag, shellQuote(value), shellQuote(a.opts.Actor), shellQuote(revocationReason))
+	if !expiresAt.IsZero() {
+		cmd.WriteString(" --expires-at " + expiresAt.UTC().Format(time.RFC3339))
+	}
 	step.Command = cmd.String()
 	return step
 }
