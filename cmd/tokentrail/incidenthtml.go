@@ -42,6 +42,7 @@ const (
 	chartTop    = 28.0 // room for the time axis
 	laneHeight  = 22.0
 	chartBottom = 10.0
+	minBand     = 8.0 // width of the exposure band when it lasts no time, so that it shows
 )
 
 // htmlIncident is the data of the HTML template.
@@ -194,7 +195,12 @@ func timelineChart(r *forensics.IncidentReport) chart {
 
 	if x := r.Impact.Exposure; !x.Start.IsZero() {
 		from, to := xOf(x.Start), xOf(x.End)
-		c.Exposure = &chartSpan{X: round1(from), Width: round1(max(to-from, 2))}
+		if to-from < minBand {
+			// Centered on the span, so that a single use sits in the band.
+			mid := (from + to) / 2
+			from, to = mid-minBand/2, mid+minBand/2
+		}
+		c.Exposure = &chartSpan{X: round1(from), Width: round1(to - from)}
 	}
 	if !r.At.Before(start) && !r.At.After(end) {
 		c.At = round1(xOf(r.At))
@@ -204,8 +210,10 @@ func timelineChart(r *forensics.IncidentReport) chart {
 }
 
 // tickSteps are the spacings the time axis may use, the first that gives
-// at most eight ticks winning.
+// at most eight ticks winning. The steps under a minute give a chart of a
+// few seconds, such as one event's, more than one tick.
 var tickSteps = []time.Duration{
+	time.Second, 2 * time.Second, 5 * time.Second, 10 * time.Second, 15 * time.Second, 30 * time.Second,
 	time.Minute, 2 * time.Minute, 5 * time.Minute, 10 * time.Minute, 15 * time.Minute, 30 * time.Minute,
 	time.Hour, 2 * time.Hour, 3 * time.Hour, 6 * time.Hour, 12 * time.Hour, 24 * time.Hour, 48 * time.Hour, 7 * 24 * time.Hour,
 }
@@ -219,7 +227,10 @@ func chartTicks(start, end time.Time, xOf func(time.Time) float64) []chartTick {
 		}
 	}
 	layout := "15:04"
-	if start.UTC().YearDay() != end.UTC().YearDay() || end.Sub(start) > 24*time.Hour {
+	switch {
+	case step < time.Minute:
+		layout = "15:04:05"
+	case start.UTC().YearDay() != end.UTC().YearDay() || end.Sub(start) > 24*time.Hour:
 		layout = "Jan 2 15:04"
 	}
 	var ticks []chartTick

@@ -2,6 +2,7 @@ package main
 
 import (
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
 
@@ -70,5 +71,58 @@ func TestTimelineChartOneEvent(t *testing.T) {
 	}
 	if got := c.Kinds(); len(got) != 1 || got[0] != "issued" {
 		t.Errorf("legend kinds = %v, want [issued]", got)
+	}
+}
+
+// TestTimelineChartShortExposure draws an exposure of one use: its band
+// must still be wide enough to see and hold the use, and the axis of a
+// chart a minute long must have several distinct tick labels.
+func TestTimelineChartShortExposure(t *testing.T) {
+	at := time.Date(2026, 12, 4, 16, 1, 2, 0, time.UTC)
+	r := &forensics.IncidentReport{At: at}
+	r.Timeline = []forensics.TimelineEntry{{Time: at, Kind: audit.KindUsed, Network: "198.51.100.0/24"}}
+	r.Impact.Exposure = forensics.Exposure{Start: at, End: at}
+
+	c := timelineChart(r)
+	if c.Exposure == nil {
+		t.Fatal("chart has no exposure band, want one for the single use")
+	}
+	if c.Exposure.Width < minBand {
+		t.Errorf("exposure band width = %v, want at least %v", c.Exposure.Width, minBand)
+	}
+	if x := c.Dots[0].X; x < c.Exposure.X || x > c.Exposure.X+c.Exposure.Width {
+		t.Errorf("the use at x %v lies outside the band %v to %v", x, c.Exposure.X, c.Exposure.X+c.Exposure.Width)
+	}
+
+	if len(c.Ticks) < 3 {
+		t.Fatalf("ticks = %+v, want at least 3", c.Ticks)
+	}
+	labels := map[string]bool{}
+	for _, tick := range c.Ticks {
+		if labels[tick.Label] {
+			t.Errorf("tick label %q repeats in %+v", tick.Label, c.Ticks)
+		}
+		labels[tick.Label] = true
+	}
+}
+
+// TestIncidentHTMLTablesScroll checks that each table sits in a box that
+// scrolls sideways, so that a wide table stays inside its card.
+func TestIncidentHTMLTablesScroll(t *testing.T) {
+	at := time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC)
+	r := &forensics.IncidentReport{Subject: "alice", At: at,
+		Timeline:  []forensics.TimelineEntry{{Time: at, Kind: audit.KindUsed, TokenID: strings.Repeat("t", 200)}},
+		Anomalies: []audit.Anomaly{{Time: at, Rule: "concurrent_use", TokenID: "jti-1"}},
+	}
+	var b strings.Builder
+	if err := writeIncidentHTML(&b, r); err != nil {
+		t.Fatalf("writeIncidentHTML: %v", err)
+	}
+	page := b.String()
+	if !strings.Contains(page, ".table-scroll { overflow-x: auto;") {
+		t.Error("the style has no sideways scroll for tables")
+	}
+	if got, want := strings.Count(page, `<div class="table-scroll">`+"\n<table>"), strings.Count(page, "<table>"); got != want || want != 2 {
+		t.Errorf("tables in a scroll box = %d of %d, want both", got, want)
 	}
 }
