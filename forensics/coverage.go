@@ -9,8 +9,8 @@ import (
 	"github.com/tokentrail/tokentrail/store"
 )
 
-// coverage is what the store records of the tokens that a family, session
-// or subject revocation of the plan would cover.
+// coverage is the store's record of the tokens that a family, session or
+// subject revocation of the plan would cover.
 type coverage struct {
 	tokens    int  // tokens found
 	unrevoked int  // of them, those no stored revocation covers at the report time
@@ -22,7 +22,7 @@ type coverage struct {
 	// NOTE: A family or session revocation also covers the tokens minted
 	// in it after the report, which may expire later. They are minted only
 	// while the issuer redeems the family's refresh tokens despite the
-	// revocation, and docs/incident.md tells the responder to drop
+	// revocation, and docs/incident.md asks the responder to remove
 	// --expires-at then.
 	expiresAt time.Time
 }
