@@ -172,8 +172,8 @@ func runIncident(ctx context.Context, stdout, stderr io.Writer, dbPath, planDB s
 		_, err := io.WriteString(stdout, out)
 		return err
 	}
-	// --out replaces a file as -o does in most tools, but says so, since
-	// the file may be an earlier report that the responder meant to keep.
+	// --out replaces a file as -o does in most tools, and prints a line
+	// about it, since the file may be an earlier report worth keeping.
 	_, statErr := os.Stat(f.out)
 	existed := statErr == nil
 	if err := os.WriteFile(f.out, []byte(out), 0o600); err != nil {

@@ -198,8 +198,8 @@ func buildRevocation(f revokeFlags, now time.Time) (audit.Event, string, error) 
 	}
 	for _, text := range []struct{ flag, value string }{{"--actor", f.actor}, {"--reason", f.reason}} {
 		if audit.ContainsToken(text.value) {
-			// The value is not quoted: it holds the token.
-			return e, "", fmt.Errorf("invalid %s: it holds a raw JWT, which tokentrail never stores; "+
+			// The value is not quoted: it contains the token.
+			return e, "", fmt.Errorf("invalid %s: it contains a raw JWT, which tokentrail never stores; "+
 				"write the token's jti instead (tokentrail investigate --token-file FILE prints it)", text.flag)
 		}
 	}
