@@ -3,7 +3,6 @@ package forensics
 import (
 	"context"
 	"fmt"
-	"time"
 
 	"github.com/tokentrail/tokentrail/audit"
 	"github.com/tokentrail/tokentrail/store"
@@ -13,18 +12,8 @@ import (
 // subject revocation of the plan would cover.
 type coverage struct {
 	tokens    int  // tokens found
-	unrevoked int  // of them, those no stored revocation covers at the report time
+	unrevoked int  // of them, those no stored revocation covers at the report time; counting stops at 1
 	complete  bool // the tokens were read to the end, within MaxTimeline events
-
-	// expiresAt is the latest expiry of the tokens, zero when one of them
-	// has no recorded expiry, none was found, or the read was cut.
-	//
-	// NOTE: A family or session revocation also covers the tokens minted
-	// in it after the report, which may expire later. They are minted only
-	// while the issuer redeems the family's refresh tokens despite the
-	// revocation, and docs/incident.md asks the responder to remove
-	// --expires-at then.
-	expiresAt time.Time
 }
 
 // done reports whether every token that the step would cover is revoked
@@ -81,8 +70,11 @@ func (a *analysis) coverFamily(ctx context.Context, root string) (coverage, erro
 	return a.cover(ctx, events, complete)
 }
 
-// cover counts the tokens that events name, and finds which of them a
-// stored revocation covers at the report time and when the last expires.
+// cover counts the tokens that events name, and whether a stored
+// revocation made at or before the report time covers each of them. It
+// stops at the first token left uncovered, since the step is needed then,
+// and checks the newest tokens first because they are the likeliest to be
+// uncovered.
 func (a *analysis) cover(ctx context.Context, events []audit.Event, complete bool) (coverage, error) {
 	byToken := map[string][]audit.Event{}
 	var order []string
@@ -98,39 +90,31 @@ func (a *analysis) cover(ctx context.Context, events []audit.Event, complete boo
 	}
 
 	c := coverage{tokens: len(order), complete: complete}
-	allExpire := complete && len(order) > 0
-	for _, key := range order {
-		own := byToken[key]
-		revoked, exp, err := a.tokenState(ctx, own)
+	for i := len(order) - 1; i >= 0; i-- {
+		revoked, err := a.tokenRevoked(ctx, byToken[order[i]])
 		if err != nil {
 			return coverage{}, err
 		}
 		if !revoked {
 			c.unrevoked++
+			break
 		}
-		if exp.IsZero() {
-			allExpire = false
-		}
-		c.expiresAt = maxTime(c.expiresAt, exp)
-	}
-	if !allExpire {
-		c.expiresAt = time.Time{}
 	}
 	return c, nil
 }
 
-// tokenState reports whether a stored revocation made at or before the
-// report time covers the token of events, and returns its latest recorded
-// expiry. It reads the token's issuance and own revocations, then the
-// revocations of its session, subject and refresh family.
-func (a *analysis) tokenState(ctx context.Context, events []audit.Event) (revoked bool, expiresAt time.Time, err error) {
+// tokenRevoked reports whether a stored revocation made at or before the
+// report time covers the token of events. It reads the token's own
+// revocations, then those of its session, subject and refresh family.
+func (a *analysis) tokenRevoked(ctx context.Context, events []audit.Event) (bool, error) {
 	now := a.opts.Now
 	if jti := events[0].TokenID; jti != "" {
 		key := lineageKey(jti)
 		own, read := a.revocations[key]
 		if !read {
+			var err error
 			if own, err = a.db.Events(ctx, lineageQuery(jti)); err != nil {
-				return false, time.Time{}, fmt.Errorf("query history of token %q: %w", jti, err)
+				return false, fmt.Errorf("query history of token %q: %w", jti, err)
 			}
 			a.revocations[key] = own
 		}
@@ -138,26 +122,47 @@ func (a *analysis) tokenState(ctx context.Context, events []audit.Event) (revoke
 			// A revocation that names the token by jti revokes it, whether
 			// of the token alone or of the family it roots.
 			if e.Kind == audit.KindRevoked && !e.Time.After(now) {
-				revoked = true
+				return true, nil
 			}
 		}
-		events = append(events, own...)
-	}
-	for _, e := range events {
-		expiresAt = maxTime(expiresAt, e.ExpiresAt)
-	}
-	if revoked {
-		return true, expiresAt, nil
+		events = append(events[:len(events):len(events)], own...)
 	}
 
 	scoped, err := scopedRevocations(ctx, a.db, events, a.revocations)
 	if err != nil {
-		return false, time.Time{}, err
+		return false, err
 	}
 	for _, rev := range scoped {
 		if !rev.Time.After(now) {
-			return true, expiresAt, nil
+			return true, nil
 		}
 	}
-	return false, expiresAt, nil
+	return false, nil
+}
+
+// anyUncovered reports whether one of the tokens named by ids is covered
+// by no stored revocation made at or before the report time. The step of
+// their scope is needed then, whatever the rest of the scope holds.
+func (a *analysis) anyUncovered(ctx context.Context, ids []string) (bool, error) {
+	for _, id := range ids {
+		revoked, err := a.tokenRevoked(ctx, []audit.Event{{TokenID: id}})
+		if err != nil {
+			return false, err
+		}
+		if !revoked {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// impactedIDs returns the ids of the impacted tokens that match selects.
+func (a *analysis) impactedIDs(match func(ImpactedToken) bool) []string {
+	var ids []string
+	for _, t := range a.impacted {
+		if match(t) {
+			ids = append(ids, t.TokenID)
+		}
+	}
+	return ids
 }

@@ -237,12 +237,18 @@ func (a *analysis) plan(ctx context.Context) ([]RemediationStep, error) {
 		if a.scopeRevoked(lineageKey(t.Family), audit.RevokeFamily, now, time.Time{}) {
 			continue
 		}
-		covered, err := a.coverFamily(ctx, t.Family)
+		needed, err := a.anyUncovered(ctx, a.impactedIDs(func(u ImpactedToken) bool { return u.Family == t.Family }))
 		if err != nil {
 			return nil, err
 		}
-		if covered.done() {
-			continue
+		if !needed {
+			covered, err := a.coverFamily(ctx, t.Family)
+			if err != nil {
+				return nil, err
+			}
+			if covered.done() {
+				continue
+			}
 		}
 		var members []string
 		for _, u := range a.impacted {
@@ -252,7 +258,7 @@ func (a *analysis) plan(ctx context.Context) ([]RemediationStep, error) {
 		}
 		add(a.revokeStep(ActionRevokeFamily, "family", t.Family, reason,
 			fmt.Sprintf("tokens %s of the refresh family rooted at %q were accepted from suspicious networks, "+
-				"and its refresh tokens can mint new access tokens", strings.Join(members, ", "), t.Family), covered.expiresAt))
+				"and its refresh tokens can mint new access tokens", strings.Join(members, ", "), t.Family)))
 	}
 	for _, t := range a.impacted {
 		if t.Family != "" {
@@ -263,7 +269,7 @@ func (a *analysis) plan(ctx context.Context) ([]RemediationStep, error) {
 		}
 		// t.Revoked reads the history until the window's end, and the
 		// token may have been revoked since.
-		revoked, _, err := a.tokenState(ctx, []audit.Event{{TokenID: t.TokenID}})
+		revoked, err := a.tokenRevoked(ctx, []audit.Event{{TokenID: t.TokenID}})
 		if err != nil {
 			return nil, err
 		}
@@ -272,7 +278,7 @@ func (a *analysis) plan(ctx context.Context) ([]RemediationStep, error) {
 		}
 		add(a.revokeStep(ActionRevokeToken, "jti", t.TokenID, reason,
 			fmt.Sprintf("it was accepted %s from suspicious networks between %s and %s", counted(t.Uses, "time", "times"),
-				formatTime(t.First), formatTime(t.Last)), time.Time{}))
+				formatTime(t.First), formatTime(t.Last))))
 	}
 
 	// Tokens that anomalies name but no suspicious network used, such as
@@ -283,7 +289,7 @@ func (a *analysis) plan(ctx context.Context) ([]RemediationStep, error) {
 			a.revokedBy(t.TokenID, now) {
 			continue
 		}
-		revoked, _, err := a.tokenState(ctx, []audit.Event{{TokenID: t.TokenID}})
+		revoked, err := a.tokenRevoked(ctx, []audit.Event{{TokenID: t.TokenID}})
 		if err != nil {
 			return nil, err
 		}
@@ -291,7 +297,7 @@ func (a *analysis) plan(ctx context.Context) ([]RemediationStep, error) {
 			continue
 		}
 		add(a.revokeStep(ActionRevokeToken, "jti", t.TokenID, reason,
-			fmt.Sprintf("anomalies (%s) name it", strings.Join(t.Rules, ", ")), time.Time{}))
+			fmt.Sprintf("anomalies (%s) name it", strings.Join(t.Rules, ", "))))
 	}
 
 	before := now.UTC().Truncate(time.Second)
@@ -308,25 +314,38 @@ func (a *analysis) plan(ctx context.Context) ([]RemediationStep, error) {
 		if a.scopeRevoked("subject\x00"+s, audit.RevokeSubject, now, before) {
 			continue
 		}
-		// A token used or issued before the not-before time was issued
-		// before it.
-		covered, err := a.coverQuery(ctx, store.Query{Subject: s, Until: before})
+		// Reading the subject's whole history can cost more than the rest
+		// of the analysis, so it is read only when every impacted token of
+		// the subject is revoked already. The family and session steps
+		// above do the same.
+		// The analyzed subject's tokens in the window count as well: one
+		// issued after the not-before time may keep a done step in the
+		// plan, which errs on the safe side.
+		ids := a.impactedIDs(func(t ImpactedToken) bool { return t.Subject == s })
+		if s == a.subject {
+			ids = append(ids, a.tokens...)
+		}
+		needed, err := a.anyUncovered(ctx, ids)
 		if err != nil {
 			return nil, err
 		}
-		if covered.done() {
-			continue
+		if !needed {
+			// A token used or issued before the not-before time was
+			// issued before it.
+			covered, err := a.coverQuery(ctx, store.Query{Subject: s, Until: before})
+			if err != nil {
+				return nil, err
+			}
+			if covered.done() {
+				continue
+			}
 		}
-		step := a.revokeStep(ActionRevokeSubject, "subject", s, reason, why, covered.expiresAt)
+		step := a.revokeStep(ActionRevokeSubject, "subject", s, reason, why)
 		if step.Command != "" {
 			step.Command += " --issued-before " + before.Format(time.RFC3339)
 		}
 		if step.API != "" {
-			body := map[string]string{"subject": s, "issued_before": before.Format(time.RFC3339), "actor": a.opts.Actor, "reason": reason}
-			if !covered.expiresAt.IsZero() {
-				body["expires_at"] = covered.expiresAt.UTC().Format(time.RFC3339)
-			}
-			step.API = revocationAPI(body)
+			step.API = revocationAPI(map[string]string{"subject": s, "issued_before": before.Format(time.RFC3339), "actor": a.opts.Actor, "reason": reason})
 		}
 		add(step)
 	}
@@ -341,16 +360,22 @@ func (a *analysis) plan(ctx context.Context) ([]RemediationStep, error) {
 		if a.scopeRevoked("session\x00"+id, audit.RevokeSession, now, time.Time{}) {
 			continue
 		}
-		covered, err := a.coverQuery(ctx, store.Query{SessionID: id})
+		needed, err := a.anyUncovered(ctx, a.impactedIDs(func(t ImpactedToken) bool { return t.SessionID == id }))
 		if err != nil {
 			return nil, err
 		}
-		if covered.done() {
-			continue
+		if !needed {
+			covered, err := a.coverQuery(ctx, store.Query{SessionID: id})
+			if err != nil {
+				return nil, err
+			}
+			if covered.done() {
+				continue
+			}
 		}
 		add(a.revokeStep(ActionEndSession, "session", id, reason,
 			"tokens of this sign-in session were accepted from suspicious networks; ending it makes the user sign in again, "+
-				"with the identity provider's checks, and revokes the tokens minted in it", covered.expiresAt))
+				"with the identity provider's checks, and revokes the tokens minted in it"))
 	}
 
 	if steps == nil {
@@ -414,15 +439,15 @@ func (a *analysis) revokeSubjects() []string {
 	return list
 }
 
-// revokeStep returns a step that runs `tokentrail revoke --flag value`,
-// with --expires-at when expiresAt is not zero. A value with a NUL
+// revokeStep returns a step that runs `tokentrail revoke --flag value`.
+// It gives no --expires-at: the store may not hold every token that a
+// family, session or subject covers, such as one minted after the report
+// or another client's refresh token, so services keep the entry. A value
+// with a NUL
 // character gets no command, since no argument can carry it, and its
 // manual action explains why.
-func (a *analysis) revokeStep(action, flag, value, revocationReason, why string, expiresAt time.Time) RemediationStep {
+func (a *analysis) revokeStep(action, flag, value, revocationReason, why string) RemediationStep {
 	body := map[string]string{flag: value, "actor": a.opts.Actor, "reason": revocationReason}
-	if !expiresAt.IsZero() {
-		body["expires_at"] = expiresAt.UTC().Format(time.RFC3339)
-	}
 	step := RemediationStep{Action: action, Reason: why, Targets: []string{value}, API: revocationAPI(body)}
 	if hasNUL(value) {
 		step.Manual = fmt.Sprintf("The value %s contains a NUL character, which no command-line argument can carry, "+
@@ -446,9 +471,6 @@ func (a *analysis) revokeStep(action, flag, value, revocationReason, why string,
 		cmd.WriteString(" --db " + shellQuote(a.opts.DB))
 	}
 	fmt.Fprintf(&cmd, " revoke --%s %s --actor %s --reason %s", flag, shellQuote(value), shellQuote(a.opts.Actor), shellQuote(revocationReason))
-	if !expiresAt.IsZero() {
-		cmd.WriteString(" --expires-at " + expiresAt.UTC().Format(time.RFC3339))
-	}
 	step.Command = cmd.String()
 	return step
 }
