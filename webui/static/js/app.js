@@ -1,0 +1,140 @@
+// The router: maps the location's hash (#/token/ID, #/incident?...) to a
+// page, and asks for the API key first when none is stored.
+
+import { api, clearKey, getKey, setKey } from './api.js';
+import { clear, el, errorBox } from './dom.js';
+import { renderSearch } from './pages/search.js';
+import { renderToken } from './pages/token.js';
+import { renderSubject } from './pages/subject.js';
+import { renderIncident } from './pages/incident.js';
+import { renderAnomalies } from './pages/anomalies.js';
+
+const main = document.getElementById('main');
+const nav = document.getElementById('nav');
+const roleLabel = document.getElementById('role');
+
+const routes = {
+  '': renderSearch,
+  token: renderToken,
+  subject: renderSubject,
+  incident: renderIncident,
+  anomalies: renderAnomalies,
+};
+
+// session is what the pages share: the key's role, learned once per key.
+const session = { role: '' };
+let stopPage = null;
+let keyMessage = '';
+let renderCount = 0; // a render that awaited is dropped when a newer one began
+
+// parseHash splits "#/token/abc?x=1" into ["token", "abc"] and its params.
+function parseHash() {
+  const hash = location.hash.replace(/^#\/?/, '');
+  const [path, search] = hash.split('?', 2);
+  const segments = path.split('/').filter(Boolean).map((s) => {
+    try {
+      return decodeURIComponent(s);
+    } catch {
+      return s;
+    }
+  });
+  return { segments, params: new URLSearchParams(search || '') };
+}
+
+// learnRole finds whether the key may revoke. The contract has no route
+// that names a key's roles, so the page reads the admin-only access log
+// with limit 1: 200 means admin, 403 a key without that role.
+async function learnRole() {
+  try {
+    await api('access-log?limit=1');
+    return 'admin';
+  } catch (err) {
+    if (err.status === 403) return 'read';
+    throw err;
+  }
+}
+
+async function render() {
+  const current = ++renderCount;
+  if (stopPage) {
+    stopPage();
+    stopPage = null;
+  }
+  clear(main);
+
+  if (!getKey()) {
+    nav.hidden = true;
+    renderKeyPrompt();
+    return;
+  }
+  if (!session.role) {
+    try {
+      const role = await learnRole();
+      if (current !== renderCount) return;
+      session.role = role;
+    } catch (err) {
+      if (err.status === 401 || current !== renderCount) return; // the unauthenticated handler asks again
+      main.append(errorBox(err));
+      return;
+    }
+  }
+  nav.hidden = false;
+  roleLabel.textContent = session.role === 'admin' ? 'admin key' : 'read-only key';
+
+  const { segments, params } = parseHash();
+  const page = routes[segments[0] || ''];
+  if (!page) {
+    main.append(el('h1', { text: 'Not found' }), el('p', { text: 'No page is at this address.' }));
+    return;
+  }
+  // Aborting the controller cancels the page's requests and timers when
+  // the user moves on, so a late answer never draws over the next page.
+  const controller = new AbortController();
+  const cleanup = page(main, segments.slice(1), params, { role: session.role, signal: controller.signal });
+  stopPage = () => {
+    controller.abort();
+    if (typeof cleanup === 'function') cleanup();
+  };
+  main.focus({ preventScroll: true });
+}
+
+function renderKeyPrompt() {
+  const input = el('input', {
+    id: 'api-key', name: 'key', type: 'password', autocomplete: 'off', required: true, spellcheck: 'false',
+  });
+  const form = el('form', { class: 'key-form' },
+    el('h1', { text: 'API key' }),
+    el('p', { text: 'Enter an API key with the read role; a key with the admin role may also revoke tokens. The key stays in this browser tab only, until you close it or choose Forget key.' }),
+    keyMessage ? el('p', { class: 'error', role: 'alert', text: keyMessage }) : null,
+    el('label', { for: 'api-key', text: 'Key' }),
+    input,
+    el('button', { type: 'submit', text: 'Continue' }));
+  form.addEventListener('submit', (event) => {
+    event.preventDefault();
+    const key = input.value.trim();
+    if (!key) return;
+    setKey(key);
+    keyMessage = '';
+    session.role = '';
+    render();
+  });
+  main.append(form);
+  input.focus();
+}
+
+window.addEventListener('tokentrail:unauthenticated', () => {
+  clearKey();
+  session.role = '';
+  keyMessage = 'The server rejected the key (unauthenticated): enter a valid key.';
+  render();
+});
+
+document.getElementById('sign-out').addEventListener('click', () => {
+  clearKey();
+  session.role = '';
+  keyMessage = '';
+  render();
+});
+
+window.addEventListener('hashchange', render);
+render();
