@@ -23,6 +23,7 @@ import (
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 
 	"github.com/tokentrail/tokentrail/audit"
 	"github.com/tokentrail/tokentrail/store"
@@ -221,6 +222,17 @@ func (tb *tab) eval(t *testing.T, expression string, result any) {
 	}
 }
 
+// checkNoLeftovers fails when the page shows what JavaScript prints for a
+// missing value, such as a field the page expected and the JSON lacked.
+func (tb *tab) checkNoLeftovers(t *testing.T) {
+	t.Helper()
+	var found []string
+	tb.eval(t, `document.querySelector('main').innerText.match(/\b(null|undefined|NaN)\b|\[object Object\]/g) || []`, &found)
+	if len(found) > 0 {
+		t.Errorf("the page shows %q", found)
+	}
+}
+
 // signIn opens the UI at fragment (such as "#/token/x") and enters key.
 func (tb *tab) signIn(t *testing.T, h *harness, key, fragment string) {
 	t.Helper()
@@ -228,7 +240,7 @@ func (tb *tab) signIn(t *testing.T, h *harness, key, fragment string) {
 		chromedp.Navigate(h.srv.URL+"/"+fragment),
 		chromedp.WaitVisible(chromedp.CSS("#api-key")),
 		chromedp.SendKeys(chromedp.CSS("#api-key"), key),
-		chromedp.Submit(chromedp.CSS("#api-key")))
+		chromedp.SendKeys(chromedp.CSS("#api-key"), kb.Enter))
 	tb.wait(t, "the navigation after sign-in", `!document.getElementById('nav').hidden`)
 }
 
@@ -240,7 +252,7 @@ func TestBrowserSearchFindsToken(t *testing.T) {
 	tb.run(t, "search for alice",
 		chromedp.WaitVisible(chromedp.CSS("#q")),
 		chromedp.SendKeys(chromedp.CSS("#q"), aliceSubject),
-		chromedp.Submit(chromedp.CSS("#q")))
+		chromedp.SendKeys(chromedp.CSS("#q"), kb.Enter))
 	tb.wait(t, "results", `document.querySelectorAll('#results a.result').length > 0`)
 
 	var values []string
@@ -302,6 +314,7 @@ func TestBrowserTokenPage(t *testing.T) {
 	if revoke {
 		t.Error("a read-only key sees the revoke button")
 	}
+	tb.checkNoLeftovers(t)
 }
 
 func TestBrowserHTMLInDataIsText(t *testing.T) {
@@ -350,7 +363,7 @@ func TestBrowserRevokeFlow(t *testing.T) {
 	tb.run(t, "search for the token",
 		chromedp.WaitVisible(chromedp.CSS("#q")),
 		chromedp.SendKeys(chromedp.CSS("#q"), bobToken),
-		chromedp.Submit(chromedp.CSS("#q")))
+		chromedp.SendKeys(chromedp.CSS("#q"), kb.Enter))
 	tb.wait(t, "the result", `document.querySelector('#results a.result') !== null`)
 	tb.run(t, "open the token page", chromedp.Click(chromedp.CSS(`#results a.result`)))
 	tb.wait(t, "the revoke button", `document.getElementById('revoke') !== null`)
@@ -399,7 +412,7 @@ func TestBrowserIncidentPage(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS("#incident-subject")),
 		chromedp.SendKeys(chromedp.CSS("#incident-subject"), aliceSubject),
 		chromedp.SetValue(chromedp.CSS("#incident-at"), at),
-		chromedp.Submit(chromedp.CSS("#incident-subject")))
+		chromedp.SendKeys(chromedp.CSS("#incident-subject"), kb.Enter))
 	tb.wait(t, "the remediation plan", `document.querySelectorAll('.plan .step').length > 0`)
 
 	var commands []string
@@ -419,6 +432,7 @@ func TestBrowserIncidentPage(t *testing.T) {
 	if buttons != len(commands) {
 		t.Errorf("copy buttons = %d, want one for each of the %d commands", buttons, len(commands))
 	}
+	tb.checkNoLeftovers(t)
 }
 
 func TestBrowserLiveAnomalies(t *testing.T) {
@@ -456,6 +470,7 @@ func TestBrowserLiveAnomalies(t *testing.T) {
 	if after != before+1 {
 		t.Errorf("rows after the poll = %d, want %d: each anomaly once", after, before+1)
 	}
+	tb.checkNoLeftovers(t)
 }
 
 func TestBrowserRejectedKeyAsksAgain(t *testing.T) {
@@ -465,7 +480,7 @@ func TestBrowserRejectedKeyAsksAgain(t *testing.T) {
 		chromedp.Navigate(h.srv.URL+"/"),
 		chromedp.WaitVisible(chromedp.CSS("#api-key")),
 		chromedp.SendKeys(chromedp.CSS("#api-key"), "not-a-key"),
-		chromedp.Submit(chromedp.CSS("#api-key")))
+		chromedp.SendKeys(chromedp.CSS("#api-key"), kb.Enter))
 	tb.wait(t, "the prompt with an error", `document.querySelector('.key-form .error') !== null`)
 
 	var stored string

@@ -11,7 +11,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io/fs"
-	"mime"
 	"net/http"
 	"path"
 	"strings"
@@ -28,6 +27,17 @@ var static embed.FS
 // needs inline scripts or styles, eval, frames or plugins.
 const ContentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; " +
 	"connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
+
+// contentTypes maps the extensions of the embedded files to their media
+// types. The table is fixed, where mime.TypeByExtension would read the
+// host's /etc/mime.types, because a module script served with another type
+// than JavaScript does not run.
+var contentTypes = map[string]string{
+	".css":  "text/css; charset=utf-8",
+	".js":   "text/javascript; charset=utf-8",
+	".json": "application/json",
+	".svg":  "image/svg+xml",
+}
 
 // assetsMarker is replaced in index.html by the versioned assets path.
 const assetsMarker = "{{ASSETS}}"
@@ -149,7 +159,7 @@ func (h *handler) serveAsset(w http.ResponseWriter, r *http.Request, name string
 	}
 
 	header := w.Header()
-	if ctype := mime.TypeByExtension(path.Ext(name)); ctype != "" {
+	if ctype, ok := contentTypes[path.Ext(name)]; ok {
 		header.Set("Content-Type", ctype)
 	}
 	header.Set("Cache-Control", "public, max-age=31536000, immutable")

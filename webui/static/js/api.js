@@ -26,8 +26,7 @@ export class APIError extends Error {
 }
 
 // api sends one request with the Bearer key and returns the decoded JSON
-// body, with the HTTP status as a non-enumerable "status" property. It
-// throws an APIError for any status other than 2xx, and dispatches a
+// body. It throws an APIError for any status other than 2xx, and dispatches a
 // "tokentrail:unauthenticated" event on window for 401.
 export async function api(path, { method = 'GET', body, signal } = {}) {
   const headers = { Accept: 'application/json', Authorization: 'Bearer ' + getKey() };
@@ -59,7 +58,6 @@ export async function api(path, { method = 'GET', body, signal } = {}) {
     if (response.status === 401) window.dispatchEvent(new CustomEvent('tokentrail:unauthenticated'));
     throw new APIError(response.status, error.code || 'http_' + response.status, error.message || response.statusText);
   }
-  if (data && typeof data === 'object') Object.defineProperty(data, 'status', { value: response.status });
   return data;
 }
 

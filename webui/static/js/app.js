@@ -100,7 +100,8 @@ async function render() {
 
 function renderKeyPrompt() {
   const input = el('input', {
-    id: 'api-key', name: 'key', type: 'password', autocomplete: 'off', required: true, spellcheck: 'false',
+    // No name attribute: a form submitted without the script sends no key.
+    id: 'api-key', type: 'password', autocomplete: 'off', required: true, spellcheck: 'false',
   });
   const form = el('form', { class: 'key-form' },
     el('h1', { text: 'API key' }),

@@ -19,9 +19,9 @@ export function renderAnomalies(main, _segments, params, { signal }) {
 
   const state = el('p', { id: 'live-state', class: 'muted', 'aria-live': 'polite', text: 'Loading…' });
   const rows = el('tbody', { id: 'live-rows' });
+  main.append(el('h1', { text: 'Live anomalies' }));
+  if (described) main.append(el('p', { text: 'Only anomalies with ' + described + '.' }));
   main.append(
-    el('h1', { text: 'Live anomalies' }),
-    described ? el('p', { text: 'Only anomalies with ' + described + '.' }) : null,
     state,
     el('div', { class: 'scroll' }, el('table', { class: 'live' },
       el('thead', {}, el('tr', {}, ['Time', 'Severity', 'Rule', 'Token', 'Subject', 'Address', 'Summary'].map((h) => el('th', { scope: 'col', text: h })))),

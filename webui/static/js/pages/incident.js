@@ -38,7 +38,7 @@ export function renderIncident(main, _segments, params, { signal }) {
 
   body.append(el('p', { class: 'muted', text: 'Analyzing…' }));
   api('incidents' + query({ subject, at, window: span }), { signal }).then((report) => {
-    clear(body).append(...incidentPage(report));
+    clear(body).append(...incidentPage(report).flat().filter(Boolean));
   }).catch((err) => {
     if (!signal.aborted) clear(body).append(errorBox(err));
   });
@@ -52,7 +52,7 @@ function incidentPage(r) {
       `, ${fmt.time(r.since)} to ${fmt.time(r.until)}, around ${fmt.time(r.at)}; report time ${fmt.time(r.generated_at)}.`),
     (r.notes || []).length ? el('ul', { class: 'notes' }, r.notes.map((n) => el('li', { text: n }))) : null,
     section('Exposure', definitions([
-      ['State', el('span', { class: exposure.open ? 'status status-active' : 'status status-revoked', text: exposure.open ? 'open' : 'closed' })],
+      ['State', el('span', { class: exposure.open ? 'status exposure-open' : 'status exposure-closed', text: exposure.open ? 'open' : 'closed' })],
       ['From', fmt.time(exposure.start)],
       ['To', fmt.time(exposure.end)],
       ['Why', exposure.reason],

@@ -13,7 +13,7 @@ export function renderToken(main, segments, _params, ctx) {
   main.append(body);
 
   const load = () => api('tokens/' + encodeURIComponent(id), { signal: ctx.signal }).then((report) => {
-    clear(body).append(...tokenPage(report, id, ctx, load));
+    clear(body).append(...tokenPage(report, id, ctx, load).filter(Boolean));
   }).catch((err) => {
     if (!ctx.signal.aborted) clear(body).append(el('h1', { text: 'Token ' + id }), errorBox(err));
   });
