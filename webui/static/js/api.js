@@ -41,7 +41,7 @@ export async function api(path, { method = 'GET', body, signal } = {}) {
     response = await fetch('/api/v1/' + path, init);
   } catch (err) {
     if (err.name === 'AbortError') throw err;
-    throw new APIError(0, 'unavailable', 'the server did not answer: ' + err.message);
+    throw new APIError(0, 'unavailable', 'the server did not respond: ' + err.message);
   }
 
   let data = null;
@@ -50,7 +50,7 @@ export async function api(path, { method = 'GET', body, signal } = {}) {
     try {
       data = JSON.parse(text);
     } catch {
-      throw new APIError(response.status, 'bad_response', `the server answered ${response.status} with a body that is not JSON`);
+      throw new APIError(response.status, 'bad_response', `the server responded ${response.status} with a body that is not JSON`);
     }
   }
   if (!response.ok) {

@@ -73,7 +73,7 @@ async function render() {
       if (current !== renderCount) return;
       session.role = role;
     } catch (err) {
-      if (err.status === 401 || current !== renderCount) return; // the unauthenticated handler asks again
+      if (err.status === 401 || current !== renderCount) return; // the unauthenticated listener shows the key prompt again
       main.append(errorBox(err));
       return;
     }
@@ -88,7 +88,7 @@ async function render() {
     return;
   }
   // Aborting the controller cancels the page's requests and timers when
-  // the user moves on, so a late answer never draws over the next page.
+  // the user moves on, so a late response never draws over the next page.
   const controller = new AbortController();
   const cleanup = page(main, segments.slice(1), params, { role: session.role, signal: controller.signal });
   stopPage = () => {

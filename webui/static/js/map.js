@@ -11,7 +11,7 @@ let outlines = null;
 function loadOutlines() {
   if (!outlines) {
     outlines = fetch(new URL('../world.json', import.meta.url)).then((r) => {
-      if (!r.ok) throw new Error(`the map data answered ${r.status}`);
+      if (!r.ok) throw new Error(`the request for the map data failed with status ${r.status}`);
       return r.json();
     });
     outlines.catch(() => { outlines = null; }); // let a later page try again

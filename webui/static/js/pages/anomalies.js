@@ -29,7 +29,7 @@ export function renderAnomalies(main, _segments, params, { signal }) {
 
   const seen = new Set();
   // since is the time of the newest anomaly shown. The server filters on
-  // the anomaly's time (event time), so the poll asks from there on and
+  // the anomaly's time (event time), so the poll requests from there on and
   // drops the ids it has shown already.
   // NOTE: an anomaly whose time is older than the newest one shown, such
   // as one raised over events imported late, is not picked up by the poll.
