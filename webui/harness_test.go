@@ -194,49 +194,38 @@ type searchResult struct {
 	LastSeen time.Time `json:"last_seen"`
 }
 
+// search returns one result per kind of match, as the server does: the
+// token, fingerprint, address or subject that q names.
 func (h *harness) search(w http.ResponseWriter, r *http.Request) {
 	q := strings.TrimSpace(r.URL.Query().Get("q"))
 	if q == "" {
 		writeError(w, http.StatusBadRequest, "bad_request", "q is empty")
 		return
 	}
-	var results []searchResult
-	lastOf := func(events []audit.Event) time.Time { return events[len(events)-1].Time }
-
+	type lookup struct {
+		kind  string
+		query store.Query
+	}
+	lookups := []lookup{{"token", store.Query{TokenID: q}}, {"subject", store.Query{Subject: q}}}
+	if audit.IsFingerprint(q) {
+		lookups = append(lookups, lookup{"fingerprint", store.Query{Fingerprint: q}})
+	}
 	if ip, err := netip.ParseAddr(q); err == nil {
-		events, err := h.db.Events(r.Context(), store.Query{IP: ip})
+		lookups = append(lookups, lookup{"ip", store.Query{IP: ip}})
+	}
+
+	results := []searchResult{}
+	for _, l := range lookups {
+		events, err := h.db.Events(r.Context(), l.query)
 		if err != nil {
 			writeError(w, http.StatusInternalServerError, "internal", "search failed")
 			return
 		}
-		if len(events) > 0 {
-			results = append(results, searchResult{"ip", q, fmt.Sprintf("%d events", len(events)), lastOf(events)})
+		if len(events) == 0 {
+			continue
 		}
-	}
-	for _, kind := range []string{"token", "subject"} {
-		query := store.Query{TokenID: q}
-		if kind == "subject" {
-			query = store.Query{Subject: q}
-		}
-		events, err := h.db.Events(r.Context(), query)
-		if err != nil {
-			writeError(w, http.StatusInternalServerError, "internal", "search failed")
-			return
-		}
-		if kind == "token" && len(events) > 0 {
-			results = append(results, searchResult{"token", q, "subject " + events[0].Subject, lastOf(events)})
-		}
-		if kind == "subject" {
-			for _, id := range tokenIDs(events) {
-				results = append(results, searchResult{"token", id, "token of " + q, lastOf(events)})
-			}
-			if len(events) > 0 {
-				results = append(results, searchResult{"subject", q, fmt.Sprintf("%d tokens", len(tokenIDs(events))), lastOf(events)})
-			}
-		}
-	}
-	if results == nil {
-		results = []searchResult{}
+		label := fmt.Sprintf("%d events, %d tokens", len(events), len(tokenIDs(events)))
+		results = append(results, searchResult{l.kind, q, label, events[len(events)-1].Time})
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"results": results})
 }
@@ -394,10 +383,10 @@ func (h *harness) revoke(w http.ResponseWriter, r *http.Request) {
 	h.revocations = append(h.revocations, e)
 	h.mu.Unlock()
 	if appended.Inserted == 0 {
-		writeJSON(w, http.StatusOK, map[string]any{"already_revoked": true, "revocation": e})
+		writeJSON(w, http.StatusOK, map[string]any{"already_revoked": true, "revocation": e, "token_known": true})
 		return
 	}
-	writeJSON(w, http.StatusCreated, e)
+	writeJSON(w, http.StatusCreated, map[string]any{"revocation": e, "token_known": true})
 }
 
 func (h *harness) accessLog(w http.ResponseWriter, r *http.Request) {

@@ -4,6 +4,7 @@ import { el, svg } from './dom.js';
 import * as fmt from './format.js';
 
 const HOUR = 3600 * 1000;
+const MIN_BARS = 12;
 const MAX_BARS = 14 * 24; // beyond two weeks, bars would be thinner than a pixel
 
 const WIDTH = 640;
@@ -27,8 +28,15 @@ export function hourlyChart(events, anomalies, hourlyUTC) {
     if (t < min) min = t;
     if (t > max) max = t;
   }
-  const first = Math.floor(min / HOUR) * HOUR;
-  const last = Math.floor(max / HOUR) * HOUR;
+  let first = Math.floor(min / HOUR) * HOUR;
+  let last = Math.floor(max / HOUR) * HOUR;
+  // A short life gets empty hours on both sides, so that one bar does not
+  // fill the chart and the quiet hours around the uses show.
+  const short = MIN_BARS - ((last - first) / HOUR + 1);
+  if (short > 0) {
+    first -= Math.floor(short / 2) * HOUR;
+    last += Math.ceil(short / 2) * HOUR;
+  }
   const hours = (last - first) / HOUR + 1;
   const flagged = new Set(anomalies.map((a) => Math.floor(Date.parse(a.time) / HOUR) * HOUR));
 
