@@ -73,6 +73,7 @@ func TestBrowserTokenPage(t *testing.T) {
 	tb.SignIn(t, h.srv.URL, readKey, "#/token/"+aliceToken)
 	tb.Wait(t, "the token status", `document.getElementById('token-status') !== null`)
 	tb.Wait(t, "the map outlines", `document.querySelectorAll('svg.map .land path').length > 100`)
+	tb.Wait(t, "the related tokens", `document.querySelector('#related table') !== null`)
 
 	var status string
 	tb.Eval(t, `document.getElementById('token-status').textContent`, &status)
@@ -88,6 +89,7 @@ func TestBrowserTokenPage(t *testing.T) {
 		"anomalies":                `ul.anomalies li`,
 		"flagged timeline rows":    `table.timeline tr.flagged`,
 		"lineage link to child":    `a[href="#/token/` + aliceChild + `"]`,
+		"related link to child":    `#related a[href="#/token/` + aliceChild + `"]`,
 	}
 	for name, selector := range counts {
 		var n int

@@ -88,6 +88,7 @@ func newHarness(tb testing.TB) *harness {
 	mux.Handle("GET /api/v1/search", h.auth("read", h.search))
 	mux.Handle("GET /api/v1/tokens/{id}", h.auth("read", h.token))
 	mux.Handle("GET /api/v1/subjects/{subject}/tokens", h.auth("read", h.subjectTokens))
+	mux.Handle("GET /api/v1/related", h.auth("read", h.related))
 	mux.Handle("GET /api/v1/incidents", h.auth("read", h.incident))
 	mux.Handle("GET /api/v1/anomalies", h.auth("read", h.anomalies))
 	mux.Handle("POST /api/v1/revocations", h.auth("admin", h.revoke))
@@ -284,6 +285,23 @@ func (h *harness) subjectTokens(w http.ResponseWriter, r *http.Request) {
 		rows = append(rows, tokenRow{id, report.Events[0].Time, report.Events[len(report.Events)-1].Time, report.Usage.Total, report.Status})
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"tokens": rows})
+}
+
+func (h *harness) related(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	list, err := forensics.FindRelatedTokens(r.Context(), h.db, forensics.RelatedQuery{Subject: q.Get("subject"), TokenID: q.Get("token")})
+	if errors.Is(err, forensics.ErrTokenNotFound) || errors.Is(err, forensics.ErrSubjectNotFound) {
+		writeError(w, http.StatusNotFound, "not_found", "no stored event of this start")
+		return
+	}
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, "internal", "lookup failed")
+		return
+	}
+	if list == nil {
+		list = []forensics.RelatedToken{}
+	}
+	writeJSON(w, http.StatusOK, list)
 }
 
 func (h *harness) incident(w http.ResponseWriter, r *http.Request) {

@@ -1,11 +1,13 @@
 // The token page: status, creation, usage chart and map, anomalies,
 // lineage, timeline, and the revoke button for admin keys.
 
-import { api } from '../api.js';
+import { api, query } from '../api.js';
 import { clear, definitions, el, errorBox, link, section, table } from '../dom.js';
 import * as fmt from '../format.js';
 import { hourlyChart } from '../chart.js';
 import { usageMap } from '../map.js';
+
+const MAX_RELATED = 20; // the strongest links; the CLI's related --limit lists more
 
 export function renderToken(main, segments, _params, ctx) {
   const id = segments[0] || '';
@@ -42,6 +44,7 @@ function tokenPage(r, id, ctx, reload) {
       section('Where it was used', usageMap(events, anomalies))),
     section('Anomalies', anomalyList(anomalies)),
     section('Lineage', lineage(r)),
+    r.token_id ? section('Related tokens', related(r.token_id, ctx.signal)) : null,
     (r.revocations || []).length ? section('Revocations', table(['Time', 'By', 'Method', 'Reason', 'Covers', 'Source'],
       r.revocations.map((v) => [fmt.time(v.time), v.actor || '', v.method || '', v.reason || '', v.covers || 'the token itself', v.source || '']))) : null,
     (r.rejections || []).length ? section('Rejections', table(['Time', 'Reason', 'Request', 'Status', 'Address', 'User agent'],
@@ -103,6 +106,34 @@ function lineage(r) {
     ['Minted', children.length ? el('ul', { class: 'plain' }, children.map((c) =>
       el('li', {}, link(c.token_id, 'token', c.token_id), ` ${fmt.time(c.time)}`))) : ''],
   ]);
+}
+
+// related lists the tokens linked to this one by lineage, session, subject,
+// network or client, strongest first. It loads after the report, so that a
+// slow or failed lookup leaves the rest of the page in place.
+function related(tokenID, signal) {
+  const box = el('div', { id: 'related' }, el('p', { class: 'muted', text: 'Loading…' }));
+  api('related' + query({ token: tokenID }), { signal }).then((list) => {
+    const tokens = (list || []).filter((t) => t.token_id !== tokenID);
+    if (!tokens.length) {
+      box.replaceChildren(el('p', { class: 'muted', text: 'No other token is linked to this one.' }));
+      return;
+    }
+    const shown = tokens.slice(0, MAX_RELATED);
+    box.replaceChildren(table(['Token', 'Subject', 'Strength', 'Score', 'Why'], shown.map((t) => [
+      link(t.token_id, 'token', t.token_id),
+      t.subject || '',
+      el('span', { class: 'strength strength-' + t.strength, text: t.strength }),
+      String(t.score),
+      (t.reasons || []).map((why) => `${why.kind}: ${why.detail}`).join('; '),
+    ])));
+    if (tokens.length > shown.length) {
+      box.append(el('p', { class: 'muted', text: `The ${shown.length} strongest of ${tokens.length} related tokens.` }));
+    }
+  }).catch((err) => {
+    if (!signal.aborted) box.replaceChildren(errorBox(err));
+  });
+  return box;
 }
 
 // timeline lists events oldest first and marks those an anomaly names.
