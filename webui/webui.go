@@ -45,7 +45,8 @@ const assetsMarker = "{{ASSETS}}"
 // Handler returns the handler that serves the UI: GET / and /index.html
 // return the page, and GET /assets/VERSION/FILE returns its scripts,
 // styles and map data. It responds to other paths with 404 and to other
-// methods with 405, so mount it at "/" after the API routes. The handler is safe
+// methods with 405. Mount it at "/" beside the API: an http.ServeMux
+// sends /api/ paths to their more specific patterns. The handler is safe
 // for concurrent use.
 //
 // VERSION is a digest of every embedded file, so a new build moves the
