@@ -14,31 +14,8 @@ import (
 	"github.com/tokentrail/tokentrail/apikey"
 	"github.com/tokentrail/tokentrail/revocation"
 	"github.com/tokentrail/tokentrail/server"
-	"github.com/tokentrail/tokentrail/store"
 	"github.com/tokentrail/tokentrail/store/sqlite"
 )
-
-// feedKeys authenticates the two keys of the test: one for the service
-// that follows the feed, one for the admin who revokes.
-type feedKeys struct{}
-
-func (feedKeys) Authenticate(_ context.Context, secret string) (apikey.Key, error) {
-	switch secret {
-	case "service-secret":
-		return apikey.Key{ID: "k1", Name: "orders-api", Roles: []apikey.Role{apikey.RoleIngest}}, nil
-	case "admin-secret":
-		return apikey.Key{ID: "k2", Name: "oncall", Roles: []apikey.Role{apikey.RoleAdmin}}, nil
-	}
-	return apikey.Key{}, apikey.ErrUnknownKey
-}
-
-// noAccessLog keeps no access log: the feed is not a read of a token.
-type noAccessLog struct{}
-
-func (noAccessLog) AppendAccess(context.Context, apikey.Access) error { return nil }
-func (noAccessLog) Accesses(context.Context, store.AccessQuery) ([]apikey.Access, error) {
-	return nil, nil
-}
 
 func TestHTTPSourceFollowsServer(t *testing.T) {
 	db, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "feed.db"))
@@ -46,7 +23,16 @@ func TestHTTPSourceFollowsServer(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	srv, err := server.New(server.Config{Store: db, Keys: feedKeys{}, AccessLog: noAccessLog{}, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	keys := apikey.NewManager(db, apikey.Config{})
+	serviceKey, _, err := keys.Create(context.Background(), "orders-api", []apikey.Role{apikey.RoleIngest})
+	if err != nil {
+		t.Fatal(err)
+	}
+	adminKey, _, err := keys.Create(context.Background(), "oncall", []apikey.Role{apikey.RoleAdmin})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := server.New(server.Config{Store: db, Keys: keys, AccessLog: db, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,7 +40,7 @@ func TestHTTPSourceFollowsServer(t *testing.T) {
 	defer hs.Close()
 	defer srv.Close(context.Background())
 
-	src, err := revocation.NewHTTPSource(hs.URL, "service-secret", revocation.HTTPSourceOptions{Wait: 20 * time.Second})
+	src, err := revocation.NewHTTPSource(hs.URL, serviceKey, revocation.HTTPSourceOptions{Wait: 20 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,7 +58,7 @@ func TestHTTPSourceFollowsServer(t *testing.T) {
 	go func() { done <- refresher.Run(ctx) }()
 
 	req, _ := http.NewRequest(http.MethodPost, hs.URL+"/api/v1/revocations", bytes.NewReader([]byte(`{"scope":"token","target":"jti-7","reason":"leaked"}`)))
-	req.Header.Set("Authorization", "Bearer admin-secret")
+	req.Header.Set("Authorization", "Bearer "+adminKey)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)

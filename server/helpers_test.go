@@ -10,85 +10,53 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
-	"slices"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/tokentrail/tokentrail/apikey"
 	"github.com/tokentrail/tokentrail/audit"
-	"github.com/tokentrail/tokentrail/store"
 	"github.com/tokentrail/tokentrail/store/sqlite"
 )
 
-// The secrets of the test keys, one per role, and of a revoked key.
-const (
-	ingestSecret  = "tt_ingest_secret"
-	readSecret    = "tt_read_secret"
-	adminSecret   = "tt_admin_secret"
-	revokedSecret = "tt_revoked_secret"
-)
-
-// keyTable authenticates the test keys. It stands in for apikey.Manager,
-// whose lookup and hashing the apikey package tests.
-type keyTable map[string]apikey.Key
-
-func (t keyTable) Authenticate(_ context.Context, secret string) (apikey.Key, error) {
-	k, ok := t[secret]
-	switch {
-	case !ok:
-		return apikey.Key{}, apikey.ErrUnknownKey
-	case !k.RevokedAt.IsZero():
-		return apikey.Key{}, apikey.ErrRevokedKey
-	}
-	return k, nil
+// testKeys are the secrets of the API keys of a test server, one per
+// role, and one of a revoked admin key.
+type testKeys struct {
+	ingest, read, admin, revoked string
+	readID                       string // the ID of the read key
 }
 
-func testKeys() keyTable {
-	created := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
-	return keyTable{
-		ingestSecret:  {ID: "k-ingest", Name: "payments-api", Roles: []apikey.Role{apikey.RoleIngest}, CreatedAt: created},
-		readSecret:    {ID: "k-read", Name: "responder", Roles: []apikey.Role{apikey.RoleRead}, CreatedAt: created},
-		adminSecret:   {ID: "k-admin", Name: "oncall", Roles: []apikey.Role{apikey.RoleAdmin}, CreatedAt: created},
-		revokedSecret: {ID: "k-old", Name: "old", Roles: []apikey.Role{apikey.RoleAdmin}, CreatedAt: created, RevokedAt: created.Add(time.Hour)},
-	}
-}
-
-// accessList is an in-memory access log.
-type accessList struct {
-	mu   sync.Mutex
-	list []apikey.Access
-}
-
-func (l *accessList) AppendAccess(_ context.Context, a apikey.Access) error {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.list = append(l.list, a)
-	return nil
-}
-
-func (l *accessList) Accesses(_ context.Context, q store.AccessQuery) ([]apikey.Access, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	var out []apikey.Access
-	for _, a := range slices.Backward(l.list) {
-		if (q.KeyID == "" || a.KeyID == q.KeyID) && (q.Target == "" || a.Target == q.Target) {
-			out = append(out, a)
+// createTestKeys creates the keys of testKeys in db through the Manager
+// that serve uses.
+func createTestKeys(tb testing.TB, keys *apikey.Manager) testKeys {
+	tb.Helper()
+	create := func(name string, role apikey.Role) (string, apikey.Key) {
+		secret, k, err := keys.Create(context.Background(), name, []apikey.Role{role})
+		if err != nil {
+			tb.Fatal(err)
 		}
+		return secret, k
 	}
-	if q.Limit > 0 && len(out) > q.Limit {
-		out = out[:q.Limit]
+	var tk testKeys
+	tk.ingest, _ = create("payments-api", apikey.RoleIngest)
+	var readKey apikey.Key
+	tk.read, readKey = create("responder", apikey.RoleRead)
+	tk.readID = readKey.ID
+	tk.admin, _ = create("oncall", apikey.RoleAdmin)
+	secret, old := create("old", apikey.RoleAdmin)
+	if _, err := keys.Revoke(context.Background(), old.ID); err != nil {
+		tb.Fatal(err)
 	}
-	return out, nil
+	tk.revoked = secret
+	return tk
 }
 
 // testServer is a Server on loopback over a real SQLite store in a temp
 // file.
 type testServer struct {
 	*Server
-	URL    string
-	db     *sqlite.Store
-	access *accessList
+	URL  string
+	db   *sqlite.Store
+	keys testKeys
 }
 
 // now is the clock of the test servers: fixed, so that rate limits do not
@@ -101,9 +69,9 @@ func newTestServer(tb testing.TB, change func(*Config)) *testServer {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	access := &accessList{}
+	manager := apikey.NewManager(db, apikey.Config{})
 	cfg := Config{
-		Store: db, Keys: testKeys(), AccessLog: access,
+		Store: db, Keys: manager, AccessLog: db,
 		Clock:  func() time.Time { return now },
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	}
@@ -122,7 +90,7 @@ func newTestServer(tb testing.TB, change func(*Config)) *testServer {
 		}
 		db.Close()
 	})
-	return &testServer{Server: s, URL: hs.URL, db: db, access: access}
+	return &testServer{Server: s, URL: hs.URL, db: db, keys: createTestKeys(tb, manager)}
 }
 
 // do sends a request with the secret as bearer key and returns the

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/tokentrail/tokentrail/audit"
-	"github.com/tokentrail/tokentrail/store"
 )
 
 func TestAuthRoles(t *testing.T) {
@@ -28,18 +27,18 @@ func TestAuthRoles(t *testing.T) {
 	}{
 		{"no key", http.MethodGet, "/api/v1/anomalies", "", nil, http.StatusUnauthorized},
 		{"wrong key", http.MethodGet, "/api/v1/anomalies", "tt_nobody", nil, http.StatusUnauthorized},
-		{"revoked key", http.MethodGet, "/api/v1/anomalies", revokedSecret, nil, http.StatusUnauthorized},
-		{"ingest may ingest", http.MethodPost, "/api/v1/events", ingestSecret, events, http.StatusOK},
-		{"read may not ingest", http.MethodPost, "/api/v1/events", readSecret, events, http.StatusForbidden},
-		{"ingest may not read", http.MethodGet, "/api/v1/anomalies", ingestSecret, nil, http.StatusForbidden},
-		{"read may read", http.MethodGet, "/api/v1/anomalies", readSecret, nil, http.StatusOK},
-		{"ingest may follow feed", http.MethodGet, "/api/v1/revocations", ingestSecret, nil, http.StatusOK},
-		{"read may follow feed", http.MethodGet, "/api/v1/revocations", readSecret, nil, http.StatusOK},
-		{"read may not revoke", http.MethodPost, "/api/v1/revocations", readSecret, revoke, http.StatusForbidden},
-		{"read may not list access", http.MethodGet, "/api/v1/access-log", readSecret, nil, http.StatusForbidden},
-		{"admin may read", http.MethodGet, "/api/v1/tokens/tok-1", adminSecret, nil, http.StatusOK},
-		{"admin may revoke", http.MethodPost, "/api/v1/revocations", adminSecret, revoke, http.StatusCreated},
-		{"admin may list access", http.MethodGet, "/api/v1/access-log", adminSecret, nil, http.StatusOK},
+		{"revoked key", http.MethodGet, "/api/v1/anomalies", ts.keys.revoked, nil, http.StatusUnauthorized},
+		{"ingest may ingest", http.MethodPost, "/api/v1/events", ts.keys.ingest, events, http.StatusOK},
+		{"read may not ingest", http.MethodPost, "/api/v1/events", ts.keys.read, events, http.StatusForbidden},
+		{"ingest may not read", http.MethodGet, "/api/v1/anomalies", ts.keys.ingest, nil, http.StatusForbidden},
+		{"read may read", http.MethodGet, "/api/v1/anomalies", ts.keys.read, nil, http.StatusOK},
+		{"ingest may follow feed", http.MethodGet, "/api/v1/revocations", ts.keys.ingest, nil, http.StatusOK},
+		{"read may follow feed", http.MethodGet, "/api/v1/revocations", ts.keys.read, nil, http.StatusOK},
+		{"read may not revoke", http.MethodPost, "/api/v1/revocations", ts.keys.read, revoke, http.StatusForbidden},
+		{"read may not list access", http.MethodGet, "/api/v1/access-log", ts.keys.read, nil, http.StatusForbidden},
+		{"admin may read", http.MethodGet, "/api/v1/tokens/tok-1", ts.keys.admin, nil, http.StatusOK},
+		{"admin may revoke", http.MethodPost, "/api/v1/revocations", ts.keys.admin, revoke, http.StatusCreated},
+		{"admin may list access", http.MethodGet, "/api/v1/access-log", ts.keys.admin, nil, http.StatusOK},
 		{"health needs no key", http.MethodGet, "/healthz", "", nil, http.StatusOK},
 		{"ready needs no key", http.MethodGet, "/readyz", "", nil, http.StatusOK},
 		{"metrics need no key", http.MethodGet, "/metrics", "", nil, http.StatusOK},
@@ -66,7 +65,7 @@ func TestAuthRoles(t *testing.T) {
 func TestErrorHidesKeyDetails(t *testing.T) {
 	ts := newTestServer(t, nil)
 	_, unknown := ts.do(t, http.MethodGet, "/api/v1/anomalies", "tt_nobody", nil)
-	_, revoked := ts.do(t, http.MethodGet, "/api/v1/anomalies", revokedSecret, nil)
+	_, revoked := ts.do(t, http.MethodGet, "/api/v1/anomalies", ts.keys.revoked, nil)
 	if string(unknown) != string(revoked) {
 		t.Errorf("unknown key body %s differs from revoked key body %s, which tells a guesser which keys existed", unknown, revoked)
 	}
@@ -79,7 +78,7 @@ func TestIngestKeepsValidRecords(t *testing.T) {
 	body := fmt.Sprintf(`[%s,{"id":"x","time":"not a time"},%s,%s]`,
 		mustJSON(t, usedEvent("tok-1", "alice", 0)), mustJSON(t, bad), mustJSON(t, usedEvent("tok-1", "alice", 2)))
 
-	resp, data := ts.do(t, http.MethodPost, "/api/v1/events", ingestSecret, []byte(body))
+	resp, data := ts.do(t, http.MethodPost, "/api/v1/events", ts.keys.ingest, []byte(body))
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("POST /api/v1/events = %d %s, want 200", resp.StatusCode, data)
 	}
@@ -101,7 +100,7 @@ func TestIngestKeepsValidRecords(t *testing.T) {
 		t.Errorf("stored events = %d, %v, want 2", n, err)
 	}
 
-	_, data = ts.do(t, http.MethodPost, "/api/v1/events", ingestSecret, []byte(body))
+	_, data = ts.do(t, http.MethodPost, "/api/v1/events", ts.keys.ingest, []byte(body))
 	if err := json.Unmarshal(data, &res); err != nil {
 		t.Fatal(err)
 	}
@@ -113,7 +112,7 @@ func TestIngestKeepsValidRecords(t *testing.T) {
 func TestIngestNDJSON(t *testing.T) {
 	ts := newTestServer(t, nil)
 	body := fmt.Sprintf("%s\n\n{broken\n%s\n", mustJSON(t, usedEvent("tok-1", "alice", 0)), mustJSON(t, usedEvent("tok-1", "alice", 1)))
-	resp, data := ts.do(t, http.MethodPost, "/api/v1/events", ingestSecret, []byte(body), "Content-Type", "application/x-ndjson")
+	resp, data := ts.do(t, http.MethodPost, "/api/v1/events", ts.keys.ingest, []byte(body), "Content-Type", "application/x-ndjson")
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("POST NDJSON = %d %s, want 200", resp.StatusCode, data)
 	}
@@ -151,7 +150,7 @@ func TestIngestBadBodies(t *testing.T) {
 			if tt.contentType != "" {
 				header = []string{"Content-Type", tt.contentType}
 			}
-			resp, data := ts.do(t, http.MethodPost, "/api/v1/events", ingestSecret, []byte(tt.body), header...)
+			resp, data := ts.do(t, http.MethodPost, "/api/v1/events", ts.keys.ingest, []byte(tt.body), header...)
 			if resp.StatusCode != tt.status || errorCode(data) != tt.code {
 				t.Errorf("POST = %d %s, want %d with code %s", resp.StatusCode, data, tt.status, tt.code)
 			}
@@ -165,11 +164,11 @@ func TestIngestBadBodies(t *testing.T) {
 func TestRateLimit(t *testing.T) {
 	ts := newTestServer(t, func(c *Config) { c.RatePerKey = 1; c.RateBurst = 2 })
 	for i := range 2 {
-		if resp, data := ts.do(t, http.MethodGet, "/api/v1/anomalies", readSecret, nil); resp.StatusCode != http.StatusOK {
+		if resp, data := ts.do(t, http.MethodGet, "/api/v1/anomalies", ts.keys.read, nil); resp.StatusCode != http.StatusOK {
 			t.Fatalf("request %d = %d %s, want 200 within the burst", i, resp.StatusCode, data)
 		}
 	}
-	resp, data := ts.do(t, http.MethodGet, "/api/v1/anomalies", readSecret, nil)
+	resp, data := ts.do(t, http.MethodGet, "/api/v1/anomalies", ts.keys.read, nil)
 	if resp.StatusCode != http.StatusTooManyRequests || errorCode(data) != CodeRateLimited {
 		t.Fatalf("third request = %d %s, want 429 rate_limited", resp.StatusCode, data)
 	}
@@ -177,7 +176,7 @@ func TestRateLimit(t *testing.T) {
 		t.Errorf("Retry-After = %q, want 1", got)
 	}
 	// Each key has its own limit.
-	if resp, _ := ts.do(t, http.MethodGet, "/api/v1/anomalies", adminSecret, nil); resp.StatusCode != http.StatusOK {
+	if resp, _ := ts.do(t, http.MethodGet, "/api/v1/anomalies", ts.keys.admin, nil); resp.StatusCode != http.StatusOK {
 		t.Errorf("another key's request = %d, want 200", resp.StatusCode)
 	}
 }
@@ -204,7 +203,7 @@ func TestAnomalyCursorWalksAll(t *testing.T) {
 		if page > 10 {
 			t.Fatal("more than 10 pages of 5 for 23 anomalies: the cursor does not advance")
 		}
-		resp, data := ts.do(t, http.MethodGet, "/api/v1/anomalies?limit=5&cursor="+cursor, readSecret, nil)
+		resp, data := ts.do(t, http.MethodGet, "/api/v1/anomalies?limit=5&cursor="+cursor, ts.keys.read, nil)
 		if resp.StatusCode != http.StatusOK {
 			t.Fatalf("page %d = %d %s", page, resp.StatusCode, data)
 		}
@@ -239,7 +238,7 @@ func TestAnomalyCursorWalksAll(t *testing.T) {
 func TestAnomalyBadFilters(t *testing.T) {
 	ts := newTestServer(t, nil)
 	for _, query := range []string{"severity=huge", "since=yesterday", "network=nowhere", "asn=0", "limit=0", "limit=5000", "cursor=%21%21"} {
-		resp, data := ts.do(t, http.MethodGet, "/api/v1/anomalies?"+query, readSecret, nil)
+		resp, data := ts.do(t, http.MethodGet, "/api/v1/anomalies?"+query, ts.keys.read, nil)
 		if resp.StatusCode != http.StatusBadRequest || errorCode(data) != CodeBadRequest {
 			t.Errorf("GET /api/v1/anomalies?%s = %d %s, want 400 bad_request", query, resp.StatusCode, data)
 		}
@@ -248,7 +247,7 @@ func TestAnomalyBadFilters(t *testing.T) {
 
 func TestReadsAreLogged(t *testing.T) {
 	ts := newTestServer(t, nil)
-	ts.do(t, http.MethodPost, "/api/v1/events", ingestSecret, mustJSON(t, []audit.Event{usedEvent("tok-1", "alice", 0)}))
+	ts.do(t, http.MethodPost, "/api/v1/events", ts.keys.ingest, mustJSON(t, []audit.Event{usedEvent("tok-1", "alice", 0)}))
 
 	reads := []struct{ path, action, target string }{
 		{"/api/v1/tokens/tok-1", actionTokenReport, "tok-1"},
@@ -258,12 +257,12 @@ func TestReadsAreLogged(t *testing.T) {
 		{"/api/v1/incidents?subject=alice&at=2026-11-20T11:00:00Z&window=2h", actionIncident, "alice"},
 	}
 	for _, r := range reads {
-		if resp, data := ts.do(t, http.MethodGet, r.path, readSecret, nil); resp.StatusCode != http.StatusOK {
+		if resp, data := ts.do(t, http.MethodGet, r.path, ts.keys.read, nil); resp.StatusCode != http.StatusOK {
 			t.Fatalf("GET %s = %d %s, want 200", r.path, resp.StatusCode, data)
 		}
 	}
 
-	resp, data := ts.do(t, http.MethodGet, "/api/v1/access-log?key=k-read", adminSecret, nil)
+	resp, data := ts.do(t, http.MethodGet, "/api/v1/access-log?key="+ts.keys.readID, ts.keys.admin, nil)
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("GET access-log = %d %s", resp.StatusCode, data)
 	}
@@ -284,11 +283,11 @@ func TestReadsAreLogged(t *testing.T) {
 
 func TestTokenReportAndSubject(t *testing.T) {
 	ts := newTestServer(t, nil)
-	ts.do(t, http.MethodPost, "/api/v1/events", ingestSecret, mustJSON(t, []audit.Event{
+	ts.do(t, http.MethodPost, "/api/v1/events", ts.keys.ingest, mustJSON(t, []audit.Event{
 		usedEvent("tok-1", "alice", 0), usedEvent("tok-1", "alice", 1), usedEvent("tok-2", "alice", 2),
 	}))
 
-	resp, data := ts.do(t, http.MethodGet, "/api/v1/tokens/tok-1", readSecret, nil)
+	resp, data := ts.do(t, http.MethodGet, "/api/v1/tokens/tok-1", ts.keys.read, nil)
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("GET token = %d %s", resp.StatusCode, data)
 	}
@@ -303,11 +302,11 @@ func TestTokenReportAndSubject(t *testing.T) {
 		t.Errorf("report = token %q with %d events, want tok-1 with 2", report.TokenID, len(report.Events))
 	}
 
-	if resp, data := ts.do(t, http.MethodGet, "/api/v1/tokens/nope", readSecret, nil); resp.StatusCode != http.StatusNotFound || errorCode(data) != CodeNotFound {
+	if resp, data := ts.do(t, http.MethodGet, "/api/v1/tokens/nope", ts.keys.read, nil); resp.StatusCode != http.StatusNotFound || errorCode(data) != CodeNotFound {
 		t.Errorf("GET unknown token = %d %s, want 404 not_found", resp.StatusCode, data)
 	}
 
-	_, data = ts.do(t, http.MethodGet, "/api/v1/subjects/alice/tokens", readSecret, nil)
+	_, data = ts.do(t, http.MethodGet, "/api/v1/subjects/alice/tokens", ts.keys.read, nil)
 	var list struct{ Tokens []subjectToken }
 	if err := json.Unmarshal(data, &list); err != nil {
 		t.Fatal(err)
@@ -319,10 +318,10 @@ func TestTokenReportAndSubject(t *testing.T) {
 
 func TestRevokeThenAlreadyRevoked(t *testing.T) {
 	ts := newTestServer(t, nil)
-	ts.do(t, http.MethodPost, "/api/v1/events", ingestSecret, mustJSON(t, []audit.Event{usedEvent("tok-1", "alice", 0)}))
+	ts.do(t, http.MethodPost, "/api/v1/events", ts.keys.ingest, mustJSON(t, []audit.Event{usedEvent("tok-1", "alice", 0)}))
 	body := []byte(`{"scope":"token","target":"tok-1","reason":"leaked in a CI log"}`)
 
-	resp, data := ts.do(t, http.MethodPost, "/api/v1/revocations", adminSecret, body)
+	resp, data := ts.do(t, http.MethodPost, "/api/v1/revocations", ts.keys.admin, body)
 	if resp.StatusCode != http.StatusCreated {
 		t.Fatalf("first revoke = %d %s, want 201", resp.StatusCode, data)
 	}
@@ -335,13 +334,13 @@ func TestRevokeThenAlreadyRevoked(t *testing.T) {
 			res.Revocation.Actor, res.Revocation.Subject, res.TokenKnown)
 	}
 
-	resp, data = ts.do(t, http.MethodPost, "/api/v1/revocations", adminSecret, body)
+	resp, data = ts.do(t, http.MethodPost, "/api/v1/revocations", ts.keys.admin, body)
 	if resp.StatusCode != http.StatusOK || !strings.Contains(string(data), `"already_revoked":true`) {
 		t.Errorf("second revoke = %d %s, want 200 with already_revoked", resp.StatusCode, data)
 	}
 
 	for _, bad := range []string{`{"scope":"all","target":"x","reason":"r"}`, `{"scope":"token","target":"x"}`, `{"scope":"token","reason":"r"}`, `{"scope":"token","target":"x","reason":"r","extra":1}`} {
-		if resp, data := ts.do(t, http.MethodPost, "/api/v1/revocations", adminSecret, []byte(bad)); resp.StatusCode != http.StatusBadRequest {
+		if resp, data := ts.do(t, http.MethodPost, "/api/v1/revocations", ts.keys.admin, []byte(bad)); resp.StatusCode != http.StatusBadRequest {
 			t.Errorf("revoke %s = %d %s, want 400", bad, resp.StatusCode, data)
 		}
 	}
@@ -349,18 +348,18 @@ func TestRevokeThenAlreadyRevoked(t *testing.T) {
 
 func TestFeedLongPoll(t *testing.T) {
 	ts := newTestServer(t, nil)
-	resp, data := ts.do(t, http.MethodGet, "/api/v1/revocations", readSecret, nil)
+	resp, data := ts.do(t, http.MethodGet, "/api/v1/revocations", ts.keys.read, nil)
 	if resp.StatusCode != http.StatusOK || resp.Header.Get("ETag") != `"0"` {
 		t.Fatalf("first read = %d %s ETag %s, want 200 with ETag \"0\"", resp.StatusCode, data, resp.Header.Get("ETag"))
 	}
 
 	// With nothing new and no wait, the ETag matches at once.
-	resp, _ = ts.do(t, http.MethodGet, "/api/v1/revocations?after=0", readSecret, nil, "If-None-Match", `"0"`)
+	resp, _ = ts.do(t, http.MethodGet, "/api/v1/revocations?after=0", ts.keys.read, nil, "If-None-Match", `"0"`)
 	if resp.StatusCode != http.StatusNotModified {
 		t.Errorf("conditional read without wait = %d, want 304", resp.StatusCode)
 	}
 	// A short wait ends with 304.
-	resp, _ = ts.do(t, http.MethodGet, "/api/v1/revocations?after=0&wait=50ms", readSecret, nil, "If-None-Match", `"0"`)
+	resp, _ = ts.do(t, http.MethodGet, "/api/v1/revocations?after=0&wait=50ms", ts.keys.read, nil, "If-None-Match", `"0"`)
 	if resp.StatusCode != http.StatusNotModified {
 		t.Errorf("long-poll with nothing new = %d, want 304", resp.StatusCode)
 	}
@@ -372,12 +371,12 @@ func TestFeedLongPoll(t *testing.T) {
 	}
 	done := make(chan result, 1)
 	go func() {
-		resp, data := ts.do(t, http.MethodGet, "/api/v1/revocations?after=0&wait=50s", readSecret, nil, "If-None-Match", `"0"`)
+		resp, data := ts.do(t, http.MethodGet, "/api/v1/revocations?after=0&wait=50s", ts.keys.read, nil, "If-None-Match", `"0"`)
 		var p feedPage
 		_ = json.Unmarshal(data, &p) // a 304 has no body
 		done <- result{resp.StatusCode, p}
 	}()
-	ts.do(t, http.MethodPost, "/api/v1/revocations", adminSecret, []byte(`{"scope":"session","target":"sid-1","reason":"stolen laptop"}`))
+	ts.do(t, http.MethodPost, "/api/v1/revocations", ts.keys.admin, []byte(`{"scope":"session","target":"sid-1","reason":"stolen laptop"}`))
 	got := <-done
 	if got.status != http.StatusOK || len(got.page.Revocations) != 1 || got.page.Revocations[0].SessionID != "sid-1" || got.page.Next == 0 {
 		t.Errorf("woken long-poll = %d %+v, want 200 with the session revocation", got.status, got.page)
@@ -386,7 +385,7 @@ func TestFeedLongPoll(t *testing.T) {
 
 func TestMetricsExposed(t *testing.T) {
 	ts := newTestServer(t, nil)
-	ts.do(t, http.MethodPost, "/api/v1/events", ingestSecret, mustJSON(t, []audit.Event{usedEvent("tok-1", "alice", 0)}))
+	ts.do(t, http.MethodPost, "/api/v1/events", ts.keys.ingest, mustJSON(t, []audit.Event{usedEvent("tok-1", "alice", 0)}))
 	_, data := ts.do(t, http.MethodGet, "/metrics", "", nil)
 	for _, want := range []string{
 		`tokentrail_ingest_events_total{result="accepted"} 1`,
@@ -403,10 +402,8 @@ func TestMetricsExposed(t *testing.T) {
 
 func TestUnknownRouteIsJSON(t *testing.T) {
 	ts := newTestServer(t, nil)
-	resp, data := ts.do(t, http.MethodGet, "/api/v1/nothing", readSecret, nil)
+	resp, data := ts.do(t, http.MethodGet, "/api/v1/nothing", ts.keys.read, nil)
 	if resp.StatusCode != http.StatusNotFound || errorCode(data) != CodeNotFound {
 		t.Errorf("GET /api/v1/nothing = %d %s, want 404 not_found", resp.StatusCode, data)
 	}
 }
-
-var _ store.AccessStore = (*accessList)(nil)
