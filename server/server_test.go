@@ -5,11 +5,14 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/tokentrail/tokentrail/audit"
+	"github.com/tokentrail/tokentrail/detect"
+	"github.com/tokentrail/tokentrail/store"
 )
 
 func TestAuthRoles(t *testing.T) {
@@ -405,5 +408,60 @@ func TestUnknownRouteIsJSON(t *testing.T) {
 	resp, data := ts.do(t, http.MethodGet, "/api/v1/nothing", ts.keys.read, nil)
 	if resp.StatusCode != http.StatusNotFound || errorCode(data) != CodeNotFound {
 		t.Errorf("GET /api/v1/nothing = %d %s, want 404 not_found", resp.StatusCode, data)
+	}
+}
+
+func TestIngestRunsDetection(t *testing.T) {
+	engine, err := detect.New(detect.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := newTestServer(t, func(c *Config) { c.Detector = engine })
+	revoked := audit.Event{ID: "rev-1", Time: now.Add(-2 * time.Hour), Kind: audit.KindRevoked, TokenID: "tok-9", Subject: "alice", Actor: "oncall", Reason: "leaked"}
+	used := usedEvent("tok-9", "alice", 0) // an hour after the revocation
+	if resp, data := ts.do(t, http.MethodPost, "/api/v1/events", ts.keys.ingest, mustJSON(t, []audit.Event{revoked, used})); resp.StatusCode != http.StatusOK {
+		t.Fatalf("POST events = %d %s", resp.StatusCode, data)
+	}
+
+	// Close checks what the queue holds, so the anomaly is stored after it.
+	if err := ts.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	list, err := ts.db.Anomalies(context.Background(), store.AnomalyQuery{TokenID: "tok-9"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rules []string
+	for _, a := range list {
+		rules = append(rules, a.Rule)
+	}
+	if !slices.Contains(rules, "revoked_token_use") {
+		t.Errorf("anomalies of tok-9 = %v, want revoked_token_use", rules)
+	}
+	_, data := ts.do(t, http.MethodGet, "/metrics", "", nil)
+	if !strings.Contains(string(data), `tokentrail_anomalies_total{rule="revoked_token_use"} 1`) {
+		t.Error(`/metrics lacks tokentrail_anomalies_total{rule="revoked_token_use"} 1`)
+	}
+}
+
+func TestDetectionQueueDropsWhenFull(t *testing.T) {
+	engine, err := detect.New(detect.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := newTestServer(t, func(c *Config) { c.Detector = engine; c.DetectQueue = 1 })
+	// Closing the queue first makes every later batch a drop, which a
+	// running detection goroutine could otherwise race with.
+	if err := ts.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	ts.do(t, http.MethodPost, "/api/v1/events", ts.keys.ingest, mustJSON(t, []audit.Event{usedEvent("tok-1", "alice", 0), usedEvent("tok-1", "alice", 1)}))
+
+	_, data := ts.do(t, http.MethodGet, "/metrics", "", nil)
+	if !strings.Contains(string(data), "tokentrail_detect_dropped_events_total 2") {
+		t.Error("/metrics lacks tokentrail_detect_dropped_events_total 2")
+	}
+	if n, err := ts.db.Count(context.Background()); err != nil || n != 2 {
+		t.Errorf("stored events = %d, %v, want 2: a drop skips detection, not storage", n, err)
 	}
 }
