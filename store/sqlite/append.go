@@ -119,7 +119,55 @@ func (s *Store) Append(ctx context.Context, events []audit.Event) (store.Appende
 		return store.Appended{}, nil
 	}
 
-	var result store.Appended
+	results, err := s.appendBatches(ctx, [][]audit.Event{events})
+	if err != nil {
+		return store.Appended{}, err
+	}
+	return results[0], nil
+}
+
+// AppendBatches stores several batches of events in one transaction, all
+// of them or none, and returns what it did with each batch. A server that
+// receives many small batches at once, such as the ingest requests of many
+// services, writes them together this way: one transaction and one lookup
+// of each token serve them all, and each request still learns its own
+// counts. An invalid event fails the whole call, as in Append, with an
+// error that names its batch.
+func (s *Store) AppendBatches(ctx context.Context, batches [][]audit.Event) ([]store.Appended, error) {
+	if err := s.acquire(); err != nil {
+		return nil, err
+	}
+	defer s.mu.RUnlock()
+	if s.writer == nil {
+		return nil, ErrReadOnly
+	}
+
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: append: %w", err)
+	}
+	for b, events := range batches {
+		for i := range events {
+			if err := checkEvent(&events[i]); err != nil {
+				return nil, fmt.Errorf("sqlite: append: stored none of the %d batches because event %d (ID %q, source %q) of batch %d is invalid, so fix or drop it and append again: %w",
+					len(batches), i+1, events[i].ID, events[i].Source, b+1, err)
+			}
+		}
+	}
+	return s.appendBatches(ctx, batches)
+}
+
+// appendBatches writes checked batches in one transaction. s.mu must be
+// read-locked.
+func (s *Store) appendBatches(ctx context.Context, batches [][]audit.Event) ([]store.Appended, error) {
+	results := make([]store.Appended, len(batches))
+	total := 0
+	for _, events := range batches {
+		total += len(events)
+	}
+	if total == 0 {
+		return results, nil
+	}
+
 	err := s.withTx(ctx, func(tx *sql.Tx) error {
 		// modernc.org/sqlite (v1.62) starts a goroutine and installs a
 		// progress handler for every statement whose context can be
@@ -127,48 +175,21 @@ func (s *Store) Append(ctx context.Context, events []audit.Event) (store.Appende
 		// instead. The loop checks ctx, and database/sql rolls the
 		// transaction back as soon as ctx ends.
 		rowCtx := context.WithoutCancel(ctx)
-		tokens := newTokenResolver(rowCtx, tx, &s.stmts)
-		many := tx.StmtContext(rowCtx, s.stmts.insertEvents)
-		one := tx.StmtContext(rowCtx, s.stmts.insertEvent)
-		width := len(eventColumns)
-		args := make([]any, rowsPerInsert*width)
-
-		for start := 0; start < len(events); start += rowsPerInsert {
-			if err := ctx.Err(); err != nil {
+		w := &eventWriter{
+			tokens: newTokenResolver(rowCtx, tx, &s.stmts),
+			many:   tx.StmtContext(rowCtx, s.stmts.insertEvents),
+			one:    tx.StmtContext(rowCtx, s.stmts.insertEvent),
+			args:   make([]any, rowsPerInsert*len(eventColumns)),
+		}
+		for b, events := range batches {
+			res, err := w.write(ctx, rowCtx, events)
+			if err != nil {
+				if len(batches) > 1 {
+					return fmt.Errorf("batch %d: %w", b+1, err)
+				}
 				return err
 			}
-			chunk := events[start:min(start+rowsPerInsert, len(events))]
-			for i := range chunk {
-				key, err := tokens.key(rowCtx, &chunk[i])
-				if err == nil {
-					err = tokens.addAddress(rowCtx, key, &chunk[i])
-				}
-				if err != nil {
-					return fmt.Errorf("store the token of event %d (ID %q): %w", start+i+1, chunk[i].ID, err)
-				}
-				encodeEvent(&chunk[i], key, args[i*width:(i+1)*width])
-			}
-
-			var inserted int64
-			if len(chunk) == rowsPerInsert {
-				n, err := execChanges(rowCtx, many, args)
-				if err != nil {
-					return fmt.Errorf("insert events %d to %d: %w", start+1, start+len(chunk), err)
-				}
-				inserted = n
-			} else {
-				for i := range chunk {
-					n, err := execChanges(rowCtx, one, args[i*width:(i+1)*width])
-					if err != nil {
-						return fmt.Errorf("insert event %d (ID %q): %w", start+i+1, chunk[i].ID, err)
-					}
-					inserted += n
-				}
-			}
-			// OR IGNORE leaves out of the changed rows an ID that is stored
-			// or appeared earlier in the batch.
-			result.Inserted += int(inserted)
-			result.Duplicates += len(chunk) - int(inserted)
+			results[b] = res
 		}
 		return nil
 	})
@@ -176,9 +197,61 @@ func (s *Store) Append(ctx context.Context, events []audit.Event) (store.Appende
 		// After a cancellation database/sql may report the rolled-back
 		// transaction (sql.ErrTxDone) instead of the context's error.
 		if ctxErr := ctx.Err(); ctxErr != nil {
-			return store.Appended{}, fmt.Errorf("sqlite: append: %w (%v)", ctxErr, err)
+			return nil, fmt.Errorf("sqlite: append: %w (%v)", ctxErr, err)
 		}
-		return store.Appended{}, fmt.Errorf("sqlite: append: %w", err)
+		return nil, fmt.Errorf("sqlite: append: %w", err)
+	}
+	return results, nil
+}
+
+// eventWriter inserts events in one transaction, rowsPerInsert at a time.
+type eventWriter struct {
+	tokens    *tokenResolver
+	many, one *sql.Stmt
+	args      []any
+}
+
+// write inserts events and counts what it did. OR IGNORE leaves out of the
+// changed rows an ID that is stored or appeared earlier in the
+// transaction, so an event repeated in an earlier batch of the same
+// transaction counts as a duplicate of the later one.
+func (w *eventWriter) write(ctx, rowCtx context.Context, events []audit.Event) (store.Appended, error) {
+	var result store.Appended
+	width := len(eventColumns)
+	for start := 0; start < len(events); start += rowsPerInsert {
+		if err := ctx.Err(); err != nil {
+			return result, err
+		}
+		chunk := events[start:min(start+rowsPerInsert, len(events))]
+		for i := range chunk {
+			key, err := w.tokens.key(rowCtx, &chunk[i])
+			if err == nil {
+				err = w.tokens.addAddress(rowCtx, key, &chunk[i])
+			}
+			if err != nil {
+				return result, fmt.Errorf("store the token of event %d (ID %q): %w", start+i+1, chunk[i].ID, err)
+			}
+			encodeEvent(&chunk[i], key, w.args[i*width:(i+1)*width])
+		}
+
+		var inserted int64
+		if len(chunk) == rowsPerInsert {
+			n, err := execChanges(rowCtx, w.many, w.args)
+			if err != nil {
+				return result, fmt.Errorf("insert events %d to %d: %w", start+1, start+len(chunk), err)
+			}
+			inserted = n
+		} else {
+			for i := range chunk {
+				n, err := execChanges(rowCtx, w.one, w.args[i*width:(i+1)*width])
+				if err != nil {
+					return result, fmt.Errorf("insert event %d (ID %q): %w", start+i+1, chunk[i].ID, err)
+				}
+				inserted += n
+			}
+		}
+		result.Inserted += int(inserted)
+		result.Duplicates += len(chunk) - int(inserted)
 	}
 	return result, nil
 }
