@@ -81,7 +81,7 @@ func (s *Server) ingest(w http.ResponseWriter, r *http.Request) error {
 			revoked = revoked || e.Kind == audit.KindRevoked
 		},
 	}
-	sum, err := ingest.File(r.Context(), s.store, format, source.Input{Name: "request"}, opts)
+	sum, err := ingest.File(r.Context(), s.appender, format, source.Input{Name: "request"}, opts)
 	s.metrics.events.WithLabelValues("accepted").Add(float64(sum.Imported))
 	s.metrics.events.WithLabelValues("duplicate").Add(float64(sum.Duplicates))
 	s.metrics.events.WithLabelValues("rejected").Add(float64(sum.Rejected))

@@ -61,12 +61,17 @@ func newMetrics(r *prometheus.Registry) *metrics {
 	return m
 }
 
-// watchQueue registers the gauge of the detection queue's depth.
-func (m *metrics) watchQueue(depth func() float64) {
-	m.registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-		Name: "tokentrail_detect_queue_events",
-		Help: "Stored events waiting for live detection.",
-	}, depth))
+// watchQueues registers the gauges of the queues' depths.
+func (m *metrics) watchQueues(detection, commits func() float64) {
+	m.registry.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "tokentrail_detect_queue_events",
+			Help: "Stored events waiting for live detection.",
+		}, detection),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "tokentrail_ingest_queue_batches",
+			Help: "Ingest requests whose events wait for the store's next transaction.",
+		}, commits))
 }
 
 // timedStore is a Store whose calls the store latency histogram times.
@@ -82,6 +87,18 @@ func (t timedStore) observe(op string, start time.Time) {
 func (t timedStore) Append(ctx context.Context, events []audit.Event) (store.Appended, error) {
 	defer t.observe("append", time.Now())
 	return t.Store.Append(ctx, events)
+}
+
+// timedBatches is a BatchAppender whose calls the store latency histogram
+// times.
+type timedBatches struct {
+	BatchAppender
+	seconds *prometheus.HistogramVec
+}
+
+func (t timedBatches) AppendBatches(ctx context.Context, batches [][]audit.Event) ([]store.Appended, error) {
+	defer timedStore{seconds: t.seconds}.observe("append_batches", time.Now())
+	return t.BatchAppender.AppendBatches(ctx, batches)
 }
 
 func (t timedStore) Events(ctx context.Context, q store.Query) ([]audit.Event, error) {

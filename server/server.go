@@ -105,6 +105,13 @@ type Server struct {
 		byKey map[string]*rate.Limiter
 	}
 
+	// appender stores ingested events: a groupCommit when the Store is a
+	// BatchAppender, else the Store.
+	appender interface {
+		Append(ctx context.Context, events []audit.Event) (store.Appended, error)
+	}
+	commits *groupCommit // nil when the Store is no BatchAppender
+
 	// detection owns the goroutine that runs ingested events through
 	// Detector; nil when Detector is nil.
 	detection *detection
@@ -151,10 +158,15 @@ func New(cfg Config) (*Server, error) {
 	s.limiters.byKey = map[string]*rate.Limiter{}
 	s.metrics = newMetrics(cfg.Registry)
 	s.store = timedStore{Store: cfg.Store, seconds: s.metrics.storeSeconds}
+	s.appender = s.store
+	if batches, ok := cfg.Store.(BatchAppender); ok {
+		s.commits = startGroupCommit(s.store, timedBatches{batches, s.metrics.storeSeconds}, cfg.DetectQueue)
+		s.appender = s.commits
+	}
 	if cfg.Detector != nil {
 		s.detection = startDetection(s.store, cfg.Detector, cfg.Enrich, cfg.DetectQueue, s.metrics, s.log)
 	}
-	s.metrics.watchQueue(s.detectionDepth)
+	s.metrics.watchQueues(s.detectionDepth, s.commitDepth)
 	s.handler = s.routes()
 	return s, nil
 }
@@ -162,15 +174,29 @@ func New(cfg Config) (*Server, error) {
 // Handler returns the handler of every route, the UI included.
 func (s *Server) Handler() http.Handler { return s.handler }
 
-// Close stops the detection goroutine after it has checked the batches
-// already queued and stored their anomalies, or when ctx ends first, and
-// returns ctx.Err() then. It does not close the Store. Call it after
-// http.Server.Shutdown, so that no request queues more.
+// Close stops the server's goroutines: the writer of ingested events after
+// it has written the batches queued, then detection after it has checked
+// those queued and stored their anomalies. When ctx ends first, it returns
+// ctx.Err(). It does not close the Store. Call it after
+// http.Server.Shutdown, so that no request queues more; it may be called
+// more than once.
 func (s *Server) Close(ctx context.Context) error {
-	if s.detection == nil {
-		return nil
+	if s.commits != nil {
+		if err := s.commits.close(ctx); err != nil {
+			return err
+		}
 	}
-	return s.detection.close(ctx)
+	if s.detection != nil {
+		return s.detection.close(ctx)
+	}
+	return nil
+}
+
+func (s *Server) commitDepth() float64 {
+	if s.commits == nil {
+		return 0
+	}
+	return float64(s.commits.depth())
 }
 
 func (s *Server) detectionDepth() float64 {

@@ -4,11 +4,15 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"log/slog"
 	"net/http"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/tokentrail/tokentrail/audit"
 	"github.com/tokentrail/tokentrail/detect"
@@ -394,7 +398,7 @@ func TestMetricsExposed(t *testing.T) {
 		`tokentrail_ingest_events_total{result="accepted"} 1`,
 		`tokentrail_detect_queue_events`,
 		`tokentrail_detect_dropped_events_total`,
-		`tokentrail_store_duration_seconds_bucket{op="append"`,
+		`tokentrail_store_duration_seconds_bucket{op="append_batches"`,
 		`tokentrail_http_requests_total{route="POST /api/v1/events",status="200"} 1`,
 	} {
 		if !strings.Contains(string(data), want) {
@@ -449,19 +453,17 @@ func TestDetectionQueueDropsWhenFull(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ts := newTestServer(t, func(c *Config) { c.Detector = engine; c.DetectQueue = 1 })
-	// Closing the queue first makes every later batch a drop, which a
-	// running detection goroutine could otherwise race with.
-	if err := ts.Close(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	ts.do(t, http.MethodPost, "/api/v1/events", ts.keys.ingest, mustJSON(t, []audit.Event{usedEvent("tok-1", "alice", 0), usedEvent("tok-1", "alice", 1)}))
+	m := newMetrics(newRegistry())
+	// No goroutine takes from the queue, so its one slot stays full.
+	d := &detection{engine: engine, metrics: m, log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		queue: make(chan []audit.Event, 1), done: make(chan struct{})}
+	d.add(context.Background(), []audit.Event{usedEvent("tok-1", "alice", 0)})
+	d.add(context.Background(), []audit.Event{usedEvent("tok-1", "alice", 1), usedEvent("tok-1", "alice", 2)})
 
-	_, data := ts.do(t, http.MethodGet, "/metrics", "", nil)
-	if !strings.Contains(string(data), "tokentrail_detect_dropped_events_total 2") {
-		t.Error("/metrics lacks tokentrail_detect_dropped_events_total 2")
+	if got := testutil.ToFloat64(m.dropped); got != 2 {
+		t.Errorf("dropped = %v, want 2: the second batch found the queue full", got)
 	}
-	if n, err := ts.db.Count(context.Background()); err != nil || n != 2 {
-		t.Errorf("stored events = %d, %v, want 2: a drop skips detection, not storage", n, err)
+	if got := d.depth(); got != 1 {
+		t.Errorf("depth = %d, want 1", got)
 	}
 }
