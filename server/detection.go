@@ -1,8 +1,11 @@
 package server
 
 import (
+	"cmp"
 	"context"
 	"log/slog"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -71,7 +74,8 @@ func (d *detection) depth() int64 { return d.waiting.Load() }
 
 func (d *detection) run() {
 	defer close(d.done)
-	for batch := range d.queue {
+	for first := range d.queue {
+		batch := d.collect(first)
 		d.waiting.Add(-int64(len(batch)))
 		var found []audit.Anomaly
 		for _, e := range batch {
@@ -85,6 +89,38 @@ func (d *detection) run() {
 		d.save(found)
 	}
 	d.save(d.engine.Flush())
+}
+
+// collect appends to first the batches queued behind it, up to
+// maxGroupEvents events, and sorts them by time and ID. Concurrent
+// requests queue their batches in any order, and the engine's reorder
+// buffer pays for each event that arrives before one already held: it
+// moves every later event to make room. Sorted groups keep such arrivals
+// to the overlap between groups.
+func (d *detection) collect(first []audit.Event) []audit.Event {
+	batch := first
+	for len(batch) < maxGroupEvents {
+		select {
+		case more, ok := <-d.queue:
+			if !ok {
+				return sortEvents(batch)
+			}
+			if len(batch) == len(first) {
+				batch = slices.Clone(first) // first belongs to the request that queued it
+			}
+			batch = append(batch, more...)
+		default:
+			return sortEvents(batch)
+		}
+	}
+	return sortEvents(batch)
+}
+
+func sortEvents(events []audit.Event) []audit.Event {
+	slices.SortStableFunc(events, func(a, b audit.Event) int {
+		return cmp.Or(a.Time.Compare(b.Time), strings.Compare(a.ID, b.ID))
+	})
+	return events
 }
 
 // save stores anomalies. It runs in the detection goroutine, whose work

@@ -23,7 +23,7 @@ import (
 const (
 	defaultLoadEvents = 20_000
 	loadBatch         = 1_000
-	loadClients       = 4
+	loadClients       = 8
 )
 
 // loadBodies returns the NDJSON bodies of n events in batches of
