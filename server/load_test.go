@@ -64,8 +64,9 @@ func loadBodies(tb testing.TB, n int) [][]byte {
 }
 
 // TestIngestLoad sends batches of NDJSON from several clients and checks
-// that every event accepted is stored. It logs the rate and the request
-// latency; it asserts no time, which depends on the machine.
+// that every event accepted is stored, with live detection and without.
+// It logs the rate and the request latency; it asserts no time, which
+// depends on the machine.
 func TestIngestLoad(t *testing.T) {
 	n := defaultLoadEvents
 	if v := os.Getenv("TOKENTRAIL_LOAD_EVENTS"); v != "" {
@@ -74,17 +75,22 @@ func TestIngestLoad(t *testing.T) {
 			t.Fatalf("TOKENTRAIL_LOAD_EVENTS = %q, want a positive whole number", v)
 		}
 	}
+	bodies := loadBodies(t, n)
+	t.Run("detection", func(t *testing.T) { runLoad(t, bodies, n, true) })
+	t.Run("no detection", func(t *testing.T) { runLoad(t, bodies, n, false) })
+}
+
+func runLoad(t *testing.T, bodies [][]byte, n int, detection bool) {
 	engine, err := detect.New(detect.Config{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	ts := newTestServer(t, func(c *Config) {
-		if os.Getenv("TOKENTRAIL_LOAD_NODETECT") == "" {
+		if detection {
 			c.Detector = engine
 		}
 		c.RatePerKey, c.RateBurst = 1e9, 1e9
 	})
-	bodies := loadBodies(t, n)
 
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: loadClients}}
 	work := make(chan []byte)
