@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"cmp"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -16,6 +15,7 @@ import (
 	"github.com/tokentrail/tokentrail/apikey"
 	"github.com/tokentrail/tokentrail/audit"
 	"github.com/tokentrail/tokentrail/forensics"
+	"github.com/tokentrail/tokentrail/report"
 	"github.com/tokentrail/tokentrail/store"
 )
 
@@ -60,15 +60,13 @@ func (s *Server) recordAccess(r *http.Request, action, target string) error {
 	return nil
 }
 
-// writeReport sends a report in the JSON form of the CLI's --json output,
-// with any raw token that a log value carried redacted, as the CLI's
-// incident report does.
+// writeReport sends a report in the JSON form of the CLI's --json output
+// (package report), with any raw token that a log value carried redacted,
+// as the CLI's incident report does.
 func writeReport(w http.ResponseWriter, v any) error {
 	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetIndent("", "  ")
-	if err := enc.Encode(v); err != nil {
-		return fmt.Errorf("encode report: %w", err)
+	if err := report.WriteJSON(&buf, v); err != nil {
+		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
 	_, _ = w.Write([]byte(audit.RedactTokens(buf.String()))) // a failed write means the client left
@@ -105,14 +103,14 @@ func (s *Server) tokenReport(w http.ResponseWriter, r *http.Request) error {
 	if err := s.recordAccess(r, actionTokenReport, cmp.Or(ref.TokenID, ref.Fingerprint)); err != nil {
 		return err
 	}
-	report, err := forensics.InvestigateToken(r.Context(), s.store, ref, forensics.Options{Now: s.cfg.Clock(), Detect: s.detector(r.Context())})
+	tokenReport, err := forensics.InvestigateToken(r.Context(), s.store, ref, forensics.Options{Now: s.cfg.Clock(), Detect: s.detector(r.Context())})
 	if errors.Is(err, forensics.ErrTokenNotFound) {
 		return &apiError{code: CodeNotFound, message: "no stored event names this token"}
 	}
 	if err != nil {
 		return fmt.Errorf("investigate %s: %w", ref, err)
 	}
-	return writeReport(w, report)
+	return writeReport(w, tokenReport)
 }
 
 // subjectToken is one token of GET /api/v1/subjects/{subject}/tokens.
@@ -354,7 +352,7 @@ func (s *Server) incident(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 
-	report, err := forensics.AnalyzeIncident(r.Context(), s.store, forensics.IncidentQuery{Subject: subject, At: at, Window: window},
+	incident, err := forensics.AnalyzeIncident(r.Context(), s.store, forensics.IncidentQuery{Subject: subject, At: at, Window: window},
 		forensics.IncidentOptions{Now: s.cfg.Clock(), Actor: keyOf(r.Context()).Name, Detect: s.detector(r.Context())})
 	switch {
 	case errors.Is(err, forensics.ErrSubjectNotFound):
@@ -364,5 +362,5 @@ func (s *Server) incident(w http.ResponseWriter, r *http.Request) error {
 	case err != nil:
 		return fmt.Errorf("analyze the incident of %s: %w", subject, err)
 	}
-	return writeReport(w, report)
+	return writeReport(w, incident)
 }

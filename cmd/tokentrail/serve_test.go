@@ -9,6 +9,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/json"
 	"encoding/pem"
 	"io"
 	"math/big"
@@ -213,5 +214,44 @@ func TestServeTLS(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusOK || resp.TLS == nil {
 		t.Errorf("GET /healthz = %d, TLS %v, want 200 over TLS", resp.StatusCode, resp.TLS != nil)
+	}
+}
+
+func TestServeTokenReportMatchesCLI(t *testing.T) {
+	f := serveTestFlags(filepath.Join(t.TempDir(), "trail.db"))
+	f.demo = true
+	url, stderr, stop := startServe(t, f, true)
+	defer stop()
+	secret := adminSecret.FindStringSubmatch(stderr.String())[1]
+
+	var story demoStory
+	raw, err := demoData.ReadFile("demodata/story.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(raw, &story); err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequest(http.MethodGet, url+"/api/v1/tokens/"+story.Token, nil)
+	req.Header.Set("Authorization", "Bearer "+secret)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	served, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET token = %d %s", resp.StatusCode, served)
+	}
+	printed, _, err := run(t, "", "--db", f.store, "investigate", "--json", story.Token)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// The two reports differ only in their report time.
+	generated := regexp.MustCompile(`"generated_at": "[^"]*"`)
+	a, b := generated.ReplaceAllString(string(served), ""), generated.ReplaceAllString(printed, "")
+	if a != b {
+		t.Errorf("GET /api/v1/tokens/%s differs from investigate --json:\nserver:\n%s\nCLI:\n%s", story.Token, a, b)
 	}
 }
