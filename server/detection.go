@@ -1,11 +1,8 @@
 package server
 
 import (
-	"cmp"
 	"context"
 	"log/slog"
-	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -77,50 +74,37 @@ func (d *detection) run() {
 	for first := range d.queue {
 		batch := d.collect(first)
 		d.waiting.Add(-int64(len(batch)))
-		var found []audit.Anomaly
-		for _, e := range batch {
-			if d.enrich != nil {
-				// The enrichment feeds the rules only: the stored event
-				// stays as the sender wrote it.
-				d.enrich(&e)
+		if d.enrich != nil {
+			// The enrichment feeds the rules only: the stored events stay
+			// as the sender wrote them.
+			for i := range batch {
+				d.enrich(&batch[i])
 			}
-			found = append(found, d.engine.Observe(e)...)
 		}
-		d.save(found)
+		d.save(d.engine.ObserveBatch(batch))
 	}
 	d.save(d.engine.Flush())
 }
 
 // collect appends to first the batches queued behind it, up to
-// maxGroupEvents events, and sorts them by time and ID. Concurrent
-// requests queue their batches in any order, and the engine's reorder
-// buffer pays for each event that arrives before one already held: it
-// moves every later event to make room. Sorted groups keep such arrivals
-// to the overlap between groups.
+// maxGroupEvents events. Concurrent requests queue batches that overlap in
+// event time, and the engine merges each group into the events it holds
+// for reordering in one pass (detect.Engine.ObserveBatch), so fewer and
+// larger groups cost less.
 func (d *detection) collect(first []audit.Event) []audit.Event {
 	batch := first
 	for len(batch) < maxGroupEvents {
 		select {
 		case more, ok := <-d.queue:
 			if !ok {
-				return sortEvents(batch)
-			}
-			if len(batch) == len(first) {
-				batch = slices.Clone(first) // first belongs to the request that queued it
+				return batch
 			}
 			batch = append(batch, more...)
 		default:
-			return sortEvents(batch)
+			return batch
 		}
 	}
-	return sortEvents(batch)
-}
-
-func sortEvents(events []audit.Event) []audit.Event {
-	slices.SortStableFunc(events, func(a, b audit.Event) int {
-		return cmp.Or(a.Time.Compare(b.Time), strings.Compare(a.ID, b.ID))
-	})
-	return events
+	return batch
 }
 
 // save stores anomalies. It runs in the detection goroutine, whose work
