@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/netip"
 	"strings"
+	"sync"
 
 	"github.com/tokentrail/tokentrail/audit"
 	"github.com/tokentrail/tokentrail/store"
@@ -168,6 +169,7 @@ func (s *Store) appendBatches(ctx context.Context, batches [][]audit.Event) ([]s
 		return results, nil
 	}
 
+	var tokens *tokenResolver
 	err := s.withTx(ctx, func(tx *sql.Tx) error {
 		// modernc.org/sqlite (v1.62) starts a goroutine and installs a
 		// progress handler for every statement whose context can be
@@ -175,8 +177,9 @@ func (s *Store) appendBatches(ctx context.Context, batches [][]audit.Event) ([]s
 		// instead. The loop checks ctx, and database/sql rolls the
 		// transaction back as soon as ctx ends.
 		rowCtx := context.WithoutCancel(ctx)
+		tokens = newTokenResolver(rowCtx, tx, &s.stmts, &s.tokenKeys)
 		w := &eventWriter{
-			tokens: newTokenResolver(rowCtx, tx, &s.stmts),
+			tokens: tokens,
 			many:   tx.StmtContext(rowCtx, s.stmts.insertEvents),
 			one:    tx.StmtContext(rowCtx, s.stmts.insertEvent),
 			args:   make([]any, rowsPerInsert*len(eventColumns)),
@@ -201,6 +204,8 @@ func (s *Store) appendBatches(ctx context.Context, batches [][]audit.Event) ([]s
 		}
 		return nil, fmt.Errorf("sqlite: append: %w", err)
 	}
+	// Only now are the rows of the transaction's new keys sure to exist.
+	s.tokenKeys.addAll(tokens.fresh)
 	return results, nil
 }
 
@@ -275,8 +280,9 @@ func execChanges(ctx context.Context, stmt *sql.Stmt, args []any) (int64, error)
 // tokenResolver finds or creates the tokens row of each event of one write
 // transaction, and records the event's address in token_addresses. It
 // remembers the rows of the transaction, so that the events of a token in the
-// batch cost one insert. It keeps nothing across transactions, so it never
-// holds a key that a rolled-back transaction created.
+// batch cost one insert. What it finds reaches the Store's tokenKeyCache
+// only after the transaction commits, so the cache never holds a key that a
+// rolled-back transaction created.
 type tokenResolver struct {
 	insert     *sql.Stmt
 	find       *sql.Stmt
@@ -284,6 +290,45 @@ type tokenResolver struct {
 	known      map[string][]knownToken // by audit.Event.Token
 	addresses  map[tokenAddress]bool   // pairs stored by this transaction
 	args       []any                   // digest, then tokenColumns
+
+	committed *tokenKeyCache   // keys of rows that committed transactions hold
+	fresh     map[string]int64 // keys this transaction found or created, by digest
+}
+
+// maxCachedTokenKeys bounds the tokenKeyCache: about 100 bytes each, so
+// about 10 MB. When it is full it starts again empty.
+const maxCachedTokenKeys = 100_000
+
+// tokenKeyCache maps the digest of a tokens row to its token_key, for the
+// rows of committed transactions, so that a token seen in an earlier batch
+// costs a map lookup instead of an insert attempt. Its keys stay valid
+// because nothing deletes or rewrites tokens rows; a retention job that
+// deletes them must clear it.
+type tokenKeyCache struct {
+	mu   sync.Mutex
+	keys map[string]int64
+}
+
+func (c *tokenKeyCache) get(digest []byte) (int64, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	key, ok := c.keys[string(digest)]
+	return key, ok
+}
+
+// addAll adds the keys of a committed transaction.
+func (c *tokenKeyCache) addAll(fresh map[string]int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.keys == nil || len(c.keys)+len(fresh) > maxCachedTokenKeys {
+		c.keys = make(map[string]int64, min(len(fresh), maxCachedTokenKeys))
+	}
+	for digest, key := range fresh {
+		if len(c.keys) == maxCachedTokenKeys {
+			return
+		}
+		c.keys[digest] = key
+	}
 }
 
 type tokenAddress struct {
@@ -297,7 +342,7 @@ type knownToken struct {
 }
 
 // newTokenResolver returns a resolver whose statements run in tx.
-func newTokenResolver(ctx context.Context, tx *sql.Tx, st *statements) *tokenResolver {
+func newTokenResolver(ctx context.Context, tx *sql.Tx, st *statements, committed *tokenKeyCache) *tokenResolver {
 	return &tokenResolver{
 		insert:     tx.StmtContext(ctx, st.insertToken),
 		find:       tx.StmtContext(ctx, st.findToken),
@@ -305,6 +350,8 @@ func newTokenResolver(ctx context.Context, tx *sql.Tx, st *statements) *tokenRes
 		known:      make(map[string][]knownToken),
 		addresses:  make(map[tokenAddress]bool),
 		args:       make([]any, 1+len(tokenColumns)),
+		committed:  committed,
+		fresh:      make(map[string]int64),
 	}
 }
 
@@ -337,6 +384,10 @@ func (r *tokenResolver) key(ctx context.Context, e *audit.Event) (int64, error) 
 
 	encodeToken(e, r.args[1:])
 	digest := tokenDigest(r.args[1:])
+	if key, ok := r.committed.get(digest); ok {
+		r.known[e.Token()] = append(r.known[e.Token()], knownToken{event: e, key: key})
+		return key, nil
+	}
 	r.args[0] = digest
 	res, err := r.insert.ExecContext(ctx, r.args...)
 	if err != nil {
@@ -356,6 +407,7 @@ func (r *tokenResolver) key(ctx context.Context, e *audit.Event) (int64, error) 
 		return 0, err
 	}
 	r.known[e.Token()] = append(r.known[e.Token()], knownToken{event: e, key: key})
+	r.fresh[string(digest)] = key
 	return key, nil
 }
 

@@ -51,3 +51,29 @@ func TestAppendBatchesInvalidStoresNone(t *testing.T) {
 		t.Errorf("Count = %d, %v, want 0: one invalid event stores no batch", n, err)
 	}
 }
+
+func TestTokenKeysOutliveTransaction(t *testing.T) {
+	s := openTemp(t)
+	ctx := context.Background()
+	if _, err := s.Append(ctx, []audit.Event{batchEvent("e1", "t1")}); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(s.tokenKeys.keys); n != 1 {
+		t.Fatalf("cached token keys after one append = %d, want 1", n)
+	}
+	if _, err := s.Append(ctx, []audit.Event{batchEvent("e2", "t1")}); err != nil {
+		t.Fatal(err)
+	}
+
+	var rows int
+	if err := s.reader.QueryRowContext(ctx, "SELECT count(*) FROM tokens").Scan(&rows); err != nil {
+		t.Fatal(err)
+	}
+	if rows != 1 {
+		t.Errorf("tokens rows = %d, want 1: the second append must reuse the cached key", rows)
+	}
+	events, err := s.Events(ctx, store.Query{TokenID: "t1"})
+	if err != nil || len(events) != 2 {
+		t.Errorf("events of t1 = %d, %v, want 2", len(events), err)
+	}
+}
