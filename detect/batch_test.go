@@ -56,12 +56,12 @@ func newBatchEngine(t *testing.T) *detect.Engine {
 func TestObserveBatchMatchesObserve(t *testing.T) {
 	events := simulatedEvents(t)
 
-	one := newBatchEngine(t)
+	sequential := newBatchEngine(t)
 	var want []audit.Anomaly
 	for _, e := range events {
-		want = append(want, one.Observe(e)...)
+		want = append(want, sequential.Observe(e)...)
 	}
-	want = append(want, one.Flush()...)
+	want = append(want, sequential.Flush()...)
 	if len(want) == 0 {
 		t.Fatal("the simulated traffic raised no anomaly, so the comparison proves nothing")
 	}
@@ -89,7 +89,7 @@ func TestObserveBatchMatchesObserve(t *testing.T) {
 	if g, w := anomalyIDs(got), anomalyIDs(want); !slices.Equal(g, w) {
 		t.Errorf("ObserveBatch raised %d anomalies, Observe %d; they differ", len(g), len(w))
 	}
-	gs, ws := batch.Stats(), one.Stats()
+	gs, ws := batch.Stats(), sequential.Stats()
 	if gs.Checked != ws.Checked || gs.Late != 0 || gs.Duplicates != uint64(len(chunks)) {
 		t.Errorf("ObserveBatch stats: checked %d, late %d, duplicates %d; want checked %d as Observe, late 0, duplicates %d",
 			gs.Checked, gs.Late, gs.Duplicates, ws.Checked, len(chunks))

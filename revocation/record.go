@@ -25,7 +25,7 @@ type EventStore interface {
 	Append(ctx context.Context, events []audit.Event) (store.Appended, error)
 }
 
-// Recorded is what Record did.
+// Recorded is the outcome of Record.
 type Recorded struct {
 	// Event is the revocation stored, with what Record copied into it.
 	Event audit.Event
@@ -51,8 +51,8 @@ type Recorded struct {
 // RevocationMethod set, unless a stored revocation already covers it.
 //
 // For a token revocation it first copies the token's subject and issuer
-// from its stored events, and its latest expiry when fillExpiry is set,
-// so that a query by subject finds the revocation and services drop the
+// from its stored events, and its latest expiry when fillExpiry is set.
+// Then a query by subject finds the revocation, and services drop the
 // entry once the token has expired.
 //
 // An earlier revocation covers e when it revokes every token e revokes:

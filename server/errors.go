@@ -112,7 +112,8 @@ func (s *Server) writeRateLimited(w http.ResponseWriter, r *http.Request, wait t
 }
 
 // writeJSON sends v as JSON with status. An encoding failure after the
-// header is sent can only cut the body short, which the client sees.
+// header is sent can only cut the body short, and the client then gets
+// invalid JSON.
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)

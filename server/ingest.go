@@ -30,8 +30,8 @@ type rejection struct {
 }
 
 // ingest stores the events of the body through package ingest, as
-// tokentrail import stores those of a file: each event is sanitized and
-// validated, the valid ones are stored in one transaction, and each
+// tokentrail import stores those of a file. Each event is sanitized and
+// validated. The valid ones are stored in one transaction, and each
 // invalid one is rejected by its index. Then the stored events go to live
 // detection.
 func (s *Server) ingest(w http.ResponseWriter, r *http.Request) error {

@@ -167,7 +167,7 @@ func keyOf(ctx context.Context) apikey.Key {
 func withRequestID(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var b [8]byte
-		_, _ = rand.Read(b[:]) // crypto/rand.Read never fails on supported systems
+		_, _ = rand.Read(b[:]) // since Go 1.24, crypto/rand.Read never returns an error
 		id := hex.EncodeToString(b[:])
 		w.Header().Set("X-Request-Id", id)
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), idOfRequest, id)))

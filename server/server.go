@@ -2,8 +2,9 @@
 // responders read token reports, incidents and anomalies from it, admins
 // revoke through it, and middleware in other processes follow its
 // revocation feed. Every route under /api/v1 needs an API key (package
-// apikey) with the route's role; every read of a token, subject or incident
-// is recorded in the access log. docs/openapi.yaml describes the routes.
+// apikey) with the route's role. Every read of a token, subject or
+// incident is recorded in the access log. docs/openapi.yaml describes the
+// routes.
 package server
 
 import (
@@ -23,7 +24,8 @@ import (
 	"github.com/tokentrail/tokentrail/store"
 )
 
-// Store is what the server reads and writes; *sqlite.Store implements it.
+// Store is the storage that the server reads and writes; *sqlite.Store
+// implements it.
 type Store interface {
 	store.Store
 	store.AnomalyStore
@@ -68,7 +70,7 @@ type Config struct {
 	DetectQueue    int           // ingest batches waiting for detection; default 256
 	RatePerKey     rate.Limit    // requests per second for one API key; default 100
 	RateBurst      int           // requests one key may send at once; default 200
-	MaxWait        time.Duration // longest wait of a revocation long-poll; default 60s
+	MaxWait        time.Duration // maximum wait of a revocation long-poll; default 60s
 	RequestTimeout time.Duration // time a request other than a long-poll may take; default 30s
 
 	// UI serves the web UI at / and /assets/; nil serves no UI.

@@ -134,7 +134,7 @@ func runServe(ctx context.Context, stderr io.Writer, f serveFlags, explicitStore
 	if err := saveDetection(ctx, db, settings); err != nil {
 		return err
 	}
-	if err := loadDemoIfWanted(ctx, stderr, db, detection, enricher, f, explicitStore); err != nil {
+	if err := importDemoIfEmpty(ctx, stderr, db, detection, enricher, f, explicitStore); err != nil {
 		return err
 	}
 	engine, err := detect.New(detection)
@@ -235,10 +235,10 @@ with tokentrail keys create.
 	return nil
 }
 
-// loadDemoIfWanted imports the demo data set into an empty store when
+// importDemoIfEmpty imports the demo data set into an empty store when
 // --demo is given, or when the store is the default one and --no-demo is
 // not given. Detection runs over the demo events as in an import.
-func loadDemoIfWanted(ctx context.Context, stderr io.Writer, db *sqlite.Store, cfg detect.Config, en *enrich.Enricher, f serveFlags, explicitStore bool) error {
+func importDemoIfEmpty(ctx context.Context, stderr io.Writer, db *sqlite.Store, cfg detect.Config, en *enrich.Enricher, f serveFlags, explicitStore bool) error {
 	if f.noDemo || (explicitStore && !f.demo) {
 		return nil
 	}
@@ -248,7 +248,7 @@ func loadDemoIfWanted(ctx context.Context, stderr io.Writer, db *sqlite.Store, c
 	}
 	if n > 0 {
 		if f.demo {
-			fmt.Fprintf(stderr, "--demo: %s holds %d events already, so the demo data set was not imported\n", f.store, n)
+			fmt.Fprintf(stderr, "--demo: %s contains %d events already, so the demo data set was not imported\n", f.store, n)
 		}
 		return nil
 	}

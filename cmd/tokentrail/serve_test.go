@@ -172,6 +172,7 @@ func writeTestCert(t *testing.T, dir string) (certFile, keyFile string, cert *x5
 		KeyUsage:     x509.KeyUsageDigitalSignature,
 		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 	}
+
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
 	if err != nil {
 		t.Fatal(err)
@@ -183,6 +184,7 @@ func writeTestCert(t *testing.T, dir string) (certFile, keyFile string, cert *x5
 	if err != nil {
 		t.Fatal(err)
 	}
+
 	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
 	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
 		t.Fatal(err)

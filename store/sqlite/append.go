@@ -130,8 +130,8 @@ func (s *Store) Append(ctx context.Context, events []audit.Event) (store.Appende
 // AppendBatches stores several batches of events in one transaction, all
 // of them or none, and returns what it did with each batch. A server that
 // receives many small batches at once, such as the ingest requests of many
-// services, writes them together this way: one transaction and one lookup
-// of each token serve them all, and each request still learns its own
+// services, writes them together this way. One transaction and one lookup
+// of each token then serve them all, and each request still gets its own
 // counts. An invalid event fails the whole call, as in Append, with an
 // error that names its batch.
 func (s *Store) AppendBatches(ctx context.Context, batches [][]audit.Event) ([]store.Appended, error) {
