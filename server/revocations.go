@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,17 +12,18 @@ import (
 	"time"
 
 	"github.com/tokentrail/tokentrail/audit"
+	"github.com/tokentrail/tokentrail/forensics"
 	"github.com/tokentrail/tokentrail/revocation"
 )
 
-// feedPageSize is the number of revocations one feed response holds at
-// most; a client asks again with the returned next.
+// feedPageSize is the maximum number of revocations in one feed response.
+// A client asks again with the returned next.
 const feedPageSize = revocation.DefaultPageSize
 
 // feedRecheck is how often a waiting long-poll reads the store again.
-// Revocations that this server stores wake it at once; this catches those
-// that another process, such as tokentrail revoke, writes to the same
-// store.
+// Revocations that this server stores wake it at once, and the recheck
+// catches those that another process, such as tokentrail revoke, writes to
+// the same store.
 const feedRecheck = time.Second
 
 // feed wakes the revocation long-polls when a revocation is stored.
@@ -134,6 +136,10 @@ type revokeRequest struct {
 	IssuedBefore time.Time             `json:"issued_before,omitzero"`
 	ExpiresAt    time.Time             `json:"expires_at,omitzero"`
 	Reason       string                `json:"reason"`
+
+	// Force records a family revocation whose target is not the root of
+	// its refresh family, which services apply to that one token only.
+	Force bool `json:"force,omitempty"`
 }
 
 // revokeResponse is the response of POST /api/v1/revocations.
@@ -158,6 +164,11 @@ func (s *Server) revoke(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if e.RevocationScope == audit.RevokeFamily && !req.Force {
+		if err := s.checkFamilyRoot(r.Context(), e.TokenID); err != nil {
+			return err
+		}
+	}
 
 	res, err := revocation.Record(r.Context(), s.store, e, req.ExpiresAt.IsZero())
 	var fe *audit.FieldError
@@ -175,6 +186,26 @@ func (s *Server) revoke(w http.ResponseWriter, r *http.Request) error {
 	}
 	s.feed.notify()
 	writeJSON(w, http.StatusCreated, revokeResponse{Revocation: res.Event, TokenKnown: res.Known})
+	return nil
+}
+
+// checkFamilyRoot rejects a family revocation named by a token that is not
+// the root of its refresh family. Services match a family by the root of
+// the presented token's lineage, so such a revocation would cover the
+// named token only.
+func (s *Server) checkFamilyRoot(ctx context.Context, target string) error {
+	root, complete, err := forensics.LineageRoot(ctx, s.store, target)
+	if err != nil {
+		return fmt.Errorf("find the root of the refresh family of %s: %w", target, err)
+	}
+	switch {
+	case !complete:
+		return badRequest(fmt.Sprintf("invalid family target %q: its lineage has more than 64 parent links or they loop, so its root is unknown; "+
+			"name the root token, or send force: true to revoke this token's family as given", target))
+	case root != target:
+		return badRequest(fmt.Sprintf("invalid family target %q: it is not the root of its refresh family, which starts at %q, "+
+			"so services would apply the revocation to this token only; revoke family %q, or send force: true", target, root, root))
+	}
 	return nil
 }
 

@@ -467,3 +467,25 @@ func TestDetectionQueueDropsWhenFull(t *testing.T) {
 		t.Errorf("depth = %d, want 1", got)
 	}
 }
+
+func TestRevokeFamilyNeedsRoot(t *testing.T) {
+	ts := newTestServer(t, nil)
+	root := audit.Event{ID: "i-root", Time: now.Add(-2 * time.Hour), Kind: audit.KindIssued, TokenID: "rt-1", Subject: "alice"}
+	child := audit.Event{ID: "i-child", Time: now.Add(-time.Hour), Kind: audit.KindIssued, TokenID: "rt-2", ParentTokenID: "rt-1", Subject: "alice"}
+	if resp, data := ts.do(t, http.MethodPost, "/api/v1/events", ts.keys.ingest, mustJSON(t, []audit.Event{root, child})); resp.StatusCode != http.StatusOK {
+		t.Fatalf("POST events = %d %s", resp.StatusCode, data)
+	}
+
+	resp, data := ts.do(t, http.MethodPost, "/api/v1/revocations", ts.keys.admin, []byte(`{"scope":"family","target":"rt-2","reason":"reuse"}`))
+	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(data), `\"rt-1\"`) {
+		t.Errorf("revoke family rt-2 = %d %s, want 400 naming the root rt-1", resp.StatusCode, data)
+	}
+	resp, data = ts.do(t, http.MethodPost, "/api/v1/revocations", ts.keys.admin, []byte(`{"scope":"family","target":"rt-2","reason":"reuse","force":true}`))
+	if resp.StatusCode != http.StatusCreated {
+		t.Errorf("revoke family rt-2 with force = %d %s, want 201", resp.StatusCode, data)
+	}
+	resp, data = ts.do(t, http.MethodPost, "/api/v1/revocations", ts.keys.admin, []byte(`{"scope":"family","target":"rt-1","reason":"reuse"}`))
+	if resp.StatusCode != http.StatusCreated {
+		t.Errorf("revoke family rt-1 = %d %s, want 201", resp.StatusCode, data)
+	}
+}
