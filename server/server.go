@@ -210,15 +210,17 @@ func (s *Server) detectionDepth() float64 {
 
 // HTTPServer returns an http.Server for the Server's handler at addr, with
 // timeouts that keep slow or idle clients from holding connections: 10 s
-// to send the headers, 60 s for the body, 2 minutes of idle keep-alive.
-// WriteTimeout exceeds MaxWait, so that a revocation long-poll ends with
-// its 304 before the connection is cut.
+// to send the headers, MaxWait plus 30 s for the whole request and for the
+// response, 2 minutes of idle keep-alive. The read and write timeouts
+// exceed MaxWait because net/http cancels a request's context when its
+// read deadline passes, even while the handler runs, and a revocation
+// long-poll must end with its 304 first.
 func (s *Server) HTTPServer(addr string) *http.Server {
 	return &http.Server{
 		Addr:              addr,
 		Handler:           s.handler,
 		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       60 * time.Second,
+		ReadTimeout:       s.cfg.MaxWait + 30*time.Second,
 		WriteTimeout:      s.cfg.MaxWait + 30*time.Second,
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    64 << 10,
