@@ -213,8 +213,9 @@ func (s *Server) detectionDepth() float64 {
 // to send the headers, MaxWait plus 30 s for the whole request and for the
 // response, 2 minutes of idle keep-alive. The read and write timeouts
 // exceed MaxWait because net/http cancels a request's context when its
-// read deadline passes, even while the handler runs, and a revocation
-// long-poll must end with its 304 first.
+// read deadline passes, even while the handler runs (connReader's
+// background read in Go 1.26), and a revocation long-poll must end with
+// its 304 first.
 func (s *Server) HTTPServer(addr string) *http.Server {
 	return &http.Server{
 		Addr:              addr,
