@@ -157,11 +157,18 @@ func runLoad(t *testing.T, bodies [][]byte, n int, detection bool) {
 		t.Fatal(err)
 	}
 	dropped := metricValue(t, ts, "tokentrail_detect_dropped_events_total")
+	writing, err := strconv.ParseFloat(metricValue(t, ts, `tokentrail_store_duration_seconds_sum{op="append_batches"}`), 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	transactions := metricValue(t, ts, `tokentrail_store_duration_seconds_count{op="append_batches"}`)
 
 	slices.Sort(latencies)
 	p := func(q float64) time.Duration { return latencies[int(q*float64(len(latencies)-1))] }
-	t.Logf("%d events in %d requests of %d from %d clients: %.0f events/s; request latency p50 %s, p99 %s; detection dropped %s events",
-		n, len(bodies), loadBatch, loadClients, float64(n)/elapsed.Seconds(), p(0.50).Round(time.Millisecond), p(0.99).Round(time.Millisecond), dropped)
+	t.Logf("%d events in %d requests of %d from %d clients: %.0f events/s; request latency p50 %s, p99 %s; "+
+		"store writing %.0f%% of the time in %s transactions; detection dropped %s events",
+		n, len(bodies), loadBatch, loadClients, float64(n)/elapsed.Seconds(), p(0.50).Round(time.Millisecond), p(0.99).Round(time.Millisecond),
+		100*writing/elapsed.Seconds(), transactions, dropped)
 }
 
 // metricValue returns the value of an unlabelled metric as /metrics
