@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"strconv"
 	"time"
+
+	"github.com/tokentrail/tokentrail/audit"
 )
 
 // Code is the stable code of an error response. Clients branch on it; the
@@ -90,12 +92,14 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		}
 	}
 	if ae.code == CodeInternal || ae.code == CodeUnavailable || ae.cause != nil {
+		// A client may put a raw token in the path or a value that the
+		// error quotes, and the log must not keep it.
 		s.log.LogAttrs(r.Context(), slog.LevelError, "request failed",
 			slog.String(logRequestID, requestID(r.Context())),
 			slog.String(logMethod, r.Method),
-			slog.String(logPath, r.URL.Path),
+			slog.String(logPath, audit.RedactTokens(r.URL.Path)),
 			slog.String(logCode, string(ae.code)),
-			slog.Any(logError, err))
+			slog.String(logError, audit.RedactTokens(err.Error())))
 	}
 
 	var body errorBody
