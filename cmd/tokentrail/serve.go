@@ -218,20 +218,24 @@ func announceAdminKey(ctx context.Context, stderr io.Writer, keys *apikey.Manage
 	if f.tlsCert != "" {
 		scheme = "https"
 	}
+	use := "Call the API with it:"
+	if uiHandler() != nil {
+		use = fmt.Sprintf("Open %s://%s/ and paste it, or call the API with it:", scheme, f.addr)
+	}
 	fmt.Fprintf(stderr, `
 Created the first admin API key of %s. It is shown this once; the store
 keeps only its SHA-256 digest:
 
     %s
 
-Open %s://%s/ and paste it, or call the API with it:
+%s
 
     curl -H "Authorization: Bearer $KEY" %s://%s/api/v1/anomalies
 
 Create keys with fewer rights for services (ingest) and responders (read)
 with tokentrail keys create.
 
-`, f.store, secret, scheme, f.addr, scheme, f.addr)
+`, f.store, secret, use, scheme, f.addr)
 	return nil
 }
 
