@@ -7,6 +7,8 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/netip"
+	"net/url"
 	"slices"
 	"strings"
 	"testing"
@@ -487,5 +489,77 @@ func TestRevokeFamilyNeedsRoot(t *testing.T) {
 	resp, data = ts.do(t, http.MethodPost, "/api/v1/revocations", ts.keys.admin, []byte(`{"scope":"family","target":"rt-1","reason":"reuse"}`))
 	if resp.StatusCode != http.StatusCreated {
 		t.Errorf("revoke family rt-1 = %d %s, want 201", resp.StatusCode, data)
+	}
+}
+
+func TestSearchKinds(t *testing.T) {
+	ts := newTestServer(t, nil)
+	// A compact JWT with jti "tok-jwt"; only its fingerprint and jti are
+	// ever stored.
+	raw := "eyJhbGciOiJIUzI1NiJ9.eyJqdGkiOiJ0b2stand0Iiwic3ViIjoiY2Fyb2wifQ.c2lnbmF0dXJlLW9mLXRoZS10ZXN0LXRva2Vu"
+	withIP := usedEvent("tok-1", "alice", 0)
+	withIP.IP = netip.MustParseAddr("203.0.113.7")
+	fromJWT := usedEvent("tok-jwt", "carol", 1)
+	fromJWT.Fingerprint = audit.Fingerprint(raw)
+	ts.do(t, http.MethodPost, "/api/v1/events", ts.keys.ingest, mustJSON(t, []audit.Event{withIP, fromJWT}))
+
+	tests := []struct {
+		name, q, kind, value string
+	}{
+		{"subject", "alice", "subject", "alice"},
+		{"token id", "tok-1", "token", "tok-1"},
+		{"address", "203.0.113.7", "ip", "203.0.113.7"},
+		{"fingerprint", strings.ToUpper(audit.Fingerprint(raw)), "fingerprint", audit.Fingerprint(raw)},
+		{"raw token", raw, "token", "tok-jwt"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			resp, data := ts.do(t, http.MethodGet, "/api/v1/search?q="+url.QueryEscape(tt.q), ts.keys.read, nil)
+			if resp.StatusCode != http.StatusOK {
+				t.Fatalf("search %s = %d %s", tt.name, resp.StatusCode, data)
+			}
+			var res struct{ Results []searchResult }
+			if err := json.Unmarshal(data, &res); err != nil {
+				t.Fatal(err)
+			}
+			if !slices.ContainsFunc(res.Results, func(r searchResult) bool { return r.Kind == tt.kind && r.Value == tt.value }) {
+				t.Errorf("search %s = %s, want a %s result %s", tt.name, data, tt.kind, tt.value)
+			}
+			if strings.Contains(string(data), raw) {
+				t.Error("the response contains the raw token")
+			}
+		})
+	}
+
+	_, data := ts.do(t, http.MethodGet, "/api/v1/access-log", ts.keys.admin, nil)
+	if strings.Contains(string(data), raw) {
+		t.Error("the access log contains the raw token")
+	}
+}
+
+func TestReportErrors(t *testing.T) {
+	ts := newTestServer(t, nil)
+	ts.do(t, http.MethodPost, "/api/v1/events", ts.keys.ingest, mustJSON(t, []audit.Event{usedEvent("tok-1", "alice", 0)}))
+	tests := []struct {
+		path   string
+		status int
+	}{
+		{"/api/v1/incidents?subject=alice", http.StatusBadRequest},
+		{"/api/v1/incidents?subject=alice&at=yesterday", http.StatusBadRequest},
+		{"/api/v1/incidents?subject=alice&at=2026-11-20T11:00:00Z&window=-1h", http.StatusBadRequest},
+		{"/api/v1/incidents?subject=bob&at=2026-11-20T11:00:00Z", http.StatusNotFound},
+		{"/api/v1/related", http.StatusBadRequest},
+		{"/api/v1/related?subject=alice&token=tok-1", http.StatusBadRequest},
+		{"/api/v1/related?token=nope", http.StatusNotFound},
+		{"/api/v1/search", http.StatusBadRequest},
+		{"/api/v1/revocations?after=-1", http.StatusBadRequest},
+		{"/api/v1/revocations?wait=soon", http.StatusBadRequest},
+		{"/api/v1/access-log?limit=0", http.StatusForbidden}, // read key
+	}
+	for _, tt := range tests {
+		resp, data := ts.do(t, http.MethodGet, tt.path, ts.keys.read, nil)
+		if resp.StatusCode != tt.status {
+			t.Errorf("GET %s = %d %s, want %d", tt.path, resp.StatusCode, data, tt.status)
+		}
 	}
 }
