@@ -22,6 +22,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/tokentrail/tokentrail/forensics"
 )
 
 // syncBuffer is a bytes.Buffer that the server goroutine writes while the
@@ -255,5 +257,74 @@ func TestServeTokenReportMatchesCLI(t *testing.T) {
 	a, b := generated.ReplaceAllString(string(served), ""), generated.ReplaceAllString(printed, "")
 	if a != b {
 		t.Errorf("GET /api/v1/tokens/%s differs from investigate --json:\nserver:\n%s\nCLI:\n%s", story.Token, a, b)
+	}
+}
+
+// getJSON sends a GET with the key and decodes the JSON response into v.
+func getJSON(t *testing.T, url, secret string, v any) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, url, nil)
+	req.Header.Set("Authorization", "Bearer "+secret)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		body, _ := io.ReadAll(resp.Body)
+		t.Fatalf("GET %s = %d %s", url, resp.StatusCode, body)
+	}
+	if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestServeAcceptsIncidentPlanRequests(t *testing.T) {
+	f := serveTestFlags(filepath.Join(t.TempDir(), "trail.db"))
+	f.demo = true
+	base, stderr, stop := startServe(t, f, true)
+	defer stop()
+	secret := adminSecret.FindStringSubmatch(stderr.String())[1]
+
+	var story demoStory
+	raw, err := demoData.ReadFile("demodata/story.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(raw, &story); err != nil {
+		t.Fatal(err)
+	}
+	var token forensics.TokenReport
+	getJSON(t, base+"/api/v1/tokens/"+story.Token, secret, &token)
+	if len(token.Events) == 0 || token.Events[0].Subject == "" {
+		t.Fatalf("the demo token's report has no event with a subject")
+	}
+	at := token.Events[len(token.Events)-1].Time.Format(time.RFC3339)
+	var incident forensics.IncidentReport
+	getJSON(t, base+"/api/v1/incidents?subject="+token.Events[0].Subject+"&at="+at, secret, &incident)
+
+	sent := 0
+	for _, step := range incident.Plan {
+		// An API request reads "METHOD PATH BODY".
+		method, rest, ok := strings.Cut(step.API, " ")
+		if !ok {
+			continue
+		}
+		path, body, _ := strings.Cut(rest, " ")
+		req, _ := http.NewRequest(method, base+path, strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+secret)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		reply, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusCreated && resp.StatusCode != http.StatusOK {
+			t.Errorf("plan step %s: %s = %d %s, want 201 or 200", step.Action, step.API, resp.StatusCode, reply)
+		}
+		sent++
+	}
+	if sent == 0 {
+		t.Fatal("the demo incident's plan has no API request, so the test checks nothing")
 	}
 }
