@@ -72,6 +72,8 @@
 // once an event that much later has arrived. Input shuffled within the
 // window, as from several service instances, thus gives the same anomalies
 // as sorted input. Flush checks what is still held at the end of an input.
+// ObserveBatch takes a batch that overlaps the held events in time, such as
+// the requests of several senders to the server, and merges it in one pass.
 //
 // An event that arrives later than the window still gets checked. When it
 // is older than an event already checked for its token, Stats.Late counts

@@ -348,7 +348,7 @@ func TestAnalyzeIncidentPlan(t *testing.T) {
 			t.Errorf("step %d command = %q, want %q", rank, got, want)
 		}
 	}
-	wantAPI := `POST /api/v1/revocations {"actor":"soc@acme.example","family":"rt-1","reason":"incident of alice at 2026-11-20T09:20:00Z"}`
+	wantAPI := `POST /api/v1/revocations {"reason":"incident of alice at 2026-11-20T09:20:00Z","scope":"family","target":"rt-1"}`
 	if got := r.Plan[2].API; got != wantAPI {
 		t.Errorf("step 3 API = %q, want %q", got, wantAPI)
 	}

@@ -345,7 +345,7 @@ func (a *analysis) plan(ctx context.Context) ([]RemediationStep, error) {
 			step.Command += " --issued-before " + before.Format(time.RFC3339)
 		}
 		if step.API != "" {
-			step.API = revocationAPI(map[string]string{"subject": s, "issued_before": before.Format(time.RFC3339), "actor": a.opts.Actor, "reason": reason})
+			step.API = revocationAPI(map[string]string{"scope": "subject", "target": s, "issued_before": before.Format(time.RFC3339), "reason": reason})
 		}
 		add(step)
 	}
@@ -447,7 +447,7 @@ func (a *analysis) revokeSubjects() []string {
 // character gets no command, since no argument can carry it, and its
 // manual action explains why.
 func (a *analysis) revokeStep(action, flag, value, revocationReason, why string) RemediationStep {
-	body := map[string]string{flag: value, "actor": a.opts.Actor, "reason": revocationReason}
+	body := map[string]string{"scope": apiScopes[flag], "target": value, "reason": revocationReason}
 	step := RemediationStep{Action: action, Reason: why, Targets: []string{value}, API: revocationAPI(body)}
 	if hasNUL(value) {
 		step.Manual = fmt.Sprintf("The value %s contains a NUL character, which no command-line argument can carry, "+
@@ -496,8 +496,13 @@ func textValue(s string) string {
 	return strconv.Quote(s)
 }
 
+// apiScopes maps the flag of tokentrail revoke to the scope of the
+// server's revocation request.
+var apiScopes = map[string]string{"jti": "token", "fingerprint": "token", "family": "family", "session": "session", "subject": "subject"}
+
 // revocationAPI returns the request of the tokentrail server that records
-// a revocation.
+// a revocation. The server takes the actor from the API key, so the body
+// names none.
 func revocationAPI(body map[string]string) string {
 	b, _ := json.Marshal(body) // a map of strings always encodes; keys come out sorted
 	return "POST /api/v1/revocations " + string(b)

@@ -36,6 +36,13 @@ type Options struct {
 	// this way. An event already stored is passed on too, since the caller
 	// cannot tell it from a new one before the batch is written.
 	OnEvent func(e audit.Event)
+
+	// RecordNumbers makes the Line of each RecordError the 1-based number
+	// of the record, counted by the Format's source.RecordCounter calls,
+	// instead of the line of the event's Source. It suits input whose
+	// records are not lines, such as the JSON array of an HTTP request, and
+	// leaves the events' Source as the sender set it.
+	RecordNumbers bool
 }
 
 // Summary counts what one import did.
@@ -114,6 +121,7 @@ type handler struct {
 	file       string
 	opts       Options
 	batch      []audit.Event
+	lines      []int // the line or record number of each event of batch
 	sum        Summary
 	lastSource string
 
@@ -132,12 +140,16 @@ func (h *handler) Event(e audit.Event) error {
 		h.sum.Read++
 		h.lastSource = e.Source
 	}
+	line := lineOf(e.Source)
+	if h.opts.RecordNumbers {
+		line = h.sum.Read
+	}
 	// A raw token, invalid UTF-8 or an over-long header in one field must
 	// not cost the whole event: an attacker could otherwise keep a use out
 	// of the trail by sending a long user agent.
 	if err := e.Prepare(); err != nil {
 		// The record was counted as read above, so only the rejection counts.
-		h.reject(&source.RecordError{File: h.file, Line: lineOf(e.Source), Reason: fmt.Sprintf("%s event: %v", e.Kind, err)})
+		h.reject(&source.RecordError{File: h.file, Line: line, Reason: fmt.Sprintf("%s event: %v", e.Kind, err)})
 		return nil
 	}
 
@@ -151,6 +163,7 @@ func (h *handler) Event(e audit.Event) error {
 		h.opts.OnEvent(e)
 	}
 	h.batch = append(h.batch, e)
+	h.lines = append(h.lines, line)
 	if len(h.batch) >= h.opts.BatchSize {
 		return h.flush()
 	}
@@ -208,7 +221,7 @@ func (h *handler) flush() error {
 	}
 	h.sum.Imported += res.Inserted
 	h.sum.Duplicates += res.Duplicates
-	h.batch = h.batch[:0]
+	h.batch, h.lines = h.batch[:0], h.lines[:0]
 	return nil
 }
 
@@ -218,7 +231,7 @@ func (h *handler) flushOneByOne() error {
 		res, err := h.db.Append(h.ctx, e)
 		if errors.Is(err, audit.ErrInvalidValue) {
 			h.sum.Events--
-			h.reject(&source.RecordError{File: h.file, Line: lineOf(e[0].Source), Reason: fmt.Sprintf("%s event: the store rejected it: %v", e[0].Kind, err)})
+			h.reject(&source.RecordError{File: h.file, Line: h.lines[i], Reason: fmt.Sprintf("%s event: the store rejected it: %v", e[0].Kind, err)})
 			continue
 		}
 		if err != nil {
@@ -227,7 +240,7 @@ func (h *handler) flushOneByOne() error {
 		h.sum.Imported += res.Inserted
 		h.sum.Duplicates += res.Duplicates
 	}
-	h.batch = h.batch[:0]
+	h.batch, h.lines = h.batch[:0], h.lines[:0]
 	return nil
 }
 

@@ -60,7 +60,8 @@ type AnomalyStore interface {
 	AppendAnomalies(ctx context.Context, anomalies []audit.Anomaly) (Appended, error)
 
 	// Anomalies returns the anomalies matching q, oldest first (ties broken
-	// by ID). An empty AnomalyQuery matches every anomaly.
+	// by ID), or newest first when q.Newest is set. An empty AnomalyQuery
+	// matches every anomaly.
 	Anomalies(ctx context.Context, q AnomalyQuery) ([]audit.Anomaly, error)
 
 	// PruneAnomalies deletes, in one transaction, every stored anomaly whose
@@ -106,7 +107,12 @@ type AnomalyQuery struct {
 	MinSeverity audit.Severity // at least this severity; zero means any
 	Since       time.Time      // inclusive; zero means no lower bound
 	Until       time.Time      // exclusive; zero means no upper bound
-	Limit       int            // at most this many, the oldest; 0 means no limit
+	Limit       int            // at most this many, the oldest (the newest with Newest); 0 means no limit
+
+	// Newest reverses the order: newest first, ties broken by ID from the
+	// greatest, so that Limit keeps the newest. A reader that pages back
+	// in time, such as the server's anomaly list, sets it.
+	Newest bool
 
 	// Network selects the anomalies whose IP lies in the prefix. An IPv4
 	// prefix also matches the IPv4-mapped IPv6 form of its addresses, and

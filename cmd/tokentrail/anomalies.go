@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -18,6 +17,7 @@ import (
 
 	"github.com/tokentrail/tokentrail/audit"
 	"github.com/tokentrail/tokentrail/detect"
+	"github.com/tokentrail/tokentrail/report"
 	"github.com/tokentrail/tokentrail/store"
 )
 
@@ -77,9 +77,7 @@ described in docs/detection.md.`,
 				list = []audit.Anomaly{}
 			}
 			if f.json {
-				enc := json.NewEncoder(cmd.OutOrStdout())
-				enc.SetIndent("", "  ")
-				return enc.Encode(list)
+				return report.WriteJSON(cmd.OutOrStdout(), list)
 			}
 			empty := ""
 			if len(list) == 0 {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/tokentrail/tokentrail/audit"
 	"github.com/tokentrail/tokentrail/detect"
 	"github.com/tokentrail/tokentrail/forensics"
 	"github.com/tokentrail/tokentrail/ingest"
@@ -84,19 +85,6 @@ func runDemo(ctx context.Context, stdout io.Writer, keep string, asJSON bool) er
 	}
 	defer db.Close()
 
-	mapping, err := demoMapping()
-	if err != nil {
-		return err
-	}
-	inputs := []struct {
-		file   string
-		format source.Format
-		what   string
-	}{
-		{"keycloak-events.log", keycloak.Format(keycloak.Options{}), "Keycloak events: logins, token issuance, refresh, revocation"},
-		{"gateway-access.jsonl", jsonl.Format(mapping), "API gateway access log: one line per request, with the token's claims"},
-	}
-
 	// The demo imports as tokentrail import does, with detection on, so
 	// that a kept store holds the anomalies that the report lists. The new
 	// store keeps no --rules or --enrich file, so the built-in rules apply
@@ -112,16 +100,8 @@ func runDemo(ctx context.Context, stdout io.Writer, keep string, asJSON bool) er
 		log = io.Discard
 	}
 	fmt.Fprintf(log, "tokentrail demo: importing one morning of a web portal's logs into %s\n\n", dbPath)
-	for _, in := range inputs {
-		data, err := demoData.ReadFile("demodata/" + in.file)
-		if err != nil {
-			return fmt.Errorf("read demo data: %w", err)
-		}
-		sum, err := ingest.File(ctx, db, in.format, source.Input{Reader: bytes.NewReader(data), Name: in.file}, ingest.Options{OnEvent: found.observe})
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(log, "  %-22s %s\n  %-22s %s\n", in.file, in.what, "", formatSummary(sum))
+	if err := importDemo(ctx, db, log, found.observe); err != nil {
+		return err
 	}
 	listCommand := "" // a temporary store is deleted before anyone could list them
 	if keep != "" {
@@ -152,6 +132,35 @@ func runDemo(ctx context.Context, stdout io.Writer, keep string, asJSON bool) er
 	}
 	if keep != "" {
 		fmt.Fprintf(stdout, "\nThe store is kept: tokentrail --db %s investigate %s\n", keep, story.Token)
+	}
+	return nil
+}
+
+// importDemo imports the demo data set into db, passing each event to
+// onEvent when it is set, and prints one summary per file to log.
+func importDemo(ctx context.Context, db ingest.Appender, log io.Writer, onEvent func(audit.Event)) error {
+	mapping, err := demoMapping()
+	if err != nil {
+		return err
+	}
+	inputs := []struct {
+		file   string
+		format source.Format
+		what   string
+	}{
+		{"keycloak-events.log", keycloak.Format(keycloak.Options{}), "Keycloak events: logins, token issuance, refresh, revocation"},
+		{"gateway-access.jsonl", jsonl.Format(mapping), "API gateway access log: one line per request, with the token's claims"},
+	}
+	for _, in := range inputs {
+		data, err := demoData.ReadFile("demodata/" + in.file)
+		if err != nil {
+			return fmt.Errorf("read demo data: %w", err)
+		}
+		sum, err := ingest.File(ctx, db, in.format, source.Input{Reader: bytes.NewReader(data), Name: in.file}, ingest.Options{OnEvent: onEvent})
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(log, "  %-22s %s\n  %-22s %s\n", in.file, in.what, "", formatSummary(sum))
 	}
 	return nil
 }

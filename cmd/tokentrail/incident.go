@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -18,6 +17,7 @@ import (
 	"github.com/tokentrail/tokentrail/audit"
 	"github.com/tokentrail/tokentrail/detect"
 	"github.com/tokentrail/tokentrail/forensics"
+	"github.com/tokentrail/tokentrail/report"
 )
 
 // reportStamp is the layout in which the text reports print times. Flags
@@ -198,9 +198,7 @@ func incidentWriter(format string) (func(io.Writer, *forensics.IncidentReport) e
 		return writeIncidentHTML, nil
 	case "json":
 		return func(w io.Writer, r *forensics.IncidentReport) error {
-			enc := json.NewEncoder(w)
-			enc.SetIndent("", "  ")
-			return enc.Encode(r)
+			return report.WriteJSON(w, r)
 		}, nil
 	}
 	return nil, fmt.Errorf("invalid --format %q: want one of %s", format, strings.Join(incidentFormats, ", "))

@@ -3,7 +3,6 @@ package main
 import (
 	"cmp"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -21,6 +20,7 @@ import (
 	"github.com/tokentrail/tokentrail/enrich"
 	"github.com/tokentrail/tokentrail/forensics"
 	"github.com/tokentrail/tokentrail/internal/yamlcheck"
+	"github.com/tokentrail/tokentrail/report"
 	"github.com/tokentrail/tokentrail/store"
 )
 
@@ -100,7 +100,7 @@ docs/report-json.md and stay stable.`,
 
 			var failures []detect.CustomRuleFailure
 			detector := withStoredAnomalies(cmd.Context(), db, enrichedDetector(detection, enricher, &failures))
-			report, err := forensics.InvestigateToken(cmd.Context(), db, ref, forensics.Options{Now: now, Detect: detector})
+			tokenReport, err := forensics.InvestigateToken(cmd.Context(), db, ref, forensics.Options{Now: now, Detect: detector})
 			if errors.Is(err, forensics.ErrTokenNotFound) {
 				return fmt.Errorf("no event in %s names %s: import the logs that saw it first (tokentrail import FILE)", g.db, ref)
 			}
@@ -110,11 +110,9 @@ docs/report-json.md and stay stable.`,
 			// On standard error, so that --json output stays one object.
 			writeCustomRuleFailures(cmd.ErrOrStderr(), settings.RulesFile, failures)
 			if f.json {
-				enc := json.NewEncoder(cmd.OutOrStdout())
-				enc.SetIndent("", "  ")
-				return enc.Encode(report)
+				return report.WriteJSON(cmd.OutOrStdout(), tokenReport)
 			}
-			return writeReport(cmd.OutOrStdout(), report)
+			return writeReport(cmd.OutOrStdout(), tokenReport)
 		},
 	}
 	fl := cmd.Flags()

@@ -75,6 +75,7 @@ SHA-256 fingerprint of the token.`,
 		newAccessLogCommand(&g),
 		newDemoCommand(),
 		newSimulateCommand(),
+		newServeCommand(&g),
 	)
 	return root
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/tokentrail/tokentrail/audit"
 	"github.com/tokentrail/tokentrail/forensics"
+	"github.com/tokentrail/tokentrail/report"
 )
 
 type relatedFlags struct {
@@ -73,9 +73,7 @@ itself is left out.
 			}
 
 			if f.json {
-				enc := json.NewEncoder(cmd.OutOrStdout())
-				enc.SetIndent("", "  ")
-				return enc.Encode(list)
+				return report.WriteJSON(cmd.OutOrStdout(), list)
 			}
 			return writeRelated(cmd.OutOrStdout(), f, list)
 		},

@@ -16,13 +16,7 @@ import (
 
 	"github.com/tokentrail/tokentrail/audit"
 	"github.com/tokentrail/tokentrail/revocation"
-	"github.com/tokentrail/tokentrail/store"
 )
-
-// tokenLookupLimit bounds the events of a revoked token that revoke reads
-// to find its subject, issuer and expiry, which every event of the token
-// repeats.
-const tokenLookupLimit = 100
 
 type revokeFlags struct {
 	jti          string
@@ -124,12 +118,12 @@ func runRevoke(ctx context.Context, stdout io.Writer, dbPath string, f revokeFla
 
 	known := true
 	if e.RevocationScope == audit.RevokeToken {
-		if known, err = describeToken(ctx, db, &e, f.expiresAt == ""); err != nil {
+		if known, err = revocation.DescribeToken(ctx, db, &e, f.expiresAt == ""); err != nil {
 			return err
 		}
 	}
 
-	earlier, err := coveringRevocation(ctx, db, &e)
+	earlier, err := revocation.Covering(ctx, db, &e)
 	if err != nil {
 		return err
 	}
@@ -305,85 +299,6 @@ func invalidRevocation(err error) error {
 		}
 	}
 	return fmt.Errorf("invalid revocation: %w", err)
-}
-
-// describeToken copies the subject, issuer and, when fillExpiry is set,
-// the latest expiry of the revoked token from its stored events. Then a
-// query by subject finds the revocation, and services drop the entry once
-// the token has expired. It reports whether any event of the token is
-// stored.
-func describeToken(ctx context.Context, db store.Store, e *audit.Event, fillExpiry bool) (bool, error) {
-	q := store.Query{TokenID: e.TokenID, Fingerprint: e.Fingerprint, Limit: tokenLookupLimit}
-	events, err := db.Events(ctx, q)
-	if err != nil {
-		return false, fmt.Errorf("look up the events of token %s: %w", plainOrQuoted(e.Token()), err)
-	}
-	for _, stored := range events {
-		if e.Subject == "" {
-			e.Subject = stored.Subject
-		}
-		if e.Issuer == "" {
-			e.Issuer = stored.Issuer
-		}
-		if fillExpiry && stored.ExpiresAt.After(e.ExpiresAt) {
-			e.ExpiresAt = stored.ExpiresAt
-		}
-	}
-	return len(events) > 0, nil
-}
-
-// coveringRevocation returns a stored revocation that already revokes
-// everything e revokes, or nil.
-func coveringRevocation(ctx context.Context, db store.Store, e *audit.Event) (*audit.Event, error) {
-	q := store.Query{Kinds: []audit.Kind{audit.KindRevoked}}
-	switch e.RevocationScope {
-	case audit.RevokeToken, audit.RevokeFamily:
-		q.TokenID, q.Fingerprint = e.TokenID, e.Fingerprint
-	case audit.RevokeSession:
-		q.SessionID = e.SessionID
-	case audit.RevokeSubject:
-		q.Subject = e.Subject
-	}
-	stored, err := db.Events(ctx, q)
-	if err != nil {
-		return nil, fmt.Errorf("look up earlier revocations: %w", err)
-	}
-	for i := range stored {
-		if covers(&stored[i], e) {
-			return &stored[i], nil
-		}
-	}
-	return nil, nil
-}
-
-// covers reports whether the revocation old revokes every token that e
-// revokes.
-func covers(old, e *audit.Event) bool {
-	switch e.RevocationScope {
-	case audit.RevokeToken:
-		switch old.RevocationScope {
-		case "", audit.RevokeToken:
-			return (e.TokenID != "" && old.TokenID == e.TokenID) || (e.Fingerprint != "" && old.Fingerprint == e.Fingerprint)
-		case audit.RevokeFamily:
-			return e.TokenID != "" && old.TokenID == e.TokenID
-		}
-	case audit.RevokeFamily:
-		return old.RevocationScope == audit.RevokeFamily && old.TokenID == e.TokenID
-	case audit.RevokeSession:
-		return old.RevocationScope == audit.RevokeSession && old.SessionID == e.SessionID
-	case audit.RevokeSubject:
-		return old.RevocationScope == audit.RevokeSubject && old.Subject == e.Subject && !notBefore(old).Before(notBefore(e))
-	}
-	return false
-}
-
-// notBefore returns the time before which a subject revocation revokes the
-// subject's tokens.
-func notBefore(e *audit.Event) time.Time {
-	if e.NotBefore.IsZero() {
-		return e.Time
-	}
-	return e.NotBefore
 }
 
 // writeRevocation prints what revoke recorded, the warning about its

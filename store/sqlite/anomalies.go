@@ -75,7 +75,7 @@ func (s *Store) AppendAnomalies(ctx context.Context, anomalies []audit.Anomaly) 
 }
 
 // Anomalies returns the anomalies matching q, oldest first with ties broken
-// by ID, as store.AnomalyStore requires.
+// by ID, or the reverse with q.Newest, as store.AnomalyStore requires.
 func (s *Store) Anomalies(ctx context.Context, q store.AnomalyQuery) ([]audit.Anomaly, error) {
 	if err := s.acquire(); err != nil {
 		return nil, err
@@ -126,7 +126,11 @@ func (s *Store) Anomalies(ctx context.Context, q store.AnomalyQuery) ([]audit.An
 	if len(where) > 0 {
 		query += " WHERE " + strings.Join(where, " AND ")
 	}
-	query += " ORDER BY time_ns, id"
+	if q.Newest {
+		query += " ORDER BY time_ns DESC, id DESC"
+	} else {
+		query += " ORDER BY time_ns, id"
+	}
 	if q.Limit > 0 {
 		query += " LIMIT ?"
 		args = append(args, q.Limit)

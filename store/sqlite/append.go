@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/netip"
 	"strings"
+	"sync"
 
 	"github.com/tokentrail/tokentrail/audit"
 	"github.com/tokentrail/tokentrail/store"
@@ -119,7 +120,56 @@ func (s *Store) Append(ctx context.Context, events []audit.Event) (store.Appende
 		return store.Appended{}, nil
 	}
 
-	var result store.Appended
+	results, err := s.appendBatches(ctx, [][]audit.Event{events})
+	if err != nil {
+		return store.Appended{}, err
+	}
+	return results[0], nil
+}
+
+// AppendBatches stores several batches of events in one transaction, all
+// of them or none, and returns what it did with each batch. A server that
+// receives many small batches at once, such as the ingest requests of many
+// services, writes them together this way. One transaction and one lookup
+// of each token then serve them all, and each request still gets its own
+// counts. An invalid event fails the whole call, as in Append, with an
+// error that names its batch.
+func (s *Store) AppendBatches(ctx context.Context, batches [][]audit.Event) ([]store.Appended, error) {
+	if err := s.acquire(); err != nil {
+		return nil, err
+	}
+	defer s.mu.RUnlock()
+	if s.writer == nil {
+		return nil, ErrReadOnly
+	}
+
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: append: %w", err)
+	}
+	for b, events := range batches {
+		for i := range events {
+			if err := checkEvent(&events[i]); err != nil {
+				return nil, fmt.Errorf("sqlite: append: stored none of the %d batches because event %d (ID %q, source %q) of batch %d is invalid, so fix or drop it and append again: %w",
+					len(batches), i+1, events[i].ID, events[i].Source, b+1, err)
+			}
+		}
+	}
+	return s.appendBatches(ctx, batches)
+}
+
+// appendBatches writes checked batches in one transaction. s.mu must be
+// read-locked.
+func (s *Store) appendBatches(ctx context.Context, batches [][]audit.Event) ([]store.Appended, error) {
+	results := make([]store.Appended, len(batches))
+	total := 0
+	for _, events := range batches {
+		total += len(events)
+	}
+	if total == 0 {
+		return results, nil
+	}
+
+	var tokens *tokenResolver
 	err := s.withTx(ctx, func(tx *sql.Tx) error {
 		// modernc.org/sqlite (v1.62) starts a goroutine and installs a
 		// progress handler for every statement whose context can be
@@ -127,48 +177,22 @@ func (s *Store) Append(ctx context.Context, events []audit.Event) (store.Appende
 		// instead. The loop checks ctx, and database/sql rolls the
 		// transaction back as soon as ctx ends.
 		rowCtx := context.WithoutCancel(ctx)
-		tokens := newTokenResolver(rowCtx, tx, &s.stmts)
-		many := tx.StmtContext(rowCtx, s.stmts.insertEvents)
-		one := tx.StmtContext(rowCtx, s.stmts.insertEvent)
-		width := len(eventColumns)
-		args := make([]any, rowsPerInsert*width)
-
-		for start := 0; start < len(events); start += rowsPerInsert {
-			if err := ctx.Err(); err != nil {
+		tokens = newTokenResolver(rowCtx, tx, &s.stmts, &s.tokenKeys)
+		w := &eventWriter{
+			tokens: tokens,
+			many:   tx.StmtContext(rowCtx, s.stmts.insertEvents),
+			one:    tx.StmtContext(rowCtx, s.stmts.insertEvent),
+			args:   make([]any, rowsPerInsert*len(eventColumns)),
+		}
+		for b, events := range batches {
+			res, err := w.write(ctx, rowCtx, events)
+			if err != nil {
+				if len(batches) > 1 {
+					return fmt.Errorf("batch %d: %w", b+1, err)
+				}
 				return err
 			}
-			chunk := events[start:min(start+rowsPerInsert, len(events))]
-			for i := range chunk {
-				key, err := tokens.key(rowCtx, &chunk[i])
-				if err == nil {
-					err = tokens.addAddress(rowCtx, key, &chunk[i])
-				}
-				if err != nil {
-					return fmt.Errorf("store the token of event %d (ID %q): %w", start+i+1, chunk[i].ID, err)
-				}
-				encodeEvent(&chunk[i], key, args[i*width:(i+1)*width])
-			}
-
-			var inserted int64
-			if len(chunk) == rowsPerInsert {
-				n, err := execChanges(rowCtx, many, args)
-				if err != nil {
-					return fmt.Errorf("insert events %d to %d: %w", start+1, start+len(chunk), err)
-				}
-				inserted = n
-			} else {
-				for i := range chunk {
-					n, err := execChanges(rowCtx, one, args[i*width:(i+1)*width])
-					if err != nil {
-						return fmt.Errorf("insert event %d (ID %q): %w", start+i+1, chunk[i].ID, err)
-					}
-					inserted += n
-				}
-			}
-			// OR IGNORE leaves out of the changed rows an ID that is stored
-			// or appeared earlier in the batch.
-			result.Inserted += int(inserted)
-			result.Duplicates += len(chunk) - int(inserted)
+			results[b] = res
 		}
 		return nil
 	})
@@ -176,9 +200,63 @@ func (s *Store) Append(ctx context.Context, events []audit.Event) (store.Appende
 		// After a cancellation database/sql may report the rolled-back
 		// transaction (sql.ErrTxDone) instead of the context's error.
 		if ctxErr := ctx.Err(); ctxErr != nil {
-			return store.Appended{}, fmt.Errorf("sqlite: append: %w (%v)", ctxErr, err)
+			return nil, fmt.Errorf("sqlite: append: %w (%v)", ctxErr, err)
 		}
-		return store.Appended{}, fmt.Errorf("sqlite: append: %w", err)
+		return nil, fmt.Errorf("sqlite: append: %w", err)
+	}
+	// Only now are the rows of the transaction's new keys sure to exist.
+	s.tokenKeys.addAll(tokens.fresh)
+	return results, nil
+}
+
+// eventWriter inserts events in one transaction, rowsPerInsert at a time.
+type eventWriter struct {
+	tokens    *tokenResolver
+	many, one *sql.Stmt
+	args      []any
+}
+
+// write inserts events and counts what it did. OR IGNORE leaves out of the
+// changed rows an ID that is stored or appeared earlier in the
+// transaction, so an event repeated in an earlier batch of the same
+// transaction counts as a duplicate of the later one.
+func (w *eventWriter) write(ctx, rowCtx context.Context, events []audit.Event) (store.Appended, error) {
+	var result store.Appended
+	width := len(eventColumns)
+	for start := 0; start < len(events); start += rowsPerInsert {
+		if err := ctx.Err(); err != nil {
+			return result, err
+		}
+		chunk := events[start:min(start+rowsPerInsert, len(events))]
+		for i := range chunk {
+			key, err := w.tokens.key(rowCtx, &chunk[i])
+			if err == nil {
+				err = w.tokens.addAddress(rowCtx, key, &chunk[i])
+			}
+			if err != nil {
+				return result, fmt.Errorf("store the token of event %d (ID %q): %w", start+i+1, chunk[i].ID, err)
+			}
+			encodeEvent(&chunk[i], key, w.args[i*width:(i+1)*width])
+		}
+
+		var inserted int64
+		if len(chunk) == rowsPerInsert {
+			n, err := execChanges(rowCtx, w.many, w.args)
+			if err != nil {
+				return result, fmt.Errorf("insert events %d to %d: %w", start+1, start+len(chunk), err)
+			}
+			inserted = n
+		} else {
+			for i := range chunk {
+				n, err := execChanges(rowCtx, w.one, w.args[i*width:(i+1)*width])
+				if err != nil {
+					return result, fmt.Errorf("insert event %d (ID %q): %w", start+i+1, chunk[i].ID, err)
+				}
+				inserted += n
+			}
+		}
+		result.Inserted += int(inserted)
+		result.Duplicates += len(chunk) - int(inserted)
 	}
 	return result, nil
 }
@@ -202,8 +280,9 @@ func execChanges(ctx context.Context, stmt *sql.Stmt, args []any) (int64, error)
 // tokenResolver finds or creates the tokens row of each event of one write
 // transaction, and records the event's address in token_addresses. It
 // remembers the rows of the transaction, so that the events of a token in the
-// batch cost one insert. It keeps nothing across transactions, so it never
-// holds a key that a rolled-back transaction created.
+// batch cost one insert. What it finds reaches the Store's tokenKeyCache
+// only after the transaction commits, so the cache never holds a key that a
+// rolled-back transaction created.
 type tokenResolver struct {
 	insert     *sql.Stmt
 	find       *sql.Stmt
@@ -211,6 +290,45 @@ type tokenResolver struct {
 	known      map[string][]knownToken // by audit.Event.Token
 	addresses  map[tokenAddress]bool   // pairs stored by this transaction
 	args       []any                   // digest, then tokenColumns
+
+	committed *tokenKeyCache   // keys of rows that committed transactions hold
+	fresh     map[string]int64 // keys this transaction found or created, by digest
+}
+
+// maxCachedTokenKeys bounds the tokenKeyCache: about 100 bytes each, so
+// about 10 MB. When it is full it starts again empty.
+const maxCachedTokenKeys = 100_000
+
+// tokenKeyCache maps the digest of a tokens row to its token_key, for the
+// rows of committed transactions, so that a token seen in an earlier batch
+// costs a map lookup instead of an insert attempt. Its keys stay valid
+// because nothing deletes or rewrites tokens rows; a retention job that
+// deletes them must clear it.
+type tokenKeyCache struct {
+	mu   sync.Mutex
+	keys map[string]int64
+}
+
+func (c *tokenKeyCache) get(digest []byte) (int64, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	key, ok := c.keys[string(digest)]
+	return key, ok
+}
+
+// addAll adds the keys of a committed transaction.
+func (c *tokenKeyCache) addAll(fresh map[string]int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.keys == nil || len(c.keys)+len(fresh) > maxCachedTokenKeys {
+		c.keys = make(map[string]int64, min(len(fresh), maxCachedTokenKeys))
+	}
+	for digest, key := range fresh {
+		if len(c.keys) == maxCachedTokenKeys {
+			return
+		}
+		c.keys[digest] = key
+	}
 }
 
 type tokenAddress struct {
@@ -224,7 +342,7 @@ type knownToken struct {
 }
 
 // newTokenResolver returns a resolver whose statements run in tx.
-func newTokenResolver(ctx context.Context, tx *sql.Tx, st *statements) *tokenResolver {
+func newTokenResolver(ctx context.Context, tx *sql.Tx, st *statements, committed *tokenKeyCache) *tokenResolver {
 	return &tokenResolver{
 		insert:     tx.StmtContext(ctx, st.insertToken),
 		find:       tx.StmtContext(ctx, st.findToken),
@@ -232,6 +350,8 @@ func newTokenResolver(ctx context.Context, tx *sql.Tx, st *statements) *tokenRes
 		known:      make(map[string][]knownToken),
 		addresses:  make(map[tokenAddress]bool),
 		args:       make([]any, 1+len(tokenColumns)),
+		committed:  committed,
+		fresh:      make(map[string]int64),
 	}
 }
 
@@ -264,6 +384,10 @@ func (r *tokenResolver) key(ctx context.Context, e *audit.Event) (int64, error) 
 
 	encodeToken(e, r.args[1:])
 	digest := tokenDigest(r.args[1:])
+	if key, ok := r.committed.get(digest); ok {
+		r.known[e.Token()] = append(r.known[e.Token()], knownToken{event: e, key: key})
+		return key, nil
+	}
 	r.args[0] = digest
 	res, err := r.insert.ExecContext(ctx, r.args...)
 	if err != nil {
@@ -283,6 +407,7 @@ func (r *tokenResolver) key(ctx context.Context, e *audit.Event) (int64, error) 
 		return 0, err
 	}
 	r.known[e.Token()] = append(r.known[e.Token()], knownToken{event: e, key: key})
+	r.fresh[string(digest)] = key
 	return key, nil
 }
 

@@ -42,6 +42,8 @@ type Store struct {
 	stmts  statements
 	reads  queryCache // prepared statements of Events on reader
 
+	tokenKeys tokenKeyCache // token_key by digest, for the rows of committed appends
+
 	// mu is held for reading by every call in progress, so that Close waits
 	// for them before it closes the connections.
 	mu struct {

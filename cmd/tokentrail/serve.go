@@ -1,0 +1,275 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/time/rate"
+
+	"github.com/tokentrail/tokentrail/apikey"
+	"github.com/tokentrail/tokentrail/audit"
+	"github.com/tokentrail/tokentrail/detect"
+	"github.com/tokentrail/tokentrail/enrich"
+	"github.com/tokentrail/tokentrail/server"
+	"github.com/tokentrail/tokentrail/store/sqlite"
+)
+
+type serveFlags struct {
+	addr         string
+	store        string
+	tlsCert      string
+	tlsKey       string
+	rules        string
+	enrich       string
+	demo         bool
+	noDemo       bool
+	maxBodyBytes int64
+	maxRecords   int
+	rate         float64
+	burst        int
+}
+
+func newServeCommand(g *globalFlags) *cobra.Command {
+	var f serveFlags
+	cmd := &cobra.Command{
+		Use:   "serve [--addr HOST:PORT] [--store FILE] [--tls-cert FILE --tls-key FILE]",
+		Short: "Run the HTTP API and web UI",
+		Long: `Serve runs tokentrail's HTTP API (docs/server.md, docs/openapi.yaml) and its
+web UI on the store. Services send events to POST /api/v1/events;
+responders read reports, incidents and anomalies; admins revoke; middleware
+in other processes follows GET /api/v1/revocations.
+
+Every API route needs an API key. On the first start, when the store has
+no admin key, serve creates one and prints it once on standard error;
+tokentrail keys creates more, with the ingest, read or admin role.
+
+With the default store (--db, TOKENTRAIL_DB or ./tokentrail.db) and no
+event in it, serve first imports the demo data set of tokentrail demo, so
+the UI has something to show; --no-demo leaves the store empty. A store
+named with --store gets the demo data only with --demo.
+
+Ingested events go through the detection rules of --rules, with the
+databases of --enrich, as tokentrail import does. Serve stops on SIGINT or
+SIGTERM after the requests in flight end (30 seconds at most).`,
+		Example: `  tokentrail serve
+  tokentrail serve --addr 0.0.0.0:8443 --store /var/lib/tokentrail/trail.db --tls-cert cert.pem --tls-key key.pem`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			explicit := cmd.Flags().Changed("store") || cmd.Flags().Changed("db") || os.Getenv("TOKENTRAIL_DB") != ""
+			if f.store == "" {
+				f.store = g.db
+			}
+			return runServe(ctx, cmd.ErrOrStderr(), f, explicit)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&f.addr, "addr", "127.0.0.1:8080", "address to listen on, host:port; 0.0.0.0:8080 accepts other machines")
+	fl.StringVar(&f.store, "store", "", "SQLite file of the events (default: --db)")
+	fl.StringVar(&f.tlsCert, "tls-cert", "", "PEM certificate file, with --tls-key, to serve HTTPS")
+	fl.StringVar(&f.tlsKey, "tls-key", "", "PEM private key file of --tls-cert")
+	fl.StringVar(&f.rules, "rules", "", "YAML file of detection thresholds (default: the one the store's last import or detect used; none for the defaults)")
+	fl.StringVar(&f.enrich, "enrich", "", "YAML file naming GeoIP/ASN .mmdb files and threat-intel lists (default: the one the store's last run used; none for no files)")
+	fl.BoolVar(&f.demo, "demo", false, "import the demo data set into an empty store, also one named with --store")
+	fl.BoolVar(&f.noDemo, "no-demo", false, "never import the demo data set")
+	fl.Int64Var(&f.maxBodyBytes, "max-body-bytes", server.DefaultMaxBodyBytes, "largest request body, in bytes")
+	fl.IntVar(&f.maxRecords, "max-records", server.DefaultMaxRecords, "most events in one ingest request")
+	fl.Float64Var(&f.rate, "rate-limit", server.DefaultRatePerKey, "requests per second one API key may send, on average")
+	fl.IntVar(&f.burst, "rate-burst", server.DefaultRateBurst, "requests one API key may send at once above --rate-limit")
+	return cmd
+}
+
+func runServe(ctx context.Context, stderr io.Writer, f serveFlags, explicitStore bool) error {
+	if (f.tlsCert == "") != (f.tlsKey == "") {
+		return errors.New("--tls-cert and --tls-key go together: give both files to serve HTTPS, or neither for HTTP")
+	}
+	if f.demo && f.noDemo {
+		return errors.New("--demo and --no-demo both given: choose one")
+	}
+	if f.maxBodyBytes < 1 || f.maxRecords < 1 || f.rate <= 0 || f.burst < 1 {
+		return errors.New("invalid limits: --max-body-bytes, --max-records, --rate-limit and --rate-burst must be positive")
+	}
+	var certs []tls.Certificate
+	if f.tlsCert != "" {
+		cert, err := tls.LoadX509KeyPair(f.tlsCert, f.tlsKey)
+		if err != nil {
+			return fmt.Errorf("load --tls-cert %s and --tls-key %s: %w", f.tlsCert, f.tlsKey, err)
+		}
+		certs = []tls.Certificate{cert}
+	}
+	log := slog.New(slog.NewTextHandler(stderr, nil))
+
+	db, err := sqlite.Open(ctx, f.store)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+
+	settings, err := resolveDetection(ctx, db, f.rules, f.enrich, stderr)
+	if err != nil {
+		return err
+	}
+	detection, err := loadDetectConfig(settings)
+	if err != nil {
+		return err
+	}
+	enricher, err := openEnricher(ctx, settings.EnrichFile, stderr)
+	if err != nil {
+		return err
+	}
+	defer enricher.Close()
+	detection.UserAgents, detection.IPLists = enricher, enricher
+	if err := saveDetection(ctx, db, settings); err != nil {
+		return err
+	}
+	if err := importDemoIfEmpty(ctx, stderr, db, detection, enricher, f, explicitStore); err != nil {
+		return err
+	}
+	engine, err := detect.New(detection)
+	if err != nil {
+		return fmt.Errorf("invalid --rules %s: %w", settings.RulesFile, err)
+	}
+
+	// NOTE: the keys and the access log live in the event store, so a
+	// copy of the store file carries them along.
+	keys := apikey.NewManager(db, apikey.Config{})
+	if err := announceAdminKey(ctx, stderr, keys, f); err != nil {
+		return err
+	}
+
+	srv, err := server.New(server.Config{
+		Store: db, Keys: keys, AccessLog: db, Logger: log,
+		Detector: engine, Enrich: enricher.Enrich,
+		TokenDetector: func(ctx context.Context) func([]audit.Event) ([]audit.Anomaly, error) {
+			return withStoredAnomalies(ctx, db, enrichedDetector(detection, enricher, nil))
+		},
+		MaxBodyBytes: f.maxBodyBytes, MaxRecords: f.maxRecords,
+		RatePerKey: rate.Limit(f.rate), RateBurst: f.burst,
+		UI: uiHandler(),
+	})
+	if err != nil {
+		return err
+	}
+
+	hs := srv.HTTPServer(f.addr)
+	ln, err := net.Listen("tcp", f.addr)
+	if err != nil {
+		return fmt.Errorf("listen on --addr %s: %w", f.addr, err)
+	}
+	scheme := "http"
+	if certs != nil {
+		hs.TLSConfig = &tls.Config{Certificates: certs, MinVersion: tls.VersionTLS12}
+		scheme = "https"
+	}
+	log.Info("tokentrail server listening", slog.String("url", scheme+"://"+ln.Addr().String()), slog.String("store", f.store))
+
+	served := make(chan error, 1)
+	go func() {
+		if certs != nil {
+			served <- hs.ServeTLS(ln, "", "") // the certificate is in hs.TLSConfig
+			return
+		}
+		served <- hs.Serve(ln)
+	}()
+	select {
+	case err := <-served:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+
+	log.Info("tokentrail server stopping: finishing the requests in flight")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	err = hs.Shutdown(shutdownCtx)
+	if cerr := srv.Close(shutdownCtx); err == nil {
+		err = cerr
+	}
+	<-served // Serve returns http.ErrServerClosed once Shutdown starts
+	if err != nil {
+		return fmt.Errorf("stop the server: %w", err)
+	}
+	log.Info("tokentrail server stopped")
+	return nil
+}
+
+// announceAdminKey creates the first admin key of a store that has none,
+// and prints it once with how to use it.
+func announceAdminKey(ctx context.Context, stderr io.Writer, keys *apikey.Manager, f serveFlags) error {
+	secret, created, err := keys.EnsureAdmin(ctx)
+	if err != nil {
+		return fmt.Errorf("create the first admin key: %w", err)
+	}
+	if !created {
+		return nil
+	}
+	scheme := "http"
+	if f.tlsCert != "" {
+		scheme = "https"
+	}
+	use := "Call the API with it:"
+	if uiHandler() != nil {
+		use = fmt.Sprintf("Open %s://%s/ and paste it, or call the API with it:", scheme, f.addr)
+	}
+	fmt.Fprintf(stderr, `
+Created the first admin API key of %s. It is shown this once; the store
+keeps only its SHA-256 digest:
+
+    %s
+
+%s
+
+    curl -H "Authorization: Bearer $KEY" %s://%s/api/v1/anomalies
+
+Create keys with fewer rights for services (ingest) and responders (read)
+with tokentrail keys create.
+
+`, f.store, secret, use, scheme, f.addr)
+	return nil
+}
+
+// importDemoIfEmpty imports the demo data set into an empty store when
+// --demo is given, or when the store is the default one and --no-demo is
+// not given. Detection runs over the demo events as in an import.
+func importDemoIfEmpty(ctx context.Context, stderr io.Writer, db *sqlite.Store, cfg detect.Config, en *enrich.Enricher, f serveFlags, explicitStore bool) error {
+	if f.noDemo || (explicitStore && !f.demo) {
+		return nil
+	}
+	n, err := db.Count(ctx)
+	if err != nil {
+		return err
+	}
+	if n > 0 {
+		if f.demo {
+			fmt.Fprintf(stderr, "--demo: %s contains %d events already, so the demo data set was not imported\n", f.store, n)
+		}
+		return nil
+	}
+	fmt.Fprintf(stderr, "The store %s is empty: importing the demo data set (made-up events of one morning; --no-demo skips it)\n", f.store)
+	engine, err := detect.New(cfg)
+	if err != nil {
+		return fmt.Errorf("invalid detection settings: %w", err)
+	}
+	found := &detection{engine: engine, enricher: en}
+	if err := importDemo(ctx, db, stderr, found.observe); err != nil {
+		return fmt.Errorf("import the demo data set: %w", err)
+	}
+	return found.storeImported(ctx, db, stderr, "tokentrail --db "+f.store+" anomalies")
+}
+
+// uiHandler returns the web UI's handler.
+//
+// TODO: mount webui.Handler() here once package webui is on main; until
+// then the server serves the API only.
+func uiHandler() http.Handler { return nil }

@@ -1,0 +1,168 @@
+package server
+
+import (
+	"encoding/base64"
+	"fmt"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/tokentrail/tokentrail/audit"
+	"github.com/tokentrail/tokentrail/store"
+)
+
+// The page sizes of GET /api/v1/anomalies.
+const (
+	defaultAnomalyPage = 100
+	maxAnomalyPage     = 1000
+)
+
+// anomalyPage is the response of GET /api/v1/anomalies.
+type anomalyPage struct {
+	Anomalies  []audit.Anomaly `json:"anomalies"`
+	NextCursor string          `json:"next_cursor"` // empty on the last page
+}
+
+// anomalyCursor is the position after the last anomaly of a page, in the
+// newest-first order: its time and ID. Anomalies raised after the first
+// page sort before it, so a walk with cursors meets each older anomaly
+// once.
+type anomalyCursor struct {
+	timeNS int64
+	id     string
+}
+
+func (c anomalyCursor) String() string {
+	return base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(c.timeNS, 10) + "/" + c.id))
+}
+
+func parseAnomalyCursor(s string) (anomalyCursor, error) {
+	raw, err := base64.RawURLEncoding.DecodeString(s)
+	if err == nil {
+		ns, id, ok := strings.Cut(string(raw), "/")
+		if n, perr := strconv.ParseInt(ns, 10, 64); ok && perr == nil && id != "" {
+			return anomalyCursor{timeNS: n, id: id}, nil
+		}
+	}
+	return anomalyCursor{}, badRequest(fmt.Sprintf("invalid cursor %q: pass the next_cursor of an earlier response", s))
+}
+
+// after reports whether a comes after the cursor in the newest-first order.
+func (c anomalyCursor) after(a audit.Anomaly) bool {
+	ns := a.Time.UnixNano()
+	return ns < c.timeNS || (ns == c.timeNS && a.ID < c.id)
+}
+
+func (s *Server) anomalies(w http.ResponseWriter, r *http.Request) error {
+	query := r.URL.Query()
+	q, err := anomalyFilter(query)
+	if err != nil {
+		return err
+	}
+	limit := defaultAnomalyPage
+	if v := query.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > maxAnomalyPage {
+			return badRequest(fmt.Sprintf("invalid limit %q: want 1 to %d", v, maxAnomalyPage))
+		}
+		limit = n
+	}
+	var cursor *anomalyCursor
+	if v := query.Get("cursor"); v != "" {
+		c, err := parseAnomalyCursor(v)
+		if err != nil {
+			return err
+		}
+		cursor = &c
+		if until := time.Unix(0, c.timeNS+1).UTC(); q.Until.IsZero() || until.Before(q.Until) {
+			q.Until = until
+		}
+	}
+	if q.Subject != "" || q.TokenID != "" {
+		if err := s.recordAccess(r, actionAnomalies, q.Subject+q.TokenID); err != nil {
+			return err
+		}
+	}
+
+	// One more than the page shows whether a next page exists. Anomalies
+	// at the cursor's own time that came before it are skipped, so the
+	// query asks for more until it has enough or the store has no more.
+	q.Newest = true
+	var page []audit.Anomaly
+	for extra := 1; ; extra *= 4 {
+		q.Limit = limit + extra
+		list, err := s.store.Anomalies(r.Context(), q)
+		if err != nil {
+			return fmt.Errorf("list anomalies: %w", err)
+		}
+		page = page[:0]
+		for _, a := range list {
+			if cursor == nil || cursor.after(a) {
+				page = append(page, a)
+			}
+		}
+		if len(page) > limit || len(list) < q.Limit {
+			break
+		}
+	}
+
+	res := anomalyPage{Anomalies: page}
+	if len(page) > limit {
+		res.Anomalies = page[:limit]
+		last := page[limit-1]
+		res.NextCursor = anomalyCursor{timeNS: last.Time.UnixNano(), id: last.ID}.String()
+	}
+	if res.Anomalies == nil {
+		res.Anomalies = []audit.Anomaly{}
+	}
+	writeJSON(w, http.StatusOK, res)
+	return nil
+}
+
+// anomalyFilter reads the filters of GET /api/v1/anomalies.
+func anomalyFilter(query url.Values) (store.AnomalyQuery, error) {
+	q := store.AnomalyQuery{Subject: query.Get("subject"), TokenID: query.Get("token")}
+	for _, v := range query["rule"] {
+		for _, rule := range strings.Split(v, ",") {
+			if rule = strings.TrimSpace(rule); rule != "" {
+				q.Rules = append(q.Rules, rule)
+			}
+		}
+	}
+	for name, t := range map[string]*time.Time{"since": &q.Since, "until": &q.Until} {
+		if v := query.Get(name); v != "" {
+			parsed, err := time.Parse(time.RFC3339, v)
+			if err != nil {
+				return q, badRequest(fmt.Sprintf("invalid %s %q: want an RFC 3339 time such as 2026-11-20T10:00:00Z", name, v))
+			}
+			*t = parsed.UTC()
+		}
+	}
+	if v := query.Get("severity"); v != "" {
+		if err := q.MinSeverity.UnmarshalText([]byte(v)); err != nil {
+			return q, badRequest(fmt.Sprintf("invalid severity %q: want low, medium, high or critical", v))
+		}
+	}
+	if v := query.Get("network"); v != "" {
+		p, err := netip.ParsePrefix(v)
+		if err != nil {
+			ip, ierr := netip.ParseAddr(v)
+			if ierr != nil {
+				return q, badRequest(fmt.Sprintf("invalid network %q: want a CIDR prefix such as 203.0.113.0/24, or an address", v))
+			}
+			p = netip.PrefixFrom(ip, ip.BitLen())
+		}
+		q.Network = p.Masked()
+	}
+	if v := query.Get("asn"); v != "" {
+		n, err := strconv.ParseUint(strings.TrimPrefix(strings.ToUpper(v), "AS"), 10, 32)
+		if err != nil || n == 0 {
+			return q, badRequest(fmt.Sprintf("invalid asn %q: want an AS number such as 64500", v))
+		}
+		q.ASN = uint32(n)
+	}
+	return q, nil
+}

@@ -1,0 +1,16 @@
+package server
+
+// The keys of the server's log attributes.
+const (
+	logComponent = "component"
+	logRequestID = "request_id"
+	logMethod    = "method"
+	logPath      = "path"
+	logCode      = "code"
+	logError     = "error"
+	logKeyID     = "key_id"
+	logAddr      = "addr"
+	logEvents    = "events"
+	logDropped   = "dropped"
+	logAnomalies = "anomalies"
+)

@@ -1,0 +1,193 @@
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/tokentrail/tokentrail/apikey"
+)
+
+// route is one API route: a net/http pattern, the role it needs and its
+// handler. The OpenAPI test compares this table with docs/openapi.yaml.
+type route struct {
+	method  string
+	path    string
+	roles   []apikey.Role // any of them; empty means no API key is needed
+	handler func(w http.ResponseWriter, r *http.Request) error
+
+	// longPoll routes wait up to Config.MaxWait by design, so
+	// Config.RequestTimeout does not bound them.
+	longPoll bool
+}
+
+func (s *Server) apiRoutes() []route {
+	read := []apikey.Role{apikey.RoleRead}
+	return []route{
+		{http.MethodPost, "/api/v1/events", []apikey.Role{apikey.RoleIngest}, s.ingest, false},
+		{http.MethodGet, "/api/v1/search", read, s.search, false},
+		{http.MethodGet, "/api/v1/tokens/{id}", read, s.tokenReport, false},
+		{http.MethodGet, "/api/v1/subjects/{subject}/tokens", read, s.subjectTokens, false},
+		{http.MethodGet, "/api/v1/related", read, s.related, false},
+		{http.MethodGet, "/api/v1/incidents", read, s.incident, false},
+		{http.MethodGet, "/api/v1/anomalies", read, s.anomalies, false},
+		{http.MethodPost, "/api/v1/revocations", []apikey.Role{apikey.RoleAdmin}, s.revoke, false},
+		{http.MethodGet, "/api/v1/revocations", []apikey.Role{apikey.RoleRead, apikey.RoleIngest}, s.revocations, true},
+		{http.MethodGet, "/api/v1/access-log", []apikey.Role{apikey.RoleAdmin}, s.accessLog, false},
+		{http.MethodGet, "/healthz", nil, s.healthz, false},
+		{http.MethodGet, "/readyz", nil, s.readyz, false},
+	}
+}
+
+func (s *Server) routes() http.Handler {
+	mux := http.NewServeMux()
+	for _, rt := range s.apiRoutes() {
+		mux.Handle(rt.method+" "+rt.path, s.wrap(rt))
+	}
+	mux.Handle("GET /metrics", promhttp.HandlerFor(s.cfg.Registry, promhttp.HandlerOpts{}))
+	// An unknown path under /api/ gets the API's JSON error, not the UI
+	// or net/http's text.
+	mux.Handle("/api/", s.wrap(route{path: "/api/", handler: func(http.ResponseWriter, *http.Request) error {
+		return &apiError{code: CodeNotFound, message: "no such route; docs/openapi.yaml lists the routes"}
+	}}))
+	if s.cfg.UI != nil {
+		mux.Handle("/", s.cfg.UI)
+	}
+	return withRequestID(mux)
+}
+
+// wrap adds to a route's handler the API key check, the rate limit, the
+// request timeout, the metrics and the error response.
+func (s *Server) wrap(rt route) http.Handler {
+	label := rt.method + " " + rt.path
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+		defer func() { s.metrics.requests.WithLabelValues(label, fmt.Sprint(rec.status)).Inc() }()
+		defer func() {
+			if p := recover(); p != nil {
+				if p == http.ErrAbortHandler {
+					panic(p)
+				}
+				s.writeError(rec, r, fmt.Errorf("panic: %v", p))
+			}
+		}()
+
+		if len(rt.roles) > 0 {
+			key, err := s.authenticate(r)
+			if err != nil {
+				s.writeError(rec, r, err)
+				return
+			}
+			if !canAny(key, rt.roles) {
+				s.writeError(rec, r, &apiError{code: CodeForbidden, message: fmt.Sprintf("this API key lacks the role this route needs (%s)", joinRoles(rt.roles))})
+				return
+			}
+			if wait, ok := s.allow(key.ID); !ok {
+				s.writeRateLimited(rec, r, wait)
+				return
+			}
+			r = r.WithContext(withKey(r.Context(), key))
+		}
+
+		if !rt.longPoll {
+			ctx, cancel := context.WithTimeout(r.Context(), s.cfg.RequestTimeout)
+			defer cancel()
+			r = r.WithContext(ctx)
+		}
+		if err := rt.handler(rec, r); err != nil {
+			s.writeError(rec, r, err)
+		}
+	})
+}
+
+func canAny(k apikey.Key, roles []apikey.Role) bool {
+	for _, role := range roles {
+		if k.Can(role) {
+			return true
+		}
+	}
+	return false
+}
+
+func joinRoles(roles []apikey.Role) string {
+	names := make([]string, len(roles))
+	for i, r := range roles {
+		names[i] = string(r)
+	}
+	return strings.Join(names, " or ")
+}
+
+// authenticate returns the key of the request's bearer secret.
+func (s *Server) authenticate(r *http.Request) (apikey.Key, error) {
+	secret, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	secret = strings.TrimSpace(secret)
+	if !ok || secret == "" {
+		return apikey.Key{}, &apiError{code: CodeUnauthenticated, message: "missing API key: send it as Authorization: Bearer KEY"}
+	}
+	key, err := s.cfg.Keys.Authenticate(r.Context(), secret)
+	switch {
+	case errors.Is(err, apikey.ErrUnknownKey), errors.Is(err, apikey.ErrRevokedKey):
+		// The client learns neither which of the two it was nor the key's
+		// ID, which would help a guesser; the log has the reason.
+		s.log.LogAttrs(r.Context(), slog.LevelWarn, "API key rejected",
+			slog.String(logRequestID, requestID(r.Context())), slog.String(logError, err.Error()))
+		return apikey.Key{}, &apiError{code: CodeUnauthenticated, message: "invalid API key"}
+	case err != nil:
+		return apikey.Key{}, &apiError{code: CodeUnavailable, message: "cannot check API keys now; retry later", cause: fmt.Errorf("authenticate: %w", err)}
+	}
+	return key, nil
+}
+
+type ctxKey int
+
+const (
+	keyOfRequest ctxKey = iota
+	idOfRequest
+)
+
+func withKey(ctx context.Context, k apikey.Key) context.Context {
+	return context.WithValue(ctx, keyOfRequest, k)
+}
+
+// keyOf returns the API key that authenticated the request.
+func keyOf(ctx context.Context) apikey.Key {
+	k, _ := ctx.Value(keyOfRequest).(apikey.Key)
+	return k
+}
+
+// withRequestID gives each request a random id, sent back as X-Request-Id
+// and logged with every error of the request.
+func withRequestID(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var b [8]byte
+		_, _ = rand.Read(b[:]) // since Go 1.24, crypto/rand.Read never returns an error
+		id := hex.EncodeToString(b[:])
+		w.Header().Set("X-Request-Id", id)
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), idOfRequest, id)))
+	})
+}
+
+func requestID(ctx context.Context) string {
+	id, _ := ctx.Value(idOfRequest).(string)
+	return id
+}
+
+// statusRecorder keeps the status a handler sent, for the request metric.
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (r *statusRecorder) WriteHeader(status int) {
+	r.status = status
+	r.ResponseWriter.WriteHeader(status)
+}
+
+func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }

@@ -1,0 +1,230 @@
+// Package server is tokentrail's HTTP API: services send events to it,
+// responders read token reports, incidents and anomalies from it, admins
+// revoke through it, and middleware in other processes follow its
+// revocation feed. Every route under /api/v1 needs an API key (package
+// apikey) with the route's role. Every read of a token, subject or
+// incident is recorded in the access log. docs/openapi.yaml describes the
+// routes.
+package server
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/time/rate"
+
+	"github.com/tokentrail/tokentrail/apikey"
+	"github.com/tokentrail/tokentrail/audit"
+	"github.com/tokentrail/tokentrail/detect"
+	"github.com/tokentrail/tokentrail/store"
+)
+
+// Store is the storage that the server reads and writes; *sqlite.Store
+// implements it.
+type Store interface {
+	store.Store
+	store.AnomalyStore
+	store.RevocationStore
+}
+
+// Authenticator checks the secret of an API key; apikey.Manager
+// implements it. Authenticate returns an error wrapping
+// apikey.ErrUnknownKey or apikey.ErrRevokedKey for a secret that grants
+// nothing, and any other error when it could not check.
+type Authenticator interface {
+	Authenticate(ctx context.Context, secret string) (apikey.Key, error)
+}
+
+// Config configures a Server. Store, Keys and AccessLog are required; every
+// other zero field gets the default in its comment.
+type Config struct {
+	Store     Store
+	Keys      Authenticator
+	AccessLog store.AccessStore
+
+	// Logger receives request failures and detection drops; default
+	// slog.Default().
+	Logger *slog.Logger
+
+	// Registry receives the server's metrics, which /metrics serves;
+	// default a new registry with the Go and process collectors.
+	Registry *prometheus.Registry
+
+	// Detector checks ingested events, after Enrich when set. Nil turns
+	// live detection off: events are stored and nothing else.
+	Detector *detect.Engine
+	Enrich   func(e *audit.Event)
+
+	// TokenDetector, when set, returns the detection that token reports run
+	// over a token's events (forensics.Options.Detect) for one request.
+	// Nil reports only what the store holds.
+	TokenDetector func(ctx context.Context) func([]audit.Event) ([]audit.Anomaly, error)
+
+	MaxBodyBytes   int64         // largest request body; default 8 MiB
+	MaxRecords     int           // events in one ingest request; default 10,000
+	DetectQueue    int           // ingest batches waiting for detection; default 256
+	RatePerKey     rate.Limit    // requests per second for one API key; default 100
+	RateBurst      int           // requests one key may send at once; default 200
+	MaxWait        time.Duration // maximum wait of a revocation long-poll; default 60s
+	RequestTimeout time.Duration // time a request other than a long-poll may take; default 30s
+
+	// UI serves the web UI at / and /assets/; nil serves no UI.
+	UI http.Handler
+
+	// Clock returns the current time, for report times and the access
+	// log; default time.Now.
+	Clock func() time.Time
+}
+
+// The defaults of Config.
+const (
+	DefaultMaxBodyBytes   = 8 << 20
+	DefaultMaxRecords     = 10_000
+	DefaultDetectQueue    = 256
+	DefaultRatePerKey     = 100
+	DefaultRateBurst      = 200
+	DefaultMaxWait        = 60 * time.Second
+	DefaultRequestTimeout = 30 * time.Second
+)
+
+// Server serves the API. Create it with New and stop it with Close. It is
+// safe for concurrent use.
+type Server struct {
+	cfg     Config
+	log     *slog.Logger
+	metrics *metrics
+	store   Store // cfg.Store behind the store latency histogram
+	handler http.Handler
+	feed    *feed
+
+	limiters struct {
+		sync.Mutex
+		byKey map[string]*rate.Limiter
+	}
+
+	// appender stores ingested events: a groupCommit when the Store is a
+	// BatchAppender, else the Store.
+	appender interface {
+		Append(ctx context.Context, events []audit.Event) (store.Appended, error)
+	}
+	commits *groupCommit // nil when the Store is no BatchAppender
+
+	// detection owns the goroutine that runs ingested events through
+	// Detector; nil when Detector is nil.
+	detection *detection
+}
+
+// New returns a Server for cfg and starts its detection goroutine, which
+// Close stops. It returns an error when a required field is missing.
+func New(cfg Config) (*Server, error) {
+	if cfg.Store == nil || cfg.Keys == nil || cfg.AccessLog == nil {
+		return nil, errors.New("server: Config needs a Store, Keys and an AccessLog")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.MaxBodyBytes <= 0 {
+		cfg.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if cfg.MaxRecords <= 0 {
+		cfg.MaxRecords = DefaultMaxRecords
+	}
+	if cfg.DetectQueue <= 0 {
+		cfg.DetectQueue = DefaultDetectQueue
+	}
+	if cfg.RatePerKey <= 0 {
+		cfg.RatePerKey = DefaultRatePerKey
+	}
+	if cfg.RateBurst <= 0 {
+		cfg.RateBurst = DefaultRateBurst
+	}
+	if cfg.MaxWait <= 0 {
+		cfg.MaxWait = DefaultMaxWait
+	}
+	if cfg.RequestTimeout <= 0 {
+		cfg.RequestTimeout = DefaultRequestTimeout
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = time.Now
+	}
+	if cfg.Registry == nil {
+		cfg.Registry = newRegistry()
+	}
+
+	s := &Server{cfg: cfg, log: cfg.Logger.With(slog.String(logComponent, "server")), feed: newFeed()}
+	s.limiters.byKey = map[string]*rate.Limiter{}
+	s.metrics = newMetrics(cfg.Registry)
+	s.store = timedStore{Store: cfg.Store, seconds: s.metrics.storeSeconds}
+	s.appender = s.store
+	if batches, ok := cfg.Store.(BatchAppender); ok {
+		s.commits = startGroupCommit(s.store, timedBatches{batches, s.metrics.storeSeconds}, cfg.DetectQueue)
+		s.appender = s.commits
+	}
+	if cfg.Detector != nil {
+		s.detection = startDetection(s.store, cfg.Detector, cfg.Enrich, cfg.DetectQueue, s.metrics, s.log)
+	}
+	s.metrics.watchQueues(s.detectionDepth, s.commitDepth)
+	s.handler = s.routes()
+	return s, nil
+}
+
+// Handler returns the handler of every route, the UI included.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// Close stops the server's goroutines: the writer of ingested events after
+// it has written the batches queued, then detection after it has checked
+// those queued and stored their anomalies. When ctx ends first, it returns
+// ctx.Err(). It does not close the Store. Call it after
+// http.Server.Shutdown, so that no request queues more; it may be called
+// more than once.
+func (s *Server) Close(ctx context.Context) error {
+	if s.commits != nil {
+		if err := s.commits.close(ctx); err != nil {
+			return err
+		}
+	}
+	if s.detection != nil {
+		return s.detection.close(ctx)
+	}
+	return nil
+}
+
+func (s *Server) commitDepth() float64 {
+	if s.commits == nil {
+		return 0
+	}
+	return float64(s.commits.depth())
+}
+
+func (s *Server) detectionDepth() float64 {
+	if s.detection == nil {
+		return 0
+	}
+	return float64(s.detection.depth())
+}
+
+// HTTPServer returns an http.Server for the Server's handler at addr, with
+// timeouts that keep slow or idle clients from holding connections: 10 s
+// to send the headers, MaxWait plus 30 s for the whole request and for the
+// response, 2 minutes of idle keep-alive. The read and write timeouts
+// exceed MaxWait because net/http cancels a request's context when its
+// read deadline passes, even while the handler runs (connReader's
+// background read in Go 1.26), and a revocation long-poll must end with
+// its 304 first.
+func (s *Server) HTTPServer(addr string) *http.Server {
+	return &http.Server{
+		Addr:              addr,
+		Handler:           s.handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       s.cfg.MaxWait + 30*time.Second,
+		WriteTimeout:      s.cfg.MaxWait + 30*time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+}
