@@ -23,6 +23,7 @@ import (
 	"github.com/tokentrail/tokentrail/enrich"
 	"github.com/tokentrail/tokentrail/server"
 	"github.com/tokentrail/tokentrail/store/sqlite"
+	"github.com/tokentrail/tokentrail/webui"
 )
 
 type serveFlags struct {
@@ -269,7 +270,4 @@ func importDemoIfEmpty(ctx context.Context, stderr io.Writer, db *sqlite.Store, 
 }
 
 // uiHandler returns the web UI's handler.
-//
-// TODO: mount webui.Handler() here once package webui is on main; until
-// then the server serves the API only.
-func uiHandler() http.Handler { return nil }
+func uiHandler() http.Handler { return webui.Handler() }

@@ -1,0 +1,75 @@
+package server
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
+
+	"github.com/tokentrail/tokentrail/audit"
+	"github.com/tokentrail/tokentrail/internal/browsertest"
+	"github.com/tokentrail/tokentrail/webui"
+)
+
+// TestUIRevokeFlow drives the web UI in headless Chromium against the
+// real server: search → token page → revoke → status revoked. It skips
+// without Chromium unless TOKENTRAIL_CHROMIUM is set.
+func TestUIRevokeFlow(t *testing.T) {
+	browser := browsertest.Start()
+	defer browser.Close()
+	ts := newTestServer(t, func(c *Config) { c.UI = webui.Handler() })
+	resp, data := ts.do(t, http.MethodPost, "/api/v1/events", ts.keys.ingest, mustJSON(t, []audit.Event{
+		usedEvent("tok-ui-1", "alice", 0), usedEvent("tok-ui-1", "alice", 1), usedEvent("tok-ui-2", "alice", 2),
+	}))
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("ingest = %d %s", resp.StatusCode, data)
+	}
+
+	tab := browser.NewTab(t, ts.URL)
+	tab.SignIn(t, ts.URL, ts.keys.admin, "")
+	tab.Do(t, "search for the token",
+		chromedp.WaitVisible(chromedp.CSS("#q")),
+		chromedp.SendKeys(chromedp.CSS("#q"), "tok-ui-1"),
+		chromedp.SendKeys(chromedp.CSS("#q"), kb.Enter))
+	tab.Wait(t, "the search result", `document.querySelector('#results a.result') !== null`)
+	var results []string
+	tab.Eval(t, `[...document.querySelectorAll('#results a.result')].map((a) => a.textContent)`, &results)
+	if len(results) != 1 || results[0] != "tok-ui-1" {
+		t.Fatalf("search results = %q, want only tok-ui-1", results)
+	}
+
+	tab.Do(t, "open the token page", chromedp.Click(chromedp.CSS("#results a.result")))
+	tab.Wait(t, "the revoke button", `document.getElementById('revoke') !== null`)
+	var status string
+	tab.Eval(t, `document.getElementById('token-status').textContent`, &status)
+	if status != "active" {
+		t.Fatalf("status before revoking = %q, want active", status)
+	}
+
+	tab.Do(t, "revoke with a reason",
+		chromedp.Click(chromedp.CSS("#revoke")),
+		chromedp.WaitVisible(chromedp.CSS("#revoke-dialog")),
+		chromedp.SendKeys(chromedp.CSS("#revoke-reason"), "seen in a pastebin"),
+		chromedp.Click(chromedp.CSS("#revoke-confirm")))
+	tab.Wait(t, "status revoked", `document.getElementById('token-status')?.textContent === 'revoked'`)
+
+	var reason string
+	tab.Eval(t, `document.querySelector('.status-reason').textContent`, &reason)
+	if !strings.Contains(reason, "by oncall") {
+		t.Errorf("status reason = %q, want the admin key's name, oncall, as the actor", reason)
+	}
+	revoked, _, err := ts.db.Revocations(t.Context(), 0, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(revoked) != 1 {
+		t.Fatalf("revocations stored = %d, want 1", len(revoked))
+	}
+	if got := revoked[0]; got.TokenID != "tok-ui-1" || got.Reason != "seen in a pastebin" || got.Actor != "oncall" {
+		t.Errorf("revocation = token %q, reason %q, actor %q, want tok-ui-1, %q, oncall (the admin key's name)",
+			got.TokenID, got.Reason, got.Actor, "seen in a pastebin")
+	}
+	tab.CheckNoLeftovers(t)
+}
