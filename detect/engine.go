@@ -173,19 +173,7 @@ func (e *Engine) Observe(ev audit.Event) []audit.Anomaly {
 		e.mu.latest = ev.Time
 	}
 
-	var out []audit.Anomaly
-	for e.mu.head < len(e.mu.pending) {
-		next := &e.mu.pending[e.mu.head]
-		switch {
-		case !next.Time.Add(e.cfg.ReorderWindow).After(e.mu.latest):
-		case len(e.mu.pending)-e.mu.head > e.cfg.MaxPending:
-			e.mu.stats.ForcedReleases++
-		default:
-			return out
-		}
-		out = e.releaseLocked(out)
-	}
-	return out
+	return e.releaseDueLocked()
 }
 
 // ObserveBatch takes events, in any order, and returns the anomalies that
@@ -222,19 +210,7 @@ func (e *Engine) ObserveBatch(events []audit.Event) []audit.Anomaly {
 		e.mu.latest = last
 	}
 
-	var out []audit.Anomaly
-	for e.mu.head < len(e.mu.pending) {
-		next := &e.mu.pending[e.mu.head]
-		switch {
-		case !next.Time.Add(e.cfg.ReorderWindow).After(e.mu.latest):
-		case len(e.mu.pending)-e.mu.head > e.cfg.MaxPending:
-			e.mu.stats.ForcedReleases++
-		default:
-			return out
-		}
-		out = e.releaseLocked(out)
-	}
-	return out
+	return e.releaseDueLocked()
 }
 
 // holdAllLocked merges run, sorted by time and ID, into the pending
@@ -518,4 +494,23 @@ func (e *Engine) isTrusted(a netip.Addr) bool {
 		}
 	}
 	return false
+}
+
+// releaseDueLocked checks the held events that the reorder window has
+// passed, and the oldest ones past MaxPending, in time order. The caller
+// holds mu.
+func (e *Engine) releaseDueLocked() []audit.Anomaly {
+	var out []audit.Anomaly
+	for e.mu.head < len(e.mu.pending) {
+		next := &e.mu.pending[e.mu.head]
+		switch {
+		case !next.Time.Add(e.cfg.ReorderWindow).After(e.mu.latest):
+		case len(e.mu.pending)-e.mu.head > e.cfg.MaxPending:
+			e.mu.stats.ForcedReleases++
+		default:
+			return out
+		}
+		out = e.releaseLocked(out)
+	}
+	return out
 }

@@ -28,19 +28,10 @@ type detection struct {
 // makes db keep them for later runs. The enricher's warnings, such as list
 // lines skipped, go to stderr.
 func newDetection(ctx context.Context, stderr io.Writer, db store.SettingStore, rulesFlag, enrichFlag string) (*detection, error) {
-	settings, err := resolveDetection(ctx, db, rulesFlag, enrichFlag, stderr)
+	cfg, en, settings, err := detectionConfig(ctx, db, rulesFlag, enrichFlag, stderr)
 	if err != nil {
 		return nil, err
 	}
-	cfg, err := loadDetectConfig(settings)
-	if err != nil {
-		return nil, err
-	}
-	en, err := openEnricher(ctx, settings.EnrichFile, stderr)
-	if err != nil {
-		return nil, err
-	}
-	cfg.UserAgents, cfg.IPLists = en, en
 	engine, err := detect.New(cfg)
 	if err != nil {
 		en.Close()

@@ -128,21 +128,11 @@ func runIncident(ctx context.Context, stdout, stderr io.Writer, dbPath, planDB s
 	}
 	defer db.Close()
 
-	settings, err := resolveDetection(ctx, db, f.rules, f.enrich, stderr)
-	if err != nil {
-		return err
-	}
-	detection, err := loadDetectConfig(settings)
-	if err != nil {
-		return err
-	}
-	enricher, err := openEnricher(ctx, settings.EnrichFile, stderr)
+	detection, enricher, settings, err := detectionConfig(ctx, db, f.rules, f.enrich, stderr)
 	if err != nil {
 		return err
 	}
 	defer enricher.Close()
-	detection.UserAgents = enricher
-	detection.IPLists = enricher
 
 	var failures []detect.CustomRuleFailure
 	report, err := forensics.AnalyzeIncident(ctx, db, forensics.IncidentQuery{Subject: f.subject, At: at, Window: window},

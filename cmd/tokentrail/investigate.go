@@ -82,21 +82,11 @@ docs/report-json.md and stay stable.`,
 			}
 			defer db.Close()
 
-			settings, err := resolveDetection(cmd.Context(), db, f.rules, f.enrich, cmd.ErrOrStderr())
-			if err != nil {
-				return err
-			}
-			detection, err := loadDetectConfig(settings)
-			if err != nil {
-				return err
-			}
-			enricher, err := openEnricher(cmd.Context(), settings.EnrichFile, cmd.ErrOrStderr())
+			detection, enricher, settings, err := detectionConfig(cmd.Context(), db, f.rules, f.enrich, cmd.ErrOrStderr())
 			if err != nil {
 				return err
 			}
 			defer enricher.Close()
-			detection.UserAgents = enricher
-			detection.IPLists = enricher
 
 			var failures []detect.CustomRuleFailure
 			detector := withStoredAnomalies(cmd.Context(), db, enrichedDetector(detection, enricher, &failures))
@@ -156,6 +146,27 @@ func configFileError(flag, path string, err error) error {
 		return fmt.Errorf("invalid %s: %s line %d: %s is %s but %s", flag, path, cfgErr.Line, cfgErr.Field, cfgErr.Value, cfgErr.Reason)
 	}
 	return fmt.Errorf("invalid %s %s: %w", flag, path, err)
+}
+
+// detectionConfig resolves the run's --rules and --enrich (see
+// resolveDetection), loads the thresholds and opens the enricher, which
+// gives the rules user-agent families and address lists. The caller closes
+// the enricher.
+func detectionConfig(ctx context.Context, db store.SettingStore, rulesFlag, enrichFlag string, stderr io.Writer) (detect.Config, *enrich.Enricher, detectionSettings, error) {
+	settings, err := resolveDetection(ctx, db, rulesFlag, enrichFlag, stderr)
+	if err != nil {
+		return detect.Config{}, nil, settings, err
+	}
+	cfg, err := loadDetectConfig(settings)
+	if err != nil {
+		return detect.Config{}, nil, settings, err
+	}
+	en, err := openEnricher(ctx, settings.EnrichFile, stderr)
+	if err != nil {
+		return detect.Config{}, nil, settings, err
+	}
+	cfg.UserAgents, cfg.IPLists = en, en
+	return cfg, en, settings, nil
 }
 
 // openEnricher loads the databases and lists that path names, resolving

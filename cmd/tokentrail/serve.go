@@ -118,20 +118,11 @@ func runServe(ctx context.Context, stderr io.Writer, f serveFlags, explicitStore
 	}
 	defer db.Close()
 
-	settings, err := resolveDetection(ctx, db, f.rules, f.enrich, stderr)
-	if err != nil {
-		return err
-	}
-	detection, err := loadDetectConfig(settings)
-	if err != nil {
-		return err
-	}
-	enricher, err := openEnricher(ctx, settings.EnrichFile, stderr)
+	detection, enricher, settings, err := detectionConfig(ctx, db, f.rules, f.enrich, stderr)
 	if err != nil {
 		return err
 	}
 	defer enricher.Close()
-	detection.UserAgents, detection.IPLists = enricher, enricher
 	if err := saveDetection(ctx, db, settings); err != nil {
 		return err
 	}
