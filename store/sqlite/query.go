@@ -124,7 +124,16 @@ func buildQuery(q store.Query) (query string, args []any, matchesNothing bool, e
 		add("t.parent_token_id = ?", q.ParentTokenID)
 	}
 
-	if len(q.Kinds) > 0 {
+	if len(q.Kinds) == 1 && q.Kinds[0] == audit.KindRevoked {
+		// The revocations of a token, session or subject: a literal
+		// kind, which the partial index events_token_revoked needs, and
+		// CROSS JOIN so that SQLite starts from the tokens rather than
+		// from every stored revocation.
+		where = append(where, fmt.Sprintf("e.kind = %d", int64(audit.KindRevoked)))
+		if !q.IP.IsValid() && !q.Network.IsValid() {
+			from = "tokens t CROSS JOIN events e ON t.token_key = e.token_key"
+		}
+	} else if len(q.Kinds) > 0 {
 		marks := make([]string, len(q.Kinds))
 		for i, k := range q.Kinds {
 			if !k.Valid() {
