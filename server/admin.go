@@ -76,3 +76,10 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) error {
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
 	return nil
 }
+
+// callerKey describes the key of the request, so that a client such as the
+// web UI learns what it may do without trying.
+func (s *Server) callerKey(w http.ResponseWriter, r *http.Request) error {
+	writeJSON(w, http.StatusOK, keyOf(r.Context()))
+	return nil
+}

@@ -41,6 +41,7 @@ func (s *Server) apiRoutes() []route {
 		{http.MethodPost, "/api/v1/revocations", []apikey.Role{apikey.RoleAdmin}, s.revoke, false},
 		{http.MethodGet, "/api/v1/revocations", []apikey.Role{apikey.RoleRead, apikey.RoleIngest}, s.revocations, true},
 		{http.MethodGet, "/api/v1/access-log", []apikey.Role{apikey.RoleAdmin}, s.accessLog, false},
+		{http.MethodGet, "/api/v1/key", apikey.Roles, s.callerKey, false},
 		{http.MethodGet, "/healthz", nil, s.healthz, false},
 		{http.MethodGet, "/readyz", nil, s.readyz, false},
 	}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/tokentrail/tokentrail/apikey"
 	"github.com/tokentrail/tokentrail/audit"
 	"github.com/tokentrail/tokentrail/detect"
 	"github.com/tokentrail/tokentrail/store"
@@ -68,6 +69,38 @@ func TestAuthRoles(t *testing.T) {
 				t.Error("response has no X-Request-Id")
 			}
 		})
+	}
+}
+
+// TestCallerKey checks that each key learns its own name and roles, and
+// never a secret.
+func TestCallerKey(t *testing.T) {
+	ts := newTestServer(t, nil)
+	for _, tt := range []struct {
+		secret, name string
+		role         apikey.Role
+	}{
+		{ts.keys.ingest, "payments-api", apikey.RoleIngest},
+		{ts.keys.read, "responder", apikey.RoleRead},
+		{ts.keys.admin, "oncall", apikey.RoleAdmin},
+	} {
+		resp, body := ts.do(t, http.MethodGet, "/api/v1/key", tt.secret, nil)
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("GET /api/v1/key as %s = %d %s, want 200", tt.name, resp.StatusCode, body)
+		}
+		var got apikey.Key
+		if err := json.Unmarshal(body, &got); err != nil {
+			t.Fatalf("decode %s: %v", body, err)
+		}
+		if got.Name != tt.name || !slices.Equal(got.Roles, []apikey.Role{tt.role}) {
+			t.Errorf("GET /api/v1/key as %s = name %q roles %v, want %q %v", tt.name, got.Name, got.Roles, tt.name, []apikey.Role{tt.role})
+		}
+		if strings.Contains(string(body), "tt_") {
+			t.Errorf("GET /api/v1/key as %s shows a secret: %s", tt.name, body)
+		}
+	}
+	if resp, _ := ts.do(t, http.MethodGet, "/api/v1/key", ts.keys.revoked, nil); resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("GET /api/v1/key with a revoked key = %d, want 401", resp.StatusCode)
 	}
 }
 

@@ -93,6 +93,7 @@ func newHarness(tb testing.TB) *harness {
 	mux.Handle("GET /api/v1/anomalies", h.auth("read", h.anomalies))
 	mux.Handle("POST /api/v1/revocations", h.auth("admin", h.revoke))
 	mux.Handle("GET /api/v1/access-log", h.auth("admin", h.accessLog))
+	mux.Handle("GET /api/v1/key", h.auth("read", h.key))
 	mux.Handle("/api/", h.auth("read", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "not_found", "no such route")
 	}))
@@ -409,6 +410,15 @@ func (h *harness) revoke(w http.ResponseWriter, r *http.Request) {
 
 func (h *harness) accessLog(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"accesses": []any{}})
+}
+
+// key names the roles of the request's key, as the server does.
+func (h *harness) key(w http.ResponseWriter, r *http.Request) {
+	roles := []string{"read"}
+	if r.Header.Get("Authorization") == "Bearer "+adminKey {
+		roles = []string{"admin"}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"id": "harness", "name": "harness", "roles": roles, "created_at": time.Now().UTC()})
 }
 
 // recorded returns the revocations the UI sent.

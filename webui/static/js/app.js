@@ -41,17 +41,11 @@ function parseHash() {
   return { segments, params: new URLSearchParams(search || '') };
 }
 
-// learnRole finds whether the key may revoke. The contract has no route
-// that names a key's roles, so the page reads the admin-only access log
-// with limit 1: 200 means admin, 403 a key without that role.
+// learnRole finds whether the key may revoke, from the roles that
+// /api/v1/key names.
 async function learnRole() {
-  try {
-    await api('access-log?limit=1');
-    return 'admin';
-  } catch (err) {
-    if (err.status === 403) return 'read';
-    throw err;
-  }
+  const key = await api('key');
+  return (key.roles || []).includes('admin') ? 'admin' : 'read';
 }
 
 async function render() {
