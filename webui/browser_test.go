@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -64,6 +65,37 @@ func TestBrowserSearchToSubjectTokens(t *testing.T) {
 	if want := []string{aliceToken, aliceChild}; !slices.Equal(tokens, want) {
 		t.Errorf("subject page tokens = %q, want %q", tokens, want)
 	}
+	tb.CheckNoLeftovers(t)
+}
+
+// TestBrowserRawTokenNeverInAddress pastes a raw token into the search,
+// typed and as a link, and checks that the address, the history and the
+// page hold its fingerprint and never the token.
+func TestBrowserRawTokenNeverInAddress(t *testing.T) {
+	h := newHarness(t)
+	tb := browser.NewTab(t, h.srv.URL)
+	tb.SignIn(t, h.srv.URL, readKey, "")
+	const token = "eyJhbGciOiJub25lIn0.eyJzdWIiOiJhbGljZSJ9.c2lnbmF0dXJl"
+	wantHash := "#/?q=" + audit.Fingerprint(token)
+
+	check := func(t *testing.T) {
+		t.Helper()
+		tb.Wait(t, "the fingerprint's search", `location.hash === `+strconv.Quote(wantHash)+` && document.querySelector('#results p') !== null && !document.querySelector('#results p').textContent.startsWith('Searching')`)
+		var leaked bool
+		tb.Eval(t, `location.href.includes('eyJ') || document.body.innerText.includes('eyJ') || document.querySelector('#q').value.includes('eyJ')`, &leaked)
+		if leaked {
+			t.Errorf("the raw token shows in the address, the page or the search box")
+		}
+	}
+
+	tb.Do(t, "search for a raw token",
+		chromedp.WaitVisible(chromedp.CSS("#q")),
+		chromedp.SendKeys(chromedp.CSS("#q"), "Bearer "+token),
+		chromedp.SendKeys(chromedp.CSS("#q"), kb.Enter))
+	check(t)
+
+	tb.Do(t, "open a link that holds a raw token", chromedp.Navigate(h.srv.URL+"/#/?q="+token))
+	check(t)
 	tb.CheckNoLeftovers(t)
 }
 

@@ -21,6 +21,41 @@ function resultLink(r) {
   }
 }
 
+// rawToken returns the compact JWT that text holds, with any "Bearer "
+// prefix taken off, or '' when text is not one.
+function rawToken(text) {
+  const token = text.trim().replace(/^bearer\s+/i, '');
+  return /^e[yw][A-Za-z0-9_-]+(\.[A-Za-z0-9_-]*){2,4}$/.test(token) ? token : '';
+}
+
+// fingerprint returns the token's SHA-256 in hex, as tokentrail stores it,
+// or '' where the browser offers no digest (a page served over plain HTTP
+// from an address other than loopback).
+async function fingerprint(token) {
+  if (!globalThis.crypto || !crypto.subtle) return '';
+  const sum = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(token));
+  return Array.from(new Uint8Array(sum), (b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+// searchFor puts the search for text in the address. A raw token never goes
+// there, nor into the history: its fingerprint is searched instead.
+async function searchFor(text, replace, results) {
+  let q = text.trim();
+  const token = rawToken(q);
+  if (token) {
+    q = await fingerprint(token);
+    if (!q) {
+      results.replaceChildren(el('p', { class: 'error', text:
+        'That is a raw token, which this page does not send or keep, and this browser cannot fingerprint it here. ' +
+        'Search by its jti, or by the fingerprint that tokentrail investigate --token-file - prints.' }));
+      return;
+    }
+  }
+  const hash = route('', { q });
+  if (replace) location.replace(hash);
+  else location.hash = hash;
+}
+
 export function renderSearch(main, _segments, params, { signal }) {
   const q = params.get('q') || '';
   const input = el('input', {
@@ -29,14 +64,23 @@ export function renderSearch(main, _segments, params, { signal }) {
   });
   const form = el('form', { class: 'search', role: 'search' },
     el('label', { for: 'q', text: 'Search' }), input, el('button', { type: 'submit', text: 'Search' }));
+  const results = el('div', { id: 'results', 'aria-live': 'polite' });
   form.addEventListener('submit', (event) => {
     event.preventDefault();
-    location.hash = route('', { q: input.value.trim() });
+    const text = input.value;
+    if (rawToken(text)) input.value = '';
+    searchFor(text, false, results);
   });
-  const results = el('div', { id: 'results', 'aria-live': 'polite' });
   main.append(el('h1', { text: 'Search' }), form, results);
   input.focus();
   if (!q) return;
+  if (rawToken(q)) {
+    // An address that holds a raw token, such as a pasted link, is
+    // replaced in the history by one with the fingerprint.
+    input.value = '';
+    searchFor(q, true, results);
+    return;
+  }
 
   results.append(el('p', { class: 'muted', text: 'Searching…' }));
   api('search' + query({ q }), { signal }).then((data) => {
