@@ -258,6 +258,9 @@ func (s *Server) search(w http.ResponseWriter, r *http.Request) error {
 // searchLabel describes a match in a few words for the UI's result list.
 func searchLabel(kind string, events []audit.Event) string {
 	n := fmt.Sprintf("%d events", len(events))
+	if len(events) == 1 {
+		n = "1 event"
+	}
 	if len(events) == maxLookupEvents {
 		n = fmt.Sprintf("%d+ events", len(events))
 	}
