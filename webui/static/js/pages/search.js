@@ -21,7 +21,7 @@ function resultLink(r) {
   }
 }
 
-// rawToken returns the compact JWT that text holds, with any "Bearer "
+// rawToken returns the compact JWT that text contains, with any "Bearer "
 // prefix taken off, or '' when text is not one.
 function rawToken(text) {
   const token = text.trim().replace(/^bearer\s+/i, '');
@@ -75,7 +75,7 @@ export function renderSearch(main, _segments, params, { signal }) {
   input.focus();
   if (!q) return;
   if (rawToken(q)) {
-    // An address that holds a raw token, such as a pasted link, is
+    // An address that contains a raw token, such as a pasted link, is
     // replaced in the history by one with the fingerprint.
     input.value = '';
     searchFor(q, true, results);
