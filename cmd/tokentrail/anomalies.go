@@ -5,9 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"net/netip"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -57,8 +55,8 @@ described in docs/detection.md.`,
 			if err != nil {
 				return err
 			}
-			if _, err := os.Stat(g.db); errors.Is(err, fs.ErrNotExist) {
-				return fmt.Errorf("no store at %s: import logs first (tokentrail --db %s import FILE), or name the store with --db or TOKENTRAIL_DB", g.db, g.db)
+			if err := requireStore(g.db); err != nil {
+				return err
 			}
 			db, err := openStoreReadOnly(cmd.Context(), g.db)
 			if err != nil {

@@ -3,10 +3,8 @@ package main
 import (
 	"cmp"
 	"context"
-	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"slices"
 	"time"
@@ -84,8 +82,8 @@ func runDetect(ctx context.Context, stdout, stderr io.Writer, dbPath string, f d
 	default:
 		return fmt.Errorf("invalid --progress %q: want auto, always or never", f.progress)
 	}
-	if _, err := os.Stat(dbPath); errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("no store at %s: import logs first (tokentrail --db %s import FILE), or name the store with --db or TOKENTRAIL_DB", dbPath, dbPath)
+	if err := requireStore(dbPath); err != nil {
+		return err
 	}
 	db, err := openStore(ctx, dbPath)
 	if err != nil {

@@ -119,8 +119,8 @@ func runIncident(ctx context.Context, stdout, stderr io.Writer, dbPath, planDB s
 
 	// An analysis must not create an empty store where the user mistyped
 	// the path.
-	if _, err := os.Stat(dbPath); errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("no store at %s: import logs first (tokentrail --db %s import FILE), or name the store with --db or TOKENTRAIL_DB", dbPath, dbPath)
+	if err := requireStore(dbPath); err != nil {
+		return err
 	}
 	db, err := openStoreReadOnly(ctx, dbPath)
 	if err != nil {

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"log/slog"
 	"os"
 	"slices"
@@ -73,8 +72,8 @@ docs/report-json.md and stay stable.`,
 
 			// Investigating must not create an empty store where the user
 			// mistyped the path.
-			if _, err := os.Stat(g.db); errors.Is(err, fs.ErrNotExist) {
-				return fmt.Errorf("no store at %s: import logs first (tokentrail --db %s import FILE), or name the store with --db or TOKENTRAIL_DB", g.db, g.db)
+			if err := requireStore(g.db); err != nil {
+				return err
 			}
 			db, err := openStoreReadOnly(cmd.Context(), g.db)
 			if err != nil {

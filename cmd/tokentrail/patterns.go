@@ -3,12 +3,9 @@ package main
 import (
 	"cmp"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"net/netip"
-	"os"
 	"slices"
 	"strings"
 	"time"
@@ -74,8 +71,8 @@ carried them. --json prints one object, described in docs/detection.md.`,
 			if err != nil {
 				return err
 			}
-			if _, err := os.Stat(g.db); errors.Is(err, fs.ErrNotExist) {
-				return fmt.Errorf("no store at %s: import logs first (tokentrail --db %s import FILE), or name the store with --db or TOKENTRAIL_DB", g.db, g.db)
+			if err := requireStore(g.db); err != nil {
+				return err
 			}
 			db, err := openStoreReadOnly(cmd.Context(), g.db)
 			if err != nil {

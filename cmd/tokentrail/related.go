@@ -4,8 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
-	"os"
 	"strings"
 	"text/tabwriter"
 
@@ -53,8 +51,8 @@ itself is left out.
 			if err != nil {
 				return err
 			}
-			if _, err := os.Stat(g.db); errors.Is(err, fs.ErrNotExist) {
-				return fmt.Errorf("no store at %s: import logs first (tokentrail --db %s import FILE), or name the store with --db or TOKENTRAIL_DB", g.db, g.db)
+			if err := requireStore(g.db); err != nil {
+				return err
 			}
 			db, err := openStoreReadOnly(cmd.Context(), g.db)
 			if err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 
 	"github.com/tokentrail/tokentrail/store/sqlite"
@@ -42,4 +43,14 @@ func openStoreReadOnly(ctx context.Context, path string) (*sqlite.Store, error) 
 		return nil, fmt.Errorf("%w; migrating it failed: %v", err, werr)
 	}
 	return sqlite.Open(ctx, path, sqlite.ReadOnly())
+}
+
+// requireStore returns an error that says how to create the store when no
+// file is at path, so that a command that only reads does not create an
+// empty store where the user mistyped the path.
+func requireStore(path string) error {
+	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("no store at %s: import logs first (tokentrail --db %s import FILE), or name the store with --db or TOKENTRAIL_DB", path, path)
+	}
+	return nil
 }
