@@ -1,7 +1,7 @@
-// Package apikey holds the API keys of the tokentrail server: who may call
-// it and with which roles. A key is shown once, when it is created; the
-// store keeps only its SHA-256 digest, which is enough for keys of 256
-// random bits, since no dictionary can guess them.
+// Package apikey manages the API keys of the tokentrail server: who may
+// call it and with which roles. A key is shown once, when it is created.
+// The store keeps only its SHA-256 digest, which is enough for keys of 256
+// random bits, because no dictionary can guess them.
 package apikey
 
 import (
@@ -13,7 +13,7 @@ import (
 	"time"
 )
 
-// Role is what a key may do.
+// Role is a permission that a key carries.
 type Role string
 
 // The roles. Admin may do everything the others may.
@@ -52,7 +52,7 @@ func roleList() string {
 // the key is valid.
 type Key struct {
 	ID        string    `json:"id"`   // public part of the key, printed in logs and the access log
-	Name      string    `json:"name"` // what the operator called it, such as "payments-api"
+	Name      string    `json:"name"` // the operator's label, such as "payments-api"
 	Roles     []Role    `json:"roles"`
 	CreatedAt time.Time `json:"created_at"`
 	RevokedAt time.Time `json:"revoked_at,omitzero"` // zero while the key is valid
@@ -76,7 +76,7 @@ type Access struct {
 	Time     time.Time  `json:"time"`
 	KeyID    string     `json:"key_id"`
 	KeyName  string     `json:"key_name"`
-	Action   string     `json:"action"` // what was read, such as "token.report" or "incident.analyze"
+	Action   string     `json:"action"` // the kind of read, such as "token.report" or "incident.analyze"
 	Target   string     `json:"target"` // the token id, fingerprint, subject or address read
 	RemoteIP netip.Addr `json:"remote_ip,omitzero"`
 }

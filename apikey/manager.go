@@ -310,7 +310,7 @@ func parseSecret(secret string) (id string, ok bool) {
 func checkName(name string) error {
 	switch n := utf8.RuneCountInString(name); {
 	case name == "":
-		return fmt.Errorf("apikey: %w: missing name, give one that says who uses the key, such as payments-api", ErrBadName)
+		return fmt.Errorf("apikey: %w: missing name: name the service or person that uses the key, such as payments-api", ErrBadName)
 	case !utf8.ValidString(name):
 		return fmt.Errorf("apikey: %w %q: not valid UTF-8", ErrBadName, name)
 	case n > MaxNameLength:

@@ -87,9 +87,9 @@ func (s *Server) anomalies(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 
-	// One more than the page shows whether a next page exists. Anomalies
-	// at the cursor's own time that came before it are skipped, so the
-	// query asks for more until it has enough or the store has no more.
+	// One anomaly more than the page shows whether a next page exists.
+	// Anomalies at the cursor's own time that came before it are skipped,
+	// so the query reads more until it has enough or the store has no more.
 	q.Newest = true
 	var page []audit.Anomaly
 	for extra := 1; ; extra *= 4 {

@@ -114,9 +114,9 @@ func (g *groupCommit) run() {
 }
 
 // write stores a group. When one of its events is invalid, the store
-// rejects the whole transaction, so each batch is written on its own and
-// the request that sent the invalid event gets the error (which package
-// ingest handles by writing its events one by one).
+// rejects the whole transaction, so each batch is then written on its own
+// and only the request that sent the invalid event gets the error. Package
+// ingest handles that error by writing its events one by one.
 func (g *groupCommit) write(group []*pendingAppend) {
 	batches := make([][]audit.Event, len(group))
 	for i, p := range group {

@@ -43,7 +43,7 @@ func startDetection(st Store, engine *detect.Engine, enrich func(*audit.Event), 
 }
 
 // add queues events for detection, or drops them when the queue is full
-// or closed. It never blocks.
+// or closed. It does not wait for room in the queue.
 func (d *detection) add(ctx context.Context, events []audit.Event) {
 	if len(events) == 0 {
 		return

@@ -703,8 +703,8 @@ func TestIncidentLeavesOutEmptySections(t *testing.T) {
 }
 
 // TestIncidentOutSaysReplaced writes the report twice to one file: the
-// first run says nothing on standard error, the second says it replaced
-// the file.
+// first run prints nothing on standard error, and the second prints that
+// it replaced the file.
 func TestIncidentOutSaysReplaced(t *testing.T) {
 	db := incidentStore(t)
 	out := filepath.Join(t.TempDir(), "incident.md")

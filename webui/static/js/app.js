@@ -1,5 +1,5 @@
 // The router: maps the location's hash (#/token/ID, #/incident?...) to a
-// page, and asks for the API key first when none is stored.
+// page, and prompts for the API key first when none is stored.
 
 import { api, clearKey, getKey, setKey } from './api.js';
 import { clear, el, errorBox } from './dom.js';

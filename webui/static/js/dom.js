@@ -1,6 +1,6 @@
 // DOM builders. Every piece of text goes in as a text node, never as
-// markup, because subjects, user agents and paths come from the logs of
-// whoever sent the requests.
+// markup, because subjects, user agents and paths come from requests that
+// anyone may have sent.
 
 const SVG_NS = 'http://www.w3.org/2000/svg';
 

@@ -165,7 +165,7 @@ function timeline(events, anomalies) {
     table(['Time', 'Event', 'Address', 'Place', 'User agent', 'Request', 'Status', 'Anomaly', 'Source'], rows, { class: 'timeline' }));
 }
 
-// revokeButton opens a dialog that asks for the reason and records a
+// revokeButton opens a dialog that requests the reason and records a
 // token revocation, then reloads the report.
 function revokeButton(r, reload) {
   const target = r.token_id || r.fingerprint;
