@@ -100,7 +100,7 @@ func AnalyzeIncident(ctx context.Context, db IncidentStore, q IncidentQuery, opt
 	}
 	if len(a.events) == 0 {
 		return nil, fmt.Errorf("%w: %q between %s and %s", ErrSubjectNotFound, q.Subject,
-			a.since.UTC().Format(time.RFC3339), a.until.UTC().Format(time.RFC3339))
+			a.since.UTC().Format(TimeLayout), a.until.UTC().Format(TimeLayout))
 	}
 	if err := a.loadAnomalies(ctx); err != nil {
 		return nil, err

@@ -356,20 +356,20 @@ func status(r *TokenReport, expiresAt, lastSeen, now time.Time) (Status, string)
 				who = "an unknown actor"
 			}
 			if rev.Covers != "" {
-				return StatusRevoked, fmt.Sprintf("revoked at %s by %s, with every token of %s", rev.Time.UTC().Format(time.RFC3339), who, rev.Covers)
+				return StatusRevoked, fmt.Sprintf("revoked at %s by %s, with every token of %s", rev.Time.UTC().Format(TimeLayout), who, rev.Covers)
 			}
-			return StatusRevoked, fmt.Sprintf("revoked at %s by %s", rev.Time.UTC().Format(time.RFC3339), who)
+			return StatusRevoked, fmt.Sprintf("revoked at %s by %s", rev.Time.UTC().Format(TimeLayout), who)
 		}
 	}
 	switch {
 	case r.Created != nil && now.Before(r.Created.Time):
-		return StatusUnknown, fmt.Sprintf("not yet issued at the report time: issued at %s", r.Created.Time.UTC().Format(time.RFC3339))
+		return StatusUnknown, fmt.Sprintf("not yet issued at the report time: issued at %s", r.Created.Time.UTC().Format(TimeLayout))
 	case expiresAt.IsZero():
-		return StatusUnknown, fmt.Sprintf("no expiry was recorded; last seen at %s", lastSeen.UTC().Format(time.RFC3339))
+		return StatusUnknown, fmt.Sprintf("no expiry was recorded; last seen at %s", lastSeen.UTC().Format(TimeLayout))
 	case !expiresAt.After(now):
-		return StatusExpired, fmt.Sprintf("expired at %s", expiresAt.UTC().Format(time.RFC3339))
+		return StatusExpired, fmt.Sprintf("expired at %s", expiresAt.UTC().Format(TimeLayout))
 	default:
-		return StatusActive, fmt.Sprintf("valid until %s unless revoked where it is checked", expiresAt.UTC().Format(time.RFC3339))
+		return StatusActive, fmt.Sprintf("valid until %s unless revoked where it is checked", expiresAt.UTC().Format(TimeLayout))
 	}
 }
 

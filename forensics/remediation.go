@@ -227,7 +227,7 @@ func (a *analysis) plan(ctx context.Context) ([]RemediationStep, error) {
 		})
 	}
 
-	reason := fmt.Sprintf("incident of %s at %s", textValue(a.subject), a.report.At.Format(time.RFC3339))
+	reason := fmt.Sprintf("incident of %s at %s", textValue(a.subject), a.report.At.UTC().Format(TimeLayout))
 	revoked := map[string]bool{}
 	for _, t := range a.impacted {
 		if t.Family == "" || revoked["family:"+t.Family] {

@@ -75,7 +75,7 @@ func scopedRevocations(ctx context.Context, db EventQuerier, events []audit.Even
 				notBefore = e.Time
 			}
 			if e.RevocationScope == audit.RevokeSubject && !issuedAt.IsZero() && issuedAt.Before(notBefore) {
-				found = append(found, scopedRevocation(e, fmt.Sprintf("subject %s, tokens issued before %s", sub, notBefore.UTC().Format(time.RFC3339))))
+				found = append(found, scopedRevocation(e, fmt.Sprintf("subject %s, tokens issued before %s", sub, notBefore.UTC().Format(TimeLayout))))
 			}
 		}
 	}

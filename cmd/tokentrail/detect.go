@@ -202,7 +202,7 @@ func describeScan(s scanSummary) string {
 	if s.events == 0 {
 		return "scanned 0 events: the store holds no event in the range"
 	}
-	return fmt.Sprintf("scanned %d events from %s to %s", s.events, s.first.UTC().Format(time.RFC3339), s.last.UTC().Format(time.RFC3339))
+	return fmt.Sprintf("scanned %d events from %s to %s", s.events, s.first.UTC().Format(reportStamp), s.last.UTC().Format(reportStamp))
 }
 
 // ruleCount counts what one rule raised in a detect run.

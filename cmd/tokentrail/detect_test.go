@@ -62,7 +62,7 @@ func TestDetectFindsWhatImportMissed(t *testing.T) {
 		t.Fatalf("detect: %v", err)
 	}
 	for _, want := range []string{
-		"scanned 4 events from 2026-11-20T10:00:00Z to 2026-11-20T10:30:00Z",
+		"scanned 4 events from 2026-11-20 10:00:00Z to 2026-11-20 10:30:00Z",
 		"anomalies: 1 found, 1 new",
 		"rapid_ip_change          1 found, 1 new",
 	} {

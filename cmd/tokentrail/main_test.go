@@ -211,7 +211,7 @@ func TestDemoTellsTheStory(t *testing.T) {
 	}
 	for _, want := range []string{
 		"keycloak-events.log", "gateway-access.jsonl",
-		"REVOKED: revoked at 2026-11-20T09:41:15Z",
+		"REVOKED: revoked at 2026-11-20 09:41:15Z",
 		"minted from  169a73bf-4c83-4f3b-8c0a-70a7a84567f9",
 		"198.51.100.77 (31)",
 		"python-requests/2.31.0",

@@ -342,7 +342,7 @@ func writePatterns(w io.Writer, r patternReport, f patternsFlags) error {
 		p.line("  %s", strings.TrimSpace(name))
 		p.line("      %s, %s, %s (highest severity %s), %s to %s",
 			counted(g.Subjects, "subject", "subjects"), counted(g.Tokens, "token", "tokens"), counted(g.Anomalies, "anomaly", "anomalies"),
-			g.MaxSeverity, g.First.UTC().Format(time.RFC3339), g.Last.UTC().Format(time.RFC3339))
+			g.MaxSeverity, g.First.UTC().Format(reportStamp), g.Last.UTC().Format(reportStamp))
 		rules := make([]string, len(g.Rules))
 		for i, t := range g.Rules {
 			rules[i] = fmt.Sprintf("%s %d", t.Rule, t.Count)
@@ -360,11 +360,11 @@ func describePatternReport(r patternReport) string {
 	b.WriteString(counted(r.Anomalies, "anomaly", "anomalies"))
 	switch {
 	case !r.Since.IsZero() && !r.Until.IsZero():
-		fmt.Fprintf(&b, " from %s to %s", r.Since.UTC().Format(time.RFC3339), r.Until.UTC().Format(time.RFC3339))
+		fmt.Fprintf(&b, " from %s to %s", r.Since.UTC().Format(reportStamp), r.Until.UTC().Format(reportStamp))
 	case !r.Since.IsZero():
-		fmt.Fprintf(&b, " since %s", r.Since.UTC().Format(time.RFC3339))
+		fmt.Fprintf(&b, " since %s", r.Since.UTC().Format(reportStamp))
 	case !r.Until.IsZero():
-		fmt.Fprintf(&b, " before %s", r.Until.UTC().Format(time.RFC3339))
+		fmt.Fprintf(&b, " before %s", r.Until.UTC().Format(reportStamp))
 	}
 	fmt.Fprintf(&b, ": %s of %d or more tokens", counted(len(r.Groups), "group", "groups"), r.MinTokens)
 	if r.Hidden > 0 {

@@ -161,7 +161,7 @@ func TestPatternsText(t *testing.T) {
 		"10 anomalies: 5 groups of 2 or more tokens, 3 groups of fewer hidden (--min-tokens 1 shows them)",
 		"By network (IPv4 /24, IPv6 /64)",
 		"  203.0.113.0/24  AS64500 Example Hosting",
-		"      4 subjects, 5 tokens, 5 anomalies (highest severity high), 2026-11-20T09:01:00Z to 2026-11-20T09:05:00Z",
+		"      4 subjects, 5 tokens, 5 anomalies (highest severity high), 2026-11-20 09:01:00Z to 2026-11-20 09:05:00Z",
 		"      rules: concurrent_use 2, rapid_ip_change 2, shared_ip_many_subjects 1",
 		"      list: tokentrail anomalies --network 203.0.113.0/24 --severity medium",
 		"By autonomous system",
