@@ -277,6 +277,33 @@ func ContainsToken(s string) bool {
 	return start >= 0
 }
 
+// WasRedacted reports whether s holds the marker that RedactTokens puts
+// in place of a raw JWT: "[jwt sha256:", 16 lowercase hex digits and "]".
+// Such a value is not the one its source recorded, so no command can
+// name it.
+func WasRedacted(s string) bool {
+	const prefix = "[jwt sha256:"
+	for {
+		i := strings.Index(s, prefix)
+		if i < 0 {
+			return false
+		}
+		s = s[i+len(prefix):]
+		if len(s) > 16 && s[16] == ']' && isLowerHex(s[:16]) {
+			return true
+		}
+	}
+}
+
+func isLowerHex(s string) bool {
+	for i := range len(s) {
+		if c := s[i]; (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
+}
+
 // RedactTokens returns s with every raw compact JWT replaced by
 // "[jwt sha256:" and the first 16 hex digits of its fingerprint, "]". Use it
 // on text that may echo user input, such as an error message.

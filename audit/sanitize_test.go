@@ -206,6 +206,28 @@ func TestSanitizeFindsURLEncodedTokens(t *testing.T) {
 	}
 }
 
+func TestWasRedacted(t *testing.T) {
+	redacted := audit.RedactTokens("user eyJhbGciOiJIUzI1NiJ9.eyJqdGkiOiJ4In0.c2ln")
+	tests := []struct {
+		name string
+		s    string
+		want bool
+	}{
+		{"redacted by RedactTokens", redacted, true},
+		{"plain text", "alice", false},
+		{"marker too short", "[jwt sha256:0123456789abcde]", false},
+		{"marker not hex", "[jwt sha256:0123456789abcdeg]", false},
+		{"a false start before the marker", "[jwt sha256:x] " + redacted, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := audit.WasRedacted(tt.s); got != tt.want {
+				t.Errorf("WasRedacted(%q) = %v, want %v", tt.s, got, tt.want)
+			}
+		})
+	}
+}
+
 func TestWasCut(t *testing.T) {
 	long := audit.Event{Subject: strings.Repeat("s", 10000)}
 	long.Sanitize()

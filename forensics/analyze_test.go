@@ -336,19 +336,19 @@ func TestAnalyzeIncidentPlan(t *testing.T) {
 
 	commands := map[int]string{
 		2: "iptables -I INPUT -s 198.51.100.0/24 -j DROP",
-		3: "tokentrail revoke --family rt-1 --actor soc@acme.example --reason 'incident of alice at 2026-11-20T09:20:00Z'",
-		4: "tokentrail revoke --jti bt-1 --actor soc@acme.example --reason 'incident of alice at 2026-11-20T09:20:00Z'",
+		3: "tokentrail revoke --family rt-1 --actor soc@acme.example --reason 'incident of alice at 2026-11-20 09:20:00Z'",
+		4: "tokentrail revoke --jti bt-1 --actor soc@acme.example --reason 'incident of alice at 2026-11-20 09:20:00Z'",
 		// The exposure is open, so every token issued until the report
 		// time is revoked.
-		6: "tokentrail revoke --subject alice --actor soc@acme.example --reason 'incident of alice at 2026-11-20T09:20:00Z' --issued-before 2026-11-20T11:00:00Z",
-		8: "tokentrail revoke --session s-1 --actor soc@acme.example --reason 'incident of alice at 2026-11-20T09:20:00Z'",
+		6: "tokentrail revoke --subject alice --actor soc@acme.example --reason 'incident of alice at 2026-11-20 09:20:00Z' --issued-before 2026-11-20T11:00:00Z",
+		8: "tokentrail revoke --session s-1 --actor soc@acme.example --reason 'incident of alice at 2026-11-20 09:20:00Z'",
 	}
 	for rank, want := range commands {
 		if got := r.Plan[rank-1].Command; got != want {
 			t.Errorf("step %d command = %q, want %q", rank, got, want)
 		}
 	}
-	wantAPI := `POST /api/v1/revocations {"reason":"incident of alice at 2026-11-20T09:20:00Z","scope":"family","target":"rt-1"}`
+	wantAPI := `POST /api/v1/revocations {"reason":"incident of alice at 2026-11-20 09:20:00Z","scope":"family","target":"rt-1"}`
 	if got := r.Plan[2].API; got != wantAPI {
 		t.Errorf("step 3 API = %q, want %q", got, wantAPI)
 	}
@@ -738,10 +738,11 @@ func TestAnalyzeIncidentPlanUnprintableSubject(t *testing.T) {
 		wantCommand   string // of the subject step; empty for none
 		wantReason    string
 	}{
-		{"line break", "ali\nce", `tokentrail revoke --subject $'ali\nce' --actor incident-response --reason 'incident of "ali\nce" at 2026-11-20T09:00:00Z' --issued-before 2026-11-20T12:00:00Z`,
-			`'incident of "ali\nce" at 2026-11-20T09:00:00Z'`},
-		{"NUL", "ali\x00ce", "", `'incident of "ali\x00ce" at 2026-11-20T09:00:00Z'`},
+		{"line break", "ali\nce", `tokentrail revoke --subject $'ali\nce' --actor incident-response --reason 'incident of "ali\nce" at 2026-11-20 09:00:00Z' --issued-before 2026-11-20T12:00:00Z`,
+			`'incident of "ali\nce" at 2026-11-20 09:00:00Z'`},
+		{"NUL", "ali\x00ce", "", `'incident of "ali\x00ce" at 2026-11-20 09:00:00Z'`},
 		{"cut at import", cutSubject(), "", ""},
+		{"redacted at import", redactedSubject(), "", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -768,6 +769,12 @@ func TestAnalyzeIncidentPlanUnprintableSubject(t *testing.T) {
 				t.Errorf("subject step command = %q, want %q", subjectStep.Command, tt.wantCommand)
 			}
 			wantManual := "NUL character"
+			if audit.WasRedacted(tt.subject) {
+				wantManual = "replaced with its fingerprint marker"
+				if subjectStep.API != "" {
+					t.Errorf("subject step API = %.80q, want none for a redacted value", subjectStep.API)
+				}
+			}
 			if audit.WasCut(tt.subject) {
 				wantManual = "the import cut it"
 				if subjectStep.API != "" {
@@ -789,6 +796,15 @@ func TestAnalyzeIncidentPlanUnprintableSubject(t *testing.T) {
 			}
 		})
 	}
+}
+
+// redactedSubject returns a subject that held a raw JWT, as the import
+// stores it: with the token's fingerprint marker in its place.
+func redactedSubject() string {
+	// The header {"alg":"HS256"} and the claims {"jti":"x"}, unsigned.
+	e := audit.Event{Subject: "user eyJhbGciOiJIUzI1NiJ9.eyJqdGkiOiJ4In0.c2ln"}
+	e.Sanitize()
+	return e.Subject
 }
 
 // cutSubject returns a subject longer than 8 KiB as the import stores it:

@@ -443,9 +443,8 @@ func (a *analysis) revokeSubjects() []string {
 // It gives no --expires-at: the store may not hold every token that a
 // family, session or subject covers, such as one minted after the report
 // or another client's refresh token, so services keep the entry. A value
-// with a NUL
-// character gets no command, since no argument can carry it, and its
-// manual action explains why.
+// with a NUL character, or one the import cut or redacted, gets no
+// command, and its manual action explains why.
 func (a *analysis) revokeStep(action, flag, value, revocationReason, why string) RemediationStep {
 	body := map[string]string{"scope": apiScopes[flag], "target": value, "reason": revocationReason}
 	step := RemediationStep{Action: action, Reason: why, Targets: []string{value}, API: revocationAPI(body)}
@@ -462,6 +461,17 @@ func (a *analysis) revokeStep(action, flag, value, revocationReason, why string)
 			"It is not the claim that services read, so a tokentrail revoke --%s command would revoke nothing: "+
 			"carry out the other steps, and revoke it at the identity provider that issued it.",
 			strconv.Quote(shortPrefix(value, 40)), value[strings.LastIndex(value, "...[cut "):], flag)
+		return step
+	}
+
+	if audit.WasRedacted(value) {
+		// Services see the raw token where the store has its marker, so
+		// neither a command nor the API request could name it.
+		step.API = ""
+		step.Manual = fmt.Sprintf("The value %s held a raw JWT, which the import replaced with its fingerprint marker. "+
+			"It is not the claim that services read, so a tokentrail revoke --%s command would revoke nothing: "+
+			"carry out the other steps, and revoke it at the identity provider that issued it.",
+			strconv.Quote(value), flag)
 		return step
 	}
 

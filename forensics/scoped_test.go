@@ -33,7 +33,7 @@ func TestReportShowsScopedRevocations(t *testing.T) {
 		{"another session", audit.Event{ID: "rv", Time: at(20), Kind: audit.KindRevoked, RevocationScope: audit.RevokeSession, SessionID: "s-2", Actor: "oncall"},
 			""},
 		{"subject, issued before", audit.Event{ID: "rv", Time: at(20), Kind: audit.KindRevoked, RevocationScope: audit.RevokeSubject, Subject: "alice", NotBefore: at(15), Actor: "oncall"},
-			"subject alice, tokens issued before 2026-11-20T09:15:00Z"},
+			"subject alice, tokens issued before 2026-11-20 09:15:00Z"},
 		{"subject, issued after", audit.Event{ID: "rv", Time: at(20), Kind: audit.KindRevoked, RevocationScope: audit.RevokeSubject, Subject: "alice", NotBefore: at(8), Actor: "oncall"},
 			""},
 		{"family of the root", audit.Event{ID: "rv", Time: at(20), Kind: audit.KindRevoked, RevocationScope: audit.RevokeFamily, TokenID: "rt-1", Actor: "oncall"},
