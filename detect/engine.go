@@ -68,9 +68,11 @@ type Engine struct {
 		// so that passing them to CEL does not move them to the heap.
 		celVars celVars
 
-		// revokedSessions and revokedSubjects hold the revocations of
-		// whole sessions and subjects, allocated on first need.
+		// revokedSessions, revokedSubjects and revokedFamilies hold the
+		// revocations of whole sessions, subjects and refresh families
+		// (by lineageKey of the root token id), allocated on first need.
 		revokedSessions, revokedSubjects map[string][]scopedRevocation
+		revokedFamilies                  map[uint64][]scopedRevocation
 
 		// incoming holds the event being observed, so that passing it by
 		// pointer does not move it to the heap.
@@ -109,7 +111,7 @@ type Stats struct {
 	SubjectsEvictedByCount uint64 // subject states dropped to stay within SubjectState.MaxSubjects
 	SubjectsEvictedByAge   uint64 // subject states dropped because they were unseen for SubjectState.TTL
 
-	ScopedRevocationsDropped uint64 // revocations of a session or subject not kept, because MaxTokens sessions or subjects, or 4 revocations of one, were kept
+	ScopedRevocationsDropped uint64 // revocations of a session, subject or refresh family not kept, because MaxTokens of that scope, or 4 revocations of one, were kept
 
 	CustomRuleErrors uint64 // evaluations of a custom rule that failed, such as on an index out of range, each skipping the rule for its event (CustomRuleFailures gives them by rule)
 }

@@ -39,15 +39,14 @@ func (c *check) recordLifetime() {
 	if ev.Kind == audit.KindIssued {
 		st.flags |= seenIssued
 	}
+	if st.root == 0 && ev.ParentTokenID != "" && ev.ParentTokenID != st.key {
+		st.root = c.engine.lineageRootLocked(ev.ParentTokenID)
+	}
 }
 
 // revokedTokenUse raises revoked_token_use on the first use of a token
 // later than ClockSkew after its earliest revocation. scopedRevokedUse
-// covers the revocations of sessions and subjects.
-//
-// NOTE: a revocation of a refresh family counts for its root token only:
-// the engine keeps no lineage, so it cannot tell which later tokens
-// descend from the root.
+// covers the revocations of sessions, subjects and refresh families.
 func (c *check) revokedTokenUse() {
 	cfg := c.engine.cfg.Rules.RevokedTokenUse
 	st, ev := c.st, c.ev

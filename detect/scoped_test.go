@@ -18,6 +18,18 @@ func revokeSubject(id string, at time.Duration, subject string, notBefore time.D
 	return audit.Event{ID: id, Time: t0.Add(at), Kind: audit.KindRevoked, RevocationScope: audit.RevokeSubject, Subject: subject, NotBefore: t0.Add(notBefore)}
 }
 
+// revokeFamily returns a revocation of the refresh family whose root is
+// the token root, at t0+at.
+func revokeFamily(id string, at time.Duration, root string) audit.Event {
+	return audit.Event{ID: id, Time: t0.Add(at), Kind: audit.KindRevoked, RevocationScope: audit.RevokeFamily, TokenID: root}
+}
+
+// minted returns the options of an issued event of token, minted from the
+// refresh token parent.
+func minted(token, parent string) func(*audit.Event) {
+	return func(e *audit.Event) { e.TokenID, e.ParentTokenID = token, parent }
+}
+
 func withSession(s string) func(*audit.Event) {
 	return func(e *audit.Event) { e.SessionID = s }
 }
@@ -90,6 +102,44 @@ func TestScopedRevokedTokenUse(t *testing.T) {
 			events: []audit.Event{
 				revokeSubject("r1", 10*time.Minute, "unknown", 10*time.Minute),
 				event("u1", 20*time.Minute, audit.KindUsed, withSubject("unknown"), withIssued("https://idp", 0)),
+			},
+		},
+		{
+			name: "use of a grandchild of a revoked family's root",
+			events: []audit.Event{
+				event("i0", 0, audit.KindIssued, minted("rt-1", "")),
+				event("i1", time.Minute, audit.KindIssued, minted("rt-2", "rt-1")),
+				event("i2", 2*time.Minute, audit.KindIssued, minted("at-3", "rt-2")),
+				revokeFamily("r1", 3*time.Minute, "rt-1"),
+				event("u1", 10*time.Minute, audit.KindUsed, minted("at-3", "")),
+				event("u2", 11*time.Minute, audit.KindUsed, minted("at-3", "")),
+			},
+			want: []found{{RuleRevokedTokenUse, critical, []string{"r1", "u1"}}},
+		},
+		{
+			name: "token minted after its family was revoked",
+			events: []audit.Event{
+				event("i0", 0, audit.KindIssued, minted("rt-1", "")),
+				revokeFamily("r1", time.Minute, "rt-1"),
+				event("i1", 5*time.Minute, audit.KindIssued, minted("at-2", "rt-1")),
+				event("u1", 6*time.Minute, audit.KindUsed, minted("at-2", "")),
+			},
+			want: []found{{RuleRevokedTokenUse, critical, []string{"r1", "u1"}}},
+		},
+		{
+			name: "use of a token of another family",
+			events: []audit.Event{
+				event("i0", 0, audit.KindIssued, minted("at-9", "rt-9")),
+				revokeFamily("r1", time.Minute, "rt-1"),
+				event("u1", 10*time.Minute, audit.KindUsed, minted("at-9", "")),
+			},
+		},
+		{
+			name: "use within clock skew of the family's revocation",
+			events: []audit.Event{
+				event("i1", 0, audit.KindIssued, minted("at-2", "rt-1")),
+				revokeFamily("r1", time.Minute, "rt-1"),
+				event("u1", time.Minute+30*time.Second, audit.KindUsed, minted("at-2", "")),
 			},
 		},
 		{

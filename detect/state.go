@@ -41,6 +41,12 @@ type tokenState struct {
 	family   string
 	familyID string
 
+	// root is the hash (Engine.lineageKey) of the id of the first token
+	// of the refresh lineage, known from the parent an event named; 0 for
+	// a token with no known parent. A family revocation names its root. A
+	// hash and not the id, so that the state stays in its size class.
+	root uint64
+
 	rare *tokenRare
 
 	custom *tokenCustom // only with custom rules
