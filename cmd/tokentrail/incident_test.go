@@ -676,6 +676,40 @@ func TestIncidentMarkdownEscapesTables(t *testing.T) {
 	}
 }
 
+// TestIncidentMarkdownLinksNothing names the subject and a path with text
+// that a renderer with extended autolinks would make a link of: each must
+// sit in a code span, where nothing becomes a link, and the table rows must
+// keep their columns.
+func TestIncidentMarkdownLinksNothing(t *testing.T) {
+	const subject, path = "https://evil.example/login|x", "/go/www.evil.example"
+	db := importLog(t, t.TempDir(), issuedLine("tok-1", subject, "203.0.113.10", "09:59:00")+
+		incidentLine("tok-1", subject, "203.0.113.10", officeAgent, "10:00:00", path)+
+		incidentLine("tok-1", subject, attackerIP, attackerAgent, "10:00:10", path)+
+		incidentLine("tok-1", subject, "203.0.113.10", officeAgent, "10:00:20", path))
+	stdout, _, err := run(t, "", "--db", db, "incident", "--subject", subject, "--at", incidentAt, "--window", "2h", "--format", "markdown")
+	if err != nil {
+		t.Fatalf("incident --format markdown: %v", err)
+	}
+
+	codeSpan := regexp.MustCompile("(`+)[^`].*?[^`]?`+")
+	inBlock := false
+	for _, line := range strings.Split(stdout, "\n") {
+		if strings.HasPrefix(strings.TrimSpace(line), "```") {
+			inBlock = !inBlock // a code block links nothing either
+			continue
+		}
+		if rest := codeSpan.ReplaceAllString(line, ""); !inBlock && strings.Contains(rest, "evil.example") {
+			t.Errorf("line names evil.example outside a code span: %s", line)
+		}
+	}
+	if !strings.Contains(stdout, "# Incident of `https://evil.example/login|x` at") || !strings.Contains(stdout, "tokens of `\"https://evil.example/login|x\"` were issued") {
+		t.Errorf("incident markdown lacks the subject in a code span in its heading and its note:\n%s", stdout)
+	}
+	if !strings.Contains(stdout, "GET `/go/www.evil.example`") {
+		t.Errorf("incident markdown lacks the request in a code span:\n%s", stdout)
+	}
+}
+
 // TestIncidentLeavesOutEmptySections analyzes carol, whose one use raises
 // no anomaly: no format prints a Patterns or an Anomalies section.
 func TestIncidentLeavesOutEmptySections(t *testing.T) {

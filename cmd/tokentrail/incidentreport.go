@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode"
 
 	"github.com/tokentrail/tokentrail/audit"
 	"github.com/tokentrail/tokentrail/forensics"
@@ -384,26 +385,78 @@ func writeIncidentMarkdown(w io.Writer, r *forensics.IncidentReport) error {
 }
 
 // mdText escapes the characters that Markdown would read as formatting or
-// HTML in text copied from logs.
+// HTML in text copied from logs. A word that GitHub Flavored Markdown would
+// turn into a link, such as a URL an attacker put in a user agent, goes in
+// a code span instead, where nothing becomes a link.
 func mdText(s string) string {
-	var b strings.Builder
-	for _, r := range s {
-		if strings.ContainsRune("\\`*_{}[]<>#|!~", r) {
-			b.WriteByte('\\')
-		}
-		b.WriteRune(r)
-	}
-	return b.String()
+	return mdInline(s, false)
 }
 
 // mdCell escapes s for a table cell, which must stay on one line.
 func mdCell(s string) string {
-	return mdText(strings.NewReplacer("\r", " ", "\n", " ").Replace(s))
+	return mdInline(strings.NewReplacer("\r", " ", "\n", " ").Replace(s), true)
+}
+
+func mdInline(s string, inTable bool) string {
+	var b strings.Builder
+	for s != "" {
+		// An autolink ends at a space, so each word is judged alone.
+		word := strings.IndexFunc(s, func(r rune) bool { return !unicode.IsSpace(r) })
+		if word < 0 {
+			b.WriteString(s)
+			break
+		}
+		b.WriteString(s[:word])
+		s = s[word:]
+		end := strings.IndexFunc(s, unicode.IsSpace)
+		if end < 0 {
+			end = len(s)
+		}
+		if linksItself(s[:end]) {
+			b.WriteString(mdCode(s[:end], inTable))
+		} else {
+			for _, r := range s[:end] {
+				if strings.ContainsRune("\\`*_{}[]<>#|!~", r) {
+					b.WriteByte('\\')
+				}
+				b.WriteRune(r)
+			}
+		}
+		s = s[end:]
+	}
+	return b.String()
+}
+
+// linksItself reports whether a Markdown renderer with extended autolinks,
+// as on GitHub and GitLab, would make a link of some of s.
+func linksItself(s string) bool {
+	lower := strings.ToLower(s)
+	return strings.Contains(lower, "://") || strings.Contains(lower, "www.")
+}
+
+// mdCode returns s as a code span. Its fence is longer than any run of
+// backticks in s, and a space pads a backtick at either end. In a table
+// cell a pipe would still end the cell, so it is escaped there, as GitHub
+// Flavored Markdown reads "\|" inside a code span.
+func mdCode(s string, inTable bool) string {
+	fence := strings.Repeat("`", longestBacktickRun(s)+1)
+	pad := ""
+	if strings.HasPrefix(s, "`") || strings.HasSuffix(s, "`") {
+		pad = " "
+	}
+	if inTable {
+		s = strings.ReplaceAll(s, "|", `\|`)
+	}
+	return fence + pad + s + pad + fence
 }
 
 // mdFence returns a code fence longer than any run of backticks in s, so
 // that s cannot end the block.
 func mdFence(s string) string {
+	return strings.Repeat("`", max(3, longestBacktickRun(s)+1))
+}
+
+func longestBacktickRun(s string) int {
 	longest, run := 0, 0
 	for _, r := range s {
 		if r == '`' {
@@ -413,7 +466,7 @@ func mdFence(s string) string {
 			run = 0
 		}
 	}
-	return strings.Repeat("`", max(3, longest+1))
+	return longest
 }
 
 // sortedKeys returns the keys of m in ascending order.
