@@ -20,11 +20,12 @@ type Role string
 const (
 	RoleIngest Role = "ingest" // send events
 	RoleRead   Role = "read"   // read reports, incidents, anomalies and the revocation feed
-	RoleAdmin  Role = "admin"  // revoke tokens, manage keys, read the access log
+	RoleRevoke Role = "revoke" // record revocations, which the revocation feed serves to middleware
+	RoleAdmin  Role = "admin"  // every other role, and manage keys and read the access log
 )
 
 // Roles lists every role, in the order of increasing power.
-var Roles = []Role{RoleIngest, RoleRead, RoleAdmin}
+var Roles = []Role{RoleIngest, RoleRead, RoleRevoke, RoleAdmin}
 
 // ParseRole returns the role named s, or an error wrapping ErrBadRole that
 // names s and the valid roles.

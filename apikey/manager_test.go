@@ -142,9 +142,9 @@ func TestCreateRejectsBadInput(t *testing.T) {
 		want    error
 		wantMsg string
 	}{
-		{"unknown role", "ci", []apikey.Role{apikey.RoleRead, "writer"}, apikey.ErrBadRole, `unknown role "writer": want ingest, read or admin`},
+		{"unknown role", "ci", []apikey.Role{apikey.RoleRead, "writer"}, apikey.ErrBadRole, `unknown role "writer": want ingest, read, revoke or admin`},
 		{"role in capitals", "ci", []apikey.Role{"Admin"}, apikey.ErrBadRole, `unknown role "Admin"`},
-		{"no role", "ci", nil, apikey.ErrBadRole, "none given, want one or more of ingest, read or admin"},
+		{"no role", "ci", nil, apikey.ErrBadRole, "none given, want one or more of ingest, read, revoke or admin"},
 		{"empty name", "", []apikey.Role{apikey.RoleRead}, apikey.ErrBadName, "missing name"},
 		{"blank name", " \t ", []apikey.Role{apikey.RoleRead}, apikey.ErrBadName, "missing name"},
 		{"long name", strings.Repeat("é", apikey.MaxNameLength+1), []apikey.Role{apikey.RoleRead}, apikey.ErrBadName, "65 characters, want at most 64"},

@@ -22,6 +22,7 @@ import (
 // role, and one of a revoked admin key.
 type testKeys struct {
 	ingest, read, admin, revoked string
+	tokenService                 string // roles ingest and revoke
 	readID                       string // the ID of the read key
 }
 
@@ -42,6 +43,11 @@ func createTestKeys(tb testing.TB, keys *apikey.Manager) testKeys {
 	tk.read, readKey = create("responder", apikey.RoleRead)
 	tk.readID = readKey.ID
 	tk.admin, _ = create("oncall", apikey.RoleAdmin)
+	secret, _, err := keys.Create(context.Background(), "token-service", []apikey.Role{apikey.RoleIngest, apikey.RoleRevoke})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tk.tokenService = secret
 	secret, old := create("old", apikey.RoleAdmin)
 	if _, err := keys.Revoke(context.Background(), old.ID); err != nil {
 		tb.Fatal(err)

@@ -11,6 +11,7 @@ import (
 	"mime"
 	"net/http"
 
+	"github.com/tokentrail/tokentrail/apikey"
 	"github.com/tokentrail/tokentrail/audit"
 	"github.com/tokentrail/tokentrail/ingest"
 	"github.com/tokentrail/tokentrail/source"
@@ -57,6 +58,13 @@ func (s *Server) ingest(w http.ResponseWriter, r *http.Request) error {
 			var e audit.Event
 			if err := json.Unmarshal(raw, &e); err != nil {
 				h.Reject(&source.RecordError{File: "request", Line: i + 1, Reason: "invalid event: " + err.Error()})
+				continue
+			}
+			if e.Kind == audit.KindRevoked && !key.Can(apikey.RoleRevoke) {
+				// Middleware enforces what the feed serves, so a revocation
+				// from any ingest key could lock out any subject.
+				h.Reject(&source.RecordError{File: "request", Line: i + 1,
+					Reason: "a revoked event needs a key with the revoke role: send it with a key that has both the ingest and revoke roles, or record it with POST /api/v1/revocations"})
 				continue
 			}
 			if e.Source == "" {

@@ -38,7 +38,7 @@ func (s *Server) apiRoutes() []route {
 		{http.MethodGet, "/api/v1/related", read, s.related, false},
 		{http.MethodGet, "/api/v1/incidents", read, s.incident, false},
 		{http.MethodGet, "/api/v1/anomalies", read, s.anomalies, false},
-		{http.MethodPost, "/api/v1/revocations", []apikey.Role{apikey.RoleAdmin}, s.revoke, false},
+		{http.MethodPost, "/api/v1/revocations", []apikey.Role{apikey.RoleRevoke}, s.revoke, false},
 		{http.MethodGet, "/api/v1/revocations", []apikey.Role{apikey.RoleRead, apikey.RoleIngest}, s.revocations, true},
 		{http.MethodGet, "/api/v1/access-log", []apikey.Role{apikey.RoleAdmin}, s.accessLog, false},
 		{http.MethodGet, "/api/v1/key", apikey.Roles, s.callerKey, false},

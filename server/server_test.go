@@ -151,6 +151,42 @@ func TestIngestKeepsValidRecords(t *testing.T) {
 	}
 }
 
+// TestIngestRevokedNeedsRevokeRole sends a subject's revocation with an
+// ingest key, which must not reach the revocation feed that middleware
+// enforce, and then with a key that has the revoke role as well.
+func TestIngestRevokedNeedsRevokeRole(t *testing.T) {
+	ts := newTestServer(t, nil)
+	revoke := audit.Event{ID: "rv-1", Time: now.Add(-time.Minute), Kind: audit.KindRevoked, Subject: "carol",
+		RevocationScope: audit.RevokeSubject, RevocationMethod: audit.RevokedByAdmin, Actor: "admin", Reason: "forged"}
+	body := fmt.Sprintf("[%s,%s]", mustJSON(t, usedEvent("tok-1", "alice", 0)), mustJSON(t, revoke))
+
+	_, data := ts.do(t, http.MethodPost, "/api/v1/events", ts.keys.ingest, []byte(body))
+	var res ingestResult
+	if err := json.Unmarshal(data, &res); err != nil {
+		t.Fatal(err)
+	}
+	if res.Accepted != 1 {
+		t.Errorf("ingest key: accepted = %d, want 1, the use only (%s)", res.Accepted, data)
+	}
+	if len(res.Rejected) != 1 || res.Rejected[0].Index != 1 || !strings.Contains(res.Rejected[0].Error, "revoke role") {
+		t.Errorf("ingest key: rejected = %+v, want record 1 rejected for lacking the revoke role", res.Rejected)
+	}
+	if _, feed := ts.do(t, http.MethodGet, "/api/v1/revocations", ts.keys.ingest, nil); strings.Contains(string(feed), "carol") {
+		t.Errorf("revocation feed = %s, want no revocation of carol", feed)
+	}
+
+	_, data = ts.do(t, http.MethodPost, "/api/v1/events", ts.keys.tokenService, []byte(body))
+	if err := json.Unmarshal(data, &res); err != nil {
+		t.Fatal(err)
+	}
+	if res.Accepted != 1 || res.Duplicates != 1 || len(res.Rejected) != 0 {
+		t.Errorf("ingest and revoke key: %s, want the revocation accepted and the use a duplicate", data)
+	}
+	if _, feed := ts.do(t, http.MethodGet, "/api/v1/revocations", ts.keys.ingest, nil); !strings.Contains(string(feed), "carol") {
+		t.Errorf("revocation feed = %s, want the revocation of carol", feed)
+	}
+}
+
 func TestIngestNDJSON(t *testing.T) {
 	ts := newTestServer(t, nil)
 	body := fmt.Sprintf("%s\n\n{broken\n%s\n", mustJSON(t, usedEvent("tok-1", "alice", 0)), mustJSON(t, usedEvent("tok-1", "alice", 1)))
@@ -458,7 +494,7 @@ func TestIngestRunsDetection(t *testing.T) {
 	ts := newTestServer(t, func(c *Config) { c.Detector = engine })
 	revoked := audit.Event{ID: "rev-1", Time: now.Add(-2 * time.Hour), Kind: audit.KindRevoked, TokenID: "tok-9", Subject: "alice", Actor: "oncall", Reason: "leaked"}
 	used := usedEvent("tok-9", "alice", 0) // an hour after the revocation
-	if resp, data := ts.do(t, http.MethodPost, "/api/v1/events", ts.keys.ingest, mustJSON(t, []audit.Event{revoked, used})); resp.StatusCode != http.StatusOK {
+	if resp, data := ts.do(t, http.MethodPost, "/api/v1/events", ts.keys.tokenService, mustJSON(t, []audit.Event{revoked, used})); resp.StatusCode != http.StatusOK {
 		t.Fatalf("POST events = %d %s", resp.StatusCode, data)
 	}
 

@@ -59,7 +59,7 @@ Create makes the store file when it does not exist, and says so.`,
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&name, "name", "", fmt.Sprintf("who uses the key, such as payments-api, at most %d characters (required)", apikey.MaxNameLength))
-	fl.StringSliceVar(&roles, "role", nil, "a role of the key: ingest, read or admin (repeat the flag or separate with commas; required)")
+	fl.StringSliceVar(&roles, "role", nil, "a role of the key: ingest, read, revoke or admin (repeat the flag or separate with commas; required)")
 	return cmd
 }
 
@@ -68,7 +68,7 @@ func runKeysCreate(ctx context.Context, stdout, stderr io.Writer, dbPath, name s
 		return errors.New("missing --name: say who uses the key, such as --name payments-api")
 	}
 	if len(roleNames) == 0 {
-		return errors.New("missing --role: give ingest, read or admin, or several with --role read --role ingest")
+		return errors.New("missing --role: give ingest, read, revoke or admin, or several with --role read --role ingest")
 	}
 	roles := make([]apikey.Role, 0, len(roleNames))
 	for _, r := range roleNames {

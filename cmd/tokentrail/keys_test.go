@@ -88,7 +88,7 @@ func TestKeysCreateRejectsBadFlags(t *testing.T) {
 	}{
 		{"no name", []string{"--role", "read"}, "missing --name"},
 		{"no role", []string{"--name", "ci"}, "missing --role"},
-		{"unknown role", []string{"--name", "ci", "--role", "read,write"}, `invalid --role: apikey: unknown role "write": want ingest, read or admin`},
+		{"unknown role", []string{"--name", "ci", "--role", "read,write"}, `invalid --role: apikey: unknown role "write": want ingest, read, revoke or admin`},
 		{"long name", []string{"--name", strings.Repeat("n", 65), "--role", "read"}, "want at most 64"},
 		{"newline in name", []string{"--name", "ci\nadmin", "--role", "read"}, "control character"},
 	}

@@ -53,7 +53,7 @@ in other processes follows GET /api/v1/revocations.
 
 Every API route needs an API key. On the first start, when the store has
 no admin key, serve creates one and prints it once on standard error;
-tokentrail keys creates more, with the ingest, read or admin role.
+tokentrail keys creates more, with the ingest, read, revoke or admin role.
 
 With the default store (--db, TOKENTRAIL_DB or ./tokentrail.db) and no
 event in it, serve first imports the demo data set of tokentrail demo, so
