@@ -268,7 +268,13 @@ func searchLabel(kind string, events []audit.Event) string {
 	case "subject", "ip":
 		tokens := map[string]bool{}
 		for _, e := range events {
-			tokens[cmp.Or(e.TokenID, e.Fingerprint)] = true
+			// Session events name no token.
+			if key := cmp.Or(e.TokenID, e.Fingerprint); key != "" {
+				tokens[key] = true
+			}
+		}
+		if len(tokens) == 1 {
+			return n + ", 1 token"
 		}
 		return fmt.Sprintf("%s, %d tokens", n, len(tokens))
 	}

@@ -67,7 +67,7 @@ func (s *Server) routes() http.Handler {
 // wrap adds to a route's handler the API key check, the rate limit, the
 // request timeout, the metrics and the error response.
 func (s *Server) wrap(rt route) http.Handler {
-	label := rt.method + " " + rt.path
+	label := strings.TrimSpace(rt.method + " " + rt.path) // the catch-all route has no method
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
 		defer func() { s.metrics.requests.WithLabelValues(label, fmt.Sprint(rec.status)).Inc() }()

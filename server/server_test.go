@@ -464,8 +464,10 @@ func TestFeedLongPoll(t *testing.T) {
 func TestMetricsExposed(t *testing.T) {
 	ts := newTestServer(t, nil)
 	ts.do(t, http.MethodPost, "/api/v1/events", ts.keys.ingest, mustJSON(t, []audit.Event{usedEvent("tok-1", "alice", 0)}))
+	ts.do(t, http.MethodGet, "/api/v1/nothing", ts.keys.read, nil)
 	_, data := ts.do(t, http.MethodGet, "/metrics", "", nil)
 	for _, want := range []string{
+		`tokentrail_http_requests_total{route="/api/",status="404"} 1`,
 		`tokentrail_ingest_events_total{result="accepted"} 1`,
 		`tokentrail_detect_queue_events`,
 		`tokentrail_detect_dropped_events_total`,
@@ -475,6 +477,21 @@ func TestMetricsExposed(t *testing.T) {
 		if !strings.Contains(string(data), want) {
 			t.Errorf("/metrics lacks %s", want)
 		}
+	}
+}
+
+func TestSearchLabelCountsTokens(t *testing.T) {
+	events := []audit.Event{
+		usedEvent("tok-1", "alice", 0),
+		{ID: "s1", Time: now, Kind: audit.KindSession, Subject: "alice", SessionID: "sid-1"}, // names no token
+		usedEvent("tok-1", "alice", 1),
+	}
+	if got, want := searchLabel("subject", events), "3 events, 1 token"; got != want {
+		t.Errorf("searchLabel = %q, want %q", got, want)
+	}
+	events = append(events, usedEvent("tok-2", "alice", 2))
+	if got, want := searchLabel("subject", events), "4 events, 2 tokens"; got != want {
+		t.Errorf("searchLabel = %q, want %q", got, want)
 	}
 }
 
