@@ -649,3 +649,13 @@ func TestReportErrors(t *testing.T) {
 		}
 	}
 }
+
+func TestFeedRejectsBadPosition(t *testing.T) {
+	ts := newTestServer(t, nil)
+	for _, after := range []string{"-1", "x"} {
+		resp, data := ts.do(t, http.MethodGet, "/api/v1/revocations?after="+after, ts.keys.read, nil, "If-None-Match", `"0"`)
+		if resp.StatusCode != http.StatusBadRequest {
+			t.Errorf("GET /api/v1/revocations?after=%s with If-None-Match = %d %s, want 400", after, resp.StatusCode, data)
+		}
+	}
+}
