@@ -7,6 +7,7 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"slices"
@@ -15,6 +16,8 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/tokentrail/tokentrail/audit"
 )
 
 // Store is the part of a key store that a Manager uses. store.KeyStore has
@@ -150,11 +153,13 @@ func (m *Manager) Create(ctx context.Context, name string, roles []Role) (secret
 // Authenticate returns the key whose secret is secret. The error wraps
 // ErrUnknownKey when secret is not of the form of a key, names no stored
 // key, or does not match the stored digest, and ErrRevokedKey when the key
-// matches but is revoked. It never contains the secret.
+// matches but is revoked. It never contains the secret. For a malformed
+// key it names the part that is wrong, with lengths and positions, so that
+// an operator can tell a truncated paste from a key of another system.
 func (m *Manager) Authenticate(ctx context.Context, secret string) (Key, error) {
-	id, ok := parseSecret(secret)
-	if !ok {
-		return Key{}, fmt.Errorf("apikey: authenticate: %w: the key is not of the form %s<id>_<secret>", ErrUnknownKey, secretPrefix)
+	id, err := parseSecret(secret)
+	if err != nil {
+		return Key{}, fmt.Errorf("apikey: authenticate: %w: malformed key: %w", ErrUnknownKey, err)
 	}
 	digest := sha256.Sum256([]byte(secret))
 
@@ -279,30 +284,84 @@ func (m *Manager) EnsureAdmin(ctx context.Context) (secret string, created bool,
 	return secret, true, nil
 }
 
-// parseSecret returns the key ID in secret, and false when secret is not of
-// the form that Create makes. It checks the form only; the digest decides
-// whether the secret is right.
-func parseSecret(secret string) (id string, ok bool) {
+// parseSecret returns the key ID in secret, or an error that describes how
+// secret differs from the form that Create makes. It checks the form only;
+// the digest decides whether the secret is right. The error never quotes
+// secret: it names the part at fault with lengths and positions, and a
+// character only when it is padding or white space.
+func parseSecret(secret string) (id string, err error) {
 	rest, ok := strings.CutPrefix(secret, secretPrefix)
 	if !ok {
-		return "", false
+		return "", unprefixedSecret(secret)
 	}
 	id, body, ok := strings.Cut(rest, "_")
-	if !ok || len(id) != 2*idBytes || len(body) != base64.RawURLEncoding.EncodedLen(secretBytes) {
-		return "", false
+	if !ok {
+		return "", fmt.Errorf("no _ follows the key ID, so the secret part is missing: the key has %d characters, want %d", len(secret), secretLength)
+	}
+
+	if len(id) != 2*idBytes {
+		return "", fmt.Errorf("its key ID, between %s and the next _, has %d characters, want %d", secretPrefix, len(id), 2*idBytes)
 	}
 	for i := 0; i < len(id); i++ {
-		if c := id[i]; (c < '0' || c > '9') && (c < 'a' || c > 'f') {
-			return "", false
+		switch c := id[i]; {
+		case 'A' <= c && c <= 'F':
+			return "", fmt.Errorf("its key ID has a capital letter at position %d, but key IDs are lowercase hex: send the key as created", i+1)
+		case (c < '0' || c > '9') && (c < 'a' || c > 'f'):
+			return "", fmt.Errorf("its key ID has a character that is not a hex digit at position %d", i+1)
 		}
+	}
+
+	if want := base64.RawURLEncoding.EncodedLen(secretBytes); len(body) != want {
+		return "", fmt.Errorf("the secret part of key %s has %d characters, want %d: check that the key was copied whole", id, len(body), want)
 	}
 	for i := 0; i < len(body); i++ {
 		c := body[i]
-		if (c < 'A' || c > 'Z') && (c < 'a' || c > 'z') && (c < '0' || c > '9') && c != '-' && c != '_' {
-			return "", false
+		switch {
+		case c == '=':
+			return "", fmt.Errorf("the secret part of key %s has padding (=) at position %d, which keys never carry", id, i+1)
+		case c == ' ' || c == '\t' || c == '\r' || c == '\n':
+			return "", fmt.Errorf("the secret part of key %s has white space at position %d: check how the key was pasted", id, i+1)
+		case (c < 'A' || c > 'Z') && (c < 'a' || c > 'z') && (c < '0' || c > '9') && c != '-' && c != '_':
+			return "", fmt.Errorf("the secret part of key %s has a character outside base64url at position %d", id, i+1)
 		}
 	}
-	return id, true
+	return id, nil
+}
+
+// secretLength is the length of every key that Create makes.
+var secretLength = len(secretPrefix) + 2*idBytes + 1 + base64.RawURLEncoding.EncodedLen(secretBytes)
+
+// unprefixedSecret words why secret, which lacks the tt_ prefix, is not a
+// key, naming the mix-ups that callers make most: a JWT, a key ID, the
+// scheme sent twice.
+func unprefixedSecret(secret string) error {
+	switch {
+	case secret == "":
+		return errors.New("it is empty")
+	case audit.ContainsToken(secret):
+		return fmt.Errorf("it is a JWT, not an API key of tokentrail, which starts with %s", secretPrefix)
+	case len(secret) >= 7 && strings.EqualFold(secret[:7], "bearer "):
+		return errors.New(`it starts with "Bearer " again, after the Authorization scheme`)
+	case isKeyID(secret):
+		return errors.New("it has the form of a key ID, which keys list prints, not of a key: send the whole key that keys create printed")
+	case len(secret) >= len(secretPrefix) && strings.EqualFold(secret[:len(secretPrefix)], secretPrefix):
+		return fmt.Errorf("it starts with %s in capitals, but keys start with %s: send the key as created", secret[:len(secretPrefix)], secretPrefix)
+	}
+	return fmt.Errorf("it does not start with %s, so it is not a key of tokentrail: the key has %d characters, want %d", secretPrefix, len(secret), secretLength)
+}
+
+// isKeyID reports whether s has the form of a key's ID: lowercase hex of
+// idBytes bytes.
+func isKeyID(s string) bool {
+	if len(s) != 2*idBytes {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
 }
 
 // checkName rejects a name that the access log and the actor of a

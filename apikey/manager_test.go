@@ -439,3 +439,50 @@ func TestParseRole(t *testing.T) {
 		t.Errorf("ParseRole(root) = %v, want an error wrapping ErrBadRole that names root", err)
 	}
 }
+
+// TestAuthenticateNamesMalformedPart checks that the error for a malformed
+// key names the part that is wrong, so that the server log can tell a cut paste
+// from a key of another system, and never quotes the key.
+func TestAuthenticateNamesMalformedPart(t *testing.T) {
+	ctx := context.Background()
+	st, _ := openStore(t)
+	m := apikey.NewManager(st, apikey.Config{})
+	secret, k := mustCreate(t, m, "payments-api", apikey.RoleIngest)
+	body := secret[len(secret)-43:]
+	jwt := "eyJhbGciOiJSUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJhbGljZSIsImp0aSI6InRvay0xIn0.c2lnbmF0dXJl"
+
+	tests := []struct {
+		name   string
+		secret string
+		want   string
+	}{
+		{"empty", "", "it is empty"},
+		{"JWT", jwt, "it is a JWT"},
+		{"scheme twice", "Bearer " + secret, `starts with "Bearer " again`},
+		{"key ID only", k.ID, "form of a key ID"},
+		{"prefix in capitals", "TT_" + strings.TrimPrefix(secret, "tt_"), "in capitals"},
+		{"other system", "sk_live_" + body, "does not start with tt_"},
+		{"no secret part", "tt_" + k.ID, "no _ follows the key ID"},
+		{"ID too short", "tt_" + k.ID[1:] + "_" + body, "key ID, between tt_ and the next _, has 11 characters, want 12"},
+		{"ID in capitals", "tt_0A" + k.ID[2:] + "_" + body, "capital letter at position 2"},
+		{"ID not hex", "tt_" + k.ID[:4] + "zz" + k.ID[6:] + "_" + body, "not a hex digit at position 5"},
+		{"secret cut", secret[:len(secret)-2], "secret part of key " + k.ID + " has 41 characters, want 43"},
+		{"padding", secret[:len(secret)-1] + "=", "padding (=) at position 43"},
+		{"space inside", secret[:20] + " " + secret[21:], "white space at position 5"},
+		{"outside base64url", secret[:len(secret)-1] + "+", "outside base64url at position 43"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := m.Authenticate(ctx, tt.secret)
+			if !errors.Is(err, apikey.ErrUnknownKey) {
+				t.Fatalf("Authenticate(%s) error = %v, want one wrapping ErrUnknownKey", tt.name, err)
+			}
+			if !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("Authenticate(%s) error = %q, want it to contain %q", tt.name, err, tt.want)
+			}
+			if strings.Contains(err.Error(), body[:20]) || strings.Contains(err.Error(), "eyJ") {
+				t.Errorf("Authenticate(%s) error = %q, which quotes the key", tt.name, err)
+			}
+		})
+	}
+}

@@ -127,9 +127,10 @@ func joinRoles(roles []apikey.Role) string {
 
 // authenticate returns the key of the request's bearer secret.
 func (s *Server) authenticate(r *http.Request) (apikey.Key, error) {
-	secret, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	// The scheme is case-insensitive (RFC 9110, section 11.1).
+	scheme, secret, _ := strings.Cut(r.Header.Get("Authorization"), " ")
 	secret = strings.TrimSpace(secret)
-	if !ok || secret == "" {
+	if !strings.EqualFold(scheme, "Bearer") || secret == "" {
 		return apikey.Key{}, &apiError{code: CodeUnauthenticated, message: "missing API key: send it as Authorization: Bearer KEY"}
 	}
 	key, err := s.cfg.Keys.Authenticate(r.Context(), secret)
