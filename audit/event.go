@@ -135,8 +135,10 @@ func (e *Event) validateFields() error {
 		return &FieldError{Field: "Time", Reason: "is missing"}
 	case e.Time.Before(minEventTime) || e.Time.After(maxEventTime):
 		return &FieldError{Field: "Time", Value: e.Time.UTC().Format(time.RFC3339), Reason: "is outside the years 1678 to 2261 that stores can keep"}
+	case e.Kind == 0:
+		return &FieldError{Field: "Kind", Reason: "is missing: want one of " + kindList}
 	case !e.Kind.Valid():
-		return &FieldError{Field: "Kind", Value: e.Kind.String(), Reason: "is not one of issued, used, refreshed, revoked, rejected, session"}
+		return &FieldError{Field: "Kind", Value: e.Kind.String(), Reason: "is not one of " + kindList}
 	case e.Kind == KindSession && e.SessionID == "" && e.TokenID == "" && e.Fingerprint == "":
 		return &FieldError{Field: "SessionID", Reason: "is missing, and a session event names no token either"}
 	}
@@ -153,7 +155,7 @@ func (e *Event) validateFields() error {
 		return &FieldError{Field: "RevocationMethod", Value: string(e.RevocationMethod), Reason: "is not one of api, admin, logout, automated"}
 	}
 	if !e.RejectReason.Valid() {
-		return &FieldError{Field: "RejectReason", Value: string(e.RejectReason), Reason: "is not a known reject reason"}
+		return &FieldError{Field: "RejectReason", Value: string(e.RejectReason), Reason: "is not one of " + rejectReasonList}
 	}
 	return nil
 }
@@ -184,7 +186,7 @@ func (e *Event) validateTarget() error {
 		}
 	default:
 		if e.Kind != KindSession && e.TokenID == "" && e.Fingerprint == "" {
-			return &FieldError{Field: "TokenID", Reason: "and Fingerprint are both missing, so the event names no token"}
+			return &FieldError{Field: "TokenID", Reason: "is missing, and so is the fingerprint, so the event names no token: give the token's jti, its SHA-256 fingerprint or both"}
 		}
 	}
 	return nil

@@ -198,3 +198,28 @@ func TestValidateAllocs(t *testing.T) {
 		t.Errorf("Validate allocates %v times per valid event, want 0", allocs)
 	}
 }
+
+func TestFieldErrorJSONField(t *testing.T) {
+	tests := []struct{ field, want string }{
+		{"TokenID", "token_id"},
+		{"Kind", "kind"},
+		{"RejectReason", "reject_reason"},
+		{"Geo.Country", "geo.country"},
+		{"Geo.ASN", "geo.asn"},
+		{"Rule", "Rule"},
+	}
+	for _, tt := range tests {
+		fe := &audit.FieldError{Field: tt.field}
+		if got := fe.JSONField(); got != tt.want {
+			t.Errorf("FieldError{Field: %q}.JSONField() = %q, want %q", tt.field, got, tt.want)
+		}
+	}
+}
+
+func TestValidateMissingKind(t *testing.T) {
+	e := audit.Event{ID: "e1", Time: time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC), TokenID: "t1"}
+	var fe *audit.FieldError
+	if err := e.Validate(); !errors.As(err, &fe) || fe.Field != "Kind" || fe.Value != "" || !strings.Contains(fe.Reason, "is missing: want one of issued") {
+		t.Errorf("Validate(no kind) = %v, want field Kind is missing with the valid kinds and no value", err)
+	}
+}

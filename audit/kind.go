@@ -32,6 +32,9 @@ var kindNames = [...]string{
 // Kinds lists every valid Kind.
 var Kinds = []Kind{KindIssued, KindUsed, KindRefreshed, KindRevoked, KindRejected, KindSession}
 
+// kindList is the valid kinds for error messages.
+const kindList = "issued, used, refreshed, revoked, rejected, session"
+
 // String returns the lowercase name of k, or "kind(N)" for an invalid value.
 func (k Kind) String() string {
 	if k.Valid() {

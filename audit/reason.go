@@ -1,5 +1,10 @@
 package audit
 
+import (
+	"slices"
+	"strings"
+)
+
 // RevocationMethod is the way a revocation was made. The empty value means
 // "not known".
 type RevocationMethod string
@@ -71,12 +76,22 @@ const (
 	RejectOther        RejectReason = "other"
 )
 
+// RejectReasons lists every defined RejectReason.
+var RejectReasons = []RejectReason{
+	RejectBadSignature, RejectExpired, RejectNotYetValid, RejectRevoked, RejectMalformed,
+	RejectUnknownKey, RejectAlgNone, RejectInvalidGrant, RejectReused, RejectOther,
+}
+
+// rejectReasonList is the defined reject reasons for error messages.
+var rejectReasonList = func() string {
+	names := make([]string, len(RejectReasons))
+	for i, r := range RejectReasons {
+		names[i] = string(r)
+	}
+	return strings.Join(names, ", ")
+}()
+
 // Valid reports whether r is empty or one of the defined reasons.
 func (r RejectReason) Valid() bool {
-	switch r {
-	case "", RejectBadSignature, RejectExpired, RejectNotYetValid, RejectRevoked,
-		RejectMalformed, RejectUnknownKey, RejectAlgNone, RejectInvalidGrant, RejectReused, RejectOther:
-		return true
-	}
-	return false
+	return r == "" || slices.Contains(RejectReasons, r)
 }

@@ -149,7 +149,7 @@ func (h *handler) Event(e audit.Event) error {
 	// of the trail by sending a long user agent.
 	if err := e.Prepare(); err != nil {
 		// The record was counted as read above, so only the rejection counts.
-		h.reject(&source.RecordError{File: h.file, Line: line, Reason: fmt.Sprintf("%s event: %v", e.Kind, err)})
+		h.reject(&source.RecordError{File: h.file, Line: line, Reason: eventLabel(e.Kind) + err.Error(), Err: err})
 		return nil
 	}
 
@@ -231,7 +231,7 @@ func (h *handler) flushOneByOne() error {
 		res, err := h.db.Append(h.ctx, e)
 		if errors.Is(err, audit.ErrInvalidValue) {
 			h.sum.Events--
-			h.reject(&source.RecordError{File: h.file, Line: h.lines[i], Reason: fmt.Sprintf("%s event: the store rejected it: %v", e[0].Kind, err)})
+			h.reject(&source.RecordError{File: h.file, Line: h.lines[i], Reason: eventLabel(e[0].Kind) + "the store rejected it: " + err.Error(), Err: err})
 			continue
 		}
 		if err != nil {
@@ -242,6 +242,15 @@ func (h *handler) flushOneByOne() error {
 	}
 	h.batch, h.lines = h.batch[:0], h.lines[:0]
 	return nil
+}
+
+// eventLabel returns "used event: " for an event of kind k, or "" when k
+// is invalid, since the rejection then names the kind field itself.
+func eventLabel(k audit.Kind) string {
+	if !k.Valid() {
+		return ""
+	}
+	return k.String() + " event: "
 }
 
 // lineOf returns the line number of a "file:line" source, or 0.

@@ -94,7 +94,7 @@ func TestFileCounts(t *testing.T) {
 	if sum.SkipReasons["server noise"] != 2 {
 		t.Errorf("SkipReasons = %v, want server noise: 2", sum.SkipReasons)
 	}
-	if len(printed) != 2 || printed[0] != "x.log:4: unknown verb bad" || !strings.HasPrefix(printed[1], "x.log:5: kind(0) event: field Kind") {
+	if len(printed) != 2 || printed[0] != "x.log:4: unknown verb bad" || !strings.HasPrefix(printed[1], "x.log:5: field Kind is missing") {
 		t.Errorf("rejections = %q", printed)
 	}
 	if n, _ := db.Count(context.Background()); n != 4 {

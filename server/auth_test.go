@@ -28,8 +28,8 @@ func (b *logBuffer) String() string {
 	return b.buf.String()
 }
 
-// TestMalformedKeyLogged checks that the server log says what is wrong
-// with a malformed key, without the key, while the client gets the same
+// TestMalformedKeyLogged checks that the server log names the fault of a
+// malformed key, without the key, while the client gets the same
 // generic error as for an unknown key.
 func TestMalformedKeyLogged(t *testing.T) {
 	logs := &logBuffer{}

@@ -10,6 +10,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"strings"
 
 	"github.com/tokentrail/tokentrail/apikey"
 	"github.com/tokentrail/tokentrail/audit"
@@ -55,9 +56,9 @@ func (s *Server) ingest(w http.ResponseWriter, r *http.Request) error {
 			if counter != nil {
 				counter.Record()
 			}
-			var e audit.Event
-			if err := json.Unmarshal(raw, &e); err != nil {
-				h.Reject(&source.RecordError{File: "request", Line: i + 1, Reason: "invalid event: " + err.Error()})
+			e, err := decodeEvent(raw)
+			if err != nil {
+				h.Reject(&source.RecordError{File: "request", Line: i + 1, Reason: err.Error(), Err: err})
 				continue
 			}
 			if e.Kind == audit.KindRevoked && !key.Can(apikey.RoleRevoke) {
@@ -80,9 +81,8 @@ func (s *Server) ingest(w http.ResponseWriter, r *http.Request) error {
 		BatchSize:     len(records),
 		RecordNumbers: true,
 		OnReject: func(re *source.RecordError) {
-			// A sender may have put a raw token where it did not belong, and
-			// the error can quote the value.
-			res.Rejected = append(res.Rejected, rejection{Index: re.Line - 1, Error: audit.RedactTokens(re.Reason)})
+			index := re.Line - 1
+			res.Rejected = append(res.Rejected, rejection{Index: index, Error: rejectionMessage(index, records[index], re)})
 		},
 		OnEvent: func(e audit.Event) {
 			observed = append(observed, e)
@@ -114,78 +114,152 @@ func isNDJSON(contentType string) (bool, error) {
 	if contentType == "" {
 		return false, nil
 	}
-	media, _, err := mime.ParseMediaType(contentType)
+	media, params, err := mime.ParseMediaType(contentType)
 	if err != nil {
 		return false, badRequest(fmt.Sprintf("invalid Content-Type %q: send application/json or application/x-ndjson", contentType))
+	}
+	if charset := params["charset"]; charset != "" && !strings.EqualFold(charset, "utf-8") {
+		return false, badRequest(fmt.Sprintf("unsupported charset %q: send the events in UTF-8", charset))
 	}
 	switch media {
 	case "application/json":
 		return false, nil
 	case "application/x-ndjson", "application/jsonl", "application/jsonlines":
 		return true, nil
+	case "application/x-www-form-urlencoded":
+		// curl -d sends this type when no Content-Type is given.
+		return false, badRequest(fmt.Sprintf("unsupported Content-Type %q, which curl -d sends by default: "+
+			"send a JSON array with Content-Type: application/json, or one event per line with Content-Type: application/x-ndjson", media))
 	}
 	return false, badRequest(fmt.Sprintf("unsupported Content-Type %q: send a JSON array as application/json, or one event per line as application/x-ndjson", media))
 }
 
 // readRecords splits the body into the raw JSON of its records: the
 // elements of a JSON array, or the non-blank lines of NDJSON. A body over
-// maxBytes or with more than maxRecords records is too_large, and a JSON
-// array that does not parse is bad_request. A bad NDJSON line is left to
-// the record's own rejection.
+// maxBytes or with more than maxRecords records is too_large, and a body
+// that is empty, not UTF-8 or a JSON array that does not parse is
+// bad_request. A bad NDJSON line is left to the record's own rejection. A
+// UTF-8 byte order mark at the start is skipped, as RFC 8259 allows.
 func readRecords(body io.Reader, ndjson bool, maxRecords int, maxBytes int64) ([]json.RawMessage, error) {
-	var records []json.RawMessage
-	tooMany := &apiError{code: CodeTooLarge, message: fmt.Sprintf("too many records: send at most %d events in one request", maxRecords)}
-
-	if ndjson {
-		lines := bufio.NewScanner(body)
-		lines.Buffer(make([]byte, 0, 64<<10), int(min(maxBytes, 1<<30))+1)
-		for lines.Scan() {
-			line := bytes.TrimSpace(lines.Bytes())
-			if len(line) == 0 {
-				continue
-			}
-			if len(records) == maxRecords {
-				return nil, tooMany
-			}
-			records = append(records, json.RawMessage(bytes.Clone(line)))
-		}
-		if err := lines.Err(); err != nil {
-			return nil, bodyError(err, maxBytes)
-		}
-		if len(records) == 0 {
-			return nil, badRequest("empty body: send one event per line")
-		}
-		return records, nil
+	in := bufio.NewReader(body)
+	if err := skipByteOrderMark(in); err != nil {
+		return nil, err
 	}
+	if ndjson {
+		return readLines(in, maxRecords, maxBytes)
+	}
+	return readArray(in, maxRecords, maxBytes)
+}
 
-	dec := json.NewDecoder(body)
-	tok, err := dec.Token()
-	if err != nil {
+// skipByteOrderMark skips a UTF-8 byte order mark, and rejects a UTF-16
+// or UTF-32 one, whose text JSON must not carry.
+func skipByteOrderMark(in *bufio.Reader) error {
+	start, _ := in.Peek(4) // a shorter body has no mark, and reading it reports the error
+	switch {
+	case bytes.HasPrefix(start, []byte{0xEF, 0xBB, 0xBF}):
+		_, err := in.Discard(3)
+		return err
+	case bytes.HasPrefix(start, []byte{0xFE, 0xFF}), bytes.HasPrefix(start, []byte{0xFF, 0xFE}),
+		bytes.HasPrefix(start, []byte{0, 0, 0xFE, 0xFF}):
+		return badRequest("the body is UTF-16 or UTF-32 text (it starts with that byte order mark): send the events in UTF-8")
+	}
+	return nil
+}
+
+func tooManyRecords(maxRecords int) *apiError {
+	return &apiError{code: CodeTooLarge, message: fmt.Sprintf("too many records: send at most %d events in one request", maxRecords)}
+}
+
+// readLines returns the non-blank lines of an NDJSON body.
+func readLines(in io.Reader, maxRecords int, maxBytes int64) ([]json.RawMessage, error) {
+	var records []json.RawMessage
+	lines := bufio.NewScanner(in)
+	lines.Buffer(make([]byte, 0, 64<<10), int(min(maxBytes, 1<<30))+1)
+	for lines.Scan() {
+		line := bytes.TrimSpace(lines.Bytes())
+		if len(line) == 0 {
+			continue
+		}
+		if len(records) == maxRecords {
+			return nil, tooManyRecords(maxRecords)
+		}
+		records = append(records, json.RawMessage(bytes.Clone(line)))
+	}
+	if err := lines.Err(); err != nil {
 		return nil, bodyError(err, maxBytes)
 	}
-	if d, ok := tok.(json.Delim); !ok || d != '[' {
-		return nil, badRequest("invalid body: send a JSON array of events, or one event per line as application/x-ndjson")
+	if len(records) == 0 {
+		return nil, badRequest(`empty body: send one event per line, each a JSON object such as {"id":"...","time":"2026-11-20T10:00:00Z","kind":"used","token_id":"..."}`)
+	}
+	return records, nil
+}
+
+// readArray returns the elements of a JSON array body.
+func readArray(in io.Reader, maxRecords int, maxBytes int64) ([]json.RawMessage, error) {
+	var records []json.RawMessage
+	dec := json.NewDecoder(in)
+	tok, err := dec.Token()
+	switch {
+	case errors.Is(err, io.EOF):
+		return nil, badRequest(`empty body: send a JSON array of events, such as [{"id":"...","time":"2026-11-20T10:00:00Z","kind":"used","token_id":"..."}]`)
+	case err != nil:
+		return nil, bodyError(err, maxBytes)
+	}
+	switch tok {
+	case json.Delim('['):
+	case json.Delim('{'):
+		return nil, badRequest("the body is a JSON object, but ingest takes a JSON array of events: " +
+			"put one event in [ ], or send one event per line with Content-Type: application/x-ndjson")
+	default:
+		return nil, badRequest(fmt.Sprintf("the body is %s, but ingest takes a JSON array of events, or one event per line with Content-Type: application/x-ndjson", tokenKind(tok)))
 	}
 	for dec.More() {
 		if len(records) == maxRecords {
-			return nil, tooMany
+			return nil, tooManyRecords(maxRecords)
 		}
 		var raw json.RawMessage
 		if err := dec.Decode(&raw); err != nil {
-			return nil, bodyError(err, maxBytes)
+			return nil, arrayError(err, maxBytes, len(records))
 		}
 		records = append(records, raw)
 	}
 	if _, err := dec.Token(); err != nil {
-		return nil, bodyError(err, maxBytes)
+		return nil, arrayError(err, maxBytes, len(records))
 	}
 	if _, err := dec.Token(); err != io.EOF {
-		return nil, badRequest("invalid body: data after the JSON array")
+		return nil, badRequest("invalid body: data after the JSON array: send one array of events")
 	}
 	if len(records) == 0 {
 		return nil, badRequest("empty array: send at least one event")
 	}
 	return records, nil
+}
+
+// tokenKind names the JSON type of a value that json.Decoder.Token
+// returned.
+func tokenKind(tok json.Token) string {
+	switch tok.(type) {
+	case string:
+		return "a JSON string"
+	case bool:
+		return "a JSON boolean"
+	case nil:
+		return "null"
+	}
+	return "a JSON number"
+}
+
+// arrayError words an error reading the array after its complete
+// records.
+func arrayError(err error, maxBytes int64, complete int) error {
+	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+		events := "events"
+		if complete == 1 {
+			events = "event"
+		}
+		return badRequest(fmt.Sprintf("the body ends inside the JSON array, after %d complete %s, as if it was cut short: send the whole array", complete, events))
+	}
+	return bodyError(err, maxBytes)
 }
 
 // bodyError turns an error reading the body into the client's error.
@@ -198,7 +272,7 @@ func bodyError(err error, maxBytes int64) error {
 	case errors.As(err, &syntax):
 		return badRequest(fmt.Sprintf("invalid JSON at byte %d: %v", syntax.Offset, syntax))
 	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
-		return badRequest("invalid JSON: the body ends inside the array")
+		return badRequest("invalid JSON: the body ends inside a JSON value, as if it was cut short: send the whole body")
 	}
 	return badRequest("invalid body: " + err.Error())
 }

@@ -1,10 +1,10 @@
 package server
 
 import (
-	"context"
-	"encoding/json"
+	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -142,71 +142,188 @@ type revokeRequest struct {
 	Force bool `json:"force,omitempty"`
 }
 
+// maxRevokeBodyBytes bounds the body of POST /api/v1/revocations, whose
+// fields are a few ids and a reason.
+const maxRevokeBodyBytes = 64 << 10
+
+// revokeFields are the keys of a revokeRequest and the form of each.
+var revokeFields = map[string]string{
+	"scope":         "one of token, family, session, subject",
+	"target":        "a string",
+	"reason":        "a string",
+	"issued_before": rfc3339Form,
+	"expires_at":    rfc3339Form,
+	"force":         "true or false",
+}
+
+// decodeRevokeRequest reads the body of POST /api/v1/revocations. Its
+// errors name the key at fault, as sent, and the keys a request has.
+func decodeRevokeRequest(body io.Reader) (revokeRequest, error) {
+	var req revokeRequest
+	raw, err := io.ReadAll(body)
+	if err != nil {
+		return req, bodyError(err, maxRevokeBodyBytes)
+	}
+	if len(bytes.TrimSpace(raw)) == 0 {
+		return req, badRequest(`empty body: send a JSON object such as {"scope":"token","target":"JTI","reason":"token leaked in a CI log"}`)
+	}
+	fields, err := objectFields(raw, "the body")
+	if err != nil {
+		return req, badRequest(audit.RedactTokens(err.Error()))
+	}
+	for _, f := range fields {
+		if _, ok := revokeFields[f.key]; !ok {
+			return req, badRequest(audit.RedactTokens(fmt.Sprintf("unknown field %s: a revocation has the fields scope, target, reason, issued_before, expires_at and force",
+				shownValue(strconv.Quote(f.key)))))
+		}
+	}
+	if err := decodeObject(raw, &req, "the body", func(field string) string { return revokeFields[field] }); err != nil {
+		return req, badRequest(audit.RedactTokens(err.Error()))
+	}
+	return req, nil
+}
+
 // revokeResponse is the response of POST /api/v1/revocations.
 type revokeResponse struct {
 	AlreadyRevoked bool        `json:"already_revoked"`
 	Revocation     audit.Event `json:"revocation"` // the one stored, or the earlier one that covers the request
 	// TokenKnown is false when no event of a revoked token is stored,
-	// which often means a mistyped target.
+	// which often means a mistyped target. It is true for the other
+	// scopes, whose unknown targets Warnings names.
 	TokenKnown bool `json:"token_known"`
+
+	// Warnings lists the checks that the client should make about a
+	// recorded revocation, such as of a target that no stored event names.
+	// It is empty when there is nothing to check or nothing was recorded.
+	Warnings []warning `json:"warnings"`
 }
 
+// warning is a note about a request that succeeded. Clients branch on
+// Code; Message words it for a person and may change.
+type warning struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+// The codes of the warnings of POST /api/v1/revocations.
+const (
+	// warnUnknownTarget: no stored event names the revoked token, family,
+	// session or subject, which often means a mistyped target.
+	warnUnknownTarget = "unknown_target"
+
+	// warnNotFamilyRoot: a family revocation recorded with force names a
+	// token that is not the root of its refresh family, so services apply
+	// it to that one token only.
+	warnNotFamilyRoot = "not_family_root"
+)
+
 // revoke records a revocation, as tokentrail revoke does, with the API
-// key's name as actor.
+// key's name as actor. It checks the target as the command does, with
+// forensics.CheckRevocationTarget, and words what the command prints as a
+// warning in the response's warnings.
 func (s *Server) revoke(w http.ResponseWriter, r *http.Request) error {
-	var req revokeRequest
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 64<<10))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&req); err != nil {
-		return bodyError(err, 64<<10)
+	req, err := decodeRevokeRequest(http.MaxBytesReader(w, r.Body, maxRevokeBodyBytes))
+	if err != nil {
+		return err
 	}
 	e, err := s.revocationEvent(req, keyOf(r.Context()).Name)
 	if err != nil {
 		return err
 	}
-	if e.RevocationScope == audit.RevokeFamily && !req.Force {
-		if err := s.checkFamilyRoot(r.Context(), e.TokenID); err != nil {
-			return err
-		}
+	target, err := forensics.CheckRevocationTarget(r.Context(), s.store, &e)
+	if err != nil {
+		return err
+	}
+	warnings, err := targetWarnings(&e, target, req.Force)
+	if err != nil {
+		return err
 	}
 
 	res, err := revocation.Record(r.Context(), s.store, e, req.ExpiresAt.IsZero())
 	var fe *audit.FieldError
 	switch {
 	case errors.As(err, &fe):
-		return badRequest("invalid revocation: " + audit.RedactTokens(fe.Error()))
+		return invalidRevocation(fe)
 	case err != nil:
 		return fmt.Errorf("record revocation %s: %w", e.ID, err)
 	case res.Earlier != nil:
-		writeJSON(w, http.StatusOK, revokeResponse{AlreadyRevoked: true, Revocation: *res.Earlier, TokenKnown: res.Known})
+		writeJSON(w, http.StatusOK, revokeResponse{AlreadyRevoked: true, Revocation: *res.Earlier, TokenKnown: res.Known, Warnings: []warning{}})
 		return nil
 	case res.Duplicate:
-		writeJSON(w, http.StatusOK, revokeResponse{AlreadyRevoked: true, Revocation: res.Event, TokenKnown: res.Known})
+		writeJSON(w, http.StatusOK, revokeResponse{AlreadyRevoked: true, Revocation: res.Event, TokenKnown: res.Known, Warnings: []warning{}})
 		return nil
 	}
+	if !res.Known {
+		warnings = append(warnings, warning{warnUnknownTarget, fmt.Sprintf("no event of token %q is stored: check the jti or fingerprint if you expected one", res.Event.Token())})
+	}
 	s.feed.notify()
-	writeJSON(w, http.StatusCreated, revokeResponse{Revocation: res.Event, TokenKnown: res.Known})
+	writeJSON(w, http.StatusCreated, revokeResponse{Revocation: res.Event, TokenKnown: res.Known, Warnings: warnings})
 	return nil
 }
 
-// checkFamilyRoot rejects a family revocation named by a token that is not
-// the root of its refresh family. Services match a family by the root of
-// the presented token's lineage, so such a revocation would cover the
-// named token only.
-func (s *Server) checkFamilyRoot(ctx context.Context, target string) error {
-	root, complete, err := forensics.LineageRoot(ctx, s.store, target)
-	if err != nil {
-		return fmt.Errorf("find the root of the refresh family of %s: %w", target, err)
+// revokeRequestFields maps the event fields that a revokeRequest sets to
+// the request's keys.
+var revokeRequestFields = map[string]string{
+	"TokenID": "target", "Fingerprint": "target", "SessionID": "target", "Subject": "target",
+	"Reason": "reason", "NotBefore": "issued_before", "ExpiresAt": "expires_at",
+}
+
+// invalidRevocation words a validation error of the revoked event in terms
+// of the request's keys.
+func invalidRevocation(fe *audit.FieldError) error {
+	field, ok := revokeRequestFields[fe.Field]
+	if !ok {
+		field = fe.JSONField()
 	}
+	e := &fieldError{field: field, problem: fe.Reason}
+	if fe.Value != "" {
+		e.value = quotedValue(fe.Value)
+	}
+	return badRequest("invalid revocation: " + audit.RedactTokens(e.Error()))
+}
+
+// targetWarnings words what the stored events show about the family,
+// session or subject that e revokes, as tokentrail revoke does. It rejects
+// a family revocation whose target is not the root of its refresh family
+// unless force is set. Services match a family by the root of the
+// presented token's lineage, so such a revocation would cover the named
+// token only.
+func targetWarnings(e *audit.Event, t forensics.RevocationTarget, force bool) ([]warning, error) {
+	warnings := []warning{}
 	switch {
-	case !complete:
-		return badRequest(fmt.Sprintf("invalid family target %q: its lineage has more than 64 parent links or they loop, so its root is unknown; "+
-			"name the root token, or send force: true to revoke this token's family as given", target))
-	case root != target:
-		return badRequest(fmt.Sprintf("invalid family target %q: it is not the root of its refresh family, which starts at %q, "+
-			"so services would apply the revocation to this token only; revoke family %q, or send force: true", target, root, root))
+	case e.RevocationScope == audit.RevokeFamily && !t.Known:
+		warnings = append(warnings, warning{warnUnknownTarget, fmt.Sprintf("no event of token %q is stored, so no refresh family is known to start at it: "+
+			"check that it is the jti of the family's root refresh token, whose lineage the token report shows", e.TokenID)})
+	case e.RevocationScope == audit.RevokeFamily && !t.IsFamilyRoot(e.TokenID):
+		return familyRootWarning(e.TokenID, t, force)
+	case e.RevocationScope == audit.RevokeSession && !t.Known:
+		warnings = append(warnings, warning{warnUnknownTarget, fmt.Sprintf("no event of session %q is stored: "+
+			"check the value against the sid claim of the session's tokens, which the token report shows", e.SessionID)})
+	case e.RevocationScope == audit.RevokeSubject && !t.Known:
+		warnings = append(warnings, warning{warnUnknownTarget, fmt.Sprintf("no event of subject %q is stored: "+
+			"check the value against the sub claim of the subject's tokens, which the token report shows", e.Subject)})
 	}
-	return nil
+	return warnings, nil
+}
+
+// familyRootWarning rejects a family revocation named by target, which is
+// not the root of its refresh family, or with force returns the warning
+// that the revocation covers target only.
+func familyRootWarning(target string, t forensics.RevocationTarget, force bool) ([]warning, error) {
+	if !t.RootComplete {
+		if !force {
+			return nil, badRequest(fmt.Sprintf("invalid family target %q: its lineage has more than 64 parent links or they loop, so its root is unknown; "+
+				"name the root token, or send force: true to revoke this token's family as given", target))
+		}
+		return []warning{{warnNotFamilyRoot, fmt.Sprintf("token %q is not the root of its refresh family, whose root is unknown (the walk stopped at %q): "+
+			"this revocation covers %q only", target, t.Root, target)}}, nil
+	}
+	if !force {
+		return nil, badRequest(fmt.Sprintf("invalid family target %q: it is not the root of its refresh family, which starts at %q, "+
+			"so services would apply the revocation to this token only; revoke family %q, or send force: true", target, t.Root, t.Root))
+	}
+	return []warning{{warnNotFamilyRoot, fmt.Sprintf("token %q is not the root of its refresh family, which starts at %q: this revocation covers %q only",
+		target, t.Root, target)}}, nil
 }
 
 // maxNotBeforeAhead is how far issued_before may pass the revocation time:

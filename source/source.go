@@ -78,6 +78,12 @@ type RecordError struct {
 	File   string
 	Line   int // 1-based; 0 when the error concerns the whole file
 	Reason string
+
+	// Err is the error that Reason words, such as the *audit.FieldError of
+	// an invalid event, when the caller has one; nil otherwise. A caller
+	// that words errors in its own terms, as the server does with the
+	// JSON field names, reads it with errors.As.
+	Err error
 }
 
 // Error returns "file:line: reason".
@@ -87,6 +93,9 @@ func (e *RecordError) Error() string {
 	}
 	return fmt.Sprintf("%s:%d: %s", e.File, e.Line, e.Reason)
 }
+
+// Unwrap returns e.Err.
+func (e *RecordError) Unwrap() error { return e.Err }
 
 // Location returns "file:line", the form of audit.Event.Source.
 func Location(file string, line int) string {
