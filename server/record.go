@@ -97,7 +97,7 @@ func rejectionMessage(index int, raw []byte, re *source.RecordError) string {
 		}
 		msg = fe.Error()
 	default:
-		msg = shownValue(re.Reason)
+		msg = re.Reason
 	}
 
 	switch unknown := unknownKeys(fields); {
