@@ -73,6 +73,34 @@ type AnomalyStore interface {
 	PruneAnomalies(ctx context.Context, r TimeRange, keep []string) (int, error)
 }
 
+// AnomalyFeed reads the stored anomalies in the order they were stored, so
+// that a reader that polls learns of every anomaly stored since its last
+// read, one raised late over old events included. store/sqlite implements
+// it.
+//
+// A position is a number that grows with each stored anomaly and is never
+// given again, even after PruneAnomalies deletes its anomaly. An anomaly
+// becomes visible to readers only after every anomaly with a lower
+// position, so a reader that has passed a position misses nothing stored
+// later. A duplicate that AppendAnomalies skips keeps its position.
+type AnomalyFeed interface {
+	// AnomaliesAfter returns the anomalies that match q and were stored
+	// after position afterSeq, in the order they were stored, at most
+	// q.Limit of them (0 means no limit), and the position to read from
+	// next. Position 0 is before every anomaly. When the list holds fewer
+	// than q.Limit anomalies, or q.Limit is 0, next is the position of the
+	// last anomaly stored when the call began (never below afterSeq), so a
+	// filtered reader does not read again what q skipped; otherwise it is
+	// the position of the last anomaly returned. A negative afterSeq or
+	// q.Limit, or q.Newest set, is an error wrapping audit.ErrInvalidValue.
+	AnomaliesAfter(ctx context.Context, afterSeq int64, q AnomalyQuery) (list []audit.Anomaly, next int64, err error)
+
+	// LastAnomalySeq returns the position of the last anomaly stored, or 0
+	// when none is. A reader that lists anomalies in another order reads it
+	// first, and then follows AnomaliesAfter from there.
+	LastAnomalySeq(ctx context.Context) (int64, error)
+}
+
 // RevocationStore reads the revoked events in the order they were stored,
 // which revocation.NewStoreSource turns into the Source of a
 // revocation.Refresher. store/sqlite implements it.

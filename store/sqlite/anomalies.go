@@ -85,6 +85,44 @@ func (s *Store) Anomalies(ctx context.Context, q store.AnomalyQuery) ([]audit.An
 		return nil, fmt.Errorf("sqlite: query anomalies: %w: limit %d (want 0 for no limit, or more)", audit.ErrInvalidValue, q.Limit)
 	}
 
+	where, args := anomalyConditions(q)
+	query := "SELECT " + anomalyColumns + " FROM anomalies"
+	if len(where) > 0 {
+		query += " WHERE " + strings.Join(where, " AND ")
+	}
+	if q.Newest {
+		query += " ORDER BY time_ns DESC, id DESC"
+	} else {
+		query += " ORDER BY time_ns, id"
+	}
+	if q.Limit > 0 {
+		query += " LIMIT ?"
+		args = append(args, q.Limit)
+	}
+
+	rows, err := s.reader.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: query anomalies: %w", err)
+	}
+	defer rows.Close()
+	var list []audit.Anomaly
+	for rows.Next() {
+		a, err := scanAnomaly(rows)
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: query anomalies: %w", err)
+		}
+		list = append(list, a)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: query anomalies: %w", err)
+	}
+	return list, nil
+}
+
+// anomalyConditions returns the SQL conditions that select the anomalies q
+// matches, to be joined with AND, and their arguments. Limit and Newest
+// are left to the caller.
+func anomalyConditions(q store.AnomalyQuery) ([]string, []any) {
 	var where []string
 	var args []any
 	add := func(condition string, arg ...any) {
@@ -122,44 +160,15 @@ func (s *Store) Anomalies(ctx context.Context, q store.AnomalyQuery) ([]audit.An
 		add(condition, bounds...)
 	}
 
-	query := "SELECT " + anomalyColumns + " FROM anomalies"
-	if len(where) > 0 {
-		query += " WHERE " + strings.Join(where, " AND ")
-	}
-	if q.Newest {
-		query += " ORDER BY time_ns DESC, id DESC"
-	} else {
-		query += " ORDER BY time_ns, id"
-	}
-	if q.Limit > 0 {
-		query += " LIMIT ?"
-		args = append(args, q.Limit)
-	}
-
-	rows, err := s.reader.QueryContext(ctx, query, args...)
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: query anomalies: %w", err)
-	}
-	defer rows.Close()
-	var list []audit.Anomaly
-	for rows.Next() {
-		a, err := scanAnomaly(rows)
-		if err != nil {
-			return nil, fmt.Errorf("sqlite: query anomalies: %w", err)
-		}
-		list = append(list, a)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("sqlite: query anomalies: %w", err)
-	}
-	return list, nil
+	return where, args
 }
 
 // anomalyColumns are the columns that scanAnomaly reads, in its order.
 const anomalyColumns = "id, rule, severity, time_ns, token_id, subject, event_ids, summary, ip, asn, org, country, user_agent"
 
-// scanAnomaly reads one row of anomalyColumns.
-func scanAnomaly(rows *sql.Rows) (audit.Anomaly, error) {
+// scanAnomaly reads one row of anomalyColumns, after the columns that
+// leading receives, such as the seq that AnomaliesAfter selects first.
+func scanAnomaly(rows *sql.Rows, leading ...any) (audit.Anomaly, error) {
 	var (
 		a                       audit.Anomaly
 		severity, ns            int64
@@ -169,8 +178,9 @@ func scanAnomaly(rows *sql.Rows) (audit.Anomaly, error) {
 		asn                     sql.NullInt64
 		org, country, userAgent sql.NullString
 	)
-	err := rows.Scan(&a.ID, &a.Rule, &severity, &ns, &tokenID, &subject, &eventIDs, &summary,
+	dest := append(leading, &a.ID, &a.Rule, &severity, &ns, &tokenID, &subject, &eventIDs, &summary,
 		&ip, &asn, &org, &country, &userAgent)
+	err := rows.Scan(dest...)
 	if err != nil {
 		return a, err
 	}

@@ -244,6 +244,44 @@ var migrations = []migration{
 			`CREATE INDEX events_token_revoked ON events (token_key, time_ns) WHERE kind = 4`,
 		},
 	},
+	{
+		version:     10,
+		description: "number anomalies in the order they are stored",
+		statements: []string{
+			// AnomaliesAfter pages by seq. AUTOINCREMENT never hands out a
+			// seq again, even that of an anomaly PruneAnomalies deleted,
+			// where the implicit rowid of the old table would be reused
+			// after its newest row is deleted, and VACUUM may renumber it.
+			// A column cannot become the INTEGER PRIMARY KEY in place, so
+			// the table is copied.
+			`CREATE TABLE anomalies_v10 (
+				seq        INTEGER PRIMARY KEY AUTOINCREMENT,
+				id         TEXT NOT NULL UNIQUE,
+				rule       TEXT NOT NULL,
+				severity   INTEGER NOT NULL,
+				time_ns    INTEGER NOT NULL,
+				token_id   TEXT,
+				subject    TEXT,
+				event_ids  TEXT NOT NULL,
+				summary    TEXT NOT NULL,
+				ip         BLOB,
+				asn        INTEGER,
+				org        TEXT,
+				country    TEXT,
+				user_agent TEXT
+			) STRICT`,
+			// The rowid order is the order of storage, as far as the old
+			// table kept it.
+			`INSERT INTO anomalies_v10 (id, rule, severity, time_ns, token_id, subject, event_ids, summary, ip, asn, org, country, user_agent)
+				SELECT id, rule, severity, time_ns, token_id, subject, event_ids, summary, ip, asn, org, country, user_agent
+				FROM anomalies ORDER BY rowid`,
+			`DROP TABLE anomalies`,
+			`ALTER TABLE anomalies_v10 RENAME TO anomalies`,
+			`CREATE INDEX anomalies_time ON anomalies (time_ns)`,
+			`CREATE INDEX anomalies_token ON anomalies (token_id, time_ns) WHERE token_id IS NOT NULL`,
+			`CREATE INDEX anomalies_subject ON anomalies (subject, time_ns) WHERE subject IS NOT NULL`,
+		},
+	},
 }
 
 // migrate brings the schema of the database up to the last of list, inside

@@ -43,6 +43,10 @@ import (
 //   - A store that implements store.RevocationStore returns the revoked
 //     events of every scope in the order of their Appends, an old one
 //     appended late included.
+//   - A store that implements store.AnomalyFeed lists the anomalies in the
+//     order of their AppendAnomalies calls whatever their times, and a
+//     reader that follows it while other goroutines append reads each
+//     anomaly once.
 //   - A store that implements store.SettingStore returns the value last
 //     stored under a name, an empty one included, and nothing for a name
 //     never stored.
@@ -88,6 +92,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Anomalies", testAnomalies},
 		{"AnomalyClient", testAnomalyClient},
 		{"PruneAnomalies", testPruneAnomalies},
+		{"AnomalyFeed", testAnomalyFeed},
+		{"AnomalyFeedDuringAppends", testAnomalyFeedDuringAppends},
 		{"Revocations", testRevocations},
 		{"RevocationsInvalidLimit", testRevocationsInvalidLimit},
 		{"Settings", testSettings},
