@@ -29,6 +29,7 @@ import (
 type Store interface {
 	store.Store
 	store.AnomalyStore
+	store.AnomalyFeed
 	store.RevocationStore
 }
 

@@ -313,9 +313,72 @@ func TestAnomalyCursorWalksAll(t *testing.T) {
 	}
 }
 
+// TestAnomaliesAfterListsLateOnes follows the anomalies in the order of
+// storage, as the web UI's live list does, and checks that one stored late
+// with an older time than those already read is listed.
+func TestAnomaliesAfterListsLateOnes(t *testing.T) {
+	ts := newTestServer(t, nil)
+	anomaly := func(id, subject string, age time.Duration) audit.Anomaly {
+		return audit.Anomaly{ID: id, Rule: "rapid_ip_change", Severity: audit.SeverityHigh, Time: now.Add(-age),
+			TokenID: "tok-" + subject, Subject: subject, EventIDs: []string{"e1"}, Summary: "the token moved between networks"}
+	}
+	storeAnomalies := func(list ...audit.Anomaly) {
+		t.Helper()
+		if _, err := ts.db.AppendAnomalies(context.Background(), list); err != nil {
+			t.Fatal(err)
+		}
+	}
+	get := func(query string) anomalyPage {
+		t.Helper()
+		resp, data := ts.do(t, http.MethodGet, "/api/v1/anomalies?"+query, ts.keys.read, nil)
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("GET /api/v1/anomalies?%s = %d %s, want 200", query, resp.StatusCode, data)
+		}
+		var p anomalyPage
+		if err := json.Unmarshal(data, &p); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	idsOf := func(p anomalyPage) []string {
+		list := []string{}
+		for _, a := range p.Anomalies {
+			list = append(list, a.ID)
+		}
+		return list
+	}
+
+	storeAnomalies(anomaly("a-new", "alice", time.Minute), anomaly("a-old", "bob", time.Hour))
+	first := get("limit=10")
+	if want := []string{"a-new", "a-old"}; !slices.Equal(idsOf(first), want) {
+		t.Fatalf("first page = %v, want %v", idsOf(first), want)
+	}
+	if first.Next == 0 {
+		t.Fatal("first page next = 0, want the position of the anomalies stored")
+	}
+	if p := get(fmt.Sprintf("after=%d", first.Next)); len(p.Anomalies) != 0 || p.Next != first.Next {
+		t.Errorf("after %d with nothing new = %v, next %d; want none, next %d", first.Next, idsOf(p), p.Next, first.Next)
+	}
+
+	// Raised over events imported late: older than every anomaly shown.
+	storeAnomalies(anomaly("late-1", "alice", 3*time.Hour), anomaly("late-2", "bob", 2*time.Hour), anomaly("late-3", "alice", 4*time.Hour))
+	page := get(fmt.Sprintf("after=%d&limit=2", first.Next))
+	if want := []string{"late-1", "late-2"}; !slices.Equal(idsOf(page), want) || page.NextCursor != "" {
+		t.Errorf("after %d, limit 2 = %v, next_cursor %q; want %v in the order of storage, no cursor", first.Next, idsOf(page), page.NextCursor, want)
+	}
+	rest := get(fmt.Sprintf("after=%d&limit=2", page.Next))
+	if want := []string{"late-3"}; !slices.Equal(idsOf(rest), want) {
+		t.Errorf("after %d, limit 2 = %v, want %v", page.Next, idsOf(rest), want)
+	}
+	if p := get(fmt.Sprintf("after=%d&subject=bob", first.Next)); !slices.Equal(idsOf(p), []string{"late-2"}) {
+		t.Errorf("after %d, subject bob = %v, want [late-2]", first.Next, idsOf(p))
+	}
+}
+
 func TestAnomalyBadFilters(t *testing.T) {
 	ts := newTestServer(t, nil)
-	for _, query := range []string{"severity=huge", "since=yesterday", "network=nowhere", "asn=0", "limit=0", "limit=5000", "cursor=%21%21"} {
+	for _, query := range []string{"severity=huge", "since=yesterday", "network=nowhere", "asn=0", "limit=0", "limit=5000", "cursor=%21%21",
+		"after=-1", "after=soon", "after=3&cursor=" + (anomalyCursor{timeNS: 1, id: "a"}).String()} {
 		resp, data := ts.do(t, http.MethodGet, "/api/v1/anomalies?"+query, ts.keys.read, nil)
 		if resp.StatusCode != http.StatusBadRequest || errorCode(data) != CodeBadRequest {
 			t.Errorf("GET /api/v1/anomalies?%s = %d %s, want 400 bad_request", query, resp.StatusCode, data)
