@@ -297,12 +297,49 @@ func TestBrowserLiveAnomalies(t *testing.T) {
 	if first != newer.ID {
 		t.Errorf("first row = %q, want the new anomaly on top", first)
 	}
+
+	// Raised over events imported late: older than every anomaly shown.
+	late := stored[0]
+	late.ID = "late-test-anomaly"
+	late.Time = stored[0].Time.Add(-time.Hour)
+	late.Summary = "raised late over old events"
+	if _, err := h.db.AppendAnomalies(context.Background(), []audit.Anomaly{late}); err != nil {
+		t.Fatalf("append anomaly: %v", err)
+	}
+	tb.Wait(t, "the late anomaly", `document.querySelector('#live-rows tr[data-id="late-test-anomaly"]') !== null`)
+	tb.Eval(t, `document.querySelector('#live-rows tr').dataset.id`, &first)
+	if first != late.ID {
+		t.Errorf("first row = %q, want the late anomaly on top, as the last stored", first)
+	}
+
 	var after int
 	tb.Eval(t, `document.querySelectorAll('#live-rows tr').length`, &after)
-	if after != before+1 {
-		t.Errorf("rows after the poll = %d, want %d: each anomaly once", after, before+1)
+	if after != before+2 {
+		t.Errorf("rows after the polls = %d, want %d: each anomaly once", after, before+2)
 	}
 	tb.CheckNoLeftovers(t)
+}
+
+// TestBrowserLiveSeverityFilter opens the live list with a severity filter
+// and checks that the page says it is a minimum, as the server applies it.
+func TestBrowserLiveSeverityFilter(t *testing.T) {
+	h := newHarness(t)
+	tb := browser.NewTab(t, h.srv.URL)
+	tb.SignIn(t, h.srv.URL, readKey, "#/anomalies?severity=medium")
+	tb.Wait(t, "the first check", `document.getElementById('live-state')?.textContent.includes('checking every')`)
+
+	var text string
+	tb.Eval(t, `document.querySelector('main').innerText`, &text)
+	if !strings.Contains(text, "severity medium or higher") {
+		t.Errorf("the live page does not say the severity filter is a minimum:\n%s", text)
+	}
+	var severities []string
+	tb.Eval(t, `[...document.querySelectorAll('#live-rows .severity')].map((s) => s.textContent)`, &severities)
+	for _, s := range severities {
+		if s == "low" {
+			t.Errorf("a low anomaly is listed under severity=medium")
+		}
+	}
 }
 
 func TestBrowserRejectedKeyAsksAgain(t *testing.T) {

@@ -333,7 +333,8 @@ func (h *harness) incident(w http.ResponseWriter, r *http.Request) {
 
 // anomalies lists stored anomalies newest first. Its cursor is the offset
 // into that order, which is enough for a store that only grows during a
-// test.
+// test. With after it lists those stored after that position, as the
+// server does, through the store's feed.
 func (h *harness) anomalies(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	var query store.AnomalyQuery
@@ -354,10 +355,39 @@ func (h *harness) anomalies(w http.ResponseWriter, r *http.Request) {
 		}
 		query.Network = prefix
 	}
+	if s := q.Get("severity"); s != "" {
+		if err := query.MinSeverity.UnmarshalText([]byte(s)); err != nil {
+			writeError(w, http.StatusBadRequest, "bad_request", "severity is not a severity")
+			return
+		}
+	}
 	limit, _ := strconv.Atoi(q.Get("limit")) // 0, the default, for a missing or bad value
 	offset, _ := strconv.Atoi(q.Get("cursor"))
 	limit = cmp.Or(limit, 100)
 
+	if s := q.Get("after"); s != "" {
+		after, err := strconv.ParseInt(s, 10, 64)
+		if err != nil {
+			writeError(w, http.StatusBadRequest, "bad_request", "after is not a position")
+			return
+		}
+		query.Limit = limit
+		found, next, err := h.db.AnomaliesAfter(r.Context(), after, query)
+		if err != nil {
+			writeError(w, http.StatusInternalServerError, "internal", "query failed")
+			return
+		}
+		if found == nil {
+			found = []audit.Anomaly{}
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"anomalies": found, "next_cursor": "", "next": next})
+		return
+	}
+	last, err := h.db.LastAnomalySeq(r.Context())
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, "internal", "query failed")
+		return
+	}
 	found, err := h.db.Anomalies(r.Context(), query)
 	if err != nil {
 		writeError(w, http.StatusInternalServerError, "internal", "query failed")
@@ -372,7 +402,7 @@ func (h *harness) anomalies(w http.ResponseWriter, r *http.Request) {
 	if found == nil {
 		found = []audit.Anomaly{}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"anomalies": found, "next_cursor": next})
+	writeJSON(w, http.StatusOK, map[string]any{"anomalies": found, "next_cursor": next, "next": last})
 }
 
 type revocationRequest struct {
