@@ -18,6 +18,7 @@ import (
 	"github.com/chromedp/chromedp/kb"
 
 	"github.com/tokentrail/tokentrail/audit"
+	"github.com/tokentrail/tokentrail/forensics"
 	"github.com/tokentrail/tokentrail/internal/browsertest"
 	"github.com/tokentrail/tokentrail/store"
 )
@@ -58,7 +59,9 @@ func TestBrowserSearchToSubjectTokens(t *testing.T) {
 	}
 
 	tb.Do(t, "open the subject", chromedp.Click(chromedp.CSS("#results a.result")))
-	tb.Wait(t, "the subject's tokens", `document.querySelectorAll('main table a').length > 0`)
+	// The heading first, because the search results are a table of links
+	// too until the hash change renders the subject page.
+	tb.Wait(t, "the subject's tokens", `document.querySelector('main h1')?.textContent.startsWith('Subject') && document.querySelectorAll('main table a').length > 0`)
 	var tokens []string
 	tb.Eval(t, `[...document.querySelectorAll('main table a')].map((a) => a.textContent)`, &tokens)
 	slices.Sort(tokens)
@@ -141,12 +144,99 @@ func TestBrowserTokenPage(t *testing.T) {
 		t.Errorf("timeline rows = %d, want %d (the issuance and every use)", timelineRows, 1+40+24)
 	}
 
+	// Alice's token was used from 08:01 to 10:37, so three hours.
+	var starts []string
+	tb.Eval(t, `[...document.querySelectorAll('svg.chart rect.bar')].map((r) => r.dataset.start)`, &starts)
+	if want := []string{"2026-11-20 08:00:00Z", "2026-11-20 09:00:00Z", "2026-11-20 10:00:00Z"}; !slices.Equal(starts, want) {
+		t.Errorf("hourly bars start at %q, want %q: the hours from the first use to the last", starts, want)
+	}
+	checkTimeLayout(t, tb, "")
+
 	var revoke bool
 	tb.Eval(t, `document.getElementById('revoke') !== null`, &revoke)
 	if revoke {
 		t.Error("a read-only key sees the revoke button")
 	}
 	tb.CheckNoLeftovers(t)
+}
+
+// checkTimeLayout fails t when the text of main, less the elements that
+// exclude matches, holds an RFC 3339 time, or when the page does not state
+// the layout of its times exactly once.
+func checkTimeLayout(t *testing.T, tb *browsertest.Tab, exclude string) {
+	t.Helper()
+	var rfc3339 []string
+	tb.Eval(t, fmt.Sprintf(`(() => {
+		const copy = document.querySelector('main').cloneNode(true);
+		if (%q) copy.querySelectorAll(%q).forEach((e) => e.remove());
+		return copy.textContent.match(/\d{4}-\d{2}-\d{2}T\d{2}:\d{2}[^\s]*/g) || [];
+	})()`, exclude, exclude), &rfc3339)
+	if len(rfc3339) > 0 {
+		t.Errorf("the page shows RFC 3339 times %q besides its own layout 2026-11-20 09:03:31Z", rfc3339)
+	}
+	var notes []string
+	tb.Eval(t, `[...document.querySelectorAll('body *')].filter((e) => e.children.length === 0 && e.offsetParent !== null && e.textContent.includes('written as')).map((e) => e.textContent)`, &notes)
+	if want := "All times are in UTC, written as 2026-11-20 09:03:31Z."; len(notes) != 1 || notes[0] != want {
+		t.Errorf("visible statements of the time layout = %q, want one: %q", notes, want)
+	}
+}
+
+// TestBrowserHourlyChartSpans checks the chart of a token used in one hour
+// only, and of one used over more than two weeks.
+func TestBrowserHourlyChartSpans(t *testing.T) {
+	h := newHarness(t)
+	const longToken = "tok-long-1"
+	var events []audit.Event
+	start := harnessStart.Add(-20 * 24 * time.Hour)
+	for i := range 20 * 4 {
+		at := start.Add(time.Duration(i) * 6 * time.Hour)
+		events = append(events, audit.Event{
+			ID: audit.NewID("webui-test-long", strconv.Itoa(i)), Time: at, Kind: audit.KindUsed, TokenID: longToken,
+			Subject: "carol@example.com", ExpiresAt: harnessNow.Add(time.Hour), Path: "/api/orders", Source: "webui-test-long",
+		})
+	}
+	if _, err := h.db.Append(context.Background(), events); err != nil {
+		t.Fatalf("append the long-lived token's events: %v", err)
+	}
+	tb := browser.NewTab(t, h.srv.URL)
+
+	tests := []struct {
+		name, token   string
+		bars          int
+		first, last   string
+		captionPhrase string
+	}{
+		{"one hour", bobToken, 1, "2026-11-20 09:00:00Z", "2026-11-20 09:00:00Z", "in the one hour of use"},
+		// The last use is at start + 474 h; the chart keeps the 336 hours up
+		// to it, which leaves out the uses at start + 0, 6, ..., 138 h.
+		{"over two weeks", longToken, 14 * 24, "2026-11-06 03:00:00Z", "2026-11-20 02:00:00Z", "leaves out 24 earlier uses, from 2026-10-31 08:00:00Z on"},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if i == 0 {
+				tb.SignIn(t, h.srv.URL, readKey, "#/token/"+tt.token)
+			} else {
+				tb.Do(t, "open the token page", chromedp.Navigate(h.srv.URL+"/#/token/"+tt.token))
+			}
+			tb.Wait(t, "the chart of "+tt.token, `document.querySelector('h1 .mono')?.textContent === `+strconv.Quote(tt.token)+` && document.querySelector('svg.chart') !== null`)
+
+			var starts []string
+			tb.Eval(t, `[...document.querySelectorAll('svg.chart rect.bar')].map((r) => r.dataset.start)`, &starts)
+			if len(starts) != tt.bars || starts[0] != tt.first || starts[len(starts)-1] != tt.last {
+				t.Fatalf("bars = %d from %q to %q, want %d from %q to %q", len(starts), starts[0], starts[len(starts)-1], tt.bars, tt.first, tt.last)
+			}
+			var caption string
+			tb.Eval(t, `document.querySelector('.figure figcaption').textContent`, &caption)
+			if !strings.Contains(caption, tt.captionPhrase) {
+				t.Errorf("caption = %q, want it to say %q", caption, tt.captionPhrase)
+			}
+			var widest float64
+			tb.Eval(t, `Math.max(...[...document.querySelectorAll('svg.chart rect.bar')].map((r) => r.width.baseVal.value))`, &widest)
+			if widest > 600.0/12 {
+				t.Errorf("widest bar = %.1f of 640 units, want at most a twelfth of the plot", widest)
+			}
+		})
+	}
 }
 
 func TestBrowserHTMLInDataIsText(t *testing.T) {
@@ -219,6 +309,12 @@ func TestBrowserRevokeFlow(t *testing.T) {
 		chromedp.SendKeys(chromedp.CSS("#revoke-reason"), "laptop stolen"),
 		chromedp.Click(chromedp.CSS("#revoke-confirm")))
 	tb.Wait(t, "status revoked", `document.getElementById('token-status')?.textContent === 'revoked'`)
+	var reason string
+	tb.Eval(t, `document.querySelector('.status-reason').textContent`, &reason)
+	if want := "revoked at " + harnessNow.Format(forensics.TimeLayout) + " by webui-test-admin"; reason != want {
+		t.Errorf("status reason = %q, want %q", reason, want)
+	}
+	checkTimeLayout(t, tb, "")
 
 	got := h.recorded()
 	if len(got) != 1 {
@@ -239,13 +335,35 @@ func TestBrowserIncidentPage(t *testing.T) {
 	tb := browser.NewTab(t, h.srv.URL)
 	tb.SignIn(t, h.srv.URL, readKey, "#/incident")
 
-	at := harnessStart.Add(95 * time.Minute).Format(time.RFC3339)
-	tb.Do(t, "fill the incident form",
+	tb.Do(t, "give an invalid time",
 		chromedp.WaitVisible(chromedp.CSS("#incident-subject")),
 		chromedp.SendKeys(chromedp.CSS("#incident-subject"), aliceSubject),
-		chromedp.SetValue(chromedp.CSS("#incident-at"), at),
+		chromedp.SetValue(chromedp.CSS("#incident-at"), "yesterday"),
+		chromedp.SendKeys(chromedp.CSS("#incident-subject"), kb.Enter))
+	tb.Wait(t, "the form's error", `document.getElementById('incident-form-error').textContent.includes('yesterday')`)
+	var hash string
+	tb.Eval(t, `location.hash`, &hash)
+	if hash != "#/incident" {
+		t.Errorf("after an invalid time, location.hash = %q, want #/incident", hash)
+	}
+
+	// A time as the pages print it, pasted from a timeline.
+	at := harnessStart.Add(95 * time.Minute)
+	tb.Do(t, "fill the incident form",
+		chromedp.SetValue(chromedp.CSS("#incident-at"), at.Format(forensics.TimeLayout)),
 		chromedp.SendKeys(chromedp.CSS("#incident-subject"), kb.Enter))
 	tb.Wait(t, "the remediation plan", `document.querySelectorAll('.plan .step').length > 0`)
+	tb.Eval(t, `location.hash`, &hash)
+	if want := "at=" + url.QueryEscape(at.Format(time.RFC3339)); !strings.Contains(hash, want) {
+		t.Errorf("location.hash = %q, want it to hold %s", hash, want)
+	}
+	var shown string
+	tb.Eval(t, `document.getElementById('incident-at').value`, &shown)
+	if want := at.Format(forensics.TimeLayout); shown != want {
+		t.Errorf("time field = %q, want %q", shown, want)
+	}
+	// The plan's commands take RFC 3339, as the revoke flags do.
+	checkTimeLayout(t, tb, ".plan .command")
 
 	var commands []string
 	tb.Eval(t, `[...document.querySelectorAll('.plan .command code')].map((c) => c.textContent)`, &commands)
@@ -377,6 +495,7 @@ func TestBrowserPrintLayout(t *testing.T) {
 		{"timeline box overflow", `getComputedStyle(document.querySelector('.scroll')).overflowY`, "visible"},
 		{"chart", `getComputedStyle(document.querySelector('svg.chart')).display`, "block"},
 		{"map", `getComputedStyle(document.querySelector('svg.map')).display`, "block"},
+		{"time layout", `getComputedStyle(document.getElementById('time-note')).display`, "block"},
 	}
 	for _, c := range checks {
 		var got string

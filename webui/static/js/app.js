@@ -11,6 +11,7 @@ import { renderAnomalies } from './pages/anomalies.js';
 
 const main = document.getElementById('main');
 const nav = document.getElementById('nav');
+const timeNote = document.getElementById('time-note');
 const roleLabel = document.getElementById('role');
 
 const routes = {
@@ -58,6 +59,7 @@ async function render() {
 
   if (!getKey()) {
     nav.hidden = true;
+    timeNote.hidden = true;
     renderKeyPrompt();
     return;
   }
@@ -73,6 +75,7 @@ async function render() {
     }
   }
   nav.hidden = false;
+  timeNote.hidden = false;
   roleLabel.textContent = session.role === 'admin' ? 'admin key' : 'read-only key';
 
   const { segments, params } = parseHash();

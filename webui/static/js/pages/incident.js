@@ -10,27 +10,37 @@ import { anomalyList } from './token.js';
 
 export function renderIncident(main, _segments, params, { signal }) {
   const subject = params.get('subject') || '';
-  const at = params.get('at') || new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+  // The address and the API take RFC 3339; the form shows the layout of
+  // the pages, so that a time copied from a timeline can be pasted in.
+  const at = fmt.parseTime(params.get('at') || '') || params.get('at') || fmt.parseTime(new Date().toISOString());
   const span = params.get('window') || '24h';
 
   const fields = {
     subject: el('input', { id: 'incident-subject', name: 'subject', value: subject, required: true, spellcheck: 'false' }),
-    at: el('input', { id: 'incident-at', name: 'at', value: at, required: true, placeholder: '2026-11-20T09:30:00Z' }),
+    at: el('input', { id: 'incident-at', name: 'at', value: fmt.time(at), required: true, placeholder: '2026-11-20 09:30:00Z', size: 22 }),
     window: el('input', { id: 'incident-window', name: 'window', value: span, required: true, placeholder: '24h', size: 6 }),
   };
+  const message = el('p', { id: 'incident-form-error', class: 'error', role: 'alert' });
   const form = el('form', { class: 'incident-form' },
     el('label', { for: 'incident-subject', text: 'Subject' }), fields.subject,
-    el('label', { for: 'incident-at', text: 'Time (RFC 3339, UTC)' }), fields.at,
+    el('label', { for: 'incident-at', text: 'Time' }), fields.at,
     el('label', { for: 'incident-window', text: 'Window (before and after)' }), fields.window,
     el('button', { type: 'submit', text: 'Analyze' }));
   form.addEventListener('submit', (event) => {
     event.preventDefault();
+    const time = fmt.parseTime(fields.at.value);
+    if (!time) {
+      message.textContent = `Invalid time “${fields.at.value.trim()}”: enter it as 2026-11-20 09:30:00Z (UTC), or in RFC 3339.`;
+      fields.at.focus();
+      return;
+    }
+    message.textContent = '';
     location.hash = route('incident', {
-      subject: fields.subject.value.trim(), at: fields.at.value.trim(), window: fields.window.value.trim(),
+      subject: fields.subject.value.trim(), at: time, window: fields.window.value.trim(),
     });
   });
   const body = el('div', { id: 'incident' });
-  main.append(el('h1', { text: 'Incident' }), form, body);
+  main.append(el('h1', { text: 'Incident' }), form, message, body);
   if (!subject) {
     fields.subject.focus();
     return;

@@ -40,7 +40,7 @@ function tokenPage(r, id, ctx, reload) {
       section('Created', created(r)),
       section('Usage', usage(r))),
     el('div', { class: 'grid' },
-      section('Uses by hour', hourlyChart(events, anomalies, (r.usage && r.usage.hourly_utc) || [])),
+      section('Uses by hour', hourlyChart(events, anomalies)),
       section('Where it was used', usageMap(events, anomalies))),
     section('Anomalies', anomalyList(anomalies)),
     section('Lineage', lineage(r)),
