@@ -152,6 +152,20 @@ func TestBrowserTokenPage(t *testing.T) {
 	}
 	checkTimeLayout(t, tb, "")
 
+	// An anomaly's button marks the timeline rows of its events.
+	var wantIDs, focused []string
+	tb.Eval(t, `[...document.querySelectorAll('table.timeline tr.flagged')].map((tr) => tr.dataset.id).filter(Boolean)`, &wantIDs)
+	tb.Do(t, "show an anomaly's events", chromedp.Click(chromedp.CSS("ul.anomalies button.show-events")))
+	tb.Eval(t, `[...document.querySelectorAll('table.timeline tr.focus')].map((tr) => tr.dataset.id)`, &focused)
+	if len(focused) == 0 {
+		t.Error("after show events, no timeline row is marked")
+	}
+	for _, id := range focused {
+		if !slices.Contains(wantIDs, id) {
+			t.Errorf("show events marked row %s, which no anomaly names", id)
+		}
+	}
+
 	var revoke bool
 	tb.Eval(t, `document.getElementById('revoke') !== null`, &revoke)
 	if revoke {
@@ -364,6 +378,13 @@ func TestBrowserIncidentPage(t *testing.T) {
 	}
 	// The plan's commands take RFC 3339, as the revoke flags do.
 	checkTimeLayout(t, tb, ".plan .command")
+
+	var marked int
+	tb.Do(t, "show an anomaly's events", chromedp.Click(chromedp.CSS("ul.anomalies button.show-events")))
+	tb.Eval(t, `document.querySelectorAll('table.timeline tr.focus').length`, &marked)
+	if marked == 0 {
+		t.Error("after show events on the incident page, no timeline row is marked")
+	}
 
 	var commands []string
 	tb.Eval(t, `[...document.querySelectorAll('.plan .command code')].map((c) => c.textContent)`, &commands)

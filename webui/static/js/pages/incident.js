@@ -118,6 +118,7 @@ function networks(list) {
 function timeline(entries, truncated) {
   if (!entries.length) return el('p', { class: 'muted', text: 'No event in the window.' });
   const rows = entries.map((e) => ({
+    id: e.event_id,
     class: e.from_suspicious_network || (e.anomalies || []).length ? 'flagged' : undefined,
     cells: [
       fmt.time(e.time),

@@ -76,7 +76,7 @@ function usage(r) {
   const u = r.usage || {};
   const top = (list) => (list || []).slice(0, 5).map((c) => `${c.value} (${c.count})`).join(', ');
   return definitions([
-    ['Uses', u.total ? `${fmt.count(u.total, 'use')}, ${(u.per_minute || 0).toFixed(1)} a minute` : 'none recorded'],
+    ['Uses', u.total ? `${fmt.count(u.total, 'use')}, on average ${(u.per_minute || 0).toFixed(1)} a minute from the first to the last` : 'none recorded'],
     ['First', fmt.time(u.first)],
     ['Last', fmt.time(u.last)],
     ['Addresses', top(u.ips)],
@@ -87,14 +87,38 @@ function usage(r) {
   ]);
 }
 
-// anomalyList lists anomalies; each links to its row in the timeline.
+// anomalyList lists anomalies, each with a button that scrolls the
+// timeline to the events that prove it. The timeline rows carry the event
+// ids as data-id.
 export function anomalyList(anomalies) {
   if (!anomalies.length) return el('p', { class: 'muted', text: 'No anomaly was found.' });
   return el('ul', { class: 'anomalies' }, anomalies.map((a) => el('li', { class: 'anomaly severity-' + a.severity },
     el('span', { class: 'severity', text: a.severity }), ' ',
     el('strong', { text: a.rule }), ' ',
-    el('time', { text: fmt.time(a.time) }),
+    el('time', { text: fmt.time(a.time) }), ' ',
+    (a.event_ids || []).length ? showEventsButton(a.event_ids) : null,
     el('p', { text: a.summary }))));
+}
+
+// showEventsButton returns a button that scrolls to the timeline rows of
+// ids and marks them, or says that the timeline does not hold them, as when
+// an incident's timeline was cut short.
+function showEventsButton(ids) {
+  const button = el('button', { type: 'button', class: 'link show-events', text: `show ${fmt.count(ids.length, 'event')} in the timeline` });
+  button.addEventListener('click', () => {
+    const found = [...document.querySelectorAll('table.timeline tbody tr')].filter((tr) => ids.includes(tr.dataset.id));
+    if (!found.length) {
+      button.replaceWith(el('span', { class: 'muted', text: 'its events are not in the timeline' }));
+      return;
+    }
+    for (const tr of found) {
+      tr.classList.remove('focus');
+      void tr.offsetWidth; // restarts the highlight on a second click
+      tr.classList.add('focus');
+    }
+    found[0].scrollIntoView({ block: 'center' });
+  });
+  return button;
 }
 
 function lineage(r) {
