@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
@@ -70,6 +71,37 @@ func TestUIRevokeFlow(t *testing.T) {
 	if got := revoked[0]; got.TokenID != "tok-ui-1" || got.Reason != "seen in a pastebin" || got.Actor != "oncall" {
 		t.Errorf("revocation = token %q, reason %q, actor %q, want tok-ui-1, %q, oncall (the admin key's name)",
 			got.TokenID, got.Reason, got.Actor, "seen in a pastebin")
+	}
+	tab.CheckNoLeftovers(t)
+}
+
+// TestUILiveAnomaliesAfter opens the web UI's live list against the real
+// server, stores an anomaly older than every one shown, as detection over
+// events imported late does, and waits for the list to show it.
+func TestUILiveAnomaliesAfter(t *testing.T) {
+	browser := browsertest.Start()
+	defer browser.Close()
+	ts := newTestServer(t, func(c *Config) { c.UI = webui.Handler() })
+	anomaly := func(id string, age time.Duration) audit.Anomaly {
+		return audit.Anomaly{ID: id, Rule: "rapid_ip_change", Severity: audit.SeverityHigh, Time: now.Add(-age),
+			TokenID: "tok-ui-1", Subject: "alice", EventIDs: []string{"e1"}, Summary: "the token moved between networks"}
+	}
+	if _, err := ts.db.AppendAnomalies(t.Context(), []audit.Anomaly{anomaly("shown-1", time.Minute), anomaly("shown-2", 2*time.Minute)}); err != nil {
+		t.Fatal(err)
+	}
+
+	tab := browser.NewTab(t, ts.URL)
+	tab.SignIn(t, ts.URL, ts.keys.read, "#/anomalies")
+	tab.Wait(t, "the first anomalies", `document.querySelectorAll('#live-rows tr').length === 2`)
+
+	if _, err := ts.db.AppendAnomalies(t.Context(), []audit.Anomaly{anomaly("stored-late", 3*time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	tab.Wait(t, "the anomaly stored late", `document.querySelector('#live-rows tr')?.dataset.id === 'stored-late'`)
+	var rows int
+	tab.Eval(t, `document.querySelectorAll('#live-rows tr').length`, &rows)
+	if rows != 3 {
+		t.Errorf("rows = %d, want 3: each anomaly once", rows)
 	}
 	tab.CheckNoLeftovers(t)
 }
