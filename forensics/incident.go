@@ -7,11 +7,11 @@ import (
 	"github.com/tokentrail/tokentrail/audit"
 )
 
-// TimeLayout is the layout of the times in the sentences of the reports
-// (an incident report's Notes, Exposure.Reason and plan reasons, a token
-// report's StatusReason and a scoped revocation's Covers), of the text
-// reports of the tokentrail command and of the web UI. The plan's commands
-// and API requests give RFC 3339, the form that the revoke flags take.
+// TimeLayout is the layout of the times in the sentences of the reports:
+// an incident report's Notes, Exposure.Reason and plan reasons, and a token
+// report's StatusReason and revocations' Covers. The text reports of the
+// tokentrail command and the web UI print times in it too. The plan's
+// commands and API requests give RFC 3339, the form the revoke flags take.
 const TimeLayout = "2006-01-02 15:04:05Z"
 
 // formatTime returns t in UTC as TimeLayout gives it.

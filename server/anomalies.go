@@ -167,8 +167,8 @@ func (s *Server) anomaliesAfter(w http.ResponseWriter, r *http.Request, q store.
 	return nil
 }
 
-// AnomaliesAfter and LastAnomalySeq are timed here rather than in
-// metrics.go, beside the one route that calls them.
+// The store latency histogram times AnomaliesAfter and LastAnomalySeq
+// here, beside the one route that calls them.
 
 func (t timedStore) AnomaliesAfter(ctx context.Context, after int64, q store.AnomalyQuery) ([]audit.Anomaly, int64, error) {
 	defer t.observe("anomalies_after", time.Now())

@@ -87,10 +87,10 @@ type AnomalyFeed interface {
 	// AnomaliesAfter returns the anomalies that match q and were stored
 	// after position afterSeq, in the order they were stored, at most
 	// q.Limit of them (0 means no limit), and the position to read from
-	// next. Position 0 is before every anomaly. When the list holds fewer
-	// than q.Limit anomalies, or q.Limit is 0, next is the position of the
-	// last anomaly stored when the call began (never below afterSeq), so a
-	// filtered reader does not read again what q skipped; otherwise it is
+	// next. Position 0 is before every anomaly. When the list is shorter
+	// than q.Limit, or q.Limit is 0, next is the position of the last
+	// anomaly stored when the call began (never below afterSeq), so that a
+	// filtered reader does not read again what q skipped. Otherwise next is
 	// the position of the last anomaly returned. A negative afterSeq or
 	// q.Limit, or q.Newest set, is an error wrapping audit.ErrInvalidValue.
 	AnomaliesAfter(ctx context.Context, afterSeq int64, q AnomalyQuery) (list []audit.Anomaly, next int64, err error)

@@ -221,8 +221,8 @@ func TestBrowserHourlyChartSpans(t *testing.T) {
 		captionPhrase string
 	}{
 		{"one hour", bobToken, 1, "2026-11-20 09:00:00Z", "2026-11-20 09:00:00Z", "in the one hour of use"},
-		// The last use is at start + 474 h; the chart keeps the 336 hours up
-		// to it, which leaves out the uses at start + 0, 6, ..., 138 h.
+		// The last use is at start + 474 h, and the chart keeps the 336
+		// hours up to it. So it leaves out the uses at start + 0 to 138 h.
 		{"over two weeks", longToken, 14 * 24, "2026-11-06 03:00:00Z", "2026-11-20 02:00:00Z", "leaves out 24 earlier uses, from 2026-10-31 08:00:00Z on"},
 	}
 	for i, tt := range tests {
@@ -236,6 +236,9 @@ func TestBrowserHourlyChartSpans(t *testing.T) {
 
 			var starts []string
 			tb.Eval(t, `[...document.querySelectorAll('svg.chart rect.bar')].map((r) => r.dataset.start)`, &starts)
+			if len(starts) == 0 {
+				t.Fatalf("the chart of %s has no bar, want %d", tt.token, tt.bars)
+			}
 			if len(starts) != tt.bars || starts[0] != tt.first || starts[len(starts)-1] != tt.last {
 				t.Fatalf("bars = %d from %q to %q, want %d from %q to %q", len(starts), starts[0], starts[len(starts)-1], tt.bars, tt.first, tt.last)
 			}
@@ -460,7 +463,7 @@ func TestBrowserLiveAnomalies(t *testing.T) {
 }
 
 // TestBrowserLiveSeverityFilter opens the live list with a severity filter
-// and checks that the page says it is a minimum, as the server applies it.
+// and checks that the page calls it a minimum, as the server applies it.
 func TestBrowserLiveSeverityFilter(t *testing.T) {
 	h := newHarness(t)
 	tb := browser.NewTab(t, h.srv.URL)

@@ -110,8 +110,8 @@ func testAnomalyFeed(t *testing.T, s store.Store) {
 	}
 
 	// An anomaly stored later with an older time than every other one is
-	// still after the end; a duplicate, even one that fills in a client,
-	// is not stored again.
+	// still after the end. A duplicate is not stored again, even one that
+	// fills in a client.
 	older := feedAnomaly("older", "alice", -60)
 	dup := feedAnomaly("early", "bob", 10)
 	dup.Country = "FR"
@@ -166,8 +166,8 @@ func testAnomalyFeed(t *testing.T, s store.Store) {
 }
 
 // testAnomalyFeedDuringAppends follows the feed while other goroutines
-// append anomalies with random times, and checks that it reads each one
-// exactly once.
+// append anomalies whose times jump back and forth, and checks that it
+// reads each one exactly once.
 func testAnomalyFeedDuringAppends(t *testing.T, s store.Store) {
 	as, feed := anomalyFeed(t, s)
 	ctx := context.Background()

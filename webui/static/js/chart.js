@@ -16,8 +16,8 @@ const TOP = 8;
 // hourlyChart draws one bar per clock hour (UTC), from the hour of the
 // first use in events to the hour of the last, and marks the hours in which
 // an anomaly was raised. When the uses span more than MAX_BARS hours, it
-// draws the last MAX_BARS and its caption says how many earlier uses it
-// leaves out.
+// draws the last MAX_BARS, and its caption gives the number of earlier uses
+// it leaves out.
 export function hourlyChart(events, anomalies) {
   const uses = events.filter((e) => e.kind === 'used').map((e) => Date.parse(e.time)).filter((t) => !Number.isNaN(t));
   if (uses.length === 0) return el('p', { class: 'muted', text: 'No use of this token was recorded.' });

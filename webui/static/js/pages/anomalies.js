@@ -36,8 +36,8 @@ export function renderAnomalies(main, _segments, params, { signal }) {
 
   // position is the server's position in its order of storage after the
   // last read. A poll requests the anomalies stored after it, whatever
-  // their time, so none is missed. shown holds the ids of the rows, because
-  // the first poll may repeat an anomaly of the first page.
+  // their time, so none is missed. shown contains the ids of the rows,
+  // because the first poll may repeat an anomaly of the first page.
   let position = 0;
   let loaded = false;
   const shown = new Set();

@@ -101,8 +101,8 @@ export function anomalyList(anomalies) {
 }
 
 // showEventsButton returns a button that scrolls to the timeline rows of
-// ids and marks them, or says that the timeline does not hold them, as when
-// an incident's timeline was cut short.
+// ids and marks them. When the timeline lacks them, as when an incident's
+// timeline was cut short, the button is replaced by a note.
 function showEventsButton(ids) {
   const button = el('button', { type: 'button', class: 'link show-events', text: `show ${fmt.count(ids.length, 'event')} in the timeline` });
   button.addEventListener('click', () => {
