@@ -347,6 +347,39 @@ func TestBrowserRevokeFlow(t *testing.T) {
 	}
 }
 
+// TestBrowserRevokeButtonByRole checks that the keys the server lets
+// revoke, those with the admin or the revoke role, get the button, and
+// that the top bar names what the key may do.
+func TestBrowserRevokeButtonByRole(t *testing.T) {
+	h := newHarness(t)
+	tests := []struct {
+		name, key, label string
+		button           bool
+	}{
+		{"read", readKey, "read-only key", false},
+		{"read and revoke", revokeKey, "read and revoke key", true},
+		{"admin", adminKey, "admin key", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tb := browser.NewTab(t, h.srv.URL)
+			tb.SignIn(t, h.srv.URL, tt.key, "#/token/"+bobToken)
+			tb.Wait(t, "the token status", `document.getElementById('token-status') !== null`)
+
+			var button bool
+			tb.Eval(t, `document.getElementById('revoke') !== null`, &button)
+			if button != tt.button {
+				t.Errorf("revoke button shown = %v, want %v", button, tt.button)
+			}
+			var label string
+			tb.Eval(t, `document.getElementById('role').textContent`, &label)
+			if label != tt.label {
+				t.Errorf("role label = %q, want %q", label, tt.label)
+			}
+		})
+	}
+}
+
 func TestBrowserIncidentPage(t *testing.T) {
 	h := newHarness(t)
 	tb := browser.NewTab(t, h.srv.URL)

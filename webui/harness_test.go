@@ -29,11 +29,12 @@ import (
 // The harness is a stand-in for the server of the HTTP API (/api/v1),
 // built on the real SQLite store and forensics code, so that the pages are
 // tested against the JSON those produce. It implements the routes the UI
-// calls, with two keys: adminKey has the admin and read roles, readKey
-// the read role only.
+// calls, with three keys: adminKey has the admin role, revokeKey the read
+// and revoke roles, and readKey the read role only.
 const (
-	adminKey = "test-admin-key"
-	readKey  = "test-read-key"
+	adminKey  = "test-admin-key"
+	revokeKey = "test-revoke-key"
+	readKey   = "test-read-key"
 
 	aliceSubject = "alice@example.com"
 	aliceToken   = "tok-alice-1"
@@ -91,7 +92,7 @@ func newHarness(tb testing.TB) *harness {
 	mux.Handle("GET /api/v1/related", h.auth("read", h.related))
 	mux.Handle("GET /api/v1/incidents", h.auth("read", h.incident))
 	mux.Handle("GET /api/v1/anomalies", h.auth("read", h.anomalies))
-	mux.Handle("POST /api/v1/revocations", h.auth("admin", h.revoke))
+	mux.Handle("POST /api/v1/revocations", h.auth("revoke", h.revoke))
 	mux.Handle("GET /api/v1/access-log", h.auth("admin", h.accessLog))
 	mux.Handle("GET /api/v1/key", h.auth("read", h.key))
 	mux.Handle("/api/", h.auth("read", func(w http.ResponseWriter, r *http.Request) {
@@ -165,14 +166,24 @@ func detector(events []audit.Event) ([]audit.Anomaly, error) {
 	return detect.Run(detect.Config{}, events)
 }
 
+// keyRoles maps each key of the harness to its roles.
+var keyRoles = map[string][]string{
+	adminKey:  {"admin"},
+	revokeKey: {"read", "revoke"},
+	readKey:   {"read"},
+}
+
+// auth serves next to a key with role, or with the admin role, which the
+// server lets do everything.
 func (h *harness) auth(role string, next http.HandlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		key, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		key, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		roles, ok := keyRoles[key]
 		switch {
-		case !ok || (key != adminKey && key != readKey):
+		case !ok:
 			writeError(w, http.StatusUnauthorized, "unauthenticated", "missing or unknown API key")
-		case role == "admin" && key != adminKey:
-			writeError(w, http.StatusForbidden, "forbidden", "this key lacks the admin role")
+		case !slices.Contains(roles, role) && !slices.Contains(roles, "admin"):
+			writeError(w, http.StatusForbidden, "forbidden", "this key lacks the "+role+" role")
 		default:
 			next(w, r)
 		}
@@ -444,10 +455,8 @@ func (h *harness) accessLog(w http.ResponseWriter, r *http.Request) {
 
 // key names the roles of the request's key, as the server does.
 func (h *harness) key(w http.ResponseWriter, r *http.Request) {
-	roles := []string{"read"}
-	if r.Header.Get("Authorization") == "Bearer "+adminKey {
-		roles = []string{"admin"}
-	}
+	key, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	roles := keyRoles[key]
 	writeJSON(w, http.StatusOK, map[string]any{"id": "harness", "name": "harness", "roles": roles, "created_at": time.Now().UTC()})
 }
 

@@ -42,12 +42,23 @@ function parseHash() {
   return { segments, params: new URLSearchParams(search || '') };
 }
 
-// learnRole finds whether the key may revoke, from the roles that
-// /api/v1/key names.
+// learnRole returns what the key may do, from the roles that /api/v1/key
+// names: 'admin', 'revoke' (read and revoke), 'read', or 'none' for a key
+// without the read role, such as an ingest key. An admin key may do
+// everything, and a key with the revoke role may record revocations.
 async function learnRole() {
-  const key = await api('key');
-  return (key.roles || []).includes('admin') ? 'admin' : 'read';
+  const roles = (await api('key')).roles || [];
+  if (roles.includes('admin')) return 'admin';
+  if (!roles.includes('read')) return 'none';
+  return roles.includes('revoke') ? 'revoke' : 'read';
 }
+
+const roleLabels = {
+  admin: 'admin key',
+  revoke: 'read and revoke key',
+  read: 'read-only key',
+  none: 'key without the read role',
+};
 
 async function render() {
   const current = ++renderCount;
@@ -76,7 +87,7 @@ async function render() {
   }
   nav.hidden = false;
   timeNote.hidden = false;
-  roleLabel.textContent = session.role === 'admin' ? 'admin key' : 'read-only key';
+  roleLabel.textContent = roleLabels[session.role];
 
   const { segments, params } = parseHash();
   const page = routes[segments[0] || ''];
@@ -87,7 +98,8 @@ async function render() {
   // Aborting the controller cancels the page's requests and timers when
   // the user moves on, so a late response never draws over the next page.
   const controller = new AbortController();
-  const cleanup = page(main, segments.slice(1), params, { role: session.role, signal: controller.signal });
+  const canRevoke = session.role === 'admin' || session.role === 'revoke';
+  const cleanup = page(main, segments.slice(1), params, { canRevoke, signal: controller.signal });
   stopPage = () => {
     controller.abort();
     if (typeof cleanup === 'function') cleanup();
@@ -102,7 +114,7 @@ function renderKeyPrompt() {
   });
   const form = el('form', { class: 'key-form' },
     el('h1', { text: 'API key' }),
-    el('p', { text: 'Enter an API key with the read role; a key with the admin role may also revoke tokens. The key stays in this browser tab only, until you close it or choose Forget key.' }),
+    el('p', { text: 'Enter an API key with the read role; a key that also has the revoke or admin role may revoke tokens. The key stays in this browser tab only, until you close it or choose Forget key.' }),
     keyMessage ? el('p', { class: 'error', role: 'alert', text: keyMessage }) : null,
     el('label', { for: 'api-key', text: 'Key' }),
     input,

@@ -1,5 +1,5 @@
 // The token page: status, creation, usage chart and map, anomalies,
-// lineage, timeline, and the revoke button for admin keys.
+// lineage, timeline, and the revoke button for keys that may revoke.
 
 import { api, query } from '../api.js';
 import { clear, definitions, el, errorBox, link, section, table } from '../dom.js';
@@ -30,7 +30,7 @@ function tokenPage(r, id, ctx, reload) {
   const heading = el('div', { class: 'page-head' },
     el('h1', {}, 'Token ', el('span', { class: 'mono', text: name })),
     el('span', { id: 'token-status', class: 'status status-' + r.status, text: r.status }));
-  if (ctx.role === 'admin' && r.status !== 'revoked') heading.append(revokeButton(r, reload));
+  if (ctx.canRevoke && r.status !== 'revoked') heading.append(revokeButton(r, reload));
 
   return [
     heading,
