@@ -53,6 +53,14 @@ const DefaultCacheTTL = time.Second
 // Config.CacheSize is zero.
 const DefaultCacheSize = 1024
 
+// DefaultUnknownTTL is how long Authenticate remembers that no key has an
+// ID when Config.UnknownTTL is zero.
+const DefaultUnknownTTL = time.Second
+
+// DefaultUnknownSize is the maximum number of unknown key IDs remembered
+// when Config.UnknownSize is zero.
+const DefaultUnknownSize = 4096
+
 // Config sets up a Manager. The zero Config is ready to use.
 type Config struct {
 	// CacheTTL is how long Authenticate trusts a key it read from the
@@ -60,9 +68,17 @@ type Config struct {
 	// on every call.
 	CacheTTL time.Duration
 
-	CacheSize int              // maximum keys cached; 0 means DefaultCacheSize
-	Now       func() time.Time // clock of creation, revocation and cache expiry; nil means time.Now
-	Rand      io.Reader        // source of key IDs and secrets; nil means crypto/rand.Reader
+	CacheSize int // maximum keys cached; 0 means DefaultCacheSize
+
+	// UnknownTTL is how long Authenticate remembers that no stored key
+	// has an ID, so that a client that repeats an unknown key costs one
+	// store query per UnknownTTL. 0 means DefaultUnknownTTL, and a
+	// negative value reads the store on every call.
+	UnknownTTL  time.Duration
+	UnknownSize int // maximum unknown key IDs remembered; 0 means DefaultUnknownSize
+
+	Now  func() time.Time // clock of creation, revocation and cache expiry; nil means time.Now
+	Rand io.Reader        // source of key IDs and secrets; nil means crypto/rand.Reader
 }
 
 // Manager creates, authenticates, lists and revokes API keys kept in a
@@ -71,18 +87,29 @@ type Config struct {
 // Authenticate caches each key it reads for Config.CacheTTL. A revocation
 // through this Manager takes effect at once. A revocation through another
 // Manager or process, such as `tokentrail keys revoke` beside a running
-// server, takes effect within CacheTTL (1 second by default). A key created
-// elsewhere is found at once, because unknown IDs are not cached.
+// server, takes effect within CacheTTL (1 second by default).
+//
+// Authenticate also remembers, for Config.UnknownTTL, each key ID that no
+// stored key has. A key that this Manager creates is found at once. A key
+// created elsewhere is found at once too unless a client sent its ID in
+// the UnknownTTL before, which needs the ID before it exists: IDs are
+// random, so only a guess can name one.
 type Manager struct {
-	keys Store
-	ttl  time.Duration
-	size int
-	now  func() time.Time
-	rand io.Reader
+	keys        Store
+	ttl         time.Duration
+	size        int
+	unknownTTL  time.Duration
+	unknownSize int
+	now         func() time.Time
+	rand        io.Reader
 
 	mu struct {
 		sync.RWMutex
 		cache map[string]cachedKey // by key ID
+
+		// unknown maps each key ID that no stored key has to the time
+		// when that result expires.
+		unknown map[string]time.Time
 
 		// revocations counts the calls of Revoke. lookup caches what it
 		// read only when no Revoke ran meanwhile, since what it read may
@@ -101,12 +128,18 @@ type cachedKey struct {
 // NewManager returns a Manager of the keys in keys, with the defaults of
 // cfg applied.
 func NewManager(keys Store, cfg Config) *Manager {
-	m := &Manager{keys: keys, ttl: cfg.CacheTTL, size: cfg.CacheSize, now: cfg.Now, rand: cfg.Rand}
+	m := &Manager{keys: keys, ttl: cfg.CacheTTL, size: cfg.CacheSize, unknownTTL: cfg.UnknownTTL, unknownSize: cfg.UnknownSize, now: cfg.Now, rand: cfg.Rand}
 	if m.ttl == 0 {
 		m.ttl = DefaultCacheTTL
 	}
 	if m.size <= 0 {
 		m.size = DefaultCacheSize
+	}
+	if m.unknownTTL == 0 {
+		m.unknownTTL = DefaultUnknownTTL
+	}
+	if m.unknownSize <= 0 {
+		m.unknownSize = DefaultUnknownSize
 	}
 	if m.now == nil {
 		m.now = time.Now
@@ -115,6 +148,7 @@ func NewManager(keys Store, cfg Config) *Manager {
 		m.rand = rand.Reader
 	}
 	m.mu.cache = make(map[string]cachedKey)
+	m.mu.unknown = make(map[string]time.Time)
 	return m
 }
 
@@ -147,6 +181,9 @@ func (m *Manager) Create(ctx context.Context, name string, roles []Role) (secret
 	if err := m.keys.PutKey(ctx, k, sha256.Sum256([]byte(secret))); err != nil {
 		return "", Key{}, fmt.Errorf("apikey: create key %q: %w", name, err)
 	}
+	m.mu.Lock()
+	delete(m.mu.unknown, id)
+	m.mu.Unlock()
 	return secret, k, nil
 }
 
@@ -181,15 +218,16 @@ func (m *Manager) Authenticate(ctx context.Context, secret string) (Key, error) 
 // entry is fresh, or else from the store.
 func (m *Manager) lookup(ctx context.Context, id string) (Key, [32]byte, error) {
 	now := m.now()
-	var revocations uint64
-	if m.ttl > 0 {
-		m.mu.RLock()
-		c, ok := m.mu.cache[id]
-		revocations = m.mu.revocations
-		m.mu.RUnlock()
-		if ok && now.Before(c.expires) {
-			return c.key, c.digest, nil
-		}
+	m.mu.RLock()
+	c, ok := m.mu.cache[id]
+	unknownUntil, unknown := m.mu.unknown[id]
+	revocations := m.mu.revocations
+	m.mu.RUnlock()
+	if m.ttl > 0 && ok && now.Before(c.expires) {
+		return c.key, c.digest, nil
+	}
+	if unknown && now.Before(unknownUntil) {
+		return Key{}, [32]byte{}, fmt.Errorf("apikey: authenticate key %s: %w: no key has this ID", id, ErrUnknownKey)
 	}
 
 	k, digest, found, err := m.keys.KeyByID(ctx, id)
@@ -197,6 +235,11 @@ func (m *Manager) lookup(ctx context.Context, id string) (Key, [32]byte, error) 
 		return Key{}, digest, fmt.Errorf("apikey: authenticate key %s: %w", id, err)
 	}
 	if !found {
+		if m.unknownTTL > 0 {
+			m.mu.Lock()
+			m.rememberUnknownLocked(id, now)
+			m.mu.Unlock()
+		}
 		return Key{}, digest, fmt.Errorf("apikey: authenticate key %s: %w: no key has this ID", id, ErrUnknownKey)
 	}
 	if m.ttl > 0 {
@@ -227,6 +270,27 @@ func (m *Manager) cacheLocked(id string, c cachedKey, now time.Time) {
 		}
 	}
 	m.mu.cache[id] = c
+}
+
+// rememberUnknownLocked records that no stored key has id, until
+// unknownTTL after now. When the set is full it first drops the IDs
+// expired at now, and then, if none was, one chosen by map order, so that
+// a client that sends many IDs cannot grow it past unknownSize.
+func (m *Manager) rememberUnknownLocked(id string, now time.Time) {
+	if _, ok := m.mu.unknown[id]; !ok && len(m.mu.unknown) >= m.unknownSize {
+		for other, expires := range m.mu.unknown {
+			if !now.Before(expires) {
+				delete(m.mu.unknown, other)
+			}
+		}
+		for other := range m.mu.unknown {
+			if len(m.mu.unknown) < m.unknownSize {
+				break
+			}
+			delete(m.mu.unknown, other)
+		}
+	}
+	m.mu.unknown[id] = now.Add(m.unknownTTL)
 }
 
 // List returns every key, revoked ones included, oldest first.

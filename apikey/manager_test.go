@@ -359,6 +359,62 @@ func TestCacheReadsStoreOncePerTTL(t *testing.T) {
 	}
 }
 
+func TestUnknownKeyReadsStoreOncePerTTL(t *testing.T) {
+	ctx := context.Background()
+	st, _ := openStore(t)
+	counting := &countingStore{Store: st}
+	clk := &clock{now: t0}
+	m := apikey.NewManager(counting, apikey.Config{Now: clk.Now, UnknownSize: 2})
+	secret, _ := mustCreate(t, m, "ci", apikey.RoleRead)
+	// Same form as a real key, with an ID that no key has.
+	unknown := "tt_0123456789ab" + secret[len("tt_0123456789ab"):]
+
+	for range 10 {
+		if _, err := m.Authenticate(ctx, unknown); !errors.Is(err, apikey.ErrUnknownKey) {
+			t.Fatalf("Authenticate(unknown ID) = %v, want ErrUnknownKey", err)
+		}
+	}
+	if n := counting.reads.Load(); n != 1 {
+		t.Errorf("store reads for 10 authentications of one unknown ID within the TTL = %d, want 1", n)
+	}
+
+	clk.Advance(apikey.DefaultUnknownTTL)
+	if _, err := m.Authenticate(ctx, unknown); !errors.Is(err, apikey.ErrUnknownKey) {
+		t.Fatalf("Authenticate(unknown ID) after the TTL = %v, want ErrUnknownKey", err)
+	}
+	if n := counting.reads.Load(); n != 2 {
+		t.Errorf("store reads after the unknown TTL passed = %d, want 2", n)
+	}
+
+	// More unknown IDs than UnknownSize stay unknown and keep the set
+	// bounded, and a known key is still found.
+	for i := range 5 {
+		other := fmt.Sprintf("tt_%012x", i) + secret[len("tt_0123456789ab"):]
+		if _, err := m.Authenticate(ctx, other); !errors.Is(err, apikey.ErrUnknownKey) {
+			t.Errorf("Authenticate(unknown ID %d) = %v, want ErrUnknownKey", i, err)
+		}
+	}
+	if _, err := m.Authenticate(ctx, secret); err != nil {
+		t.Errorf("Authenticate(known key) after unknown IDs = %v, want it found", err)
+	}
+}
+
+func TestUnknownCacheOff(t *testing.T) {
+	ctx := context.Background()
+	st, _ := openStore(t)
+	counting := &countingStore{Store: st}
+	m := apikey.NewManager(counting, apikey.Config{UnknownTTL: -1})
+	unknown := "tt_0123456789ab_" + strings.Repeat("A", 43)
+	for range 3 {
+		if _, err := m.Authenticate(ctx, unknown); !errors.Is(err, apikey.ErrUnknownKey) {
+			t.Fatalf("Authenticate(unknown ID) = %v, want ErrUnknownKey", err)
+		}
+	}
+	if n := counting.reads.Load(); n != 3 {
+		t.Errorf("store reads for 3 unknown IDs with UnknownTTL -1 = %d, want 3", n)
+	}
+}
+
 func TestAuthenticateConcurrent(t *testing.T) {
 	ctx := context.Background()
 	st, _ := openStore(t)

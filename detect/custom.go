@@ -103,6 +103,31 @@ func BuiltInRules() []string {
 	return slices.Clone(builtInRules)
 }
 
+// UnknownRules returns the names in rules that name no rule: neither a
+// built-in rule, nor one of custom, nor a rule for which hasAnomalies
+// reports stored anomalies, such as a custom rule of an earlier
+// configuration. hasAnomalies may be nil, and its first error is returned.
+// The server's rule filter and the CLI's --rule share this check.
+func UnknownRules(rules, custom []string, hasAnomalies func(rule string) (bool, error)) ([]string, error) {
+	var unknown []string
+	for _, r := range rules {
+		if slices.Contains(builtInRules, r) || slices.Contains(custom, r) {
+			continue
+		}
+		if hasAnomalies != nil {
+			stored, err := hasAnomalies(r)
+			if err != nil {
+				return nil, err
+			}
+			if stored {
+				continue
+			}
+		}
+		unknown = append(unknown, r)
+	}
+	return unknown, nil
+}
+
 var customRuleName = regexp.MustCompile(`^[a-z][a-z0-9_]{0,63}$`)
 
 // compileCustomRules checks and compiles rules, returning the first fault

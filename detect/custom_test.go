@@ -556,3 +556,35 @@ func TestDocsCustomRulesFire(t *testing.T) {
 		}
 	}
 }
+
+func TestUnknownRules(t *testing.T) {
+	stored := func(rule string) (bool, error) { return rule == "old_custom", nil }
+	tests := []struct {
+		name         string
+		rules        []string
+		hasAnomalies func(string) (bool, error)
+		want         []string
+	}{
+		{"built-in", []string{RuleImpossibleTravel}, stored, nil},
+		{"configured custom", []string{"every_use"}, stored, nil},
+		{"stored custom", []string{"old_custom"}, stored, nil},
+		{"unknown", []string{"nosuch", RuleConcurrentUse, "other"}, stored, []string{"nosuch", "other"}},
+		{"stored custom without lookup", []string{"old_custom"}, nil, []string{"old_custom"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := UnknownRules(tt.rules, []string{"every_use"}, tt.hasAnomalies)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if fmt.Sprint(got) != fmt.Sprint(tt.want) {
+				t.Errorf("UnknownRules(%v) = %v, want %v", tt.rules, got, tt.want)
+			}
+		})
+	}
+
+	failed := errors.New("store closed")
+	if _, err := UnknownRules([]string{"nosuch"}, nil, func(string) (bool, error) { return false, failed }); !errors.Is(err, failed) {
+		t.Errorf("UnknownRules with a failing lookup = %v, want %v", err, failed)
+	}
+}

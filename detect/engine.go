@@ -288,6 +288,16 @@ func (e *Engine) Stats() Stats {
 	return s
 }
 
+// CustomRuleNames returns the names of the engine's custom rules, in the
+// order of Config.CustomRules, or nil when it has none.
+func (e *Engine) CustomRuleNames() []string {
+	var names []string
+	for _, r := range e.custom {
+		names = append(names, r.name)
+	}
+	return names
+}
+
 // CustomRuleFailures returns, for each custom rule that failed to evaluate
 // on some event since New, how often and its first error, in the order of
 // Config.CustomRules. It returns nil when no rule failed.

@@ -3,6 +3,7 @@ package revocation
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/tokentrail/tokentrail/audit"
@@ -122,26 +123,138 @@ func DescribeToken(ctx context.Context, db EventReader, e *audit.Event, fillExpi
 
 // Covering returns a stored revocation that already revokes everything e
 // revokes, or nil. See Record for when one covers another.
+//
+// A token revocation named by jti is also covered by a stored revocation of
+// the token's fingerprint, and the reverse, when the stored events link the
+// two (see LinkedIDs).
 func Covering(ctx context.Context, db EventReader, e *audit.Event) (*audit.Event, error) {
-	q := store.Query{Kinds: []audit.Kind{audit.KindRevoked}}
+	var queries []store.Query
 	switch e.RevocationScope {
-	case audit.RevokeToken, audit.RevokeFamily:
-		q.TokenID, q.Fingerprint = e.TokenID, e.Fingerprint
+	case audit.RevokeToken:
+		var err error
+		if queries, err = tokenRevocationQueries(ctx, db, e); err != nil {
+			return nil, err
+		}
+	case audit.RevokeFamily:
+		queries = []store.Query{{TokenID: e.TokenID}}
 	case audit.RevokeSession:
-		q.SessionID = e.SessionID
+		queries = []store.Query{{SessionID: e.SessionID}}
 	case audit.RevokeSubject:
-		q.Subject = e.Subject
+		queries = []store.Query{{Subject: e.Subject}}
 	}
-	stored, err := db.Events(ctx, q)
+	return firstCovering(ctx, db, queries, e)
+}
+
+// tokenRevocationQueries returns the queries of the stored revocations that
+// may cover the token revocation e: by its jti and fingerprint, and by each
+// jti or fingerprint that the stored events link to it.
+func tokenRevocationQueries(ctx context.Context, db EventReader, e *audit.Event) ([]store.Query, error) {
+	tokenIDs, fingerprints := []string{}, []string{}
+	if e.TokenID != "" {
+		tokenIDs = append(tokenIDs, e.TokenID)
+	}
+	if e.Fingerprint != "" {
+		fingerprints = append(fingerprints, e.Fingerprint)
+	}
+
+	// A fingerprint names one token, so every jti it is seen with names
+	// that token too. A jti may name more than one token when an issuer
+	// reuses it, so a fingerprint revocation covers it only when the jti
+	// is seen with that fingerprint alone.
+	linked, err := LinkedIDs(ctx, db, e.TokenID, e.Fingerprint)
 	if err != nil {
-		return nil, fmt.Errorf("look up earlier revocations: %w", err)
+		return nil, err
 	}
-	for i := range stored {
-		if covers(&stored[i], e) {
-			return &stored[i], nil
+	if e.Fingerprint != "" {
+		tokenIDs = appendNew(tokenIDs, linked.TokenIDs...)
+	}
+	if e.TokenID != "" && e.Fingerprint == "" && len(linked.Fingerprints) == 1 {
+		fingerprints = appendNew(fingerprints, linked.Fingerprints...)
+	}
+
+	var queries []store.Query
+	for _, id := range tokenIDs {
+		queries = append(queries, store.Query{TokenID: id})
+	}
+	for _, fp := range fingerprints {
+		queries = append(queries, store.Query{Fingerprint: fp})
+	}
+	return queries, nil
+}
+
+// firstCovering runs each query for revoked events and returns the first
+// that covers e, treating e as also named by the linked ids in queries.
+func firstCovering(ctx context.Context, db EventReader, queries []store.Query, e *audit.Event) (*audit.Event, error) {
+	for _, q := range queries {
+		q.Kinds = []audit.Kind{audit.KindRevoked}
+		stored, err := db.Events(ctx, q)
+		if err != nil {
+			return nil, fmt.Errorf("look up earlier revocations: %w", err)
+		}
+		// A query by a linked id checks e as if that id named it.
+		named := *e
+		if e.RevocationScope == audit.RevokeToken {
+			if q.TokenID != "" {
+				named.TokenID = q.TokenID
+			}
+			if q.Fingerprint != "" {
+				named.Fingerprint = q.Fingerprint
+			}
+		}
+		for i := range stored {
+			if covers(&stored[i], &named) {
+				return &stored[i], nil
+			}
 		}
 	}
 	return nil, nil
+}
+
+// Linked is the other ids of a token that its stored events name.
+type Linked struct {
+	TokenIDs     []string // the jtis seen with the token's fingerprint
+	Fingerprints []string // the fingerprints seen with the token's jti
+}
+
+// LinkedIDs returns the jtis that stored events name together with
+// fingerprint, and the fingerprints that they name together with tokenID.
+// Then a token named one way is found when stored the other way. It reads
+// up to 100 events for each id given, and returns the zero Linked when
+// both are empty.
+func LinkedIDs(ctx context.Context, db EventReader, tokenID, fingerprint string) (Linked, error) {
+	var linked Linked
+	if fingerprint != "" {
+		events, err := db.Events(ctx, store.Query{Fingerprint: fingerprint, Limit: tokenLookupLimit})
+		if err != nil {
+			return linked, fmt.Errorf("look up the jti of token %q: %w", fingerprint, err)
+		}
+		for _, ev := range events {
+			if ev.TokenID != "" && ev.TokenID != tokenID {
+				linked.TokenIDs = appendNew(linked.TokenIDs, ev.TokenID)
+			}
+		}
+	}
+	if tokenID != "" {
+		events, err := db.Events(ctx, store.Query{TokenID: tokenID, Limit: tokenLookupLimit})
+		if err != nil {
+			return linked, fmt.Errorf("look up the fingerprint of token %q: %w", tokenID, err)
+		}
+		for _, ev := range events {
+			if ev.Fingerprint != "" && ev.Fingerprint != fingerprint {
+				linked.Fingerprints = appendNew(linked.Fingerprints, ev.Fingerprint)
+			}
+		}
+	}
+	return linked, nil
+}
+
+func appendNew(list []string, values ...string) []string {
+	for _, v := range values {
+		if !slices.Contains(list, v) {
+			list = append(list, v)
+		}
+	}
+	return list
 }
 
 // covers reports whether the revocation old revokes every token that e

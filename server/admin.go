@@ -5,9 +5,13 @@ import (
 	"fmt"
 	"net/http"
 	"net/netip"
+	"slices"
 	"strconv"
 	"time"
 
+	"github.com/tokentrail/tokentrail/apikey"
+	"github.com/tokentrail/tokentrail/audit"
+	"github.com/tokentrail/tokentrail/revocation"
 	"github.com/tokentrail/tokentrail/store"
 )
 
@@ -48,9 +52,9 @@ func (s *Server) accessLog(w http.ResponseWriter, r *http.Request) error {
 		q.Limit = n
 	}
 
-	list, err := s.cfg.AccessLog.Accesses(r.Context(), q)
+	list, err := s.accesses(r.Context(), q)
 	if err != nil {
-		return fmt.Errorf("list accesses: %w", err)
+		return err
 	}
 	entries := make([]accessEntry, len(list))
 	for i, a := range list {
@@ -58,6 +62,58 @@ func (s *Server) accessLog(w http.ResponseWriter, r *http.Request) error {
 	}
 	writeJSON(w, http.StatusOK, map[string][]accessEntry{"accesses": entries})
 	return nil
+}
+
+// maxLinkedTargets bounds the other ids of a token that an access-log
+// filter reads besides the one given.
+const maxLinkedTargets = 8
+
+// accesses returns the accesses of q, newest first. A target that names a
+// token also matches the reads of the token under its other id, a jti for
+// a fingerprint or a fingerprint for a jti, when the stored events link
+// the two.
+func (s *Server) accesses(ctx context.Context, q store.AccessQuery) ([]apikey.Access, error) {
+	if q.Target == "" {
+		list, err := s.cfg.AccessLog.Accesses(ctx, q)
+		if err != nil {
+			return nil, fmt.Errorf("list accesses: %w", err)
+		}
+		return list, nil
+	}
+
+	q.Target = accessTarget(q.Target)
+	targets := []string{q.Target}
+	var linked revocation.Linked
+	var err error
+	if audit.IsFingerprint(q.Target) {
+		linked, err = revocation.LinkedIDs(ctx, s.store, "", q.Target)
+	} else {
+		linked, err = revocation.LinkedIDs(ctx, s.store, q.Target, "")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("list accesses of %s: %w", q.Target, err)
+	}
+	for _, id := range slices.Concat(linked.TokenIDs, linked.Fingerprints) {
+		if len(targets) > maxLinkedTargets {
+			break
+		}
+		targets = append(targets, id)
+	}
+
+	var list []apikey.Access
+	for _, target := range targets {
+		q.Target = target
+		found, err := s.cfg.AccessLog.Accesses(ctx, q)
+		if err != nil {
+			return nil, fmt.Errorf("list accesses of %s: %w", target, err)
+		}
+		list = append(list, found...)
+	}
+	slices.SortStableFunc(list, func(a, b apikey.Access) int { return b.Time.Compare(a.Time) })
+	if q.Limit > 0 && len(list) > q.Limit {
+		list = list[:q.Limit]
+	}
+	return list, nil
 }
 
 // healthz reports that the process serves requests.

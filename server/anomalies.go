@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/tokentrail/tokentrail/audit"
+	"github.com/tokentrail/tokentrail/detect"
 	"github.com/tokentrail/tokentrail/store"
 )
 
@@ -66,6 +67,9 @@ func (s *Server) anomalies(w http.ResponseWriter, r *http.Request) error {
 	query := r.URL.Query()
 	q, err := anomalyFilter(query)
 	if err != nil {
+		return err
+	}
+	if err := s.checkRules(r.Context(), q.Rules); err != nil {
 		return err
 	}
 	limit := defaultAnomalyPage
@@ -223,4 +227,37 @@ func anomalyFilter(query url.Values) (store.AnomalyQuery, error) {
 		q.ASN = uint32(n)
 	}
 	return q, nil
+}
+
+// checkRules rejects a rule filter that names no rule, because the empty
+// list it would return reads as "no anomalies" when the name is a typo.
+// Valid names are the built-in rules, the custom rules of the server's
+// Detector, and any rule with stored anomalies, as for tokentrail
+// anomalies --rule.
+func (s *Server) checkRules(ctx context.Context, rules []string) error {
+	var custom []string
+	if s.cfg.Detector != nil {
+		custom = s.cfg.Detector.CustomRuleNames()
+	}
+	unknown, err := detect.UnknownRules(rules, custom, func(rule string) (bool, error) {
+		stored, err := s.store.Anomalies(ctx, store.AnomalyQuery{Rules: []string{rule}, Limit: 1})
+		return len(stored) > 0, err
+	})
+	if err != nil {
+		return fmt.Errorf("look up the anomalies of rule filter %q: %w", strings.Join(rules, ","), err)
+	}
+	if len(unknown) == 0 {
+		return nil
+	}
+
+	quoted := make([]string, len(unknown))
+	for i, r := range unknown {
+		quoted[i] = strconv.Quote(r)
+	}
+	customList := "none configured"
+	if len(custom) > 0 {
+		customList = strings.Join(custom, ", ")
+	}
+	return badRequest(fmt.Sprintf("unknown rule %s: want a built-in rule (%s), a custom rule of this server (%s) or a rule with stored anomalies",
+		strings.Join(quoted, ", "), strings.Join(detect.BuiltInRules(), ", "), customList))
 }

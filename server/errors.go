@@ -107,12 +107,21 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	writeJSON(w, ae.code.status(), body)
 }
 
+// rateLimitedError is a rate_limited response with the time until the
+// client may retry.
+type rateLimitedError struct {
+	wait    time.Duration
+	message string
+}
+
+func (e *rateLimitedError) Error() string { return string(CodeRateLimited) + ": " + e.message }
+
 // writeRateLimited sends a rate_limited error with Retry-After in whole
 // seconds, at least 1.
-func (s *Server) writeRateLimited(w http.ResponseWriter, r *http.Request, wait time.Duration) {
-	seconds := int((wait + time.Second - 1) / time.Second)
+func (s *Server) writeRateLimited(w http.ResponseWriter, r *http.Request, e *rateLimitedError) {
+	seconds := int((e.wait + time.Second - 1) / time.Second)
 	w.Header().Set("Retry-After", strconv.Itoa(max(seconds, 1)))
-	s.writeError(w, r, &apiError{code: CodeRateLimited, message: "too many requests for this API key; retry after the number of seconds in Retry-After"})
+	s.writeError(w, r, &apiError{code: CodeRateLimited, message: e.message})
 }
 
 // writeJSON sends v as JSON with status. An encoding failure after the

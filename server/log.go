@@ -13,4 +13,6 @@ const (
 	logEvents    = "events"
 	logDropped   = "dropped"
 	logAnomalies = "anomalies"
+	logSkipped   = "skipped" // lines of a repeated message not written since the last one
+	logClient    = "client"  // the client address of a request
 )

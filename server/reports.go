@@ -48,7 +48,7 @@ func (s *Server) recordAccess(r *http.Request, action, target string) error {
 		KeyID:   key.ID,
 		KeyName: key.Name,
 		Action:  action,
-		Target:  audit.RedactTokens(target),
+		Target:  accessTarget(target),
 	}
 	if ap, err := netip.ParseAddrPort(r.RemoteAddr); err == nil {
 		a.RemoteIP = ap.Addr().Unmap()
@@ -58,6 +58,16 @@ func (s *Server) recordAccess(r *http.Request, action, target string) error {
 			cause: fmt.Errorf("append access %s %s: %w", action, a.Target, err)}
 	}
 	return nil
+}
+
+// accessTarget returns target as the access log stores it: with any raw
+// token redacted, and a fingerprint in lowercase, so that one filter finds
+// every read of it however the client typed it.
+func accessTarget(target string) string {
+	if fp := strings.ToLower(strings.TrimSpace(target)); audit.IsFingerprint(fp) {
+		return fp
+	}
+	return audit.RedactTokens(target)
 }
 
 // writeReport sends a report in the JSON form of the CLI's --json output

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"strings"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -82,7 +83,12 @@ func (s *Server) wrap(rt route) http.Handler {
 
 		if len(rt.roles) > 0 {
 			key, err := s.authenticate(r)
-			if err != nil {
+			var limited *rateLimitedError
+			switch {
+			case errors.As(err, &limited):
+				s.writeRateLimited(rec, r, limited)
+				return
+			case err != nil:
 				s.writeError(rec, r, err)
 				return
 			}
@@ -91,7 +97,7 @@ func (s *Server) wrap(rt route) http.Handler {
 				return
 			}
 			if wait, ok := s.allow(key.ID); !ok {
-				s.writeRateLimited(rec, r, wait)
+				s.writeRateLimited(rec, r, &rateLimitedError{wait: wait, message: "too many requests for this API key; retry after the number of seconds in Retry-After"})
 				return
 			}
 			r = r.WithContext(withKey(r.Context(), key))
@@ -125,26 +131,51 @@ func joinRoles(roles []apikey.Role) string {
 	return strings.Join(names, " or ")
 }
 
-// authenticate returns the key of the request's bearer secret.
+// authenticate returns the key of the request's bearer secret. A client
+// address past its limit of failed authentications gets rate_limited
+// before its key is checked, and each missing, unknown or revoked key
+// counts against that limit.
 func (s *Server) authenticate(r *http.Request) (apikey.Key, error) {
+	client := clientAddr(r)
+	if wait, blocked := s.authFailures.blocked(client, s.cfg.Clock()); blocked {
+		s.repeats.Log(r.Context(), slog.LevelWarn, "too many failed authentications",
+			slog.String(logClient, client.String()), slog.String(logRequestID, requestID(r.Context())))
+		return apikey.Key{}, &rateLimitedError{wait: wait, message: "too many failed authentications from this address; retry after the number of seconds in Retry-After"}
+	}
+
 	// The scheme is case-insensitive (RFC 9110, section 11.1).
 	scheme, secret, _ := strings.Cut(r.Header.Get("Authorization"), " ")
 	secret = strings.TrimSpace(secret)
 	if !strings.EqualFold(scheme, "Bearer") || secret == "" {
+		s.authFailures.fail(client, s.cfg.Clock())
 		return apikey.Key{}, &apiError{code: CodeUnauthenticated, message: "missing API key: send it as Authorization: Bearer KEY"}
 	}
 	key, err := s.cfg.Keys.Authenticate(r.Context(), secret)
 	switch {
 	case errors.Is(err, apikey.ErrUnknownKey), errors.Is(err, apikey.ErrRevokedKey):
 		// The client learns neither which of the two it was nor the key's
-		// ID, which would help a guesser; the log has the reason.
-		s.log.LogAttrs(r.Context(), slog.LevelWarn, "API key rejected",
+		// ID, which would help a guesser; the log has the reason. The
+		// error names the key ID at most, never the secret.
+		s.authFailures.fail(client, s.cfg.Clock())
+		s.repeats.Log(r.Context(), slog.LevelWarn, "API key rejected",
+			slog.String(logClient, client.String()),
 			slog.String(logRequestID, requestID(r.Context())), slog.String(logError, err.Error()))
 		return apikey.Key{}, &apiError{code: CodeUnauthenticated, message: "invalid API key"}
 	case err != nil:
 		return apikey.Key{}, &apiError{code: CodeUnavailable, message: "cannot check API keys now; retry later", cause: fmt.Errorf("authenticate: %w", err)}
 	}
 	return key, nil
+}
+
+// clientAddr returns the address of the request's peer, the zero Addr
+// when RemoteAddr has none. Proxy headers such as X-Forwarded-For are not
+// read, because any client can set them.
+func clientAddr(r *http.Request) netip.Addr {
+	ap, err := netip.ParseAddrPort(r.RemoteAddr)
+	if err != nil {
+		return netip.Addr{}
+	}
+	return ap.Addr().Unmap()
 }
 
 type ctxKey int

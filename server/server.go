@@ -10,6 +10,7 @@ package server
 import (
 	"context"
 	"errors"
+	"log"
 	"log/slog"
 	"net/http"
 	"sync"
@@ -74,6 +75,19 @@ type Config struct {
 	MaxWait        time.Duration // maximum wait of a revocation long-poll; default 60s
 	RequestTimeout time.Duration // time a request other than a long-poll may take; default 30s
 
+	// AuthFailuresPerAddr and AuthFailureBurst limit the failed
+	// authentications (missing, unknown or revoked keys) of one client
+	// address: past the burst, its requests get 429 until the limit
+	// refills. Defaults 1 per second and 20.
+	AuthFailuresPerAddr rate.Limit
+	AuthFailureBurst    int
+
+	// RepeatLogInterval is the minimum time between two log lines of a
+	// failure that clients can repeat, such as a rejected API key or a
+	// failed TLS handshake. The next line counts those skipped. Default
+	// 10s, and a negative value writes every line.
+	RepeatLogInterval time.Duration
+
 	// UI serves the web UI at / and /assets/; nil serves no UI.
 	UI http.Handler
 
@@ -91,6 +105,10 @@ const (
 	DefaultRateBurst      = 200
 	DefaultMaxWait        = 60 * time.Second
 	DefaultRequestTimeout = 30 * time.Second
+
+	DefaultAuthFailuresPerAddr = 1
+	DefaultAuthFailureBurst    = 20
+	DefaultRepeatLogInterval   = 10 * time.Second
 )
 
 // Server serves the API. Create it with New and stop it with Close. It is
@@ -107,6 +125,8 @@ type Server struct {
 		sync.Mutex
 		byKey map[string]*rate.Limiter
 	}
+	authFailures *authFailures
+	repeats      *repeatLog // rejected keys and ErrorLog lines
 
 	// appender stores ingested events: a groupCommit when the Store is a
 	// BatchAppender, else the Store.
@@ -150,6 +170,15 @@ func New(cfg Config) (*Server, error) {
 	if cfg.RequestTimeout <= 0 {
 		cfg.RequestTimeout = DefaultRequestTimeout
 	}
+	if cfg.AuthFailuresPerAddr <= 0 {
+		cfg.AuthFailuresPerAddr = DefaultAuthFailuresPerAddr
+	}
+	if cfg.AuthFailureBurst <= 0 {
+		cfg.AuthFailureBurst = DefaultAuthFailureBurst
+	}
+	if cfg.RepeatLogInterval == 0 {
+		cfg.RepeatLogInterval = DefaultRepeatLogInterval
+	}
 	if cfg.Clock == nil {
 		cfg.Clock = time.Now
 	}
@@ -159,6 +188,8 @@ func New(cfg Config) (*Server, error) {
 
 	s := &Server{cfg: cfg, log: cfg.Logger.With(slog.String(logComponent, "server")), feed: newFeed()}
 	s.limiters.byKey = map[string]*rate.Limiter{}
+	s.authFailures = newAuthFailures(cfg.AuthFailuresPerAddr, cfg.AuthFailureBurst)
+	s.repeats = newRepeatLog(s.log, cfg.RepeatLogInterval, cfg.Clock)
 	s.metrics = newMetrics(cfg.Registry)
 	s.store = timedStore{Store: cfg.Store, seconds: s.metrics.storeSeconds}
 	s.appender = s.store
@@ -182,8 +213,10 @@ func (s *Server) Handler() http.Handler { return s.handler }
 // those queued and stored their anomalies. When ctx ends first, it returns
 // ctx.Err(). It does not close the Store. Call it after
 // http.Server.Shutdown, so that no request queues more; it may be called
-// more than once.
+// more than once. It logs how many lines of repeated failures went
+// unwritten since the last line of each.
 func (s *Server) Close(ctx context.Context) error {
+	s.repeats.Flush(ctx)
 	if s.commits != nil {
 		if err := s.commits.close(ctx); err != nil {
 			return err
@@ -217,6 +250,10 @@ func (s *Server) detectionDepth() float64 {
 // read deadline passes, even while the handler runs (connReader's
 // background read in Go 1.26), and a revocation long-poll must end with
 // its 304 first.
+//
+// Its ErrorLog goes to the Server's logger at level WARN. Failed TLS
+// handshakes are written at most once per Config.RepeatLogInterval, and so
+// are the other ErrorLog lines.
 func (s *Server) HTTPServer(addr string) *http.Server {
 	return &http.Server{
 		Addr:              addr,
@@ -226,6 +263,6 @@ func (s *Server) HTTPServer(addr string) *http.Server {
 		WriteTimeout:      s.cfg.MaxWait + 30*time.Second,
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+		ErrorLog:          log.New(errorLogWriter{s.repeats}, "", 0),
 	}
 }

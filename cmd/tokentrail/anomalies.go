@@ -135,21 +135,12 @@ type anomalyReader interface {
 // anomaly, and is reported unknown too.
 func checkRuleNames(ctx context.Context, db anomalyReader, rules []string) error {
 	builtIn := detect.BuiltInRules()
-	var unknown []string
-	for _, r := range rules {
-		if slices.Contains(builtIn, r) {
-			continue
-		}
-		stored, err := db.Anomalies(ctx, store.AnomalyQuery{Rules: []string{r}, Limit: 1})
-		if err != nil {
-			return err
-		}
-		if len(stored) == 0 {
-			unknown = append(unknown, r)
-		}
-	}
-	if len(unknown) == 0 {
-		return nil
+	unknown, err := detect.UnknownRules(rules, nil, func(rule string) (bool, error) {
+		stored, err := db.Anomalies(ctx, store.AnomalyQuery{Rules: []string{rule}, Limit: 1})
+		return len(stored) > 0, err
+	})
+	if err != nil || len(unknown) == 0 {
+		return err
 	}
 
 	// Only on this error path: reading every stored anomaly to name the

@@ -55,14 +55,23 @@ another network by a script, then revoked. It touches no existing store.`,
 	return cmd
 }
 
-func runDemo(ctx context.Context, stdout io.Writer, keep string, asJSON bool) error {
+// loadDemoStory reads the facts of the demo data set's story.
+func loadDemoStory() (demoStory, error) {
 	var story demoStory
 	raw, err := demoData.ReadFile("demodata/story.json")
 	if err != nil {
-		return fmt.Errorf("read demo data: %w", err)
+		return story, fmt.Errorf("read demo data: %w", err)
 	}
 	if err := json.Unmarshal(raw, &story); err != nil {
-		return fmt.Errorf("read demo data: %w", err)
+		return story, fmt.Errorf("read demo data: %w", err)
+	}
+	return story, nil
+}
+
+func runDemo(ctx context.Context, stdout io.Writer, keep string, asJSON bool) error {
+	story, err := loadDemoStory()
+	if err != nil {
+		return err
 	}
 
 	dbPath := keep

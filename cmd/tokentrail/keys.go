@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/tokentrail/tokentrail/apikey"
+	"github.com/tokentrail/tokentrail/audit"
 	"github.com/tokentrail/tokentrail/store"
 	"github.com/tokentrail/tokentrail/store/sqlite"
 )
@@ -251,6 +252,9 @@ func runAccessLog(ctx context.Context, stdout, stderr io.Writer, dbPath string, 
 		return err
 	}
 	q := store.AccessQuery{KeyID: f.key, Target: f.target, Since: r.Since, Until: r.Until, Limit: f.limit}
+	if fp := strings.ToLower(strings.TrimSpace(f.target)); audit.IsFingerprint(fp) {
+		q.Target = fp // the server stores fingerprints in lowercase
+	}
 
 	db, err := openKeyStoreReadOnly(ctx, dbPath)
 	if err != nil {

@@ -210,6 +210,7 @@ func TestAccessLog(t *testing.T) {
 		{Time: t0, KeyID: "aaaaaaaaaaaa", KeyName: "oncall", Action: "token.report", Target: "jti-1", RemoteIP: netip.MustParseAddr("192.0.2.10")},
 		{Time: t0.Add(time.Minute), KeyID: "bbbbbbbbbbbb", KeyName: "soc-bot", Action: "incident.analyze", Target: "alice"},
 		{Time: t0.Add(2 * time.Minute), KeyID: "aaaaaaaaaaaa", KeyName: "oncall", Action: "subject.tokens", Target: "ali\nce"},
+		{Time: t0.Add(-time.Minute), KeyID: "aaaaaaaaaaaa", KeyName: "oncall", Action: "token.report", Target: strings.Repeat("ab", 32)},
 	} {
 		if err := st.AppendAccess(context.Background(), a); err != nil {
 			t.Fatalf("AppendAccess %d: %v", i, err)
@@ -224,8 +225,8 @@ func TestAccessLog(t *testing.T) {
 		t.Fatalf("access-log: %v", err)
 	}
 	lines := strings.Split(strings.TrimSpace(stdout), "\n")
-	if len(lines) != 4 {
-		t.Fatalf("access-log = %q, want a header and 3 rows", stdout)
+	if len(lines) != 5 {
+		t.Fatalf("access-log = %q, want a header and 4 rows", stdout)
 	}
 	for i, want := range []string{`ali\nce`, "soc-bot", "192.0.2.10"} {
 		if !strings.Contains(lines[i+1], want) {
@@ -256,6 +257,10 @@ func TestAccessLog(t *testing.T) {
 	stdout, _, err = run(t, "", "--db", db, "access-log", "--target", "alice", "--since", "2026-11-20T09:00:30Z", "--until", "2026-11-20T09:01:30Z")
 	if err != nil || strings.Count(stdout, "\n") != 2 || !strings.Contains(stdout, "incident.analyze") {
 		t.Errorf("access-log --target --since --until = %q, %v; want the one access of alice in the range", stdout, err)
+	}
+	stdout, _, err = run(t, "", "--db", db, "access-log", "--target", strings.Repeat("AB", 32))
+	if err != nil || strings.Count(stdout, "\n") != 2 || !strings.Contains(stdout, strings.Repeat("ab", 32)) {
+		t.Errorf("access-log --target with an uppercase fingerprint = %q, %v; want the one access of its lowercase form", stdout, err)
 	}
 	stdout, _, err = run(t, "", "--db", db, "access-log", "--target", "bob")
 	if err != nil || !strings.Contains(stdout, "no access matches the filters") {

@@ -257,6 +257,47 @@ func TestRevokeFingerprint(t *testing.T) {
 	}
 }
 
+func TestRevokeLinkedFingerprintAndJTI(t *testing.T) {
+	fp := audit.Fingerprint("token-of-jti-2")
+	tests := []struct {
+		name          string
+		first, second []string
+	}{
+		{"jti then fingerprint", []string{"--jti", "jti-2"}, []string{"--fingerprint", fp}},
+		{"fingerprint then jti", []string{"--fingerprint", fp}, []string{"--jti", "jti-2"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			db := newRevokeStore(t)
+			st, err := sqlite.Open(context.Background(), db)
+			if err != nil {
+				t.Fatal(err)
+			}
+			used := audit.Event{ID: "used-2", Time: revokeT0, Kind: audit.KindUsed, TokenID: "jti-2", Fingerprint: fp, Subject: "alice"}
+			_, err = st.Append(context.Background(), []audit.Event{used})
+			st.Close()
+			if err != nil {
+				t.Fatal(err)
+			}
+
+			base := []string{"--db", db, "revoke", "--actor", "oncall", "--reason", "leaked"}
+			if stdout, _, err := run(t, "", append(base, tt.first...)...); err != nil || !strings.HasPrefix(stdout, "revoked ") {
+				t.Fatalf("first revoke %v = %v, output %q; want it recorded", tt.first, err, stdout)
+			}
+			stdout, _, err := run(t, "", append(base, tt.second...)...)
+			if err != nil {
+				t.Fatalf("second revoke %v: %v", tt.second, err)
+			}
+			if !strings.Contains(stdout, "is already revoked") {
+				t.Errorf("revoke %v after %v = %q, want it already revoked", tt.second, tt.first, stdout)
+			}
+			if n := len(storedRevocations(t, db, store.Query{Subject: "alice"})); n != 1 {
+				t.Errorf("stored revocations of the token = %d, want 1", n)
+			}
+		})
+	}
+}
+
 func TestRevokeNeedsExistingStore(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "missing.db")
 	_, _, err := run(t, "", "--db", db, "revoke", "--jti", "a", "--actor", "oncall", "--reason", "test")

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -22,6 +23,7 @@ import (
 	"github.com/tokentrail/tokentrail/detect"
 	"github.com/tokentrail/tokentrail/enrich"
 	"github.com/tokentrail/tokentrail/server"
+	"github.com/tokentrail/tokentrail/store"
 	"github.com/tokentrail/tokentrail/store/sqlite"
 	"github.com/tokentrail/tokentrail/webui"
 )
@@ -126,7 +128,8 @@ func runServe(ctx context.Context, stderr io.Writer, f serveFlags, explicitStore
 	if err := saveDetection(ctx, db, settings); err != nil {
 		return err
 	}
-	if err := importDemoIfEmpty(ctx, stderr, db, detection, enricher, f, explicitStore); err != nil {
+	demoImported, err := importDemoIfEmpty(ctx, stderr, db, detection, enricher, f, explicitStore)
+	if err != nil {
 		return err
 	}
 	engine, err := detect.New(detection)
@@ -139,6 +142,11 @@ func runServe(ctx context.Context, stderr io.Writer, f serveFlags, explicitStore
 	keys := apikey.NewManager(db, apikey.Config{})
 	if err := announceAdminKey(ctx, stderr, keys, f); err != nil {
 		return err
+	}
+	if demoImported {
+		if err := announceDemoToken(ctx, stderr, db); err != nil {
+			return err
+		}
 	}
 
 	srv, err := server.New(server.Config{
@@ -204,6 +212,8 @@ func announceAdminKey(ctx context.Context, stderr io.Writer, keys *apikey.Manage
 		return fmt.Errorf("create the first admin key: %w", err)
 	}
 	if !created {
+		fmt.Fprintf(stderr, "The store has an admin API key already. If it was lost, create another: tokentrail --db %s keys create --name NAME --role admin\n",
+			shellWord(f.store))
 		return nil
 	}
 	scheme := "http"
@@ -233,31 +243,62 @@ with tokentrail keys create.
 
 // importDemoIfEmpty imports the demo data set into an empty store when
 // --demo is given, or when the store is the default one and --no-demo is
-// not given. Detection runs over the demo events as in an import.
-func importDemoIfEmpty(ctx context.Context, stderr io.Writer, db *sqlite.Store, cfg detect.Config, en *enrich.Enricher, f serveFlags, explicitStore bool) error {
+// not given, and reports whether it did. Detection runs over the demo
+// events as in an import.
+func importDemoIfEmpty(ctx context.Context, stderr io.Writer, db *sqlite.Store, cfg detect.Config, en *enrich.Enricher, f serveFlags, explicitStore bool) (bool, error) {
 	if f.noDemo || (explicitStore && !f.demo) {
-		return nil
+		return false, nil
 	}
 	n, err := db.Count(ctx)
 	if err != nil {
-		return err
+		return false, err
 	}
 	if n > 0 {
 		if f.demo {
 			fmt.Fprintf(stderr, "--demo: %s contains %d events already, so the demo data set was not imported\n", f.store, n)
 		}
-		return nil
+		return false, nil
 	}
 	fmt.Fprintf(stderr, "The store %s is empty: importing the demo data set (made-up events of one morning; --no-demo skips it)\n", f.store)
 	engine, err := detect.New(cfg)
 	if err != nil {
-		return fmt.Errorf("invalid detection settings: %w", err)
+		return false, fmt.Errorf("invalid detection settings: %w", err)
 	}
 	found := &detection{engine: engine, enricher: en}
 	if err := importDemo(ctx, db, stderr, found.observe); err != nil {
-		return fmt.Errorf("import the demo data set: %w", err)
+		return false, fmt.Errorf("import the demo data set: %w", err)
 	}
-	return found.storeImported(ctx, db, stderr, "tokentrail --db "+f.store+" anomalies")
+	return true, found.storeImported(ctx, db, stderr, "tokentrail --db "+f.store+" anomalies")
+}
+
+// announceDemoToken prints the token of the demo's story and its subject,
+// for a first search in the UI.
+func announceDemoToken(ctx context.Context, stderr io.Writer, db *sqlite.Store) error {
+	story, err := loadDemoStory()
+	if err != nil {
+		return err
+	}
+	events, err := db.Events(ctx, store.Query{TokenID: story.Token, Limit: 1})
+	if err != nil {
+		return fmt.Errorf("look up the demo token %s: %w", story.Token, err)
+	}
+	subject := ""
+	if len(events) > 0 && events[0].Subject != "" {
+		subject = ", or its subject " + events[0].Subject
+	}
+	fmt.Fprintf(stderr, "To try the UI, search for token %s, which the demo's story replays%s.\n\n", story.Token, subject)
+	return nil
+}
+
+// shellWord returns s as one shell word: as it is when it holds only
+// characters that no shell treats specially, else in single quotes.
+func shellWord(s string) string {
+	if s != "" && strings.IndexFunc(s, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("%+=:,./_-", r))
+	}) < 0 {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 // uiHandler returns the web UI's handler.

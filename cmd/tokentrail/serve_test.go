@@ -92,6 +92,16 @@ func TestServeFirstStart(t *testing.T) {
 	if !strings.Contains(stderr.String(), "importing the demo data set") {
 		t.Errorf("serve --demo did not say it imports the demo data:\n%s", stderr)
 	}
+	story, err := loadDemoStory()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "search for token " + story.Token + ", which the demo's story replays, or its subject "; !strings.Contains(stderr.String(), want) {
+		t.Errorf("serve --demo did not name a demo token to try, want %q:\n%s", want, stderr)
+	}
+	if strings.Contains(stderr.String(), "If it was lost") {
+		t.Errorf("first start printed how to replace a lost admin key, though it printed one:\n%s", stderr)
+	}
 
 	req, _ := http.NewRequest(http.MethodGet, url+"/api/v1/anomalies", nil)
 	req.Header.Set("Authorization", "Bearer "+m[1])
@@ -119,6 +129,26 @@ func TestServeFirstStart(t *testing.T) {
 	}
 	if adminSecret.MatchString(stderr.String()) || strings.Contains(stderr.String(), "importing the demo") {
 		t.Errorf("second start printed a key or imported the demo again:\n%s", stderr)
+	}
+	if want := "If it was lost, create another: tokentrail --db " + shellWord(f.store) + " keys create --name NAME --role admin\n"; strings.Count(stderr.String(), want) != 1 {
+		t.Errorf("second start did not say once how to replace a lost admin key, want %q:\n%s", want, stderr)
+	}
+	if strings.Contains(stderr.String(), "the demo's story replays") {
+		t.Errorf("second start named the demo token, though it imported nothing:\n%s", stderr)
+	}
+}
+
+func TestShellWord(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"/var/lib/tokentrail/trail.db", "/var/lib/tokentrail/trail.db"},
+		{"my trail.db", "'my trail.db'"},
+		{"it's.db", `'it'\''s.db'`},
+		{"", "''"},
+	}
+	for _, tt := range tests {
+		if got := shellWord(tt.in); got != tt.want {
+			t.Errorf("shellWord(%q) = %s, want %s", tt.in, got, tt.want)
+		}
 	}
 }
 
