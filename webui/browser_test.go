@@ -158,6 +158,35 @@ func TestBrowserRawTokenNeverInAddress(t *testing.T) {
 	tb.CheckNoLeftovers(t)
 }
 
+// TestBrowserSearchKeepsPlainText checks that text shaped a little like a
+// token, such as a host name that starts with "ey", is searched as typed.
+func TestBrowserSearchKeepsPlainText(t *testing.T) {
+	h := newHarness(t)
+	tb := browser.NewTab(t, h.srv.URL)
+	tb.SignIn(t, h.srv.URL, readKey, "")
+
+	for _, text := range []string{
+		aliceSubject,
+		"eyewear-online.shop.example.com",
+		"eyJhbGciOi.x",         // two segments
+		"eyJhbG.eyJzdWIi.c2ln", // a header too short to be one
+	} {
+		t.Run(text, func(t *testing.T) {
+			tb.Do(t, "open an empty search", chromedp.Navigate(h.srv.URL+"/#/"))
+			tb.Do(t, "search for the text",
+				chromedp.WaitVisible(chromedp.CSS("#q")),
+				chromedp.SendKeys(chromedp.CSS("#q"), text),
+				chromedp.SendKeys(chromedp.CSS("#q"), kb.Enter))
+			wantHash := "#/?q=" + url.QueryEscape(text)
+			tb.Wait(t, "the search", `location.hash === `+strconv.Quote(wantHash)+
+				` && document.querySelector('#results p') !== null && !document.querySelector('#results p').textContent.startsWith('Searching')`)
+			if want := "GET /api/v1/search?q=" + url.QueryEscape(text) + " "; !slices.Contains(h.sent(), want) {
+				t.Errorf("no request %q; requests: %q", want, h.sent())
+			}
+		})
+	}
+}
+
 func TestBrowserTokenPage(t *testing.T) {
 	h := newHarness(t)
 	tb := browser.NewTab(t, h.srv.URL)

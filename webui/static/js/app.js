@@ -43,9 +43,9 @@ function parseHash() {
 }
 
 // learnRole reads the key's roles from GET /api/v1/key and returns them
-// with what the key may do in this UI: role is 'admin', 'revoke' (read and
-// revoke), 'read', or 'none' for a key that cannot read, such as an ingest
-// key. An admin key may do everything the other roles allow.
+// with what the key may do in this UI. That role is 'admin', 'revoke' (read
+// and revoke), 'read', or 'none' for a key that cannot read, such as an
+// ingest key. An admin key may do everything the other roles allow.
 async function learnRole() {
   const roles = (await api('key')).roles || [];
   let role = 'read';
@@ -64,7 +64,8 @@ const roleLabels = {
 // unreadableKeyMessage explains why a key without the read role cannot use
 // the UI, naming the roles it has.
 function unreadableKeyMessage(roles) {
-  const has = roles.length ? `the ${roles.join(', ')} role${roles.length === 1 ? '' : 's'}` : 'no role';
+  const names = roles.length > 1 ? roles.slice(0, -1).join(', ') + ' and ' + roles[roles.length - 1] : roles[0];
+  const has = roles.length ? `the ${names} role${roles.length === 1 ? '' : 's'}` : 'no role';
   return `This key has ${has}, but every page of the web UI needs the read role (or admin). ` +
     'Enter a key with the read role, or create one with: tokentrail keys create --name NAME --role read';
 }

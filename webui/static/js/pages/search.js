@@ -22,7 +22,7 @@ function resultLink(r) {
   }
 }
 
-// searchFor puts the search for text in the address. When text holds a raw
+// searchFor puts the search for text in the address. When text contains a raw
 // token anywhere, only the token's fingerprint is searched, and no part of
 // the text goes into the address, the history or a request.
 async function searchFor(text, replace, results) {
@@ -32,7 +32,7 @@ async function searchFor(text, replace, results) {
     q = await fingerprint(token);
     if (!q) {
       results.replaceChildren(el('p', { class: 'error', text:
-        'That text holds a raw token, which this page does not send or keep, and this browser cannot fingerprint it here. ' +
+        'That text contains a raw token, which this page does not send or keep, and this browser cannot fingerprint it here. ' +
         'Search by its jti, or by the fingerprint that tokentrail investigate --token-file - prints.' }));
       // replaceState fires no hashchange, so the message stays.
       if (replace) history.replaceState(null, '', route(''));
@@ -62,7 +62,7 @@ function renderStart(signal) {
       el('li', { text: 'a fingerprint: the SHA-256 of the compact token in 64 hex digits, as tokentrail investigate --token-file - prints it' }),
       el('li', { text: 'a subject (the sub claim), such as alice@example.com' }),
       el('li', { text: 'an IPv4 or IPv6 address of a client' }),
-      el('li', { text: 'a raw token, or a log line or header that holds one: the page searches for its fingerprint and never sends or keeps the token' })),
+      el('li', { text: 'a raw token, or a log line or header that contains one: the page searches for its fingerprint and never sends or keeps the token' })),
     recent);
 
   api('anomalies' + query({ limit: RECENT_ANOMALIES }), { signal }).then((data) => {
@@ -95,7 +95,7 @@ function suggestionList(title, links) {
 
 export function renderSearch(main, _segments, params, { signal }) {
   const q = params.get('q') || '';
-  // An address that holds a raw token, such as a pasted link, never puts
+  // An address that contains a raw token, such as a pasted link, never puts
   // it into the box, not even as its value attribute.
   const linkedToken = findToken(q) !== '';
   const input = el('input', {
