@@ -105,3 +105,43 @@ func TestUILiveAnomaliesAfter(t *testing.T) {
 	}
 	tab.CheckNoLeftovers(t)
 }
+
+// TestUIRejectsKeysThatCannotRead checks, against the real server's GET
+// /api/v1/key, that the key prompt rejects a key without the read role
+// and names the roles it has.
+func TestUIRejectsKeysThatCannotRead(t *testing.T) {
+	browser := browsertest.Start()
+	defer browser.Close()
+	ts := newTestServer(t, func(c *Config) { c.UI = webui.Handler() })
+
+	tests := []struct {
+		name, key, roles string
+	}{
+		{"ingest", ts.keys.ingest, "the ingest role,"},
+		{"ingest and revoke", ts.keys.tokenService, "the ingest and revoke roles,"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tab := browser.NewTab(t, ts.URL)
+			tab.Do(t, "enter the key",
+				chromedp.Navigate(ts.URL+"/"),
+				chromedp.WaitVisible(chromedp.CSS("#api-key")),
+				chromedp.SendKeys(chromedp.CSS("#api-key"), tt.key),
+				chromedp.SendKeys(chromedp.CSS("#api-key"), kb.Enter))
+			tab.Wait(t, "the prompt with an error", `document.querySelector('.key-form .error') !== null`)
+
+			var message string
+			tab.Eval(t, `document.querySelector('.key-form .error').textContent`, &message)
+			for _, want := range []string{tt.roles, "needs the read role"} {
+				if !strings.Contains(message, want) {
+					t.Errorf("prompt message = %q, want it to contain %q", message, want)
+				}
+			}
+			var stored string
+			tab.Eval(t, `sessionStorage.getItem('tokentrail.apiKey') || ''`, &stored)
+			if stored != "" {
+				t.Error("sessionStorage keeps the rejected key")
+			}
+		})
+	}
+}

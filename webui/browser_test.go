@@ -13,7 +13,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/emulation"
+	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 
@@ -71,35 +73,125 @@ func TestBrowserSearchToSubjectTokens(t *testing.T) {
 	tb.CheckNoLeftovers(t)
 }
 
-// TestBrowserRawTokenNeverInAddress pastes a raw token into the search,
-// typed and as a link, and checks that the address, the history and the
-// page hold its fingerprint and never the token.
+// searchDone returns a JavaScript expression that is true once the address
+// is hash and the search page shows the outcome of the search for q. The
+// outcome names q, so the page that was shown before, such as the empty
+// search page, never matches.
+func searchDone(hash, q string) string {
+	return `location.hash === ` + strconv.Quote(hash) +
+		` && (document.querySelector('#results p')?.textContent ?? '').includes(` + strconv.Quote("“"+q+"”") + `)`
+}
+
+// TestBrowserRawTokenNeverInAddress pastes raw tokens into the search,
+// alone and inside the text people copy from headers, JSON and logs, both
+// typed and as a link. The address, the history, every request and the page
+// must hold the token's fingerprint and never any part of the token.
 func TestBrowserRawTokenNeverInAddress(t *testing.T) {
 	h := newHarness(t)
 	tb := browser.NewTab(t, h.srv.URL)
 	tb.SignIn(t, h.srv.URL, readKey, "")
-	const token = "eyJhbGciOiJub25lIn0.eyJzdWIiOiJhbGljZSJ9.c2lnbmF0dXJl"
-	wantHash := "#/?q=" + audit.Fingerprint(token)
 
-	check := func(t *testing.T) {
+	const (
+		jws = "eyJhbGciOiJub25lIn0.eyJzdWIiOiJhbGljZSJ9.c2lnbmF0dXJlLXNpZ25hdHVyZQ"
+		// A JWE with direct encryption, whose encrypted key is empty.
+		jwe = "eyJhbGciOiJkaXIiLCJlbmMiOiJBMjU2R0NNIn0..aXYtaXYtaXY.Y2lwaGVydGV4dC1jaXBoZXJ0ZXh0.dGFnLXRhZy10YWc"
+	)
+	// secrets are the parts of the tokens that must never show: every
+	// header starts with eyJ, and the last segments are long enough to
+	// appear nowhere by chance.
+	secrets := []string{"eyJ", "c2lnbmF0dXJl", "Y2lwaGVydGV4dC1", "dGFnLXRhZy10YWc"}
+	tests := []struct {
+		name, text, token string
+	}{
+		{"bearer", "Bearer " + jws, jws},
+		{"header line", "Authorization: Bearer " + jws, jws},
+		{"JSON quotes", `"` + jws + `"`, jws},
+		{"trailing comma", jws + ",", jws},
+		{"JSON field", `{"access_token": "` + jws + `", "token_type": "Bearer"}`, jws},
+		{"query parameter", "access_token=" + jws, jws},
+		{"URL-encoded dots", "https://app.example.com/cb?access_token=" + strings.ReplaceAll(jws, ".", "%2E") + "&state=x", jws},
+		{"log line", `192.0.2.10 - - "GET /api/orders HTTP/1.1" 200 auth=Bearer ` + jws + ` ua=curl/8.5`, jws},
+		{"sentence", "the token " + jws + ". was in the chat", jws},
+		{"JWE", jwe, jwe},
+		{"JWE in header line", "Authorization: Bearer " + jwe, jwe},
+	}
+
+	check := func(t *testing.T, token string) {
 		t.Helper()
-		tb.Wait(t, "the fingerprint's search", `location.hash === `+strconv.Quote(wantHash)+` && document.querySelector('#results p') !== null && !document.querySelector('#results p').textContent.startsWith('Searching')`)
-		var leaked bool
-		tb.Eval(t, `location.href.includes('eyJ') || document.body.innerText.includes('eyJ') || document.querySelector('#q').value.includes('eyJ')`, &leaked)
-		if leaked {
-			t.Errorf("the raw token shows in the address, the page or the search box")
+		fingerprint := audit.Fingerprint(token)
+		wantHash := "#/?q=" + fingerprint
+		tb.Wait(t, "the fingerprint's search", searchDone(wantHash, fingerprint))
+
+		var href, html, box string
+		tb.Eval(t, `location.href`, &href)
+		tb.Eval(t, `document.documentElement.outerHTML`, &html)
+		tb.Eval(t, `document.querySelector('#q').value`, &box)
+		history, err := chromedp.Call(tb.Context(), page.GetNavigationHistory, cdp.Empty{})
+		if err != nil {
+			t.Fatalf("read the navigation history: %v", err)
+		}
+		places := map[string]string{"address": href, "page": html, "search box": box}
+		for i, entry := range history.Entries {
+			places[fmt.Sprintf("history entry %d", i)] = entry.URL
+		}
+		for i, request := range h.sent() {
+			places[fmt.Sprintf("request %d", i)] = request
+		}
+		for place, text := range places {
+			for _, secret := range secrets {
+				if strings.Contains(text, secret) {
+					t.Errorf("the %s holds %q, part of the raw token: %.300s", place, secret, text)
+				}
+			}
+		}
+		if !slices.Contains(h.sent(), "GET /api/v1/search?q="+fingerprint+" ") {
+			t.Errorf("no request searched for the fingerprint %s; requests: %q", fingerprint, h.sent())
 		}
 	}
 
-	tb.Do(t, "search for a raw token",
-		chromedp.WaitVisible(chromedp.CSS("#q")),
-		chromedp.SendKeys(chromedp.CSS("#q"), "Bearer "+token),
-		chromedp.SendKeys(chromedp.CSS("#q"), kb.Enter))
-	check(t)
-
-	tb.Do(t, "open a link that holds a raw token", chromedp.Navigate(h.srv.URL+"/#/?q="+token))
-	check(t)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tb.Do(t, "open an empty search", chromedp.Navigate(h.srv.URL+"/#/"))
+			tb.Do(t, "search for the pasted text",
+				chromedp.WaitVisible(chromedp.CSS("#q")),
+				chromedp.SendKeys(chromedp.CSS("#q"), tt.text),
+				chromedp.SendKeys(chromedp.CSS("#q"), kb.Enter))
+			check(t, tt.token)
+		})
+		t.Run(tt.name+" in a link", func(t *testing.T) {
+			tb.Do(t, "open a link that holds the text", chromedp.Navigate(h.srv.URL+"/#/?q="+url.QueryEscape(tt.text)))
+			check(t, tt.token)
+		})
+	}
 	tb.CheckNoLeftovers(t)
+}
+
+// TestBrowserSearchKeepsPlainText checks that text shaped a little like a
+// token, such as a host name that starts with "ey", is searched as typed.
+func TestBrowserSearchKeepsPlainText(t *testing.T) {
+	h := newHarness(t)
+	tb := browser.NewTab(t, h.srv.URL)
+	tb.SignIn(t, h.srv.URL, readKey, "")
+
+	for _, text := range []string{
+		aliceSubject,
+		"eyewear-online.shop.example.com",
+		"eyJhbGciOi.x",         // two segments
+		"eyJhbG.eyJzdWIi.c2ln", // a header too short to be one
+	} {
+		t.Run(text, func(t *testing.T) {
+			tb.Do(t, "open an empty search", chromedp.Navigate(h.srv.URL+"/#/"))
+			tb.Do(t, "search for the text",
+				chromedp.WaitVisible(chromedp.CSS("#q")),
+				chromedp.SendKeys(chromedp.CSS("#q"), text),
+				chromedp.SendKeys(chromedp.CSS("#q"), kb.Enter))
+			wantHash := "#/?q=" + url.QueryEscape(text)
+			tb.Wait(t, "the search", searchDone(wantHash, text))
+			if want := "GET /api/v1/search?q=" + url.QueryEscape(text) + " "; !slices.Contains(h.sent(), want) {
+				t.Errorf("no request %q; requests: %q", want, h.sent())
+			}
+		})
+	}
 }
 
 func TestBrowserTokenPage(t *testing.T) {
@@ -347,17 +439,17 @@ func TestBrowserRevokeFlow(t *testing.T) {
 	}
 }
 
-// TestBrowserRevokeButtonByRole checks that the keys the server lets
-// revoke, those with the admin or the revoke role, get the button, and
-// that the top bar names what the key may do.
-func TestBrowserRevokeButtonByRole(t *testing.T) {
+// TestBrowserKeyRoles checks the label each key gets in the top bar, that
+// keys the server lets revoke (the revoke or admin role) get the button,
+// and that a key without the read role is rejected at the prompt.
+func TestBrowserKeyRoles(t *testing.T) {
 	h := newHarness(t)
 	tests := []struct {
 		name, key, label string
 		button           bool
 	}{
-		{"read", readKey, "read-only key", false},
-		{"read and revoke", revokeKey, "read and revoke key", true},
+		{"read", readKey, "read key", false},
+		{"read and revoke", revokeKey, "read + revoke key", true},
 		{"admin", adminKey, "admin key", true},
 	}
 	for _, tt := range tests {
@@ -366,18 +458,114 @@ func TestBrowserRevokeButtonByRole(t *testing.T) {
 			tb.SignIn(t, h.srv.URL, tt.key, "#/token/"+bobToken)
 			tb.Wait(t, "the token status", `document.getElementById('token-status') !== null`)
 
-			var button bool
-			tb.Eval(t, `document.getElementById('revoke') !== null`, &button)
-			if button != tt.button {
-				t.Errorf("revoke button shown = %v, want %v", button, tt.button)
-			}
 			var label string
 			tb.Eval(t, `document.getElementById('role').textContent`, &label)
 			if label != tt.label {
 				t.Errorf("role label = %q, want %q", label, tt.label)
 			}
+			var button bool
+			tb.Eval(t, `document.getElementById('revoke') !== null`, &button)
+			if button != tt.button {
+				t.Errorf("revoke button shown = %v, want %v", button, tt.button)
+			}
 		})
 	}
+
+	t.Run("revoke key revokes", func(t *testing.T) {
+		tb := browser.NewTab(t, h.srv.URL)
+		tb.SignIn(t, h.srv.URL, revokeKey, "#/token/"+bobToken)
+		tb.Do(t, "revoke with a reason",
+			chromedp.WaitVisible(chromedp.CSS("#revoke")),
+			chromedp.Click(chromedp.CSS("#revoke")),
+			chromedp.WaitVisible(chromedp.CSS("#revoke-dialog")),
+			chromedp.SendKeys(chromedp.CSS("#revoke-reason"), "seen in a pastebin"),
+			chromedp.Click(chromedp.CSS("#revoke-confirm")))
+		tb.Wait(t, "status revoked", `document.getElementById('token-status')?.textContent === 'revoked'`)
+		if got := h.recorded(); len(got) != 1 || got[0].TokenID != bobToken {
+			t.Errorf("revocations recorded = %+v, want one of %s", got, bobToken)
+		}
+	})
+
+	t.Run("ingest key rejected", func(t *testing.T) {
+		tb := browser.NewTab(t, h.srv.URL)
+		tb.Do(t, "enter an ingest key",
+			chromedp.Navigate(h.srv.URL+"/"),
+			chromedp.WaitVisible(chromedp.CSS("#api-key")),
+			chromedp.SendKeys(chromedp.CSS("#api-key"), ingestKey),
+			chromedp.SendKeys(chromedp.CSS("#api-key"), kb.Enter))
+		tb.Wait(t, "the prompt with an error", `document.querySelector('.key-form .error') !== null`)
+
+		var message string
+		tb.Eval(t, `document.querySelector('.key-form .error').textContent`, &message)
+		for _, want := range []string{"the ingest role", "needs the read role"} {
+			if !strings.Contains(message, want) {
+				t.Errorf("prompt message = %q, want it to contain %q", message, want)
+			}
+		}
+		var stored string
+		tb.Eval(t, `sessionStorage.getItem('tokentrail.apiKey') || ''`, &stored)
+		if stored != "" {
+			t.Errorf("sessionStorage keeps the rejected key %q", stored)
+		}
+		var navHidden bool
+		tb.Eval(t, `document.getElementById('nav').hidden`, &navHidden)
+		if !navHidden {
+			t.Error("the navigation shows for a key that cannot read")
+		}
+	})
+}
+
+// TestBrowserSearchStartPage checks that the empty search page says what
+// can be searched and links the tokens and subjects of the newest
+// anomalies.
+func TestBrowserSearchStartPage(t *testing.T) {
+	h := newHarness(t)
+	tb := browser.NewTab(t, h.srv.URL)
+	tb.SignIn(t, h.srv.URL, readKey, "")
+	tb.Wait(t, "the recent tokens", `document.querySelector('#recent h2') !== null`)
+
+	var hint string
+	tb.Eval(t, `document.querySelector('ul.hint').textContent`, &hint)
+	for _, want := range []string{"token id", "fingerprint", "subject", "address"} {
+		if !strings.Contains(hint, want) {
+			t.Errorf("hint %q does not name %q", hint, want)
+		}
+	}
+
+	stored, err := h.db.Anomalies(context.Background(), store.AnomalyQuery{Newest: true, Limit: 50}) // as many as the page reads
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wantTokens, wantSubjects []string
+	for _, a := range stored {
+		if a.TokenID != "" && !slices.Contains(wantTokens, a.TokenID) && len(wantTokens) < 5 {
+			wantTokens = append(wantTokens, a.TokenID)
+		}
+		if a.Subject != "" && !slices.Contains(wantSubjects, a.Subject) && len(wantSubjects) < 5 {
+			wantSubjects = append(wantSubjects, a.Subject)
+		}
+	}
+	var tokens, subjects []string
+	tb.Eval(t, `[...document.querySelectorAll('#recent a.recent-token')].map((a) => a.textContent)`, &tokens)
+	tb.Eval(t, `[...document.querySelectorAll('#recent a.recent-subject')].map((a) => a.textContent)`, &subjects)
+	if len(wantTokens) == 0 {
+		t.Fatal("the stored anomalies name no token, so the test checks nothing")
+	}
+	if !slices.Equal(tokens, wantTokens) {
+		t.Errorf("recent tokens = %q, want %q", tokens, wantTokens)
+	}
+	if !slices.Equal(subjects, wantSubjects) {
+		t.Errorf("recent subjects = %q, want %q", subjects, wantSubjects)
+	}
+
+	tb.Do(t, "open the first token", chromedp.Click(chromedp.CSS("#recent a.recent-token")))
+	tb.Wait(t, "the token page", `document.getElementById('token-status') !== null`)
+	var hash string
+	tb.Eval(t, `location.hash`, &hash)
+	if want := "#/token/" + url.PathEscape(wantTokens[0]); hash != want {
+		t.Errorf("location.hash = %q, want %q", hash, want)
+	}
+	tb.CheckNoLeftovers(t)
 }
 
 func TestBrowserIncidentPage(t *testing.T) {

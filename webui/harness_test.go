@@ -1,11 +1,13 @@
 package webui_test
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -29,12 +31,14 @@ import (
 // The harness is a stand-in for the server of the HTTP API (/api/v1),
 // built on the real SQLite store and forensics code, so that the pages are
 // tested against the JSON those produce. It implements the routes the UI
-// calls, with three keys: adminKey has the admin role, revokeKey the read
-// and revoke roles, and readKey the read role only.
+// calls, with four keys: adminKey has the admin role, revokeKey the read
+// and revoke roles, readKey the read role only, and ingestKey the ingest
+// role only.
 const (
 	adminKey  = "test-admin-key"
 	revokeKey = "test-revoke-key"
 	readKey   = "test-read-key"
+	ingestKey = "test-ingest-key"
 
 	aliceSubject = "alice@example.com"
 	aliceToken   = "tok-alice-1"
@@ -58,6 +62,7 @@ type harness struct {
 
 	mu          sync.Mutex
 	revocations []audit.Event // recorded through POST /api/v1/revocations
+	requests    []string      // the method, address and body of every request
 }
 
 func newHarness(tb testing.TB) *harness {
@@ -94,12 +99,12 @@ func newHarness(tb testing.TB) *harness {
 	mux.Handle("GET /api/v1/anomalies", h.auth("read", h.anomalies))
 	mux.Handle("POST /api/v1/revocations", h.auth("revoke", h.revoke))
 	mux.Handle("GET /api/v1/access-log", h.auth("admin", h.accessLog))
-	mux.Handle("GET /api/v1/key", h.auth("read", h.key))
+	mux.Handle("GET /api/v1/key", h.auth("", h.key))
 	mux.Handle("/api/", h.auth("read", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "not_found", "no such route")
 	}))
 	mux.Handle("/", webui.Handler())
-	h.srv = httptest.NewServer(mux)
+	h.srv = httptest.NewServer(h.record(mux))
 	tb.Cleanup(h.srv.Close)
 	return h
 }
@@ -171,10 +176,11 @@ var keyRoles = map[string][]string{
 	adminKey:  {"admin"},
 	revokeKey: {"read", "revoke"},
 	readKey:   {"read"},
+	ingestKey: {"ingest"},
 }
 
 // auth serves next to a key with role, or with the admin role, which the
-// server lets do everything.
+// server lets do everything. An empty role lets every known key in.
 func (h *harness) auth(role string, next http.HandlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		key, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
@@ -182,11 +188,28 @@ func (h *harness) auth(role string, next http.HandlerFunc) http.Handler {
 		switch {
 		case !ok:
 			writeError(w, http.StatusUnauthorized, "unauthenticated", "missing or unknown API key")
-		case !slices.Contains(roles, role) && !slices.Contains(roles, "admin"):
+		case role != "" && !slices.Contains(roles, role) && !slices.Contains(roles, "admin"):
 			writeError(w, http.StatusForbidden, "forbidden", "this key lacks the "+role+" role")
 		default:
 			next(w, r)
 		}
+	})
+}
+
+// record keeps the method, address and body of every request before next
+// serves it, so that tests can check what the page sent.
+func (h *harness) record(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, err := io.ReadAll(r.Body)
+		if err != nil {
+			writeError(w, http.StatusBadRequest, "bad_request", "read the request body: "+err.Error())
+			return
+		}
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		h.mu.Lock()
+		h.requests = append(h.requests, r.Method+" "+r.RequestURI+" "+string(body))
+		h.mu.Unlock()
+		next.ServeHTTP(w, r)
 	})
 }
 
@@ -458,6 +481,13 @@ func (h *harness) key(w http.ResponseWriter, r *http.Request) {
 	key, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 	roles := keyRoles[key]
 	writeJSON(w, http.StatusOK, map[string]any{"id": "harness", "name": "harness", "roles": roles, "created_at": time.Now().UTC()})
+}
+
+// sent returns every request the server received, as "METHOD URI BODY".
+func (h *harness) sent() []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return slices.Clone(h.requests)
 }
 
 // recorded returns the revocations the UI sent.

@@ -78,6 +78,7 @@ func TestHandlerAssets(t *testing.T) {
 	}{
 		{"js/app.js", "text/javascript; charset=utf-8"},
 		{"css/app.css", "text/css; charset=utf-8"},
+		{"favicon.svg", "image/svg+xml"},
 	}
 	for _, tt := range tests {
 		path := assetPath(t, index, tt.name)

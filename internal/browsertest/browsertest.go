@@ -14,6 +14,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"os/exec"
 	"strings"
@@ -106,8 +107,9 @@ func Start() *Browser {
 func (b *Browser) Close() { b.cancel() }
 
 // Tab is one browser tab. It keeps every URL the tab requested and every
-// console error, uncaught exception, Content-Security-Policy violation or
-// JavaScript dialog, and the test fails on them when it ends.
+// console error, uncaught exception, Content-Security-Policy violation,
+// failed load outside /api/ or JavaScript dialog, and the test fails on
+// them when it ends.
 type Tab struct {
 	ctx context.Context
 
@@ -185,10 +187,11 @@ func (tab *Tab) record(ev any) {
 			tab.problems = append(tab.problems, "console error: "+strings.Join(parts, " "))
 		}
 	case *log.EventEntryAdded:
-		// Content-Security-Policy violations are logged here. A 401 or 403
-		// that a test requests on purpose is logged as a failed network
-		// request too, so those are left out.
-		if ev.Entry.Level == log.EntryLevelError && ev.Entry.Source != log.EntrySourceNetwork {
+		// Content-Security-Policy violations and failed loads, such as a
+		// missing /favicon.ico, are logged here as console errors. An API
+		// response of 401 or 403 that a test requests on purpose is logged
+		// as a failed load too, so failed loads under /api/ are left out.
+		if ev.Entry.Level == log.EntryLevelError && !(ev.Entry.Source == log.EntrySourceNetwork && isAPI(ev.Entry.URL)) {
 			tab.problems = append(tab.problems, fmt.Sprintf("log %s: %s %s", ev.Entry.Source, ev.Entry.Text, ev.Entry.URL))
 		}
 	case *page.EventJavascriptDialogOpening:
@@ -196,6 +199,12 @@ func (tab *Tab) record(ev any) {
 		// and then reports this.
 		tab.problems = append(tab.problems, "a JavaScript dialog opened: "+ev.Message)
 	}
+}
+
+// isAPI reports whether rawURL names a path under /api/.
+func isAPI(rawURL string) bool {
+	u, err := url.Parse(rawURL)
+	return err == nil && strings.HasPrefix(u.Path, "/api/")
 }
 
 // Context returns the tab's chromedp context, for actions that Do and Eval

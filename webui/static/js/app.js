@@ -42,23 +42,33 @@ function parseHash() {
   return { segments, params: new URLSearchParams(search || '') };
 }
 
-// learnRole returns what the key may do, from the roles that /api/v1/key
-// names: 'admin', 'revoke' (read and revoke), 'read', or 'none' for a key
-// without the read role, such as an ingest key. An admin key may do
-// everything, and a key with the revoke role may record revocations.
+// learnRole reads the key's roles from GET /api/v1/key and returns them
+// with what the key may do in this UI. That role is 'admin', 'revoke' (read
+// and revoke), 'read', or 'none' for a key that cannot read, such as an
+// ingest key. An admin key may do everything the other roles allow.
 async function learnRole() {
   const roles = (await api('key')).roles || [];
-  if (roles.includes('admin')) return 'admin';
-  if (!roles.includes('read')) return 'none';
-  return roles.includes('revoke') ? 'revoke' : 'read';
+  let role = 'read';
+  if (roles.includes('admin')) role = 'admin';
+  else if (!roles.includes('read')) role = 'none';
+  else if (roles.includes('revoke')) role = 'revoke';
+  return { role, roles };
 }
 
 const roleLabels = {
   admin: 'admin key',
-  revoke: 'read and revoke key',
-  read: 'read-only key',
-  none: 'key without the read role',
+  revoke: 'read + revoke key',
+  read: 'read key',
 };
+
+// unreadableKeyMessage explains why a key without the read role cannot use
+// the UI, naming the roles it has.
+function unreadableKeyMessage(roles) {
+  const names = roles.length > 1 ? roles.slice(0, -1).join(', ') + ' and ' + roles[roles.length - 1] : roles[0];
+  const has = roles.length ? `the ${names} role${roles.length === 1 ? '' : 's'}` : 'no role';
+  return `This key has ${has}, but every page of the web UI needs the read role (or admin). ` +
+    'Enter a key with the read role, or create one with: tokentrail keys create --name NAME --role read';
+}
 
 async function render() {
   const current = ++renderCount;
@@ -76,8 +86,16 @@ async function render() {
   }
   if (!session.role) {
     try {
-      const role = await learnRole();
+      const { role, roles } = await learnRole();
       if (current !== renderCount) return;
+      if (role === 'none') {
+        clearKey();
+        keyMessage = unreadableKeyMessage(roles);
+        nav.hidden = true;
+        timeNote.hidden = true;
+        renderKeyPrompt();
+        return;
+      }
       session.role = role;
     } catch (err) {
       if (err.status === 401 || current !== renderCount) return; // the unauthenticated listener shows the key prompt again
