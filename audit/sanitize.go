@@ -233,7 +233,10 @@ func jwtAt(s string, start int) (end int, ok bool) {
 		}
 		break
 	}
-	if segments < 3 || bounds[1]-bounds[0] < 10 || bounds[3]-bounds[2] < 2 {
+	// A JWE with direct key agreement ("alg":"dir") has an empty second
+	// segment, its encrypted key.
+	directJWE := segments == 5 && bounds[3] == bounds[2]
+	if segments < 3 || bounds[1]-bounds[0] < 10 || bounds[3]-bounds[2] < 2 && !directJWE {
 		return 0, false
 	}
 	header, err := base64.RawURLEncoding.DecodeString(s[bounds[0]:bounds[1]])

@@ -133,6 +133,9 @@ func TestSanitizeFindsTokensInEveryForm(t *testing.T) {
 	raw := signed(t, jwt.MapClaims{"jti": "jti-9"})
 	// A header written with a space after the brace encodes to "eyAi...".
 	spaced := base64URL(`{ "alg": "HS256", "typ": "JWT" }`) + "." + base64URL(`{"jti":"jti-10"}`) + ".c2lnbmF0dXJl"
+	// Direct key agreement leaves the encrypted key, the second segment,
+	// empty.
+	directJWE := base64URL(`{"alg":"dir","enc":"A256GCM"}`) + "..aXZpdml2aXZpdg." + base64URL("ciphertext of the claims") + ".dGFndGFndGFndGFn"
 	tests := []struct {
 		name  string
 		value string
@@ -143,13 +146,19 @@ func TestSanitizeFindsTokensInEveryForm(t *testing.T) {
 		{"prefixed jti", "x" + raw, raw},
 		{"spaced header", "/cb?t=" + spaced, spaced},
 		{"end of a sentence", "the token " + raw + ".", raw},
+		{"direct JWE", "/cb?t=" + directJWE, directJWE},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			e := validEvent()
 			e.Path = tt.value
 			e.Sanitize()
-			if strings.Contains(e.Path, strings.Split(tt.token, ".")[1]) {
+			parts := strings.Split(tt.token, ".")
+			secret := parts[1] // the claims of a JWS
+			if secret == "" {
+				secret = parts[3] // the ciphertext of a JWE
+			}
+			if strings.Contains(e.Path, secret) {
 				t.Errorf("Path = %q still holds the token's payload", e.Path)
 			}
 			if !strings.Contains(e.Path, "[jwt sha256:"+audit.Fingerprint(tt.token)[:16]+"]") {
