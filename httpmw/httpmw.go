@@ -244,19 +244,27 @@ func (h *handler) finish(rw *responseWriter, r *http.Request, use *tokenuse.Use,
 }
 
 // describe fills in the request's context: client address, user agent,
-// method, path and trace id.
+// method, path and trace id. It keeps the remote address and the headers
+// as strings, which the tracker parses later, off the request path when it
+// can.
 func (h *handler) describe(use *tokenuse.Use, r *http.Request) {
-	peer := clientip.PeerAddr(r.RemoteAddr)
-	resolver := h.tracker.Resolver()
-	if resolver.Trusts(peer) {
-		use.IP = resolver.Client(peer, r.Header[h.forwardingKey])
-	} else {
-		use.IP = peer
-	}
 	use.UserAgent = firstValue(r.Header["User-Agent"])
 	use.Method = r.Method
 	use.Path = r.URL.Path
-	use.TraceID = tokenuse.TraceID(firstValue(r.Header["Traceparent"]))
+	use.Request.Traceparent = firstValue(r.Header["Traceparent"])
+
+	var forwarded []string
+	if h.tracker.Resolver().TrustsAny() {
+		forwarded = r.Header[h.forwardingKey]
+	}
+	if len(forwarded) > 1 {
+		// Code that runs after the middleware could change the elements
+		// of this slice, so a header sent on several lines is read now.
+		use.IP = h.tracker.Resolver().Client(clientip.PeerAddr(r.RemoteAddr), forwarded)
+		return
+	}
+	use.Request.RemoteAddr = r.RemoteAddr
+	use.Request.Forwarded = firstValue(forwarded)
 }
 
 func firstValue(values []string) string {

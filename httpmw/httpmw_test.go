@@ -227,6 +227,9 @@ func TestClientAddress(t *testing.T) {
 			[]string{"X-Forwarded-For", "198.51.100.66, 203.0.113.9, 10.2.3.4"}, "203.0.113.9"},
 		{"forwarded header", []string{"127.0.0.0/8"}, httpmw.Forwarded, []string{"Forwarded", `for=198.51.100.66, for="[2001:db8::9]:443";proto=https`}, "2001:db8::9"},
 		{"other header ignored", []string{"127.0.0.0/8"}, httpmw.Forwarded, []string{"X-Forwarded-For", "203.0.113.9"}, "127.0.0.1"},
+		{"header on two lines", []string{"127.0.0.0/8", "10.0.0.0/8"}, httpmw.XForwardedFor,
+			[]string{"X-Forwarded-For", "198.51.100.66", "X-Forwarded-For", "203.0.113.9, 10.2.3.4"}, "203.0.113.9"},
+		{"unparsable entry", []string{"127.0.0.0/8"}, httpmw.XForwardedFor, []string{"X-Forwarded-For", "unknown"}, "invalid IP"},
 	}
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -60,15 +60,26 @@ func (f *flusher) writeReady(ctx context.Context) {
 
 // writeNext takes the oldest ready chunk and writes it as one batch.
 func (f *flusher) writeNext(ctx context.Context) error {
-	chunk := f.r.queue.take()
-	if chunk == nil {
+	c, ok := f.r.queue.take()
+	if !ok {
 		return nil
 	}
-	f.batch = chunk
+	completeRequests(c)
+	f.batch = c.events
 	err := f.writeBatch(ctx)
 	f.batch = nil
-	f.r.queue.release(chunk)
+	f.r.queue.release(c)
 	return err
+}
+
+// completeRequests runs the Complete function of each request context that
+// RecordFunc left in c, here rather than on the request path.
+func completeRequests(c chunk) {
+	for i := range c.events {
+		if rc := &c.requests[i]; rc.Complete != nil {
+			rc.Complete(&c.events[i], rc)
+		}
+	}
 }
 
 // flushQueued writes every event queued now. Events recorded while it runs

@@ -8,10 +8,11 @@ import (
 
 // queue is the bounded FIFO between Record and the flusher goroutine. It
 // keeps events in chunks of up to chunkSize events, preallocated by
-// newQueue. Record copies an event into the open chunk, and the flusher
-// takes whole chunks and writes each one as a batch. So an event is copied
-// once on its way in, and Record wakes the flusher only when a chunk fills,
-// not once per event as a channel receive would.
+// newQueue. Record copies an event into the open chunk, RecordFunc writes
+// one there in place, and the flusher takes whole chunks and writes each
+// one as a batch. So an event is copied at most once on its way in, and
+// Record wakes the flusher only when a chunk fills, not once per event as a
+// channel receive would.
 //
 // The flusher holds at most one taken chunk at a time, and events in it no
 // longer count toward the limit. So, as with a channel of size limit and a
@@ -20,11 +21,11 @@ type queue struct {
 	mu sync.Mutex
 
 	closed  bool
-	limit   int           // most events the queue holds; Options.QueueSize
-	len     int           // events in open and in ready
-	open    []audit.Event // chunk Record appends to; nil until the next Record
-	ready   chunkRing     // chunks waiting for the flusher, oldest first
-	free    [][]audit.Event
+	limit   int            // most events the queue holds; Options.QueueSize
+	len     int            // events in open and in ready
+	open    chunk          // chunk Record appends to; its events are nil until the next Record
+	ready   chunkRing      // chunks waiting for the flusher, oldest first
+	free    []chunk        // chunks whose slots are all zero
 	waiters sync.WaitGroup // Record calls waiting for room under Block
 
 	// room, when not nil, is closed and cleared by the next take, which
@@ -51,36 +52,69 @@ func newQueue(limit, chunkSize int) *queue {
 	// ceil(limit/chunkSize)+2.
 	chunks := (limit+chunkSize-1)/chunkSize + 2
 	events := make([]audit.Event, chunks*chunkSize)
+	requests := make([]RequestContext, chunks*chunkSize)
 	q := &queue{
 		limit:     limit,
-		ready:     chunkRing{chunks: make([][]audit.Event, chunks)},
-		free:      make([][]audit.Event, 0, chunks),
+		ready:     chunkRing{chunks: make([]chunk, chunks)},
+		free:      make([]chunk, 0, chunks),
 		chunkSize: chunkSize,
 		wake:      make(chan struct{}, 1),
 	}
 	for i := range chunks {
-		q.free = append(q.free, events[i*chunkSize:i*chunkSize:(i+1)*chunkSize])
+		lo, hi := i*chunkSize, (i+1)*chunkSize
+		q.free = append(q.free, chunk{events: events[lo:lo:hi], requests: requests[lo:hi:hi]})
 	}
 	return q
+}
+
+// chunk is a run of queue slots. requests[i] is the request context that
+// RecordFunc left beside events[i] for the flusher to complete; it is zero
+// for an event that Record queued.
+type chunk struct {
+	events   []audit.Event
+	requests []RequestContext // len(requests) is the chunk's capacity
+}
+
+// clear zeroes every slot of c and empties it. It drops the strings of
+// written events for the garbage collector, and RecordFunc relies on it,
+// since fill writes only the fields it sets.
+func (c chunk) clear() chunk {
+	clear(c.events)
+	clear(c.requests[:len(c.events)])
+	c.events = c.events[:0]
+	return c
 }
 
 // pushLocked appends a copy of *e to the open chunk and wakes the flusher
 // if that fills it. The caller holds mu and has checked that the queue has
 // room.
 func (q *queue) pushLocked(e *audit.Event) {
-	if q.open == nil {
+	slot, _ := q.reserveLocked()
+	*slot = *e
+	q.commitLocked()
+}
+
+// reserveLocked returns the next slot of the open chunk, which is zero,
+// and its request context. The caller holds mu, has checked that the queue
+// has room, and calls commitLocked before it releases mu.
+func (q *queue) reserveLocked() (*audit.Event, *RequestContext) {
+	if q.open.events == nil {
 		last := len(q.free) - 1
 		q.open = q.free[last]
 		q.free = q.free[:last]
 	}
-	n := len(q.open)
-	q.open = q.open[:n+1]
-	q.open[n] = *e
-	q.len++
+	n := len(q.open.events)
+	q.open.events = q.open.events[:n+1]
+	return &q.open.events[n], &q.open.requests[n]
+}
 
-	if n+1 == q.chunkSize {
+// commitLocked counts the slot that reserveLocked returned as queued, and
+// wakes the flusher if it filled the open chunk. The caller holds mu.
+func (q *queue) commitLocked() {
+	q.len++
+	if len(q.open.events) == q.chunkSize {
 		q.ready.push(q.open)
-		q.open = nil
+		q.open = chunk{}
 		select {
 		case q.wake <- struct{}{}:
 		default:
@@ -110,9 +144,9 @@ func (q *queue) closeOpen() int {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 
-	if len(q.open) > 0 {
+	if len(q.open.events) > 0 {
 		q.ready.push(q.open)
-		q.open = nil
+		q.open = chunk{}
 	}
 	return q.ready.len
 }
@@ -125,29 +159,29 @@ func (q *queue) readyChunks() int {
 }
 
 // take removes the oldest ready chunk and wakes the Record calls that wait
-// for room. It returns nil when no chunk is ready. The caller returns the
+// for room. It returns false when no chunk is ready. The caller returns the
 // chunk with release once written.
-func (q *queue) take() []audit.Event {
+func (q *queue) take() (chunk, bool) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 
 	if q.ready.len == 0 {
-		return nil
+		return chunk{}, false
 	}
-	chunk := q.ready.pop()
-	q.len -= len(chunk)
+	c := q.ready.pop()
+	q.len -= len(c.events)
 	if q.room != nil {
 		close(q.room)
 		q.room = nil
 	}
-	return chunk
+	return c, true
 }
 
 // release returns a taken chunk for reuse.
-func (q *queue) release(chunk []audit.Event) {
-	clear(chunk) // drops the strings of written events for the garbage collector
+func (q *queue) release(c chunk) {
+	c = c.clear()
 	q.mu.Lock()
-	q.free = append(q.free, chunk[:0])
+	q.free = append(q.free, c)
 	q.mu.Unlock()
 }
 
@@ -158,12 +192,12 @@ func (q *queue) discard() int {
 	defer q.mu.Unlock()
 
 	n := q.len
-	if q.open != nil {
-		q.free = append(q.free, q.open[:0])
-		q.open = nil
+	if q.open.events != nil {
+		q.free = append(q.free, q.open.clear())
+		q.open = chunk{}
 	}
 	for q.ready.len > 0 {
-		q.free = append(q.free, q.ready.pop()[:0])
+		q.free = append(q.free, q.ready.pop().clear())
 	}
 	q.len = 0
 	return n
@@ -172,20 +206,20 @@ func (q *queue) discard() int {
 // chunkRing is a FIFO of chunks on a fixed array, so that queuing a chunk
 // never allocates.
 type chunkRing struct {
-	chunks [][]audit.Event
+	chunks []chunk
 	head   int // index of the oldest chunk
 	len    int
 }
 
-func (r *chunkRing) push(chunk []audit.Event) {
-	r.chunks[(r.head+r.len)%len(r.chunks)] = chunk
+func (r *chunkRing) push(c chunk) {
+	r.chunks[(r.head+r.len)%len(r.chunks)] = c
 	r.len++
 }
 
-func (r *chunkRing) pop() []audit.Event {
-	chunk := r.chunks[r.head]
-	r.chunks[r.head] = nil
+func (r *chunkRing) pop() chunk {
+	c := r.chunks[r.head]
+	r.chunks[r.head] = chunk{}
 	r.head = (r.head + 1) % len(r.chunks)
 	r.len--
-	return chunk
+	return c
 }

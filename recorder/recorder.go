@@ -186,7 +186,10 @@ func (r *Recorder) Record(e audit.Event) bool {
 		r.counters.accepted.Add(1)
 		return true
 	}
-	accepted := r.overflow == Block && r.waitForRoomLocked(&e)
+	accepted := r.overflow == Block && r.waitForRoomLocked()
+	if accepted {
+		q.pushLocked(&e)
+	}
 	q.mu.Unlock()
 
 	if !accepted {
@@ -197,11 +200,12 @@ func (r *Recorder) Record(e audit.Event) bool {
 	return true
 }
 
-// waitForRoomLocked queues *e once the queue has room, or gives up after
-// BlockTimeout. The caller holds the queue's mu, which is released while
-// waiting and held again on return. Close waits for this call to return
-// before it stops the flusher, which keeps freeing room meanwhile.
-func (r *Recorder) waitForRoomLocked(e *audit.Event) bool {
+// waitForRoomLocked waits until the queue has room, or gives up after
+// BlockTimeout, and reports whether it has room. The caller holds the
+// queue's mu, which is released while waiting and held again on return,
+// and queues its event before it releases mu. Close waits for this call to
+// return before it stops the flusher, which keeps freeing room meanwhile.
+func (r *Recorder) waitForRoomLocked() bool {
 	q := r.queue
 	q.waiters.Add(1) // Close sets closed under mu before it waits, so this Add precedes that Wait
 	defer q.waiters.Done()
@@ -221,7 +225,6 @@ func (r *Recorder) waitForRoomLocked(e *audit.Event) bool {
 			}
 		}
 	}
-	q.pushLocked(e)
 	return true
 }
 

@@ -68,6 +68,10 @@ func unmappedBits(p netip.Prefix) int {
 // Header returns the forwarding header r reads.
 func (r *Resolver) Header() Header { return r.header }
 
+// TrustsAny reports whether r trusts any proxy, and so reads the forwarding
+// header at all.
+func (r *Resolver) TrustsAny() bool { return len(r.trusted) > 0 }
+
 // Trusts reports whether addr is one of the trusted proxies.
 func (r *Resolver) Trusts(addr netip.Addr) bool {
 	addr = addr.Unmap()

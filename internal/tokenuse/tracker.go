@@ -14,12 +14,15 @@ import (
 
 	"github.com/tokentrail/tokentrail/audit"
 	"github.com/tokentrail/tokentrail/internal/clientip"
+	"github.com/tokentrail/tokentrail/recorder"
 	"github.com/tokentrail/tokentrail/revocation"
 )
 
 // Recorder queues an event without blocking and reports whether it was
 // accepted. *recorder.Recorder satisfies it; its DropNewest policy keeps
-// the request path from waiting.
+// the request path from waiting. A Tracker writes the events of a
+// *recorder.Recorder in place with RecordFunc, and parses the request
+// context in its flusher goroutine.
 type Recorder interface {
 	Record(e audit.Event) bool
 }
@@ -56,6 +59,14 @@ type Tracker struct {
 	log        *slog.Logger
 	retryAfter string // RetryAfter in whole seconds, for the Retry-After header
 
+	// queue is cfg.Recorder when it is a *recorder.Recorder, and nil
+	// otherwise. Only that exact type gets RecordFunc: a type that embeds
+	// one may override Record, and RecordFunc would bypass the override.
+	queue *recorder.Recorder
+	// complete is the method value of t.complete, made once, because one
+	// made per event would be allocated.
+	complete func(e *audit.Event, rc *recorder.RequestContext)
+
 	saturatedUntil atomic.Int64 // Unix nanoseconds until which a fail-closed Tracker rejects requests
 	unavailable    atomic.Uint64
 	dropped        atomic.Uint64 // events the Recorder did not accept
@@ -86,12 +97,15 @@ func New(cfg Config, component string) (*Tracker, error) {
 		cfg.Clock = time.Now
 	}
 	seconds := int64((cfg.RetryAfter + time.Second - 1) / time.Second)
-	return &Tracker{
+	t := &Tracker{
 		cfg:        cfg,
 		resolver:   resolver,
 		log:        cfg.Logger.With(slog.String("component", component)),
 		retryAfter: strconv.FormatInt(seconds, 10),
-	}, nil
+	}
+	t.queue, _ = cfg.Recorder.(*recorder.Recorder)
+	t.complete = t.completeRequest
+	return t, nil
 }
 
 // Now returns the current time of the configured clock.
@@ -177,12 +191,17 @@ func (t *Tracker) Admit(now time.Time, c *Claims) (Decision, revocation.Reason) 
 type Use struct {
 	Start     time.Time // when the request arrived
 	Claims    Claims
-	IP        netip.Addr
+	IP        netip.Addr // replaced by the address parsed from Request.RemoteAddr, when set
 	UserAgent string
 	Method    string
 	Path      string
-	TraceID   string
-	Status    int // HTTP status, 0 when unknown
+	TraceID   string // replaced by the trace id of Request.Traceparent, when set
+	Status    int    // HTTP status, 0 when unknown
+
+	// Request is the unparsed context of the request. Record parses it in
+	// the flusher goroutine of a *recorder.Recorder, and at once for any
+	// other Recorder. Its Complete field is ignored.
+	Request recorder.RequestContext
 }
 
 // Record records u as an event of kind, with reason for a rejection. When
@@ -190,28 +209,19 @@ type Use struct {
 // are rejected for RetryAfter from now on. It returns whether the event was
 // accepted.
 func (t *Tracker) Record(u *Use, kind audit.Kind, reason audit.RejectReason) bool {
-	c := &u.Claims
-	ok := t.cfg.Recorder.Record(audit.Event{
-		Time:         u.Start.UTC(),
-		Kind:         kind,
-		TokenID:      c.TokenID,
-		Fingerprint:  c.Fingerprint,
-		Issuer:       c.Issuer,
-		Subject:      c.Subject,
-		ClientID:     c.ClientID,
-		SessionID:    c.SessionID,
-		IssuedAt:     c.IssuedAt,
-		NotBefore:    c.NotBefore,
-		ExpiresAt:    c.ExpiresAt,
-		IP:           u.IP,
-		UserAgent:    u.UserAgent,
-		Method:       u.Method,
-		Path:         u.Path,
-		Status:       u.Status,
-		TraceID:      u.TraceID,
-		RejectReason: reason,
-		Source:       t.cfg.Source,
-	})
+	var ok bool
+	if t.queue != nil {
+		ok = t.queue.RecordFunc(func(e *audit.Event, rc *recorder.RequestContext) {
+			t.fill(e, u, kind, reason)
+			*rc = u.Request
+			rc.Complete = t.complete
+		})
+	} else {
+		var e audit.Event
+		t.fill(&e, u, kind, reason)
+		t.completeRequest(&e, &u.Request)
+		ok = t.cfg.Recorder.Record(e)
+	}
 	if ok {
 		return true
 	}
@@ -225,6 +235,54 @@ func (t *Tracker) Record(u *Use, kind audit.Kind, reason audit.RejectReason) boo
 		t.noteUnavailable(now, "recorder queue is full")
 	}
 	return false
+}
+
+// fill sets the fields of the zero event e that record u.
+func (t *Tracker) fill(e *audit.Event, u *Use, kind audit.Kind, reason audit.RejectReason) {
+	c := &u.Claims
+	e.Time = u.Start.UTC()
+	e.Kind = kind
+	e.TokenID = c.TokenID
+	e.Fingerprint = c.Fingerprint
+	e.Issuer = c.Issuer
+	e.Subject = c.Subject
+	e.ClientID = c.ClientID
+	e.SessionID = c.SessionID
+	e.IssuedAt = c.IssuedAt
+	e.NotBefore = c.NotBefore
+	e.ExpiresAt = c.ExpiresAt
+	e.IP = u.IP
+	e.UserAgent = u.UserAgent
+	e.Method = u.Method
+	e.Path = u.Path
+	e.Status = u.Status
+	e.TraceID = u.TraceID
+	e.RejectReason = reason
+	e.Source = t.cfg.Source
+}
+
+// completeRequest sets e.IP from rc.RemoteAddr and the trusted proxies'
+// rc.Forwarded, when RemoteAddr is set, and e.TraceID from rc.Traceparent,
+// when that is set. It reads only t's immutable configuration, so the
+// flusher goroutine may run it.
+func (t *Tracker) completeRequest(e *audit.Event, rc *recorder.RequestContext) {
+	if rc.RemoteAddr != "" {
+		e.IP = t.ClientAddr(rc.RemoteAddr, rc.Forwarded)
+	}
+	if rc.Traceparent != "" {
+		e.TraceID = TraceID(rc.Traceparent)
+	}
+}
+
+// ClientAddr returns the client address of a request from remoteAddr
+// ("host:port") whose forwarding header has the one value forwarded, which
+// counts only when the peer is a trusted proxy.
+func (t *Tracker) ClientAddr(remoteAddr, forwarded string) netip.Addr {
+	peer := clientip.PeerAddr(remoteAddr)
+	if forwarded == "" {
+		return peer
+	}
+	return t.resolver.Client(peer, []string{forwarded})
 }
 
 // noteUnavailable counts a request rejected with 503 and logs at most one
