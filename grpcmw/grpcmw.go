@@ -85,7 +85,7 @@ type Options struct {
 
 	Source string
 	Logger *slog.Logger
-	Clock  func() time.Time
+	Clock  func() time.Time // default: the system clock, as httpmw.Options.Clock describes
 }
 
 // Interceptor holds a unary and a stream server interceptor that share one

@@ -119,8 +119,11 @@ type Options struct {
 	// receives a token.
 	Logger *slog.Logger
 
-	// Clock returns the time of events and of the fail-closed decisions;
-	// default time.Now.
+	// Clock returns the time of events and of the fail-closed decisions.
+	// The default is the system clock, read with one read of the
+	// monotonic clock instead of time.Now's two: it adds the wall clock's
+	// offset, which it measures again every second, so a step of the
+	// system clock shows in event times within a second.
 	Clock func() time.Time
 }
 

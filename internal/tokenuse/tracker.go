@@ -39,7 +39,7 @@ type Config struct {
 	RetryAfter     time.Duration    // default DefaultRetryAfter
 	Source         string           // the Source of every event, such as the service name
 	Logger         *slog.Logger     // default slog.Default()
-	Clock          func() time.Time // default time.Now
+	Clock          func() time.Time // default: the system clock, read as systemClock describes
 }
 
 // DefaultRetryAfter is the default time during which a fail-closed Tracker
@@ -94,7 +94,7 @@ func New(cfg Config, component string) (*Tracker, error) {
 		cfg.Logger = slog.Default()
 	}
 	if cfg.Clock == nil {
-		cfg.Clock = time.Now
+		cfg.Clock = newSystemClock().Now
 	}
 	seconds := int64((cfg.RetryAfter + time.Second - 1) / time.Second)
 	t := &Tracker{
