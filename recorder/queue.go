@@ -20,13 +20,14 @@ import (
 type queue struct {
 	mu sync.Mutex
 
-	closed  bool
-	limit   int            // most events the queue holds; Options.QueueSize
-	len     int            // events in open and in ready
-	open    chunk          // chunk Record appends to; its events are nil until the next Record
-	ready   chunkRing      // chunks waiting for the flusher, oldest first
-	free    []chunk        // chunks whose slots are all zero
-	waiters sync.WaitGroup // Record calls waiting for room under Block
+	closed   bool
+	limit    int            // most events the queue holds; Options.QueueSize
+	len      int            // events in open and in ready
+	accepted uint64         // events ever queued: Stats.Accepted, counted under mu to spare Record an atomic add
+	open     chunk          // chunk Record appends to; its events are nil until the next Record
+	ready    chunkRing      // chunks waiting for the flusher, oldest first
+	free     []chunk        // chunks whose slots are all zero
+	waiters  sync.WaitGroup // Record calls waiting for room under Block
 
 	// room, when not nil, is closed and cleared by the next take, which
 	// frees room. A Record that waits for room creates it.
@@ -112,6 +113,7 @@ func (q *queue) reserveLocked() (*audit.Event, *RequestContext) {
 // wakes the flusher if it filled the open chunk. The caller holds mu.
 func (q *queue) commitLocked() {
 	q.len++
+	q.accepted++
 	if len(q.open.events) == q.chunkSize {
 		q.ready.push(q.open)
 		q.open = chunk{}

@@ -183,7 +183,6 @@ func (r *Recorder) Record(e audit.Event) bool {
 	if q.hasRoomLocked() {
 		q.pushLocked(&e)
 		q.mu.Unlock()
-		r.counters.accepted.Add(1)
 		return true
 	}
 	accepted := r.overflow == Block && r.waitForRoomLocked()
@@ -194,10 +193,8 @@ func (r *Recorder) Record(e audit.Event) bool {
 
 	if !accepted {
 		r.counters.dropped.Add(1)
-		return false
 	}
-	r.counters.accepted.Add(1)
-	return true
+	return accepted
 }
 
 // waitForRoomLocked waits until the queue has room, or gives up after

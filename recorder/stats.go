@@ -18,12 +18,12 @@ type Stats struct {
 	Queued            uint64 // accepted events not yet counted in any of the above
 }
 
-// counters are the atomic sources of Stats. Callers of Record write the
-// first group and the flusher goroutine writes the second. The padding keeps
+// counters are the atomic sources of Stats, except Accepted, which the
+// queue counts under its lock. Callers of Record write the first group and
+// the flusher goroutine writes the second. The padding keeps
 // the two groups on different cache lines, so that the flusher's updates do
 // not slow Record down.
 type counters struct {
-	accepted          atomic.Uint64
 	dropped           atomic.Uint64
 	droppedAfterClose atomic.Uint64
 	closedWarned      atomic.Bool
@@ -46,8 +46,11 @@ type counters struct {
 func (r *Recorder) Stats() Stats {
 	c := &r.counters
 	settled := c.settled.Load()
+	r.queue.mu.Lock()
+	accepted := r.queue.accepted
+	r.queue.mu.Unlock()
 	s := Stats{
-		Accepted:          c.accepted.Load(),
+		Accepted:          accepted,
 		Dropped:           c.dropped.Load(),
 		DroppedAfterClose: c.droppedAfterClose.Load(),
 		Written:           c.written.Load(),
@@ -56,8 +59,8 @@ func (r *Recorder) Stats() Stats {
 		WriteErrors:       c.writeErrors.Load(),
 		Lost:              c.lost.Load(),
 	}
-	// Record adds to accepted just after it queues the event, so the
-	// flusher can settle an event before it is counted as accepted.
+	// settled is read before accepted, and an event is counted as
+	// accepted when it is queued, so settled <= accepted here.
 	if s.Accepted > settled {
 		s.Queued = s.Accepted - settled
 	}
