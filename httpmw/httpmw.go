@@ -120,10 +120,10 @@ type Options struct {
 	Logger *slog.Logger
 
 	// Clock returns the time of events and of the fail-closed decisions.
-	// The default is the system clock, read with one read of the
-	// monotonic clock instead of time.Now's two: it adds the wall clock's
-	// offset, which it measures again every second, so a step of the
-	// system clock shows in event times within a second.
+	// The default reads the monotonic clock once, where time.Now reads
+	// it and the wall clock, and adds the wall clock's offset. It
+	// measures that offset again every second, so a step of the system
+	// clock shows in event times within a second.
 	Clock func() time.Time
 }
 

@@ -19,8 +19,9 @@ import (
 )
 
 // forwardingRecorder is an application's own Recorder that passes each
-// event on to a *recorder.Recorder. The middleware sees another type, so
-// it records through Record and parses the request context at once.
+// event on to a *recorder.Recorder. Its type is not *recorder.Recorder, so
+// the middleware records through Record and parses the request context at
+// once.
 type forwardingRecorder struct{ rec *recorder.Recorder }
 
 func (f forwardingRecorder) Record(e audit.Event) bool { return f.rec.Record(e) }

@@ -167,7 +167,7 @@ func run(ctx context.Context, cfg config, ln net.Listener) error {
 
 	svc := newService(key, issuer, trail, &revoked, cfg.trustedProxies, logger)
 	mw, err := httpmw.New(httpmw.Options{
-		Recorder:         trail,
+		Recorder:         trail.Recorder, // the *recorder.Recorder itself, which the middleware fills in place
 		Claims:           svc.claims,
 		Revocations:      &revoked,
 		RevocationMaxAge: 10 * refresherInterval(cfg),

@@ -63,8 +63,8 @@ type Tracker struct {
 	// otherwise. Only that exact type gets RecordFunc: a type that embeds
 	// one may override Record, and RecordFunc would bypass the override.
 	queue *recorder.Recorder
-	// complete is the method value of t.complete, made once, because one
-	// made per event would be allocated.
+	// complete is t.completeRequest as a func value, made once in New,
+	// because one made per event would be allocated.
 	complete func(e *audit.Event, rc *recorder.RequestContext)
 
 	saturatedUntil atomic.Int64 // Unix nanoseconds until which a fail-closed Tracker rejects requests
@@ -267,17 +267,17 @@ func (t *Tracker) fill(e *audit.Event, u *Use, kind audit.Kind, reason audit.Rej
 // flusher goroutine may run it.
 func (t *Tracker) completeRequest(e *audit.Event, rc *recorder.RequestContext) {
 	if rc.RemoteAddr != "" {
-		e.IP = t.ClientAddr(rc.RemoteAddr, rc.Forwarded)
+		e.IP = t.clientAddr(rc.RemoteAddr, rc.Forwarded)
 	}
 	if rc.Traceparent != "" {
 		e.TraceID = TraceID(rc.Traceparent)
 	}
 }
 
-// ClientAddr returns the client address of a request from remoteAddr
-// ("host:port") whose forwarding header has the one value forwarded, which
+// clientAddr returns the client address of a request from remoteAddr
+// ("host:port"). forwarded is the value of its forwarding header, which
 // counts only when the peer is a trusted proxy.
-func (t *Tracker) ClientAddr(remoteAddr, forwarded string) netip.Addr {
+func (t *Tracker) clientAddr(remoteAddr, forwarded string) netip.Addr {
 	peer := clientip.PeerAddr(remoteAddr)
 	if forwarded == "" {
 		return peer
