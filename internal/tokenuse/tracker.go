@@ -214,7 +214,9 @@ func (t *Tracker) Record(u *Use, kind audit.Kind, reason audit.RejectReason) boo
 		ok = t.queue.RecordFunc(func(e *audit.Event, rc *recorder.RequestContext) {
 			t.fill(e, u, kind, reason)
 			*rc = u.Request
-			rc.Complete = t.complete
+			if rc.RemoteAddr != "" || rc.Traceparent != "" {
+				rc.Complete = t.complete // nothing to parse otherwise, as for grpcmw
+			}
 		})
 	} else {
 		var e audit.Event
