@@ -38,3 +38,24 @@ func TestSystemClockResyncsAfterStep(t *testing.T) {
 		t.Errorf("systemClock.Now() after the resync is %v from time.Now, want the new offset kept", d)
 	}
 }
+
+// BenchmarkClock compares the Tracker's default clock with time.Now:
+//
+//	go test -run '^$' -bench BenchmarkClock -count 3 ./internal/tokenuse
+func BenchmarkClock(b *testing.B) {
+	var sink time.Time
+	b.Run("time_now", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			sink = time.Now()
+		}
+	})
+	b.Run("system_clock", func(b *testing.B) {
+		c := newSystemClock()
+		b.ReportAllocs()
+		for b.Loop() {
+			sink = c.Now()
+		}
+	})
+	_ = sink
+}
