@@ -109,6 +109,7 @@ type snapshot struct {
 // subjects, where it is the not-before time. subjectExpiry holds the prune
 // times of subjects.
 type tables struct {
+	ids           idFilter // over tokens and families, built before the tables are published
 	tokens        map[string]int64
 	fingerprints  map[string]int64
 	families      map[string]int64
@@ -153,7 +154,7 @@ func (s *Set) check(t *Token) (bool, Reason) {
 // as every table of the base until the first merge. A lookup in an empty
 // map still costs a function call, which the length tests skip.
 func (tb *tables) check(t *Token) Reason {
-	if t.TokenID != "" {
+	if t.TokenID != "" && tb.ids.mayContain(t.TokenID) {
 		if len(tb.tokens) > 0 {
 			if _, ok := tb.tokens[t.TokenID]; ok {
 				return ByToken
@@ -172,7 +173,7 @@ func (tb *tables) check(t *Token) Reason {
 			return ByToken
 		}
 	}
-	if t.Family != "" && len(tb.families) > 0 {
+	if t.Family != "" && len(tb.families) > 0 && tb.ids.mayContain(t.Family) {
 		if _, ok := tb.families[t.Family]; ok {
 			return ByFamily
 		}
@@ -275,6 +276,9 @@ func (s *Set) add(now time.Time, events []audit.Event) error {
 	next := &snapshot{base: old.base, delta: delta}
 	if n := delta.len(); n > minMergeDelta && n > old.base.len()/16 {
 		next = &snapshot{base: merge(old.base, delta, now.Add(-PruneGrace).UnixNano()), delta: newTables(0)}
+		next.base.ids = newIDFilter(next.base.tokens, next.base.families)
+	} else {
+		delta.ids = newIDFilter(delta.tokens, delta.families)
 	}
 	s.current.Store(next)
 	return errors.Join(errs...)
