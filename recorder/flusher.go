@@ -64,7 +64,7 @@ func (f *flusher) writeNext(ctx context.Context) error {
 	if !ok {
 		return nil
 	}
-	completeRequests(c)
+	f.completeRequests(c)
 	f.batch = c.events
 	err := f.writeBatch(ctx)
 	f.batch = nil
@@ -73,13 +73,39 @@ func (f *flusher) writeNext(ctx context.Context) error {
 }
 
 // completeRequests runs the Complete function of each request context that
-// RecordFunc left in c, here rather than on the request path.
-func completeRequests(c chunk) {
+// RecordFunc left in c, here rather than on the request path. A panic in
+// Complete would end the process from this goroutine, so it is recovered,
+// the event is written as far as Complete got, and one line per batch logs
+// it.
+func (f *flusher) completeRequests(c chunk) {
+	panics := 0
+	var first any
+	var firstEvent *audit.Event
 	for i := range c.events {
-		if rc := &c.requests[i]; rc.Complete != nil {
-			rc.Complete(&c.events[i], rc)
+		rc := &c.requests[i]
+		if rc.Complete == nil {
+			continue
+		}
+		if p := complete(&c.events[i], rc); p != nil {
+			if panics == 0 {
+				first, firstEvent = p, &c.events[i]
+			}
+			panics++
 		}
 	}
+	if panics > 0 {
+		f.r.log.Error("recorder recovered panics in RequestContext.Complete, writing those events without the rest of their request context",
+			slog.Int(keyEvents, panics), slog.String(keyTokenID, redactToken(firstEvent.TokenID)),
+			slog.Any(keyError, first))
+	}
+}
+
+// complete runs rc.Complete on e and returns the value of a panic in it, or
+// nil.
+func complete(e *audit.Event, rc *RequestContext) (recovered any) {
+	defer func() { recovered = recover() }()
+	rc.Complete(e, rc)
+	return nil
 }
 
 // flushQueued writes every event queued now. Events recorded while it runs

@@ -13,8 +13,9 @@ type RequestContext struct {
 
 	// Complete sets the fields of e that it derives from rc, such as IP
 	// and TraceID. The flusher goroutine runs it before it stamps and
-	// validates e. It must not block and must not call the Recorder. nil
-	// leaves e as fill wrote it.
+	// validates e. It must not block and must not call the Recorder. A
+	// panic in it is recovered and logged, and e is written as far as it
+	// got. nil leaves e as fill wrote it.
 	Complete func(e *audit.Event, rc *RequestContext)
 }
 

@@ -230,3 +230,29 @@ func TestRecordFuncConcurrentWithRecord(t *testing.T) {
 		}
 	}
 }
+
+func TestRecordFuncCompletePanicRecovered(t *testing.T) {
+	w := newFakeWriter()
+	logs := &logBuffer{}
+	r, _ := newTestRecorder(t, w, Options{Logger: newLogger(logs)})
+
+	for _, jti := range []string{"jti-1", "jti-2"} {
+		r.RecordFunc(func(e *audit.Event, rc *RequestContext) {
+			*e = usedEvent(jti)
+			e.Kind = audit.KindUsed
+			rc.Complete = func(*audit.Event, *RequestContext) { panic("bad header") }
+		})
+	}
+	flush(t, r)
+
+	if got := len(w.events()); got != 2 {
+		t.Errorf("written events = %d, want 2 despite the panics", got)
+	}
+	lines := logs.records(t, "recorder recovered panics in RequestContext.Complete, writing those events without the rest of their request context")
+	if len(lines) != 1 {
+		t.Fatalf("panic log lines = %d, want 1 for the batch", len(lines))
+	}
+	if got := lines[0][keyEvents]; got != float64(2) {
+		t.Errorf("panic log %s = %v, want 2", keyEvents, got)
+	}
+}
