@@ -196,7 +196,7 @@ func (m *Manager) Create(ctx context.Context, name string, roles []Role) (secret
 func (m *Manager) Authenticate(ctx context.Context, secret string) (Key, error) {
 	id, err := parseSecret(secret)
 	if err != nil {
-		return Key{}, fmt.Errorf("apikey: authenticate: %w: malformed key: %w", ErrUnknownKey, err)
+		return Key{}, fmt.Errorf("apikey: authenticate: %w", &malformedKeyError{detail: err})
 	}
 	digest := sha256.Sum256([]byte(secret))
 
@@ -463,3 +463,14 @@ func checkRoles(roles []Role) ([]Role, error) {
 	}
 	return out, nil
 }
+
+// malformedKeyError is the error of a secret that is not of the form of a
+// key. It counts as ErrUnknownKey, but its message says that the form is
+// wrong, which a key that is merely unknown does not.
+type malformedKeyError struct {
+	detail error
+}
+
+func (e *malformedKeyError) Error() string { return "malformed API key: " + e.detail.Error() }
+
+func (e *malformedKeyError) Unwrap() []error { return []error{ErrUnknownKey, e.detail} }

@@ -390,7 +390,11 @@ func (a *analysis) exposure() Exposure {
 		if !t.ExpiresAt.IsZero() {
 			why = "it expires at " + formatTime(t.ExpiresAt)
 		}
-		x.Reason = fmt.Sprintf("token %q of %q is not revoked at %s and %s", t.TokenID, t.Subject, formatTime(end), why)
+		owner := ""
+		if t.Subject != "" {
+			owner = fmt.Sprintf(" of %q", t.Subject)
+		}
+		x.Reason = fmt.Sprintf("token %q%s is not revoked at %s and %s", t.TokenID, owner, formatTime(end), why)
 		return x
 	}
 	x.Reason = fmt.Sprintf("every token accepted from a suspicious network was revoked or had expired by %s", formatTime(end))

@@ -11,6 +11,7 @@ import (
 
 	"github.com/tokentrail/tokentrail/apikey"
 	"github.com/tokentrail/tokentrail/audit"
+	"github.com/tokentrail/tokentrail/forensics"
 	"github.com/tokentrail/tokentrail/revocation"
 	"github.com/tokentrail/tokentrail/store"
 )
@@ -35,6 +36,12 @@ type accessEntry struct {
 func (s *Server) accessLog(w http.ResponseWriter, r *http.Request) error {
 	query := r.URL.Query()
 	q := store.AccessQuery{KeyID: query.Get("key"), Target: query.Get("target"), Limit: defaultAccessPage}
+	if audit.ContainsToken(q.Target) {
+		// Search logs a pasted token by its fingerprint, so its reads are
+		// found under that.
+		ref, _ := forensics.RefFromToken(q.Target)
+		q.Target = ref.Fingerprint
+	}
 	for name, t := range map[string]*time.Time{"since": &q.Since, "until": &q.Until} {
 		if v := query.Get(name); v != "" {
 			parsed, err := time.Parse(time.RFC3339, v)

@@ -62,6 +62,9 @@ func TestMalformedKeyLogged(t *testing.T) {
 			if !strings.Contains(line, tt.want) {
 				t.Errorf("log line = %q, want it to contain %q", line, tt.want)
 			}
+			if !strings.Contains(line, "malformed API key") || strings.Contains(line, "unknown API key") {
+				t.Errorf("log line = %q, want it to call the key malformed, not unknown", line)
+			}
 			if strings.Contains(line, body[:16]) || strings.Contains(line, "eyJ") || strings.Contains(line, "not of the form") {
 				t.Errorf("log line = %q, which quotes the key or says only that its form is wrong", line)
 			}

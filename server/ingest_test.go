@@ -59,6 +59,7 @@ func TestIngestRejectionNamesJSONField(t *testing.T) {
 		{"token as fingerprint", `{"id":"e1","time":"2026-11-20T10:00:00Z","kind":"used","fingerprint":"` + jwt + `"}`,
 			[]string{`field "fingerprint" is not 64 lowercase hex digits`, "[jwt sha256:"}},
 		{"array record", `[1,2]`, []string{"the record is a JSON array, but it must be a JSON object"}},
+		{"null record", `null`, []string{"the record is null, but it must be a JSON object"}},
 		{"revoked without role", `{"id":"e1","time":"2026-11-20T10:00:00Z","kind":"revoked","token_id":"tok-1"}`,
 			[]string{"needs a key with the revoke role", "or record it with POST /api/v1/revocations"}},
 	}

@@ -139,9 +139,10 @@ func invalidJSON(label string, raw []byte, err error) *fieldError {
 // decodes the fields one by one to find the bad one.
 func decodeObject(raw []byte, v any, label string, form func(field string) string) error {
 	err := json.Unmarshal(raw, v)
-	if err == nil {
+	if err == nil && !bytes.Equal(bytes.TrimSpace(raw), []byte("null")) {
 		return nil
 	}
+	// json.Unmarshal takes null for an object with no field, but it is none.
 	fields, ferr := objectFields(raw, label)
 	if ferr != nil {
 		return ferr

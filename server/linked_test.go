@@ -169,3 +169,28 @@ func TestAnomaliesRejectUnknownRule(t *testing.T) {
 		})
 	}
 }
+
+// TestAccessLogTargetRawToken looks up the reads of a pasted raw JWT: search
+// logged them under its fingerprint, so the access log must find them there.
+func TestAccessLogTargetRawToken(t *testing.T) {
+	ts := newTestServer(t, nil)
+	const raw = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.c2lnbmF0dXJlLXNpZ25hdHVyZQ" // claims {"sub":"alice"}, no jti
+	if resp, data := ts.do(t, http.MethodGet, "/api/v1/search?q="+url.QueryEscape(raw), ts.keys.read, nil); resp.StatusCode != http.StatusOK {
+		t.Fatalf("search by raw token = %d %s, want 200", resp.StatusCode, data)
+	}
+
+	resp, data := ts.do(t, http.MethodGet, "/api/v1/access-log?target="+url.QueryEscape(raw), ts.keys.admin, nil)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("access log of a raw token = %d %s", resp.StatusCode, data)
+	}
+	if strings.Contains(string(data), "eyJ") {
+		t.Errorf("access log response quotes the raw token: %s", data)
+	}
+	var body struct{ Accesses []accessEntry }
+	if err := json.Unmarshal(data, &body); err != nil {
+		t.Fatal(err)
+	}
+	if want := audit.Fingerprint(raw); len(body.Accesses) != 1 || body.Accesses[0].Target != want {
+		t.Errorf("access log of a raw token = %+v, want the one search, under fingerprint %s", body.Accesses, want)
+	}
+}
