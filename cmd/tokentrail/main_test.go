@@ -6,6 +6,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"slices"
@@ -214,6 +216,7 @@ func TestDemoTellsTheStory(t *testing.T) {
 		"REVOKED: revoked at 2026-11-20 09:41:15Z",
 		"minted from  169a73bf-4c83-4f3b-8c0a-70a7a84567f9",
 		"198.51.100.77 (31)",
+		"countries    NL (70), SG (31)",
 		"python-requests/2.31.0",
 		"/api/v1/customers/export (",
 	} {
@@ -265,6 +268,55 @@ func TestDemoTemporaryStoreNamesNoCommand(t *testing.T) {
 	}
 	if !strings.Contains(stdout, "anomalies: 2 found, 2 new\n") {
 		t.Errorf("demo output lacks %q, a line that names no command because the store is deleted", "anomalies: 2 found, 2 new")
+	}
+}
+
+// TestDemoLocatesGatewayRecords checks the locations that the demo's web UI
+// draws on its map: every gateway record has one, each address always the
+// same, and the attacker's address lies in another country than the users'.
+func TestDemoLocatesGatewayRecords(t *testing.T) {
+	ctx := context.Background()
+	db, err := openStore(ctx, filepath.Join(t.TempDir(), "demo.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	story, err := loadDemoStory()
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	places := map[netip.Addr]audit.Geo{}
+	gateway := 0
+	err = importDemo(ctx, db, io.Discard, func(e audit.Event) {
+		if !strings.HasPrefix(e.Source, "gateway-access.jsonl:") {
+			return
+		}
+		gateway++
+		if !e.Geo.HasCoordinates() || e.Geo.Country == "" || e.Geo.City == "" || e.Geo.AccuracyKM <= 0 {
+			t.Errorf("event %s from %s has geo %+v, want a country, a city, coordinates and an accuracy", e.Source, e.IP, e.Geo)
+			return
+		}
+		if seen, ok := places[e.IP]; ok && seen != e.Geo {
+			t.Errorf("event %s places %s at %+v, but an earlier event at %+v", e.Source, e.IP, e.Geo, seen)
+		}
+		places[e.IP] = e.Geo
+	})
+	if err != nil {
+		t.Fatalf("import demo data: %v", err)
+	}
+	if gateway == 0 {
+		t.Fatal("the demo import passed on no gateway event, so the test checks nothing")
+	}
+
+	attacker, ok := places[netip.MustParseAddr(story.AttackerIP)]
+	if !ok {
+		t.Fatalf("no gateway event comes from the attacker's address %s", story.AttackerIP)
+	}
+	for ip, geo := range places {
+		if ip.String() != story.AttackerIP && geo.Country == attacker.Country {
+			t.Errorf("user address %s is in %s, the attacker's country; want it far from the attacker", ip, geo.Country)
+		}
 	}
 }
 
