@@ -45,7 +45,7 @@ export function usageMap(events, anomalies) {
   }
 
   const caption = located === 0
-    ? 'No event of this token carries a location: import with an --enrich file that names a GeoIP database to place them.'
+    ? 'No event of this token carries a location: import with an --enrich file that names a GeoIP database, or map the location fields your log has (docs/import.md), to place them.'
     : `${fmt.count(places.size, 'place')} from ${fmt.count(located, 'located event')} of ${events.length}; red points sent events that an anomaly names.`;
   const frame = svg('svg', { class: 'map', viewBox: '0 0 360 180', role: 'img', 'aria-label': caption });
   const figure = el('figure', { class: 'figure' }, frame, el('figcaption', { text: caption }));
