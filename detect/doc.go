@@ -71,9 +71,15 @@
 // time (10 s by default), sorted by time and then by event ID, and checks it
 // once an event that much later has arrived. Input shuffled within the
 // window, as from several service instances, thus gives the same anomalies
-// as sorted input. Flush checks what is still held at the end of an input.
+// as sorted input. Flush checks what is still held at the end of an input,
+// and ReleaseHeld what is held when a live input goes quiet.
 // ObserveBatch takes a batch that overlaps the held events in time, such as
 // the requests of several senders to the server, and merges it in one pass.
+//
+// A token's revocation is kept apart from its state, for as long as the
+// engine runs, so that TokenTTL and MaxTokens do not forget it.
+// LoadRevocations gives the engine the revocations stored before it
+// started.
 //
 // An event that arrives later than the window still gets checked. When it
 // is older than an event already checked for its token, Stats.Late counts

@@ -68,6 +68,12 @@ type Engine struct {
 		// so that passing them to CEL does not move them to the heap.
 		celVars celVars
 
+		// revokedIDs and revokedFingerprints hold the earliest
+		// revocation of each revoked jti and fingerprint, allocated on
+		// first need. They are apart from the token states, which TokenTTL
+		// and MaxTokens drop, so that a token stays revoked.
+		revokedIDs, revokedFingerprints map[string]tokenRevocation
+
 		// revokedSessions, revokedSubjects and revokedFamilies hold the
 		// revocations of whole sessions, subjects and refresh families
 		// (by lineageKey of the root token id), allocated on first need.
@@ -110,6 +116,9 @@ type Stats struct {
 	Subjects               int    // subjects whose state is kept now
 	SubjectsEvictedByCount uint64 // subject states dropped to stay within SubjectState.MaxSubjects
 	SubjectsEvictedByAge   uint64 // subject states dropped because they were unseen for SubjectState.TTL
+
+	TokenRevocations        int    // revoked jtis and fingerprints kept now
+	TokenRevocationsDropped uint64 // revocations of a jti or fingerprint not kept, because MaxTokens of them were kept
 
 	ScopedRevocationsDropped uint64 // revocations of a session, subject or refresh family not kept, because MaxTokens of that scope, or 4 revocations of one, were kept
 
@@ -262,17 +271,43 @@ func (e *Engine) holdAllLocked(run []audit.Event) {
 
 // Flush checks every event still held for reordering, gives the verdict on
 // every use waiting for one, and returns the anomalies they raise. Call it
-// at the end of an input, such as an import.
+// at the end of an input, such as an import. The engine stays usable:
+// the events observed after Flush are checked as usual, and one older than
+// an event already checked for its token counts in Stats.Late.
 func (e *Engine) Flush() []audit.Anomaly {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 
+	out := e.releaseHeldLocked()
+	return e.settleWaitingLocked(out, 0, true)
+}
+
+// ReleaseHeld checks every event held for reordering now, as if the
+// reorder window had passed them, and returns the anomalies they raise.
+// Unlike Flush, it leaves waiting the uses whose unknown_token verdict
+// needs an event later than their iat plus ClockSkew, because their
+// issued event may still come. A live source calls it when no event
+// arrived for a while, so that a quiet input does not hold an anomaly
+// until the next event. The engine stays usable, as after Flush.
+func (e *Engine) ReleaseHeld() []audit.Anomaly {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+
+	return e.releaseHeldLocked()
+}
+
+func (e *Engine) releaseHeldLocked() []audit.Anomaly {
 	var out []audit.Anomaly
 	for e.mu.head < len(e.mu.pending) {
 		out = e.releaseLocked(out)
 	}
-	return e.settleWaitingLocked(out, 0, true)
+	return out
 }
+
+// Config returns the engine's configuration, with the defaults applied to
+// its zero fields. Its slices are the engine's, so the caller must not
+// modify them.
+func (e *Engine) Config() Config { return e.cfg }
 
 // Stats returns the counters of e.
 func (e *Engine) Stats() Stats {
@@ -285,6 +320,7 @@ func (e *Engine) Stats() Stats {
 	s.Waiting = len(e.mu.waiting)
 	s.Networks = len(e.mu.networks)
 	s.Subjects = len(e.mu.subjects)
+	s.TokenRevocations = len(e.mu.revokedIDs) + len(e.mu.revokedFingerprints)
 	return s
 }
 
@@ -386,7 +422,7 @@ func (e *Engine) checkLocked(ev *audit.Event, out []audit.Anomaly) []audit.Anoma
 	}
 	out = e.checkNetworkLocked(ev, out)
 	if ev.Kind == audit.KindRevoked {
-		e.recordScopedLocked(ev)
+		e.recordRevocationLocked(ev)
 	}
 
 	key := ev.Token()

@@ -160,9 +160,10 @@ func TestEvictionByCount(t *testing.T) {
 	if s.EvictedByCount != 1 || s.Tokens != 2 {
 		t.Errorf("Stats() = %+v, want EvictedByCount 1 and Tokens 2", s)
 	}
-	// The revocation of a was forgotten with its state.
-	if got := eng.Observe(event("u3", time.Hour, audit.KindUsed, withToken("a"))); len(got) != 0 {
-		t.Errorf("use of an evicted revoked token raised %+v, want nothing", summarize(got))
+	// The revocation of a outlives its state.
+	got := eng.Observe(event("u3", time.Hour, audit.KindUsed, withToken("a")))
+	if len(got) != 1 || got[0].Rule != RuleRevokedTokenUse {
+		t.Errorf("use of an evicted revoked token raised %+v, want one revoked_token_use", summarize(got))
 	}
 }
 

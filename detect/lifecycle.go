@@ -14,8 +14,9 @@ const (
 	RuleRefreshTokenReuse = "refresh_token_reuse"
 )
 
-// recordLifetime remembers the revocation, first redemption, validity and
-// issuance the event states, for the events of the token that follow.
+// recordLifetime remembers the first redemption, validity and issuance the
+// event states, for the events of the token that follow. checkLocked
+// records revocations, apart from the token's state.
 func (c *check) recordLifetime() {
 	st, ev := c.st, c.ev
 	now := ev.Time.UnixNano()
@@ -25,11 +26,6 @@ func (c *check) recordLifetime() {
 		st.notBefore = unixNano(ev.NotBefore)
 		st.issuedAt = unixNano(ev.IssuedAt)
 		st.lifetimeID = ev.ID
-	}
-	if ev.Kind == audit.KindRevoked && (st.rare == nil || st.rare.revokeID == "" || now < st.rare.revokedAt) {
-		rare := st.rareState()
-		rare.revokedAt = now
-		rare.revokeID = ev.ID
 	}
 	if ev.Kind == audit.KindRefreshed && (st.rare == nil || st.rare.redeemID == "" || now < st.rare.redeemedAt) {
 		rare := st.rareState()
@@ -45,23 +41,30 @@ func (c *check) recordLifetime() {
 }
 
 // revokedTokenUse raises revoked_token_use on the first use of a token
-// later than ClockSkew after its earliest revocation. scopedRevokedUse
-// covers the revocations of sessions, subjects and refresh families.
+// later than ClockSkew after the earliest revocation of its jti or of its
+// fingerprint. scopedRevokedUse covers the revocations of sessions,
+// subjects and refresh families.
 func (c *check) revokedTokenUse() {
-	cfg := c.engine.cfg.Rules.RevokedTokenUse
+	e := c.engine
+	cfg := e.cfg.Rules.RevokedTokenUse
 	st, ev := c.st, c.ev
-	if cfg.Disabled || st.flags&firedRevoked != 0 || st.rare == nil || st.rare.revokeID == "" || !c.isUse() {
+	if cfg.Disabled || st.flags&firedRevoked != 0 || !c.isUse() ||
+		len(e.mu.revokedIDs) == 0 && len(e.mu.revokedFingerprints) == 0 {
 		return
 	}
-	after := time.Duration(ev.Time.UnixNano() - st.rare.revokedAt)
-	if after <= c.engine.cfg.ClockSkew {
+	rev, ok := e.tokenRevocationLocked(ev)
+	if !ok {
+		return
+	}
+	after := time.Duration(ev.Time.UnixNano() - rev.at)
+	if after <= e.cfg.ClockSkew {
 		return
 	}
 	st.flags |= firedRevoked
 	c.raise(RuleRevokedTokenUse, cfg.Severity,
 		fmt.Sprintf("Token %s was %s %s after it was revoked: find why the service still accepts it, and revoke the subject's other tokens if it was not the owner.",
 			st.key, pastTense(ev.Kind), FormatDuration(after)),
-		st.rare.revokeID, ev.ID)
+		rev.id, ev.ID)
 }
 
 // expiredTokenUse raises expired_token_use on the first use of a token more

@@ -55,6 +55,9 @@ func (e *Engine) recordScopedLocked(ev *audit.Event) {
 		*table = make(map[string][]scopedRevocation)
 	}
 	list, known := (*table)[key]
+	if hasRevocation(list, rev.id) {
+		return
+	}
 	if !known && len(*table) >= e.cfg.MaxTokens || len(list) >= maxScopedPerKey {
 		e.mu.stats.ScopedRevocationsDropped++
 		return
@@ -74,12 +77,26 @@ func (e *Engine) recordFamilyLocked(ev *audit.Event, rev scopedRevocation) {
 	}
 	key := e.lineageKey(ev.TokenID)
 	list, known := e.mu.revokedFamilies[key]
+	if hasRevocation(list, rev.id) {
+		return
+	}
 	if !known && len(e.mu.revokedFamilies) >= e.cfg.MaxTokens || len(list) >= maxScopedPerKey {
 		e.mu.stats.ScopedRevocationsDropped++
 		return
 	}
 	rev.root = strings.Clone(ev.TokenID)
 	e.mu.revokedFamilies[key] = append(list, rev)
+}
+
+// hasRevocation reports whether list holds the revoked event id, which
+// LoadRevocations and then Observe may both pass.
+func hasRevocation(list []scopedRevocation, id string) bool {
+	for _, r := range list {
+		if r.id == id {
+			return true
+		}
+	}
+	return false
 }
 
 // scopedRevocationLocked returns the earliest revocation of the event's

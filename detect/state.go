@@ -13,9 +13,11 @@ import (
 // are shared with the events they came from, not copied.
 //
 // The fields that most tokens need sit inline. The ones that only some
-// tokens need (a revocation, a redemption, a raised anomaly, a second
-// client) sit in rare, allocated on first need, which keeps the state of
-// an ordinary token small.
+// tokens need (a redemption, a raised anomaly, a second client) sit in
+// rare, allocated on first need, which keeps the state of an ordinary
+// token small. A token's revocation is kept apart from its state, in
+// Engine.mu.revokedIDs and revokedFingerprints, so that dropping the state
+// does not forget it.
 type tokenState struct {
 	key          string
 	newer, older *tokenState // neighbours in the engine's list by last use
@@ -54,8 +56,6 @@ type tokenState struct {
 
 // tokenRare holds the state that only some tokens need.
 type tokenRare struct {
-	revokedAt  int64
-	revokeID   string
 	redeemedAt int64 // first redemption of a refresh token
 	redeemID   string
 

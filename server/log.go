@@ -13,6 +13,8 @@ const (
 	logEvents    = "events"
 	logDropped   = "dropped"
 	logAnomalies = "anomalies"
-	logSkipped   = "skipped" // lines of a repeated message not written since the last one
-	logClient    = "client"  // the client address of a request
+
+	logRevocationSeq = "revocation_seq" // the store position after which revocations are read
+	logSkipped       = "skipped"        // lines of a repeated message not written since the last one
+	logClient        = "client"         // the client address of a request
 )

@@ -57,8 +57,11 @@ type Config struct {
 	// default a new registry with the Go and process collectors.
 	Registry *prometheus.Registry
 
-	// Detector checks ingested events, after Enrich when set. Nil turns
-	// live detection off: events are stored and nothing else.
+	// Detector checks ingested events, after Enrich when set. The server
+	// loads into it every revocation the Store holds, at start and then
+	// as they are stored, and checks the events it holds for reordering
+	// once no ingest came for its reorder window. Nil turns live
+	// detection off: events are stored and nothing else.
 	Detector *detect.Engine
 	Enrich   func(e *audit.Event)
 
@@ -198,7 +201,7 @@ func New(cfg Config) (*Server, error) {
 		s.appender = s.commits
 	}
 	if cfg.Detector != nil {
-		s.detection = startDetection(s.store, cfg.Detector, cfg.Enrich, cfg.DetectQueue, s.metrics, s.log)
+		s.detection = startDetection(s.store, cfg.Detector, cfg.Enrich, s.feed, cfg.DetectQueue, s.metrics, s.log)
 	}
 	s.metrics.watchQueues(s.detectionDepth, s.commitDepth)
 	s.handler = s.routes()

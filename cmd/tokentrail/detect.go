@@ -258,4 +258,8 @@ func writeEngineStats(w io.Writer, s detect.Stats) {
 		fmt.Fprintf(w, "engine: %d uses got no unknown_token verdict for the waiting bound, %d first users of a network replaced\n",
 			s.UnknownDropped, s.FirstUsesReplaced)
 	}
+	if s.TokenRevocationsDropped > 0 || s.ScopedRevocationsDropped > 0 {
+		fmt.Fprintf(w, "engine: revocations not kept for the max_tokens bound: %d of tokens, %d of sessions, subjects or families; raise max_tokens to keep them\n",
+			s.TokenRevocationsDropped, s.ScopedRevocationsDropped)
+	}
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/tokentrail/tokentrail/audit"
 	"github.com/tokentrail/tokentrail/detect"
 	"github.com/tokentrail/tokentrail/enrich"
+	"github.com/tokentrail/tokentrail/revocation"
 	"github.com/tokentrail/tokentrail/store"
 )
 
@@ -23,11 +24,20 @@ type detection struct {
 	rulesPath string // the --rules file, for messages
 }
 
+// detectionStore is the part of the store that newDetection reads.
+type detectionStore interface {
+	store.SettingStore
+	store.RevocationStore
+}
+
 // newDetection loads the thresholds of the --rules file and the databases
 // and lists of the --enrich file of the run (see resolveDetection), and
-// makes db keep them for later runs. The enricher's warnings, such as list
-// lines skipped, go to stderr.
-func newDetection(ctx context.Context, stderr io.Writer, db store.SettingStore, rulesFlag, enrichFlag string) (*detection, error) {
+// makes db keep them for later runs. The engine starts with every
+// revocation that db holds, so that a use of a token revoked before the
+// run, by tokentrail revoke, the API or an earlier import, raises
+// revoked_token_use. The enricher's warnings, such as list lines skipped,
+// go to stderr.
+func newDetection(ctx context.Context, stderr io.Writer, db detectionStore, rulesFlag, enrichFlag string) (*detection, error) {
 	cfg, en, settings, err := detectionConfig(ctx, db, rulesFlag, enrichFlag, stderr)
 	if err != nil {
 		return nil, err
@@ -41,7 +51,29 @@ func newDetection(ctx context.Context, stderr io.Writer, db store.SettingStore, 
 		en.Close()
 		return nil, err
 	}
+	if err := loadRevocations(ctx, db, engine); err != nil {
+		en.Close()
+		return nil, err
+	}
 	return &detection{engine: engine, enricher: en, rulesPath: settings.RulesFile}, nil
+}
+
+// loadRevocations gives engine every revocation stored in db, in pages.
+// The engine keeps each once, so a run that also reads a revocation as an
+// event, as tokentrail detect does, raises the same anomalies.
+func loadRevocations(ctx context.Context, db store.RevocationStore, engine *detect.Engine) error {
+	var after int64
+	for {
+		events, next, err := db.Revocations(ctx, after, revocation.DefaultPageSize)
+		if err != nil {
+			return fmt.Errorf("load the stored revocations after position %d: %w", after, err)
+		}
+		engine.LoadRevocations(events)
+		if len(events) < revocation.DefaultPageSize {
+			return nil
+		}
+		after = next
+	}
 }
 
 // observe checks one event. The enrichment feeds the rules only: the
