@@ -94,19 +94,48 @@ func Open(ctx context.Context, cfg Config) (*Trail, error) {
 		if logger == nil {
 			logger = slog.Default()
 		}
-		opts.OnWritten = detectWritten(engine, db, logger, opts.OnWritten)
+		// Revocations stored before this process started, or by another
+		// process such as tokentrail revoke, must count for
+		// revoked_token_use too.
+		read, err := engine.LoadStoredRevocations(ctx, db, 0)
+		if err != nil {
+			db.Close()
+			return nil, fmt.Errorf("tokentrail: %w", err)
+		}
+		opts.OnWritten = detectWritten(engine, db, read, logger, opts.OnWritten)
 	}
 	return &Trail{Recorder: recorder.New(db, opts), db: db}, nil
 }
 
-// detectWritten returns the recorder's OnWritten: it runs each stored batch
-// through engine and stores and logs what it finds. The engine's reorder
+// detectStore is what detection reads and writes in the store.
+type detectStore interface {
+	store.AnomalyStore
+	detect.RevocationReader
+}
+
+// detectWritten returns the recorder's OnWritten: it loads the revocations
+// stored after position read, then runs each stored batch through engine
+// and stores and logs what it finds. The engine's reorder
 // window is flushed after every batch, so an anomaly is raised within one
 // flush interval of the use that proves it. An event that arrives after a
 // later event of its token was checked reaches only the rules on the
 // token's lifetime (see package detect).
-func detectWritten(engine *detect.Engine, db store.AnomalyStore, logger *slog.Logger, next func([]audit.Event)) func([]audit.Event) {
+func detectWritten(engine *detect.Engine, db detectStore, read int64, logger *slog.Logger, next func([]audit.Event)) func([]audit.Event) {
+	failing := false // the last read of revocations failed, and was logged
 	return func(events []audit.Event) {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		var err error
+		read, err = engine.LoadStoredRevocations(ctx, db, read)
+		cancel()
+		switch {
+		case err != nil && !failing:
+			logger.Error("tokentrail could not read revocations; uses of tokens revoked since may raise no revoked_token_use until a read succeeds", slog.Any("error", err))
+			failing = true
+		case err == nil && failing:
+			logger.Info("tokentrail reads revocations again")
+			failing = false
+		}
+
 		var found []audit.Anomaly
 		for _, e := range events {
 			found = append(found, engine.Observe(e)...)

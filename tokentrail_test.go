@@ -14,6 +14,7 @@ import (
 	"github.com/tokentrail/tokentrail/forensics"
 	"github.com/tokentrail/tokentrail/recorder"
 	"github.com/tokentrail/tokentrail/store"
+	"github.com/tokentrail/tokentrail/store/sqlite"
 )
 
 func TestRecordThenInvestigate(t *testing.T) {
@@ -128,5 +129,51 @@ func TestRecordedClientChangeIsChecked(t *testing.T) {
 	}
 	if len(found) != 1 || found[0].Rule != "user_agent_change" {
 		t.Errorf("anomalies = %+v, want one user_agent_change", found)
+	}
+}
+
+// TestRecordedUsesMeetStoredRevocations revokes tokens through another
+// handle on the store, as tokentrail revoke does: one before the trail
+// opens and one while it runs. A later use of each must raise
+// revoked_token_use.
+func TestRecordedUsesMeetStoredRevocations(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "trail.db")
+	other, err := sqlite.Open(ctx, path)
+	if err != nil {
+		t.Fatalf("open the store: %v", err)
+	}
+	defer other.Close()
+	t0 := time.Date(2026, 11, 20, 9, 0, 0, 0, time.UTC)
+	revoke := func(id, token string) {
+		t.Helper()
+		e := audit.Event{ID: id, Time: t0.Add(time.Minute), Kind: audit.KindRevoked, TokenID: token, Actor: "oncall", Reason: "leaked"}
+		if _, err := other.Append(ctx, []audit.Event{e}); err != nil {
+			t.Fatalf("store the revocation of %s: %v", token, err)
+		}
+	}
+	revoke("rv-before", "jti-before")
+
+	trail, err := tokentrail.Open(ctx, tokentrail.Config{DBPath: path, Recorder: recorder.Options{Logger: slog.New(slog.DiscardHandler)}})
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	defer trail.Close(ctx)
+	revoke("rv-while", "jti-while")
+	for _, token := range []string{"jti-before", "jti-while"} {
+		trail.RecordUsed(audit.Event{Time: t0.Add(5 * time.Minute), TokenID: token, Subject: "bob", IP: netip.MustParseAddr("198.51.100.77")})
+	}
+	if err := trail.Flush(ctx); err != nil {
+		t.Fatalf("Flush: %v", err)
+	}
+
+	for _, token := range []string{"jti-before", "jti-while"} {
+		found, err := trail.Anomalies(ctx, store.AnomalyQuery{TokenID: token, Rules: []string{"revoked_token_use"}})
+		if err != nil {
+			t.Fatalf("Anomalies: %v", err)
+		}
+		if len(found) != 1 {
+			t.Errorf("revoked_token_use anomalies of %s = %+v, want one", token, found)
+		}
 	}
 }

@@ -1,6 +1,8 @@
 package detect
 
 import (
+	"context"
+	"fmt"
 	"strings"
 
 	"github.com/tokentrail/tokentrail/audit"
@@ -93,4 +95,33 @@ func (e *Engine) tokenRevocationLocked(ev *audit.Event) (rev tokenRevocation, ok
 		}
 	}
 	return rev, ok
+}
+
+// RevocationReader reads stored revocations by their position in the
+// store, as store.RevocationStore does.
+type RevocationReader interface {
+	Revocations(ctx context.Context, afterSeq int64, limit int) (events []audit.Event, lastSeq int64, err error)
+}
+
+// revocationPage is how many revocations LoadStoredRevocations reads at a
+// time.
+const revocationPage = 1000
+
+// LoadStoredRevocations loads the revocations that src stored after
+// position after, in pages, and returns the position of the last one it
+// loaded, which the next call passes as after to read only newer ones.
+// On an error it returns the position it reached, so that nothing loaded
+// is read twice.
+func (e *Engine) LoadStoredRevocations(ctx context.Context, src RevocationReader, after int64) (int64, error) {
+	for {
+		events, next, err := src.Revocations(ctx, after, revocationPage)
+		if err != nil {
+			return after, fmt.Errorf("detect: load the stored revocations after position %d: %w", after, err)
+		}
+		e.LoadRevocations(events)
+		after = next
+		if len(events) < revocationPage {
+			return after, nil
+		}
+	}
 }

@@ -177,25 +177,19 @@ func (d *detection) releaseQuiet(stage quietStage) quietStage {
 func (d *detection) followRevocations() {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	for {
-		events, next, err := d.store.Revocations(ctx, d.revocationsRead, feedPageSize)
-		if err != nil {
-			if !d.revocationsFailing {
-				d.log.LogAttrs(ctx, slog.LevelError, "read revocations for detection failed; uses of tokens revoked since may raise no revoked_token_use until a read succeeds",
-					slog.Int64(logRevocationSeq, d.revocationsRead), slog.Any(logError, err))
-			}
-			d.revocationsFailing = true
-			return
+	read, err := d.engine.LoadStoredRevocations(ctx, d.store, d.revocationsRead)
+	d.revocationsRead = read
+	if err != nil {
+		if !d.revocationsFailing {
+			d.log.LogAttrs(ctx, slog.LevelError, "read revocations for detection failed; uses of tokens revoked since may raise no revoked_token_use until a read succeeds",
+				slog.Int64(logRevocationSeq, d.revocationsRead), slog.Any(logError, err))
 		}
-		if d.revocationsFailing {
-			d.log.LogAttrs(ctx, slog.LevelInfo, "read revocations for detection succeeded again", slog.Int64(logRevocationSeq, d.revocationsRead))
-			d.revocationsFailing = false
-		}
-		d.engine.LoadRevocations(events)
-		d.revocationsRead = next
-		if len(events) < feedPageSize {
-			break
-		}
+		d.revocationsFailing = true
+		return
+	}
+	if d.revocationsFailing {
+		d.log.LogAttrs(ctx, slog.LevelInfo, "read revocations for detection succeeded again", slog.Int64(logRevocationSeq, d.revocationsRead))
+		d.revocationsFailing = false
 	}
 
 	if dropped := d.engine.Stats().TokenRevocationsDropped; dropped > d.revocationsDropped {

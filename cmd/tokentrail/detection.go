@@ -10,7 +10,6 @@ import (
 	"github.com/tokentrail/tokentrail/audit"
 	"github.com/tokentrail/tokentrail/detect"
 	"github.com/tokentrail/tokentrail/enrich"
-	"github.com/tokentrail/tokentrail/revocation"
 	"github.com/tokentrail/tokentrail/store"
 )
 
@@ -58,22 +57,12 @@ func newDetection(ctx context.Context, stderr io.Writer, db detectionStore, rule
 	return &detection{engine: engine, enricher: en, rulesPath: settings.RulesFile}, nil
 }
 
-// loadRevocations gives engine every revocation stored in db, in pages.
-// The engine keeps each once, so a run that also reads a revocation as an
-// event, as tokentrail detect does, raises the same anomalies.
+// loadRevocations gives engine every revocation stored in db. The engine
+// keeps each once, so a run that also reads a revocation as an event, as
+// tokentrail detect does, raises the same anomalies.
 func loadRevocations(ctx context.Context, db store.RevocationStore, engine *detect.Engine) error {
-	var after int64
-	for {
-		events, next, err := db.Revocations(ctx, after, revocation.DefaultPageSize)
-		if err != nil {
-			return fmt.Errorf("load the stored revocations after position %d: %w", after, err)
-		}
-		engine.LoadRevocations(events)
-		if len(events) < revocation.DefaultPageSize {
-			return nil
-		}
-		after = next
-	}
+	_, err := engine.LoadStoredRevocations(ctx, db, 0)
+	return err
 }
 
 // observe checks one event. The enrichment feeds the rules only: the
