@@ -107,7 +107,7 @@ func Open(ctx context.Context, cfg Config) (*Trail, error) {
 	return &Trail{Recorder: recorder.New(db, opts), db: db}, nil
 }
 
-// detectStore is what detection reads and writes in the store.
+// detectStore is the part of the store that detection reads and writes.
 type detectStore interface {
 	store.AnomalyStore
 	detect.RevocationReader

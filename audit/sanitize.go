@@ -280,7 +280,7 @@ func ContainsToken(s string) bool {
 	return start >= 0
 }
 
-// WasRedacted reports whether s holds the marker that RedactTokens puts
+// WasRedacted reports whether s contains the marker that RedactTokens puts
 // in place of a raw JWT: "[jwt sha256:", 16 lowercase hex digits and "]".
 // Such a value is not the one its source recorded, so no command can
 // name it.
