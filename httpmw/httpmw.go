@@ -58,7 +58,10 @@ const (
 // field means the default in its comment.
 type Options struct {
 	// Recorder receives the events. It must not block: use
-	// *recorder.Recorder with the DropNewest overflow policy.
+	// *recorder.Recorder with the DropNewest overflow policy. Pass that
+	// exact type, such as a tokentrail.Trail's Recorder field and not the
+	// Trail: only then are events written in place in its queue, and any
+	// other Recorder takes the slower Record path.
 	Recorder Recorder
 
 	// Claims returns the claims of the token that the application's own
