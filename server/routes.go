@@ -56,13 +56,36 @@ func (s *Server) routes() http.Handler {
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.cfg.Registry, promhttp.HandlerOpts{}))
 	// An unknown path under /api/ gets the API's JSON error, not the UI
 	// or net/http's text.
-	mux.Handle("/api/", s.wrap(route{path: "/api/", handler: func(http.ResponseWriter, *http.Request) error {
+	allowed := allowedMethods(s.apiRoutes())
+	mux.Handle("/api/", s.wrap(route{path: "/api/", handler: func(w http.ResponseWriter, r *http.Request) error {
+		if methods := allowed(r); methods != "" {
+			w.Header().Set("Allow", methods)
+			return &apiError{code: CodeMethodNotAllowed, message: fmt.Sprintf("%s is not allowed on this route; use %s", r.Method, methods)}
+		}
 		return &apiError{code: CodeNotFound, message: "no such route; docs/openapi.yaml lists the routes"}
 	}}))
 	if s.cfg.UI != nil {
 		mux.Handle("/", s.cfg.UI)
 	}
 	return withRequestID(mux)
+}
+
+// allowedMethods returns a function that lists the methods of the routes
+// whose path matches a request's, and "" when none does, so that a request
+// with another method gets 405 and not 404.
+func allowedMethods(routes []route) func(*http.Request) string {
+	byPath := map[string][]string{}
+	paths := http.NewServeMux()
+	for _, rt := range routes {
+		if _, ok := byPath[rt.path]; !ok {
+			paths.Handle(rt.path, http.NotFoundHandler())
+		}
+		byPath[rt.path] = append(byPath[rt.path], rt.method)
+	}
+	return func(r *http.Request) string {
+		_, pattern := paths.Handler(r)
+		return strings.Join(byPath[pattern], ", ")
+	}
 }
 
 // wrap adds to a route's handler the API key check, the rate limit, the

@@ -722,3 +722,21 @@ func TestFeedRejectsBadPosition(t *testing.T) {
 		}
 	}
 }
+
+func TestWrongMethodIs405(t *testing.T) {
+	ts := newTestServer(t, nil)
+	resp, data := ts.do(t, http.MethodGet, "/api/v1/events", ts.keys.ingest, nil)
+	if resp.StatusCode != http.StatusMethodNotAllowed || errorCode(data) != CodeMethodNotAllowed {
+		t.Errorf("GET /api/v1/events = %d %s, want 405 method_not_allowed", resp.StatusCode, data)
+	}
+	if got := resp.Header.Get("Allow"); got != "POST" {
+		t.Errorf("Allow = %q, want POST", got)
+	}
+	resp, _ = ts.do(t, http.MethodDelete, "/api/v1/tokens/tok-1", ts.keys.read, nil)
+	if got := resp.Header.Get("Allow"); resp.StatusCode != http.StatusMethodNotAllowed || got != "GET" {
+		t.Errorf("DELETE /api/v1/tokens/tok-1 = %d, Allow %q, want 405 and GET", resp.StatusCode, got)
+	}
+	if resp, _ := ts.do(t, http.MethodGet, "/api/v1/revocations", ts.keys.read, nil); resp.StatusCode != http.StatusOK {
+		t.Errorf("GET /api/v1/revocations = %d, want 200: the route has GET and POST", resp.StatusCode)
+	}
+}
