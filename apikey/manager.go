@@ -465,8 +465,8 @@ func checkRoles(roles []Role) ([]Role, error) {
 }
 
 // malformedKeyError is the error of a secret that is not of the form of a
-// key. It counts as ErrUnknownKey, but its message says that the form is
-// wrong, which a key that is merely unknown does not.
+// key. It counts as ErrUnknownKey, but its message states that the form
+// is wrong, unlike the message of a key that is merely unknown.
 type malformedKeyError struct {
 	detail error
 }

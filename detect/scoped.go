@@ -140,8 +140,8 @@ func (e *Engine) scopedRevocationLocked(st *tokenState, ev *audit.Event) (rev sc
 }
 
 // lineageRootLocked returns the lineageKey of the root of the lineage of
-// the token parent: the root its state knows, or parent itself when the
-// engine holds no state of parent or knows no parent of it.
+// the token parent: the root its state records, or parent itself when the
+// engine holds no state of parent or has no parent recorded for it.
 //
 // NOTE: a parent whose state was evicted (TokenTTL, MaxTokens) ends the
 // walk, so a descendant minted after that is not linked to the root, and

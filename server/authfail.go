@@ -158,7 +158,7 @@ func (l *repeatLog) Flush(ctx context.Context) {
 // records. Failed TLS handshakes share one repeated message, so that a
 // scanner cannot flood the log: any client that closes the connection
 // mid-handshake or offers no common cipher causes one. (net/http of Go 1.26
-// answers a plain HTTP request on a TLS port with 400 and logs nothing.)
+// responds to a plain HTTP request on a TLS port with 400 and logs nothing.)
 type errorLogWriter struct {
 	log *repeatLog
 }

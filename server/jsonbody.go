@@ -142,7 +142,8 @@ func decodeObject(raw []byte, v any, label string, form func(field string) strin
 	if err == nil && !bytes.Equal(bytes.TrimSpace(raw), []byte("null")) {
 		return nil
 	}
-	// json.Unmarshal takes null for an object with no field, but it is none.
+	// json.Unmarshal accepts null as an object without fields, but null is
+	// not an object.
 	fields, ferr := objectFields(raw, label)
 	if ferr != nil {
 		return ferr

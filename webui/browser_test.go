@@ -515,7 +515,7 @@ func TestBrowserKeyRoles(t *testing.T) {
 	})
 }
 
-// TestBrowserSearchStartPage checks that the empty search page says what
+// TestBrowserSearchStartPage checks that the empty search page lists what
 // can be searched and links the tokens and subjects of the newest
 // anomalies.
 func TestBrowserSearchStartPage(t *testing.T) {
