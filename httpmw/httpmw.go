@@ -25,6 +25,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
+	"sync"
 	"time"
 
 	"github.com/tokentrail/tokentrail/audit"
@@ -185,11 +186,13 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	rw := &responseWriter{ResponseWriter: w}
+	rw := writers.Get().(*responseWriter)
+	rw.ResponseWriter = w
 	completed := false
 	defer func() {
 		// A handler that panics still used the token. Its status is
-		// unknown unless it wrote one.
+		// unknown unless it wrote one. Its writer is not reused, since
+		// code that recovers the panic may still hold it.
 		if !completed {
 			h.finish(rw, r, &use, false)
 		}
@@ -197,7 +200,16 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.next.ServeHTTP(rw, r)
 	completed = true
 	h.finish(rw, r, &use, true)
+
+	// net/http forbids using a ResponseWriter after ServeHTTP returns,
+	// so the writer serves the next request.
+	*rw = responseWriter{}
+	writers.Put(rw)
 }
+
+// writers holds the response writers of finished requests, so that a
+// request does not allocate one.
+var writers = sync.Pool{New: func() any { return new(responseWriter) }}
 
 // findClaims sets *c to the claims of the request's token, and returns
 // false when the request presents none.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"net/http"
+	"net/http/httptest"
 	"net/netip"
 	"strings"
 	"testing"
@@ -289,6 +290,65 @@ func TestPanickingHandlerRecorded(t *testing.T) {
 	e := tr.one(t, store.Query{TokenID: "jti-panic"})
 	if e.Kind != audit.KindUsed || e.Status != 0 {
 		t.Errorf("event = %v status %d, want used with no status", e.Kind, e.Status)
+	}
+}
+
+// TestWriterStateNotCarriedOver checks that the status and reject reason
+// of one request do not reach the next, since the middleware reuses its
+// response writers.
+func TestWriterStateNotCarriedOver(t *testing.T) {
+	tr := newTrail(t, nil, recorder.Options{})
+	mw := middleware(t, httpmw.Options{Recorder: tr.rec})
+	h := mw(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/reject":
+			httpmw.SetRejectReason(w, audit.RejectReused)
+			w.WriteHeader(http.StatusUnauthorized)
+		case "/body":
+			_, _ = w.Write([]byte("ok"))
+		case "/panic":
+			w.WriteHeader(http.StatusForbidden)
+			panic("handler failed")
+		}
+	}))
+	serveOne := func(path, jti string) {
+		t.Helper()
+		req := httptest.NewRequest(http.MethodGet, path, nil)
+		req.Header.Set("Authorization", "Bearer "+sign(t, signingKey, tokenClaims(jti, "alice")))
+		defer func() { _ = recover() }()
+		h.ServeHTTP(httptest.NewRecorder(), req)
+	}
+
+	// Each path runs several times, so that a pooled writer is likely to
+	// serve a request after one of every other kind.
+	for range 3 {
+		serveOne("/reject", "jti-reject")
+		serveOne("/body", "jti-body")
+		serveOne("/panic", "jti-panic")
+		serveOne("/nothing", "jti-nothing")
+	}
+
+	want := []struct {
+		jti    string
+		kind   audit.Kind
+		status int
+		reason audit.RejectReason
+	}{
+		{"jti-reject", audit.KindRejected, http.StatusUnauthorized, audit.RejectReused},
+		{"jti-body", audit.KindUsed, http.StatusOK, ""},
+		{"jti-panic", audit.KindRejected, http.StatusForbidden, audit.RejectOther},
+		{"jti-nothing", audit.KindUsed, http.StatusOK, ""},
+	}
+	for _, w := range want {
+		events := tr.events(t, store.Query{TokenID: w.jti})
+		if len(events) != 3 {
+			t.Fatalf("stored events for %s = %d, want 3", w.jti, len(events))
+		}
+		for _, e := range events {
+			if e.Kind != w.kind || e.Status != w.status || e.RejectReason != w.reason {
+				t.Errorf("event of %s = %v, status %d, reason %q, want %v, %d, %q", w.jti, e.Kind, e.Status, e.RejectReason, w.kind, w.status, w.reason)
+			}
+		}
 	}
 }
 
