@@ -7,8 +7,8 @@
 // token's payload without verifying it, only for its jti, sub, iss, azp,
 // sid, iat, nbf and exp. It never keeps, logs or records the token: a token
 // without a jti is known by its SHA-256 fingerprint. A revoked token gets
-// 401 and an RFC 6750 WWW-Authenticate challenge before the handler runs. Otherwise the handler runs, and its status decides the
-// event: 401 and 403 record a rejection, with the reason taken from the
+// 401 and an RFC 6750 WWW-Authenticate challenge before the handler runs.
+// Otherwise the handler runs, and its status decides the event: 401 and 403 record a rejection, with the reason taken from the
 // WWW-Authenticate challenge or SetRejectReason, and every other status
 // records a use. Requests without a bearer token pass through untouched.
 //
@@ -19,6 +19,10 @@
 // The recorded Path is the request's URL path without the query string,
 // because query strings carry secrets such as OAuth codes and access_token
 // parameters.
+//
+// The ResponseWriter that the handler receives is reused for a later
+// request once the handler returns, so the handler must not keep it, as
+// net/http requires of every ResponseWriter.
 package httpmw
 
 import (
