@@ -8,9 +8,9 @@
 // sid, iat, nbf and exp. It never keeps, logs or records the token: a token
 // without a jti is known by its SHA-256 fingerprint. A revoked token gets
 // 401 and an RFC 6750 WWW-Authenticate challenge before the handler runs.
-// Otherwise the handler runs, and its status decides the event: 401 and 403 record a rejection, with the reason taken from the
-// WWW-Authenticate challenge or SetRejectReason, and every other status
-// records a use. Requests without a bearer token pass through untouched.
+// Otherwise the handler runs, and its status decides the event: 401 and
+// 403 record a rejection, with the reason taken from the WWW-Authenticate
+// challenge or SetRejectReason, and every other status records a use. Requests without a bearer token pass through untouched.
 //
 // Events go to a Recorder that does not block, such as *recorder.Recorder
 // under its DropNewest policy. What happens when it is saturated is the
