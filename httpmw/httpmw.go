@@ -10,7 +10,8 @@
 // 401 and an RFC 6750 WWW-Authenticate challenge before the handler runs.
 // Otherwise the handler runs, and its status decides the event: 401 and
 // 403 record a rejection, with the reason taken from the WWW-Authenticate
-// challenge or SetRejectReason, and every other status records a use. Requests without a bearer token pass through untouched.
+// challenge or SetRejectReason, and every other status records a use.
+// Requests without a bearer token pass through untouched.
 //
 // Events go to a Recorder that does not block, such as *recorder.Recorder
 // under its DropNewest policy. What happens when it is saturated is the
