@@ -518,6 +518,24 @@ func revocationAPI(body map[string]string) string {
 	return "POST /api/v1/revocations " + string(b)
 }
 
+// CurlCommand returns the curl command that sends api, a PlanStep's API
+// request, to the server whose address is in $TOKENTRAIL_URL, with the API
+// key in $TOKENTRAIL_KEY. It returns "" when api is not of the form
+// "METHOD /path JSON".
+func CurlCommand(api string) string {
+	method, rest, ok := strings.Cut(api, " ")
+	if !ok {
+		return ""
+	}
+	path, body, ok := strings.Cut(rest, " ")
+	if !ok || !strings.HasPrefix(path, "/") {
+		return ""
+	}
+	return "curl -sS -X " + method + ` "$TOKENTRAIL_URL` + path + `"` +
+		` -H "Authorization: Bearer $TOKENTRAIL_KEY" -H 'Content-Type: application/json'` +
+		" --data " + shellQuote(body)
+}
+
 // counted returns n with the singular or plural noun, as "1 token" or
 // "3 tokens".
 func counted(n int, one, many string) string {

@@ -75,3 +75,22 @@ func TestShellQuoteForm(t *testing.T) {
 		})
 	}
 }
+
+func TestCurlCommand(t *testing.T) {
+	api := `POST /api/v1/revocations {"reason":"Ann's laptop","scope":"token","target":"jti-1"}`
+
+	got := CurlCommand(api)
+
+	want := `curl -sS -X POST "$TOKENTRAIL_URL/api/v1/revocations" -H "Authorization: Bearer $TOKENTRAIL_KEY" -H 'Content-Type: application/json' --data '{"reason":"Ann'\''s laptop","scope":"token","target":"jti-1"}'`
+	if got != want {
+		t.Errorf("CurlCommand(%q) =\n%s\nwant\n%s", api, got, want)
+	}
+}
+
+func TestCurlCommandRejectsOtherText(t *testing.T) {
+	for _, api := range []string{"", "POST", "POST /api/v1/revocations", "POST api/v1/revocations {}"} {
+		if got := CurlCommand(api); got != "" {
+			t.Errorf("CurlCommand(%q) = %q, want empty", api, got)
+		}
+	}
+}

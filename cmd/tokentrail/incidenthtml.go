@@ -22,6 +22,7 @@ var incidentTemplate string
 var incidentPage = template.Must(template.New("incident").Funcs(template.FuncMap{
 	"stamp": stamp,
 	"join":  strings.Join,
+	"curl":  forensics.CurlCommand,
 	// html/template escapes markup but keeps format and control
 	// characters, so text shows them as visible escapes, as the text
 	// report does.

@@ -16,6 +16,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -356,5 +357,23 @@ func TestServeAcceptsIncidentPlanRequests(t *testing.T) {
 	}
 	if sent == 0 {
 		t.Fatal("the demo incident's plan has no API request, so the test checks nothing")
+	}
+
+	// The HTML report shows each request as a curl command; it must run as
+	// printed. The revocations exist by now, so the server answers 200.
+	if _, err := exec.LookPath("curl"); err != nil {
+		t.Skip("curl is not installed, so the plan's curl commands are not run")
+	}
+	for _, step := range incident.Plan {
+		command := forensics.CurlCommand(step.API)
+		if command == "" {
+			continue
+		}
+		cmd := exec.Command("sh", "-c", command+" -o /dev/null -w '%{http_code}'")
+		cmd.Env = append(os.Environ(), "TOKENTRAIL_URL="+base, "TOKENTRAIL_KEY="+secret)
+		out, err := cmd.CombinedOutput()
+		if err != nil || string(out) != "200" {
+			t.Errorf("plan step %s: %s = %q, %v, want status 200", step.Action, command, out, err)
+		}
 	}
 }
