@@ -37,6 +37,11 @@ type Options struct {
 	// cannot tell it from a new one before the batch is written.
 	OnEvent func(e audit.Event)
 
+	// OnWarn, when set, receives the Format's warnings about the whole
+	// file (see source.Warner), such as the date it assumed for lines that
+	// carry a time of day only.
+	OnWarn func(message string)
+
 	// RecordNumbers makes the Line of each RecordError the 1-based number
 	// of the record, counted by the Format's source.RecordCounter calls,
 	// instead of the line of the event's Source. It suits input whose
@@ -186,6 +191,12 @@ func (s *Summary) addSkip(reason string, n int) {
 		reason = OtherSkipReasons
 	}
 	s.SkipReasons[reason] += n
+}
+
+func (h *handler) Warn(message string) {
+	if h.opts.OnWarn != nil {
+		h.opts.OnWarn(message)
+	}
 }
 
 func (h *handler) Reject(err *source.RecordError) {

@@ -64,6 +64,20 @@ type Handler interface {
 	Reject(err *RecordError)
 }
 
+// Warner is implemented by a Handler that takes a Format's warnings about
+// a whole file, such as a date the Format assumed for lines that carry
+// none. A Format warns at most a few times per file.
+type Warner interface {
+	Warn(message string)
+}
+
+// Warn passes message to h when h is a Warner.
+func Warn(h Handler, message string) {
+	if w, ok := h.(Warner); ok {
+		w.Warn(message)
+	}
+}
+
 // RecordCounter is implemented by a Handler that counts the records of a
 // file. Where records can share a line, as in a JSON array written on one
 // line, a Format calls Record once for each record, before that record's

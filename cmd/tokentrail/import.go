@@ -403,6 +403,8 @@ func (imp *importer) importReader(ctx context.Context, path string, file io.Read
 			fmt.Fprintln(imp.stderr, audit.RedactTokens(err.Error()))
 		}
 		printed++
+	}, OnWarn: func(message string) {
+		fmt.Fprintf(imp.stderr, "%s: warning: %s\n", path, message)
 	}}
 	refused := 0
 	if imp.countRefused {

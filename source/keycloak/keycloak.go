@@ -362,10 +362,14 @@ func (p *parser) record(r *record) error {
 		return nil
 	}
 
+	dated := p.clock.seenTimeOfDay
 	t, err := p.time(r)
 	if err != nil {
 		p.reject(r.line, err.Error())
 		return nil
+	}
+	if date, assumed := p.clock.assumedDate(); assumed && !dated {
+		p.warnDate(r.line, date)
 	}
 	events := r.events(facts, t, source.Location(p.name, r.line))
 	for i := range events {
@@ -401,6 +405,17 @@ func (p *parser) time(r *record) (time.Time, error) {
 		return time.Time{}, fmt.Errorf("%w; the line is an event message without the timestamp of its log line, so import the full log lines, which start with the date and time", errNoTime)
 	}
 	return p.clock.parse(r.stamp)
+}
+
+// warnDate warns the Handler that the lines with a time of day only, from
+// line on, were dated from the file's modification time. Such a date is a
+// guess, and the events keep it if the file is imported again, since their
+// IDs come from the records' text.
+func (p *parser) warnDate(line int, date time.Time) {
+	source.Warn(p.h, fmt.Sprintf("line %d and the later lines carry a time of day but no date, so they are dated %s from "+
+		"the file's modification time (%s); if the log is from other days, import it into a new store with the log's first date "+
+		"(import --date YYYY-MM-DD), since importing it again keeps the events' first dates",
+		line, date.Format(time.DateOnly), p.clock.modTime.UTC().Format("2006-01-02 15:04:05Z")))
 }
 
 // interrupt rejects a JSON value left open by a line that cannot be read.

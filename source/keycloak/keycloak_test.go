@@ -32,9 +32,14 @@ const (
 
 // collector is a source.Handler that keeps what Parse reports.
 type collector struct {
-	events  []audit.Event
-	skips   map[int]string
-	rejects []*source.RecordError
+	events   []audit.Event
+	skips    map[int]string
+	rejects  []*source.RecordError
+	warnings []string
+}
+
+func (c *collector) Warn(message string) {
+	c.warnings = append(c.warnings, message)
 }
 
 func (c *collector) Event(e audit.Event) error {
@@ -402,6 +407,29 @@ func TestParseDataDogJSONConsoleOffset(t *testing.T) {
 	checkEvents(t, c.events, []audit.Event{access, refresh})
 }
 
+func TestParseListenerWarnsOfAssumedDate(t *testing.T) {
+	path := testdata(listenerFile)
+
+	c := parseFile(t, Options{}, path, utc(t, "2020-03-05T16:00:00Z"))
+
+	if len(c.warnings) != 1 {
+		t.Fatalf("warnings = %q, want 1", c.warnings)
+	}
+	for _, want := range []string{"line 3 ", "dated 2020-03-04 from the file's modification time (2020-03-05 16:00:00Z)", "--date YYYY-MM-DD"} {
+		if !strings.Contains(c.warnings[0], want) {
+			t.Errorf("warning %q does not contain %q", c.warnings[0], want)
+		}
+	}
+}
+
+func TestParseListenerDateOptionNoWarning(t *testing.T) {
+	c := parseFile(t, Options{Date: time.Date(2020, 3, 4, 0, 0, 0, 0, time.UTC)}, testdata(listenerFile), utc(t, "2021-01-01T00:00:00Z"))
+
+	if len(c.warnings) != 0 {
+		t.Errorf("warnings = %q, want none when the date is given", c.warnings)
+	}
+}
+
 func TestParseListenerTimeOfDay(t *testing.T) {
 	path := testdata(listenerFile)
 	minusFive := time.FixedZone("EST", -5*60*60)
@@ -437,6 +465,12 @@ func TestParseListenerTimeOfDay(t *testing.T) {
 			opts:    Options{Location: minusFive},
 			modTime: utc(t, "2020-03-05T02:00:00Z"), // still March 4 at -05:00
 			want:    utc(t, "2020-03-04T20:58:08.312Z"),
+		},
+		{
+			name:    "first line later in the day than mod time",
+			opts:    Options{Location: time.UTC},
+			modTime: utc(t, "2020-03-05T16:00:00Z"), // before line 3's 17:19, so line 3 is from March 4
+			want:    utc(t, "2020-03-04T15:58:08.312Z"),
 		},
 		{
 			name:    "date option wins over mod time",

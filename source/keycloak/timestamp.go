@@ -37,6 +37,10 @@ type clock struct {
 	location *time.Location
 	date     time.Time // midnight of the day for times of day; zero when unknown
 
+	// modTime is the file's modification time when date was taken from it,
+	// and zero when Options.Date gave the date.
+	modTime time.Time
+
 	// lastTimeOfDay is the previous time of day read, to notice midnight.
 	lastTimeOfDay time.Duration
 	seenTimeOfDay bool
@@ -57,6 +61,7 @@ func newClock(opts Options, modTime time.Time) clock {
 		year, month, day = opts.Date.Date()
 	case !modTime.IsZero():
 		year, month, day = modTime.In(c.location).Date()
+		c.modTime = modTime
 	default:
 		return c
 	}
@@ -109,16 +114,36 @@ func (c *clock) parseTimeOfDay(text string) (time.Time, error) {
 	// day.
 	sinceMidnight := time.Duration(t.Hour())*time.Hour + time.Duration(t.Minute())*time.Minute +
 		time.Duration(t.Second())*time.Second + time.Duration(t.Nanosecond())
-	if c.seenTimeOfDay && sinceMidnight < c.lastTimeOfDay-12*time.Hour {
+	first := !c.seenTimeOfDay
+	if !first && sinceMidnight < c.lastTimeOfDay-12*time.Hour {
 		c.date = c.date.AddDate(0, 0, 1)
 	}
 	c.lastTimeOfDay, c.seenTimeOfDay = sinceMidnight, true
 
-	// NOTE: the date is that of the file's first line. Taken from the
-	// file's modification time, it is the date of the last line instead
-	// when the file spans several days; pass Options.Date then.
 	year, month, day := c.date.Date()
-	return time.Date(year, month, day, t.Hour(), t.Minute(), t.Second(), t.Nanosecond(), c.location), nil
+	at := time.Date(year, month, day, t.Hour(), t.Minute(), t.Second(), t.Nanosecond(), c.location)
+
+	// A line was written before the file was last modified. So a first
+	// line later in the day than the modification time is from the day
+	// before, as when a log runs past midnight.
+	//
+	// NOTE: the date is still wrong for a file whose first line is more
+	// than a day older than its modification time; Options.Date fixes it.
+	if first && !c.modTime.IsZero() && at.After(c.modTime) {
+		c.date = c.date.AddDate(0, 0, -1)
+		at = at.AddDate(0, 0, -1)
+	}
+	return at, nil
+}
+
+// assumedDate returns the date of the first line that carries a time of
+// day only, when the file's modification time gave it, and false when
+// Options.Date gave it or no such line was read.
+func (c *clock) assumedDate() (time.Time, bool) {
+	if c.modTime.IsZero() || !c.seenTimeOfDay {
+		return time.Time{}, false
+	}
+	return c.date, true
 }
 
 // isTimeOfDay reports whether text starts like "16:30:11", with no date.
