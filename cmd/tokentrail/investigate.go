@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -64,9 +65,8 @@ docs/report-json.md and stay stable.`,
 			}
 			now := time.Now()
 			if f.at != "" {
-				now, err = time.Parse(time.RFC3339, f.at)
-				if err != nil {
-					return fmt.Errorf("invalid --at %q: want an RFC 3339 time such as 2026-11-20T10:00:00Z", f.at)
+				if now, err = parseReportTime("--at", f.at); err != nil {
+					return err
 				}
 			}
 
@@ -91,7 +91,7 @@ docs/report-json.md and stay stable.`,
 			detector := withStoredAnomalies(cmd.Context(), db, enrichedDetector(detection, enricher, &failures))
 			tokenReport, err := forensics.InvestigateToken(cmd.Context(), db, ref, forensics.Options{Now: now, Detect: detector})
 			if errors.Is(err, forensics.ErrTokenNotFound) {
-				return fmt.Errorf("no event in %s names %s: import the logs that saw it first (tokentrail import FILE)", g.db, ref)
+				return fmt.Errorf("no event in %s names %s: %s", g.db, ref, notFoundAdvice(ref))
 			}
 			if err != nil {
 				return err
@@ -108,7 +108,7 @@ docs/report-json.md and stay stable.`,
 	fl.StringVar(&f.fingerprint, "fingerprint", "", "SHA-256 of the compact token, 64 hex digits")
 	fl.StringVar(&f.tokenFile, "token-file", "", "file holding the raw token (- for standard input); it is fingerprinted, never stored")
 	fl.BoolVar(&f.json, "json", false, "print the report as JSON (see docs/report-json.md)")
-	fl.StringVar(&f.at, "at", "", "report time for the status, RFC 3339 (default: now)")
+	fl.StringVar(&f.at, "at", "", "report time for the status, RFC 3339 or as reports print it (2026-11-20 09:30:00Z) (default: now)")
 	fl.StringVar(&f.rules, "rules", "", "YAML file of detection thresholds (default: the one the store's last import or detect used, else the built-in defaults; none for the defaults; see docs/detection.md)")
 	fl.StringVar(&f.enrich, "enrich", "", "YAML file naming GeoIP/ASN .mmdb files and threat-intel lists for detection (default: the one the store's last import or detect used; none for no files; see docs/detection.md)")
 	return cmd
@@ -270,6 +270,23 @@ func withStoredAnomalies(ctx context.Context, db store.AnomalyStore, detect func
 
 // tokenRef turns the command line into the reference to look up, checking
 // that exactly one way of naming the token was used.
+// notFoundAdvice says what to do about a token that no stored event names.
+// A jti pasted with its key from a log line, such as JTI=abc or
+// "credential-id": "abc", is the likeliest mistake after a missing import.
+func notFoundAdvice(ref forensics.TokenRef) string {
+	const importFirst = "import the logs that saw it first (tokentrail import FILE)"
+	key, value, ok := strings.Cut(ref.TokenID, "=")
+	if !ok {
+		key, value, ok = strings.Cut(ref.TokenID, ":")
+	}
+	value = strings.Trim(strings.TrimSpace(value), `"',`)
+	if !ok || value == "" || strings.ContainsAny(key, " ") {
+		return importFirst
+	}
+	return fmt.Sprintf("if %s is a key pasted with the value, give the value alone (%s); otherwise %s",
+		strconv.Quote(audit.RedactTokens(key)), strconv.Quote(audit.RedactTokens(value)), importFirst)
+}
+
 func tokenRef(stdin io.Reader, f investigateFlags, args []string) (forensics.TokenRef, error) {
 	given := 0
 	for _, set := range []bool{len(args) == 1, f.fingerprint != "", f.tokenFile != ""} {

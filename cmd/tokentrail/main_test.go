@@ -346,6 +346,19 @@ func TestInvestigateWays(t *testing.T) {
 	if report.TokenID != jti || report.Status != forensics.StatusRevoked || report.Usage.Total != 101 {
 		t.Errorf("report = %s, %s, %d uses; want %s, revoked, 101", report.TokenID, report.Status, report.Usage.Total, jti)
 	}
+
+	// --at takes a time as the reports print it, as incident's does.
+	stdout, _, err = run(t, "", "--db", db, "investigate", jti, "--json", "--at", "2026-11-20 09:30:00Z")
+	if err != nil {
+		t.Fatalf("investigate --at in the report layout: %v", err)
+	}
+	var at forensics.TokenReport
+	if err := json.Unmarshal([]byte(stdout), &at); err != nil {
+		t.Fatal(err)
+	}
+	if want := time.Date(2026, 11, 20, 9, 30, 0, 0, time.UTC); !at.GeneratedAt.Equal(want) {
+		t.Errorf("report time = %v, want %v", at.GeneratedAt, want)
+	}
 	// The replay by a script from another network, interleaved with the
 	// office's own uses, is what the default rules must point at.
 	var rules []string
@@ -400,6 +413,8 @@ func TestInvestigateErrors(t *testing.T) {
 		{"bad fingerprint", "", []string{"investigate", "--fingerprint", "xyz"}, `invalid --fingerprint "xyz"`},
 		{"raw token argument", "", []string{"investigate", raw}, "looks like a raw JWT"},
 		{"unknown jti", "", []string{"investigate", "no-such-token"}, `names jti "no-such-token"`},
+		{"jti pasted with its key", "", []string{"investigate", "JTI=89720503-aaaa"}, `give the value alone ("89720503-aaaa")`},
+		{"jti pasted as JSON", "", []string{"investigate", `"credential-id": "89720503-aaaa",`}, `give the value alone ("89720503-aaaa")`},
 		{"empty stdin", "", []string{"investigate", "--token-file", "-"}, "standard input is empty"},
 		{"two tokens", raw + "\n" + raw, []string{"investigate", "--token-file", "-"}, "more than one token"},
 		{"missing token file", "", []string{"investigate", "--token-file", filepath.Join(dir, "nope")}, "open --token-file"},
