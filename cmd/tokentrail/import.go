@@ -217,6 +217,9 @@ func newImporter(f importFlags, stdout, stderr io.Writer) (*importer, error) {
 		return nil, err
 	}
 	imp.countRefused = hasMapping && len(mapping.RejectStatus) == 0
+	// Format names are lowercase; "Okta" is as clear as "okta", and
+	// incident's --format takes any case too.
+	f.format = strings.ToLower(strings.TrimSpace(f.format))
 	switch f.format {
 	case "":
 		if hasMapping {
@@ -452,7 +455,7 @@ func (imp *importer) chooseFormat(path string, sample []byte) (source.Format, er
 	if imp.forced != nil {
 		// jsonl never recognises a file: its mapping decides what is read.
 		if imp.forced.Name != "jsonl" && !imp.forced.Detect(sample) {
-			fmt.Fprintf(imp.stderr, "%s: warning: its first records do not look like %s; importing them as --format says\n", path, imp.forced.Name)
+			fmt.Fprintf(imp.stderr, "%s: warning: its first records do not look like %s%s; importing them as --format says\n", path, imp.forced.Name, imp.lookalike(sample))
 		}
 		return *imp.forced, nil
 	}
@@ -476,6 +479,18 @@ func parseZone(name string) (*time.Location, error) {
 		return time.FixedZone(name, seconds), nil
 	}
 	return time.LoadLocation(name)
+}
+
+// lookalike returns ", but like NAME" for the first format that recognises
+// sample, so that a wrong --format names the right one, and "" when none
+// does.
+func (imp *importer) lookalike(sample []byte) string {
+	for _, f := range imp.formats {
+		if f.Detect(sample) {
+			return fmt.Sprintf(", but like %s (--format %s, or no --format)", f.Name, f.Name)
+		}
+	}
+	return ""
 }
 
 // formatNames are the values of --format, in the order --help lists them.

@@ -34,6 +34,7 @@ type incidentFlags struct {
 	enrich      string
 	maxTimeline int
 	actor       string
+	json        bool // --json, as investigate and related take it: --format json
 }
 
 // incidentFormats are the values of --format, the first the default.
@@ -80,6 +81,7 @@ The report never holds a raw token, only jti values and fingerprints.`,
 	fl.StringVar(&f.at, "at", "", "the time of the incident, RFC 3339 or as reports print it (2026-11-20 09:30:00Z) (required)")
 	fl.StringVar(&f.window, "window", detect.FormatDuration(forensics.DefaultIncidentWindow), "how far before and after --at to read events, in hours, minutes or seconds, such as 2h, 36h or 90m")
 	fl.StringVar(&f.format, "format", "text", "output format: "+strings.Join(incidentFormats, ", "))
+	fl.BoolVar(&f.json, "json", false, "the same as --format json, as in investigate and related")
 	fl.StringVar(&f.out, "out", "", "write the report to this file instead of standard output; an existing file is replaced, with a line on standard error")
 	fl.StringVar(&f.rules, "rules", "", "YAML file of detection thresholds (default: the one the store's last import or detect used, else the built-in defaults; none for the defaults; see docs/detection.md)")
 	fl.StringVar(&f.enrich, "enrich", "", "YAML file naming GeoIP/ASN .mmdb files and threat-intel lists for detection (default: the one the store's last import or detect used; none for no files; see docs/detection.md)")
@@ -108,6 +110,12 @@ func runIncident(ctx context.Context, stdout, stderr io.Writer, dbPath, planDB s
 	}
 	if f.maxTimeline < 0 {
 		return fmt.Errorf("invalid --max-timeline %d: want 0 for the default of 5000, or more", f.maxTimeline)
+	}
+	if f.json {
+		if f.format != "text" && !strings.EqualFold(f.format, "json") {
+			return fmt.Errorf("--json and --format %s ask for two formats: give one", f.format)
+		}
+		f.format = "json"
 	}
 	write, err := incidentWriter(f.format)
 	if err != nil {

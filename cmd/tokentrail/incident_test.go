@@ -134,6 +134,19 @@ func TestIncidentTextCutsTimeline(t *testing.T) {
 	}
 }
 
+func TestIncidentJSONFlag(t *testing.T) {
+	db := incidentStore(t)
+
+	flag := incidentOutput(t, db, "--json")
+	format := incidentOutput(t, db, "--format", "json")
+
+	// The reports differ only in generated_at, which is the time of the run.
+	strip := regexp.MustCompile(`"generated_at":\s*"[^"]*"`)
+	if strip.ReplaceAllString(flag, "") != strip.ReplaceAllString(format, "") {
+		t.Errorf("incident --json differs from --format json:\n%s\n%s", flag, format)
+	}
+}
+
 func TestIncidentJSON(t *testing.T) {
 	db := incidentStore(t)
 
@@ -313,6 +326,7 @@ func TestIncidentFlagErrors(t *testing.T) {
 		{"window in days", []string{"--subject", "alice", "--at", incidentAt, "--window", "1d"}, `invalid --window "1d": want a duration in hours, minutes or seconds, such as 24h, 36h or 90m`},
 		{"zero window", []string{"--subject", "alice", "--at", incidentAt, "--window", "0s"}, `invalid --window "0s"`},
 		{"bad max", []string{"--subject", "alice", "--at", incidentAt, "--max-timeline", "-1"}, "invalid --max-timeline -1"},
+		{"json and another format", []string{"--subject", "alice", "--at", incidentAt, "--json", "--format", "html"}, "--json and --format html ask for two formats"},
 		{"unknown subject", []string{"--subject", "carol", "--at", incidentAt}, `no event of subject "carol"`},
 		{"outside window", []string{"--subject", "alice", "--at", "2026-11-25T10:00:00Z", "--window", "1h"}, "widen --window or move --at"},
 	}

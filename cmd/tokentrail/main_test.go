@@ -586,6 +586,19 @@ func TestRecognitionIsUnambiguous(t *testing.T) {
 	}
 }
 
+func TestImportFormatAnyCase(t *testing.T) {
+	path := "../../source/okta/testdata/oauth-token-events.jsonl"
+
+	stdout, stderr, err := run(t, "", "--db", filepath.Join(t.TempDir(), "events.db"), "import", "--format", "Okta", path)
+
+	if err != nil {
+		t.Fatalf("import --format Okta: %v (stderr %q)", err, stderr)
+	}
+	if strings.Contains(stdout, "imported 0,") || strings.Contains(stderr, "do not look like") {
+		t.Errorf("stdout = %q, stderr = %q, want the Okta events imported", stdout, stderr)
+	}
+}
+
 func TestImportWarnsOnWrongFormat(t *testing.T) {
 	dir := t.TempDir()
 	path := "../../source/okta/testdata/oauth-token-events.jsonl"
@@ -595,8 +608,8 @@ func TestImportWarnsOnWrongFormat(t *testing.T) {
 	if err != nil {
 		t.Fatalf("import error = %v, want none: nothing was rejected", err)
 	}
-	if !strings.Contains(stderr, "do not look like keycloak") {
-		t.Errorf("stderr = %q, want a warning that the file does not look like keycloak", stderr)
+	if !strings.Contains(stderr, "do not look like keycloak, but like okta (--format okta, or no --format)") {
+		t.Errorf("stderr = %q, want a warning that the file looks like okta, not keycloak", stderr)
 	}
 	if !strings.Contains(stderr, "no token or session event") || !strings.Contains(stdout, "imported 0,") {
 		t.Errorf("stdout = %q, stderr = %q, want nothing imported and a hint to run import -v", stdout, stderr)
