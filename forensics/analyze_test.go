@@ -40,7 +40,7 @@ func incidentEvents() []audit.Event {
 		// Outside the window of 24 hours around t0.
 		{ID: "old-use", Time: t0.Add(-30 * time.Hour), Kind: audit.KindUsed, TokenID: "at-old", Subject: "alice", IP: ip(attackerIP), Status: 200},
 
-		{ID: "rt1-issued", Time: at(-60), Kind: audit.KindIssued, TokenID: "rt-1", Subject: "alice", SessionID: "s-1",
+		{ID: "rt1-issued", Time: at(-60), Kind: audit.KindIssued, Action: "CODE_TO_TOKEN", TokenID: "rt-1", Subject: "alice", SessionID: "s-1",
 			Scopes: []string{"openid", "offline_access"}, IP: ip(officeIP)},
 		{ID: "rt1-refreshed", Time: at(0), Kind: audit.KindRefreshed, TokenID: "rt-1", Subject: "alice", SessionID: "s-1", IP: ip(officeIP)},
 		{ID: "at2-issued", Time: at(0), Kind: audit.KindIssued, TokenID: "at-2", Fingerprint: victimFingerprint, Subject: "alice",
@@ -169,6 +169,9 @@ func TestAnalyzeIncidentTimeline(t *testing.T) {
 	}
 	if office := entry("at2-office-1"); office.Origin != "subject" || office.FromSuspiciousNetwork {
 		t.Errorf("office use origin, suspicious = %q, %v, want subject, false", office.Origin, office.FromSuspiciousNetwork)
+	}
+	if issued := entry("rt1-issued"); issued.Action != "CODE_TO_TOKEN" {
+		t.Errorf("rt1-issued action = %q, want the source's CODE_TO_TOKEN", issued.Action)
 	}
 	if burst := entry("forged-2"); len(burst.Anomalies) != 1 || burst.Anomalies[0].Rule != "rejected_burst" {
 		t.Errorf("forged-2 anomalies = %+v, want rejected_burst", burst.Anomalies)

@@ -56,7 +56,7 @@ func (a *analysis) timeline() ([]TimelineEntry, bool) {
 	for _, l := range list {
 		e := &l.event
 		entry := TimelineEntry{
-			Time: e.Time, Kind: e.Kind, EventID: e.ID, TokenID: e.TokenID, Fingerprint: e.Fingerprint, Subject: e.Subject,
+			Time: e.Time, Kind: e.Kind, EventID: e.ID, TokenID: e.TokenID, Fingerprint: e.Fingerprint, Subject: e.Subject, Action: e.Action,
 			IP: e.IP, Location: Location{Country: e.Geo.Country, City: e.Geo.City, ASN: e.Geo.ASN, Org: e.Geo.Org},
 			UserAgent: e.UserAgent, Method: e.Method, Path: e.Path, Status: e.Status,
 			RejectReason: e.RejectReason, Actor: e.Actor, Reason: e.Reason,

@@ -65,6 +65,7 @@ type TimelineEntry struct {
 	TokenID     string     `json:"token_id,omitempty"`
 	Fingerprint string     `json:"fingerprint,omitempty"`
 	Subject     string     `json:"subject,omitempty"`
+	Action      string     `json:"action,omitempty"` // the source's own name for what happened, such as LOGIN_ERROR
 
 	IP        netip.Addr `json:"ip,omitzero"`
 	Network   string     `json:"network,omitempty"` // the /24 or /64 of IP

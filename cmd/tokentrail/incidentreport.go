@@ -179,8 +179,9 @@ func timelineRows(n int) (rows []int, cut int) {
 	return rows, n - incidentTail
 }
 
-// entryRequest returns the request of an event, why it was rejected, or
-// who revoked it, in a few words.
+// entryRequest returns the request of an event, why it was rejected, who
+// revoked it, or, for an event without a request such as a sign-in, the
+// source's name for it, in a few words.
 func entryRequest(e forensics.TimelineEntry) string {
 	s := strings.TrimSpace(e.Method + " " + e.Path)
 	switch {
@@ -189,6 +190,13 @@ func entryRequest(e forensics.TimelineEntry) string {
 		s = strings.TrimSpace(string(e.RejectReason) + ": " + s)
 	case e.Kind == audit.KindRevoked:
 		s = "by " + orNone(e.Actor, "unknown actor")
+		if e.Reason != "" {
+			s += ": " + e.Reason
+		}
+	case s == "" && e.Action != "":
+		// A failed sign-in before a token was issued is what a responder
+		// looks for, so LOGIN_ERROR must not read like any session event.
+		s = e.Action
 		if e.Reason != "" {
 			s += ": " + e.Reason
 		}

@@ -88,3 +88,25 @@ func TestIncidentReportsEscapeFormatCharacters(t *testing.T) {
 		})
 	}
 }
+
+func TestEntryRequest(t *testing.T) {
+	tests := []struct {
+		name  string
+		entry forensics.TimelineEntry
+		want  string
+	}{
+		{"request", forensics.TimelineEntry{Kind: audit.KindUsed, Method: "GET", Path: "/api/orders"}, "GET /api/orders"},
+		{"rejection", forensics.TimelineEntry{Kind: audit.KindRejected, RejectReason: audit.RejectExpired, Path: "/api/orders"}, "expired: /api/orders"},
+		{"revocation", forensics.TimelineEntry{Kind: audit.KindRevoked, Actor: "ann", Reason: "stolen"}, "by ann: stolen"},
+		{"failed sign-in", forensics.TimelineEntry{Kind: audit.KindSession, Action: "LOGIN_ERROR", Reason: "invalid_user_credentials"}, "LOGIN_ERROR: invalid_user_credentials"},
+		{"sign-in", forensics.TimelineEntry{Kind: audit.KindSession, Action: "LOGIN"}, "LOGIN"},
+		{"action beside a request", forensics.TimelineEntry{Kind: audit.KindUsed, Action: "api.call", Method: "GET", Path: "/x"}, "GET /x"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := entryRequest(tt.entry); got != tt.want {
+				t.Errorf("entryRequest() = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
