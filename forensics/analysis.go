@@ -119,18 +119,41 @@ func (a *analysis) add(e audit.Event, subject bool) {
 	}
 }
 
-// query runs q bounded to the window and to MaxTimeline events. It returns
-// whether more events matched than it returns.
-func (a *analysis) query(ctx context.Context, q store.Query, scope string) ([]audit.Event, bool, error) {
-	q.Since, q.Until, q.Limit = a.since, a.until, a.opts.MaxTimeline+1
-	events, err := a.db.Events(ctx, q)
-	if err != nil {
-		return nil, false, fmt.Errorf("query events of %s: %w", scope, err)
+// query runs q bounded to the window and to MaxTimeline events. When more
+// events match, it narrows the window around the incident time until they
+// fit, so that the events nearest the incident are read rather than the
+// oldest ones. It returns the part of the window it read, and whether that
+// is less than the whole.
+func (a *analysis) query(ctx context.Context, q store.Query, scope string) ([]audit.Event, store.TimeRange, bool, error) {
+	at := a.report.At
+	r := store.TimeRange{Since: a.since, Until: a.until}
+	for {
+		q.Since, q.Until, q.Limit = r.Since, r.Until, a.opts.MaxTimeline+1
+		events, err := a.db.Events(ctx, q)
+		if err != nil {
+			return nil, r, false, fmt.Errorf("query events of %s: %w", scope, err)
+		}
+		cut := !r.Since.Equal(a.since) || !r.Until.Equal(a.until)
+		if len(events) <= a.opts.MaxTimeline {
+			return events, r, cut, nil
+		}
+
+		// Halve the span on each side of the incident time, within the
+		// window. A second is as narrow as it goes: past that, the events
+		// of one instant are cut, the oldest first.
+		before, after := at.Sub(r.Since)/2, r.Until.Sub(at)/2
+		if before < time.Second/2 && after < time.Second/2 {
+			return events[:a.opts.MaxTimeline], r, true, nil
+		}
+		r = store.TimeRange{Since: at.Add(-before), Until: at.Add(after)}
 	}
-	if len(events) > a.opts.MaxTimeline {
-		return events[:a.opts.MaxTimeline], true, nil
-	}
-	return events, false, nil
+}
+
+// cutNote notes that the events of scope did not fit MaxTimeline, and
+// which part of the window the analysis read instead.
+func (a *analysis) cutNote(scope string, read store.TimeRange, n int) {
+	a.note("%s has more than %d events in the window: the analysis reads the %d nearest the incident time, from %s to %s; "+
+		"raise the limit (--max-timeline in the CLI) to read more", scope, a.opts.MaxTimeline, n, formatTime(read.Since), formatTime(read.Until))
 }
 
 // anomaliesOf runs q bounded to the window and to MaxTimeline anomalies,
@@ -152,12 +175,12 @@ func (a *analysis) anomaliesOf(ctx context.Context, q store.AnomalyQuery, scope 
 // of the tokens they name, since some sources record a token's rejection or
 // use by jti alone, without its subject.
 func (a *analysis) loadSubject(ctx context.Context) error {
-	events, cut, err := a.query(ctx, store.Query{Subject: a.subject}, fmt.Sprintf("subject %q", a.subject))
+	events, read, cut, err := a.query(ctx, store.Query{Subject: a.subject}, fmt.Sprintf("subject %q", a.subject))
 	if err != nil {
 		return err
 	}
 	if cut {
-		a.note("the subject has more than %d events in the window: the analysis reads the oldest %d", a.opts.MaxTimeline, a.opts.MaxTimeline)
+		a.cutNote("the subject", read, len(events))
 	}
 	for _, e := range events {
 		a.add(e, true)
@@ -171,7 +194,7 @@ func (a *analysis) loadSubject(ctx context.Context) error {
 			len(a.tokens), a.opts.MaxTokens)
 	}
 	for _, jti := range a.tokens[:min(len(a.tokens), a.opts.MaxTokens)] {
-		events, _, err := a.query(ctx, store.Query{TokenID: jti}, fmt.Sprintf("token %q", jti))
+		events, _, _, err := a.query(ctx, store.Query{TokenID: jti}, fmt.Sprintf("token %q", jti))
 		if err != nil {
 			return err
 		}
@@ -320,13 +343,13 @@ func (a *analysis) suspectable(ip netip.Addr) bool {
 // window, and marks every loaded event that came from one.
 func (a *analysis) loadNetworks(ctx context.Context) error {
 	for _, ns := range a.networks {
-		events, cut, err := a.query(ctx, store.Query{Network: ns.prefix}, "network "+ns.prefix.String())
+		events, read, cut, err := a.query(ctx, store.Query{Network: ns.prefix}, "network "+ns.prefix.String())
 		if err != nil {
 			return err
 		}
 		if cut {
 			ns.truncated = true
-			a.note("network %s has more than %d events in the window: the analysis reads the oldest %d", ns.prefix, a.opts.MaxTimeline, a.opts.MaxTimeline)
+			a.cutNote("network "+ns.prefix.String(), read, len(events))
 		}
 		ns.events = len(events)
 		if len(events) > 0 {

@@ -3,6 +3,7 @@ package forensics_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/netip"
 	"slices"
 	"strings"
@@ -408,6 +409,34 @@ func TestAnalyzeIncidentBounds(t *testing.T) {
 	}
 	if !slices.ContainsFunc(r.Notes, func(n string) bool { return strings.Contains(n, "the timeline lists 5 of") }) {
 		t.Errorf("notes = %q, want one saying the timeline was cut", r.Notes)
+	}
+}
+
+func TestAnalyzeIncidentReadsNearestEvents(t *testing.T) {
+	// One use every 10 minutes for two days, more than MaxTimeline holds.
+	var events []audit.Event
+	for i := -144; i < 144; i++ {
+		at := t0.Add(time.Duration(i) * 10 * time.Minute)
+		events = append(events, audit.Event{ID: fmt.Sprintf("use-%d", i), Time: at, Kind: audit.KindUsed,
+			TokenID: "at-busy", Subject: "alice", IP: netip.MustParseAddr(officeIP), Path: "/api/orders", Status: 200})
+	}
+	db := openStore(t, events)
+
+	r, err := forensics.AnalyzeIncident(context.Background(), db, forensics.IncidentQuery{Subject: "alice", At: t0},
+		forensics.IncidentOptions{MaxTimeline: 20, Now: t0.Add(time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	if len(r.Timeline) == 0 {
+		t.Fatal("timeline is empty")
+	}
+	first, last := r.Timeline[0].Time, r.Timeline[len(r.Timeline)-1].Time
+	if first.After(t0) || !last.After(t0) {
+		t.Errorf("timeline spans %v to %v, want the events on both sides of the incident time %v", first, last, t0)
+	}
+	if !slices.ContainsFunc(r.Notes, func(n string) bool { return strings.Contains(n, "nearest the incident time") }) {
+		t.Errorf("notes = %q, want one naming the part of the window read", r.Notes)
 	}
 }
 
