@@ -149,8 +149,8 @@ func runIncident(ctx context.Context, stdout, stderr io.Writer, dbPath, planDB s
 			Detect: enrichedDetector(detection, enricher, &failures),
 		})
 	if errors.Is(err, forensics.ErrSubjectNotFound) {
-		return fmt.Errorf("no event of subject %q in %s between %s and %s: check the subject, or widen --window or move --at",
-			f.subject, dbPath, stamp(at.Add(-window)), stamp(at.Add(window)))
+		return fmt.Errorf("no event of subject %q in %s between %s and %s: %s, or widen --window or move --at",
+			f.subject, dbPath, stamp(at.Add(-window)), stamp(at.Add(window)), subjectAdvice(f.subject))
 	}
 	if err != nil {
 		return fmt.Errorf("analyze the incident of %q: %w", f.subject, err)

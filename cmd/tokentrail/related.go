@@ -63,9 +63,9 @@ itself is left out.
 			list, err := forensics.FindRelatedTokens(cmd.Context(), db, q)
 			switch {
 			case errors.Is(err, forensics.ErrTokenNotFound):
-				return fmt.Errorf("no event of token %q in %s%s: check the jti, or widen --since and --until", f.token, g.db, rangeText(f))
+				return fmt.Errorf("no event of token %q in %s%s: check the jti%s", f.token, g.db, rangeText(f), widenRange(f))
 			case errors.Is(err, forensics.ErrSubjectNotFound):
-				return fmt.Errorf("no event of subject %q in %s%s: check the subject, or widen --since and --until", f.subject, g.db, rangeText(f))
+				return fmt.Errorf("no event of subject %q in %s%s: %s%s", f.subject, g.db, rangeText(f), subjectAdvice(f.subject), widenRange(f))
 			case err != nil:
 				return fmt.Errorf("find related tokens: %w", err)
 			}
@@ -131,6 +131,27 @@ func rangeText(f relatedFlags) string {
 	return ""
 }
 
+// widenRange returns the advice to widen --since and --until, when either
+// narrowed the search.
+func widenRange(f relatedFlags) string {
+	if f.since == "" && f.until == "" {
+		return ""
+	}
+	return ", or widen --since and --until"
+}
+
+// subjectAdvice says what to check about a subject that no event names.
+// A responder often has the user's e-mail address, while identity
+// providers log their own user id as the subject.
+func subjectAdvice(subject string) string {
+	if !strings.Contains(subject, "@") {
+		return "check the subject"
+	}
+	return "check the subject: identity providers log their own user id as the subject, not the e-mail address " +
+		"(Okta the actor.id such as 00u1abcd..., Auth0 the user_id such as auth0|..., Keycloak and Entra ID a GUID), " +
+		"so find the id in the provider's console or in a sign-in record"
+}
+
 // writeRelated prints one line per related token, then one indented line
 // per further reason.
 func writeRelated(w io.Writer, f relatedFlags, list []forensics.RelatedToken) error {
@@ -140,7 +161,11 @@ func writeRelated(w io.Writer, f relatedFlags, list []forensics.RelatedToken) er
 		start = "subject " + f.subject
 	}
 	if len(list) == 0 {
-		p.line("no token is related to %s in the events read: widen --since and --until, or import more logs", start)
+		if f.since == "" && f.until == "" {
+			p.line("no token is related to %s in the events read: import more logs", start)
+		} else {
+			p.line("no token is related to %s in the events read: widen --since and --until, or import more logs", start)
+		}
 		return p.err
 	}
 

@@ -126,7 +126,9 @@ func TestRelatedFlagErrors(t *testing.T) {
 		{"bad since", []string{"--subject", "alice", "--since", "monday"}, `invalid --since "monday"`},
 		{"empty range", []string{"--subject", "alice", "--since", "2026-11-20T11:00:00Z", "--until", "2026-11-20T10:00:00Z"}, "is not after --since"},
 		{"bad limit", []string{"--subject", "alice", "--limit", "-2"}, "invalid --limit -2"},
-		{"unknown subject", []string{"--subject", "carol"}, `no event of subject "carol"`},
+		{"unknown subject", []string{"--subject", "carol"}, `no event of subject "carol" in ` + db + `: check the subject`},
+		{"unknown subject in a range", []string{"--subject", "carol", "--since", "2026-11-20T10:00:00Z"}, "check the subject, or widen --since and --until"},
+		{"e-mail as subject", []string{"--subject", "carol@example.com"}, "not the e-mail address"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -135,5 +137,10 @@ func TestRelatedFlagErrors(t *testing.T) {
 				t.Errorf("related %v = %v, want an error containing %q", tt.args, err, tt.want)
 			}
 		})
+	}
+
+	_, _, err := run(t, "", "--db", db, "related", "--subject", "carol")
+	if err != nil && strings.Contains(err.Error(), "widen") {
+		t.Errorf("related without --since or --until = %v, want no advice to widen them", err)
 	}
 }
