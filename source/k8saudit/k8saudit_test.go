@@ -258,6 +258,21 @@ func TestParseSourceIPs(t *testing.T) {
 	}
 }
 
+func TestSkipReasonsGroupByUser(t *testing.T) {
+	user := map[string]any{"username": "system:apiserver"}
+	text := makeRecord(t, map[string]any{"auditID": "a1", "user": user}) + "\n" +
+		makeRecord(t, map[string]any{"auditID": "a2", "user": user})
+
+	r, err := parseText(t, "skip.jsonl", text, PendingWindow)
+
+	if err != nil {
+		t.Fatalf("parse = %v, want nil", err)
+	}
+	if first, second := r.skipAt(t, 1), r.skipAt(t, 2); first != second {
+		t.Errorf("skip reasons = %q and %q, want one reason for two requests of one user, so that import -v counts them together", first, second)
+	}
+}
+
 func TestParseSkipsNonTokenRequests(t *testing.T) {
 	tests := []struct {
 		name   string

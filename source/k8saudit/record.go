@@ -339,7 +339,9 @@ func usedTokenID(r *record, auditID string) (jti, skipReason string, err error) 
 		credential = text(ids[0])
 	}
 	if credential == "" {
-		return "", "request " + auditID + " by " + user + " has no credential id, so no service-account token was used", nil
+		// Skip reasons are counted by their text, so they name the user
+		// but not the request, which would make each one unique.
+		return "", "a request by " + user + " has no credential id, so no service-account token was used", nil
 	}
 
 	kind, value, _ := strings.Cut(credential, "=")
@@ -350,9 +352,9 @@ func usedTokenID(r *record, auditID string) (jti, skipReason string, err error) 
 		}
 		return value, "", nil
 	case "X509SHA256":
-		return "", "request " + auditID + " by " + user + " was authenticated with an X.509 client certificate, not a token", nil
+		return "", "a request by " + user + " was authenticated with an X.509 client certificate, not a token", nil
 	default:
-		return "", fmt.Sprintf("request %s by %s has credential id kind %q, which is not a JWT id", auditID, user, kind), nil
+		return "", fmt.Sprintf("a request by %s has credential id kind %q, which is not a JWT id", user, kind), nil
 	}
 }
 
