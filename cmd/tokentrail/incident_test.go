@@ -134,6 +134,17 @@ func TestIncidentTextCutsTimeline(t *testing.T) {
 	}
 }
 
+func TestIncidentTextKeepsLongTokenIDs(t *testing.T) {
+	const long = "auth0:90020211103055356921223355678901234567" // 44 characters, as Auth0 ids run
+	db := incidentStore(t, incidentLine(long, "alice", "203.0.113.10", officeAgent, "10:00:05", "/api/orders"))
+
+	out := incidentOutput(t, db)
+
+	if !strings.Contains(out, long) {
+		t.Errorf("text report does not hold the whole token id %s, which a responder copies into investigate:\n%s", long, out)
+	}
+}
+
 func TestIncidentJSONFlag(t *testing.T) {
 	db := incidentStore(t)
 

@@ -294,8 +294,10 @@ func writeIncidentText(w io.Writer, r *forensics.IncidentReport) error {
 		if e.Status != 0 {
 			status = strconv.Itoa(e.Status)
 		}
+		// Token ids are kept whole up to 64 characters, the length of a
+		// fingerprint, so that one can be copied into investigate.
 		fmt.Fprintf(t, "  %s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", stamp(e.Time), e.Kind,
-			orNone(printable(shorten(e.TokenID, 36)), "-"), orNone(addrString(e.IP.String(), e.IP.IsValid()), "-"), flag,
+			orNone(printable(shorten(e.TokenID, 64)), "-"), orNone(addrString(e.IP.String(), e.IP.IsValid()), "-"), flag,
 			orNone(printable(shorten(entryRequest(e), 48)), "-"), orNone(status, "-"), orNone(printable(entryMarks(e)), "-"))
 	}
 	t.Flush()
