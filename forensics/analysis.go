@@ -125,8 +125,13 @@ func (a *analysis) add(e audit.Event, subject bool) {
 // oldest ones. It returns the part of the window it read, and whether that
 // is less than the whole.
 func (a *analysis) query(ctx context.Context, q store.Query, scope string) ([]audit.Event, store.TimeRange, bool, error) {
+	return a.queryIn(ctx, q, scope, store.TimeRange{Since: a.since, Until: a.until})
+}
+
+// queryIn is query within r, a part of the window around the incident
+// time.
+func (a *analysis) queryIn(ctx context.Context, q store.Query, scope string, r store.TimeRange) ([]audit.Event, store.TimeRange, bool, error) {
 	at := a.report.At
-	r := store.TimeRange{Since: a.since, Until: a.until}
 	for {
 		q.Since, q.Until, q.Limit = r.Since, r.Until, a.opts.MaxTimeline+1
 		events, err := a.db.Events(ctx, q)
@@ -193,8 +198,10 @@ func (a *analysis) loadSubject(ctx context.Context) error {
 		a.note("the subject has %d tokens in the window: the events recorded without subject are read for the first %d only",
 			len(a.tokens), a.opts.MaxTokens)
 	}
+	// When the subject's events were read from part of the window, so are
+	// its tokens', so that the timeline covers one span.
 	for _, jti := range a.tokens[:min(len(a.tokens), a.opts.MaxTokens)] {
-		events, _, _, err := a.query(ctx, store.Query{TokenID: jti}, fmt.Sprintf("token %q", jti))
+		events, _, _, err := a.queryIn(ctx, store.Query{TokenID: jti}, fmt.Sprintf("token %q", jti), read)
 		if err != nil {
 			return err
 		}

@@ -88,8 +88,9 @@ type chartLane struct {
 }
 
 type chartTick struct {
-	X     float64
-	Label string
+	X      float64
+	Label  string
+	Anchor string // the SVG text-anchor that keeps the label inside the chart
 }
 
 type chartDot struct {
@@ -211,8 +212,9 @@ func timelineChart(r *forensics.IncidentReport) chart {
 }
 
 // tickSteps are the spacings the time axis may use, the first that gives
-// at most eight ticks winning. The steps under a minute give a chart of a
-// few seconds, such as one event's, more than one tick.
+// at most eight ticks winning, or six with labels that carry the date. The
+// steps under a minute give a chart of a few seconds, such as one event's,
+// more than one tick.
 var tickSteps = []time.Duration{
 	time.Second, 2 * time.Second, 5 * time.Second, 10 * time.Second, 15 * time.Second, 30 * time.Second,
 	time.Minute, 2 * time.Minute, 5 * time.Minute, 10 * time.Minute, 15 * time.Minute, 30 * time.Minute,
@@ -220,9 +222,17 @@ var tickSteps = []time.Duration{
 }
 
 func chartTicks(start, end time.Time, xOf func(time.Time) float64) []chartTick {
+	// A label such as "Feb 18 06:00" takes about 70 of the plot's 750
+	// units, so dated labels get fewer ticks to stay apart.
+	dated := start.UTC().YearDay() != end.UTC().YearDay() || end.Sub(start) > 24*time.Hour
+	most := time.Duration(8)
+	if dated {
+		most = 6
+	}
 	step := tickSteps[len(tickSteps)-1]
 	for _, s := range tickSteps {
-		if end.Sub(start)/s <= 8 {
+		// A span of n whole steps has up to n+1 ticks.
+		if end.Sub(start)/s < most {
 			step = s
 			break
 		}
@@ -231,7 +241,7 @@ func chartTicks(start, end time.Time, xOf func(time.Time) float64) []chartTick {
 	switch {
 	case step < time.Minute:
 		layout = "15:04:05"
-	case start.UTC().YearDay() != end.UTC().YearDay() || end.Sub(start) > 24*time.Hour:
+	case dated:
 		layout = "Jan 2 15:04"
 	}
 	var ticks []chartTick
@@ -239,10 +249,17 @@ func chartTicks(start, end time.Time, xOf func(time.Time) float64) []chartTick {
 		if t.Before(start) {
 			continue
 		}
-		ticks = append(ticks, chartTick{X: round1(xOf(t)), Label: t.Format(layout)})
-	}
-	if len(ticks) > 0 {
-		ticks[len(ticks)-1].Label += " UTC"
+		x := round1(xOf(t))
+		// A centered label at the right edge would be cut off, and one at
+		// the left edge would run into the axis's "UTC".
+		anchor := "middle"
+		switch {
+		case x > chartWidth-chartRight-40:
+			anchor = "end"
+		case x < chartLeft+30:
+			anchor = "start"
+		}
+		ticks = append(ticks, chartTick{X: x, Label: t.Format(layout), Anchor: anchor})
 	}
 	return ticks
 }

@@ -126,3 +126,37 @@ func TestIncidentHTMLTablesScroll(t *testing.T) {
 		t.Errorf("tables in a scroll box = %d of %d, want both", got, want)
 	}
 }
+
+// TestTimelineChartDatedTicksApart spans three days, so the ticks carry
+// the date and must stay far enough apart not to overlap, and the last
+// one must stay inside the chart.
+func TestTimelineChartDatedTicksApart(t *testing.T) {
+	start := time.Date(2025, 2, 17, 22, 0, 0, 0, time.UTC)
+	r := &forensics.IncidentReport{At: start.Add(36 * time.Hour)}
+	for i := range 60 {
+		ip := netip.AddrFrom4([4]byte{203, 0, 113, 1})
+		r.Timeline = append(r.Timeline, forensics.TimelineEntry{
+			Time: start.Add(time.Duration(i) * 75 * time.Minute), Kind: audit.KindUsed, IP: ip, Network: forensics.Network(ip),
+		})
+	}
+
+	c := timelineChart(r)
+
+	if len(c.Ticks) < 2 || len(c.Ticks) > 6 {
+		t.Fatalf("ticks = %+v, want 2 to 6 for labels with the date", c.Ticks)
+	}
+	// A label such as "Feb 18 06:00" is about 70 units wide.
+	for i := 1; i < len(c.Ticks); i++ {
+		if gap := c.Ticks[i].X - c.Ticks[i-1].X; gap < 100 {
+			t.Errorf("ticks %q and %q are %v units apart, want at least 100", c.Ticks[i-1].Label, c.Ticks[i].Label, gap)
+		}
+	}
+	for _, tick := range c.Ticks {
+		if strings.Contains(tick.Label, "UTC") {
+			t.Errorf("tick label %q names the zone, which the axis states once", tick.Label)
+		}
+		if tick.Anchor == "middle" && tick.X > chartWidth-chartRight-40 {
+			t.Errorf("tick %q at x %v is centered, so its end would be cut off", tick.Label, tick.X)
+		}
+	}
+}
