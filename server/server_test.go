@@ -375,6 +375,64 @@ func TestAnomaliesAfterListsLateOnes(t *testing.T) {
 	}
 }
 
+func TestAnomaliesAfterPastEnd(t *testing.T) {
+	ts := newTestServer(t, nil)
+	replaced := newTestServer(t, nil)
+	ctx := context.Background()
+	anomaly := func(id string, age time.Duration) audit.Anomaly {
+		// No proving events, so that PruneAnomalies over its time deletes it.
+		return audit.Anomaly{ID: id, Rule: "rapid_ip_change", Severity: audit.SeverityHigh, Time: now.Add(-age),
+			TokenID: "tok-alice", Subject: "alice", EventIDs: []string{}, Summary: "the token moved between networks"}
+	}
+	if _, err := ts.db.AppendAnomalies(ctx, []audit.Anomaly{anomaly("first", 2*time.Hour), anomaly("newest", time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	get := func(srv *testServer, after int64) (int, []byte) {
+		t.Helper()
+		resp, data := srv.do(t, http.MethodGet, fmt.Sprintf("/api/v1/anomalies?after=%d", after), srv.keys.read, nil)
+		return resp.StatusCode, data
+	}
+
+	status, data := get(ts, 0)
+	if status != http.StatusOK {
+		t.Fatalf("after 0 = %d %s, want 200", status, data)
+	}
+	var page anomalyPage
+	if err := json.Unmarshal(data, &page); err != nil {
+		t.Fatal(err)
+	}
+	last := page.Next
+	if status, data := get(ts, last); status != http.StatusOK {
+		t.Errorf("after %d, the last position (a caught-up poller) = %d %s, want 200", last, status, data)
+	}
+
+	status, data = get(ts, last+1)
+	if status != http.StatusConflict || errorCode(data) != CodePositionPastEnd {
+		t.Fatalf("after %d, past the last position %d = %d %s, want 409 position_past_end", last+1, last, status, data)
+	}
+	for _, want := range []string{fmt.Sprintf("after %d", last+1), fmt.Sprintf("(%d)", last), "after=0", fmt.Sprintf("after=%d", last)} {
+		if !strings.Contains(string(data), want) {
+			t.Errorf("409 body = %s, want it to contain %q", data, want)
+		}
+	}
+
+	// A poller that read this store's position and then finds the store
+	// replaced by an empty one gets the error, not an empty page.
+	if status, data := get(replaced, last); status != http.StatusConflict || errorCode(data) != CodePositionPastEnd {
+		t.Errorf("after %d on a replaced, empty store = %d %s, want 409 position_past_end", last, status, data)
+	}
+
+	// Pruning the newest anomaly does not turn the position that the
+	// server returned for it into one past the end.
+	n, err := ts.db.PruneAnomalies(ctx, store.TimeRange{Since: now.Add(-90 * time.Minute), Until: now}, nil)
+	if err != nil || n != 1 {
+		t.Fatalf("PruneAnomalies(newest) = %d, %v; want 1, nil", n, err)
+	}
+	if status, data := get(ts, last); status != http.StatusOK {
+		t.Errorf("after %d once the anomaly at it was pruned = %d %s, want 200", last, status, data)
+	}
+}
+
 func TestAnomalyBadFilters(t *testing.T) {
 	ts := newTestServer(t, nil)
 	for _, query := range []string{"severity=huge", "since=yesterday", "network=nowhere", "asn=0", "limit=0", "limit=5000", "cursor=%21%21",

@@ -97,7 +97,9 @@ type AnomalyFeed interface {
 
 	// LastAnomalySeq returns the position of the last anomaly stored, or 0
 	// when none is. A reader that lists anomalies in another order reads it
-	// first, and then follows AnomaliesAfter from there.
+	// first, and then follows AnomaliesAfter from there. It never goes
+	// down, even when PruneAnomalies deletes the anomaly at it, so no
+	// position that AnomaliesAfter returned is ever past it.
 	LastAnomalySeq(ctx context.Context) (int64, error)
 }
 
