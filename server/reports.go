@@ -50,9 +50,7 @@ func (s *Server) recordAccess(r *http.Request, action, target string) error {
 		Action:  action,
 		Target:  accessTarget(target),
 	}
-	if ap, err := netip.ParseAddrPort(r.RemoteAddr); err == nil {
-		a.RemoteIP = ap.Addr().Unmap()
-	}
+	a.RemoteIP, _ = s.clientAddr(r)
 	if err := s.cfg.AccessLog.AppendAccess(r.Context(), a); err != nil {
 		return &apiError{code: CodeUnavailable, message: "cannot record this read in the access log; retry later",
 			cause: fmt.Errorf("append access %s %s: %w", action, a.Target, err)}
