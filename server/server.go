@@ -35,6 +35,7 @@ type Store interface {
 	store.AnomalyStore
 	store.AnomalyFeed
 	store.RevocationStore
+	store.TokenSummaryStore
 }
 
 // Authenticator checks the secret of an API key; apikey.Manager
