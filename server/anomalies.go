@@ -159,6 +159,9 @@ func (s *Server) anomaliesAfter(w http.ResponseWriter, r *http.Request, q store.
 			return err
 		}
 	}
+	if err := s.checkFeedPosition(r.Context(), after); err != nil {
+		return err
+	}
 	q.Limit = limit
 	list, next, err := s.store.AnomaliesAfter(r.Context(), after, q)
 	if err != nil {
@@ -169,6 +172,32 @@ func (s *Server) anomaliesAfter(w http.ResponseWriter, r *http.Request, q store.
 	}
 	writeJSON(w, http.StatusOK, anomalyPage{Anomalies: list, Next: next})
 	return nil
+}
+
+// checkFeedPosition rejects a position past the last one the store has
+// handed out. Such a position comes from another store, or from this one
+// before it was rebuilt or replaced, and a poll from it would wait
+// silently for anomalies that come only once the new store catches up.
+// The last position never goes down (store.AnomalyFeed), so a position
+// that this store returned, even for an anomaly pruned since, passes.
+//
+// NOTE: a replaced store that has stored more anomalies than the client's
+// position passes, and the client misses those stored up to it, because a
+// position does not name its store.
+func (s *Server) checkFeedPosition(ctx context.Context, after int64) error {
+	if after == 0 {
+		return nil
+	}
+	last, err := s.store.LastAnomalySeq(ctx)
+	if err != nil {
+		return fmt.Errorf("read the last anomaly position: %w", err)
+	}
+	if after <= last {
+		return nil
+	}
+	return &apiError{code: CodePositionPastEnd, message: fmt.Sprintf(
+		"after %d is past the last position of this server's anomaly store (%d), so the store was rebuilt or replaced since that position was read. "+
+			"Read again from after=0 to list every stored anomaly, or from after=%d to list only those stored from now on", after, last, last)}
 }
 
 // The store latency histogram times AnomaliesAfter and LastAnomalySeq

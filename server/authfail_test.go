@@ -2,14 +2,21 @@ package server
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/tokentrail/tokentrail/apikey"
+	"github.com/tokentrail/tokentrail/store"
+	"github.com/tokentrail/tokentrail/store/sqlite"
 )
 
 // testClock is a settable clock for Config.Clock.
@@ -71,6 +78,95 @@ func TestAuthFailuresLimitedPerAddress(t *testing.T) {
 	clk.Advance(2 * time.Second)
 	if resp, data := ts.do(t, http.MethodGet, "/api/v1/key", ts.keys.read, nil); resp.StatusCode != http.StatusOK {
 		t.Errorf("GET with a valid key once the limit refilled = %d %s, want 200", resp.StatusCode, data)
+	}
+}
+
+func TestAuthFailuresBehindTrustedProxy(t *testing.T) {
+	logs := &logBuffer{}
+	ts := newTestServer(t, func(c *Config) {
+		c.AuthFailureBurst = 3
+		c.AuthFailuresPerAddr = 0.5
+		c.Logger = slog.New(slog.NewTextHandler(logs, nil))
+		// The test client connects from loopback, which plays the proxy.
+		c.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}
+	})
+	const attacker, other = "203.0.113.7", "198.51.100.9"
+
+	for i := range 3 {
+		resp, data := ts.do(t, http.MethodGet, "/api/v1/key", unknownKey(ts), nil, "X-Forwarded-For", attacker)
+		if resp.StatusCode != http.StatusUnauthorized {
+			t.Fatalf("failure %d of %s: GET with an unknown key = %d %s, want 401", i+1, attacker, resp.StatusCode, data)
+		}
+	}
+	if resp, data := ts.do(t, http.MethodGet, "/api/v1/key", ts.keys.read, nil, "X-Forwarded-For", attacker); resp.StatusCode != http.StatusTooManyRequests {
+		t.Errorf("GET from %s past its burst of failures = %d %s, want 429", attacker, resp.StatusCode, data)
+	}
+	// An entry that the attacker writes left of the one the proxy appends
+	// does not give it a new address.
+	if resp, data := ts.do(t, http.MethodGet, "/api/v1/key", ts.keys.read, nil, "X-Forwarded-For", other+", "+attacker); resp.StatusCode != http.StatusTooManyRequests {
+		t.Errorf("GET from %s that prepends %s to X-Forwarded-For = %d %s, want 429", attacker, other, resp.StatusCode, data)
+	}
+
+	// Another client behind the same proxy is not locked out.
+	if resp, data := ts.do(t, http.MethodGet, "/api/v1/key", ts.keys.read, nil, "X-Forwarded-For", other); resp.StatusCode != http.StatusOK {
+		t.Errorf("GET with a valid key from %s behind the proxy = %d %s, want 200", other, resp.StatusCode, data)
+	}
+	if resp, data := ts.do(t, http.MethodGet, "/api/v1/key", ts.keys.read, nil); resp.StatusCode != http.StatusOK {
+		t.Errorf("GET with a valid key from the proxy itself = %d %s, want 200", resp.StatusCode, data)
+	}
+
+	if !strings.Contains(logs.String(), "client="+attacker) {
+		t.Errorf("log does not name the forwarded client %s:\n%s", attacker, logs)
+	}
+	if !strings.Contains(logs.String(), "peer=127.0.0.1") {
+		t.Errorf("log does not name the proxy as peer:\n%s", logs)
+	}
+
+	// The access log records the forwarded client too.
+	if resp, data := ts.do(t, http.MethodGet, "/api/v1/search?q=alice", ts.keys.read, nil, "X-Forwarded-For", other); resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET /api/v1/search from %s = %d %s, want 200", other, resp.StatusCode, data)
+	}
+	accesses, err := ts.db.Accesses(context.Background(), store.AccessQuery{Limit: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(accesses) != 1 || accesses[0].RemoteIP != netip.MustParseAddr(other) {
+		t.Errorf("access log = %+v, want one access from %s", accesses, other)
+	}
+}
+
+func TestForwardedForIgnoredByDefault(t *testing.T) {
+	ts := newTestServer(t, func(c *Config) {
+		c.AuthFailureBurst = 3
+		c.AuthFailuresPerAddr = 0.5
+	})
+
+	// A client that writes a new X-Forwarded-For on each try still counts
+	// as its own peer address, because no proxy is trusted.
+	for i := range 3 {
+		forwarded := fmt.Sprintf("203.0.113.%d", i+1)
+		if resp, data := ts.do(t, http.MethodGet, "/api/v1/key", unknownKey(ts), nil, "X-Forwarded-For", forwarded); resp.StatusCode != http.StatusUnauthorized {
+			t.Fatalf("failure %d: GET with an unknown key = %d %s, want 401", i+1, resp.StatusCode, data)
+		}
+	}
+	if resp, data := ts.do(t, http.MethodGet, "/api/v1/key", ts.keys.read, nil, "X-Forwarded-For", "198.51.100.9"); resp.StatusCode != http.StatusTooManyRequests {
+		t.Errorf("GET with a fresh X-Forwarded-For past the burst = %d %s, want 429", resp.StatusCode, data)
+	}
+}
+
+func TestTrustedProxiesInvalid(t *testing.T) {
+	db, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "server.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	cfg := Config{Store: db, Keys: apikey.NewManager(db, apikey.Config{}), AccessLog: db, TrustedProxies: []netip.Prefix{{}}}
+	if _, err := New(cfg); err == nil || !strings.Contains(err.Error(), "TrustedProxies") {
+		t.Errorf("New(TrustedProxies with a zero prefix) error = %v, want one naming TrustedProxies", err)
+	}
+	cfg.TrustedProxies, cfg.ProxyHeader = nil, ProxyHeader(7)
+	if _, err := New(cfg); err == nil || !strings.Contains(err.Error(), "header") {
+		t.Errorf("New(ProxyHeader 7) error = %v, want one naming the header", err)
 	}
 }
 

@@ -19,6 +19,7 @@ type Code string
 // The codes of the error responses, one per status the API returns.
 const (
 	CodeBadRequest       Code = "bad_request"
+	CodePositionPastEnd  Code = "position_past_end" // an anomaly feed position past the store's last one
 	CodeUnauthenticated  Code = "unauthenticated"
 	CodeForbidden        Code = "forbidden"
 	CodeNotFound         Code = "not_found"
@@ -34,6 +35,8 @@ func (c Code) status() int {
 	switch c {
 	case CodeBadRequest:
 		return http.StatusBadRequest
+	case CodePositionPastEnd:
+		return http.StatusConflict
 	case CodeUnauthenticated:
 		return http.StatusUnauthorized
 	case CodeForbidden:

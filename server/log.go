@@ -17,4 +17,5 @@ const (
 	logRevocationSeq = "revocation_seq" // the store position after which revocations are read
 	logSkipped       = "skipped"        // lines of a repeated message not written since the last one
 	logClient        = "client"         // the client address of a request
+	logPeer          = "peer"           // the trusted proxy that forwarded a request, when it is not the client
 )

@@ -106,6 +106,11 @@ func (t timedStore) Events(ctx context.Context, q store.Query) ([]audit.Event, e
 	return t.Store.Events(ctx, q)
 }
 
+func (t timedStore) TokenSummaries(ctx context.Context, q store.Query) ([]store.TokenSummary, error) {
+	defer t.observe("token_summaries", time.Now())
+	return t.Store.TokenSummaries(ctx, q)
+}
+
 func (t timedStore) AppendAnomalies(ctx context.Context, anomalies []audit.Anomaly) (store.Appended, error) {
 	defer t.observe("append_anomalies", time.Now())
 	return t.Store.AppendAnomalies(ctx, anomalies)

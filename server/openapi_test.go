@@ -95,7 +95,7 @@ func TestOpenAPIReferencesResolve(t *testing.T) {
 			t.Errorf("docs/openapi.yaml refers to %s/%s, which components does not define", m[1], m[2])
 		}
 	}
-	codes := []Code{CodeBadRequest, CodeUnauthenticated, CodeForbidden, CodeNotFound, CodeTooLarge, CodeRateLimited, CodeUnavailable, CodeInternal}
+	codes := []Code{CodeBadRequest, CodePositionPastEnd, CodeUnauthenticated, CodeForbidden, CodeNotFound, CodeTooLarge, CodeRateLimited, CodeUnavailable, CodeInternal}
 	for _, c := range codes {
 		if !strings.Contains(raw, string(c)) {
 			t.Errorf("docs/openapi.yaml does not name error code %s", c)

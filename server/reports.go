@@ -19,14 +19,17 @@ import (
 	"github.com/tokentrail/tokentrail/store"
 )
 
-// maxLookupEvents bounds the events that search and the subject's token
-// list read for one value, so that a subject with years of events cannot
-// exhaust memory.
+// maxLookupTokens bounds the tokens that search and the subject's token
+// list sum up for one value, so that an address shared by a whole company
+// cannot exhaust memory. The tokens seen last are kept. Past the bound,
+// search's counts read "N+" while its last_seen stays exact, and the token
+// list leaves out the tokens seen longest ago.
 //
-// NOTE: the store returns the oldest events first, so past this bound the
-// last_seen of search and of a subject's tokens is that of the newest
-// event read, not of the newest stored.
-const maxLookupEvents = 10_000
+// NOTE: the store still reads every matching event once to sum them up.
+// BenchmarkTokenSummaries in store/sqlite took about 2 µs per event on a
+// shared 2-core machine, so a value with tens of millions of events can
+// pass Config.RequestTimeout and get 503.
+const maxLookupTokens = 10_000
 
 // The access log's actions.
 const (
@@ -50,9 +53,7 @@ func (s *Server) recordAccess(r *http.Request, action, target string) error {
 		Action:  action,
 		Target:  accessTarget(target),
 	}
-	if ap, err := netip.ParseAddrPort(r.RemoteAddr); err == nil {
-		a.RemoteIP = ap.Addr().Unmap()
-	}
+	a.RemoteIP, _ = s.clientAddr(r)
 	if err := s.cfg.AccessLog.AppendAccess(r.Context(), a); err != nil {
 		return &apiError{code: CodeUnavailable, message: "cannot record this read in the access log; retry later",
 			cause: fmt.Errorf("append access %s %s: %w", action, a.Target, err)}
@@ -141,71 +142,54 @@ func (s *Server) subjectTokens(w http.ResponseWriter, r *http.Request) error {
 	if err := s.recordAccess(r, actionSubjectTokens, subject); err != nil {
 		return err
 	}
-	events, err := s.store.Events(r.Context(), store.Query{Subject: subject, Limit: maxLookupEvents})
+	// One more than the bound, because one summary may be that of the
+	// events that name no token.
+	summaries, err := s.store.TokenSummaries(r.Context(), store.Query{Subject: subject, Limit: maxLookupTokens + 1})
 	if err != nil {
-		return fmt.Errorf("read the events of subject %s: %w", subject, err)
+		return fmt.Errorf("sum up the tokens of subject %s: %w", subject, err)
 	}
-	writeJSON(w, http.StatusOK, map[string][]subjectToken{"tokens": tokensOf(events, s.cfg.Clock())})
+	// A token is revoked about once at most, so the subject's revoked
+	// events are about as many as its tokens, far fewer than its uses, and
+	// all of them are read.
+	revoked, err := s.store.Events(r.Context(), store.Query{Subject: subject, Kinds: []audit.Kind{audit.KindRevoked}})
+	if err != nil {
+		return fmt.Errorf("read the revocations of subject %s: %w", subject, err)
+	}
+	var revokedBefore time.Time // the latest not-before of the subject's revocations
+	for _, e := range revoked {
+		if nb := cmp.Or(e.NotBefore, e.Time); e.RevocationScope == audit.RevokeSubject && nb.After(revokedBefore) {
+			revokedBefore = nb
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string][]subjectToken{"tokens": tokensOf(summaries, revokedBefore, s.cfg.Clock())})
 	return nil
 }
 
-// tokensOf sums up the tokens of one subject's events, most recently seen
-// first. A token is revoked when a revocation names it, or a subject
-// revocation came after it was issued.
-func tokensOf(events []audit.Event, now time.Time) []subjectToken {
-	byToken := map[string]*subjectToken{}
-	expires := map[string]time.Time{}
-	issued := map[string]time.Time{}
-	var subjectRevoked []time.Time // not-before of each subject revocation
-	for _, e := range events {
-		if e.Kind == audit.KindRevoked && e.RevocationScope == audit.RevokeSubject {
-			subjectRevoked = append(subjectRevoked, cmp.Or(e.NotBefore, e.Time))
-			continue
+// tokensOf lists the tokens of one subject's summaries, most recently seen
+// first, at most maxLookupTokens of them. A token is revoked when a
+// revocation names it, or when it was issued before revokedBefore, the
+// not-before of a subject revocation.
+func tokensOf(summaries []store.TokenSummary, revokedBefore, now time.Time) []subjectToken {
+	list := make([]subjectToken, 0, len(summaries))
+	for _, sum := range summaries {
+		if sum.TokenID == "" && sum.Fingerprint == "" {
+			continue // the events that name no token, such as session events
 		}
-		key := cmp.Or(e.TokenID, e.Fingerprint)
-		if key == "" {
-			continue
-		}
-		t, ok := byToken[key]
-		if !ok {
-			t = &subjectToken{TokenID: e.TokenID, Fingerprint: e.Fingerprint, FirstSeen: e.Time, Status: forensics.StatusUnknown}
-			byToken[key] = t
-		}
-		t.Fingerprint = cmp.Or(t.Fingerprint, e.Fingerprint)
-		t.LastSeen = e.Time
-		switch e.Kind {
-		case audit.KindUsed:
-			t.Uses++
-		case audit.KindRevoked:
+		t := subjectToken{TokenID: sum.TokenID, Fingerprint: sum.Fingerprint, FirstSeen: sum.FirstSeen, LastSeen: sum.LastSeen, Uses: sum.Uses, Status: forensics.StatusUnknown}
+		switch {
+		case sum.Revoked, cmp.Or(sum.IssuedAt, sum.FirstSeen).Before(revokedBefore):
 			t.Status = forensics.StatusRevoked
-		}
-		if e.ExpiresAt.After(expires[key]) {
-			expires[key] = e.ExpiresAt
-		}
-		if issued[key].IsZero() {
-			issued[key] = cmp.Or(e.IssuedAt, e.Time)
-		}
-	}
-
-	list := make([]subjectToken, 0, len(byToken))
-	for key, t := range byToken {
-		for _, nb := range subjectRevoked {
-			if issued[key].Before(nb) {
-				t.Status = forensics.StatusRevoked
-			}
-		}
-		if t.Status != forensics.StatusRevoked && !expires[key].IsZero() {
+		case !sum.ExpiresAt.IsZero() && !sum.ExpiresAt.After(now):
+			t.Status = forensics.StatusExpired
+		case !sum.ExpiresAt.IsZero():
 			t.Status = forensics.StatusActive
-			if !expires[key].After(now) {
-				t.Status = forensics.StatusExpired
-			}
 		}
-		list = append(list, *t)
+		list = append(list, t)
 	}
-	slices.SortFunc(list, func(a, b subjectToken) int {
+	slices.SortStableFunc(list, func(a, b subjectToken) int {
 		return cmp.Or(b.LastSeen.Compare(a.LastSeen), strings.Compare(a.TokenID+a.Fingerprint, b.TokenID+b.Fingerprint))
 	})
-	return list
+	return list[:min(len(list), maxLookupTokens)]
 }
 
 // searchResult is one match of GET /api/v1/search.
@@ -251,44 +235,53 @@ func (s *Server) search(w http.ResponseWriter, r *http.Request) error {
 
 	results := []searchResult{}
 	for _, l := range lookups {
-		l.query.Limit = maxLookupEvents
-		events, err := s.store.Events(r.Context(), l.query)
+		if slices.ContainsFunc(results, func(r searchResult) bool { return r.Kind == l.kind && r.Value == l.value }) {
+			continue
+		}
+		// The summaries come newest first, so the first one's last time
+		// is that of the newest event, even past the bound.
+		l.query.Limit = maxLookupTokens + 1
+		summaries, err := s.store.TokenSummaries(r.Context(), l.query)
 		if err != nil {
 			return fmt.Errorf("search %s %s: %w", l.kind, l.value, err)
 		}
-		if len(events) == 0 || slices.ContainsFunc(results, func(r searchResult) bool { return r.Kind == l.kind && r.Value == l.value }) {
+		if len(summaries) == 0 {
 			continue
 		}
-		results = append(results, searchResult{Kind: l.kind, Value: l.value, Label: searchLabel(l.kind, events), LastSeen: events[len(events)-1].Time})
+		results = append(results, searchResult{Kind: l.kind, Value: l.value, Label: searchLabel(l.kind, summaries), LastSeen: summaries[0].LastSeen})
 	}
 	writeJSON(w, http.StatusOK, map[string][]searchResult{"results": results})
 	return nil
 }
 
-// searchLabel describes a match in a few words for the UI's result list.
-func searchLabel(kind string, events []audit.Event) string {
-	n := fmt.Sprintf("%d events", len(events))
-	if len(events) == 1 {
-		n = "1 event"
+// searchLabel describes a match in a few words for the UI's result list,
+// from its summaries, newest first. When they reach the bound of
+// maxLookupTokens, the counts are lower bounds and end in "+".
+func searchLabel(kind string, summaries []store.TokenSummary) string {
+	events, tokens := 0, 0
+	for _, sum := range summaries {
+		events += sum.Events
+		// Session events name no token.
+		if sum.TokenID != "" || sum.Fingerprint != "" {
+			tokens++
+		}
 	}
-	if len(events) == maxLookupEvents {
-		n = fmt.Sprintf("%d+ events", len(events))
+	more := ""
+	if len(summaries) > maxLookupTokens {
+		more = "+"
+	}
+	n := fmt.Sprintf("%d%s events", events, more)
+	if events == 1 {
+		n = "1 event"
 	}
 	switch kind {
 	case "subject", "ip":
-		tokens := map[string]bool{}
-		for _, e := range events {
-			// Session events name no token.
-			if key := cmp.Or(e.TokenID, e.Fingerprint); key != "" {
-				tokens[key] = true
-			}
-		}
-		if len(tokens) == 1 {
+		if tokens == 1 {
 			return n + ", 1 token"
 		}
-		return fmt.Sprintf("%s, %d tokens", n, len(tokens))
+		return fmt.Sprintf("%s, %d%s tokens", n, tokens, more)
 	}
-	if sub := events[len(events)-1].Subject; sub != "" {
+	if sub := summaries[0].Subject; sub != "" {
 		return fmt.Sprintf("%s, subject %s", n, sub)
 	}
 	return n

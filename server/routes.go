@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/tokentrail/tokentrail/apikey"
+	"github.com/tokentrail/tokentrail/internal/clientip"
 )
 
 // route is one API route: a net/http pattern, the role it needs and its
@@ -159,10 +160,10 @@ func joinRoles(roles []apikey.Role) string {
 // before its key is checked, and each missing, unknown or revoked key
 // counts against that limit.
 func (s *Server) authenticate(r *http.Request) (apikey.Key, error) {
-	client := clientAddr(r)
+	client, peer := s.clientAddr(r)
 	if wait, blocked := s.authFailures.blocked(client, s.cfg.Clock()); blocked {
 		s.repeats.Log(r.Context(), slog.LevelWarn, "too many failed authentications",
-			slog.String(logClient, client.String()), slog.String(logRequestID, requestID(r.Context())))
+			append(clientAttrs(client, peer), slog.String(logRequestID, requestID(r.Context())))...)
 		return apikey.Key{}, &rateLimitedError{wait: wait, message: "too many failed authentications from this address; retry after the number of seconds in Retry-After"}
 	}
 
@@ -181,8 +182,8 @@ func (s *Server) authenticate(r *http.Request) (apikey.Key, error) {
 		// error names the key ID at most, never the secret.
 		s.authFailures.fail(client, s.cfg.Clock())
 		s.repeats.Log(r.Context(), slog.LevelWarn, "API key rejected",
-			slog.String(logClient, client.String()),
-			slog.String(logRequestID, requestID(r.Context())), slog.String(logError, err.Error()))
+			append(clientAttrs(client, peer),
+				slog.String(logRequestID, requestID(r.Context())), slog.String(logError, err.Error()))...)
 		return apikey.Key{}, &apiError{code: CodeUnauthenticated, message: "invalid API key"}
 	case err != nil:
 		return apikey.Key{}, &apiError{code: CodeUnavailable, message: "cannot check API keys now; retry later", cause: fmt.Errorf("authenticate: %w", err)}
@@ -190,15 +191,28 @@ func (s *Server) authenticate(r *http.Request) (apikey.Key, error) {
 	return key, nil
 }
 
-// clientAddr returns the address of the request's peer, the zero Addr
-// when RemoteAddr has none. Proxy headers such as X-Forwarded-For are not
-// read, because any client can set them.
-func clientAddr(r *http.Request) netip.Addr {
-	ap, err := netip.ParseAddrPort(r.RemoteAddr)
-	if err != nil {
-		return netip.Addr{}
+// clientAddr returns the address of the request's client and of its peer.
+// They differ only when the peer is one of Config.TrustedProxies, whose
+// forwarding header then names the client. A header sent by any other
+// peer is ignored, because any client can set it. The client is the zero
+// Addr when RemoteAddr has no address, or when the entry of the header
+// that names it is not an address, such as RFC 7239's "unknown".
+func (s *Server) clientAddr(r *http.Request) (client, peer netip.Addr) {
+	peer = clientip.PeerAddr(r.RemoteAddr)
+	if !s.proxies.TrustsAny() {
+		return peer, peer
 	}
-	return ap.Addr().Unmap()
+	return s.proxies.Client(peer, r.Header.Values(s.proxies.Header().String())), peer
+}
+
+// clientAttrs returns the log attributes of a request's client address,
+// with its peer when a trusted proxy forwarded it.
+func clientAttrs(client, peer netip.Addr) []slog.Attr {
+	attrs := []slog.Attr{slog.String(logClient, client.String())}
+	if peer != client {
+		attrs = append(attrs, slog.String(logPeer, peer.String()))
+	}
+	return attrs
 }
 
 type ctxKey int

@@ -10,9 +10,11 @@ package server
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"sync"
 	"time"
 
@@ -22,6 +24,7 @@ import (
 	"github.com/tokentrail/tokentrail/apikey"
 	"github.com/tokentrail/tokentrail/audit"
 	"github.com/tokentrail/tokentrail/detect"
+	"github.com/tokentrail/tokentrail/internal/clientip"
 	"github.com/tokentrail/tokentrail/store"
 )
 
@@ -32,6 +35,7 @@ type Store interface {
 	store.AnomalyStore
 	store.AnomalyFeed
 	store.RevocationStore
+	store.TokenSummaryStore
 }
 
 // Authenticator checks the secret of an API key; apikey.Manager
@@ -85,6 +89,22 @@ type Config struct {
 	AuthFailuresPerAddr rate.Limit
 	AuthFailureBurst    int
 
+	// TrustedProxies are the reverse proxies whose forwarding header is
+	// believed. The client address is the peer address unless the peer is
+	// trusted. Then it is the first address of ProxyHeader, read from the
+	// right, that is not a trusted proxy. The limit on failed
+	// authentications, the log lines of those failures and the access log
+	// use the client address. Default: none, so forwarding headers are
+	// ignored. Behind a proxy that is not listed, every request counts
+	// against the proxy's address, and one client that keeps failing
+	// locks out all the others.
+	TrustedProxies []netip.Prefix
+
+	// ProxyHeader is the header that the trusted proxies write; default
+	// XForwardedFor. Only one is read, because a client can send the
+	// other one and a proxy that does not write it passes it on.
+	ProxyHeader ProxyHeader
+
 	// RepeatLogInterval is the minimum time between two log lines of a
 	// failure that clients can repeat, such as a rejected API key or a
 	// failed TLS handshake. The next line counts those skipped. Default
@@ -98,6 +118,15 @@ type Config struct {
 	// log; default time.Now.
 	Clock func() time.Time
 }
+
+// ProxyHeader is the forwarding header that trusted proxies write.
+type ProxyHeader = clientip.Header
+
+// The forwarding headers.
+const (
+	XForwardedFor = clientip.XForwardedFor // "X-Forwarded-For: client, proxy1", the default
+	Forwarded     = clientip.Forwarded     // RFC 7239 "Forwarded: for=client, for=proxy1"
+)
 
 // The defaults of Config.
 const (
@@ -129,7 +158,8 @@ type Server struct {
 		byKey map[string]*rate.Limiter
 	}
 	authFailures *authFailures
-	repeats      *repeatLog // rejected keys and ErrorLog lines
+	repeats      *repeatLog         // rejected keys and ErrorLog lines
+	proxies      *clientip.Resolver // finds the client address behind Config.TrustedProxies
 
 	// appender stores ingested events: a groupCommit when the Store is a
 	// BatchAppender, else the Store.
@@ -144,10 +174,15 @@ type Server struct {
 }
 
 // New returns a Server for cfg and starts its detection goroutine, which
-// Close stops. It returns an error when a required field is missing.
+// Close stops. It returns an error when a required field is missing, or
+// when TrustedProxies has an invalid prefix or ProxyHeader is unknown.
 func New(cfg Config) (*Server, error) {
 	if cfg.Store == nil || cfg.Keys == nil || cfg.AccessLog == nil {
 		return nil, errors.New("server: Config needs a Store, Keys and an AccessLog")
+	}
+	proxies, err := clientip.NewResolver(cfg.TrustedProxies, cfg.ProxyHeader)
+	if err != nil {
+		return nil, fmt.Errorf("server: Config.TrustedProxies: %w", err)
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -189,7 +224,7 @@ func New(cfg Config) (*Server, error) {
 		cfg.Registry = newRegistry()
 	}
 
-	s := &Server{cfg: cfg, log: cfg.Logger.With(slog.String(logComponent, "server")), feed: newFeed()}
+	s := &Server{cfg: cfg, log: cfg.Logger.With(slog.String(logComponent, "server")), feed: newFeed(), proxies: proxies}
 	s.limiters.byKey = map[string]*rate.Limiter{}
 	s.authFailures = newAuthFailures(cfg.AuthFailuresPerAddr, cfg.AuthFailureBurst)
 	s.repeats = newRepeatLog(s.log, cfg.RepeatLogInterval, cfg.Clock)

@@ -19,6 +19,7 @@ import (
 	"github.com/tokentrail/tokentrail/apikey"
 	"github.com/tokentrail/tokentrail/audit"
 	"github.com/tokentrail/tokentrail/detect"
+	"github.com/tokentrail/tokentrail/forensics"
 	"github.com/tokentrail/tokentrail/store"
 )
 
@@ -375,6 +376,64 @@ func TestAnomaliesAfterListsLateOnes(t *testing.T) {
 	}
 }
 
+func TestAnomaliesAfterPastEnd(t *testing.T) {
+	ts := newTestServer(t, nil)
+	replaced := newTestServer(t, nil)
+	ctx := context.Background()
+	anomaly := func(id string, age time.Duration) audit.Anomaly {
+		// No proving events, so that PruneAnomalies over its time deletes it.
+		return audit.Anomaly{ID: id, Rule: "rapid_ip_change", Severity: audit.SeverityHigh, Time: now.Add(-age),
+			TokenID: "tok-alice", Subject: "alice", EventIDs: []string{}, Summary: "the token moved between networks"}
+	}
+	if _, err := ts.db.AppendAnomalies(ctx, []audit.Anomaly{anomaly("first", 2*time.Hour), anomaly("newest", time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	get := func(srv *testServer, after int64) (int, []byte) {
+		t.Helper()
+		resp, data := srv.do(t, http.MethodGet, fmt.Sprintf("/api/v1/anomalies?after=%d", after), srv.keys.read, nil)
+		return resp.StatusCode, data
+	}
+
+	status, data := get(ts, 0)
+	if status != http.StatusOK {
+		t.Fatalf("after 0 = %d %s, want 200", status, data)
+	}
+	var page anomalyPage
+	if err := json.Unmarshal(data, &page); err != nil {
+		t.Fatal(err)
+	}
+	last := page.Next
+	if status, data := get(ts, last); status != http.StatusOK {
+		t.Errorf("after %d, the last position (a caught-up poller) = %d %s, want 200", last, status, data)
+	}
+
+	status, data = get(ts, last+1)
+	if status != http.StatusConflict || errorCode(data) != CodePositionPastEnd {
+		t.Fatalf("after %d, past the last position %d = %d %s, want 409 position_past_end", last+1, last, status, data)
+	}
+	for _, want := range []string{fmt.Sprintf("after %d", last+1), fmt.Sprintf("(%d)", last), "after=0", fmt.Sprintf("after=%d", last)} {
+		if !strings.Contains(string(data), want) {
+			t.Errorf("409 body = %s, want it to contain %q", data, want)
+		}
+	}
+
+	// A poller that read this store's position and then finds the store
+	// replaced by an empty one gets the error, not an empty page.
+	if status, data := get(replaced, last); status != http.StatusConflict || errorCode(data) != CodePositionPastEnd {
+		t.Errorf("after %d on a replaced, empty store = %d %s, want 409 position_past_end", last, status, data)
+	}
+
+	// Pruning the newest anomaly does not turn the position that the
+	// server returned for it into one past the end.
+	n, err := ts.db.PruneAnomalies(ctx, store.TimeRange{Since: now.Add(-90 * time.Minute), Until: now}, nil)
+	if err != nil || n != 1 {
+		t.Fatalf("PruneAnomalies(newest) = %d, %v; want 1, nil", n, err)
+	}
+	if status, data := get(ts, last); status != http.StatusOK {
+		t.Errorf("after %d once the anomaly at it was pruned = %d %s, want 200", last, status, data)
+	}
+}
+
 func TestAnomalyBadFilters(t *testing.T) {
 	ts := newTestServer(t, nil)
 	for _, query := range []string{"severity=huge", "since=yesterday", "network=nowhere", "asn=0", "limit=0", "limit=5000", "cursor=%21%21",
@@ -544,17 +603,104 @@ func TestMetricsExposed(t *testing.T) {
 }
 
 func TestSearchLabelCountsTokens(t *testing.T) {
-	events := []audit.Event{
+	ts := newTestServer(t, nil)
+	search := func() searchResult {
+		t.Helper()
+		resp, data := ts.do(t, http.MethodGet, "/api/v1/search?q=alice", ts.keys.read, nil)
+		var res struct{ Results []searchResult }
+		if err := json.Unmarshal(data, &res); err != nil || resp.StatusCode != http.StatusOK || len(res.Results) != 1 {
+			t.Fatalf("search alice = %d %s, want 200 with one result", resp.StatusCode, data)
+		}
+		return res.Results[0]
+	}
+	appendEvents := func(events ...audit.Event) {
+		t.Helper()
+		if _, err := ts.db.Append(context.Background(), events); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	appendEvents(
 		usedEvent("tok-1", "alice", 0),
-		{ID: "s1", Time: now, Kind: audit.KindSession, Subject: "alice", SessionID: "sid-1"}, // names no token
-		usedEvent("tok-1", "alice", 1),
+		audit.Event{ID: "s1", Time: now, Kind: audit.KindSession, Subject: "alice", SessionID: "sid-1"}, // names no token
+		usedEvent("tok-1", "alice", 1))
+	if got, want := search().Label, "3 events, 1 token"; got != want {
+		t.Errorf("search label = %q, want %q", got, want)
 	}
-	if got, want := searchLabel("subject", events), "3 events, 1 token"; got != want {
-		t.Errorf("searchLabel = %q, want %q", got, want)
+	appendEvents(usedEvent("tok-2", "alice", 2))
+	if got, want := search().Label, "4 events, 2 tokens"; got != want {
+		t.Errorf("search label = %q, want %q", got, want)
 	}
-	events = append(events, usedEvent("tok-2", "alice", 2))
-	if got, want := searchLabel("subject", events), "4 events, 2 tokens"; got != want {
-		t.Errorf("searchLabel = %q, want %q", got, want)
+}
+
+// TestLookupsOfLargeSubject stores more events of one subject than search
+// and the subject's token list once read, and then a new token. Both must
+// count every event and show the newest time and token.
+func TestLookupsOfLargeSubject(t *testing.T) {
+	ts := newTestServer(t, nil)
+	const oldUses = 10_000
+	events := make([]audit.Event, 0, oldUses+1)
+	for i := range oldUses {
+		events = append(events, usedEvent("tok-old", "alice", i))
+	}
+	newest := usedEvent("tok-new", "alice", oldUses)
+	events = append(events, newest)
+	if _, err := ts.db.Append(context.Background(), events); err != nil {
+		t.Fatal(err)
+	}
+
+	resp, data := ts.do(t, http.MethodGet, "/api/v1/subjects/alice/tokens", ts.keys.read, nil)
+	var list struct{ Tokens []subjectToken }
+	if err := json.Unmarshal(data, &list); err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET subject tokens = %d %s, want 200", resp.StatusCode, data)
+	}
+	if len(list.Tokens) != 2 {
+		t.Fatalf("subject tokens = %+v, want tok-new and tok-old", list.Tokens)
+	}
+	if got := list.Tokens[0]; got.TokenID != "tok-new" || !got.LastSeen.Equal(newest.Time) || got.Uses != 1 {
+		t.Errorf("first subject token = %+v, want tok-new, last seen %v, 1 use", got, newest.Time)
+	}
+	if got, wantLast := list.Tokens[1], events[oldUses-1].Time; got.TokenID != "tok-old" || !got.LastSeen.Equal(wantLast) || got.Uses != oldUses {
+		t.Errorf("second subject token = %+v, want tok-old, last seen %v, %d uses", got, wantLast, oldUses)
+	}
+
+	resp, data = ts.do(t, http.MethodGet, "/api/v1/search?q=alice", ts.keys.read, nil)
+	var res struct{ Results []searchResult }
+	if err := json.Unmarshal(data, &res); err != nil || resp.StatusCode != http.StatusOK || len(res.Results) != 1 {
+		t.Fatalf("search alice = %d %s, want 200 with one result", resp.StatusCode, data)
+	}
+	if got := res.Results[0]; !got.LastSeen.Equal(newest.Time) {
+		t.Errorf("search alice last_seen = %v, want %v, the newest event's", got.LastSeen, newest.Time)
+	}
+	if got, want := res.Results[0].Label, fmt.Sprintf("%d events, 2 tokens", oldUses+1); got != want {
+		t.Errorf("search alice label = %q, want %q", got, want)
+	}
+}
+
+// TestSubjectTokensRevokedBySubject checks the status of a subject's tokens
+// around a subject revocation: revoked when issued before its not-before,
+// and active when issued after.
+func TestSubjectTokensRevokedBySubject(t *testing.T) {
+	ts := newTestServer(t, nil)
+	before, after := usedEvent("tok-before", "alice", 0), usedEvent("tok-after", "alice", 20)
+	before.IssuedAt, after.IssuedAt = before.Time, after.Time
+	revocation := audit.Event{ID: "rev-alice", Time: before.Time.Add(10 * time.Second), Kind: audit.KindRevoked,
+		Subject: "alice", RevocationScope: audit.RevokeSubject, NotBefore: before.Time.Add(10 * time.Second)}
+	if _, err := ts.db.Append(context.Background(), []audit.Event{before, revocation, after}); err != nil {
+		t.Fatal(err)
+	}
+
+	_, data := ts.do(t, http.MethodGet, "/api/v1/subjects/alice/tokens", ts.keys.read, nil)
+	var list struct{ Tokens []subjectToken }
+	if err := json.Unmarshal(data, &list); err != nil {
+		t.Fatal(err)
+	}
+	status := map[string]forensics.Status{}
+	for _, tok := range list.Tokens {
+		status[tok.TokenID] = tok.Status
+	}
+	if len(list.Tokens) != 2 || status["tok-before"] != forensics.StatusRevoked || status["tok-after"] != forensics.StatusActive {
+		t.Errorf("subject tokens = %s, want tok-before revoked and tok-after active", data)
 	}
 }
 

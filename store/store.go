@@ -97,7 +97,9 @@ type AnomalyFeed interface {
 
 	// LastAnomalySeq returns the position of the last anomaly stored, or 0
 	// when none is. A reader that lists anomalies in another order reads it
-	// first, and then follows AnomaliesAfter from there.
+	// first, and then follows AnomaliesAfter from there. It never goes
+	// down, even when PruneAnomalies deletes the anomaly at it, so no
+	// position that AnomaliesAfter returned is ever past it.
 	LastAnomalySeq(ctx context.Context) (int64, error)
 }
 
@@ -125,6 +127,38 @@ type SettingStore interface {
 
 	// SetSetting stores value under name, replacing the one stored before.
 	SetSetting(ctx context.Context, name string, value []byte) error
+}
+
+// TokenSummaryStore sums up the events of each token that a Query selects,
+// so that a caller learns when each token was first and last seen, and how
+// often, without reading every event. store/sqlite implements it.
+type TokenSummaryStore interface {
+	// TokenSummaries returns one TokenSummary for each token with events
+	// matching q, the token seen last first (ties broken by TokenID, then
+	// Fingerprint), at most q.Limit of them (0 means no limit). A token is
+	// its TokenID, or its Fingerprint when its events name no TokenID.
+	// The events that name neither, such as session events and subject
+	// revocations, make up one more summary with both empty. It rejects q
+	// as Events does: ErrEmptyQuery for a q without filter, and an error
+	// wrapping audit.ErrInvalidValue for an invalid value.
+	TokenSummaries(ctx context.Context, q Query) ([]TokenSummary, error)
+}
+
+// TokenSummary sums up the events of one token that a Query selected.
+type TokenSummary struct {
+	TokenID     string
+	Fingerprint string    // the fingerprint of the oldest event that has one, since an issuer that reuses a jti gives it several
+	Subject     string    // the subject of the newest event
+	FirstSeen   time.Time // the time of the oldest event
+	LastSeen    time.Time // the time of the newest event
+	Events      int       // events of every kind
+	Uses        int       // events of kind used
+	IssuedAt    time.Time // the earliest IssuedAt of the events, or zero when none has one
+	ExpiresAt   time.Time // the latest ExpiresAt of the events, or zero when none has one
+
+	// Revoked is set when an event of kind revoked names the token, except
+	// a subject revocation, which revokes by issue time.
+	Revoked bool
 }
 
 // AnomalyQuery selects anomalies. Every non-zero field narrows the selection.

@@ -683,6 +683,49 @@ func TestBrowserLiveAnomalies(t *testing.T) {
 	tb.CheckNoLeftovers(t)
 }
 
+// TestBrowserLiveStoreReplaced replaces the store under an open live list
+// with one whose last position is below the page's. The page must load the
+// new store's anomalies again instead of polling in vain.
+func TestBrowserLiveStoreReplaced(t *testing.T) {
+	h := newHarness(t)
+	stored, err := h.db.Anomalies(context.Background(), store.AnomalyQuery{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A second anomaly puts the page's position above that of a store of
+	// one.
+	second := stored[0]
+	second.ID = "second-anomaly"
+	if _, err := h.db.AppendAnomalies(context.Background(), []audit.Anomaly{second}); err != nil {
+		t.Fatalf("append anomaly: %v", err)
+	}
+	tb := browser.NewTab(t, h.srv.URL)
+	tb.SignIn(t, h.srv.URL, readKey, "#/anomalies")
+	tb.Wait(t, "the first check", `document.getElementById('live-state')?.textContent.includes('checking every')`)
+
+	replacement := stored[0]
+	replacement.ID = "replacement-anomaly"
+	replacement.Summary = "stored in the rebuilt store"
+	h.replaceAnomalyStore(t, []audit.Anomaly{replacement})
+	tb.Wait(t, "the rebuilt store's anomaly", `document.querySelector('#live-rows tr[data-id="replacement-anomaly"]') !== null`)
+
+	var ids []string
+	tb.Eval(t, `[...document.querySelectorAll('#live-rows tr')].map((r) => r.dataset.id)`, &ids)
+	if len(ids) != 1 {
+		t.Errorf("rows after the store was replaced = %v, want only the rebuilt store's anomaly", ids)
+	}
+	var notice, state string
+	tb.Eval(t, `document.getElementById('live-notice')?.textContent || ''`, &notice)
+	if !strings.Contains(notice, "rebuilt or replaced") {
+		t.Errorf("notice = %q, want it to say the server's store was rebuilt or replaced", notice)
+	}
+	tb.Eval(t, `document.getElementById('live-state').textContent`, &state)
+	if strings.Contains(state, "position_past_end") {
+		t.Errorf("live state = %q, want the list loaded again, not the error", state)
+	}
+	tb.CheckNoLeftovers(t)
+}
+
 // TestBrowserLiveSeverityFilter opens the live list with a severity filter
 // and checks that the page calls it a minimum, as the server applies it.
 func TestBrowserLiveSeverityFilter(t *testing.T) {

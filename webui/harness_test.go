@@ -61,6 +61,7 @@ type harness struct {
 	srv *httptest.Server
 
 	mu          sync.Mutex
+	anomalyDB   *sqlite.Store // the store that GET /api/v1/anomalies reads, when replaceAnomalyStore replaced db
 	revocations []audit.Event // recorded through POST /api/v1/revocations
 	requests    []string      // the method, address and body of every request
 }
@@ -365,11 +366,37 @@ func (h *harness) incident(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, report)
 }
 
+// anomalyStore returns the store that GET /api/v1/anomalies reads.
+func (h *harness) anomalyStore() *sqlite.Store {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return cmp.Or(h.anomalyDB, h.db)
+}
+
+// replaceAnomalyStore makes GET /api/v1/anomalies read a new store that
+// contains only list, as after a server restarted on a rebuilt store.
+func (h *harness) replaceAnomalyStore(tb testing.TB, list []audit.Anomaly) {
+	tb.Helper()
+	db, err := sqlite.Open(context.Background(), filepath.Join(tb.TempDir(), "replaced.db"))
+	if err != nil {
+		tb.Fatalf("open the replacing store: %v", err)
+	}
+	tb.Cleanup(func() { _ = db.Close() }) // a close error after the test changes nothing it checked
+	if _, err := db.AppendAnomalies(context.Background(), list); err != nil {
+		tb.Fatalf("append anomalies to the replacing store: %v", err)
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.anomalyDB = db
+}
+
 // anomalies lists stored anomalies newest first. Its cursor is the offset
 // into that order, which is enough for a store that only grows during a
 // test. With after it lists those stored after that position, as the
-// server does, through the store's feed.
+// server does, through the store's feed, and a position past the store's
+// last one gets 409 position_past_end.
 func (h *harness) anomalies(w http.ResponseWriter, r *http.Request) {
+	db := h.anomalyStore()
 	q := r.URL.Query()
 	var query store.AnomalyQuery
 	if s := q.Get("since"); s != "" {
@@ -405,8 +432,17 @@ func (h *harness) anomalies(w http.ResponseWriter, r *http.Request) {
 			writeError(w, http.StatusBadRequest, "bad_request", "after is not a position")
 			return
 		}
+		last, err := db.LastAnomalySeq(r.Context())
+		if err != nil {
+			writeError(w, http.StatusInternalServerError, "internal", "query failed")
+			return
+		}
+		if after > last {
+			writeError(w, http.StatusConflict, "position_past_end", fmt.Sprintf("after %d is past the last position of the store (%d)", after, last))
+			return
+		}
 		query.Limit = limit
-		found, next, err := h.db.AnomaliesAfter(r.Context(), after, query)
+		found, next, err := db.AnomaliesAfter(r.Context(), after, query)
 		if err != nil {
 			writeError(w, http.StatusInternalServerError, "internal", "query failed")
 			return
@@ -417,12 +453,12 @@ func (h *harness) anomalies(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]any{"anomalies": found, "next_cursor": "", "next": next})
 		return
 	}
-	last, err := h.db.LastAnomalySeq(r.Context())
+	last, err := db.LastAnomalySeq(r.Context())
 	if err != nil {
 		writeError(w, http.StatusInternalServerError, "internal", "query failed")
 		return
 	}
-	found, err := h.db.Anomalies(r.Context(), query)
+	found, err := db.Anomalies(r.Context(), query)
 	if err != nil {
 		writeError(w, http.StatusInternalServerError, "internal", "query failed")
 		return

@@ -9,8 +9,10 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -41,6 +43,9 @@ type serveFlags struct {
 	maxRecords   int
 	rate         float64
 	burst        int
+
+	trustedProxies []string // prefixes or addresses, as given
+	proxyHeader    string
 }
 
 func newServeCommand(g *globalFlags) *cobra.Command {
@@ -62,11 +67,18 @@ event in it, serve first imports the demo data set of tokentrail demo, so
 the UI has something to show; --no-demo leaves the store empty. A store
 named with --store gets the demo data only with --demo.
 
+Behind a reverse proxy, --trusted-proxies names the proxies whose
+X-Forwarded-For (or, with --proxy-header forwarded, Forwarded) header gives
+the client address. The limit on failed authentications, its log lines and
+the access log then count that address instead of the proxy's. Without it,
+forwarding headers are ignored, because any client can send them.
+
 Ingested events go through the detection rules of --rules, with the
 databases of --enrich, as tokentrail import does. Serve stops on SIGINT or
 SIGTERM after the requests in flight end (30 seconds at most).`,
 		Example: `  tokentrail serve
-  tokentrail serve --addr 0.0.0.0:8443 --store /var/lib/tokentrail/trail.db --tls-cert cert.pem --tls-key key.pem`,
+  tokentrail serve --addr 0.0.0.0:8443 --store /var/lib/tokentrail/trail.db --tls-cert cert.pem --tls-key key.pem
+  tokentrail serve --addr 10.0.0.5:8080 --trusted-proxies 10.0.0.0/24`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
@@ -91,6 +103,9 @@ SIGTERM after the requests in flight end (30 seconds at most).`,
 	fl.IntVar(&f.maxRecords, "max-records", server.DefaultMaxRecords, "most events in one ingest request")
 	fl.Float64Var(&f.rate, "rate-limit", server.DefaultRatePerKey, "requests per second one API key may send, on average")
 	fl.IntVar(&f.burst, "rate-burst", server.DefaultRateBurst, "requests one API key may send at once above --rate-limit")
+	fl.StringSliceVar(&f.trustedProxies, "trusted-proxies", nil,
+		"reverse proxies whose forwarding header gives the client address, as CIDR prefixes or addresses, comma-separated or repeated (default none: forwarding headers are ignored)")
+	fl.StringVar(&f.proxyHeader, "proxy-header", "x-forwarded-for", "forwarding header that --trusted-proxies write: x-forwarded-for, or forwarded (RFC 7239)")
 	return cmd
 }
 
@@ -103,6 +118,10 @@ func runServe(ctx context.Context, stderr io.Writer, f serveFlags, explicitStore
 	}
 	if f.maxBodyBytes < 1 || f.maxRecords < 1 || f.rate <= 0 || f.burst < 1 {
 		return errors.New("invalid limits: --max-body-bytes, --max-records, --rate-limit and --rate-burst must be positive")
+	}
+	proxies, proxyHeader, err := parseTrustedProxies(f.trustedProxies, f.proxyHeader)
+	if err != nil {
+		return err
 	}
 	var certs []tls.Certificate
 	if f.tlsCert != "" {
@@ -157,6 +176,7 @@ func runServe(ctx context.Context, stderr io.Writer, f serveFlags, explicitStore
 		},
 		MaxBodyBytes: f.maxBodyBytes, MaxRecords: f.maxRecords,
 		RatePerKey: rate.Limit(f.rate), RateBurst: f.burst,
+		TrustedProxies: proxies, ProxyHeader: proxyHeader,
 		UI: uiHandler(),
 	})
 	if err != nil {
@@ -173,7 +193,11 @@ func runServe(ctx context.Context, stderr io.Writer, f serveFlags, explicitStore
 		hs.TLSConfig = &tls.Config{Certificates: certs, MinVersion: tls.VersionTLS12}
 		scheme = "https"
 	}
-	log.Info("tokentrail server listening", slog.String("url", scheme+"://"+ln.Addr().String()), slog.String("store", f.store))
+	listening := []any{slog.String("url", scheme+"://"+ln.Addr().String()), slog.String("store", f.store)}
+	if len(proxies) > 0 {
+		listening = append(listening, slog.Any("trusted_proxies", proxies), slog.String("proxy_header", proxyHeader.String()))
+	}
+	log.Info("tokentrail server listening", listening...)
 
 	served := make(chan error, 1)
 	go func() {
@@ -202,6 +226,43 @@ func runServe(ctx context.Context, stderr io.Writer, f serveFlags, explicitStore
 	}
 	log.Info("tokentrail server stopped")
 	return nil
+}
+
+// parseTrustedProxies reads --trusted-proxies and --proxy-header. An
+// address stands for the prefix of that one address. The error names every
+// invalid entry, not only the first.
+func parseTrustedProxies(values []string, header string) ([]netip.Prefix, server.ProxyHeader, error) {
+	var proxyHeader server.ProxyHeader
+	switch strings.ToLower(strings.TrimSpace(header)) {
+	case "", "x-forwarded-for":
+		proxyHeader = server.XForwardedFor
+	case "forwarded":
+		proxyHeader = server.Forwarded
+	default:
+		return nil, 0, fmt.Errorf("invalid --proxy-header %q: want x-forwarded-for or forwarded", header)
+	}
+
+	var prefixes []netip.Prefix
+	var invalid []string
+	for _, v := range values {
+		v = strings.TrimSpace(v)
+		if v == "" {
+			continue
+		}
+		if p, err := netip.ParsePrefix(v); err == nil {
+			prefixes = append(prefixes, p.Masked())
+			continue
+		}
+		if addr, err := netip.ParseAddr(v); err == nil && addr.Zone() == "" {
+			prefixes = append(prefixes, netip.PrefixFrom(addr, addr.BitLen()))
+			continue
+		}
+		invalid = append(invalid, strconv.Quote(v))
+	}
+	if len(invalid) > 0 {
+		return nil, 0, fmt.Errorf("invalid --trusted-proxies entry %s: want a CIDR prefix such as 10.0.0.0/24 or an address such as 10.0.0.5", strings.Join(invalid, ", "))
+	}
+	return prefixes, proxyHeader, nil
 }
 
 // announceAdminKey creates the first admin key of a store that has none,

@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"github.com/tokentrail/tokentrail/forensics"
+	"github.com/tokentrail/tokentrail/server"
 )
 
 // syncBuffer is a bytes.Buffer that the server goroutine writes while the
@@ -175,6 +176,9 @@ func TestServeRejectsBadFlags(t *testing.T) {
 		{"demo and no-demo", func(f *serveFlags) { f.demo, f.noDemo = true, true }, "choose one"},
 		{"zero rate", func(f *serveFlags) { f.rate = 0 }, "invalid limits"},
 		{"missing cert file", func(f *serveFlags) { f.tlsCert, f.tlsKey = "missing.pem", "missing.key" }, "load --tls-cert"},
+		{"invalid trusted proxy", func(f *serveFlags) { f.trustedProxies = []string{"10.0.0.0/8", "proxy.internal", "10.1/16"} },
+			`invalid --trusted-proxies entry "proxy.internal", "10.1/16": want a CIDR prefix`},
+		{"unknown proxy header", func(f *serveFlags) { f.proxyHeader = "x-real-ip" }, `invalid --proxy-header "x-real-ip": want x-forwarded-for or forwarded`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -185,6 +189,57 @@ func TestServeRejectsBadFlags(t *testing.T) {
 				t.Errorf("runServe = %v, want an error containing %q", err, tt.want)
 			}
 		})
+	}
+}
+
+// TestServeTrustedProxies starts serve with loopback as its trusted proxy,
+// and the test client plays that proxy for two clients. One client that
+// keeps failing to authenticate must not lock out the other.
+func TestServeTrustedProxies(t *testing.T) {
+	f := serveTestFlags(filepath.Join(t.TempDir(), "trail.db"))
+	f.trustedProxies = []string{"127.0.0.1", "::1"}
+	url, stderr, stop := startServe(t, f, true)
+	defer func() {
+		if err := stop(); err != nil {
+			t.Error(err)
+		}
+	}()
+	m := adminSecret.FindStringSubmatch(stderr.String())
+	if m == nil {
+		t.Fatalf("serve printed no admin key:\n%s", stderr)
+	}
+	get := func(secret, forwardedFor string) int {
+		t.Helper()
+		req, err := http.NewRequest(http.MethodGet, url+"/api/v1/key", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Authorization", "Bearer "+secret)
+		req.Header.Set("X-Forwarded-For", forwardedFor)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+
+	const attacker, other = "203.0.113.7", "198.51.100.9"
+	limited := false
+	for range server.DefaultAuthFailureBurst + 1 {
+		if get("tt_unknown", attacker) == http.StatusTooManyRequests {
+			limited = true
+			break
+		}
+	}
+	if !limited {
+		t.Fatalf("%d failures from %s got no 429", server.DefaultAuthFailureBurst+1, attacker)
+	}
+	if status := get(m[1], other); status != http.StatusOK {
+		t.Errorf("GET with the admin key from %s behind the same proxy = %d, want 200", other, status)
+	}
+	if !strings.Contains(stderr.String(), "trusted_proxies=") {
+		t.Errorf("serve did not log its trusted proxies at start:\n%s", stderr)
 	}
 }
 

@@ -90,11 +90,16 @@ func (s *Store) LastAnomalySeq(ctx context.Context) (int64, error) {
 	return last, nil
 }
 
-// lastAnomalySeq reads the greatest seq of the anomalies table. After the
-// newest anomaly is pruned it is below a seq handed out before, which is
-// safe, because AUTOINCREMENT gives the next anomaly a greater one still.
+// lastAnomalySeq reads the greatest seq handed out to an anomaly, which
+// SQLite keeps in sqlite_sequence for an AUTOINCREMENT column. Unlike
+// max(seq), it does not go down when PruneAnomalies deletes the newest
+// anomaly, so a position that a reader was given is never past it. The
+// max with the table's own seq covers a store whose sqlite_sequence row
+// is missing.
 func (s *Store) lastAnomalySeq(ctx context.Context) (int64, error) {
 	var last int64
-	err := s.reader.QueryRowContext(ctx, "SELECT coalesce(max(seq), 0) FROM anomalies").Scan(&last)
+	err := s.reader.QueryRowContext(ctx, `SELECT max(
+		coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'anomalies'), 0),
+		coalesce((SELECT max(seq) FROM anomalies), 0))`).Scan(&last)
 	return last, err
 }

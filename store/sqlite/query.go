@@ -63,15 +63,56 @@ func (s *Store) Events(ctx context.Context, q store.Query) ([]audit.Event, error
 // true when the time bounds lie wholly outside the range of time_ns, so that
 // no stored event can match.
 func buildQuery(q store.Query) (query string, args []any, matchesNothing bool, err error) {
+	f, matchesNothing, err := buildFilter(q)
+	if err != nil || matchesNothing {
+		return "", nil, matchesNothing, err
+	}
+
+	var b strings.Builder
+	b.WriteString("SELECT ")
+	b.WriteString(strings.Join(selectColumns, ", "))
+	f.writeTo(&b)
+	b.WriteString(" ORDER BY e.time_ns, ")
+	b.WriteString(idSortKey)
+	args = f.args
+	if q.Limit > 0 {
+		b.WriteString(" LIMIT ?")
+		args = append(args, q.Limit)
+	}
+	return b.String(), args, false, nil
+}
+
+// filter is the FROM and WHERE of the events that a store.Query selects,
+// with e the events and t their tokens. args are the arguments of both, in
+// order.
+type filter struct {
+	from  string
+	where []string
+	args  []any
+}
+
+// writeTo writes " FROM ... WHERE ..." to b.
+func (f filter) writeTo(b *strings.Builder) {
+	b.WriteString(" FROM ")
+	b.WriteString(f.from)
+	b.WriteString(" WHERE ")
+	b.WriteString(strings.Join(f.where, " AND "))
+}
+
+// buildFilter returns the filter of q, or matchesNothing when the time
+// bounds lie wholly outside the range of time_ns. It rejects q as Events
+// does.
+func buildFilter(q store.Query) (_ filter, matchesNothing bool, err error) {
 	if !q.Filtered() {
-		return "", nil, false, store.ErrEmptyQuery
+		return filter{}, false, store.ErrEmptyQuery
 	}
 	if q.Limit < 0 {
-		return "", nil, false, fmt.Errorf("%w: limit %d (want 0 for no limit, or more)", audit.ErrInvalidValue, q.Limit)
+		return filter{}, false, fmt.Errorf("%w: limit %d (want 0 for no limit, or more)", audit.ErrInvalidValue, q.Limit)
 	}
 	if q.Fingerprint != "" && !audit.IsFingerprint(q.Fingerprint) {
-		return "", nil, false, fmt.Errorf("%w: fingerprint %q (want 64 lowercase hex digits, a SHA-256)", audit.ErrInvalidValue, q.Fingerprint)
+		return filter{}, false, fmt.Errorf("%w: fingerprint %q (want 64 lowercase hex digits, a SHA-256)", audit.ErrInvalidValue, q.Fingerprint)
 	}
+	var args []any
 
 	var where []string
 	add := func(condition string, arg any) {
@@ -98,7 +139,7 @@ func buildQuery(q store.Query) (query string, args []any, matchesNothing bool, e
 	var fromArgs []any
 	if q.Network.IsValid() {
 		if q.Network.Bits() == 0 {
-			return "", nil, false, fmt.Errorf("%w: network %s has zero bits and would match every address (want a prefix such as /24 or /64)", audit.ErrInvalidValue, q.Network)
+			return filter{}, false, fmt.Errorf("%w: network %s has zero bits and would match every address (want a prefix such as /24 or /64)", audit.ErrInvalidValue, q.Network)
 		}
 		// As for IP, token_addresses' ip index finds the tokens used from
 		// the network, by ranges of the address bytes, and their events
@@ -137,7 +178,7 @@ func buildQuery(q store.Query) (query string, args []any, matchesNothing bool, e
 		marks := make([]string, len(q.Kinds))
 		for i, k := range q.Kinds {
 			if !k.Valid() {
-				return "", nil, false, fmt.Errorf("%w: kind %s (want issued, used, refreshed, revoked, rejected or session)", audit.ErrInvalidValue, k)
+				return filter{}, false, fmt.Errorf("%w: kind %s (want issued, used, refreshed, revoked, rejected or session)", audit.ErrInvalidValue, k)
 			}
 			marks[i] = "?"
 			args = append(args, int64(k))
@@ -150,7 +191,7 @@ func buildQuery(q store.Query) (query string, args []any, matchesNothing bool, e
 	if !q.Since.IsZero() {
 		switch {
 		case q.Since.After(maxNanoTime):
-			return "", nil, true, nil
+			return filter{}, true, nil
 		case !q.Since.Before(minNanoTime):
 			add("e.time_ns >= ?", q.Since.UnixNano())
 		}
@@ -158,26 +199,13 @@ func buildQuery(q store.Query) (query string, args []any, matchesNothing bool, e
 	if !q.Until.IsZero() {
 		switch {
 		case !q.Until.After(minNanoTime):
-			return "", nil, true, nil
+			return filter{}, true, nil
 		case !q.Until.After(maxNanoTime):
 			add("e.time_ns < ?", q.Until.UnixNano())
 		}
 	}
 
-	var b strings.Builder
-	b.WriteString("SELECT ")
-	b.WriteString(strings.Join(selectColumns, ", "))
-	b.WriteString(" FROM ")
-	b.WriteString(from)
-	b.WriteString(" WHERE ")
-	b.WriteString(strings.Join(where, " AND "))
-	b.WriteString(" ORDER BY e.time_ns, ")
-	b.WriteString(idSortKey)
-	if q.Limit > 0 {
-		b.WriteString(" LIMIT ?")
-		args = append(args, q.Limit)
-	}
-	return b.String(), append(fromArgs, args...), false, nil
+	return filter{from: from, where: where, args: append(fromArgs, args...)}, false, nil
 }
 
 // addressRange is one range of stored addresses: the bytes of

@@ -144,6 +144,9 @@ func testAnomalyFeed(t *testing.T, s store.Store) {
 	if err != nil || n != 1 {
 		t.Fatalf("PruneAnomalies(around older) = %d, %v; want 1, nil", n, err)
 	}
+	if last, err := feed.LastAnomalySeq(ctx); err != nil || last < atOlder {
+		t.Errorf("LastAnomalySeq after pruning the newest anomaly = %d, %v; want %d or more, the position the feed returned for it", last, err, atOlder)
+	}
 	appendAnomalies(feedAnomaly("after-prune", "bob", 5))
 	if got, _ := after(atOlder, store.AnomalyQuery{}); !slices.Equal(got, ids("after-prune")) {
 		t.Errorf("AnomaliesAfter(the pruned anomaly's position) = %v, want [after-prune]", got)

@@ -47,6 +47,10 @@ import (
 //     order of their AppendAnomalies calls whatever their times, and a
 //     reader that follows it while other goroutines append reads each
 //     anomaly once.
+//   - A store that implements store.TokenSummaryStore sums up each token,
+//     keyed by jti or else fingerprint, across every set of token fields
+//     its events carry. It puts the events that name no token in one
+//     summary, and a subject revocation does not make a token revoked.
 //   - A store that implements store.SettingStore returns the value last
 //     stored under a name, an empty one included, and nothing for a name
 //     never stored.
@@ -96,6 +100,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"AnomalyFeedDuringAppends", testAnomalyFeedDuringAppends},
 		{"Revocations", testRevocations},
 		{"RevocationsInvalidLimit", testRevocationsInvalidLimit},
+		{"TokenSummaries", testTokenSummaries},
 		{"Settings", testSettings},
 		{"Keys", testKeys},
 		{"RevokeKey", testRevokeKey},

@@ -23,6 +23,7 @@ export function renderAnomalies(main, _segments, params, { signal }) {
   const described = Object.entries(filters).map(([k, v]) => describe(k, v)).join(', ');
 
   const state = el('p', { id: 'live-state', class: 'muted', 'aria-live': 'polite', text: 'Loading…' });
+  const notice = el('p', { id: 'live-notice', role: 'status', hidden: true });
   const rows = el('tbody', { id: 'live-rows' });
   main.append(el('h1', { text: 'Live anomalies' }));
   if (described) main.append(el('p', { text: 'Only anomalies with ' + described + '.' }));
@@ -30,6 +31,7 @@ export function renderAnomalies(main, _segments, params, { signal }) {
     el('p', { class: 'muted', text: 'On load, the newest anomalies come first. Each anomaly stored later goes on top, '
       + 'in the order the server stores them, so one raised over events imported late shows an older time than the rows below it.' }),
     state,
+    notice,
     el('div', { class: 'scroll' }, el('table', { class: 'live' },
       el('thead', {}, el('tr', {}, ['Time', 'Severity', 'Rule', 'Token', 'Subject', 'Address', 'Summary'].map((h) => el('th', { scope: 'col', text: h })))),
       rows)));
@@ -97,6 +99,18 @@ export function renderAnomalies(main, _segments, params, { signal }) {
       state.classList.remove('error');
     } catch (err) {
       if (signal.aborted) return;
+      if (err.code === 'position_past_end') {
+        // The server's store was rebuilt or replaced since position was
+        // read, so the rows shown may not be in it: load its newest page.
+        // A first load sends no after, so this cannot repeat.
+        rows.replaceChildren();
+        shown.clear();
+        loaded = false;
+        notice.textContent = 'The server\'s anomaly store was rebuilt or replaced, so the list was loaded again from it.';
+        notice.hidden = false;
+        poll(true);
+        return;
+      }
       state.replaceChildren(errorBox(err));
       if (err.status === 401 || err.status === 403) return; // polling again would fail the same way
     }
