@@ -244,8 +244,24 @@ func (f *relatedFinder) bySession(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
+
+		// From a subject, the sessions are the subject's own, so a token
+		// of the subject is no closer for having been minted in one: the
+		// relation would grade it only by whether its log named a
+		// session. A token in the session that names another subject, or
+		// none, is related by the session alone.
+		own := map[string]bool{}
+		if f.q.Subject != "" {
+			for _, e := range events {
+				if e.Subject == f.q.Subject {
+					own[e.TokenID] = true
+				}
+			}
+		}
 		for _, e := range events {
-			f.relate(e.TokenID, e.Subject, RelationSession, "session "+id)
+			if !own[e.TokenID] {
+				f.relate(e.TokenID, e.Subject, RelationSession, "session "+id)
+			}
 		}
 	}
 	return nil

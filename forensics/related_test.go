@@ -174,6 +174,32 @@ func TestFindRelatedFromSubject(t *testing.T) {
 	}
 }
 
+// TestFindRelatedFromSubjectSession checks that, from a subject, a session
+// relates the tokens that another subject or no subject names, and not the
+// subject's own, which would then grade by whether their log named a
+// session.
+func TestFindRelatedFromSubjectSession(t *testing.T) {
+	db := openStore(t, relatedEvents())
+	list, err := forensics.FindRelatedTokens(context.Background(), db,
+		forensics.RelatedQuery{Subject: "alice", Since: t0.Add(-time.Hour), Until: t0.Add(2 * time.Hour)})
+	if err != nil {
+		t.Fatalf("FindRelatedTokens: %v", err)
+	}
+	got := relations(list)
+
+	for _, jti := range []string{"rt-0", "at-2", "ot-1"} {
+		if slices.Contains(got[jti], forensics.RelationSession) {
+			t.Errorf("reasons of %s, a token of alice, = %v, want no session relation", jti, got[jti])
+		}
+		if !slices.Contains(got[jti], forensics.RelationSubject) {
+			t.Errorf("reasons of %s = %v, want the subject relation", jti, got[jti])
+		}
+	}
+	if !slices.Contains(got["st-1"], forensics.RelationSession) {
+		t.Errorf("reasons of st-1, another subject's token in alice's session, = %v, want the session relation", got["st-1"])
+	}
+}
+
 func TestFindRelatedInvalid(t *testing.T) {
 	db := openStore(t, relatedEvents())
 	tests := []struct {
