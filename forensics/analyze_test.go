@@ -309,6 +309,43 @@ func TestAnalyzeIncidentPatterns(t *testing.T) {
 	}
 }
 
+func TestAnalyzeIncidentFamilyPatternAfterRevocation(t *testing.T) {
+	familyPattern := func(r *forensics.IncidentReport) string {
+		t.Helper()
+		for _, p := range r.Patterns {
+			if p.Name == forensics.PatternRefreshFamily {
+				return p.Description
+			}
+		}
+		t.Fatalf("patterns = %+v, want %s", r.Patterns, forensics.PatternRefreshFamily)
+		return ""
+	}
+	db := openIncidentStore(t)
+	q := forensics.IncidentQuery{Subject: "alice", At: t0.Add(20 * time.Minute)}
+	opts := forensics.IncidentOptions{Now: t0.Add(2 * time.Hour)}
+
+	before, err := forensics.AnalyzeIncident(context.Background(), db, q, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	revoke := audit.Event{ID: "rt1-family-revoked", Time: t0.Add(time.Hour), Kind: audit.KindRevoked, TokenID: "rt-1",
+		RevocationScope: audit.RevokeFamily, Actor: "soc", RevocationMethod: audit.RevokedByAdmin}
+	if _, err := db.Append(context.Background(), []audit.Event{revoke}); err != nil {
+		t.Fatal(err)
+	}
+	after, err := forensics.AnalyzeIncident(context.Background(), db, q, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	if d := familyPattern(before); !strings.Contains(d, "can mint new access tokens") {
+		t.Errorf("family pattern before the revocation = %q, want it to say the family can mint tokens", d)
+	}
+	if d := familyPattern(after); strings.Contains(d, "can mint") || !strings.Contains(d, "revoked since") {
+		t.Errorf("family pattern after the revocation = %q, want it to say the family was revoked", d)
+	}
+}
+
 func TestAnalyzeIncidentPlan(t *testing.T) {
 	r := analyzeStory(t, forensics.IncidentOptions{Actor: "soc@acme.example"})
 

@@ -75,9 +75,15 @@ func (a *analysis) patterns() []Pattern {
 		families[t.Family] = append(families[t.Family], t.TokenID)
 	}
 	for _, root := range roots {
+		// The pattern stays after the family is revoked, since it happened,
+		// but no longer says the family can mint tokens.
+		consequence := "so its refresh tokens can mint new access tokens"
+		if a.scopeRevoked(lineageKey(root), audit.RevokeFamily, a.opts.Now, time.Time{}) {
+			consequence = "and the family has been revoked since"
+		}
 		list = append(list, Pattern{Name: PatternRefreshFamily, Tokens: families[root], Count: len(families[root]),
-			Description: fmt.Sprintf("%s of the refresh family rooted at %q %s accepted from suspicious networks, "+
-				"so its refresh tokens can mint new access tokens", counted(len(families[root]), "token", "tokens"), root, wasWere(len(families[root])))})
+			Description: fmt.Sprintf("%s of the refresh family rooted at %q %s accepted from suspicious networks, %s",
+				counted(len(families[root]), "token", "tokens"), root, wasWere(len(families[root])), consequence)})
 	}
 	return list
 }
