@@ -85,7 +85,10 @@ func Open(ctx context.Context, cfg Config) (*Trail, error) {
 			}
 			dc.UserAgents = parser
 		}
-		engine, err := detect.New(dc)
+		// Revocations stored before this process started, or by another
+		// process such as tokentrail revoke, must count for
+		// revoked_token_use too.
+		engine, read, err := detect.NewWithStoredRevocations(ctx, dc, db)
 		if err != nil {
 			db.Close()
 			return nil, fmt.Errorf("tokentrail: %w", err)
@@ -93,14 +96,6 @@ func Open(ctx context.Context, cfg Config) (*Trail, error) {
 		logger := opts.Logger
 		if logger == nil {
 			logger = slog.Default()
-		}
-		// Revocations stored before this process started, or by another
-		// process such as tokentrail revoke, must count for
-		// revoked_token_use too.
-		read, err := engine.LoadStoredRevocations(ctx, db, 0)
-		if err != nil {
-			db.Close()
-			return nil, fmt.Errorf("tokentrail: %w", err)
 		}
 		opts.OnWritten = detectWritten(engine, db, read, logger, opts.OnWritten)
 	}
@@ -167,10 +162,18 @@ func (t *Trail) Anomalies(ctx context.Context, q store.AnomalyQuery) ([]audit.An
 // InvestigateToken returns the report of one token from what is stored.
 // Events still queued in the recorder are not in it yet; call Flush first
 // to include them. Its anomalies are those of the built-in detection rules at
-// their defaults, unless opts.Detect is set.
+// their defaults, unless opts.Detect is set. They see every stored
+// revocation, so a use after a revocation of the token's subject, session
+// or refresh family raises revoked_token_use.
 func (t *Trail) InvestigateToken(ctx context.Context, ref forensics.TokenRef, opts forensics.Options) (*forensics.TokenReport, error) {
 	if opts.Detect == nil {
-		opts.Detect = func(events []audit.Event) ([]audit.Anomaly, error) { return detect.Run(detect.Config{}, events) }
+		opts.Detect = func(events []audit.Event) ([]audit.Anomaly, error) {
+			engine, _, err := detect.NewWithStoredRevocations(ctx, detect.Config{}, t.db)
+			if err != nil {
+				return nil, err
+			}
+			return engine.Run(events), nil
+		}
 	}
 	return forensics.InvestigateToken(ctx, t.db, ref, opts)
 }

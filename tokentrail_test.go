@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/netip"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -13,6 +14,7 @@ import (
 	"github.com/tokentrail/tokentrail/audit"
 	"github.com/tokentrail/tokentrail/forensics"
 	"github.com/tokentrail/tokentrail/recorder"
+	"github.com/tokentrail/tokentrail/revocation"
 	"github.com/tokentrail/tokentrail/store"
 	"github.com/tokentrail/tokentrail/store/sqlite"
 )
@@ -175,5 +177,47 @@ func TestRecordedUsesMeetStoredRevocations(t *testing.T) {
 		if len(found) != 1 {
 			t.Errorf("revoked_token_use anomalies of %s = %+v, want one", token, found)
 		}
+	}
+}
+
+// A token report of the facade raises revoked_token_use on a use after a
+// revocation of the token's subject, which is not among the token's events.
+func TestInvestigateSeesSubjectRevocation(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "trail.db")
+	db, err := sqlite.Open(ctx, path)
+	if err != nil {
+		t.Fatalf("open the store: %v", err)
+	}
+	defer db.Close()
+	t0 := time.Date(2026, 11, 20, 9, 0, 0, 0, time.UTC)
+	use := func(id string, at time.Time) audit.Event {
+		return audit.Event{ID: id, Time: at, Kind: audit.KindUsed, TokenID: "jti-1", Subject: "alice", IssuedAt: t0,
+			IP: netip.MustParseAddr("192.0.2.10")}
+	}
+	events := []audit.Event{
+		use("use-1", t0.Add(time.Minute)),
+		revocation.SubjectEvent("alice", t0.Add(10*time.Minute), t0.Add(10*time.Minute)),
+		use("use-2", t0.Add(time.Hour)),
+	}
+	if _, err := db.Append(ctx, events); err != nil {
+		t.Fatalf("store the events: %v", err)
+	}
+
+	trail, err := tokentrail.Open(ctx, tokentrail.Config{DBPath: path, DisableDetection: true})
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	defer trail.Close(ctx)
+	r, err := trail.InvestigateToken(ctx, forensics.TokenRef{TokenID: "jti-1"}, forensics.Options{Now: t0.Add(2 * time.Hour)})
+	if err != nil {
+		t.Fatalf("InvestigateToken: %v", err)
+	}
+	var rules []string
+	for _, a := range r.Anomalies {
+		rules = append(rules, a.Rule)
+	}
+	if !slices.Contains(rules, "revoked_token_use") {
+		t.Errorf("InvestigateToken anomalies = %v, want revoked_token_use", rules)
 	}
 }

@@ -10,6 +10,10 @@ const RuleHighFrequency = "high_frequency"
 // frequencyBuckets is the number of buckets that split a counted window.
 const frequencyBuckets = 8
 
+// frequencyEvidence is the most events a high_frequency anomaly cites:
+// the use that passed MaxUses and the uses counted just before it.
+const frequencyEvidence = 8
+
 // windowCounter counts events in frequencyBuckets buckets of a window, the
 // last one being bucket. Buckets are aligned on multiples of
 // window/frequencyBuckets from the Unix epoch, so the counted span is between
@@ -50,9 +54,16 @@ func (w *windowCounter) add(now, width int64) (total uint64) {
 // Window (see windowCounter) pass MaxUses. After an anomaly the rule stays
 // quiet on the token for one Window.
 //
-// NOTE: the anomaly names only the use that passed the threshold, because
-// keeping the IDs of hundreds of uses per token would break the memory
-// bound. The store lists the other uses by token and time.
+// The anomaly cites the use that passed MaxUses and up to
+// frequencyEvidence-1 uses before it that are still counted, the latest
+// ones, so that a timeline marks the end of the burst. Its ID derives from
+// the use that passed MaxUses alone, as it did when the anomaly cited
+// only that use, so that detection run again over a store finds the
+// anomalies stored before as the same ones.
+//
+// NOTE: the burst's earlier uses are not cited, because keeping the IDs
+// of hundreds of uses per token would break the memory bound. The store
+// lists them by token and time.
 func (c *check) highFrequency() {
 	cfg := c.engine.cfg.Rules.HighFrequency
 	if cfg.Disabled || !c.isUse() {
@@ -63,15 +74,41 @@ func (c *check) highFrequency() {
 	width := max(int64(cfg.Window)/frequencyBuckets, 1)
 	total := st.uses.add(now, width)
 	if total <= uint64(cfg.MaxUses) || (st.rare != nil && now < st.rare.frequencyQuiet) {
+		if total+frequencyEvidence > uint64(cfg.MaxUses)+1 {
+			// One of the next frequencyEvidence-1 uses may pass MaxUses.
+			st.rareState().keepFrequencyUse(timedID{at: now, id: c.ev.ID})
+		}
 		return
 	}
-	st.rareState().frequencyQuiet = now + int64(cfg.Window)
-	c.raise(RuleHighFrequency, cfg.Severity,
+
+	rare := st.rareState()
+	rare.frequencyQuiet = now + int64(cfg.Window)
+	counted := (floorDiv(now, width) - frequencyBuckets + 1) * width // start of the first counted bucket
+	var ids []string
+	for _, use := range rare.frequencyUses {
+		if use.at >= counted {
+			ids = append(ids, use.id)
+		}
+	}
+	ids = append(ids, c.ev.ID)
+	rare.frequencyUses = nil
+
+	c.out = c.engine.raiseCitingLocked(c.out, st, completionOf(c.ev), RuleHighFrequency, cfg.Severity,
 		// The buckets bound the span of the counted uses by the window,
 		// not by when the first of them came, so the window is named.
 		fmt.Sprintf("Token %s was used %d times within at most %s, more than %d: check whether a script or an attacker replays it, and rate-limit or revoke it.",
 			st.key, total, FormatDuration(cfg.Window), cfg.MaxUses),
-		c.ev.ID)
+		[]string{c.ev.ID}, ids)
+}
+
+// keepFrequencyUse adds use to the uses high_frequency may cite, dropping
+// the oldest past frequencyEvidence-1.
+func (r *tokenRare) keepFrequencyUse(use timedID) {
+	if len(r.frequencyUses) == frequencyEvidence-1 {
+		copy(r.frequencyUses, r.frequencyUses[1:])
+		r.frequencyUses = r.frequencyUses[:len(r.frequencyUses)-1]
+	}
+	r.frequencyUses = append(r.frequencyUses, use)
 }
 
 func floorDiv(a, b int64) int64 {

@@ -239,7 +239,7 @@ func (e *Engine) raiseNetworkLocked(out []audit.Anomaly, ev *audit.Event, subjec
 	e.mu.stats.Anomalies++
 	done := completionOf(ev)
 	done.subject = subject
-	return append(out, done.anomaly(rule, severity, ev.Token(), summary, ids))
+	return append(out, done.anomaly(rule, severity, ev.Token(), summary, ids, ids))
 }
 
 // networkName returns the network of ip at the configured prefix, as an

@@ -323,13 +323,21 @@ func TestHighFrequency(t *testing.T) {
 		}
 		return out
 	}
+	ids := func(first, last int) []string {
+		var out []string
+		for i := first; i <= last; i++ {
+			out = append(out, fmt.Sprintf("u%03d", i))
+		}
+		return out
+	}
 	hourly := Config{Rules: Rules{HighFrequency: HighFrequency{MaxUses: 100, Window: time.Hour}}}
+	threePerMinute := Config{Rules: Rules{HighFrequency: HighFrequency{MaxUses: 3, Window: time.Minute}}}
 	runRuleCases(t, []ruleCase{
 		{
 			name:   "101 uses within an hour by config",
 			cfg:    hourly,
 			events: uses(101, 29*time.Second),
-			want:   []found{{RuleHighFrequency, medium, []string{"u100"}}},
+			want:   []found{{RuleHighFrequency, medium, ids(93, 100)}},
 		},
 		{
 			name:   "100 uses within an hour by config",
@@ -344,13 +352,32 @@ func TestHighFrequency(t *testing.T) {
 		{
 			name:   "601 uses within a minute by default",
 			events: uses(601, 50*time.Millisecond),
-			want:   []found{{RuleHighFrequency, medium, []string{"u600"}}},
+			want:   []found{{RuleHighFrequency, medium, ids(593, 600)}},
 		},
 		{
 			name:   "one anomaly per window",
 			cfg:    Config{Rules: Rules{HighFrequency: HighFrequency{MaxUses: 10, Window: time.Minute}}},
 			events: uses(40, time.Second),
-			want:   []found{{RuleHighFrequency, medium, []string{"u010"}}},
+			want:   []found{{RuleHighFrequency, medium, ids(3, 10)}},
+		},
+		{
+			name:   "fewer uses than the evidence holds",
+			cfg:    threePerMinute,
+			events: uses(4, time.Second),
+			want:   []found{{RuleHighFrequency, medium, ids(0, 3)}},
+		},
+		{
+			name: "uses no longer counted are not cited",
+			cfg:  threePerMinute,
+			events: []audit.Event{
+				event("old1", 0, audit.KindUsed),
+				event("old2", time.Second, audit.KindUsed),
+				event("u1", 3*time.Minute, audit.KindUsed),
+				event("u2", 3*time.Minute+time.Second, audit.KindUsed),
+				event("u3", 3*time.Minute+2*time.Second, audit.KindUsed),
+				event("u4", 3*time.Minute+3*time.Second, audit.KindUsed),
+			},
+			want: []found{{RuleHighFrequency, medium, []string{"u1", "u2", "u3", "u4"}}},
 		},
 	})
 }

@@ -60,7 +60,12 @@ type tokenRare struct {
 	redeemID   string
 
 	frequencyQuiet int64 // high_frequency stays quiet until this time
-	networksQuiet  int64 // rapid_ip_change stays quiet until this time
+
+	// frequencyUses are the latest uses, at most frequencyEvidence-1,
+	// checked while the count of high_frequency was close enough to
+	// MaxUses that they may be cited when it passes.
+	frequencyUses []timedID
+	networksQuiet int64 // rapid_ip_change stays quiet until this time
 
 	previousClient clientUse // the client before client, for concurrent_use
 
@@ -156,10 +161,11 @@ func completionOf(ev *audit.Event) completion {
 }
 
 // anomaly returns the anomaly of rule on token, proven by the events ids
-// and completed by d. Its ID is derived from the rule and ids.
-func (d *completion) anomaly(rule string, severity audit.Severity, token, summary string, ids []string) audit.Anomaly {
+// and completed by d. Its ID is derived from the rule and the events
+// idFrom, which are ids for most rules.
+func (d *completion) anomaly(rule string, severity audit.Severity, token, summary string, idFrom, ids []string) audit.Anomaly {
 	return audit.Anomaly{
-		ID:        audit.NewID(append([]string{rule}, ids...)...),
+		ID:        audit.NewID(append([]string{rule}, idFrom...)...),
 		Rule:      rule,
 		Severity:  severity,
 		Time:      d.at,
@@ -179,7 +185,13 @@ func (d *completion) anomaly(rule string, severity audit.Severity, token, summar
 // by done and proven by the events ids, unless the token already raised one
 // with the same ID.
 func (e *Engine) raiseLocked(out []audit.Anomaly, st *tokenState, done completion, rule string, severity audit.Severity, summary string, ids ...string) []audit.Anomaly {
-	a := done.anomaly(rule, severity, st.key, summary, ids)
+	return e.raiseCitingLocked(out, st, done, rule, severity, summary, ids, ids)
+}
+
+// raiseCitingLocked is raiseLocked for an anomaly whose ID derives from
+// the events idFrom while its evidence cites the events ids.
+func (e *Engine) raiseCitingLocked(out []audit.Anomaly, st *tokenState, done completion, rule string, severity audit.Severity, summary string, idFrom, ids []string) []audit.Anomaly {
+	a := done.anomaly(rule, severity, st.key, summary, idFrom, ids)
 	if st.rare != nil && slices.Contains(st.rare.raised, a.ID) {
 		return out
 	}
@@ -187,4 +199,10 @@ func (e *Engine) raiseLocked(out []audit.Anomaly, st *tokenState, done completio
 	rare.raised = append(rare.raised, a.ID)
 	e.mu.stats.Anomalies++
 	return append(out, a)
+}
+
+// timedID is an event's ID and its time in Unix nanoseconds.
+type timedID struct {
+	at int64
+	id string
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/tokentrail/tokentrail/audit"
@@ -319,9 +320,12 @@ func (f *relatedFinder) byLineage(ctx context.Context) error {
 	return nil
 }
 
-// byNetwork relates the tokens used from a network that another start
-// token was used from, and by client those used there with one of that
+// byNetwork relates the tokens seen on a network that another start
+// token was seen on, and by client those seen there with one of that
 // token's user agents. On a crowded network, both relations score half.
+// A relation's detail words what the token's events there did, so that a
+// token whose only event there is a rejected presentation does not read
+// as used from there.
 func (f *relatedFinder) byNetwork(ctx context.Context) error {
 	for _, p := range f.networks {
 		events, err := f.events(ctx, store.Query{Network: p}, "network "+p.String())
@@ -329,7 +333,21 @@ func (f *relatedFinder) byNetwork(ctx context.Context) error {
 			return err
 		}
 		crowd := crowdOf(events, len(events) >= f.q.MaxEvents)
-		for _, e := range events {
+		var presences []*networkPresence
+		byKey := map[presenceKey]*networkPresence{}
+		note := func(e *audit.Event, kind, agent string) {
+			key := presenceKey{jti: e.TokenID, kind: kind, agent: agent}
+			pr := byKey[key]
+			if pr == nil {
+				pr = &networkPresence{presenceKey: key}
+				byKey[key] = pr
+				presences = append(presences, pr)
+			}
+			pr.subject = cmp.Or(pr.subject, e.Subject)
+			pr.kinds |= 1 << e.Kind
+		}
+		for i := range events {
+			e := &events[i]
 			if e.Kind == audit.KindIssued {
 				continue
 			}
@@ -342,14 +360,58 @@ func (f *relatedFinder) byNetwork(ctx context.Context) error {
 				sameAgent = sameAgent || (e.UserAgent != "" && slices.Contains(agents, e.UserAgent))
 			}
 			if shared {
-				f.relateOn(e.TokenID, e.Subject, RelationSharedNet, "used from "+p.String()+crowd, crowd != "")
+				note(e, RelationSharedNet, "")
 			}
 			if sameAgent {
-				f.relateOn(e.TokenID, e.Subject, RelationSharedClient, fmt.Sprintf("used from %s with user agent %q%s", p, e.UserAgent, crowd), crowd != "")
+				note(e, RelationSharedClient, e.UserAgent)
 			}
+		}
+
+		for _, pr := range presences {
+			place := p.String()
+			if pr.kind == RelationSharedClient {
+				place = fmt.Sprintf("%s with user agent %q", p, pr.agent)
+			}
+			f.relateOn(pr.jti, pr.subject, pr.kind, pr.phrase(place)+crowd, crowd != "")
 		}
 	}
 	return nil
+}
+
+// presenceKey names one relation through a network: kind is
+// RelationSharedNet, or RelationSharedClient with the user agent of the
+// token's events.
+type presenceKey struct{ jti, kind, agent string }
+
+// networkPresence is the summary of one token's events on a network, for
+// one relation.
+type networkPresence struct {
+	presenceKey
+	subject string
+	kinds   uint64 // bit k set for each audit.Kind k among the events
+}
+
+// phrase words what the token did at place: "used from" when an event
+// there was accepted, "presented from ... and rejected" when every
+// presentation there was rejected, "revoked from" when it was only
+// revoked there, and else the kinds of its events.
+func (pr *networkPresence) phrase(place string) string {
+	has := func(k audit.Kind) bool { return pr.kinds&(1<<k) != 0 }
+	switch {
+	case has(audit.KindUsed) || has(audit.KindRefreshed):
+		return "used from " + place
+	case has(audit.KindRejected):
+		return "presented from " + place + " and rejected"
+	case pr.kinds == 1<<audit.KindRevoked:
+		return "revoked from " + place
+	}
+	var kinds []string
+	for _, k := range audit.Kinds {
+		if has(k) {
+			kinds = append(kinds, k.String())
+		}
+	}
+	return "seen from " + place + " in " + strings.Join(kinds, " and ") + " events"
 }
 
 // crowdOf returns, for the events of one network, "" when at most

@@ -258,3 +258,52 @@ func TestFindRelatedCrowdedNetwork(t *testing.T) {
 		}
 	}
 }
+
+// Each relation through a network words what the token's events there
+// did: an accepted use wins over a rejection, and a token with neither is
+// named by the kinds of its events.
+func TestFindRelatedNetworkWording(t *testing.T) {
+	at := func(minutes int) time.Time { return t0.Add(time.Duration(minutes) * time.Minute) }
+	event := func(id, jti string, kind audit.Kind, minutes int) audit.Event {
+		return audit.Event{ID: id, Time: at(minutes), Kind: kind, TokenID: jti, Subject: "bob",
+			IP: netip.MustParseAddr("192.0.2.10"), UserAgent: officeUA}
+	}
+	db := openStore(t, []audit.Event{
+		event("e-start", "start", audit.KindUsed, 1),
+		event("e-used", "used", audit.KindUsed, 2),
+		event("e-refreshed", "refreshed", audit.KindRefreshed, 3),
+		event("e-rejected", "rejected", audit.KindRejected, 4),
+		event("e-mixed-1", "mixed", audit.KindRejected, 5),
+		event("e-mixed-2", "mixed", audit.KindUsed, 6),
+		event("e-revoked", "revoked", audit.KindRevoked, 7),
+		event("e-session-1", "session", audit.KindSession, 8),
+		event("e-session-2", "session", audit.KindRevoked, 9),
+	})
+
+	list, err := forensics.FindRelatedTokens(context.Background(), db,
+		forensics.RelatedQuery{TokenID: "start", Since: t0, Until: t0.Add(time.Hour)})
+	if err != nil {
+		t.Fatalf("FindRelatedTokens: %v", err)
+	}
+	want := map[string]string{
+		"used":      "used from 192.0.2.0/24",
+		"refreshed": "used from 192.0.2.0/24",
+		"rejected":  "presented from 192.0.2.0/24 and rejected",
+		"mixed":     "used from 192.0.2.0/24",
+		"revoked":   "revoked from 192.0.2.0/24",
+		"session":   "seen from 192.0.2.0/24 in revoked and session events",
+	}
+	got := map[string]string{}
+	for _, r := range list {
+		for _, reason := range r.Reasons {
+			if reason.Kind == forensics.RelationSharedNet {
+				got[r.TokenID] = reason.Detail
+			}
+		}
+	}
+	for jti, detail := range want {
+		if got[jti] != detail {
+			t.Errorf("shared_network detail of %s = %q, want %q", jti, got[jti], detail)
+		}
+	}
+}

@@ -69,9 +69,13 @@ type Config struct {
 	Detector *detect.Engine
 	Enrich   func(e *audit.Event)
 
-	// TokenDetector, when set, returns the detection that token reports run
-	// over a token's events (forensics.Options.Detect) for one request.
-	// Nil reports only what the store holds.
+	// TokenDetector, when set, returns the detection that token and
+	// incident reports run over a token's or subject's events
+	// (forensics.Options.Detect) for one request. The trail lacks the
+	// revocations of its subject, session or refresh family, so the
+	// detection should start from the Store's revocations, as
+	// detect.NewWithStoredRevocations does. Nil reports only what the
+	// store holds.
 	TokenDetector func(ctx context.Context) func([]audit.Event) ([]audit.Anomaly, error)
 
 	MaxBodyBytes   int64         // largest request body; default 8 MiB

@@ -127,7 +127,7 @@ func runDemo(ctx context.Context, stdout io.Writer, keep string, asJSON bool) er
 	fmt.Fprintf(log, "$ tokentrail investigate %s\n\n", story.Token)
 
 	detection := detect.Config{UserAgents: found.enricher, IPLists: found.enricher}
-	report, err := forensics.InvestigateToken(ctx, db, forensics.TokenRef{TokenID: story.Token}, forensics.Options{Now: time.Now(), Detect: enrichedDetector(detection, found.enricher, nil)})
+	report, err := forensics.InvestigateToken(ctx, db, forensics.TokenRef{TokenID: story.Token}, forensics.Options{Now: time.Now(), Detect: enrichedDetector(ctx, detection, found.enricher, db, nil)})
 	if err != nil {
 		return fmt.Errorf("investigate demo token: %w", err)
 	}

@@ -34,35 +34,25 @@ type detectionStore interface {
 // makes db keep them for later runs. The engine starts with every
 // revocation that db holds, so that a use of a token revoked before the
 // run, by tokentrail revoke, the API or an earlier import, raises
-// revoked_token_use. The enricher's warnings, such as list lines skipped,
-// go to stderr.
+// revoked_token_use. A run that also reads a revocation as an event, as
+// tokentrail detect does, raises the same anomalies, because the engine
+// keeps each revocation once. The enricher's warnings, such as list lines
+// skipped, go to stderr.
 func newDetection(ctx context.Context, stderr io.Writer, db detectionStore, rulesFlag, enrichFlag string) (*detection, error) {
 	cfg, en, settings, err := detectionConfig(ctx, db, rulesFlag, enrichFlag, stderr)
 	if err != nil {
 		return nil, err
 	}
-	engine, err := detect.New(cfg)
-	if err != nil {
-		en.Close()
-		return nil, fmt.Errorf("invalid --rules %s: %w", settings.RulesFile, err)
-	}
 	if err := saveDetection(ctx, db, settings); err != nil {
 		en.Close()
 		return nil, err
 	}
-	if err := loadRevocations(ctx, db, engine); err != nil {
+	engine, _, err := detect.NewWithStoredRevocations(ctx, cfg, db)
+	if err != nil {
 		en.Close()
-		return nil, err
+		return nil, fmt.Errorf("start detection: %w", err) // detectionConfig checked the --rules values already
 	}
 	return &detection{engine: engine, enricher: en, rulesPath: settings.RulesFile}, nil
-}
-
-// loadRevocations gives engine every revocation stored in db. The engine
-// keeps each once, so a run that also reads a revocation as an event, as
-// tokentrail detect does, raises the same anomalies.
-func loadRevocations(ctx context.Context, db store.RevocationStore, engine *detect.Engine) error {
-	_, err := engine.LoadStoredRevocations(ctx, db, 0)
-	return err
 }
 
 // observe checks one event. The enrichment feeds the rules only: the

@@ -146,7 +146,7 @@ func runIncident(ctx context.Context, stdout, stderr io.Writer, dbPath, planDB s
 	report, err := forensics.AnalyzeIncident(ctx, db, forensics.IncidentQuery{Subject: f.subject, At: at, Window: window},
 		forensics.IncidentOptions{
 			Now: now, MaxTimeline: f.maxTimeline, Actor: f.actor, DB: planDB,
-			Detect: enrichedDetector(detection, enricher, &failures),
+			Detect: enrichedDetector(ctx, detection, enricher, db, &failures),
 		})
 	if errors.Is(err, forensics.ErrSubjectNotFound) {
 		return fmt.Errorf("no event of subject %q in %s between %s and %s: %s, or widen --window or move --at",

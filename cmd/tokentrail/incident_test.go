@@ -785,3 +785,36 @@ func TestIncidentOutSaysReplaced(t *testing.T) {
 		t.Errorf("second incident --out stderr = %q, want %q", stderr, want)
 	}
 }
+
+// The incident timeline marks the uses a high_frequency anomaly cites:
+// the use that passed max_uses and the uses before it in the window.
+func TestIncidentMarksHighFrequencyBurst(t *testing.T) {
+	dir := t.TempDir()
+	var log strings.Builder
+	for i := range 5 {
+		log.WriteString(incidentLine(aliceToken, "alice", attackerIP, attackerAgent, fmt.Sprintf("10:00:%02d", i), "/api/export"))
+	}
+	path := writeFile(t, dir, "gateway.jsonl", log.String())
+	rules := writeFile(t, dir, "rules.yaml", "rules:\n  high_frequency:\n    max_uses: 3\n    window: 1m\n")
+	db := filepath.Join(dir, "events.db")
+	if _, _, err := run(t, "", "--db", db, "import", "--rules", rules, "--format", "jsonl", "--map", incidentMap, path); err != nil {
+		t.Fatalf("import: %v", err)
+	}
+
+	var r forensics.IncidentReport
+	if err := json.Unmarshal([]byte(incidentOutput(t, db, "--format", "json")), &r); err != nil {
+		t.Fatalf("incident --format json does not decode: %v", err)
+	}
+	var marked []string
+	for _, e := range r.Timeline {
+		for _, m := range e.Anomalies {
+			if m.Rule == "high_frequency" {
+				marked = append(marked, e.Time.Format("15:04:05")+" "+m.Role)
+			}
+		}
+	}
+	want := []string{"10:00:00 earlier", "10:00:01 earlier", "10:00:02 earlier", "10:00:03 completing"}
+	if !slices.Equal(marked, want) {
+		t.Errorf("timeline events marked by high_frequency = %q, want %q", marked, want)
+	}
+}

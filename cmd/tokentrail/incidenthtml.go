@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/tokentrail/tokentrail/forensics"
 )
@@ -21,8 +22,11 @@ var incidentTemplate string
 
 var incidentPage = template.Must(template.New("incident").Funcs(template.FuncMap{
 	"stamp": stamp,
-	"join":  strings.Join,
-	"curl":  forensics.CurlCommand,
+	// stampWords splits a time into its date and its clock, which a table
+	// cell may put on two lines but never breaks inside.
+	"stampWords": func(t time.Time) []string { return strings.SplitN(stamp(t), " ", 2) },
+	"join":       strings.Join,
+	"curl":       forensics.CurlCommand,
 	// html/template escapes markup but keeps format and control
 	// characters, so text shows them as visible escapes, as the text
 	// report does.
@@ -32,6 +36,7 @@ var incidentPage = template.Must(template.New("incident").Funcs(template.FuncMap
 // Bounds of the HTML report.
 const (
 	htmlTimelineRows = 1000 // rows of the timeline table; the chart draws every event
+	maxIDColumnChars = 40   // widest id column the tables request, in characters: a UUID fits, a longer id wraps
 	chartLanes       = 14   // networks with a lane of their own; the rest share one
 )
 
@@ -53,6 +58,12 @@ type htmlIncident struct {
 	Chart   chart
 	Rows    []htmlRow
 	Cut     int // timeline events not in the table
+
+	// The characters of the longest jti of the timeline and of the
+	// anomalies, and of the longest subject of the timeline, at most
+	// maxIDColumnChars. The style requests id columns that wide, so that
+	// an id stays on one line where the table has room.
+	TimelineTokenChars, TimelineSubjectChars, AnomalyTokenChars int
 }
 
 // The template reads a summaryItem's fields through these methods,
@@ -115,8 +126,19 @@ func writeIncidentHTML(w io.Writer, r *forensics.IncidentReport) error {
 			TimelineEntry: e, Address: addrString(e.IP.String(), e.IP.IsValid()),
 			Request: entryRequest(e), Marks: entryMarks(e),
 		})
+		view.TimelineTokenChars = max(view.TimelineTokenChars, idChars(e.TokenID))
+		view.TimelineSubjectChars = max(view.TimelineSubjectChars, idChars(e.Subject))
+	}
+	for _, a := range r.Anomalies {
+		view.AnomalyTokenChars = max(view.AnomalyTokenChars, idChars(a.TokenID))
 	}
 	return incidentPage.Execute(w, view)
+}
+
+// idChars returns the characters that id takes as the report prints it,
+// at most maxIDColumnChars.
+func idChars(id string) int {
+	return min(utf8.RuneCountInString(printable(id)), maxIDColumnChars)
 }
 
 // timelineChart lays out the timeline: one lane for each suspicious

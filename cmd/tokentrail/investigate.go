@@ -1,7 +1,6 @@
 package main
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -88,7 +87,7 @@ docs/report-json.md and stay stable.`,
 			defer enricher.Close()
 
 			var failures []detect.CustomRuleFailure
-			detector := withStoredAnomalies(cmd.Context(), db, enrichedDetector(detection, enricher, &failures))
+			detector := withStoredAnomalies(cmd.Context(), db, enrichedDetector(cmd.Context(), detection, enricher, db, &failures))
 			tokenReport, err := forensics.InvestigateToken(cmd.Context(), db, ref, forensics.Options{Now: now, Detect: detector})
 			if errors.Is(err, forensics.ErrTokenNotFound) {
 				return fmt.Errorf("no event in %s names %s: %s", g.db, ref, notFoundAdvice(ref))
@@ -189,31 +188,29 @@ func openEnricher(ctx context.Context, path string, stderr io.Writer) (*enrich.E
 }
 
 // enrichedDetector runs the rules of cfg over one token's trail after
-// filling the locations and networks that the sources left empty. The
-// report keeps the events as they were recorded. The custom rules that
-// failed to evaluate on some events are added to *failures, across the
-// calls of the returned function, unless failures is nil.
-func enrichedDetector(cfg detect.Config, en *enrich.Enricher, failures *[]detect.CustomRuleFailure) func([]audit.Event) ([]audit.Anomaly, error) {
+// filling the locations and networks that the sources left empty. Each run
+// starts with every revocation that db stored, as an import does, so that
+// a use after a revocation the trail does not contain, such as one of the
+// token's subject or refresh family, raises revoked_token_use. The report
+// keeps the events as they were recorded. The custom rules that failed to
+// evaluate on some events are added to *failures, across the calls of the
+// returned function, unless failures is nil.
+func enrichedDetector(ctx context.Context, cfg detect.Config, en *enrich.Enricher, db detect.RevocationReader, failures *[]detect.CustomRuleFailure) func([]audit.Event) ([]audit.Anomaly, error) {
 	return func(events []audit.Event) ([]audit.Anomaly, error) {
-		engine, err := detect.New(cfg)
+		// NOTE: each call reads every stored revocation, so a report's
+		// cost grows with the revocations the store holds.
+		engine, _, err := detect.NewWithStoredRevocations(ctx, cfg, db)
 		if err != nil {
 			return nil, err
 		}
 		enriched := slices.Clone(events)
-		slices.SortStableFunc(enriched, func(a, b audit.Event) int {
-			return cmp.Or(a.Time.Compare(b.Time), strings.Compare(a.ID, b.ID))
-		})
-
-		var found []audit.Anomaly
 		for i := range enriched {
 			en.Enrich(&enriched[i])
-			found = append(found, engine.Observe(enriched[i])...)
 		}
-		found = append(found, engine.Flush()...)
+		found := engine.Run(enriched)
 		if failures != nil {
 			*failures = mergeFailures(*failures, engine.CustomRuleFailures())
 		}
-		slices.SortStableFunc(found, func(a, b audit.Anomaly) int { return a.Time.Compare(b.Time) })
 		return found, nil
 	}
 }

@@ -144,3 +144,43 @@ func TestRelatedFlagErrors(t *testing.T) {
 		t.Errorf("related without --since or --until = %v, want no advice to widen them", err)
 	}
 }
+
+// A token whose only event on a shared network is a rejected presentation,
+// such as a refresh token replayed after its rotation, reads as presented
+// and rejected there, not as used, in every format of related.
+func TestRelatedWordsRejectedPresentation(t *testing.T) {
+	const replayed = "rt-replayed-1"
+	rejected := `{"ts":"2026-11-20T10:00:45Z","kind":"rejected","jti":"` + replayed + `","sub":"mallory","ip":"` + attackerIP +
+		`","ua":"` + attackerAgent + `","method":"POST","path":"/oauth/token","status":400}` + "\n"
+	db := incidentStore(t, rejected)
+
+	list := relatedJSON(t, db, "--token", aliceToken)
+	i := slices.IndexFunc(list, func(r forensics.RelatedToken) bool { return r.TokenID == replayed })
+	if i < 0 {
+		t.Fatalf("related tokens = %v, want %s among them", relatedIDs(list), replayed)
+	}
+	for _, reason := range list[i].Reasons {
+		if strings.Contains(reason.Detail, "used from") {
+			t.Errorf("%s reason %s detail = %q, want no use: its only event there was rejected", replayed, reason.Kind, reason.Detail)
+		}
+		if !strings.HasPrefix(reason.Detail, "presented from 198.51.100.0/24") || !strings.HasSuffix(reason.Detail, "and rejected") {
+			t.Errorf("%s reason %s detail = %q, want presented from 198.51.100.0/24 ... and rejected", replayed, reason.Kind, reason.Detail)
+		}
+	}
+
+	stdout, _, err := run(t, "", "--db", db, "related", "--token", aliceToken)
+	if err != nil {
+		t.Fatalf("related: %v", err)
+	}
+	for _, want := range []string{
+		`shared_client (60): presented from 198.51.100.0/24 with user agent "python-requests/2.31.0" and rejected`,
+		"shared_network (30): presented from 198.51.100.0/24 and rejected",
+	} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("related text lacks %q:\n%s", want, stdout)
+		}
+	}
+	if !strings.Contains(stdout, "shared_network (30): used from 198.51.100.0/24") {
+		t.Errorf("related text lacks bob's use from the network:\n%s", stdout)
+	}
+}

@@ -172,7 +172,7 @@ func runServe(ctx context.Context, stderr io.Writer, f serveFlags, explicitStore
 		Store: db, Keys: keys, AccessLog: db, Logger: log,
 		Detector: engine, Enrich: enricher.Enrich,
 		TokenDetector: func(ctx context.Context) func([]audit.Event) ([]audit.Anomaly, error) {
-			return withStoredAnomalies(ctx, db, enrichedDetector(detection, enricher, nil))
+			return withStoredAnomalies(ctx, db, enrichedDetector(ctx, detection, enricher, db, nil))
 		},
 		MaxBodyBytes: f.maxBodyBytes, MaxRecords: f.maxRecords,
 		RatePerKey: rate.Limit(f.rate), RateBurst: f.burst,
