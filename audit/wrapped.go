@@ -27,8 +27,8 @@ import (
 // another length, such as the password of HTTP Basic authentication in
 // "user:eyJ...", is not.
 func findWrapped(s string, limit int) (start, end int, token string) {
-	// Base64 writes "ey" and "ew", the start of every JOSE header, as "ZXl"
-	// and "ZXc" when they start a group. A run is decoded once for each of
+	// Base64 writes "ey" and "ew", the header starts that findCompact
+	// looks for, as "ZXl" and "ZXc" when they start a group. A run is decoded once for each of
 	// its 4 group alignments, so that repeated headers cost no more.
 	var decoded [4]wrappedRun
 	for from := 0; from < limit; {
@@ -79,7 +79,9 @@ type wrappedRun struct {
 
 // readBase64Run reads the run of base64 that starts at s[p].
 func readBase64Run(s string, p int) wrappedRun {
-	run := wrappedRun{start: p}
+	// Room for the base64 of a token of up to 768 bytes without growing.
+	size := min(len(s)-p, 1024)
+	run := wrappedRun{start: p, chars: make([]byte, 0, size), ends: make([]int, 0, size)}
 	line := 0 // characters since the last line break
 	i := p
 loop:
