@@ -1,6 +1,7 @@
 package audit
 
 import (
+	"bytes"
 	"encoding/base64"
 	"encoding/json"
 	"math"
@@ -28,6 +29,10 @@ var (
 //   - A raw JWT inside any other text, such as an access_token query
 //     parameter in Path, is replaced by "[jwt sha256:" and the first 16 hex
 //     digits of its fingerprint, "]".
+//   - A JWT is found in the forms logs write it in: compact, with its dots
+//     written "%2E" or with white space around them, and wrapped in base64
+//     (see findWrapped). Its fingerprint is always that of the compact
+//     token, so every form links with a plain sighting of the token.
 //   - Invalid UTF-8 is replaced by U+FFFD.
 //   - Text longer than 8 KiB is cut on a rune boundary and ends with a
 //     marker that gives the number of bytes cut.
@@ -89,10 +94,10 @@ func (e *Event) textPointers() [18]textPointer {
 	}
 }
 
-// wholeToken reports whether s is one raw compact JWT, with or without a
-// "Bearer " prefix, and returns its claims.
+// wholeToken reports whether s is one raw JWT, in any form that findJWT
+// finds, with or without a "Bearer " prefix, and returns its claims.
 func wholeToken(s string) (Claims, bool) {
-	start, end := findJWT(s)
+	start, end, token := findJWT(s)
 	if start < 0 {
 		return Claims{}, false
 	}
@@ -101,10 +106,9 @@ func wholeToken(s string) (Claims, bool) {
 		return Claims{}, false
 	}
 	// A dot after the token is the end of a sentence it was copied from.
-	if strings.Trim(s[end:], " .") != "" {
+	if strings.Trim(s[end:], " .\t\r\n") != "" {
 		return Claims{}, false
 	}
-	token := compactForm(s[start:end])
 	c, err := ParseToken(token)
 	if err != nil {
 		// Shaped like a JWT but unreadable: the fingerprint still
@@ -163,29 +167,58 @@ func WasCut(s string) bool {
 	return err == nil && n > 64 && i <= maxFieldBytes-64 && i >= maxFieldBytes-64-(utf8.UTFMax-1)
 }
 
-// findJWT returns the bounds of the first substring of s shaped like a
+// findJWT returns the bounds of the first raw JWT in s, in any form that
+// findCompact or findWrapped finds, and the token in its compact form, so
+// that its fingerprint and claims are those of the token as issued. It
+// returns -1, -1, "" when there is none.
+func findJWT(s string) (start, end int, token string) {
+	// The shortest token is a 10-character header, a dot, a 2-character
+	// payload and a dot, and its base64 is longer. Then vectorised
+	// searches for one byte rule out most other text (ids, names). The
+	// segments of a compact token are separated by dots (or "%2E"), and
+	// base64 writes the start of a header as "ZX".
+	if len(s) < 14 {
+		return -1, -1, ""
+	}
+	start, end = -1, -1
+	if strings.IndexByte(s, '.') >= 0 || strings.IndexByte(s, '%') >= 0 {
+		start, end = findCompact(s)
+	}
+	limit := start
+	if start < 0 {
+		limit = len(s)
+	}
+	if strings.IndexByte(s[:limit], 'Z') >= 0 {
+		if wStart, wEnd, wToken := findWrapped(s, limit); wStart >= 0 {
+			return wStart, wEnd, wToken
+		}
+	}
+	if start < 0 {
+		return -1, -1, ""
+	}
+	return start, end, compactForm(s[start:end])
+}
+
+// findCompact returns the bounds of the first substring of s shaped like a
 // compact JWS or JWE: base64url segments separated by dots, at least three,
 // the first two non-empty, the first one decoding to a JSON object (the
 // JOSE header). A header encodes to text starting with "ey" (for `{"` or
 // `{ `) or "ew" (for `{` and a line break or tab). A dot right after the
-// token, as at the end of a sentence, is not part of it. It returns -1, -1
-// when there is none.
-func findJWT(s string) (start, end int) {
-	// Segments are separated by dots (or "%2E"), so most text (ids,
-	// names) is ruled out by vectorised searches.
-	if strings.IndexByte(s, '.') < 0 && strings.IndexByte(s, '%') < 0 {
-		return -1, -1
-	}
+// token, as at the end of a sentence, is not part of it. A separator may
+// be "%2E" or have white space around its dot (see separatorAt). It returns
+// -1, -1 when there is none.
+func findCompact(s string) (start, end int) {
 	for from := 0; from < len(s); {
 		i := indexHeaderStart(s[from:])
 		if i < 0 {
 			return -1, -1
 		}
 		start = from + i
-		if end, ok := jwtAt(s, start); ok {
+		end, ok, next := jwtAt(s, start)
+		if ok {
 			return start, end
 		}
-		from = start + 2
+		from = next
 	}
 	return -1, -1
 }
@@ -205,9 +238,19 @@ func indexHeaderStart(s string) int {
 }
 
 // jwtAt reports whether a compact JWT starts at s[start], and where it ends.
-func jwtAt(s string, start int) (end int, ok bool) {
+// When none does, next is where the search for one goes on: past the first
+// segment when the segments fail a rule that holds for every start inside
+// it, so that a long run of "ey" costs one pass.
+//
+// NOTE: a header that is not JSON moves the search on by two bytes only,
+// because a later start can decode to JSON. So a long run of "ey" in front
+// of two more segments still costs time quadratic in the run's length.
+func jwtAt(s string, start int) (end int, ok bool, next int) {
 	var bounds [6]int // start and end of the first segments
 	j, segments, sep := start, 0, 0
+	// spacedTail is set when a separator after the third segment has white
+	// space around its dot, as a sentence that goes on after a token does.
+	spacedTail := false
 	for {
 		k := j
 		for k < len(s) && isBase64URL(s[k]) {
@@ -226,57 +269,102 @@ func jwtAt(s string, start int) (end int, ok bool) {
 		}
 		j = k
 		if segments < 5 {
-			if sep = separatorAt(s, j); sep > 0 {
+			var spaced bool
+			if sep, spaced = separatorAt(s, j); sep > 0 {
+				spacedTail = spacedTail || spaced && segments >= 3
 				j += sep
 				continue
 			}
 		}
 		break
 	}
-	// A JWE with direct key agreement ("alg":"dir") has an empty second
-	// segment, its encrypted key.
-	directJWE := segments == 5 && bounds[3] == bounds[2]
-	if segments < 3 || bounds[1]-bounds[0] < 10 || bounds[3]-bounds[2] < 2 && !directJWE {
-		return 0, false
+	if segments < 3 || bounds[1]-bounds[0] < 10 || bounds[3]-bounds[2] < 2 && segments != 5 {
+		// A later start inside the first segment has the same segments
+		// after it and a shorter header.
+		return 0, false, bounds[1]
 	}
 	header, err := base64.RawURLEncoding.DecodeString(s[bounds[0]:bounds[1]])
 	if err != nil || len(header) == 0 || header[0] != '{' || !json.Valid(header) {
+		return 0, false, start + 2
+	}
+	if segments > 3 && spacedTail && !bytes.Contains(header, []byte(`"enc"`)) {
+		// Only a JWE, whose header names its "enc", has more than three
+		// segments. Here the words after "sig. " are the rest of a
+		// sentence.
+		j, segments = bounds[5], 3
+	}
+	// A JWE with direct key agreement ("alg":"dir") has an empty second
+	// segment, its encrypted key.
+	directJWE := segments == 5 && bounds[3] == bounds[2]
+	if bounds[3]-bounds[2] < 2 && !directJWE {
+		return 0, false, start + 2
+	}
+	return j, true, 0
+}
+
+// separatorAt returns the length of the segment separator at s[i], or 0
+// when there is none, and whether it has white space. The separator is a
+// dot or "%2E", the dot as URL encoding writes it in some query strings and
+// logs. White space (spaces, tabs, line breaks) may come before and after
+// it, as in a token copied across lines.
+func separatorAt(s string, i int) (n int, spaced bool) {
+	dot := skipSpace(s, i)
+	var dotLen int
+	switch {
+	case dot < len(s) && s[dot] == '.':
+		dotLen = 1
+	case dot+2 < len(s) && s[dot] == '%' && s[dot+1] == '2' && (s[dot+2] == 'E' || s[dot+2] == 'e'):
+		dotLen = 3
+	default:
 		return 0, false
 	}
-	return j, true
+	end := skipSpace(s, dot+dotLen)
+	return end - i, end-i > dotLen
 }
 
-// separatorAt returns the length of the segment separator at s[i]: 1 for a
-// dot, 3 for "%2E", the dot as URL encoding writes it in some query strings
-// and logs, and 0 for anything else.
-func separatorAt(s string, i int) int {
-	switch {
-	case i < len(s) && s[i] == '.':
-		return 1
-	case i+2 < len(s) && s[i] == '%' && s[i+1] == '2' && (s[i+2] == 'E' || s[i+2] == 'e'):
-		return 3
+// skipSpace returns the index of the first byte of s from i on that is not
+// a space, tab or line break.
+func skipSpace(s string, i int) int {
+	for i < len(s) && isSpace(s[i]) {
+		i++
 	}
-	return 0
+	return i
 }
 
-// compactForm returns a token found by findJWT with "%2E" separators
-// decoded, so that its fingerprint and claims are those of the token.
+func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
+
+// compactForm returns a token found by findCompact with "%2E" separators
+// decoded and white space removed, so that its fingerprint and claims are
+// those of the token.
 func compactForm(token string) string {
-	if strings.IndexByte(token, '%') < 0 {
+	if strings.IndexByte(token, '%') < 0 && strings.IndexAny(token, " \t\n\r") < 0 {
 		return token
 	}
-	return strings.NewReplacer("%2E", ".", "%2e", ".").Replace(token)
+	var b strings.Builder
+	b.Grow(len(token))
+	for i := 0; i < len(token); i++ {
+		switch c := token[i]; {
+		case isSpace(c):
+		case c == '%':
+			// separatorAt admits no other escape.
+			b.WriteByte('.')
+			i += 2
+		default:
+			b.WriteByte(c)
+		}
+	}
+	return b.String()
 }
 
 func isBase64URL(c byte) bool {
 	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_'
 }
 
-// ContainsToken reports whether s holds a raw compact JWT anywhere, as
-// Validate checks every text field, so that callers can refuse such input
-// before echoing it.
+// ContainsToken reports whether s holds a raw JWT anywhere, in any form
+// that Sanitize finds. Validate checks every text field with it, and
+// callers can use it to reject such input before echoing it.
 func ContainsToken(s string) bool {
-	start, _ := findJWT(s)
+	start, _, _ := findJWT(s)
 	return start >= 0
 }
 
@@ -307,15 +395,16 @@ func isLowerHex(s string) bool {
 	return true
 }
 
-// RedactTokens returns s with every raw compact JWT replaced by
-// "[jwt sha256:" and the first 16 hex digits of its fingerprint, "]". Use it
-// on text that may echo user input, such as an error message.
+// RedactTokens returns s with every raw JWT, in any form that Sanitize
+// finds, replaced by "[jwt sha256:" and the first 16 hex digits of the
+// fingerprint of the compact token, "]". Use it on text that may echo user
+// input, such as an error message.
 func RedactTokens(s string) string {
 	for {
-		start, end := findJWT(s)
+		start, end, token := findJWT(s)
 		if start < 0 {
 			return s
 		}
-		s = s[:start] + "[jwt sha256:" + Fingerprint(compactForm(s[start:end]))[:16] + "]" + s[end:]
+		s = s[:start] + "[jwt sha256:" + Fingerprint(token)[:16] + "]" + s[end:]
 	}
 }

@@ -104,6 +104,9 @@ func TestValidateTimeRange(t *testing.T) {
 func FuzzSanitize(f *testing.F) {
 	f.Add("/ws?access_token=eyJhbGciOiJIUzI1NiJ9.eyJqdGkiOiJ4In0.sig", "Bearer eyJhbGciOiJIUzI1NiJ9.eyJqdGkiOiJ4In0.sig")
 	f.Add("\xff\xfe", "eyJ")
+	// The same token wrapped in base64, and with white space around its dots.
+	f.Add("cookie=ZXlKaGJHY2lPaUpJVXpJMU5pSjkuZXlKcWRHa2lPaUo0SW4wLnNpZw==; path=/", "ZXlKaGJHY2lPaUpJVXpJMU5pSjkuZXlKcWRHa2lPaUo0SW4wLnNpZw")
+	f.Add("copied eyJhbGciOiJIUzI1NiJ9 .\n eyJqdGkiOiJ4In0 .\n sig. Then more.", "eyJhbGciOiJIUzI1NiJ9\t.eyJqdGkiOiJ4In0 . sig")
 	f.Fuzz(func(t *testing.T, text, tokenID string) {
 		e := validEvent()
 		e.Path = text
