@@ -12,19 +12,39 @@ import (
 // exports is tens of KiB), and a longer one is rejected instead of buffered.
 const MaxLineBytes = 4 << 20
 
+// skipFactor bounds how far a LineReader looks for the end of a line over
+// its limit: up to skipFactor times the limit. Past that, the input is taken
+// for an endless stream or binary data, such as /dev/zero or a database
+// file, and reading stops.
+const skipFactor = 16
+
+// MaxSkipBytes is how far an importer reads to find the end of a record over
+// MaxLineBytes before it stops reading the input: 64 MiB. A LineReader with
+// the default limit stops there too.
+const MaxSkipBytes = skipFactor * MaxLineBytes
+
 // LineReader reads a file line by line with a bounded buffer. A line longer
 // than its limit is read to its end but not kept, and Next reports it with
-// ErrLineTooLong, so one huge line costs no more memory than the limit.
+// ErrLineTooLong, so one huge line costs no more memory than the limit. A
+// line with no end within 16 times the limit stops the reading (see
+// ErrNoLineEnd), so one endless line costs bounded time too.
 type LineReader struct {
-	r     *bufio.Reader
-	max   int
-	line  int
-	buf   []byte
-	total int64
+	r       *bufio.Reader
+	max     int
+	line    int
+	buf     []byte
+	total   int64
+	stopped bool // a line had no end within the skip bound
 }
 
 // ErrLineTooLong is returned by LineReader.Next for a line over the limit.
 var ErrLineTooLong = errors.New("line too long")
+
+// ErrNoLineEnd is returned by LineReader.Next, wrapped together with
+// ErrLineTooLong, for a line with no end within 16 times the limit. The
+// LineReader then stops: the next call to Next returns io.EOF, and the rest
+// of the input is not read.
+var ErrNoLineEnd = errors.New("no line end")
 
 // NewLineReader returns a LineReader over r that keeps lines of up to max
 // bytes; max <= 0 means MaxLineBytes.
@@ -38,8 +58,13 @@ func NewLineReader(r io.Reader, max int) *LineReader {
 // Next returns the next line without its line ending, and its 1-based number.
 // The slice is valid until the next call. At the end of input it returns
 // io.EOF. For a line over the limit it returns ErrLineTooLong wrapped with
-// the line's length; the caller may report it and call Next again.
+// the line's length; the caller may report it and call Next again. For a line
+// with no end within 16 times the limit, the error wraps ErrNoLineEnd as well,
+// and every later call returns io.EOF.
 func (lr *LineReader) Next() (line []byte, number int, err error) {
+	if lr.stopped {
+		return nil, lr.line, io.EOF
+	}
 	lr.buf = lr.buf[:0]
 	size := 0
 	for {
@@ -49,6 +74,12 @@ func (lr *LineReader) Next() (line []byte, number int, err error) {
 		if err == bufio.ErrBufferFull {
 			if size <= lr.max+2 { // room for "\r\n"
 				lr.keep(chunk)
+			}
+			if size > skipFactor*lr.max {
+				lr.line++
+				lr.stopped = true
+				return nil, lr.line, fmt.Errorf("%w: %w in its first %d bytes (%d times the limit of %d), so the rest of the input is not read",
+					ErrLineTooLong, ErrNoLineEnd, size, skipFactor, lr.max)
 			}
 			continue
 		}

@@ -95,6 +95,58 @@ func TestLineReaderKeepsLinesLongerThanItsBuffer(t *testing.T) {
 	}
 }
 
+// endlessReader returns "y" bytes with no line end. It fails once it has
+// returned more than max bytes, so that a reader that never stops reading
+// ends the test with an error instead of hanging it.
+type endlessReader struct {
+	read, max int64
+}
+
+var errReadTooFar = errors.New("read past the bound of the endless input")
+
+func (r *endlessReader) Read(p []byte) (int, error) {
+	if r.read > r.max {
+		return 0, errReadTooFar
+	}
+	for i := range p {
+		p[i] = 'y'
+	}
+	r.read += int64(len(p))
+	return len(p), nil
+}
+
+func TestLineReaderStopsAtEndlessLine(t *testing.T) {
+	const limit = 1 << 20
+	endless := &endlessReader{max: 1 << 30}
+	lr := source.NewLineReader(io.MultiReader(strings.NewReader("first\nsecond\n"), endless), limit)
+
+	for i, want := range []string{"first", "second"} {
+		line, n, err := lr.Next()
+		if err != nil || string(line) != want || n != i+1 {
+			t.Fatalf("Next() = %q, %d, %v; want %q, %d, nil", line, n, err, want, i+1)
+		}
+	}
+
+	_, n, err := lr.Next()
+	if !errors.Is(err, source.ErrNoLineEnd) || !errors.Is(err, source.ErrLineTooLong) {
+		t.Fatalf("Next() on the endless line = %v, want ErrNoLineEnd and ErrLineTooLong", err)
+	}
+	if n != 3 {
+		t.Errorf("Next() on the endless line = line %d, want 3", n)
+	}
+	if endless.read > 17*limit {
+		t.Errorf("Next() read %d bytes of the endless line, want at most about 16 times the %d-byte limit", endless.read, limit)
+	}
+
+	read := endless.read
+	if _, _, err := lr.Next(); err != io.EOF {
+		t.Errorf("Next() after the endless line = %v, want io.EOF", err)
+	}
+	if endless.read != read {
+		t.Errorf("Next() after the endless line read %d more bytes, want none", endless.read-read)
+	}
+}
+
 func TestRecordError(t *testing.T) {
 	e := &source.RecordError{File: "audit.log", Line: 12, Reason: "invalid JSON"}
 	if got := e.Error(); got != "audit.log:12: invalid JSON" {

@@ -394,6 +394,9 @@ func (imp *importer) importReader(ctx context.Context, path string, file io.Read
 	if len(sample) == 0 {
 		return ingest.Summary{}, fmt.Errorf("%s: empty after decompression, nothing to import", path)
 	}
+	if err := checkText(path, sample, compressed); err != nil {
+		return ingest.Summary{}, err
+	}
 
 	format, err := imp.chooseFormat(path, sample)
 	if err != nil {

@@ -110,7 +110,11 @@ func (p *parser) parse(ctx context.Context, r io.Reader) error {
 			return nil
 		}
 		if errors.Is(err, source.ErrLineTooLong) {
-			p.reject(number, fmt.Sprintf("%v: the line was not read, so split the record or drop it", err))
+			if errors.Is(err, source.ErrNoLineEnd) {
+				p.reject(number, fmt.Sprintf("%v; check that the file is a text log", err))
+			} else {
+				p.reject(number, fmt.Sprintf("%v: the line was not read, so split the record or drop it", err))
+			}
 			continue
 		}
 		if err != nil {

@@ -433,6 +433,46 @@ func TestReadLongLine(t *testing.T) {
 	}
 }
 
+func TestReadEndlessRecord(t *testing.T) {
+	// The record is 1 GiB, far past source.MaxSkipBytes: a reader that
+	// skips to its end reports no stop.
+	tests := []struct {
+		name   string
+		prefix string
+		want   []string
+	}{
+		{
+			name:   "json lines",
+			prefix: "{\"a\":1}\n{\"big\":\"",
+			want:   []string{`1 {"a":1}`, `reject 2: line too long: no line end in its first `},
+		},
+		{
+			name:   "array",
+			prefix: "[{\"a\":1},\n{\"big\":\"",
+			want: []string{`1 {"a":1}`, `reject 2: record is longer than the limit of 4 MiB`,
+				`reject 2: the record has no end in its first 64 MiB; the rest of the file is not read`},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			in := &repeatReader{prefix: tt.prefix, fill: 'x', n: 1 << 30}
+			c := &collector{}
+			err := Read(context.Background(), source.Input{Reader: in, Name: "log.json"}, c, c.record)
+			if err != nil {
+				t.Fatalf("Read error = %v, want nil", err)
+			}
+			if len(c.got) != len(tt.want) {
+				t.Fatalf("Read reported %q, want %d results", c.got, len(tt.want))
+			}
+			for i, want := range tt.want {
+				if !strings.HasPrefix(c.got[i], want) {
+					t.Errorf("Read result %d = %q, want it to start with %q", i, c.got[i], want)
+				}
+			}
+		})
+	}
+}
+
 func TestReadLongestRecord(t *testing.T) {
 	// A record of exactly source.MaxLineBytes bytes is read in every layout.
 	field := strings.Repeat("x", source.MaxLineBytes-len(`{"a":""}`))

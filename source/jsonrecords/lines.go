@@ -22,6 +22,9 @@ func readLines(ctx context.Context, name string, r io.Reader, reject func(int, s
 		switch {
 		case errors.Is(err, io.EOF):
 			return nil
+		case errors.Is(err, source.ErrNoLineEnd):
+			reject(number, err.Error())
+			continue // Next returns io.EOF now
 		case errors.Is(err, source.ErrLineTooLong):
 			reject(number, fmt.Sprintf("line is longer than the limit of %d MiB", source.MaxLineBytes>>20))
 			continue

@@ -214,9 +214,11 @@ func (s *stream) scanValue(from entry, stopAtWrapper bool) (r result, tooLong bo
 // deep to read as a record. depth is the number of its containers already
 // open. It only follows strings and brackets, so it finds the end of any
 // value whose brackets balance. At the end of input it returns errStop or
-// the read error.
+// the read error. A value with no end within source.MaxSkipBytes, such as an
+// endless string read from a pipe, is reported and ends the file.
 func (s *stream) skip(depth int) error {
 	s.keep = -1
+	skipped := 0
 	inString, escaped := false, false
 	scalar := false
 	if depth == 0 {
@@ -231,6 +233,7 @@ func (s *stream) skip(depth int) error {
 	}
 
 	for {
+		start := s.pos
 		for ; s.pos < s.end; s.pos++ {
 			c := s.buf[s.pos]
 			switch {
@@ -263,6 +266,10 @@ func (s *stream) skip(depth int) error {
 					return nil
 				}
 			}
+		}
+		skipped += s.end - start
+		if skipped > source.MaxSkipBytes {
+			return s.stop(s.pos, fmt.Sprintf("the record has no end in its first %d MiB", source.MaxSkipBytes>>20))
 		}
 		if !s.fill() {
 			if s.err != nil {

@@ -164,7 +164,11 @@ func (p *parser) parseLines(ctx context.Context, r io.Reader) error {
 		}
 		if errors.Is(err, source.ErrLineTooLong) {
 			p.count()
-			p.reject(number, -1, "%v: the line was not read, so split the record or drop it", err)
+			if errors.Is(err, source.ErrNoLineEnd) {
+				p.reject(number, -1, "%v; check that the file is a text log", err)
+			} else {
+				p.reject(number, -1, "%v: the line was not read, so split the record or drop it", err)
+			}
 			if err := p.stages.advance(p.emit); err != nil {
 				return err
 			}
