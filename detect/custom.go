@@ -1,15 +1,20 @@
 package detect
 
 import (
+	"context"
+	"errors"
 	"fmt"
+	"log/slog"
 	"math"
 	"regexp"
 	"slices"
 	"strings"
 
 	"cel.dev/cel-go/cel"
+	"cel.dev/cel-go/common/cost"
 	"cel.dev/cel-go/common/types"
 	"cel.dev/cel-go/ext"
+	"cel.dev/cel-go/interpreter"
 
 	"github.com/tokentrail/tokentrail/audit"
 )
@@ -131,8 +136,9 @@ func UnknownRules(rules, custom []string, hasAnomalies func(rule string) (bool, 
 var customRuleName = regexp.MustCompile(`^[a-z][a-z0-9_]{0,63}$`)
 
 // compileCustomRules checks and compiles rules, returning the first fault
-// as a *CustomRuleError.
-func compileCustomRules(rules []CustomRule) ([]*customRule, error) {
+// as a *CustomRuleError. costLimit bounds each evaluation (see
+// Config.CustomRuleCostLimit).
+func compileCustomRules(rules []CustomRule, costLimit uint64) ([]*customRule, error) {
 	if len(rules) == 0 {
 		return nil, nil
 	}
@@ -171,7 +177,20 @@ func compileCustomRules(rules []CustomRule) ([]*customRule, error) {
 			e.locate(&r, 1, 0)
 			return nil, e
 		}
-		program, err := env.Program(ast, cel.EvalOptions(cel.OptOptimize))
+		estimate, err := env.EstimateCost(ast, celSizes{})
+		if err != nil {
+			return nil, celCompileError(fault("expression", ""), &r, nil, err)
+		}
+		// A Max of math.MaxUint64 means CEL could not bound the cost, as
+		// for an iteration over event.scopes, whose length has no bound.
+		// The limit then applies at run time only.
+		if estimate.Max != math.MaxUint64 && estimate.Max > costLimit {
+			e := fault("expression", fmt.Sprintf("has an estimated worst-case cost of %d, over custom_rule_cost_limit %d: "+
+				"iterate over fewer lists (nested comprehensions multiply their costs) or raise custom_rule_cost_limit", estimate.Max, costLimit))
+			e.locate(&r, 1, 0)
+			return nil, e
+		}
+		program, err := env.Program(ast, cel.EvalOptions(cel.OptOptimize), cel.CostLimit(costLimit))
 		if err != nil {
 			return nil, celCompileError(fault("expression", ""), &r, nil, err)
 		}
@@ -324,7 +343,8 @@ func (c *check) customRules(sub *subjectState) {
 
 // customFailedLocked counts a failed evaluation of the custom rule of index
 // i on ev, keeping the first error of each rule only, so that a rule that
-// fails on every event costs no memory per event.
+// fails on every event costs no memory per event. It logs the rule's 1st,
+// 10th, 100th and each further power of 10 of failures.
 func (e *Engine) customFailedLocked(i int, ev *audit.Event, err error) {
 	e.mu.stats.CustomRuleErrors++
 	if e.mu.customFailures == nil {
@@ -338,6 +358,72 @@ func (e *Engine) customFailedLocked(i int, ev *audit.Event, err error) {
 		f.FirstTime = ev.Time
 	}
 	f.Events++
+
+	if e.cfg.Logger != nil && isPowerOf10(f.Events) {
+		e.cfg.Logger.LogAttrs(context.Background(), slog.LevelWarn, "custom rule failed to evaluate, so it raised nothing for the event",
+			slog.String(logRule, f.Rule), slog.String(logEventID, ev.ID), slog.Uint64(logFailures, f.Events), slog.String(logError, err.Error()))
+	}
+}
+
+// isPowerOf10 reports whether n is 1, 10, 100 and so on.
+func isPowerOf10(n uint64) bool {
+	for n >= 10 && n%10 == 0 {
+		n /= 10
+	}
+	return n == 1
+}
+
+// IsCostLimitError reports whether err, such as CustomRuleFailure.FirstError,
+// is an evaluation of a custom rule stopped by Config.CustomRuleCostLimit.
+func IsCostLimitError(err error) bool {
+	var cancelled interpreter.EvalCancelledError
+	return errors.As(err, &cancelled) && cancelled.Cause == interpreter.CostLimitExceeded
+}
+
+// celSizes gives CEL's cost estimate the bounds of the variables' lists and
+// strings that the engine keeps bounded. The lists of the event itself,
+// event.scopes and event.audience, have no bound, so a rule that iterates
+// over them has no estimated maximum and is bounded at run time only.
+type celSizes struct{}
+
+// maxCELStringBytes is the size that the estimate assumes for a string
+// field: audit.Event.Prepare cuts every free-text field to 8 KiB.
+//
+// NOTE: an event given to Engine.Observe without Prepare may hold longer
+// strings. The estimate is then too low, and the run-time limit still
+// applies.
+const maxCELStringBytes = 8 << 10
+
+// EstimateSize returns the bound of the list or string at node's path, or
+// nil where the engine sets none.
+func (celSizes) EstimateSize(node cost.AstNode) *cost.SizeEstimate {
+	path := node.Path()
+	if len(path) < 2 {
+		return nil
+	}
+
+	var bound uint64
+	field := path[0] + "." + path[1]
+	switch {
+	case len(path) == 2 && field == "token.scopes":
+		bound = maxTokenScopes
+	case len(path) == 2 && slices.Contains([]string{"token.countries", "subject.known_countries", "subject.known_asns", "subject.known_ua_families"}, field):
+		bound = knownValues
+	case len(path) == 2 && field == "subject.known_networks":
+		bound = knownNetworksMax
+	case node.Type().IsExactType(types.StringType): // a string field, or a string in a list
+		bound = maxCELStringBytes
+	default:
+		return nil
+	}
+	size := cost.RangedSizeEstimate(0, bound)
+	return &size
+}
+
+// EstimateCallCost returns nil: custom rules call only cel-go's own functions,
+// whose costs cel-go models itself.
+func (celSizes) EstimateCallCost(function, overloadID string, target *cost.AstNode, args []cost.AstNode) *cost.CallEstimate {
+	return nil
 }
 
 // customSummary describes a match of r on the event ev of token key: the

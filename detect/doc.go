@@ -53,8 +53,11 @@
 // column in the YAML file that ParseConfig read. A custom rule raises at
 // most once per token. An evaluation that fails is counted in
 // Stats.CustomRuleErrors and raises nothing; Engine.CustomRuleFailures gives
-// the count and the first error of each failing rule. The token state that only
-// custom rules read is kept only when some are configured.
+// the count and the first error of each failing rule. Config.CustomRuleCostLimit
+// bounds the CEL cost of one evaluation: New rejects a rule whose estimated
+// worst case passes it, and an evaluation that passes it at run time fails
+// like any other. The token state that only custom rules read is kept only
+// when some are configured.
 //
 // Config.UserAgents and Config.IPLists are small interfaces, so that the
 // engine needs no particular parser or list format. *enrich.Enricher

@@ -143,7 +143,7 @@ func New(cfg Config) (*Engine, error) {
 	if err := cfg.validateBuiltIn(nil); err != nil {
 		return nil, err
 	}
-	custom, err := compileCustomRules(cfg.CustomRules)
+	custom, err := compileCustomRules(cfg.CustomRules, cfg.customRuleCostLimit())
 	if err != nil {
 		return nil, err
 	}

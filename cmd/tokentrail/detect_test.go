@@ -330,3 +330,39 @@ func TestIncidentPrintsCustomRuleFailures(t *testing.T) {
 		t.Errorf("incident standard error = %q, want the failing rule there and not in the report", stderr)
 	}
 }
+
+// TestCustomRuleCostLimit checks that import rejects a rule whose estimated
+// cost is over custom_rule_cost_limit, naming the file and the rule, and
+// prints a rule stopped by the limit at run time with what to do.
+func TestCustomRuleCostLimit(t *testing.T) {
+	dir := t.TempDir()
+	db := filepath.Join(dir, "events.db")
+	const tok = "5f0c3d7e-9a41-4b8e-b2a6-1d0f3e8c7a55"
+	logs := writeFile(t, dir, "gateway.jsonl", gatewayLine(tok, "192.0.2.10", "10:00:00"))
+
+	expensive := writeFile(t, dir, "expensive.yaml", "custom_rules:\n"+
+		"  - name: scopes_cubed\n    expression: token.scopes.all(a, token.scopes.all(b, token.scopes.all(c, a + b != c)))\n")
+	_, _, err := run(t, "", "--db", db, "import", "--rules", expensive, "--format", "jsonl", "--map", gatewayMap, logs)
+	if err == nil {
+		t.Fatal("import accepted a rule estimated over the cost limit")
+	}
+	for _, want := range []string{expensive, `custom rule "scopes_cubed"`, "line 3, column 17", "over custom_rule_cost_limit 100000", "raise custom_rule_cost_limit"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("import error = %q, want it to contain %q", err, want)
+		}
+	}
+
+	// event.scopes has no bound, so the rule has no estimated worst case
+	// and loads. The limit of 10 stops it at run time in the literal list.
+	tight := writeFile(t, dir, "tight.yaml", "custom_rule_cost_limit: 10\ncustom_rules:\n"+
+		"  - name: many_checks\n    expression: 'event.scopes.all(s, s != \"\") && [1, 2, 3, 4, 5, 6, 7, 8].exists(n, token.uses > n)'\n")
+	stdout, _, err := run(t, "", "--db", db, "import", "--rules", tight, "--format", "jsonl", "--map", gatewayMap, logs)
+	if err != nil {
+		t.Fatalf("import: %v", err)
+	}
+	for _, want := range []string{"custom rule many_checks failed on 1 event", "cost limit exceeded", "fix its expression in " + tight, "raise custom_rule_cost_limit"} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("import output lacks %q:\n%s", want, stdout)
+		}
+	}
+}

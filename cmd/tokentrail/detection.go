@@ -103,9 +103,13 @@ func (d *detection) storeImported(ctx context.Context, db store.AnomalyStore, st
 // that never matches.
 func writeCustomRuleFailures(w io.Writer, rulesPath string, failures []detect.CustomRuleFailure) {
 	for _, f := range failures {
+		fix := "guard an index with size() and a field with has()"
+		if detect.IsCostLimitError(f.FirstError) {
+			fix = "iterate over fewer or shorter lists, or raise custom_rule_cost_limit"
+		}
 		fmt.Fprintf(w, "custom rule %s failed on %s, which it skipped: first on event %s at %s: %v; "+
-			"fix its expression in %s (guard an index with size() and a field with has())\n",
-			f.Rule, counted(int(min(f.Events, math.MaxInt)), "event", "events"), f.FirstEvent, stamp(f.FirstTime), f.FirstError, rulesPath)
+			"fix its expression in %s (%s)\n",
+			f.Rule, counted(int(min(f.Events, math.MaxInt)), "event", "events"), f.FirstEvent, stamp(f.FirstTime), f.FirstError, rulesPath, fix)
 	}
 }
 

@@ -151,6 +151,7 @@ func runServe(ctx context.Context, stderr io.Writer, f serveFlags, explicitStore
 	if err != nil {
 		return err
 	}
+	detection.Logger = log.With("component", "detect")
 	engine, err := detect.New(detection)
 	if err != nil {
 		return fmt.Errorf("invalid --rules %s: %w", settings.RulesFile, err)
