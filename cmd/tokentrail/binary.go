@@ -43,5 +43,10 @@ func checkText(path string, sample []byte, compressed bool) error {
 			break
 		}
 	}
+	// A tar archive names itself at offset 257 of its first header, after
+	// the member's name, so it has no magic at the start.
+	if len(sample) >= 263 && string(sample[257:262]) == "ustar" {
+		hint = "it is a tar archive, so extract it (tar xf) and import the folder of log files"
+	}
 	return fmt.Errorf("%s: not a text log: NUL byte at %s, so nothing was imported from it; %s", path, where, hint)
 }

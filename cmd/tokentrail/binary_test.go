@@ -1,6 +1,7 @@
 package main
 
 import (
+	"archive/tar"
 	"bytes"
 	"compress/gzip"
 	"context"
@@ -90,6 +91,8 @@ func TestImportRejectsBinaryFiles(t *testing.T) {
 		{"gzip of sqlite", gzipped(t, sqliteFile), "it is an SQLite database"},
 		{"gzip of gzip", gzipped(t, gzipped(t, garbage)), "it is gzip data inside gzip data, so gunzip it once"},
 		{"utf-16", []byte("\xff\xfe{\x00}\x00\n\x00"), "it is UTF-16 text, so convert it to UTF-8 first"},
+		{"tar", tarred(t, "okta.jsonl", []byte(`{"uuid":"x"}`+"\n")), "it is a tar archive, so extract it"},
+		{"gzip of tar", gzipped(t, tarred(t, "okta.jsonl", []byte(`{"uuid":"x"}`+"\n"))), "of the decompressed data, so nothing was imported from it; it is a tar archive"},
 	}
 	for _, tt := range tests {
 		path := writeFile(t, dir, strings.ReplaceAll(tt.name, " ", "-"), string(tt.content))
@@ -209,4 +212,21 @@ func TestImportKeepsRecordsAroundBadLines(t *testing.T) {
 	if got := summaryLine(t, stdout, path); !strings.Contains(got, "imported 4,") || !strings.Contains(got, "rejected 2") {
 		t.Errorf("summary = %q, want the 4 events around the bad lines imported and the 2 bad lines rejected", got)
 	}
+}
+
+// tarred returns a tar archive holding one file.
+func tarred(t *testing.T, name string, content []byte) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	w := tar.NewWriter(&b)
+	if err := w.WriteHeader(&tar.Header{Name: name, Mode: 0o644, Size: int64(len(content))}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Write(content); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
 }
