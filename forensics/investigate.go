@@ -123,6 +123,11 @@ func InvestigateToken(ctx context.Context, db EventQuerier, ref TokenRef, opts O
 		}
 	}
 	r.addNotes(ref, events)
+	uncovered, err := uncoveredBySubject(ctx, db, events)
+	if err != nil {
+		return nil, err
+	}
+	r.Notes = append(r.Notes, uncovered...)
 	if r.Sessions, err = sessions(ctx, db, r, events); err != nil {
 		return nil, err
 	}

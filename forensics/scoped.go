@@ -1,6 +1,7 @@
 package forensics
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"slices"
@@ -101,6 +102,48 @@ func scopedRevocations(ctx context.Context, db EventQuerier, events []audit.Even
 
 	slices.SortFunc(found, func(a, b Revocation) int { return a.Time.Compare(b.Time) })
 	return found, nil
+}
+
+// uncoveredBySubject returns a note for each revocation of the subject of
+// events that would cover the token by the time of its issued event but
+// does not, because no event records its iat. Services compare the
+// not-before time with iat, so such a token stays valid; only a revocation
+// by jti stops it. An identity provider's refresh tokens are often logged
+// so.
+func uncoveredBySubject(ctx context.Context, db EventQuerier, events []audit.Event) ([]string, error) {
+	var issued time.Time
+	var jti, subject string
+	for i := range events {
+		e := &events[i]
+		if !e.IssuedAt.IsZero() {
+			return nil, nil
+		}
+		if e.Kind == audit.KindIssued && issued.IsZero() {
+			issued = e.Time
+		}
+		jti = cmp.Or(jti, e.TokenID)
+		subject = cmp.Or(subject, e.Subject)
+	}
+	if issued.IsZero() || subject == "" || jti == "" {
+		return nil, nil
+	}
+
+	list, err := db.Events(ctx, store.Query{Subject: subject, Kinds: []audit.Kind{audit.KindRevoked}})
+	if err != nil {
+		return nil, fmt.Errorf("query revocations of subject %q: %w", subject, err)
+	}
+	var notes []string
+	for _, e := range list {
+		notBefore := cmp.Or(e.NotBefore, e.Time)
+		if e.RevocationScope != audit.RevokeSubject || !issued.Before(notBefore) {
+			continue
+		}
+		notes = append(notes, fmt.Sprintf("the revocation of subject %s's tokens issued before %s, at %s, does not cover this token "+
+			"although its issued event is at %s: no event records its iat, which services compare with that time; "+
+			"revoke it by jti (tokentrail revoke --jti %s)",
+			textValue(subject), notBefore.UTC().Format(TimeLayout), e.Time.UTC().Format(TimeLayout), issued.UTC().Format(TimeLayout), shellQuote(jti)))
+	}
+	return notes, nil
 }
 
 // lineageKey and lineageQuery are the memo key and the query of

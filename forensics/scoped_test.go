@@ -2,6 +2,8 @@ package forensics_test
 
 import (
 	"context"
+	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -60,5 +62,39 @@ func TestReportShowsScopedRevocations(t *testing.T) {
 				t.Errorf("revocations = %+v, want the one covering %s", r.Revocations, tt.covers)
 			}
 		})
+	}
+}
+
+// TestSubjectRevocationWithoutIssuedAt checks the note on a token that a
+// subject revocation would cover by its issued event, but that no event
+// gives an iat, so services still accept it.
+func TestSubjectRevocationWithoutIssuedAt(t *testing.T) {
+	ip := netip.MustParseAddr("192.0.2.1")
+	events := []audit.Event{
+		{ID: "rt-issued", Time: t0, Kind: audit.KindIssued, TokenID: "rt-no-iat", Subject: "alice", IP: ip},
+		{ID: "at-issued", Time: t0, Kind: audit.KindIssued, TokenID: "at-iat", Subject: "alice", IssuedAt: t0, IP: ip},
+		{ID: "alice-revoked", Time: t0.Add(2 * time.Hour), Kind: audit.KindRevoked, Subject: "alice",
+			RevocationScope: audit.RevokeSubject, NotBefore: t0.Add(time.Hour), Actor: "soc", RevocationMethod: audit.RevokedByAdmin},
+	}
+	db := openStore(t, events)
+	investigate := func(jti string) *forensics.TokenReport {
+		t.Helper()
+		r, err := forensics.InvestigateToken(context.Background(), db, forensics.TokenRef{TokenID: jti}, forensics.Options{Now: t0.Add(3 * time.Hour)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+
+	noIAT := investigate("rt-no-iat")
+	withIAT := investigate("at-iat")
+
+	if !slices.ContainsFunc(noIAT.Notes, func(n string) bool {
+		return strings.Contains(n, "does not cover this token") && strings.Contains(n, "tokentrail revoke --jti rt-no-iat")
+	}) {
+		t.Errorf("notes of the token without iat = %q, want one saying the subject revocation misses it", noIAT.Notes)
+	}
+	if len(withIAT.Revocations) != 1 || slices.ContainsFunc(withIAT.Notes, func(n string) bool { return strings.Contains(n, "does not cover") }) {
+		t.Errorf("token with iat: revocations %+v, notes %q, want the subject revocation and no note", withIAT.Revocations, withIAT.Notes)
 	}
 }
