@@ -73,13 +73,16 @@ const (
 	RejectAlgNone      RejectReason = "alg_none"
 	RejectInvalidGrant RejectReason = "invalid_grant" // an identity provider refused a code or refresh token
 	RejectReused       RejectReason = "reused"        // a refresh token was presented again after it was redeemed
-	RejectOther        RejectReason = "other"
+	// RejectInsufficientScope is a valid token refused for an action its
+	// scopes do not allow (RFC 6750's insufficient_scope, usually a 403).
+	RejectInsufficientScope RejectReason = "insufficient_scope"
+	RejectOther             RejectReason = "other"
 )
 
 // RejectReasons lists every defined RejectReason.
 var RejectReasons = []RejectReason{
 	RejectBadSignature, RejectExpired, RejectNotYetValid, RejectRevoked, RejectMalformed,
-	RejectUnknownKey, RejectAlgNone, RejectInvalidGrant, RejectReused, RejectOther,
+	RejectUnknownKey, RejectAlgNone, RejectInvalidGrant, RejectReused, RejectInsufficientScope, RejectOther,
 }
 
 // rejectReasonList is the defined reject reasons for error messages.

@@ -107,7 +107,7 @@ func TestRejectionsRecorded(t *testing.T) {
 		{"expired", sign(t, signingKey, expiredClaims), "/orders/1", store.Query{TokenID: "jti-expired"}, 401, audit.RejectExpired},
 		{"no jti, by fingerprint", noJTIToken, "/orders/1", store.Query{Fingerprint: audit.Fingerprint(noJTIToken)}, 401, audit.RejectBadSignature},
 		{"not a JWT", "opaque-0123456789", "/orders/1", store.Query{Fingerprint: audit.Fingerprint("opaque-0123456789")}, 401, audit.RejectMalformed},
-		{"insufficient scope", sign(t, signingKey, tokenClaims("jti-scope", "erin")), "/admin", store.Query{TokenID: "jti-scope"}, 403, audit.RejectOther},
+		{"insufficient scope", sign(t, signingKey, tokenClaims("jti-scope", "erin")), "/admin", store.Query{TokenID: "jti-scope"}, 403, audit.RejectInsufficientScope},
 		{"reason set by handler", sign(t, signingKey, tokenClaims("jti-reused", "erin")), "/reject", store.Query{TokenID: "jti-reused"}, 401, audit.RejectReused},
 	}
 	for _, tt := range tests {

@@ -17,8 +17,8 @@ const RevokedDescription = "The access token has been revoked"
 // ChallengeReason returns the reject reason that a WWW-Authenticate value
 // gives. The error_description decides when it names a cause (see
 // TextReason). Otherwise the error code decides: invalid_request means a
-// malformed request, and invalid_token, insufficient_scope and a missing
-// error give RejectOther. RFC 6750 defines the codes but not the descriptions,
+// malformed request, insufficient_scope a token whose scopes do not allow
+// the request, and invalid_token and a missing error give RejectOther. RFC 6750 defines the codes but not the descriptions,
 // so reading them is a heuristic: an application that knows the cause
 // states it with the middleware's SetRejectReason.
 func ChallengeReason(challenge string) audit.RejectReason {
@@ -26,8 +26,11 @@ func ChallengeReason(challenge string) audit.RejectReason {
 	if r := TextReason(description); r != audit.RejectOther {
 		return r
 	}
-	if strings.EqualFold(code, "invalid_request") {
+	switch {
+	case strings.EqualFold(code, "invalid_request"):
 		return audit.RejectMalformed
+	case strings.EqualFold(code, "insufficient_scope"):
+		return audit.RejectInsufficientScope
 	}
 	return audit.RejectOther
 }

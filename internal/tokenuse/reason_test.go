@@ -20,7 +20,7 @@ func TestChallengeReason(t *testing.T) {
 		{`Bearer error="invalid_token", error_description="the given key ID was not found"`, audit.RejectUnknownKey},
 		{`Bearer error="invalid_request"`, audit.RejectMalformed},
 		{`Bearer error=invalid_token`, audit.RejectOther},
-		{`Bearer error="insufficient_scope", scope="orders:write"`, audit.RejectOther},
+		{`Bearer error="insufficient_scope", scope="orders:write"`, audit.RejectInsufficientScope},
 		{`Bearer realm="a, b", error_description="comma, then \"expired\""`, audit.RejectExpired},
 		{`Basic realm="x"`, audit.RejectOther},
 		{``, audit.RejectOther},
