@@ -138,7 +138,8 @@ type revokeRequest struct {
 	Reason       string                `json:"reason"`
 
 	// Force records a family revocation whose target is not the root of
-	// its refresh family, which services apply to that one token only.
+	// its refresh family, which services apply to that one token only, and
+	// a target with space at its start or end as given.
 	Force bool `json:"force,omitempty"`
 }
 
@@ -333,10 +334,18 @@ const maxNotBeforeAhead = time.Minute
 
 // revocationEvent builds the revoked event of a request.
 func (s *Server) revocationEvent(req revokeRequest, actor string) (audit.Event, error) {
-	target := strings.TrimSpace(req.Target)
+	target := req.Target
+	if !req.Force {
+		target = strings.TrimSpace(target)
+	}
 	switch {
-	case target == "":
+	case strings.TrimSpace(target) == "":
 		return audit.Event{}, badRequest("missing target: name the token (jti or fingerprint), family, session or subject to revoke")
+	case target != req.Target:
+		// As tokentrail revoke does: a space copied along with an id names
+		// another value, which no id carries.
+		return audit.Event{}, badRequest(fmt.Sprintf("invalid target %s: it has space at its start or end, which no id of a token, session or subject carries; "+
+			"remove the space, or send force true to revoke the value as given", strconv.Quote(req.Target)))
 	case audit.ContainsToken(target):
 		return audit.Event{}, badRequest("the target is a raw JWT, which tokentrail never stores: send its jti, or its SHA-256 fingerprint")
 	case strings.TrimSpace(req.Reason) == "":

@@ -99,6 +99,7 @@ func TestRevokeBodyErrors(t *testing.T) {
 		{"time format", `{"scope":"subject","target":"alice","reason":"r","issued_before":"yesterday"}`, `field \"issued_before\" is not an RFC 3339 time`},
 		{"force type", `{"scope":"family","target":"rt-1","reason":"r","force":"yes"}`, `field \"force\" is not true or false: got \"yes\"`},
 		{"cut", `{"scope":"token","target":"x"`, "the body ends inside its JSON value, as if it was cut short"},
+		{"space around target", `{"scope":"token","target":" tok-1","reason":"r"}`, `invalid target \" tok-1\": it has space at its start or end`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -107,6 +108,19 @@ func TestRevokeBodyErrors(t *testing.T) {
 				t.Errorf("revoke %q = %d %s, want 400 containing %q", tt.body, resp.StatusCode, data, tt.want)
 			}
 		})
+	}
+}
+
+// TestRevokeForcedTargetWithSpace checks that force records a target with
+// space around it as given, as tokentrail revoke --force does.
+func TestRevokeForcedTargetWithSpace(t *testing.T) {
+	ts := newTestServer(t, nil)
+
+	resp, data := ts.do(t, http.MethodPost, "/api/v1/revocations", ts.keys.admin,
+		[]byte(`{"scope":"token","target":" tok-1","reason":"r","force":true}`))
+
+	if resp.StatusCode != http.StatusCreated || !strings.Contains(string(data), `"token_id":" tok-1"`) {
+		t.Errorf("forced revoke = %d %s, want 201 with the target as given", resp.StatusCode, data)
 	}
 }
 
