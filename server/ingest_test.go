@@ -35,7 +35,7 @@ func TestIngestRejectionNamesJSONField(t *testing.T) {
 		{"expiry type", `{` + valid + `,"expires_at":1700000000}`,
 			[]string{`field "expires_at" is not an RFC 3339 time`, "got 1700000000"}},
 		{"status string", `{` + valid + `,"status":"200"}`,
-			[]string{`field "status" is not an HTTP status code, a whole number from 100 to 599: got "200"`}},
+			[]string{`field "status" is not an HTTP status code, a whole number from 100 to 599: got "200": send it as a JSON number, without quotes: 200`}},
 		{"status range", `{` + valid + `,"status":42}`,
 			[]string{`field "status" is not an HTTP status code`, `got "42"`}},
 		{"ip", `{` + valid + `,"ip":"10.0.0"}`,

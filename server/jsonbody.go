@@ -174,7 +174,14 @@ func badField(f objectField, err error, form func(field string) string) *fieldEr
 			value = "a JSON " + value
 		}
 	}
-	return &fieldError{field: name, value: value, problem: "is not " + form(strings.ToLower(name))}
+	fe := &fieldError{field: name, value: value, problem: "is not " + form(strings.ToLower(name))}
+	// "status": "200" is the likeliest slip: a number sent as a string.
+	var text string
+	var number json.Number
+	if json.Unmarshal(f.value, &text) == nil && json.Unmarshal([]byte(text), &number) == nil && errors.As(err, &typeErr) && typeErr.Value == "string" {
+		fe.fix = "it as a JSON number, without quotes: " + text
+	}
+	return fe
 }
 
 // quotedValue returns text, such as a FieldError's Value, as shownValue
