@@ -287,6 +287,33 @@ func checkTimeLayout(t *testing.T, tb *browsertest.Tab, exclude string) {
 	}
 }
 
+// TestBrowserUsesWithinSeconds checks that uses less than a minute apart
+// are given with their span, not as a rate a minute.
+func TestBrowserUsesWithinSeconds(t *testing.T) {
+	h := newHarness(t)
+	const quickToken = "tok-quick-1"
+	var events []audit.Event
+	for i := range 3 {
+		events = append(events, audit.Event{
+			ID: audit.NewID("webui-test-quick", strconv.Itoa(i)), Time: harnessStart.Add(time.Duration(i) * 100 * time.Millisecond),
+			Kind: audit.KindUsed, TokenID: quickToken, Subject: "carol@example.com", Path: "/api/orders", Source: "webui-test-quick",
+		})
+	}
+	if _, err := h.db.Append(context.Background(), events); err != nil {
+		t.Fatalf("append the token's events: %v", err)
+	}
+	tb := browser.NewTab(t, h.srv.URL)
+	tb.SignIn(t, h.srv.URL, readKey, "#/token/"+quickToken)
+	tb.Wait(t, "the token's usage", `document.getElementById('token-status') !== null`)
+
+	var uses string
+	tb.Eval(t, `[...document.querySelectorAll('dl.facts dt')].find((dt) => dt.textContent === 'Uses')?.nextElementSibling.textContent || ''`, &uses)
+
+	if uses != "3 uses, all within one second" {
+		t.Errorf("uses = %q, want %q", uses, "3 uses, all within one second")
+	}
+}
+
 // TestBrowserHourlyChartSpans checks the chart of a token used in one hour
 // only, and of one used over more than two weeks.
 func TestBrowserHourlyChartSpans(t *testing.T) {

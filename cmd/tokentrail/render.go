@@ -77,8 +77,13 @@ func writeReport(w io.Writer, r *forensics.TokenReport) error {
 		p.line("  no recorded use")
 	} else {
 		t := p.table()
-		row(t, "uses", fmt.Sprintf("%d from %s to %s (%s), %.1f a minute",
-			u.Total, stamp(u.First), stamp(u.Last), detect.FormatDuration(time.Duration(u.SpanSeconds)*time.Second), u.PerMinute))
+		// A rate over less than a minute says little.
+		rate := fmt.Sprintf(", %.1f a minute", u.PerMinute)
+		if u.SpanSeconds < 60 {
+			rate = ""
+		}
+		row(t, "uses", fmt.Sprintf("%d from %s to %s (%s)%s",
+			u.Total, stamp(u.First), stamp(u.Last), detect.FormatDuration(time.Duration(u.SpanSeconds)*time.Second), rate))
 		row(t, "addresses", counts(u.IPs, 8))
 		row(t, "networks", counts(u.Networks, 8))
 		row(t, "countries", counts(u.Countries, 8))

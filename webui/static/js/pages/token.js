@@ -72,11 +72,28 @@ function created(r) {
   ]);
 }
 
+// usesText says how many uses and how often. A rate over less than a
+// minute says little, so uses that close together are given with their
+// span instead.
+function usesText(u) {
+  if (!u.total) {
+    return 'none recorded';
+  }
+  const span = u.span_seconds || 0;
+  if (u.total === 1) {
+    return fmt.count(1, 'use');
+  }
+  if (span < 60) {
+    return `${fmt.count(u.total, 'use')}, all within ${span < 1 ? 'one second' : fmt.count(Math.round(span), 'second')}`;
+  }
+  return `${fmt.count(u.total, 'use')}, on average ${(u.per_minute || 0).toFixed(1)} a minute from the first to the last`;
+}
+
 function usage(r) {
   const u = r.usage || {};
   const top = (list) => (list || []).slice(0, 5).map((c) => `${c.value} (${c.count})`).join(', ');
   return definitions([
-    ['Uses', u.total ? `${fmt.count(u.total, 'use')}, on average ${(u.per_minute || 0).toFixed(1)} a minute from the first to the last` : 'none recorded'],
+    ['Uses', usesText(u)],
     ['First', fmt.time(u.first)],
     ['Last', fmt.time(u.last)],
     ['Addresses', top(u.ips)],
