@@ -77,8 +77,9 @@ func TestFailClosedWhenRecorderSaturated(t *testing.T) {
 	// one more, so the third event at the latest is refused. The request
 	// that recorded it was already served; the next one is rejected.
 	var resp *http.Response
+	var body string
 	for i := range 5 {
-		resp, _ = request(t, srv.URL+"/orders/1", token)
+		resp, body = request(t, srv.URL+"/orders/1", token)
 		if resp.StatusCode != http.StatusOK {
 			break
 		}
@@ -91,6 +92,9 @@ func TestFailClosedWhenRecorderSaturated(t *testing.T) {
 	}
 	if got := resp.Header.Get("Retry-After"); got != "2" {
 		t.Errorf("Retry-After = %q, want \"2\"", got)
+	}
+	if !strings.Contains(body, "cannot record their use") || !strings.Contains(body, "retry after 2 s") {
+		t.Errorf("503 body = %q, want it to say why and when to retry", body)
 	}
 	if s := tr.rec.Stats(); s.Dropped == 0 {
 		t.Errorf("recorder Stats().Dropped = 0, want the refused event counted")

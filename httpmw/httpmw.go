@@ -187,7 +187,9 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	case tokenuse.Unavailable:
 		w.Header().Set("Retry-After", h.tracker.RetryAfter())
-		http.Error(w, http.StatusText(http.StatusServiceUnavailable), http.StatusServiceUnavailable)
+		// The body says why for the client's developer, who cannot read
+		// the service's log; it names no internal state.
+		http.Error(w, unavailableText+h.tracker.RetryAfter()+" s", http.StatusServiceUnavailable)
 		return
 	}
 
@@ -211,6 +213,10 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	*rw = responseWriter{}
 	writers.Put(rw)
 }
+
+// unavailableText begins the body of a fail-closed 503; the Retry-After
+// value follows it.
+const unavailableText = "Service Unavailable: this service refuses bearer tokens while it cannot record their use or check them against revocations; retry after "
 
 // writers holds the response writers of finished requests, so that a
 // request does not allocate one.
