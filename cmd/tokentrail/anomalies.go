@@ -274,11 +274,21 @@ func anomalyIdentity(a audit.Anomaly) string {
 	return fmt.Sprintf("%s, subject %s", token, subject)
 }
 
+// betweenClients are the rules whose evidence comes from two or more
+// clients. The anomaly's address is that of the last use, which may be the
+// owner's, so it must not read as the attacker's.
+var betweenClients = []string{detect.RuleConcurrentUse, detect.RuleRapidIPChange, detect.RuleImpossibleTravel, detect.RuleUserAgentChange}
+
 // anomalyClient returns ", from ADDRESS (ASN ORG, COUNTRY)" for an anomaly
-// that names its client's address, and "" otherwise.
+// that names its client's address, ", last use from ..." for one whose
+// evidence spans clients, and "" otherwise.
 func anomalyClient(a audit.Anomaly) string {
 	if !a.IP.IsValid() {
 		return ""
+	}
+	from := ", from "
+	if slices.Contains(betweenClients, a.Rule) {
+		from = ", last use from "
 	}
 	var network []string
 	if a.ASN != 0 {
@@ -292,7 +302,7 @@ func anomalyClient(a audit.Anomaly) string {
 		where = strings.TrimPrefix(where+", "+a.Country, ", ")
 	}
 	if where == "" {
-		return ", from " + a.IP.String()
+		return from + a.IP.String()
 	}
-	return fmt.Sprintf(", from %s (%s)", a.IP, where)
+	return fmt.Sprintf("%s%s (%s)", from, a.IP, where)
 }
