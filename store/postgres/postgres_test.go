@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -289,5 +290,57 @@ func TestRevocationsDuringConcurrentAppends(t *testing.T) {
 		if n != 1 {
 			t.Errorf("the reader got revocation %s %d times, want once", id, n)
 		}
+	}
+}
+
+// TestOpenWithReadOnlyRole opens a migrated store as a role that may only
+// read it, as an investigation on a production database may.
+func TestOpenWithReadOnlyRole(t *testing.T) {
+	ctx := context.Background()
+	dsn := pgtest.DSN(t)
+	u, err := url.Parse(dsn)
+	if err != nil || u.Scheme == "" {
+		t.Skipf("%s is not a URL, so the test cannot change its user", pgtest.EnvDSN)
+	}
+	s, err := postgres.Open(ctx, dsn)
+	if err != nil {
+		t.Fatalf("Open() error = %v", err)
+	}
+	event := audit.Event{ID: "e1", Time: time.Date(2025, 6, 1, 0, 0, 0, 0, time.UTC), Kind: audit.KindUsed, TokenID: "tok-ro"}
+	if _, err := s.Append(ctx, []audit.Event{event}); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+
+	admin := connect(t, dsn)
+	role := fmt.Sprintf("tokentrail_test_reader_%d", time.Now().UnixNano())
+	for _, stmt := range []string{
+		"CREATE ROLE " + role + " LOGIN",
+		"GRANT USAGE ON SCHEMA " + u.Query().Get("search_path") + " TO " + role,
+		"GRANT SELECT ON ALL TABLES IN SCHEMA " + u.Query().Get("search_path") + " TO " + role,
+	} {
+		if _, err := admin.Exec(ctx, stmt); err != nil {
+			t.Fatalf("%s: %v", stmt, err)
+		}
+	}
+	t.Cleanup(func() {
+		for _, stmt := range []string{"DROP OWNED BY " + role, "DROP ROLE " + role} {
+			if _, err := admin.Exec(ctx, stmt); err != nil {
+				t.Errorf("%s: %v", stmt, err)
+			}
+		}
+	})
+
+	u.User = url.User(role)
+	reader, err := postgres.Open(ctx, u.String())
+	if err != nil {
+		t.Fatalf("Open(as a role that may only read) error = %v", err)
+	}
+	defer reader.Close()
+	if found, err := reader.Events(ctx, store.Query{TokenID: "tok-ro"}); err != nil || len(found) != 1 {
+		t.Errorf("Events(as a role that may only read) = %d events, %v; want 1", len(found), err)
+	}
+	if _, err := reader.Append(ctx, []audit.Event{{ID: "e2", Time: event.Time, Kind: audit.KindUsed, TokenID: "tok-ro"}}); err == nil {
+		t.Errorf("Append(as a role that may only read) error = nil, want permission denied")
 	}
 }

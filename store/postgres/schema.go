@@ -187,17 +187,22 @@ func migrate(ctx context.Context, tx pgx.Tx, list []migration) (int, error) {
 	if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock(hashtext($1))", migrationLockKey+schema); err != nil {
 		return 0, fmt.Errorf("lock schema %s for migration: %w", schema, err)
 	}
-	if err := checkForeignTables(ctx, tx, schema); err != nil {
+	known, err := checkForeignTables(ctx, tx, schema)
+	if err != nil {
 		return 0, err
 	}
 
-	_, err := tx.Exec(ctx, `CREATE TABLE IF NOT EXISTS tokentrail_migrations (
-		version     integer PRIMARY KEY,
-		description text NOT NULL,
-		applied_at  timestamptz NOT NULL DEFAULT now()
-	)`)
-	if err != nil {
-		return 0, fmt.Errorf("create tokentrail_migrations: %w", err)
+	// A store at this build's version needs no statement that changes the
+	// schema, so that a role that may only read it can open it.
+	if !known {
+		_, err := tx.Exec(ctx, `CREATE TABLE tokentrail_migrations (
+			version     integer PRIMARY KEY,
+			description text NOT NULL,
+			applied_at  timestamptz NOT NULL DEFAULT now()
+		)`)
+		if err != nil {
+			return 0, fmt.Errorf("create tokentrail_migrations: %w", err)
+		}
 	}
 	var current int
 	if err := tx.QueryRow(ctx, "SELECT coalesce(max(version), 0) FROM tokentrail_migrations").Scan(&current); err != nil {
@@ -225,32 +230,32 @@ func migrate(ctx context.Context, tx pgx.Tx, list []migration) (int, error) {
 	return latest, nil
 }
 
-// checkForeignTables rejects a schema that has tables but no
-// tokentrail_migrations: another application's, which migrating would
-// change.
-func checkForeignTables(ctx context.Context, tx pgx.Tx, schema string) error {
+// checkForeignTables reports whether the schema has tokentrail_migrations,
+// and rejects one that has other tables but not it: another application's,
+// which migrating would change.
+func checkForeignTables(ctx context.Context, tx pgx.Tx, schema string) (known bool, _ error) {
 	rows, err := tx.Query(ctx, `SELECT table_name FROM information_schema.tables
 		WHERE table_schema = $1 ORDER BY table_name`, schema)
 	if err != nil {
-		return fmt.Errorf("list tables: %w", err)
+		return false, fmt.Errorf("list tables: %w", err)
 	}
 	names, err := pgx.CollectRows(rows, pgx.RowTo[string])
 	if err != nil {
-		return fmt.Errorf("list tables: %w", err)
+		return false, fmt.Errorf("list tables: %w", err)
 	}
 	for _, name := range names {
 		if name == "tokentrail_migrations" {
-			return nil
+			return true, nil
 		}
 	}
 	if len(names) > 0 {
 		if len(names) > 5 {
 			names = append(names[:5], "...")
 		}
-		return fmt.Errorf("%w: schema %s has tables (%s) but no tokentrail_migrations, so give tokentrail its own database or schema (search_path in the connection string)",
+		return false, fmt.Errorf("%w: schema %s has tables (%s) but no tokentrail_migrations, so give tokentrail its own database or schema (search_path in the connection string)",
 			ErrNotStore, schema, strings.Join(names, ", "))
 	}
-	return nil
+	return false, nil
 }
 
 // checkMigrations verifies the invariant that versions run 1, 2, 3 and so
