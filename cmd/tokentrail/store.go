@@ -15,8 +15,8 @@ import (
 	"github.com/tokentrail/tokentrail/store/sqlite"
 )
 
-// eventStore is what the commands use of a store. *sqlite.Store and
-// *postgres.Store implement it.
+// eventStore is the part of a store that the commands use.
+// *sqlite.Store and *postgres.Store implement it.
 type eventStore interface {
 	server.Store
 	store.SettingStore
@@ -39,7 +39,8 @@ func isPostgres(db string) bool {
 	return strings.HasPrefix(db, "postgres://") || strings.HasPrefix(db, "postgresql://")
 }
 
-// checkPostgresURL rejects a --db URL that holds a password. The commands
+// checkPostgresURL rejects a store URL (--db, --store or TOKENTRAIL_DB)
+// that holds a password. The commands
 // print --db in their messages and logs, and other users of the machine can
 // read a command line, so the password belongs in PGPASSWORD or a
 // ~/.pgpass file, which the driver reads.
@@ -52,7 +53,7 @@ func checkPostgresURL(db string) error {
 		if errors.As(err, &urlErr) {
 			err = urlErr.Err
 		}
-		return fmt.Errorf("invalid --db URL: %v (want postgres://USER@HOST:PORT/DATABASE)", err)
+		return fmt.Errorf("invalid store URL: %v (want postgres://USER@HOST:PORT/DATABASE)", err)
 	}
 	_, hasPassword := u.User.Password()
 	if hasPassword || u.Query().Has("password") {
@@ -60,7 +61,7 @@ func checkPostgresURL(db string) error {
 		q := u.Query()
 		q.Del("password")
 		u.RawQuery = q.Encode()
-		return fmt.Errorf("--db %s: remove the password from the URL and set it in PGPASSWORD or ~/.pgpass instead, because the URL shows in messages and in the process list", u)
+		return fmt.Errorf("store URL %s: remove the password from the URL and set it in PGPASSWORD or ~/.pgpass instead, because the URL shows in messages and in the process list", u)
 	}
 	return nil
 }
@@ -86,8 +87,9 @@ func openStore(ctx context.Context, db string) (eventStore, error) {
 // leaves the stored events as they are.
 //
 // NOTE: a PostgreSQL store has no read-only mode here. It is opened as for
-// writing, and the commands that call this function only read; a database
-// role with only SELECT rights cannot open a schema that needs migrating.
+// writing, and only the callers keep from writing. A role that may only
+// read opens a schema at this build's version, but not one that needs
+// migrating.
 func openStoreReadOnly(ctx context.Context, db string) (eventStore, error) {
 	if isPostgres(db) {
 		return openStore(ctx, db)
