@@ -85,7 +85,7 @@ func runKeysCreate(ctx context.Context, stdout, stderr io.Writer, dbPath, name s
 		return err
 	}
 	defer db.Close()
-	if errors.Is(statErr, fs.ErrNotExist) {
+	if !isPostgres(dbPath) && errors.Is(statErr, fs.ErrNotExist) {
 		// A key in a file that the server does not read fails every
 		// request, so a new file is worth a line.
 		fmt.Fprintf(stderr, "created the store %s, which contains no events yet; start the server on it with --db or TOKENTRAIL_DB\n", dbPath)

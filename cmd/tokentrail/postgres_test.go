@@ -160,3 +160,34 @@ func TestOpenStoreRejectsPasswordInURL(t *testing.T) {
 		}
 	}
 }
+
+// TestCommandsOnPostgres runs the commands that write a store, and one
+// that reads it, with --db naming a PostgreSQL schema.
+func TestCommandsOnPostgres(t *testing.T) {
+	dsn := pgtest.DSN(t)
+
+	_, stderr, err := run(t, "", "--db", dsn, "keys", "create", "--name", "payments-api", "--role", "ingest")
+	if err != nil {
+		t.Fatalf("keys create --db %s: %v", dsn, err)
+	}
+	if strings.Contains(stderr, "created the store") {
+		t.Errorf("keys create on PostgreSQL said it created a store file:\n%s", stderr)
+	}
+	list, _, err := run(t, "", "--db", dsn, "keys", "list")
+	if err != nil || !strings.Contains(list, "payments-api") {
+		t.Errorf("keys list --db %s = %q, %v; want the key payments-api", dsn, list, err)
+	}
+
+	at := time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
+	_, _, err = run(t, "", "--db", dsn, "revoke", "--jti", "jti-pg", "--actor", "oncall", "--reason", "leaked in a CI log", "--at", at.Format(time.RFC3339))
+	if err != nil {
+		t.Fatalf("revoke --db %s: %v", dsn, err)
+	}
+	out, _, err := run(t, "", "--db", dsn, "investigate", "--json", "jti-pg")
+	if err != nil {
+		t.Fatalf("investigate --db %s: %v", dsn, err)
+	}
+	if !strings.Contains(out, `"status": "revoked"`) {
+		t.Errorf("investigate jti-pg after revoke = %s, want status revoked", out)
+	}
+}
