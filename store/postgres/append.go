@@ -151,7 +151,8 @@ func (s *Store) appendBatches(ctx context.Context, batches [][]audit.Event) ([]s
 // insertIDs inserts the IDs of candidates into event_ids, with their
 // times, and returns those that were not stored yet. It inserts them in
 // the order of their bytes, so that two concurrent Appends that share IDs
-// lock them in the same order and never wait for each other in a cycle.
+// lock those rows of event_ids in the same order and cannot deadlock on
+// them.
 func insertIDs(ctx context.Context, tx pgx.Tx, candidates []candidate) (map[string]bool, error) {
 	sorted := slices.Clone(candidates)
 	slices.SortFunc(sorted, func(a, b candidate) int { return strings.Compare(a.event.ID, b.event.ID) })

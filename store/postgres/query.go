@@ -89,7 +89,7 @@ func (f *filter) add(condition string, args ...any) {
 	f.conditions = append(f.conditions, fmt.Sprintf(condition, marks...))
 }
 
-// where returns the conditions joined with AND, or TRUE when there is none.
+// where joins the conditions with AND, and returns TRUE when there is none.
 func (f *filter) where() string {
 	if len(f.conditions) == 0 {
 		return "TRUE"
