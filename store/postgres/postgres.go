@@ -88,7 +88,8 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 
 	poolConfig, err := pgxpool.ParseConfig(dsn)
 	if err != nil {
-		// pgconn's ParseConfigError redacts the password of the string.
+		// The message of pgconn's ParseConfigError masks the password,
+		// which TestOpenErrorHidesPassword checks for a malformed setting.
 		return nil, fmt.Errorf("postgres: open: %w", err)
 	}
 	if cfg.maxConns > 0 {
