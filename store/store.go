@@ -1,5 +1,5 @@
 // Package store defines the Store that every tokentrail backend implements
-// (store/sqlite, later store/postgres) and the Query it runs. The
+// (store/sqlite and store/postgres) and the Query it runs. The
 // conformance suite in store/storetest holds every backend to the same
 // contract.
 package store

@@ -16,7 +16,6 @@ import (
 	"github.com/tokentrail/tokentrail/audit"
 	"github.com/tokentrail/tokentrail/detect"
 	"github.com/tokentrail/tokentrail/store"
-	"github.com/tokentrail/tokentrail/store/sqlite"
 )
 
 // detectProgressMinEvents is the store size from which detect shows a
@@ -135,7 +134,7 @@ type scanSummary struct {
 
 // scanStore feeds every event of r to detection, in time order. It stores
 // nothing: an interrupted run leaves the store as it was.
-func scanStore(ctx context.Context, stderr io.Writer, db *sqlite.Store, r store.TimeRange, found *detection, progress string) (scanSummary, error) {
+func scanStore(ctx context.Context, stderr io.Writer, db store.Store, r store.TimeRange, found *detection, progress string) (scanSummary, error) {
 	var sum scanSummary
 	bar, err := detectProgressBar(ctx, stderr, db, r, progress)
 	if err != nil {
@@ -167,7 +166,7 @@ func scanStore(ctx context.Context, stderr io.Writer, db *sqlite.Store, r store.
 // detectProgressBar returns a bar of the events to scan, or nil when none
 // should be shown. The count is exact only for the whole store, so a bar
 // over a range counts events without a total.
-func detectProgressBar(ctx context.Context, stderr io.Writer, db *sqlite.Store, r store.TimeRange, progress string) (*progressbar.ProgressBar, error) {
+func detectProgressBar(ctx context.Context, stderr io.Writer, db store.Store, r store.TimeRange, progress string) (*progressbar.ProgressBar, error) {
 	if progress == "never" {
 		return nil, nil
 	}

@@ -15,7 +15,6 @@ import (
 	"github.com/tokentrail/tokentrail/apikey"
 	"github.com/tokentrail/tokentrail/audit"
 	"github.com/tokentrail/tokentrail/store"
-	"github.com/tokentrail/tokentrail/store/sqlite"
 )
 
 func newKeysCommand(g *globalFlags) *cobra.Command {
@@ -86,7 +85,7 @@ func runKeysCreate(ctx context.Context, stdout, stderr io.Writer, dbPath, name s
 		return err
 	}
 	defer db.Close()
-	if errors.Is(statErr, fs.ErrNotExist) {
+	if !isPostgres(dbPath) && errors.Is(statErr, fs.ErrNotExist) {
 		// A key in a file that the server does not read fails every
 		// request, so a new file is worth a line.
 		fmt.Fprintf(stderr, "created the store %s, which contains no events yet; start the server on it with --db or TOKENTRAIL_DB\n", dbPath)
@@ -322,14 +321,14 @@ func writeJSON(w io.Writer, v any) error {
 }
 
 // openKeyStore opens an existing store for a key change.
-func openKeyStore(ctx context.Context, path string) (*sqlite.Store, error) {
+func openKeyStore(ctx context.Context, path string) (eventStore, error) {
 	if err := checkStoreExists(path); err != nil {
 		return nil, err
 	}
 	return openStore(ctx, path)
 }
 
-func openKeyStoreReadOnly(ctx context.Context, path string) (*sqlite.Store, error) {
+func openKeyStoreReadOnly(ctx context.Context, path string) (eventStore, error) {
 	if err := checkStoreExists(path); err != nil {
 		return nil, err
 	}
@@ -337,6 +336,9 @@ func openKeyStoreReadOnly(ctx context.Context, path string) (*sqlite.Store, erro
 }
 
 func checkStoreExists(path string) error {
+	if isPostgres(path) {
+		return nil
+	}
 	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("no store at %s: name the store that the server uses with --db or TOKENTRAIL_DB", path)
 	}

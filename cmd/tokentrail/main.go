@@ -60,7 +60,7 @@ SHA-256 fingerprint of the token.`,
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.PersistentFlags().StringVar(&g.db, "db", defaultDBPath(),
-		"SQLite file that holds the events (environment: TOKENTRAIL_DB)")
+		"store of the events: a SQLite file, or a postgres://USER@HOST:PORT/DATABASE URL whose password is in PGPASSWORD or ~/.pgpass (environment: TOKENTRAIL_DB)")
 
 	root.AddCommand(
 		newImportCommand(&g),

@@ -107,7 +107,7 @@ func runRevoke(ctx context.Context, stdout io.Writer, dbPath string, f revokeFla
 		return err
 	}
 
-	if _, err := os.Stat(dbPath); errors.Is(err, fs.ErrNotExist) {
+	if _, err := os.Stat(dbPath); !isPostgres(dbPath) && errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("no store at %s: name the store that your services read with --db or TOKENTRAIL_DB", dbPath)
 	}
 	db, err := openStore(ctx, dbPath)

@@ -26,7 +26,6 @@ import (
 	"github.com/tokentrail/tokentrail/enrich"
 	"github.com/tokentrail/tokentrail/server"
 	"github.com/tokentrail/tokentrail/store"
-	"github.com/tokentrail/tokentrail/store/sqlite"
 	"github.com/tokentrail/tokentrail/webui"
 )
 
@@ -92,7 +91,7 @@ SIGTERM after the requests in flight end (30 seconds at most).`,
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&f.addr, "addr", "127.0.0.1:8080", "address to listen on, host:port; 0.0.0.0:8080 accepts other machines")
-	fl.StringVar(&f.store, "store", "", "SQLite file of the events (default: --db)")
+	fl.StringVar(&f.store, "store", "", "store of the events: a SQLite file, or a postgres:// URL without password (default: --db)")
 	fl.StringVar(&f.tlsCert, "tls-cert", "", "PEM certificate file, with --tls-key, to serve HTTPS")
 	fl.StringVar(&f.tlsKey, "tls-key", "", "PEM private key file of --tls-cert")
 	fl.StringVar(&f.rules, "rules", "", "YAML file of detection thresholds (default: the one the store's last import or detect used; none for the defaults)")
@@ -133,7 +132,7 @@ func runServe(ctx context.Context, stderr io.Writer, f serveFlags, explicitStore
 	}
 	log := slog.New(slog.NewTextHandler(stderr, nil))
 
-	db, err := sqlite.Open(ctx, f.store)
+	db, err := openStore(ctx, f.store)
 	if err != nil {
 		return err
 	}
@@ -307,7 +306,7 @@ with tokentrail keys create.
 // --demo is given, or when the store is the default one and --no-demo is
 // not given, and reports whether it did. Detection runs over the demo
 // events as in an import.
-func importDemoIfEmpty(ctx context.Context, stderr io.Writer, db *sqlite.Store, cfg detect.Config, en *enrich.Enricher, f serveFlags, explicitStore bool) (bool, error) {
+func importDemoIfEmpty(ctx context.Context, stderr io.Writer, db eventStore, cfg detect.Config, en *enrich.Enricher, f serveFlags, explicitStore bool) (bool, error) {
 	if f.noDemo || (explicitStore && !f.demo) {
 		return false, nil
 	}
@@ -335,7 +334,7 @@ func importDemoIfEmpty(ctx context.Context, stderr io.Writer, db *sqlite.Store, 
 
 // announceDemoToken prints the token of the demo's story and its subject,
 // for a first search in the UI.
-func announceDemoToken(ctx context.Context, stderr io.Writer, db *sqlite.Store) error {
+func announceDemoToken(ctx context.Context, stderr io.Writer, db eventStore) error {
 	story, err := loadDemoStory()
 	if err != nil {
 		return err
