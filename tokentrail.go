@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -23,13 +24,15 @@ import (
 	"github.com/tokentrail/tokentrail/forensics"
 	"github.com/tokentrail/tokentrail/recorder"
 	"github.com/tokentrail/tokentrail/store"
+	"github.com/tokentrail/tokentrail/store/postgres"
 	"github.com/tokentrail/tokentrail/store/sqlite"
 )
 
 // Config configures Open. The zero Config works: it keeps the events in
 // ./tokentrail.db with the recorder's default queue and batch sizes.
 type Config struct {
-	// DBPath is the SQLite file; empty means sqlite.DefaultPath.
+	// DBPath is the SQLite file, or the postgres:// URL of a PostgreSQL
+	// database (see docs/postgres.md); empty means sqlite.DefaultPath.
 	DBPath string
 
 	// Recorder tunes the queue, batching and overflow policy; see
@@ -55,7 +58,7 @@ type Config struct {
 // in the queue. A Trail is safe for concurrent use.
 type Trail struct {
 	*recorder.Recorder
-	db *sqlite.Store
+	db trailStore
 
 	closeOnce sync.Once
 	closeErr  error
@@ -68,7 +71,7 @@ func Open(ctx context.Context, cfg Config) (*Trail, error) {
 	if path == "" {
 		path = sqlite.DefaultPath
 	}
-	db, err := sqlite.Open(ctx, path)
+	db, err := openStore(ctx, path)
 	if err != nil {
 		return nil, fmt.Errorf("tokentrail: %w", err)
 	}
@@ -100,6 +103,23 @@ func Open(ctx context.Context, cfg Config) (*Trail, error) {
 		opts.OnWritten = detectWritten(engine, db, read, logger, opts.OnWritten)
 	}
 	return &Trail{Recorder: recorder.New(db, opts), db: db}, nil
+}
+
+// trailStore is what a Trail keeps its events in: the recorder's Writer,
+// what detection and the reports read, and Close.
+type trailStore interface {
+	store.Store
+	recorder.Writer
+	detectStore
+}
+
+// openStore opens the SQLite file at path, or the PostgreSQL database that
+// path names as a postgres:// or postgresql:// URL.
+func openStore(ctx context.Context, path string) (trailStore, error) {
+	if strings.HasPrefix(path, "postgres://") || strings.HasPrefix(path, "postgresql://") {
+		return postgres.Open(ctx, path)
+	}
+	return sqlite.Open(ctx, path)
 }
 
 // detectStore is the part of the store that detection reads and writes.

@@ -16,12 +16,22 @@ import (
 	"github.com/tokentrail/tokentrail/recorder"
 	"github.com/tokentrail/tokentrail/revocation"
 	"github.com/tokentrail/tokentrail/store"
+	"github.com/tokentrail/tokentrail/store/postgres/pgtest"
 	"github.com/tokentrail/tokentrail/store/sqlite"
 )
 
 func TestRecordThenInvestigate(t *testing.T) {
+	recordThenInvestigate(t, filepath.Join(t.TempDir(), "trail.db"))
+}
+
+// TestRecordThenInvestigateOnPostgres runs the same on a PostgreSQL schema
+// of its own, when TOKENTRAIL_PG_DSN names a server.
+func TestRecordThenInvestigateOnPostgres(t *testing.T) {
+	recordThenInvestigate(t, pgtest.DSN(t))
+}
+
+func recordThenInvestigate(t *testing.T, path string) {
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "trail.db")
 	trail, err := tokentrail.Open(ctx, tokentrail.Config{DBPath: path})
 	if err != nil {
 		t.Fatalf("Open: %v", err)
