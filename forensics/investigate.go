@@ -131,6 +131,7 @@ func InvestigateToken(ctx context.Context, db EventQuerier, ref TokenRef, opts O
 	if r.Sessions, err = sessions(ctx, db, r, events); err != nil {
 		return nil, err
 	}
+	r.Notes = append(r.Notes, sessionEndNotes(r, events)...)
 	if opts.Detect != nil {
 		found, err := opts.Detect(events)
 		if err != nil {

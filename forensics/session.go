@@ -64,6 +64,50 @@ type SessionEvent struct {
 	EventID   string     `json:"event_id"`
 }
 
+// sessionEnds are the actions by which identity providers log the end of a
+// sign-in session: Keycloak's LOGOUT, Okta's user.session.end, and Auth0's
+// slo and back-channel logout. A session event with one of them, and no
+// failure as its outcome, ends the session.
+var sessionEnds = []string{"LOGOUT", "user.session.end", "slo", "oidc_backchannel_logout_succeeded"}
+
+// sessionEndNotes returns a note for each session of r that ended, with
+// the token's uses after the end. The provider then refuses the session's
+// refresh tokens, but a service that verifies the token itself accepts it
+// until it expires, so a use after the end is suspect: the owner signed out.
+func sessionEndNotes(r *TokenReport, events []audit.Event) []string {
+	var notes []string
+	for _, s := range r.Sessions {
+		if s.Basis != "session_id" {
+			continue // a lead, not proof that the token belongs to it
+		}
+		i := slices.IndexFunc(s.Events, func(e SessionEvent) bool {
+			return e.Kind == audit.KindSession && slices.Contains(sessionEnds, e.Action) && !strings.HasPrefix(strings.ToUpper(e.Outcome), "FAIL")
+		})
+		if i < 0 {
+			continue
+		}
+		end := s.Events[i]
+		after, first := 0, time.Time{}
+		for _, e := range events {
+			if (e.Kind == audit.KindUsed || e.Kind == audit.KindRefreshed) && e.Time.After(end.Time) {
+				if after == 0 {
+					first = e.Time
+				}
+				after++
+			}
+		}
+		note := fmt.Sprintf("its sign-in session %s ended at %s (%s)", textValue(s.ID), end.Time.UTC().Format(TimeLayout), end.Action)
+		if after == 0 {
+			notes = append(notes, note+"; no use of the token is recorded after that")
+			continue
+		}
+		notes = append(notes, fmt.Sprintf("%s, but the token was used %s after that, first at %s: the owner had signed out, "+
+			"so check who used it, and revoke it (tokentrail revoke --session %s) if the service does not check sessions",
+			note, counted(after, "time", "times"), first.UTC().Format(TimeLayout), shellQuote(s.ID)))
+	}
+	return notes
+}
+
 // sessions finds the sign-in sessions of a token's events: those the events
 // name, or failing that, the session of the latest session event of the
 // token's subject, issuer and client before it was issued.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -177,5 +178,37 @@ func TestReportSessionListsOtherTokensIssued(t *testing.T) {
 	}
 	if want := []string{"blocked", "first", "issued"}; !slices.Equal(ids, want) {
 		t.Errorf("session events = %v, want %v", ids, want)
+	}
+}
+
+func TestReportNotesUseAfterSignOut(t *testing.T) {
+	tests := []struct {
+		name string
+		end  audit.Event
+		want string // part of the note, or "" for none
+	}{
+		{"used after", signIn("9", t0.Add(30*time.Minute), "s-1", "alice", "LOGOUT", ""),
+			"ended at 2026-11-20 09:30:00Z (LOGOUT), but the token was used 3 times after that, first at 2026-11-20 10:01:00Z"},
+		{"not used after", signIn("9", t0.Add(2*time.Hour), "s-1", "alice", "user.session.end", "SUCCESS"),
+			"no use of the token is recorded after that"},
+		{"failed logout", signIn("9", t0.Add(30*time.Minute), "s-1", "alice", "user.session.end", "FAILURE: UNKNOWN"), ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			db := openStore(t, append(storyEvents(), tt.end))
+
+			r, err := forensics.InvestigateToken(context.Background(), db, forensics.TokenRef{TokenID: tokenID}, forensics.Options{Now: t0.Add(3 * time.Hour)})
+			if err != nil {
+				t.Fatal(err)
+			}
+
+			found := slices.ContainsFunc(r.Notes, func(n string) bool { return strings.Contains(n, "sign-in session") })
+			switch {
+			case tt.want == "" && found:
+				t.Errorf("notes = %q, want none about the session's end", r.Notes)
+			case tt.want != "" && !slices.ContainsFunc(r.Notes, func(n string) bool { return strings.Contains(n, tt.want) }):
+				t.Errorf("notes = %q, want one containing %q", r.Notes, tt.want)
+			}
+		})
 	}
 }
