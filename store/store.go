@@ -117,6 +117,21 @@ type RevocationStore interface {
 	Revocations(ctx context.Context, afterSeq int64, limit int) (events []audit.Event, lastSeq int64, err error)
 }
 
+// RevocationEnd gives the end of the order that RevocationStore reads, so
+// that the server can reject a reader's position that this store never
+// handed out. store/sqlite implements it. It is apart from RevocationStore
+// so that a backend without it still serves the revocation feed, without
+// that check.
+type RevocationEnd interface {
+	// LastRevocationSeq returns the position of the last event of kind
+	// revoked stored, or 0 when none is, so no position that Revocations
+	// returned is past it. A reader's position past it comes from another
+	// store, or from this one before it was restored from an older copy or
+	// replaced. It goes down only when the newest revoked events are
+	// deleted, which nothing in tokentrail does.
+	LastRevocationSeq(ctx context.Context) (int64, error)
+}
+
 // SettingStore keeps small named values beside the events, such as the
 // detection settings that the last import or detect ran with, so that later
 // runs on the same store use them too. store/sqlite implements it.

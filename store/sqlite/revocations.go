@@ -9,7 +9,10 @@ import (
 	"github.com/tokentrail/tokentrail/store"
 )
 
-var _ store.RevocationStore = (*Store)(nil)
+var (
+	_ store.RevocationStore = (*Store)(nil)
+	_ store.RevocationEnd   = (*Store)(nil)
+)
 
 // revocationsSQL selects the revoked events after a seq, with the seq of
 // each as the last column. The partial index events_revoked serves it.
@@ -66,4 +69,25 @@ func (s *Store) Revocations(ctx context.Context, afterSeq int64, limit int) ([]a
 		return nil, afterSeq, fmt.Errorf("sqlite: read revocations after seq %d: %w", afterSeq, err)
 	}
 	return events, last, nil
+}
+
+// lastRevocationSQL reads the greatest seq of a revoked event, which the
+// partial index events_revoked serves with one seek.
+var lastRevocationSQL = fmt.Sprintf("SELECT coalesce(max(seq), 0) FROM events WHERE kind = %d", audit.KindRevoked)
+
+// LastRevocationSeq returns the seq of the last revoked event stored, or 0,
+// as store.RevocationEnd requires. Each revoked event that Revocations
+// returned was committed before the call, so its seq is at most the one
+// this returns.
+func (s *Store) LastRevocationSeq(ctx context.Context) (int64, error) {
+	if err := s.acquire(); err != nil {
+		return 0, err
+	}
+	defer s.mu.RUnlock()
+
+	var last int64
+	if err := s.reader.QueryRowContext(ctx, lastRevocationSQL).Scan(&last); err != nil {
+		return 0, fmt.Errorf("sqlite: read the last revocation seq: %w", err)
+	}
+	return last, nil
 }

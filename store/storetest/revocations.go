@@ -107,3 +107,63 @@ func testRevocationsInvalidLimit(t *testing.T, s store.Store) {
 		}
 	}
 }
+
+// testLastRevocationSeq checks that the last revocation position is that of
+// the newest revoked event, which the server compares a feed reader's
+// position with. A reader that has read every revocation is at it, never
+// past it, and events of other kinds do not move it.
+func testLastRevocationSeq(t *testing.T, s store.Store) {
+	rs, ok := s.(interface {
+		store.RevocationStore
+		store.RevocationEnd
+	})
+	if !ok {
+		t.Skip("the store does not implement store.RevocationStore and store.RevocationEnd")
+	}
+	ctx := context.Background()
+	lastSeq := func() int64 {
+		t.Helper()
+		last, err := rs.LastRevocationSeq(ctx)
+		if err != nil {
+			t.Fatalf("LastRevocationSeq() = %v", err)
+		}
+		return last
+	}
+	readAll := func() int64 {
+		t.Helper()
+		_, next, err := rs.Revocations(ctx, 0, 100)
+		if err != nil {
+			t.Fatalf("Revocations(0, 100) = %v", err)
+		}
+		return next
+	}
+
+	if got := lastSeq(); got != 0 {
+		t.Errorf("LastRevocationSeq() on an empty store = %d, want 0", got)
+	}
+	mustAppend(t, s, minimalEvent("u1", base, "tok-u1"))
+	if got := lastSeq(); got != 0 {
+		t.Errorf("LastRevocationSeq() with only a used event = %d, want 0", got)
+	}
+
+	revoked := minimalEvent("r1", base.Add(time.Minute), "tok-u1")
+	revoked.Kind = audit.KindRevoked
+	mustAppend(t, s, revoked)
+	if got, want := lastSeq(), readAll(); got != want || got == 0 {
+		t.Errorf("LastRevocationSeq() after one revocation = %d, want %d, the position Revocations returned", got, want)
+	}
+
+	// Events of other kinds stored later do not move it.
+	before := lastSeq()
+	mustAppend(t, s, minimalEvent("u2", base.Add(2*time.Minute), "tok-u2"), minimalEvent("u3", base.Add(3*time.Minute), "tok-u3"))
+	if got := lastSeq(); got != before {
+		t.Errorf("LastRevocationSeq() after two used events = %d, want %d as before", got, before)
+	}
+
+	second := minimalEvent("r2", base.Add(4*time.Minute), "tok-u2")
+	second.Kind = audit.KindRevoked
+	mustAppend(t, s, second)
+	if got, want := lastSeq(), readAll(); got != want || got <= before {
+		t.Errorf("LastRevocationSeq() after a second revocation = %d, want %d, the position Revocations returned, above %d", got, want, before)
+	}
+}

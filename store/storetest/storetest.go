@@ -100,6 +100,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"AnomalyFeedDuringAppends", testAnomalyFeedDuringAppends},
 		{"Revocations", testRevocations},
 		{"RevocationsInvalidLimit", testRevocationsInvalidLimit},
+		{"LastRevocationSeq", testLastRevocationSeq},
 		{"TokenSummaries", testTokenSummaries},
 		{"Settings", testSettings},
 		{"Keys", testKeys},
