@@ -2,6 +2,7 @@ package server
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -11,9 +12,12 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/tokentrail/tokentrail/audit"
 	"github.com/tokentrail/tokentrail/forensics"
 	"github.com/tokentrail/tokentrail/revocation"
+	"github.com/tokentrail/tokentrail/store"
 )
 
 // feedPageSize is the maximum number of revocations in one feed response.
@@ -82,13 +86,20 @@ func (s *Server) revocations(w http.ResponseWriter, r *http.Request) error {
 	defer deadline.Stop()
 	recheck := time.NewTicker(feedRecheck)
 	defer recheck.Stop()
-	for {
+	for checked := false; ; checked = true {
 		// Taken before the read, so that a revocation stored during the
 		// read still wakes the wait below.
 		changed := s.feed.wait()
 		events, next, err := s.store.Revocations(r.Context(), after, feedPageSize)
 		if err != nil {
 			return fmt.Errorf("read revocations after %d: %w", after, err)
+		}
+		// A page with events shows that after is not past the end, so
+		// only an empty first read checks it.
+		if len(events) == 0 && !checked {
+			if err := s.checkRevocationPosition(r, after); err != nil {
+				return err
+			}
 		}
 		if len(events) > 0 || !conditional {
 			if events == nil {
@@ -116,6 +127,48 @@ func (s *Server) revocations(w http.ResponseWriter, r *http.Request) error {
 	w.Header().Set("ETag", etag)
 	w.WriteHeader(http.StatusNotModified)
 	return nil
+}
+
+// checkRevocationPosition rejects a feed position past the last revoked
+// event of the store. Such a position comes from another store, or from
+// this one before it was restored from an older copy or replaced, and a
+// reader that went on from it would skip every revocation stored up to it.
+// The last position is read after the reader's position was handed out,
+// so a position this store returned passes, that of a revocation stored a
+// moment ago included.
+//
+// NOTE: a position does not name its store. So when a restored store has
+// stored a revocation past a reader's position by the time the reader
+// requests it, the position passes, and the reader misses the revocations
+// stored between the restored store's end and its position. A Store that
+// is no store.RevocationEnd, such as store/postgres for now, is not
+// checked at all.
+func (s *Server) checkRevocationPosition(r *http.Request, after int64) error {
+	if after == 0 || s.revocationEnd == nil {
+		return nil
+	}
+	last, err := s.revocationEnd.LastRevocationSeq(r.Context())
+	if err != nil {
+		return fmt.Errorf("read the last revocation position: %w", err)
+	}
+	if after <= last {
+		return nil
+	}
+	return &apiError{code: CodePositionPastEnd, message: fmt.Sprintf(
+		"after %d is past the last position of this server's revocation feed (%d), so it was read from another store, or this store was restored from an older copy or replaced since. "+
+			"Read again from after=0 to get every stored revocation; revocation.HTTPSource does so itself", after, last)}
+}
+
+// timedRevocationEnd is a store.RevocationEnd whose calls the store
+// latency histogram times.
+type timedRevocationEnd struct {
+	store.RevocationEnd
+	seconds *prometheus.HistogramVec
+}
+
+func (t timedRevocationEnd) LastRevocationSeq(ctx context.Context) (int64, error) {
+	defer timedStore{seconds: t.seconds}.observe("last_revocation_seq", time.Now())
+	return t.RevocationEnd.LastRevocationSeq(ctx)
 }
 
 // matchesETag reports whether an If-None-Match header names etag.

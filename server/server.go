@@ -172,6 +172,10 @@ type Server struct {
 	}
 	commits *groupCommit // nil when the Store is no BatchAppender
 
+	// revocationEnd finds feed positions past the end of the store; nil
+	// when the Store is no store.RevocationEnd.
+	revocationEnd store.RevocationEnd
+
 	// detection owns the goroutine that runs ingested events through
 	// Detector; nil when Detector is nil.
 	detection *detection
@@ -238,6 +242,9 @@ func New(cfg Config) (*Server, error) {
 	if batches, ok := cfg.Store.(BatchAppender); ok {
 		s.commits = startGroupCommit(s.store, timedBatches{batches, s.metrics.storeSeconds}, cfg.DetectQueue)
 		s.appender = s.commits
+	}
+	if end, ok := cfg.Store.(store.RevocationEnd); ok {
+		s.revocationEnd = timedRevocationEnd{end, s.metrics.storeSeconds}
 	}
 	if cfg.Detector != nil {
 		s.detection = startDetection(s.store, cfg.Detector, cfg.Enrich, s.feed, cfg.DetectQueue, s.metrics, s.log)
