@@ -26,6 +26,11 @@ import (
 // soon as the server stores it, instead of at its next tick. Set
 // RefresherOptions.Timeout above Wait, or polls time out.
 //
+// A server whose store was restored from an older copy or replaced
+// answers a cursor past its last position with 409 position_past_end.
+// Revocations then returns an error wrapping ErrCursorPastEnd, and a
+// Refresher reads again from the start.
+//
 // An HTTPSource is safe for concurrent use.
 type HTTPSource struct {
 	feed   string // the feed's URL
@@ -70,9 +75,23 @@ type httpFeedPage struct {
 	Next        int64         `json:"next"`
 }
 
+// httpError is the body of an error response of the server.
+type httpError struct {
+	Error struct {
+		Code    string `json:"code"`
+		Message string `json:"message"`
+	} `json:"error"`
+}
+
+// codePositionPastEnd is the server's error code for a feed position past
+// the last one its store has handed out.
+const codePositionPastEnd = "position_past_end"
+
 // Revocations returns the revoked events the server stored after the
 // cursor, at most a page. It fails for a cursor it did not return, for
-// a response other than 200 or 304, and when the request fails.
+// a response other than 200 or 304, and when the request fails. For a
+// cursor past the last position of the server's store, the error wraps
+// ErrCursorPastEnd.
 func (s *HTTPSource) Revocations(ctx context.Context, after Cursor) ([]audit.Event, Cursor, error) {
 	pos := int64(0)
 	if after != "" {
@@ -111,6 +130,10 @@ func (s *HTTPSource) Revocations(ctx context.Context, after Cursor) ([]audit.Eve
 		// The body is the server's {"error":{"code","message"}}, which
 		// holds nothing secret.
 		body, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<10)) // the status alone is enough when the body cannot be read
+		var apiErr httpError
+		if resp.StatusCode == http.StatusConflict && json.Unmarshal(body, &apiErr) == nil && apiErr.Error.Code == codePositionPastEnd {
+			return nil, after, fmt.Errorf("http source: read %s: %w: %s", s.feed, ErrCursorPastEnd, apiErr.Error.Message)
+		}
 		return nil, after, fmt.Errorf("http source: read %s: %s: %s", s.feed, resp.Status, strings.TrimSpace(string(body)))
 	}
 

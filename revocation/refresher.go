@@ -25,7 +25,8 @@ type RefresherOptions struct {
 	// Timeout bounds one poll, every page included; default Interval.
 	Timeout time.Duration
 
-	// Logger receives failed polls and recoveries; default slog.Default().
+	// Logger receives failed polls, recoveries and restarts from the
+	// start of the Source; default slog.Default().
 	Logger *slog.Logger
 
 	// Clock gives the time a poll starts, which Set.Refreshed returns, and
@@ -123,6 +124,11 @@ func (r *Refresher) pollAndReport(ctx context.Context) {
 // On failure the Set keeps what it holds, and the pages read before the
 // failure stay added. Refresh logs the first failure of a run, then every
 // 30th, and then the recovery.
+//
+// When the Source returns an error wrapping ErrCursorPastEnd, because its
+// store was restored from an older copy or replaced, Refresh logs that
+// once and reads every revocation again from the start. The Set keeps
+// what it holds, because a revocation is never undone.
 func (r *Refresher) Refresh(ctx context.Context) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -155,8 +161,19 @@ func (r *Refresher) Refresh(ctx context.Context) error {
 // many events it added. r.mu must be held.
 func (r *Refresher) readLocked(ctx context.Context, start time.Time) (int, error) {
 	added := 0
+	restarted := false
 	for {
 		events, next, err := r.src.Revocations(ctx, r.mu.cursor)
+		if err != nil && errors.Is(err, ErrCursorPastEnd) && r.mu.cursor != "" && !restarted {
+			r.log.Warn("revocation source no longer has the position read last, so its store was restored from an older copy or replaced: "+
+				"reading every revocation again from the start, and keeping the revocations already held",
+				slog.String("cursor", string(r.mu.cursor)),
+				slog.Int("entries_held", r.set.Len()),
+				slog.String("error", err.Error()))
+			r.mu.cursor = ""
+			restarted = true
+			continue
+		}
 		if err != nil {
 			return added, fmt.Errorf("revocation: read revocations after cursor %q: %w", r.mu.cursor, err)
 		}
@@ -176,7 +193,3 @@ func (r *Refresher) readLocked(ctx context.Context, start time.Time) (int, error
 		r.mu.cursor = next
 	}
 }
-
-// errStuckCursor is wrapped when a Source returns events without moving its
-// cursor, which would make a poll read the same page forever.
-var errStuckCursor = errors.New("source cursor did not advance")
