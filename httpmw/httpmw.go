@@ -84,10 +84,14 @@ type Options struct {
 	// a revocation.Refresher; nil enforces none.
 	Revocations *revocation.Set
 
-	// RevocationMaxAge is the age past which Revocations counts as stale.
+	// RevocationMaxAge is the age past which Revocations counts as stale
+	// (revocation.Set.Stale), unless a long poll of its Refresher is held.
 	// A fail-closed middleware then responds 503 to every request with a
 	// token, and a fail-open one logs a warning every 10 seconds. 0
-	// disables the check. A Set that was never refreshed is stale.
+	// disables the check. A Set that was never refreshed is stale. Give it
+	// a few of the Refresher's Intervals more than one poll takes; a long
+	// poll's Wait may be longer (docs/middleware.md, "Choosing
+	// RevocationMaxAge").
 	RevocationMaxAge time.Duration
 
 	// TrustedProxies are the reverse proxies whose forwarding header is

@@ -23,8 +23,10 @@ import (
 // With Wait set, a call whose cursor found nothing new in the call before
 // long-polls: the server holds the request until a revocation is stored
 // or Wait ends. A Refresher over an HTTPSource then learns a revocation as
-// soon as the server stores it, instead of at its next tick. Set
-// RefresherOptions.Timeout above Wait, or polls time out.
+// soon as the server stores it, instead of at its next tick, and counts
+// its Set current while the server holds the request (LongPollSource).
+// After a failed call, the next one does not wait, so that a Refresher
+// learns at once whether the server is back.
 //
 // A server whose store was restored from an older copy or replaced
 // answers a cursor past its last position with 409 position_past_end.
@@ -42,6 +44,8 @@ type HTTPSource struct {
 	idle   Cursor // the cursor of the last call that found nothing new
 	isIdle bool
 }
+
+var _ LongPollSource = (*HTTPSource)(nil)
 
 // HTTPSourceOptions tune an HTTPSource. The zero value polls without
 // waiting, with http.DefaultClient.
@@ -69,6 +73,22 @@ func NewHTTPSource(baseURL, apiKey string, opts HTTPSourceOptions) (*HTTPSource,
 	return &HTTPSource{feed: u.String(), key: apiKey, client: opts.Client, wait: opts.Wait}, nil
 }
 
+// LongPollWait returns Wait when a call with cursor after long-polls,
+// because the call before with that cursor found nothing new, and 0
+// otherwise.
+func (s *HTTPSource) LongPollWait(after Cursor) time.Duration {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.longPollWaitLocked(after)
+}
+
+func (s *HTTPSource) longPollWaitLocked(after Cursor) time.Duration {
+	if s.wait > 0 && s.isIdle && s.idle == after {
+		return s.wait
+	}
+	return 0
+}
+
 // httpFeedPage is the body of a feed response.
 type httpFeedPage struct {
 	Revocations []audit.Event `json:"revocations"`
@@ -93,6 +113,18 @@ const codePositionPastEnd = "position_past_end"
 // cursor past the last position of the server's store, the error wraps
 // ErrCursorPastEnd.
 func (s *HTTPSource) Revocations(ctx context.Context, after Cursor) ([]audit.Event, Cursor, error) {
+	events, next, err := s.read(ctx, after)
+	if err != nil {
+		// The next call does not wait, so that a Refresher learns at once
+		// whether the server responds again.
+		s.mu.Lock()
+		s.isIdle = false
+		s.mu.Unlock()
+	}
+	return events, next, err
+}
+
+func (s *HTTPSource) read(ctx context.Context, after Cursor) ([]audit.Event, Cursor, error) {
 	pos := int64(0)
 	if after != "" {
 		n, err := strconv.ParseInt(string(after), 10, 64)
@@ -102,12 +134,12 @@ func (s *HTTPSource) Revocations(ctx context.Context, after Cursor) ([]audit.Eve
 		pos = n
 	}
 	s.mu.Lock()
-	wait := s.isIdle && s.idle == after && s.wait > 0
+	wait := s.longPollWaitLocked(after)
 	s.mu.Unlock()
 
 	query := url.Values{"after": {strconv.FormatInt(pos, 10)}}
-	if wait {
-		query.Set("wait", s.wait.String())
+	if wait > 0 {
+		query.Set("wait", wait.String())
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.feed+"?"+query.Encode(), nil)
 	if err != nil {

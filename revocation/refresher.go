@@ -19,18 +19,24 @@ type RefresherOptions struct {
 	// Interval is the time between the starts of two polls; default
 	// DefaultInterval. A revocation stored in the Source reaches the Set
 	// at most Interval plus the duration of one poll later, as long as
-	// polls succeed.
+	// polls succeed. A poll of a LongPollSource that is held lasts until a
+	// revocation is stored or its wait ends, and the next poll then starts
+	// at once.
 	Interval time.Duration
 
-	// Timeout bounds one poll, every page included; default Interval.
+	// Timeout bounds one poll, every page included; default Interval. A
+	// held long poll (LongPollSource) is canceled only after its wait plus
+	// LongPollGrace, even when Timeout is shorter.
 	Timeout time.Duration
 
 	// Logger receives failed polls, recoveries and restarts from the
 	// start of the Source; default slog.Default().
 	Logger *slog.Logger
 
-	// Clock gives the time a poll starts, which Set.Refreshed returns, and
-	// the time that decides which entries have expired; default time.Now.
+	// Clock gives the times that Set.Refreshed returns and that Set.Stale
+	// compares with its now, such as the end of a held long poll. It also
+	// gives the time that decides which entries have expired. The default
+	// is time.Now.
 	Clock func() time.Time
 }
 
@@ -118,8 +124,10 @@ func (r *Refresher) pollAndReport(ctx context.Context) {
 
 // Refresh polls the Source once: it reads every page stored after the last
 // one read and adds their revocations to the Set. On success it marks the
-// Set refreshed at the poll's start. A service can call it before it starts
-// serving, so that its first request meets a current Set.
+// Set refreshed as of the start of the call that found nothing new, or as
+// of that call's end when it was a held long poll (LongPollSource). A
+// service can call it before it starts serving, so that its first request
+// meets a current Set.
 //
 // On failure the Set keeps what it holds, and the pages read before the
 // failure stay added. Refresh logs the first failure of a run, then every
@@ -134,11 +142,12 @@ func (r *Refresher) Refresh(ctx context.Context) error {
 	defer r.mu.Unlock()
 
 	start := r.opts.Clock()
-	ctx, cancel := context.WithTimeout(ctx, r.opts.Timeout)
+	pollCtx, cancel := context.WithTimeout(ctx, r.opts.Timeout)
 	defer cancel()
 
-	added, err := r.readLocked(ctx, start)
+	asOf, added, err := r.readLocked(ctx, pollCtx, start)
 	if err != nil {
+		r.set.holdUntil(time.Time{})
 		r.mu.failures++
 		if r.mu.failures == 1 || r.mu.failures%30 == 0 {
 			r.log.Warn("revocation refresh failed, serving the last revocations read",
@@ -153,17 +162,26 @@ func (r *Refresher) Refresh(ctx context.Context) error {
 		r.log.Info("revocation refresh recovered", slog.Int("failures", r.mu.failures), slog.Int("added", added))
 		r.mu.failures = 0
 	}
-	r.set.markRefreshed(start)
+	r.set.markRefreshed(asOf)
+	r.set.holdUntil(time.Time{})
 	return nil
 }
 
-// readLocked reads pages until the Source has nothing new, and returns how
-// many events it added. r.mu must be held.
-func (r *Refresher) readLocked(ctx context.Context, start time.Time) (int, error) {
+// readLocked reads pages until the Source has nothing new. It returns the
+// time as of which the Set holds every revocation of the Source, and how
+// many events it added. Each call of the Source runs under pollCtx, except
+// a long poll that needs longer, which runs under ctx for its wait plus
+// LongPollGrace. start decides which entries have expired. r.mu must be
+// held.
+func (r *Refresher) readLocked(ctx, pollCtx context.Context, start time.Time) (time.Time, int, error) {
 	added := 0
 	restarted := false
 	for {
-		events, next, err := r.src.Revocations(ctx, r.mu.cursor)
+		callStart := r.opts.Clock()
+		callCtx, cancel, wait := r.beginCallLocked(ctx, pollCtx, callStart)
+		events, next, err := r.src.Revocations(callCtx, r.mu.cursor)
+		cancel()
+
 		if err != nil && errors.Is(err, ErrCursorPastEnd) && r.mu.cursor != "" && !restarted {
 			r.log.Warn("revocation source no longer has the position read last, so its store was restored from an older copy or replaced: "+
 				"reading every revocation again from the start, and keeping the revocations already held",
@@ -175,13 +193,18 @@ func (r *Refresher) readLocked(ctx context.Context, start time.Time) (int, error
 			continue
 		}
 		if err != nil {
-			return added, fmt.Errorf("revocation: read revocations after cursor %q: %w", r.mu.cursor, err)
+			return time.Time{}, added, fmt.Errorf("revocation: read revocations after cursor %q: %w", r.mu.cursor, err)
 		}
 		if len(events) == 0 {
-			return added, nil
+			// A held long poll that ends empty shows that the Source had
+			// nothing new until it returned.
+			if wait > 0 {
+				return r.opts.Clock(), added, nil
+			}
+			return callStart, added, nil
 		}
 		if next == r.mu.cursor {
-			return added, fmt.Errorf("revocation: source returned %d events but did not advance cursor %q: %w", len(events), next, errStuckCursor)
+			return time.Time{}, added, fmt.Errorf("revocation: source returned %d events but did not advance cursor %q: %w", len(events), next, errStuckCursor)
 		}
 
 		if err := r.set.add(start, events); err != nil {
@@ -192,4 +215,30 @@ func (r *Refresher) readLocked(ctx context.Context, start time.Time) (int, error
 		added += len(events)
 		r.mu.cursor = next
 	}
+}
+
+// beginCallLocked returns the context of the next call of the Source, and
+// the call's long-poll wait, 0 for none. A long poll gets at least its
+// wait plus LongPollGrace, and keeps the Set current for that long, unless
+// the poll before failed: a Source that just failed may be hung rather
+// than holding the call. r.mu must be held.
+func (r *Refresher) beginCallLocked(ctx, pollCtx context.Context, callStart time.Time) (context.Context, context.CancelFunc, time.Duration) {
+	lp, ok := r.src.(LongPollSource)
+	if !ok {
+		return pollCtx, func() {}, 0
+	}
+	wait := lp.LongPollWait(r.mu.cursor)
+	if wait <= 0 {
+		return pollCtx, func() {}, 0
+	}
+
+	held := wait + LongPollGrace
+	if r.mu.failures == 0 {
+		r.set.holdUntil(callStart.Add(held))
+	}
+	if deadline, ok := pollCtx.Deadline(); ok && time.Until(deadline) < held {
+		callCtx, cancel := context.WithTimeout(ctx, held)
+		return callCtx, cancel, wait
+	}
+	return pollCtx, func() {}, wait
 }

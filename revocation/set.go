@@ -95,6 +95,12 @@ type Set struct {
 	current   atomic.Pointer[snapshot]
 	refreshed atomic.Int64 // Unix nanoseconds of the last successful refresh; 0 for never
 
+	// heldUntil is the Unix time in nanoseconds until which a long poll
+	// in flight keeps s current, or 0 when none is in flight, because a
+	// live server responds to such a poll as soon as it stores a
+	// revocation.
+	heldUntil atomic.Int64
+
 	mu sync.Mutex // serializes writers
 }
 
@@ -214,10 +220,12 @@ func (s *Set) HasFingerprints() bool {
 	return snap != nil && len(snap.base.fingerprints)+len(snap.delta.fingerprints) > 0
 }
 
-// Refreshed returns when the last successful refresh of s started: every
-// revocation its Source held at that time is in s. It returns the zero time
-// when s was never refreshed, which is the case for a Set filled with Add
-// alone.
+// Refreshed returns the time as of which s holds every revocation of its
+// Source: the start of the last call of a successful refresh, or the end
+// of that call when it was a long poll that found nothing new. It returns
+// the zero time when s was never refreshed, which is the case for a Set
+// filled with Add alone. A long poll in flight does not move it, but
+// Stale counts it.
 func (s *Set) Refreshed() time.Time {
 	ns := s.refreshed.Load()
 	if ns == 0 {
@@ -226,17 +234,38 @@ func (s *Set) Refreshed() time.Time {
 	return time.Unix(0, ns).UTC()
 }
 
-// Stale reports whether s was last refreshed more than maxAge before now, or
-// never. A service that must not accept a revoked token rejects requests
-// while its Set is stale.
+// Stale reports whether s was never refreshed, or was last refreshed more
+// than maxAge before now while no long poll keeps it current. A long poll
+// (LongPollSource) keeps s current from its start until its wait plus
+// LongPollGrace have passed, unless the Refresher's poll before it failed.
+// A service that must not accept a revoked token rejects requests while
+// its Set is stale.
 func (s *Set) Stale(now time.Time, maxAge time.Duration) bool {
 	ns := s.refreshed.Load()
-	return ns == 0 || now.UnixNano()-ns > int64(maxAge)
+	if ns == 0 {
+		return true
+	}
+	n := now.UnixNano()
+	if n <= s.heldUntil.Load() {
+		return false
+	}
+	return n-ns > int64(maxAge)
 }
 
-// markRefreshed records a successful refresh that started at start.
-func (s *Set) markRefreshed(start time.Time) {
-	s.refreshed.Store(start.UnixNano())
+// markRefreshed records that s holds every revocation of its Source as of
+// at.
+func (s *Set) markRefreshed(at time.Time) {
+	s.refreshed.Store(at.UnixNano())
+}
+
+// holdUntil records that a long poll in flight keeps s current until
+// deadline; the zero time clears it.
+func (s *Set) holdUntil(deadline time.Time) {
+	if deadline.IsZero() {
+		s.heldUntil.Store(0)
+		return
+	}
+	s.heldUntil.Store(deadline.UnixNano())
 }
 
 // Add adds the revocations that events state, as the package documentation

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/tokentrail/tokentrail/audit"
 )
@@ -27,6 +28,26 @@ type Cursor string
 type Source interface {
 	Revocations(ctx context.Context, after Cursor) ([]audit.Event, Cursor, error)
 }
+
+// LongPollSource is a Source whose Revocations can hold a call open until a
+// revocation is stored, such as an HTTPSource with a Wait. A Refresher
+// counts its Set current while such a call is held, because the Source
+// would return a new revocation at once. It counts an empty result as a
+// refresh at the time the call returned.
+type LongPollSource interface {
+	Source
+
+	// LongPollWait returns how long a call of Revocations with cursor
+	// after may be held before it returns no events, or 0 when the call
+	// returns at once.
+	LongPollWait(after Cursor) time.Duration
+}
+
+// LongPollGrace is how long a Refresher waits for a long poll past its
+// wait before it counts the Source as hung, which covers the time the
+// response takes to arrive. A held call keeps its Set current only until
+// its wait plus LongPollGrace have passed, and is canceled then.
+const LongPollGrace = 5 * time.Second
 
 // MemorySource is a Source that keeps revoked events in memory, for tests
 // and for a service that learns of revocations by other means. The zero
