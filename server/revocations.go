@@ -141,8 +141,7 @@ func (s *Server) revocations(w http.ResponseWriter, r *http.Request) error {
 // stored a revocation past a reader's position by the time the reader
 // requests it, the position passes, and the reader misses the revocations
 // stored between the restored store's end and its position. A Store that
-// is no store.RevocationEnd, such as store/postgres for now, is not
-// checked at all.
+// is no store.RevocationEnd is not checked at all.
 func (s *Server) checkRevocationPosition(r *http.Request, after int64) error {
 	if after == 0 || s.revocationEnd == nil {
 		return nil

@@ -48,7 +48,8 @@ type Store interface {
 	Close() error
 }
 
-// AnomalyStore keeps what detection found. store/sqlite implements it.
+// AnomalyStore keeps what detection found. store/sqlite and store/postgres
+// implement it.
 type AnomalyStore interface {
 	// AppendAnomalies stores anomalies in one transaction. One whose ID is
 	// stored already is skipped and counted as a duplicate, since the same
@@ -105,7 +106,7 @@ type AnomalyFeed interface {
 
 // RevocationStore reads the revoked events in the order they were stored,
 // which revocation.NewStoreSource turns into the Source of a
-// revocation.Refresher. store/sqlite implements it.
+// revocation.Refresher. store/sqlite and store/postgres implement it.
 type RevocationStore interface {
 	// Revocations returns up to limit events of kind revoked that were
 	// stored after position afterSeq, in the order they were stored, and
@@ -119,9 +120,9 @@ type RevocationStore interface {
 
 // RevocationEnd gives the end of the order that RevocationStore reads, so
 // that the server can reject a reader's position that this store never
-// handed out. store/sqlite implements it. It is apart from RevocationStore
-// so that a backend without it still serves the revocation feed, without
-// that check.
+// handed out. store/sqlite and store/postgres implement it. It is apart from
+// RevocationStore so that a backend without it still serves the revocation
+// feed, without that check.
 type RevocationEnd interface {
 	// LastRevocationSeq returns the position of the last event of kind
 	// revoked stored, or 0 when none is, so no position that Revocations
@@ -134,7 +135,8 @@ type RevocationEnd interface {
 
 // SettingStore keeps small named values beside the events, such as the
 // detection settings that the last import or detect ran with, so that later
-// runs on the same store use them too. store/sqlite implements it.
+// runs on the same store use them too. store/sqlite and store/postgres
+// implement it.
 type SettingStore interface {
 	// Setting returns the value stored under name, and whether there is
 	// one.
@@ -146,7 +148,8 @@ type SettingStore interface {
 
 // TokenSummaryStore sums up the events of each token that a Query selects,
 // so that a caller learns when each token was first and last seen, and how
-// often, without reading every event. store/sqlite implements it.
+// often, without reading every event. store/sqlite and store/postgres
+// implement it.
 type TokenSummaryStore interface {
 	// TokenSummaries returns one TokenSummary for each token with events
 	// matching q, the token seen last first (ties broken by TokenID, then

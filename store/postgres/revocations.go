@@ -50,3 +50,20 @@ func (s *Store) Revocations(ctx context.Context, afterSeq int64, limit int) ([]a
 	}
 	return events, last, nil
 }
+
+// LastRevocationSeq returns the position of the last revoked event stored,
+// or 0, as store.RevocationEnd requires. It reads the revocations row of
+// feed_positions, which only a committed append moves, and only forward.
+func (s *Store) LastRevocationSeq(ctx context.Context) (int64, error) {
+	if err := s.acquire(); err != nil {
+		return 0, err
+	}
+	defer s.mu.RUnlock()
+
+	var last int64
+	err := s.pool.QueryRow(ctx, "SELECT last FROM feed_positions WHERE name = 'revocations'").Scan(&last)
+	if err != nil {
+		return 0, wrapError(ctx, "postgres: read the last revocation seq", err)
+	}
+	return last, nil
+}
