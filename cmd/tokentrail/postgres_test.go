@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"regexp"
 	"strings"
 	"testing"
@@ -146,6 +148,8 @@ func TestOpenStoreRejectsPasswordInURL(t *testing.T) {
 	for _, db := range []string{
 		"postgres://tokentrail:" + password + "@127.0.0.1:5432/trail",
 		"postgresql://tokentrail@127.0.0.1:5432/trail?password=" + password + "&sslmode=disable",
+		"POSTGRES://tokentrail:" + password + "@127.0.0.1:5432/trail",
+		"postgres://tokentrail@127.0.0.1:5432/trail?sslmode=require&sslpassword=" + password,
 	} {
 		s, err := openStore(context.Background(), db)
 		if err == nil {
@@ -158,6 +162,38 @@ func TestOpenStoreRejectsPasswordInURL(t *testing.T) {
 		if !strings.Contains(err.Error(), "PGPASSWORD") {
 			t.Errorf("openStore(URL with password) error = %q, want it to name PGPASSWORD", err)
 		}
+	}
+}
+
+// TestStoreNamesRejectedBeforeOpening checks that a store name that is
+// neither a file nor a postgres:// URL is refused before anything is
+// created, without repeating the value, which may hold a password.
+func TestStoreNamesRejectedBeforeOpening(t *testing.T) {
+	const password = "s3cret-of-the-test"
+	dir := t.TempDir()
+	t.Chdir(dir)
+	tests := []struct {
+		name, db, want string
+	}{
+		{"key=value string", "host=127.0.0.1 user=tokentrail password=" + password + " dbname=trail", "key=value connection string"},
+		{"mistyped scheme", "postgress://tokentrail:" + password + "@127.0.0.1/trail", `unknown store URL scheme "postgress"`},
+		{"other scheme", "mysql://tokentrail@127.0.0.1/trail", `unknown store URL scheme "mysql"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for _, args := range [][]string{{"--db", tt.db, "anomalies"}, {"--db", tt.db, "keys", "create", "--name", "a", "--role", "read"}} {
+				_, stderr, err := run(t, "", args...)
+				if err == nil || !strings.Contains(err.Error(), tt.want) {
+					t.Errorf("tokentrail %s = %v, want an error containing %q", args[2], err, tt.want)
+				}
+				if strings.Contains(fmt.Sprint(err)+stderr, password) {
+					t.Errorf("tokentrail %s printed the password: %v %s", args[2], err, stderr)
+				}
+			}
+			if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+				t.Errorf("files created: %v, want none", entries)
+			}
+		})
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"net/url"
 	"os"
+	"regexp"
 	"strings"
 
 	"github.com/tokentrail/tokentrail/server"
@@ -34,9 +35,35 @@ func defaultDBPath() string {
 }
 
 // isPostgres reports whether db, the value of --db, names a PostgreSQL
-// database (a postgres:// or postgresql:// URL) rather than a SQLite file.
+// database (a postgres:// or postgresql:// URL, the scheme in any case)
+// rather than a SQLite file.
 func isPostgres(db string) bool {
-	return strings.HasPrefix(db, "postgres://") || strings.HasPrefix(db, "postgresql://")
+	scheme, _, ok := strings.Cut(db, "://")
+	return ok && (strings.EqualFold(scheme, "postgres") || strings.EqualFold(scheme, "postgresql"))
+}
+
+// keyValueSetting matches a setting of a libpq key=value connection
+// string, such as "host=db dbname=tokentrail".
+var keyValueSetting = regexp.MustCompile(`(^|\s)(host|hostaddr|port|dbname|user|password|sslmode|service)\s*=`)
+
+// checkStoreName rejects a store name that is neither a SQLite file path
+// nor a PostgreSQL URL, before anything opens or creates it: a URL of
+// another scheme, such as a mistyped postgress://, and a libpq key=value
+// connection string, which would otherwise become a SQLite file named after
+// it, password and all. The errors never repeat the value, which may hold a
+// password.
+func checkStoreName(db string) error {
+	if scheme, _, ok := strings.Cut(db, "://"); ok && !isPostgres(db) && !strings.ContainsAny(scheme, "/\\") {
+		return fmt.Errorf("unknown store URL scheme %q: give a SQLite file path, or a postgres:// URL (docs/postgres.md)", shortenArg(scheme))
+	}
+	if !isPostgres(db) && keyValueSetting.MatchString(db) {
+		return errors.New("the store looks like a PostgreSQL key=value connection string, which is not taken: " +
+			"give it as a postgres://USER@HOST:PORT/DATABASE URL (docs/postgres.md), with the password in PGPASSWORD or ~/.pgpass")
+	}
+	if isPostgres(db) {
+		return checkPostgresURL(db)
+	}
+	return nil
 }
 
 // checkPostgresURL rejects a store URL (--db, --store or TOKENTRAIL_DB)
@@ -55,13 +82,17 @@ func checkPostgresURL(db string) error {
 		}
 		return fmt.Errorf("invalid store URL: %v (want postgres://USER@HOST:PORT/DATABASE)", err)
 	}
+	// sslpassword is the passphrase of the client key, as secret as the
+	// password.
 	_, hasPassword := u.User.Password()
-	if hasPassword || u.Query().Has("password") {
+	if hasPassword || u.Query().Has("password") || u.Query().Has("sslpassword") {
 		u.User = url.User(u.User.Username())
 		q := u.Query()
 		q.Del("password")
+		q.Del("sslpassword")
 		u.RawQuery = q.Encode()
-		return fmt.Errorf("store URL %s: remove the password from the URL and set it in PGPASSWORD or ~/.pgpass instead, because the URL shows in messages and in the process list", u)
+		return fmt.Errorf("store URL %s: remove the password from the URL and set it in PGPASSWORD or ~/.pgpass instead "+
+			"(the key's passphrase, sslpassword, in ~/.pgpass or the key file), because the URL shows in messages and in the process list", u)
 	}
 	return nil
 }
@@ -69,11 +100,13 @@ func checkPostgresURL(db string) error {
 // openStore opens the store that db names, a SQLite file or a PostgreSQL
 // URL, creating it or migrating its schema as needed.
 func openStore(ctx context.Context, db string) (eventStore, error) {
+	if err := checkStoreName(db); err != nil {
+		return nil, err
+	}
 	if isPostgres(db) {
-		if err := checkPostgresURL(db); err != nil {
-			return nil, err
-		}
-		return postgres.Open(ctx, db)
+		// The driver takes the scheme in lower case only.
+		scheme, rest, _ := strings.Cut(db, "://")
+		return postgres.Open(ctx, strings.ToLower(scheme)+"://"+rest)
 	}
 	return sqlite.Open(ctx, db)
 }
@@ -91,6 +124,9 @@ func openStore(ctx context.Context, db string) (eventStore, error) {
 // read opens a schema at this build's version, but not one that needs
 // migrating.
 func openStoreReadOnly(ctx context.Context, db string) (eventStore, error) {
+	if err := checkStoreName(db); err != nil {
+		return nil, err
+	}
 	if isPostgres(db) {
 		return openStore(ctx, db)
 	}
@@ -113,6 +149,9 @@ func openStoreReadOnly(ctx context.Context, db string) (eventStore, error) {
 // empty store where the user mistyped the path. A PostgreSQL database is
 // not checked here: Open reports one that cannot be reached.
 func requireStore(path string) error {
+	if err := checkStoreName(path); err != nil {
+		return err
+	}
 	if isPostgres(path) {
 		return nil
 	}
