@@ -970,3 +970,33 @@ func TestAnalyzeIncidentPlanCoverage(t *testing.T) {
 		})
 	}
 }
+
+// TestAnalyzeIncidentEnforceFromOwnNetwork checks the plan when a revoked
+// token is accepted again from the owner's own network: no network is
+// suspicious, but the service's failure to check revocations is proven.
+func TestAnalyzeIncidentEnforceFromOwnNetwork(t *testing.T) {
+	ip := netip.MustParseAddr(officeIP)
+	events := []audit.Event{
+		{ID: "c-issued", Time: t0, Kind: audit.KindIssued, TokenID: "at-carol", Subject: "carol", IssuedAt: t0, IP: ip},
+		{ID: "c-revoked", Time: t0.Add(10 * time.Minute), Kind: audit.KindRevoked, TokenID: "at-carol", Actor: "soc", RevocationMethod: audit.RevokedByAdmin},
+		{ID: "c-used", Time: t0.Add(20 * time.Minute), Kind: audit.KindUsed, TokenID: "at-carol", Subject: "carol", IP: ip, UserAgent: officeUA, Path: "/api/orders", Status: 200},
+	}
+	db := openStore(t, events)
+	anomaly := audit.Anomaly{ID: "a-revoked-use", Time: t0.Add(20 * time.Minute), Rule: "revoked_token_use", Severity: audit.SeverityCritical,
+		TokenID: "at-carol", Subject: "carol", EventIDs: []string{"c-revoked", "c-used"}, Summary: "Token at-carol was used after its revocation."}
+	if _, err := db.AppendAnomalies(context.Background(), []audit.Anomaly{anomaly}); err != nil {
+		t.Fatal(err)
+	}
+
+	r, err := forensics.AnalyzeIncident(context.Background(), db, forensics.IncidentQuery{Subject: "carol", At: t0.Add(20 * time.Minute)},
+		forensics.IncidentOptions{Now: t0.Add(time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	if !slices.ContainsFunc(r.Plan, func(s forensics.RemediationStep) bool {
+		return s.Action == forensics.ActionEnforceRevocation && slices.Equal(s.Targets, []string{"at-carol"})
+	}) {
+		t.Errorf("plan = %+v, want a step to enforce revocations, proven by at-carol", r.Plan)
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/tokentrail/tokentrail/audit"
+	"github.com/tokentrail/tokentrail/detect"
 	"github.com/tokentrail/tokentrail/store"
 )
 
@@ -209,13 +210,23 @@ func (a *analysis) plan(ctx context.Context) ([]RemediationStep, error) {
 		})
 	}
 
+	const enforceManual = "Make the service refuse revoked tokens: check a revocation set on each request (the httpmw and grpcmw " +
+		"middleware do, see docs/middleware.md), or shorten the access tokens' lifetime until it does."
 	if t, ok := a.acceptedAfterRevocation(); ok {
 		add(RemediationStep{
 			Action: ActionEnforceRevocation, Targets: []string{t.TokenID},
 			Reason: fmt.Sprintf("token %s was revoked at %s but accepted again at %s, so the revocations below take no effect until the service checks them",
 				t.TokenID, formatTime(t.Revoked), formatTime(t.Last)),
-			Manual: "Make the service refuse revoked tokens: check a revocation set on each request (the httpmw and grpcmw " +
-				"middleware do, see docs/middleware.md), or shorten the access tokens' lifetime until it does.",
+			Manual: enforceManual,
+		})
+	} else if an, ok := a.revokedTokenUse(); ok {
+		// A revoked token accepted from the owner's own network is no
+		// suspicious network's doing, but proves the same gap.
+		add(RemediationStep{
+			Action: ActionEnforceRevocation, Targets: []string{an.TokenID},
+			Reason: fmt.Sprintf("token %s was accepted at %s after its revocation (%s), so revocations take no effect until the service checks them",
+				an.TokenID, formatTime(an.Time), an.Rule),
+			Manual: enforceManual,
 		})
 	}
 
@@ -402,6 +413,17 @@ func (a *analysis) scopeRevoked(key string, scope audit.RevocationScope, now, no
 		}
 		return e.RevocationScope == scope && !e.Time.After(now) && !nb.Before(notBefore)
 	})
+}
+
+// revokedTokenUse returns the oldest revoked_token_use anomaly of the
+// analysis, which proves that a service accepted a revoked token.
+func (a *analysis) revokedTokenUse() (audit.Anomaly, bool) {
+	for _, an := range a.sortedAnomalies() {
+		if an.Rule == detect.RuleRevokedTokenUse && an.TokenID != "" {
+			return an, true
+		}
+	}
+	return audit.Anomaly{}, false
 }
 
 // revokedBy reports whether a loaded event revokes jti at or before t.
