@@ -20,6 +20,7 @@ import (
 	"sync"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/tokentrail/tokentrail/store"
@@ -111,9 +112,34 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 		if ctxErr := ctx.Err(); ctxErr != nil && !errors.Is(err, ctxErr) {
 			err = fmt.Errorf("%w (%v)", ctxErr, err)
 		}
-		return nil, fmt.Errorf("postgres: open %s: %w", name, err)
+		return nil, fmt.Errorf("postgres: open %s: %w%s", name, err, openHint(err, poolConfig.ConnConfig))
 	}
 	return s, nil
+}
+
+// openHint returns what to do about an error of the first use of a store,
+// for the errors an operator meets when setting one up, and "" for others.
+func openHint(err error, c *pgx.ConnConfig) string {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		switch pgErr.Code {
+		case "42501": // insufficient_privilege
+			return fmt.Sprintf("; role %s may not create or change tokentrail's tables in this schema: give it a database of its own "+
+				"(createdb -O %s %s), or GRANT CREATE ON SCHEMA to it; a role that may only read opens a store whose tables are already at this version",
+				c.User, c.User, c.Database)
+		case "3D000": // invalid_catalog_name
+			return fmt.Sprintf("; create the database first (createdb -O %s %s)", c.User, c.Database)
+		case "28000", "28P01": // invalid_authorization_specification, invalid_password
+			return fmt.Sprintf("; check that role %s exists and may log in, and its password in PGPASSWORD or ~/.pgpass", c.User)
+		case "3F000": // invalid_schema_name
+			return "; the schema of the URL's search_path does not exist: create it, or name another"
+		}
+	}
+	var connectErr *pgconn.ConnectError
+	if errors.As(err, &connectErr) {
+		return fmt.Sprintf("; check that PostgreSQL runs and accepts connections at %s:%d", c.Host, c.Port)
+	}
+	return ""
 }
 
 // describe names the user, server and database of c for messages, without

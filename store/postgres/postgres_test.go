@@ -138,6 +138,51 @@ func TestOpenErrorHidesPassword(t *testing.T) {
 	}
 }
 
+// TestOpenErrorsSayWhatToDo checks the advice of the errors an operator
+// meets when setting up a store: a missing database or schema, an unknown
+// role, and a server that does not answer.
+func TestOpenErrorsSayWhatToDo(t *testing.T) {
+	ctx := context.Background()
+	refused, err := postgres.Open(ctx, "postgres://tokentrail@127.0.0.1:1/trail?sslmode=disable&connect_timeout=5")
+	if err == nil {
+		refused.Close()
+		t.Fatal("Open(a port where nothing listens) error = nil, want one")
+	}
+	if want := "check that PostgreSQL runs and accepts connections at 127.0.0.1:1"; !strings.Contains(err.Error(), want) {
+		t.Errorf("Open(a port where nothing listens) error = %q, want it to say %q", err, want)
+	}
+
+	dsn := pgtest.DSN(t)
+	u, err := url.Parse(dsn)
+	if err != nil || u.Scheme == "" {
+		t.Skipf("%s is not a URL, so the test cannot change its database", pgtest.EnvDSN)
+	}
+	change := func(f func(u *url.URL)) string {
+		c := *u
+		f(&c)
+		return c.String()
+	}
+	tests := []struct {
+		name, dsn, want string
+	}{
+		{"missing database", change(func(u *url.URL) { u.Path = "/tokentrail_no_such_db" }), "create the database first (createdb -O"},
+		{"unknown role", change(func(u *url.URL) { u.User = url.User("tokentrail_no_such_role") }), "check that role tokentrail_no_such_role exists"},
+		{"missing schema", pgtest.WithSearchPath(t, dsn, "tokentrail_no_such_schema"), "no schema of the search_path exists"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, err := postgres.Open(ctx, tt.dsn)
+			if err == nil {
+				s.Close()
+				t.Fatal("Open() error = nil, want one")
+			}
+			if !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("Open() error = %q, want it to say %q", err, tt.want)
+			}
+		})
+	}
+}
+
 func TestPartitionsByMonth(t *testing.T) {
 	ctx := context.Background()
 	dsn := pgtest.DSN(t)

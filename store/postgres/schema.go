@@ -177,8 +177,10 @@ func migrate(ctx context.Context, tx pgx.Tx, list []migration) (int, error) {
 	}
 	latest := list[len(list)-1].version
 
+	// current_schema() is NULL when no schema of the search_path exists,
+	// which coalesce turns into the empty string tested below.
 	var schema string
-	if err := tx.QueryRow(ctx, "SELECT current_schema()").Scan(&schema); err != nil {
+	if err := tx.QueryRow(ctx, "SELECT coalesce(current_schema(), '')").Scan(&schema); err != nil {
 		return 0, fmt.Errorf("read the current schema: %w", err)
 	}
 	if schema == "" {
