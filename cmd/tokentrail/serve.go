@@ -137,6 +137,13 @@ func runServe(ctx context.Context, stderr io.Writer, f serveFlags, explicitStore
 		return err
 	}
 	defer db.Close()
+	// A PostgreSQL role may be able to read the store but not write it,
+	// and the server would then report ready and fail every write.
+	if w, ok := db.(interface{ CheckWritable(context.Context) error }); ok {
+		if err := w.CheckWritable(ctx); err != nil {
+			return err
+		}
+	}
 
 	detection, enricher, settings, err := detectionConfig(ctx, db, f.rules, f.enrich, stderr)
 	if err != nil {

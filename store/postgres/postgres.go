@@ -17,6 +17,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 
 	"github.com/jackc/pgx/v5"
@@ -237,4 +238,47 @@ func wrapError(ctx context.Context, op string, err error) error {
 		return fmt.Errorf("%s: %w (%v)", op, ctxErr, err)
 	}
 	return fmt.Errorf("%s: %w", op, err)
+}
+
+// writtenTables are the tables that a serving store writes, with the
+// rights it needs on each.
+var writtenTables = []struct{ table, rights string }{
+	{"events", "INSERT"}, {"event_ids", "INSERT"}, {"anomalies", "INSERT, UPDATE, DELETE"},
+	{"feed_positions", "UPDATE"}, {"settings", "INSERT, UPDATE"}, {"api_keys", "INSERT, UPDATE"}, {"accesses", "INSERT"},
+}
+
+// CheckWritable returns an error naming the tables that the role may not
+// write, so that a server refuses to start as a role that may only read,
+// rather than report ready and fail each write. It checks rights, not
+// space or locks.
+func (s *Store) CheckWritable(ctx context.Context) error {
+	if err := s.acquire(); err != nil {
+		return err
+	}
+	defer s.mu.RUnlock()
+
+	var missing []string
+	for _, w := range writtenTables {
+		// has_table_privilege is true when any of several rights listed
+		// together is held, so each is asked alone.
+		var lacks []string
+		for _, right := range strings.Split(w.rights, ", ") {
+			var ok bool
+			err := s.pool.QueryRow(ctx, "SELECT has_table_privilege(current_schema() || '.' || $1, $2)", w.table, right).Scan(&ok)
+			if err != nil {
+				return wrapError(ctx, "postgres: check the rights on "+w.table, err)
+			}
+			if !ok {
+				lacks = append(lacks, right)
+			}
+		}
+		if len(lacks) > 0 {
+			missing = append(missing, w.table+" ("+strings.Join(lacks, ", ")+")")
+		}
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("postgres: %s may not write %s: run serve as the role that owns the tables, or grant it those rights",
+			s.name, strings.Join(missing, ", "))
+	}
+	return nil
 }

@@ -388,4 +388,16 @@ func TestOpenWithReadOnlyRole(t *testing.T) {
 	if _, err := reader.Append(ctx, []audit.Event{{ID: "e2", Time: event.Time, Kind: audit.KindUsed, TokenID: "tok-ro"}}); err == nil {
 		t.Errorf("Append(as a role that may only read) error = nil, want permission denied")
 	}
+	if err := reader.CheckWritable(ctx); err == nil || !strings.Contains(err.Error(), "may not write events (INSERT)") {
+		t.Errorf("CheckWritable(as a role that may only read) = %v, want it to name the tables and rights missing", err)
+	}
+
+	owner, err := postgres.Open(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer owner.Close()
+	if err := owner.CheckWritable(ctx); err != nil {
+		t.Errorf("CheckWritable(as the owner) = %v, want nil", err)
+	}
 }
