@@ -25,8 +25,8 @@ func newKeysCommand(g *globalFlags) *cobra.Command {
 "Authorization: Bearer KEY". Each key has one or more roles:
   ingest  send events
   read    read reports, incidents, anomalies and the revocation feed
-  admin   everything, plus revoking tokens, managing keys and reading the
-          access log
+  revoke  record revocations, which the revocation feed serves to middleware
+  admin   every other role, plus managing keys and reading the access log
 
 The store keeps only the SHA-256 digest of each key, so a key is shown once,
 when it is created, and cannot be shown again. Run these commands on the
