@@ -1,9 +1,6 @@
 package audit
 
 import (
-	"bytes"
-	"encoding/base64"
-	"encoding/json"
 	"math"
 	"strconv"
 	"strings"
@@ -31,7 +28,7 @@ var (
 //     digits of its fingerprint, "]".
 //   - A JWT is found in the forms logs write it in: compact, with its dots
 //     written "%2E" or with white space around them, and wrapped in base64
-//     (see findWrapped). Its fingerprint is always that of the compact
+//     (see nextWrapped). Its fingerprint is always that of the compact
 //     token, so every form links with a plain sighting of the token.
 //   - Invalid UTF-8 is replaced by U+FFFD.
 //   - Text longer than 8 KiB is cut on a rune boundary and ends with a
@@ -94,10 +91,10 @@ func (e *Event) textPointers() [18]textPointer {
 	}
 }
 
-// wholeToken reports whether s is one raw JWT, in any form that findJWT
+// wholeToken reports whether s is one raw JWT, in any form that scanner.next
 // finds, with or without a "Bearer " prefix, and returns its claims.
 func wholeToken(s string) (Claims, bool) {
-	start, end, token := findJWT(s)
+	start, end, token := newScanner(s).next(0)
 	if start < 0 {
 		return Claims{}, false
 	}
@@ -167,141 +164,6 @@ func WasCut(s string) bool {
 	return err == nil && n > 64 && i <= maxFieldBytes-64 && i >= maxFieldBytes-64-(utf8.UTFMax-1)
 }
 
-// findJWT returns the bounds of the first raw JWT in s, in any form that
-// findCompact or findWrapped finds, and the token in its compact form, so
-// that its fingerprint and claims are those of the token as issued. It
-// returns -1, -1, "" when there is none.
-func findJWT(s string) (start, end int, token string) {
-	// The shortest token is a 10-character header, a dot, a 2-character
-	// payload and a dot, and its base64 is longer. Then vectorised
-	// searches for one byte rule out most other text (ids, names). The
-	// segments of a compact token are separated by dots (or "%2E"), and
-	// base64 writes the start of a header as "ZX".
-	if len(s) < 14 {
-		return -1, -1, ""
-	}
-	start, end = -1, -1
-	if strings.IndexByte(s, '.') >= 0 || strings.IndexByte(s, '%') >= 0 {
-		start, end = findCompact(s)
-	}
-	limit := start
-	if start < 0 {
-		limit = len(s)
-	}
-	if strings.IndexByte(s[:limit], 'Z') >= 0 {
-		if wStart, wEnd, wToken := findWrapped(s, limit); wStart >= 0 {
-			return wStart, wEnd, wToken
-		}
-	}
-	if start < 0 {
-		return -1, -1, ""
-	}
-	return start, end, compactForm(s[start:end])
-}
-
-// findCompact returns the bounds of the first substring of s shaped like a
-// compact JWS or JWE: base64url segments separated by dots, at least three,
-// the first two non-empty, the first one decoding to a JSON object (the
-// JOSE header). A header encodes to text starting with "ey" (for `{"` or
-// `{ `) or "ew" (for `{` and a line break or tab). A dot right after the
-// token, as at the end of a sentence, is not part of it. A separator may
-// be "%2E" or have white space around its dot (see separatorAt). It returns
-// -1, -1 when there is none.
-func findCompact(s string) (start, end int) {
-	for from := 0; from < len(s); {
-		i := indexHeaderStart(s[from:])
-		if i < 0 {
-			return -1, -1
-		}
-		start = from + i
-		end, ok, next := jwtAt(s, start)
-		if ok {
-			return start, end
-		}
-		from = next
-	}
-	return -1, -1
-}
-
-// indexHeaderStart returns the index of the first "ey" or "ew" in s, or -1.
-func indexHeaderStart(s string) int {
-	for i := 0; ; i++ {
-		j := strings.IndexByte(s[i:], 'e')
-		if j < 0 || i+j+1 >= len(s) {
-			return -1
-		}
-		i += j
-		if s[i+1] == 'y' || s[i+1] == 'w' {
-			return i
-		}
-	}
-}
-
-// jwtAt reports whether a compact JWT starts at s[start], and where it ends.
-// When none does, next is where the search for one goes on: past the first
-// segment when the segments fail a rule that holds for every start inside
-// it, so that a long run of "ey" costs one pass.
-//
-// NOTE: a header that is not JSON moves the search on by two bytes only,
-// because a later start can decode to JSON. So a long run of "ey" in front
-// of two more segments still costs time quadratic in the run's length.
-func jwtAt(s string, start int) (end int, ok bool, next int) {
-	var bounds [6]int // start and end of the first segments
-	j, segments, sep := start, 0, 0
-	// spacedTail is set when a separator after the third segment has white
-	// space around its dot, as a sentence that goes on after a token does.
-	spacedTail := false
-	for {
-		k := j
-		for k < len(s) && isBase64URL(s[k]) {
-			k++
-		}
-		if segments < 3 {
-			bounds[2*segments], bounds[2*segments+1] = j, k
-		}
-		segments++
-		if k == j && segments > 3 {
-			// An empty segment after the third: the dot before it ends a
-			// sentence, not the token.
-			j -= sep
-			segments--
-			break
-		}
-		j = k
-		if segments < 5 {
-			var spaced bool
-			if sep, spaced = separatorAt(s, j); sep > 0 {
-				spacedTail = spacedTail || spaced && segments >= 3
-				j += sep
-				continue
-			}
-		}
-		break
-	}
-	if segments < 3 || bounds[1]-bounds[0] < 10 || bounds[3]-bounds[2] < 2 && segments != 5 {
-		// A later start inside the first segment has the same segments
-		// after it and a shorter header.
-		return 0, false, bounds[1]
-	}
-	header, err := base64.RawURLEncoding.DecodeString(s[bounds[0]:bounds[1]])
-	if err != nil || len(header) == 0 || header[0] != '{' || !json.Valid(header) {
-		return 0, false, start + 2
-	}
-	if segments > 3 && spacedTail && !bytes.Contains(header, []byte(`"enc"`)) {
-		// Only a JWE, whose header names its "enc", has more than three
-		// segments. Here the words after "sig. " are the rest of a
-		// sentence.
-		j, segments = bounds[5], 3
-	}
-	// A JWE with direct key agreement ("alg":"dir") has an empty second
-	// segment, its encrypted key.
-	directJWE := segments == 5 && bounds[3] == bounds[2]
-	if bounds[3]-bounds[2] < 2 && !directJWE {
-		return 0, false, start + 2
-	}
-	return j, true, 0
-}
-
 // separatorAt returns the length of the segment separator at s[i], or 0
 // when there is none, and whether it has white space. The separator is a
 // dot or "%2E", the dot as URL encoding writes it in some query strings and
@@ -364,7 +226,7 @@ func isBase64URL(c byte) bool {
 // that Sanitize finds. Validate checks every text field with it, and
 // callers can use it to reject such input before echoing it.
 func ContainsToken(s string) bool {
-	start, _, _ := findJWT(s)
+	start, _, _ := newScanner(s).next(0)
 	return start >= 0
 }
 
@@ -398,13 +260,30 @@ func isLowerHex(s string) bool {
 // RedactTokens returns s with every raw JWT, in any form that Sanitize
 // finds, replaced by "[jwt sha256:" and the first 16 hex digits of the
 // fingerprint of the compact token, "]". Use it on text that may echo user
-// input, such as an error message.
+// input, such as an error message. Its cost is linear in the length of s.
 func RedactTokens(s string) string {
-	for {
-		start, end, token := findJWT(s)
-		if start < 0 {
-			return s
-		}
-		s = s[:start] + "[jwt sha256:" + Fingerprint(token)[:16] + "]" + s[end:]
+	return newScanner(s).redact()
+}
+
+// redact returns the scanner's text with every raw JWT replaced, in one
+// pass: a replaced token leaves no token before it (see next).
+func (sc *scanner) redact() string {
+	start, end, token := sc.next(0)
+	if start < 0 {
+		return sc.text
 	}
+	var b strings.Builder
+	b.Grow(len(sc.text))
+	from := 0
+	for start >= 0 {
+		b.WriteString(sc.text[from:start])
+		b.WriteString("[jwt sha256:")
+		b.WriteString(Fingerprint(token)[:16])
+		b.WriteString("]")
+		from = end
+		start, end, token = sc.next(from)
+	}
+	b.WriteString(sc.text[from:])
+	sc.work += len(sc.text)
+	return b.String()
 }

@@ -2,14 +2,14 @@ package audit
 
 import (
 	"encoding/base64"
-	"sort"
 	"strings"
 )
 
-// findWrapped returns the bounds of the first run of base64 in s, before
-// index limit, that encodes a compact JWT, and the token in its compact
-// form. It returns -1, -1, "" when there is none. Cookies and some header
-// values carry a token this way.
+// nextWrapped returns the bounds of the run of base64 that encodes the
+// compact JWT starting first at index from of the text or later, among the
+// runs that start before index limit, and the token in its compact form.
+// It returns -1, -1, "" when there is none. Cookies and some header values
+// carry a token this way.
 //
 // A run may use the standard or the URL alphabet, with or without "="
 // padding. It may have its "/" written as `\/` (JSON) or "%2F", its "+" as
@@ -26,63 +26,79 @@ import (
 // found, as one that starts that text always does. One behind a prefix of
 // another length, such as the password of HTTP Basic authentication in
 // "user:eyJ...", is not.
-func findWrapped(s string, limit int) (start, end int, token string) {
+func (sc *scanner) nextWrapped(from, limit int) (start, end int, token string) {
 	// Base64 writes "ey" and "ew", the header starts that findCompact
-	// looks for, as "ZXl" and "ZXc" when they start a group. A run is decoded once for each of
-	// its 4 group alignments, so that repeated headers cost no more.
-	var decoded [4]wrappedRun
-	for from := 0; from < limit; {
-		// Every field of every event is searched, so the search is for
-		// one byte, the fastest, and 'Z' is rare in other text.
-		i := strings.IndexByte(s[from:], 'Z')
-		if i < 0 || from+i >= limit {
+	// looks for, as "ZXl" and "ZXc" when they start a group. Every field
+	// of every event is searched, so the search is for one byte, the
+	// fastest, and 'Z' is rare in other text.
+	s := sc.text
+	start, end = -1, -1
+	for p := from; p < limit; p++ {
+		i := strings.IndexByte(s[p:limit], 'Z')
+		if i < 0 {
+			sc.work += limit - p
 			break
 		}
-		p := from + i
-		from = p + 1
-		if p+2 >= len(s) || s[p+1] != 'X' || s[p+2] != 'l' && s[p+2] != 'c' || coversGroupStart(&decoded, p) {
+		sc.work += i + 1
+		p += i
+		if start >= 0 && p >= start {
+			// A run read from here starts its token here or later.
+			break
+		}
+		if p+2 >= len(s) || s[p+1] != 'X' || s[p+2] != 'l' && s[p+2] != 'c' {
 			continue
 		}
 
-		run := readBase64Run(s, p)
-		decoded[p%4] = run
-		if start, end, token, ok := run.token(s); ok {
-			return start, end, token
+		if sc.region == nil || p >= sc.region.textEnd {
+			sc.region = sc.readRegion(p)
+		}
+		if rStart, rEnd, rToken, ok := sc.region.token(sc, p); ok && (start < 0 || rStart < start) {
+			start, end, token = rStart, rEnd, rToken
 		}
 	}
-	return -1, -1, ""
+	return start, end, token
 }
 
-// coversGroupStart reports whether one of the runs already decoded has a
-// group that starts at s[p].
-func coversGroupStart(decoded *[4]wrappedRun, p int) bool {
-	for _, run := range decoded {
-		if run.ends == nil || p < run.start || p >= run.end {
-			continue
-		}
-		// ends[m] is the index in s after character m, so group m/4
-		// starts after ends[m-1].
-		m := sort.SearchInts(run.ends, p+1)
-		if m < len(run.ends) && m%4 == 0 && (m == 0 && p == run.start || m > 0 && run.ends[m-1] == p) {
-			return true
-		}
-	}
-	return false
+// base64Region is a stretch of base64 read from a candidate start, with
+// every line break that a base64 character follows. A run of base64 read
+// from a start inside it ends at the region's end or at one of its line
+// breaks (see runEnd).
+type base64Region struct {
+	start, textEnd int    // bounds in the text, without the padding
+	chars          []byte // the region in the standard alphabet, without padding
+	ends           []int  // ends[m] is the index in the text after chars[m]
+	breaks         []int  // the indexes in chars before which a line breaks
+	// chainEnd[k] is where a run that went on past breaks[k] ends: at the
+	// next break that does not follow 64 or 76 characters, or at the
+	// region's end.
+	chainEnd []int
+
+	// Runs that end at the same index and start at the same alignment
+	// decode to suffixes of one text, searched once.
+	groups map[runKey]*decodedRun
+
+	// Cursors into chars and breaks: candidates come in text order.
+	char, brk int
 }
 
-// wrappedRun is a run of base64 in a text, read from a possible group start.
-type wrappedRun struct {
-	start, end int    // bounds in the text, with the padding
-	chars      []byte // the run in the standard alphabet, without padding
-	ends       []int  // ends[m] is the index in the text after chars[m]
+type runKey struct{ alignment, end int }
+
+// decodedRun is the decoding of chars[first:end] of a region, and the
+// first compact token in it from searchedFrom on, as a cache.
+type decodedRun struct {
+	first        int
+	text         string
+	searchedFrom int // -1 before the first search
+	tokenStart   int
+	tokenEnd     int
 }
 
-// readBase64Run reads the run of base64 that starts at s[p].
-func readBase64Run(s string, p int) wrappedRun {
+// readRegion reads the stretch of base64 that starts at the text's p.
+func (sc *scanner) readRegion(p int) *base64Region {
+	s := sc.text
 	// Room for the base64 of a token of up to 768 bytes without growing.
 	size := min(len(s)-p, 1024)
-	run := wrappedRun{start: p, chars: make([]byte, 0, size), ends: make([]int, 0, size)}
-	line := 0 // characters since the last line break
+	r := &base64Region{start: p, chars: make([]byte, 0, size), ends: make([]int, 0, size)}
 	i := p
 loop:
 	for i < len(s) {
@@ -101,24 +117,134 @@ loop:
 			c, n = '+', 3
 		case c == '%' && i+2 < len(s) && s[i+1] == '2' && (s[i+2] == 'F' || s[i+2] == 'f'):
 			c, n = '/', 3
-		case (c == '\n' || c == '\r') && (line == 64 || line == 76):
+		case c == '\n' || c == '\r':
 			if c == '\r' && i+1 < len(s) && s[i+1] == '\n' {
 				n = 2
 			}
 			if i+n >= len(s) || !isBase64URL(s[i+n]) && s[i+n] != '+' && s[i+n] != '/' {
 				break loop
 			}
+			r.breaks = append(r.breaks, len(r.chars))
 			i += n
-			line = 0
 			continue
 		default:
 			break loop
 		}
-		run.chars = append(run.chars, c)
+		r.chars = append(r.chars, c)
 		i += n
-		run.ends = append(run.ends, i)
-		line++
+		r.ends = append(r.ends, i)
 	}
+	r.textEnd = i
+	sc.work += i - p
+
+	r.chainEnd = make([]int, len(r.breaks))
+	for k := len(r.breaks) - 1; k >= 0; k-- {
+		switch {
+		case k == len(r.breaks)-1:
+			r.chainEnd[k] = len(r.chars)
+		case isLineLength(r.breaks[k+1] - r.breaks[k]):
+			r.chainEnd[k] = r.chainEnd[k+1]
+		default:
+			r.chainEnd[k] = r.breaks[k+1]
+		}
+	}
+	return r
+}
+
+// isLineLength reports whether n characters make a full line of PEM (64)
+// or MIME (76) base64.
+func isLineLength(n int) bool { return n == 64 || n == 76 }
+
+// runEnd returns the index in chars where a run read from chars[c] ends:
+// it goes on past a line break only when the line before it has 64 or 76
+// characters, counted from c on the first line.
+func (r *base64Region) runEnd(c int) int {
+	for r.brk < len(r.breaks) && r.breaks[r.brk] <= c {
+		r.brk++
+	}
+	if r.brk == len(r.breaks) {
+		return len(r.chars)
+	}
+	if b := r.breaks[r.brk]; !isLineLength(b - c) {
+		return b
+	}
+	return r.chainEnd[r.brk]
+}
+
+// token returns the bounds in the text of the groups that encode the first
+// compact JWT in the run read from the text's p, and that token.
+func (r *base64Region) token(sc *scanner, p int) (start, end int, token string, ok bool) {
+	for r.ends[r.char] <= p {
+		r.char++
+	}
+	c := r.char // chars[c] is the 'Z' at p
+	runEnd := r.runEnd(c)
+	key := runKey{c % 4, runEnd}
+	run := r.groups[key]
+	if run == nil {
+		run = &decodedRun{first: c, text: sc.decodeRun(r.chars[c:runEnd]), searchedFrom: -1}
+		if r.groups == nil {
+			r.groups = make(map[runKey]*decodedRun)
+		}
+		r.groups[key] = run
+	}
+
+	// The run from c decodes to the suffix of run.text from offset on.
+	offset := (c - run.first) / 4 * 3
+	switch {
+	case run.searchedFrom < 0:
+		// The first search: most runs decode to no dot at all.
+		run.tokenStart, run.tokenEnd = -1, -1
+		sc.work += len(run.text) - offset
+		if strings.IndexByte(run.text[offset:], '.') >= 0 || strings.IndexByte(run.text[offset:], '%') >= 0 {
+			run.tokenStart, run.tokenEnd = sc.findCompact(run.text, offset)
+		}
+		run.searchedFrom = offset
+	case run.tokenStart >= 0 && run.tokenStart < offset:
+		// The token found before starts before this run: search on.
+		run.tokenStart, run.tokenEnd = sc.findCompact(run.text, offset)
+		run.searchedFrom = offset
+	}
+	if run.tokenStart < 0 {
+		return 0, 0, "", false
+	}
+
+	// The groups that encode the token, as indexes in chars.
+	from, to := run.tokenStart, run.tokenEnd
+	first, last := run.first+from/3*4, run.first+(to+2)/3*4
+	start = p
+	if first > c {
+		start = r.ends[first-1]
+	}
+	end = r.ends[runEnd-1]
+	if runEnd == len(r.chars) {
+		end = skipPadding(sc.text, r.textEnd)
+	}
+	if last < runEnd && strings.TrimSpace(run.text[to:]) != "" {
+		end = r.ends[last-1]
+	}
+	return start, end, compactForm(run.text[from:to]), true
+}
+
+// decodeRun decodes characters of the standard alphabet without padding.
+func (sc *scanner) decodeRun(chars []byte) string {
+	if len(chars)%4 == 1 {
+		// A last character that encodes no whole byte.
+		chars = chars[:len(chars)-1]
+	}
+	text := make([]byte, base64.RawStdEncoding.DecodedLen(len(chars)))
+	n, err := base64.RawStdEncoding.Decode(text, chars)
+	sc.work += len(chars)
+	if err != nil {
+		// Not reached: readRegion keeps only characters of the alphabet.
+		return ""
+	}
+	return string(text[:n])
+}
+
+// skipPadding returns the index after the up to two "=" (or "%3D") at
+// s[i].
+func skipPadding(s string, i int) int {
 	for pad := 0; pad < 2; pad++ {
 		switch {
 		case i < len(s) && s[i] == '=':
@@ -127,40 +253,5 @@ loop:
 			i += 3
 		}
 	}
-	run.end = i
-	return run
-}
-
-// token decodes the run and returns the bounds in s of the groups that
-// encode the first compact JWT in it, and that token.
-func (run wrappedRun) token(s string) (start, end int, token string, ok bool) {
-	chars := run.chars
-	if len(chars)%4 == 1 {
-		// A last character that encodes no whole byte.
-		chars = chars[:len(chars)-1]
-	}
-	text := make([]byte, base64.RawStdEncoding.DecodedLen(len(chars)))
-	n, err := base64.RawStdEncoding.Decode(text, chars)
-	if err != nil {
-		return 0, 0, "", false
-	}
-	decoded := string(text[:n])
-	if strings.IndexByte(decoded, '.') < 0 && strings.IndexByte(decoded, '%') < 0 {
-		return 0, 0, "", false
-	}
-	from, to := findCompact(decoded)
-	if from < 0 {
-		return 0, 0, "", false
-	}
-
-	first, last := from/3*4, (to+2)/3*4 // the groups that encode the token
-	start = run.start
-	if first > 0 {
-		start = run.ends[first-1]
-	}
-	end = run.end
-	if last < len(run.chars) && strings.TrimSpace(decoded[to:]) != "" {
-		end = run.ends[last-1]
-	}
-	return start, end, compactForm(decoded[from:to]), true
+	return i
 }
