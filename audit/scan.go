@@ -22,8 +22,9 @@ type scanner struct {
 	// when there is none. compactFrom is -1 before the first search.
 	compactFrom, compactStart, compactEnd int
 
-	region *base64Region // the run of base64 of the latest wrapped candidate
-	header []byte        // scratch space for decoding header candidates
+	region  base64Region // the stretch of base64 of the latest wrapped candidate
+	decoded []byte       // scratch space for decoding runs of base64
+	header  []byte       // scratch space for decoding header candidates
 }
 
 func newScanner(text string) *scanner {

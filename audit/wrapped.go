@@ -2,6 +2,7 @@ package audit
 
 import (
 	"encoding/base64"
+	"slices"
 	"strings"
 )
 
@@ -49,8 +50,8 @@ func (sc *scanner) nextWrapped(from, limit int) (start, end int, token string) {
 			continue
 		}
 
-		if sc.region == nil || p >= sc.region.textEnd {
-			sc.region = sc.readRegion(p)
+		if sc.region.chars == nil || p >= sc.region.textEnd {
+			sc.readRegion(p)
 		}
 		if rStart, rEnd, rToken, ok := sc.region.token(sc, p); ok && (start < 0 || rStart < start) {
 			start, end, token = rStart, rEnd, rToken
@@ -74,31 +75,38 @@ type base64Region struct {
 	chainEnd []int
 
 	// Runs that end at the same index and start at the same alignment
-	// decode to suffixes of one text, searched once.
-	groups map[runKey]*decodedRun
+	// decode to suffixes of one text, searched once. A run of a later
+	// candidate ends after it, so runs that end before a candidate are
+	// dropped, and a few remain.
+	runs []decodedRun
 
 	// Cursors into chars and breaks: candidates come in text order.
 	char, brk int
 }
 
-type runKey struct{ alignment, end int }
-
 // decodedRun is the decoding of chars[first:end] of a region, and the
 // first compact token in it from searchedFrom on, as a cache.
 type decodedRun struct {
-	first        int
+	first, end   int
 	text         string
 	searchedFrom int // -1 before the first search
 	tokenStart   int
 	tokenEnd     int
 }
 
-// readRegion reads the stretch of base64 that starts at the text's p.
-func (sc *scanner) readRegion(p int) *base64Region {
+// readRegion reads the stretch of base64 that starts at the text's p into
+// the scanner's region, reusing its memory.
+func (sc *scanner) readRegion(p int) {
 	s := sc.text
-	// Room for the base64 of a token of up to 768 bytes without growing.
-	size := min(len(s)-p, 1024)
-	r := &base64Region{start: p, chars: make([]byte, 0, size), ends: make([]int, 0, size)}
+	r := &sc.region
+	if r.chars == nil {
+		// Room for the base64 of a token of up to 768 bytes without
+		// growing.
+		size := min(len(s)-p, 1024)
+		r.chars, r.ends = make([]byte, 0, size), make([]int, 0, size)
+	}
+	r.start, r.chars, r.ends, r.breaks, r.runs = p, r.chars[:0], r.ends[:0], r.breaks[:0], r.runs[:0]
+	r.char, r.brk = 0, 0
 	i := p
 loop:
 	for i < len(s) {
@@ -137,7 +145,7 @@ loop:
 	r.textEnd = i
 	sc.work += i - p
 
-	r.chainEnd = make([]int, len(r.breaks))
+	r.chainEnd = slices.Grow(r.chainEnd[:0], len(r.breaks))[:len(r.breaks)]
 	for k := len(r.breaks) - 1; k >= 0; k-- {
 		switch {
 		case k == len(r.breaks)-1:
@@ -148,7 +156,6 @@ loop:
 			r.chainEnd[k] = r.breaks[k+1]
 		}
 	}
-	return r
 }
 
 // isLineLength reports whether n characters make a full line of PEM (64)
@@ -179,15 +186,7 @@ func (r *base64Region) token(sc *scanner, p int) (start, end int, token string, 
 	}
 	c := r.char // chars[c] is the 'Z' at p
 	runEnd := r.runEnd(c)
-	key := runKey{c % 4, runEnd}
-	run := r.groups[key]
-	if run == nil {
-		run = &decodedRun{first: c, text: sc.decodeRun(r.chars[c:runEnd]), searchedFrom: -1}
-		if r.groups == nil {
-			r.groups = make(map[runKey]*decodedRun)
-		}
-		r.groups[key] = run
-	}
+	run := r.decodedRun(sc, c, runEnd)
 
 	// The run from c decodes to the suffix of run.text from offset on.
 	offset := (c - run.first) / 4 * 3
@@ -226,20 +225,42 @@ func (r *base64Region) token(sc *scanner, p int) (start, end int, token string, 
 	return start, end, compactForm(run.text[from:to]), true
 }
 
+// decodedRun returns the decoding of the run chars[c:runEnd], as a suffix
+// of a run decoded before or newly decoded.
+func (r *base64Region) decodedRun(sc *scanner, c, runEnd int) *decodedRun {
+	live := r.runs[:0]
+	for i := range r.runs {
+		if r.runs[i].end > c {
+			live = append(live, r.runs[i])
+		}
+	}
+	r.runs = live
+	for i := range r.runs {
+		if run := &r.runs[i]; run.end == runEnd && (c-run.first)%4 == 0 {
+			return run
+		}
+	}
+	r.runs = append(r.runs, decodedRun{first: c, end: runEnd, text: sc.decodeRun(r.chars[c:runEnd]), searchedFrom: -1})
+	return &r.runs[len(r.runs)-1]
+}
+
 // decodeRun decodes characters of the standard alphabet without padding.
 func (sc *scanner) decodeRun(chars []byte) string {
 	if len(chars)%4 == 1 {
 		// A last character that encodes no whole byte.
 		chars = chars[:len(chars)-1]
 	}
-	text := make([]byte, base64.RawStdEncoding.DecodedLen(len(chars)))
-	n, err := base64.RawStdEncoding.Decode(text, chars)
+	n := base64.RawStdEncoding.DecodedLen(len(chars))
+	if cap(sc.decoded) < n {
+		sc.decoded = make([]byte, n)
+	}
+	n, err := base64.RawStdEncoding.Decode(sc.decoded[:n], chars)
 	sc.work += len(chars)
 	if err != nil {
 		// Not reached: readRegion keeps only characters of the alphabet.
 		return ""
 	}
-	return string(text[:n])
+	return string(sc.decoded[:n])
 }
 
 // skipPadding returns the index after the up to two "=" (or "%3D") at
