@@ -226,6 +226,9 @@ func isBase64URL(c byte) bool {
 // that Sanitize finds. Validate checks every text field with it, and
 // callers can use it to reject such input before echoing it.
 func ContainsToken(s string) bool {
+	if len(s) < minTokenLength {
+		return false
+	}
 	start, _, _ := newScanner(s).next(0)
 	return start >= 0
 }
@@ -262,6 +265,10 @@ func isLowerHex(s string) bool {
 // fingerprint of the compact token, "]". Use it on text that may echo user
 // input, such as an error message. Its cost is linear in the length of s.
 func RedactTokens(s string) string {
+	if len(s) < minTokenLength {
+		// Most fields of an event, such as its method and country.
+		return s
+	}
 	return newScanner(s).redact()
 }
 

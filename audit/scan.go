@@ -18,17 +18,24 @@ type scanner struct {
 	text string
 	work int // bytes examined: searched, read, decoded or validated
 
-	// The first compact token at or after compactFrom, or compactStart -1
-	// when there is none. compactFrom is -1 before the first search.
-	compactFrom, compactStart, compactEnd int
+	// The bounds of the first compact token at or after the index of the
+	// last search, or -1 when there is none.
+	compactSearched          bool
+	compactStart, compactEnd int
 
-	region  base64Region // the stretch of base64 of the latest wrapped candidate
-	decoded []byte       // scratch space for decoding runs of base64
-	header  []byte       // scratch space for decoding header candidates
+	region *base64Region // the stretch of base64 of the latest wrapped candidate
+
+	// Scratch space for decoding header candidates and runs of base64.
+	// A decoded run is copied to a string before its headers are decoded.
+	scratch []byte
 }
 
+// minTokenLength is the length of the shortest token: a 10-character
+// header, a dot, a 2-character payload and a dot. Its base64 is longer.
+const minTokenLength = 14
+
 func newScanner(text string) *scanner {
-	return &scanner{text: text, compactFrom: -1}
+	return &scanner{text: text}
 }
 
 // next returns the bounds of the raw JWT that starts first at index from of
@@ -42,50 +49,43 @@ func newScanner(text string) *scanner {
 // each token: any token in the text before it would start earlier, so none
 // appears when the token is replaced.
 func (sc *scanner) next(from int) (start, end int, token string) {
-	// The shortest token is a 10-character header, a dot, a 2-character
-	// payload and a dot, and its base64 is longer.
-	if len(sc.text)-from < 14 {
-		return -1, -1, ""
-	}
-	start, end = sc.nextCompact(from)
-	limit := start
-	if start < 0 {
-		limit = len(sc.text)
-	}
-	wStart, wEnd, wToken := sc.nextWrapped(from, limit)
-	if wStart >= 0 && (start < 0 || wStart < start || wStart == start && wEnd >= end) {
-		return wStart, wEnd, wToken
-	}
-	if start < 0 {
-		return -1, -1, ""
-	}
-	return start, end, compactForm(sc.text[start:end])
-}
-
-// nextCompact returns the bounds of the first compact token in the text
-// at index from or later, reusing the last search while its token is still
-// ahead.
-func (sc *scanner) nextCompact(from int) (start, end int) {
-	if sc.compactFrom >= 0 && from >= sc.compactFrom && (sc.compactStart < 0 || from <= sc.compactStart) {
-		return sc.compactStart, sc.compactEnd
-	}
 	s := sc.text
-	start, end = -1, -1
+	if len(s)-from < minTokenLength {
+		return -1, -1, ""
+	}
+	// The first compact token at from or later: the one found before, while
+	// it is still ahead.
 	switch {
-	case sc.compactFrom >= 0:
-		// The token found before starts before from: search on.
-		start, end = sc.findCompact(s, from)
-	case strings.IndexByte(s[from:], '.') >= 0 || strings.IndexByte(s[from:], '%') >= 0:
+	case !sc.compactSearched:
+		sc.compactSearched = true
+		sc.compactStart, sc.compactEnd = -1, -1
 		// Vectorised searches for one byte rule out most other text (ids,
 		// names) on the first search: the segments of a compact token are
 		// separated by dots (or "%2E").
 		sc.work += len(s) - from
-		start, end = sc.findCompact(s, from)
-	default:
-		sc.work += len(s) - from
+		if strings.IndexByte(s[from:], '.') >= 0 || strings.IndexByte(s[from:], '%') >= 0 {
+			sc.compactStart, sc.compactEnd = sc.findCompact(s, from)
+		}
+	case sc.compactStart >= 0 && from > sc.compactStart:
+		sc.compactStart, sc.compactEnd = sc.findCompact(s, from)
 	}
-	sc.compactFrom, sc.compactStart, sc.compactEnd = from, start, end
-	return start, end
+	start, end = sc.compactStart, sc.compactEnd
+
+	limit := start
+	if start < 0 {
+		limit = len(s)
+	}
+	// A wrapped token starts with "ZX", and 'Z' is rare in other text.
+	if strings.IndexByte(s[from:limit], 'Z') >= 0 {
+		wStart, wEnd, wToken := sc.nextWrapped(from, limit)
+		if wStart >= 0 && (start < 0 || wStart < start || wStart == start && wEnd >= end) {
+			return wStart, wEnd, wToken
+		}
+	}
+	if start < 0 {
+		return -1, -1, ""
+	}
+	return start, end, compactForm(s[start:end])
 }
 
 // findCompact returns the bounds of the first substring of s at index from
@@ -300,14 +300,14 @@ func (sc *scanner) validStart(s string, p, runEnd int, shape tokenShape) (start,
 // and returns nil when the text's length does not decode.
 func (sc *scanner) decodeHeader(text string) []byte {
 	n := base64.RawURLEncoding.DecodedLen(len(text))
-	if cap(sc.header) < n {
-		sc.header = make([]byte, n)
+	if cap(sc.scratch) < n {
+		sc.scratch = make([]byte, n)
 	}
-	n, err := base64.RawURLEncoding.Decode(sc.header[:n], []byte(text))
+	n, err := base64.RawURLEncoding.Decode(sc.scratch[:n], []byte(text))
 	if err != nil {
 		return nil
 	}
-	return sc.header[:n]
+	return sc.scratch[:n]
 }
 
 // objectStart returns the index of the one byte of text from which text

@@ -50,7 +50,7 @@ func (sc *scanner) nextWrapped(from, limit int) (start, end int, token string) {
 			continue
 		}
 
-		if sc.region.chars == nil || p >= sc.region.textEnd {
+		if sc.region == nil || p >= sc.region.textEnd {
 			sc.readRegion(p)
 		}
 		if rStart, rEnd, rToken, ok := sc.region.token(sc, p); ok && (start < 0 || rStart < start) {
@@ -98,7 +98,12 @@ type decodedRun struct {
 // the scanner's region, reusing its memory.
 func (sc *scanner) readRegion(p int) {
 	s := sc.text
-	r := &sc.region
+	if sc.region == nil {
+		// The region is kept apart, so that a scanner of text with no
+		// base64 in it stays small.
+		sc.region = new(base64Region)
+	}
+	r := sc.region
 	if r.chars == nil {
 		// Room for the base64 of a token of up to 768 bytes without
 		// growing.
@@ -251,16 +256,16 @@ func (sc *scanner) decodeRun(chars []byte) string {
 		chars = chars[:len(chars)-1]
 	}
 	n := base64.RawStdEncoding.DecodedLen(len(chars))
-	if cap(sc.decoded) < n {
-		sc.decoded = make([]byte, n)
+	if cap(sc.scratch) < n {
+		sc.scratch = make([]byte, n)
 	}
-	n, err := base64.RawStdEncoding.Decode(sc.decoded[:n], chars)
+	n, err := base64.RawStdEncoding.Decode(sc.scratch[:n], chars)
 	sc.work += len(chars)
 	if err != nil {
 		// Not reached: readRegion keeps only characters of the alphabet.
 		return ""
 	}
-	return string(sc.decoded[:n])
+	return string(sc.scratch[:n])
 }
 
 // skipPadding returns the index after the up to two "=" (or "%3D") at
