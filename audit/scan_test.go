@@ -78,10 +78,10 @@ func wrapLines(s string, width int, lineBreak string) string {
 }
 
 // maxWorkPerByte bounds the bytes a scanner may examine for each byte of
-// its text. A byte is searched once, read as a segment by up to five runs
-// (its own and the four before it), decoded and checked for each of three
-// base64 alignments, and read again as base64 and decoded; the texts of
-// adversarialTexts stay under 14.
+// its text. A byte is searched once and read as a segment by up to five
+// runs, its own and the four before it. It is decoded and checked for each
+// of three base64 alignments, and read again as base64 and decoded. The
+// texts of adversarialTexts stay under 14.
 const maxWorkPerByte = 32
 
 // TestScannerWorkIsLinear counts the work of the search on texts built to
@@ -122,7 +122,7 @@ func TestScannerMatchesReference(t *testing.T) {
 
 // FuzzScannerMatchesReference checks that the linear scanner redacts
 // exactly what the plain quadratic search redacts, and that what it
-// returns holds no token.
+// returns contains no token.
 func FuzzScannerMatchesReference(f *testing.F) {
 	b64 := base64.StdEncoding.EncodeToString([]byte(scanToken))
 	f.Add(scanToken)
