@@ -76,11 +76,14 @@ func (sc *scanner) next(from int) (start, end int, token string) {
 		limit = len(s)
 	}
 	// A wrapped token starts with "ZX", and 'Z' is rare in other text.
-	if strings.IndexByte(s[from:limit], 'Z') >= 0 {
-		wStart, wEnd, wToken := sc.nextWrapped(from, limit)
+	if z := strings.IndexByte(s[from:limit], 'Z'); z >= 0 {
+		sc.work += z
+		wStart, wEnd, wToken := sc.nextWrapped(from+z, limit)
 		if wStart >= 0 && (start < 0 || wStart < start || wStart == start && wEnd >= end) {
 			return wStart, wEnd, wToken
 		}
+	} else {
+		sc.work += limit - from
 	}
 	if start < 0 {
 		return -1, -1, ""
