@@ -1,0 +1,18 @@
+package natsjs
+
+// Log attribute keys of the package.
+const (
+	keyComponent = "component"
+	keyStream    = "stream"
+	keyConsumer  = "consumer"
+	keySubject   = "subject"
+	keySequence  = "stream_sequence"
+	keyEventID   = "event_id"
+	keyEvents    = "events"
+	keyReason    = "reason"
+	keyError     = "error"
+	keyBackoff   = "backoff"
+	keyStored    = "stored"
+	keyDuplicate = "duplicates"
+	keyInvalid   = "invalid"
+)
