@@ -17,6 +17,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/spf13/cobra"
 	"golang.org/x/time/rate"
 
@@ -26,6 +27,7 @@ import (
 	"github.com/tokentrail/tokentrail/enrich"
 	"github.com/tokentrail/tokentrail/server"
 	"github.com/tokentrail/tokentrail/store"
+	"github.com/tokentrail/tokentrail/transport/natsjs"
 	"github.com/tokentrail/tokentrail/webui"
 )
 
@@ -45,6 +47,8 @@ type serveFlags struct {
 
 	trustedProxies []string // prefixes or addresses, as given
 	proxyHeader    string
+
+	nats natsFlags
 }
 
 func newServeCommand(g *globalFlags) *cobra.Command {
@@ -72,12 +76,18 @@ the client address. The limit on failed authentications, its log lines and
 the access log then count that address instead of the proxy's. Without it,
 forwarding headers are ignored, because any client can send them.
 
+With --nats-url, serve also consumes the events that services publish to
+NATS JetStream (docs/nats.md) through a durable consumer, creating the
+stream when it does not exist. Consumed events take the path of ingested
+ones.
+
 Ingested events go through the detection rules of --rules, with the
 databases of --enrich, as tokentrail import does. Serve stops on SIGINT or
 SIGTERM after the requests in flight end (30 seconds at most).`,
 		Example: `  tokentrail serve
   tokentrail serve --addr 0.0.0.0:8443 --store /var/lib/tokentrail/trail.db --tls-cert cert.pem --tls-key key.pem
-  tokentrail serve --addr 10.0.0.5:8080 --trusted-proxies 10.0.0.0/24`,
+  tokentrail serve --addr 10.0.0.5:8080 --trusted-proxies 10.0.0.0/24
+  tokentrail serve --store postgres://tokentrail@db/trail --nats-url nats://nats1:4222,nats://nats2:4222 --nats-creds collector.creds`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
@@ -85,6 +95,9 @@ SIGTERM after the requests in flight end (30 seconds at most).`,
 			explicit := cmd.Flags().Changed("store") || cmd.Flags().Changed("db") || os.Getenv("TOKENTRAIL_DB") != ""
 			if f.store == "" {
 				f.store = g.db
+			}
+			if err := f.nats.check(cmd.Flags().Changed); err != nil {
+				return err
 			}
 			return runServe(ctx, cmd.ErrOrStderr(), f, explicit)
 		},
@@ -105,6 +118,11 @@ SIGTERM after the requests in flight end (30 seconds at most).`,
 	fl.StringSliceVar(&f.trustedProxies, "trusted-proxies", nil,
 		"reverse proxies whose forwarding header gives the client address, as CIDR prefixes or addresses, comma-separated or repeated (default none: forwarding headers are ignored)")
 	fl.StringVar(&f.proxyHeader, "proxy-header", "x-forwarded-for", "forwarding header that --trusted-proxies write: x-forwarded-for, or forwarded (RFC 7239)")
+	fl.StringVar(&f.nats.url, "nats-url", "", "NATS server(s) to consume published events from, comma-separated, such as nats://127.0.0.1:4222 (default none: HTTP ingest only)")
+	fl.StringVar(&f.nats.creds, "nats-creds", "", "NATS user credentials file (JWT and NKey seed) for --nats-url")
+	fl.StringVar(&f.nats.stream, "nats-stream", natsjs.DefaultStream, "JetStream stream to consume; created with file storage, 7 days' retention and a 5-minute duplicate window when it does not exist")
+	fl.StringVar(&f.nats.subject, "nats-subject", natsjs.DefaultSubjectPrefix+".>", "subjects of the stream to consume, and of the stream serve creates")
+	fl.StringVar(&f.nats.durable, "nats-durable", natsjs.DefaultDurable, "name of the durable consumer, shared by every serve of one store so that each event is stored by one of them")
 	return cmd
 }
 
@@ -190,6 +208,19 @@ func runServe(ctx context.Context, stderr io.Writer, f serveFlags, explicitStore
 		return err
 	}
 
+	var consumer *natsjs.Consumer
+	if f.nats.url != "" {
+		var nc *nats.Conn
+		nc, consumer, err = startNATS(ctx, f.nats, srv, log)
+		if err != nil {
+			_ = srv.Close(context.Background()) // nothing was ingested yet
+			return err
+		}
+		defer nc.Close()
+		// Closed before on the normal path; this covers the early returns.
+		defer func() { _ = consumer.Close(context.Background()) }()
+	}
+
 	hs := srv.HTTPServer(f.addr)
 	ln, err := net.Listen("tcp", f.addr)
 	if err != nil {
@@ -224,6 +255,13 @@ func runServe(ctx context.Context, stderr io.Writer, f serveFlags, explicitStore
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	err = hs.Shutdown(shutdownCtx)
+	// The consumer stops before the server, whose group commit it
+	// writes through.
+	if consumer != nil {
+		if cerr := consumer.Close(shutdownCtx); err == nil {
+			err = cerr
+		}
+	}
 	if cerr := srv.Close(shutdownCtx); err == nil {
 		err = cerr
 	}

@@ -54,14 +54,14 @@ const (
 // only after the Append succeeded. Create it with StartConsumer and stop it
 // with Close. It is safe for concurrent use.
 type Consumer struct {
-	cons    jetstream.Consumer
-	dst     Appender
-	opts    ConsumerOptions
-	log     *slog.Logger
-	stats   consumerCounters
-	stop    context.CancelFunc // ends the fetch loop
-	abort   context.CancelFunc // ends the Append in progress
-	done    chan struct{}      // closed when the goroutine returns
+	cons  jetstream.Consumer
+	dst   Appender
+	opts  ConsumerOptions
+	log   *slog.Logger
+	stats consumerCounters
+	stop  context.CancelFunc // ends the fetch loop
+	abort context.CancelFunc // ends the Append in progress
+	done  chan struct{}      // closed when the goroutine returns
 }
 
 type consumerCounters struct {
