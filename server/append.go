@@ -11,11 +11,11 @@ import (
 
 // Append stores events that reached the server by another way than HTTP,
 // such as a NATS JetStream consumer (package transport/natsjs), on the
-// path of POST /api/v1/events: it sanitizes and validates a copy of each
-// event, writes them with the ingest requests' group commit, counts them
-// in tokentrail_ingest_events_total, hands them to live detection and
-// wakes the revocation feed when one is revoked. An event whose ID is
-// stored already counts as a duplicate.
+// path of POST /api/v1/events. It sanitizes and validates a copy of each
+// event and writes them with the ingest requests' group commit. Then it
+// counts them in tokentrail_ingest_events_total, hands them to live
+// detection, and wakes the revocation feed when one is revoked. An event
+// whose ID is stored already counts as a duplicate.
 //
 // Unlike the HTTP route, it takes revoked events from any caller: the
 // caller is trusted, like a NATS account that may publish to the revoked
@@ -41,8 +41,8 @@ func (s *Server) Append(ctx context.Context, events []audit.Event) (store.Append
 	s.metrics.events.WithLabelValues("accepted").Add(float64(res.Inserted))
 	s.metrics.events.WithLabelValues("duplicate").Add(float64(res.Duplicates))
 
-	// NOTE: as with HTTP ingest, detection sees the duplicates too, since
-	// the store does not say which events it skipped.
+	// NOTE: as with HTTP ingest, detection receives the duplicates too,
+	// because the store does not report which events it skipped.
 	if s.detection != nil {
 		s.detection.add(ctx, events)
 	}

@@ -30,8 +30,8 @@ type ConsumerOptions struct {
 	Stream        string        // the stream to read
 	Durable       string        // name of the durable consumer, shared by every collector of one store; default "tokentrail"
 	FilterSubject string        // subjects read; default DefaultSubjectPrefix + ".>"
-	BatchSize     int           // most messages in one fetch and one Append; default 256
-	MaxWait       time.Duration // longest wait of a fetch for a full batch; default 2s
+	BatchSize     int           // maximum messages in one fetch and one Append; default 256
+	MaxWait       time.Duration // maximum wait of a fetch for a full batch; default 2s
 	AckWait       time.Duration // time a batch may take before JetStream delivers it again; default 30s
 	RetryBackoff  time.Duration // delay before a batch whose Append failed is delivered again; default 1s
 
@@ -186,7 +186,7 @@ func (c *Consumer) run(runCtx, writeCtx context.Context) {
 
 	s := c.Stats()
 	c.log.Info("natsjs consumer stopped", slog.Uint64(keyStored, s.Stored), slog.Uint64(keyDuplicate, s.Duplicates),
-		slog.Uint64(keyInvalid, s.Terminated))
+		slog.Uint64(keyTerminated, s.Terminated))
 }
 
 // fetch returns the next batch: up to BatchSize messages, fewer when
@@ -216,8 +216,8 @@ func (c *Consumer) fetch(ctx context.Context) ([]jetstream.Msg, error) {
 
 // handle decodes msgs, terminates the invalid ones, appends the events of
 // the others in one call and acknowledges them. When the Append fails, it
-// asks JetStream to deliver them again after RetryBackoff and returns
-// false.
+// naks them with a delay of RetryBackoff, so that JetStream delivers them
+// again, and returns false.
 func (c *Consumer) handle(ctx context.Context, msgs []jetstream.Msg) bool {
 	events := make([]audit.Event, 0, len(msgs))
 	valid := msgs[:0:0]
@@ -263,7 +263,8 @@ func (c *Consumer) handle(ctx context.Context, msgs []jetstream.Msg) bool {
 	return true
 }
 
-// terminate tells JetStream never to deliver m again, and logs why.
+// terminate terminates m, so that JetStream never delivers it again, and
+// logs why.
 func (c *Consumer) terminate(ctx context.Context, m jetstream.Msg, reason error) {
 	c.stats.terminated.Add(1)
 	attrs := []slog.Attr{

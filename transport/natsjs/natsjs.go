@@ -42,10 +42,10 @@ func Subject(prefix string, k audit.Kind) string {
 }
 
 // StreamConfig returns the configuration of a stream named name that keeps
-// the events published under prefix: file storage, so that a restart of
-// the server keeps them; limits retention for 7 days, so that a collector
-// down for a weekend loses nothing; and a 5-minute duplicate window, which
-// covers the recorder's retries of a batch. A collector that stays down
+// the events published under prefix. File storage keeps them across a
+// restart of the server. Limits retention keeps them for 7 days, so that a
+// collector down for a weekend loses nothing. The 5-minute duplicate
+// window covers the recorder's retries of a batch. A collector that stays down
 // longer than MaxAge loses the oldest events, so raise MaxAge, or set
 // MaxBytes, to suit the outage the collectors must survive. Replicas is 1;
 // a clustered deployment sets 3.

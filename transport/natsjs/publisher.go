@@ -81,8 +81,8 @@ func NewPublisher(nc *nats.Conn, opts PublisherOptions) (*Publisher, error) {
 // Append publishes nothing when an event is invalid (audit.Event.Validate),
 // so that no raw token leaves the process, and returns an error wrapping
 // audit.ErrInvalidValue. When some events were not acknowledged, it returns
-// the counts of those that were and a *PublishError; the error wraps
-// store.ErrClosed when the connection is closed, which the recorder does
+// the counts of those that were and a *PublishError. That error wraps
+// store.ErrClosed when the connection is closed, so that the recorder does
 // not retry. A retry of the same batch publishes only the events not
 // acknowledged before.
 func (p *Publisher) Append(ctx context.Context, events []audit.Event) (store.Appended, error) {
