@@ -25,7 +25,7 @@ type natsFlags struct {
 }
 
 // check rejects NATS flags given without --nats-url, and a URL that
-// carries a password, which the process list and logs would show.
+// carries credentials, which the process list and logs would show.
 func (f natsFlags) check(changed func(name string) bool) error {
 	if f.url == "" {
 		for _, name := range []string{"nats-creds", "nats-stream", "nats-subject", "nats-durable"} {
@@ -40,8 +40,10 @@ func (f natsFlags) check(changed func(name string) bool) error {
 		if err != nil {
 			return fmt.Errorf("invalid --nats-url: %v: want a URL such as nats://127.0.0.1:4222", err)
 		}
-		if _, hasPassword := parsed.User.Password(); hasPassword {
-			return errors.New("--nats-url carries a password, which the process list would show: give the user's credentials with --nats-creds FILE instead")
+		// NATS reads a user and password, or a token, from the user
+		// information of the URL.
+		if parsed.User != nil {
+			return errors.New("--nats-url carries credentials, which the process list would show: give them with --nats-creds FILE instead")
 		}
 	}
 	if f.stream == "" || f.subject == "" || f.durable == "" {

@@ -166,7 +166,7 @@ func waitForServe(t *testing.T, what string, cond func() bool) {
 	t.Fatalf("gave up waiting for %s", what)
 }
 
-func TestServeRejectsNATSFlagsWithoutURL(t *testing.T) {
+func TestServeRejectsBadNATSFlags(t *testing.T) {
 	tests := []struct {
 		name string
 		args []string
@@ -174,6 +174,7 @@ func TestServeRejectsNATSFlagsWithoutURL(t *testing.T) {
 	}{
 		{"stream without url", []string{"--nats-stream", "EVENTS"}, "--nats-stream needs --nats-url"},
 		{"password in url", []string{"--nats-url", "nats://collector:s3cret@127.0.0.1:4222"}, "--nats-creds"},
+		{"token in url", []string{"--nats-url", "nats://s3cret@127.0.0.1:4222"}, "--nats-creds"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
