@@ -26,7 +26,7 @@ func (s *Server) Append(ctx context.Context, events []audit.Event) (store.Append
 	revoked := false
 	for i := range events {
 		if err := events[i].Prepare(); err != nil {
-			return store.Appended{}, fmt.Errorf("event %d of %d (id %q): %w", i, len(events), events[i].ID, err)
+			return store.Appended{}, fmt.Errorf("event %d of %d (id %q): %w", i, len(events), audit.RedactTokens(events[i].ID), err)
 		}
 		revoked = revoked || events[i].Kind == audit.KindRevoked
 	}

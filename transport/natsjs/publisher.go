@@ -88,7 +88,7 @@ func NewPublisher(nc *nats.Conn, opts PublisherOptions) (*Publisher, error) {
 func (p *Publisher) Append(ctx context.Context, events []audit.Event) (store.Appended, error) {
 	for i := range events {
 		if err := events[i].Validate(); err != nil {
-			return store.Appended{}, fmt.Errorf("natsjs: event %d of %d (id %q): %w", i, len(events), events[i].ID, err)
+			return store.Appended{}, fmt.Errorf("natsjs: event %d of %d (id %q): %w", i, len(events), audit.RedactTokens(events[i].ID), err)
 		}
 	}
 	if err := ctx.Err(); err != nil {
