@@ -62,6 +62,10 @@ type Consumer struct {
 	stop  context.CancelFunc // ends the fetch loop
 	abort context.CancelFunc // ends the Append in progress
 	done  chan struct{}      // closed when the goroutine returns
+
+	// Failures in a row, owned by the goroutine. During an outage the
+	// failures 1, 10, 100 and so on are logged, and the recovery once.
+	fetchFailures, appendFailures int
 }
 
 type consumerCounters struct {
@@ -175,9 +179,17 @@ func (c *Consumer) run(runCtx, writeCtx context.Context) {
 			if runCtx.Err() != nil {
 				break
 			}
-			c.log.Warn("natsjs fetch failed, retrying", slog.Duration(keyBackoff, c.opts.RetryBackoff), slog.Any(keyError, err))
+			c.fetchFailures++
+			if isPowerOf10(c.fetchFailures) {
+				c.log.Warn("natsjs fetch failed, retrying", slog.Int(keyFailures, c.fetchFailures),
+					slog.Duration(keyBackoff, c.opts.RetryBackoff), slog.Any(keyError, err))
+			}
 			sleep(runCtx, c.opts.RetryBackoff)
 			continue
+		}
+		if c.fetchFailures > 0 {
+			c.log.Info("natsjs fetch succeeded again", slog.Int(keyFailures, c.fetchFailures))
+			c.fetchFailures = 0
 		}
 		if len(msgs) > 0 && !c.handle(writeCtx, msgs) {
 			sleep(runCtx, c.opts.RetryBackoff)
@@ -237,13 +249,20 @@ func (c *Consumer) handle(ctx context.Context, msgs []jetstream.Msg) bool {
 	res, err := c.dst.Append(ctx, events)
 	if err != nil {
 		c.stats.failedBatches.Add(1)
-		c.log.LogAttrs(ctx, slog.LevelWarn, "natsjs append failed, JetStream will deliver the batch again",
-			slog.Int(keyEvents, len(events)), slog.String(keyEventID, events[0].ID),
-			slog.Duration(keyBackoff, c.opts.RetryBackoff), slog.Any(keyError, err))
+		c.appendFailures++
+		if isPowerOf10(c.appendFailures) {
+			c.log.LogAttrs(ctx, slog.LevelWarn, "natsjs append failed, JetStream will deliver the batch again",
+				slog.Int(keyEvents, len(events)), slog.String(keyEventID, events[0].ID), slog.Int(keyFailures, c.appendFailures),
+				slog.Duration(keyBackoff, c.opts.RetryBackoff), slog.Any(keyError, err))
+		}
 		for _, m := range valid {
 			_ = m.NakWithDelay(c.opts.RetryBackoff) // a lost nak only delays redelivery until AckWait
 		}
 		return false
+	}
+	if c.appendFailures > 0 {
+		c.log.Info("natsjs append succeeded again", slog.Int(keyFailures, c.appendFailures))
+		c.appendFailures = 0
 	}
 	c.stats.stored.Add(uint64(res.Inserted))
 	c.stats.duplicates.Add(uint64(res.Duplicates))
@@ -297,6 +316,14 @@ func decodeEvent(data []byte) (audit.Event, error) {
 		return audit.Event{}, err
 	}
 	return e, nil
+}
+
+// isPowerOf10 reports whether n is 1, 10, 100 and so on.
+func isPowerOf10(n int) bool {
+	for n >= 10 && n%10 == 0 {
+		n /= 10
+	}
+	return n == 1
 }
 
 // sleep waits for d or until ctx ends.

@@ -12,6 +12,7 @@ const (
 	keyReason     = "reason"
 	keyError      = "error"
 	keyBackoff    = "backoff"
+	keyFailures   = "failures"
 	keyStored     = "stored"
 	keyDuplicate  = "duplicates"
 	keyTerminated = "terminated"
