@@ -294,13 +294,13 @@ func (c *Consumer) terminate(ctx context.Context, m jetstream.Msg, reason error)
 	if meta, err := m.Metadata(); err == nil {
 		attrs = append(attrs, slog.Uint64(keySequence, meta.Sequence.Stream))
 	}
-	// NOTE: Term, not TermWithReason, because servers before 2.10.4
-	// ignore a reason and then do not terminate the message; the reason is
-	// in this log line only.
+	// NOTE: Term, not TermWithReason. The nats.go documentation says
+	// that servers before 2.10.4 ignore a reason and then do not terminate
+	// the message, so the reason is in this log line only.
 	if err := m.Term(); err != nil {
 		attrs = append(attrs, slog.Any(keyError, err))
 	}
-	c.log.LogAttrs(ctx, slog.LevelWarn, "natsjs terminated a message that is no valid event", attrs...)
+	c.log.LogAttrs(ctx, slog.LevelWarn, "natsjs terminated an invalid message", attrs...)
 }
 
 // decodeEvent decodes one message into a prepared event. Prepare
