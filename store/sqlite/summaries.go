@@ -1,10 +1,8 @@
 package sqlite
 
 import (
-	"cmp"
 	"context"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
@@ -53,45 +51,22 @@ func (s *Store) TokenSummaries(ctx context.Context, q store.Query) ([]store.Toke
 		return nil, fmt.Errorf("sqlite: sum up tokens: %w", err)
 	}
 	defer rows.Close()
-	byToken := map[string]*tokenSums{}
+	var sums store.SummaryCollector
 	for rows.Next() {
-		row, err := scanTokenSums(rows)
+		part, err := scanTokenSums(rows)
 		if err != nil {
 			return nil, fmt.Errorf("sqlite: sum up tokens: %w", err)
 		}
-		key := cmp.Or(row.TokenID, row.Fingerprint)
-		if sums, ok := byToken[key]; ok {
-			sums.merge(row)
-		} else {
-			byToken[key] = &row
-		}
+		sums.Add(part)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("sqlite: sum up tokens: %w", err)
 	}
-
-	list := make([]store.TokenSummary, 0, len(byToken))
-	for _, sums := range byToken {
-		list = append(list, sums.TokenSummary)
-	}
-	slices.SortFunc(list, func(a, b store.TokenSummary) int {
-		return cmp.Or(b.LastSeen.Compare(a.LastSeen), strings.Compare(a.TokenID, b.TokenID), strings.Compare(a.Fingerprint, b.Fingerprint))
-	})
-	if q.Limit > 0 && len(list) > q.Limit {
-		list = list[:q.Limit]
-	}
-	return list, nil
-}
-
-// tokenSums is the summary of the events of one or more tokens rows, with
-// the first time of the row that gave it its Fingerprint.
-type tokenSums struct {
-	store.TokenSummary
-	fingerprintSeen time.Time
+	return sums.List(q.Limit), nil
 }
 
 // scanTokenSums reads one row of summaryColumns.
-func scanTokenSums(rows interface{ Scan(...any) error }) (tokenSums, error) {
+func scanTokenSums(rows interface{ Scan(...any) error }) (store.SummaryPart, error) {
 	var (
 		tokenID, subject    any
 		fingerprint         any
@@ -99,7 +74,7 @@ func scanTokenSums(rows interface{ Scan(...any) error }) (tokenSums, error) {
 		first, last, events int64
 		uses                int64
 		revoked             int64
-		sums                tokenSums
+		sums                store.SummaryPart
 		err                 error
 	)
 	if err := rows.Scan(&tokenID, &fingerprint, &subject, &issuedAt, &expiresAt, &first, &last, &events, &uses, &revoked); err != nil {
@@ -117,39 +92,6 @@ func scanTokenSums(rows interface{ Scan(...any) error }) (tokenSums, error) {
 	}
 	sums.FirstSeen, sums.LastSeen = time.Unix(0, first).UTC(), time.Unix(0, last).UTC()
 	sums.Events, sums.Uses, sums.Revoked = int(events), int(uses), revoked != 0
-	sums.fingerprintSeen = sums.FirstSeen
+	sums.FingerprintSince = sums.FirstSeen
 	return sums, nil
-}
-
-// merge adds the sums of another tokens row of the same token.
-func (s *tokenSums) merge(o tokenSums) {
-	if o.Fingerprint != "" && (s.Fingerprint == "" || o.fingerprintSeen.Before(s.fingerprintSeen)) {
-		s.Fingerprint, s.fingerprintSeen = o.Fingerprint, o.fingerprintSeen
-	}
-	if o.LastSeen.After(s.LastSeen) || (o.LastSeen.Equal(s.LastSeen) && o.Subject > s.Subject) {
-		s.Subject = o.Subject
-	}
-	s.FirstSeen = minTime(s.FirstSeen, o.FirstSeen)
-	s.LastSeen = maxTime(s.LastSeen, o.LastSeen)
-	s.Events += o.Events
-	s.Uses += o.Uses
-	s.Revoked = s.Revoked || o.Revoked
-	if !o.IssuedAt.IsZero() && (s.IssuedAt.IsZero() || o.IssuedAt.Before(s.IssuedAt)) {
-		s.IssuedAt = o.IssuedAt
-	}
-	s.ExpiresAt = maxTime(s.ExpiresAt, o.ExpiresAt)
-}
-
-func minTime(a, b time.Time) time.Time {
-	if b.Before(a) {
-		return b
-	}
-	return a
-}
-
-func maxTime(a, b time.Time) time.Time {
-	if b.After(a) {
-		return b
-	}
-	return a
 }
