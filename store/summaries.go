@@ -18,7 +18,7 @@ type SummaryPart struct {
 	FingerprintSince time.Time
 }
 
-// SummaryCollector merges SummaryParts into one TokenSummary a token, as
+// SummaryCollector merges SummaryParts into one TokenSummary per token, as
 // the backends' TokenSummaries give them. The zero SummaryCollector is
 // empty and ready.
 type SummaryCollector struct {
