@@ -126,6 +126,12 @@ func sanitizeText(s string) (string, bool) {
 		s = strings.ToValidUTF8(s, "\uFFFD")
 		changed = true
 	}
+	// PostgreSQL text cannot hold NUL, and a store that refused it would
+	// refuse the whole batch, so it becomes U+FFFD as invalid UTF-8 does.
+	if strings.IndexByte(s, 0) >= 0 {
+		s = strings.ReplaceAll(s, "\x00", "\uFFFD")
+		changed = true
+	}
 	if len(s) > maxFieldBytes {
 		// 64 bytes leave room for the marker.
 		cut := maxFieldBytes - 64
@@ -133,35 +139,57 @@ func sanitizeText(s string) (string, bool) {
 			cut--
 		}
 		s = s[:cut] + cutMarkerStart + strconv.Itoa(len(s)-cut) + cutMarkerEnd
+		// The cut can end a token's text where the original went on, so
+		// the search runs again: what Validate would call a raw JWT must
+		// not reach a store, which would refuse the whole batch for it.
+		if ContainsToken(s) {
+			s = RedactTokens(s)
+		}
 		changed = true
 	}
 	return s, changed
 }
 
 // The marker that sanitizeText appends to text it cuts, around the number
-// of bytes cut.
+// of bytes cut. It starts with an ellipsis, not dots, so that it cannot
+// supply the dot that a token's segments need. legacyCutMarkerStart is
+// the marker of events stored before.
 const (
-	cutMarkerStart = "...[cut "
-	cutMarkerEnd   = " bytes]"
+	cutMarkerStart       = "\u2026[cut "
+	legacyCutMarkerStart = "...[cut "
+	cutMarkerEnd         = " bytes]"
 )
 
 // WasCut reports whether s is text that Sanitize cut at 8 KiB: it ends
-// with the marker "...[cut N bytes]", and what precedes the marker has the
-// length that Sanitize keeps. Such a value is not the one its source
-// recorded, so it must not be used as an id, subject or other claim.
+// with the marker "…[cut N bytes]" ("...[cut N bytes]" before), and what
+// precedes the marker has the length that Sanitize keeps. Such a value is
+// not the one its source recorded, so it must not be used as an id,
+// subject or other claim.
 func WasCut(s string) bool {
+	_, ok := CutMarker(s)
+	return ok
+}
+
+// CutMarker returns the marker at the end of s, such as "…[cut 120
+// bytes]", when Sanitize cut s (see WasCut).
+func CutMarker(s string) (string, bool) {
 	rest, ok := strings.CutSuffix(s, cutMarkerEnd)
 	if !ok {
-		return false
+		return "", false
 	}
-	i := strings.LastIndex(rest, cutMarkerStart)
-	if i < 0 {
-		return false
+	for _, start := range []string{cutMarkerStart, legacyCutMarkerStart} {
+		i := strings.LastIndex(rest, start)
+		if i < 0 {
+			continue
+		}
+		n, err := strconv.Atoi(rest[i+len(start):])
+		// sanitizeText keeps maxFieldBytes-64 bytes, less up to 3 to end
+		// on a rune boundary, and cuts more than 64.
+		if err == nil && n > 64 && i <= maxFieldBytes-64 && i >= maxFieldBytes-64-(utf8.UTFMax-1) {
+			return s[i:], true
+		}
 	}
-	n, err := strconv.Atoi(rest[i+len(cutMarkerStart):])
-	// sanitizeText keeps maxFieldBytes-64 bytes, less up to 3 to end on a
-	// rune boundary, and cuts more than 64.
-	return err == nil && n > 64 && i <= maxFieldBytes-64 && i >= maxFieldBytes-64-(utf8.UTFMax-1)
+	return "", false
 }
 
 // separatorAt returns the length of the segment separator at s[i], or 0

@@ -264,3 +264,38 @@ func TestWasCut(t *testing.T) {
 		})
 	}
 }
+
+// TestSanitizeCutMakesNoToken puts a JWT header and a long payload where
+// the 8 KiB cut falls inside the payload. The text is no token, but the cut
+// must not make it one: Validate would then refuse the event, and a store
+// the whole batch with it.
+func TestSanitizeCutMakesNoToken(t *testing.T) {
+	path := "/" + strings.Repeat("a", 8128-1-1-21-5) + "-eyJhbGciOiJIUzI1NiJ9." + strings.Repeat("eyJzdWIi", 100)
+	e := audit.Event{ID: "e1", Time: time.Date(2026, 11, 20, 9, 0, 0, 0, time.UTC), Kind: audit.KindUsed, TokenID: "tok-1", Path: path}
+
+	if err := e.Prepare(); err != nil {
+		t.Fatalf("Prepare() = %v, want the cut event valid", err)
+	}
+	if !audit.WasCut(e.Path) {
+		t.Errorf("Path ends %q, want the cut marker", e.Path[len(e.Path)-40:])
+	}
+	if err := e.Validate(); err != nil {
+		t.Errorf("Validate() after Prepare = %v, want nil", err)
+	}
+}
+
+// TestSanitizeReplacesNUL checks that NUL, which PostgreSQL text cannot
+// hold, becomes U+FFFD in every text field.
+func TestSanitizeReplacesNUL(t *testing.T) {
+	e := audit.Event{ID: "e1", Time: time.Date(2026, 11, 20, 9, 0, 0, 0, time.UTC), Kind: audit.KindUsed, TokenID: "tok\x00-1", Path: "/x\x00y", UserAgent: "a\x00"}
+
+	if err := e.Prepare(); err != nil {
+		t.Fatalf("Prepare() = %v", err)
+	}
+
+	for name, got := range map[string]string{"TokenID": e.TokenID, "Path": e.Path, "UserAgent": e.UserAgent} {
+		if strings.Contains(got, "\x00") || !strings.Contains(got, "\uFFFD") {
+			t.Errorf("%s = %q, want NUL replaced by U+FFFD", name, got)
+		}
+	}
+}

@@ -482,13 +482,13 @@ func (a *analysis) revokeStep(action, flag, value, revocationReason, why string)
 			strconv.Quote(value), flag)
 		return step
 	}
-	if audit.WasCut(value) {
+	if marker, cut := audit.CutMarker(value); cut {
 		// The API request would name the cut value as well.
 		step.API = ""
 		step.Manual = fmt.Sprintf("The value that starts with %s was longer than 8 KiB, so the import cut it and stored it with the marker %q. "+
 			"It is not the claim that services read, so a tokentrail revoke --%s command would revoke nothing: "+
 			"carry out the other steps, and revoke it at the identity provider that issued it.",
-			strconv.Quote(shortPrefix(value, 40)), value[strings.LastIndex(value, "...[cut "):], flag)
+			strconv.Quote(shortPrefix(value, 40)), marker, flag)
 		return step
 	}
 
