@@ -22,6 +22,10 @@ type Options struct {
 
 	WriteTimeout time.Duration // deadline of each Writer.Append call; default 5s
 	Retries      int           // extra Append attempts after a failure; default 3, negative for none
+	// A batch that Append refuses as invalid (an error wrapping
+	// audit.ErrInvalidValue) is not retried but split in halves, down to
+	// single events and at most 128 Append calls, so that an event the
+	// Writer cannot hold is lost alone.
 	RetryBackoff time.Duration // wait before the first retry, doubled for each later one up to 30s; default 100ms
 
 	// Logger receives drops, invalid events, retries and lost batches;

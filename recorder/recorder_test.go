@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/tokentrail/tokentrail/audit"
+	"github.com/tokentrail/tokentrail/store"
 )
 
 func TestRecordSetsKind(t *testing.T) {
@@ -569,10 +570,12 @@ func TestWriteRetries(t *testing.T) {
 			wantErrors: 1, wantLost: 4, wantCalls: 1,
 		},
 		{
-			name:       "invalid event is not retried",
+			// Refused as invalid, the batch is not retried but split, down
+			// to single events, to find which are refused.
+			name:       "invalid batch is split, not retried",
 			retries:    3,
 			fail:       func(int) error { return invalid },
-			wantErrors: 1, wantLost: 4, wantCalls: 1,
+			wantErrors: 7, wantLost: 4, wantCalls: 7,
 		},
 	}
 	for _, tt := range tests {
@@ -608,8 +611,12 @@ func TestWriteRetries(t *testing.T) {
 			if got := w.callCount(); got != tt.wantCalls {
 				t.Errorf("Append calls = %d, want %d", got, tt.wantCalls)
 			}
-			if got := len(logs.records(t, "recorder write failed, retrying")); got != tt.wantCalls-1 {
-				t.Errorf("retry log lines = %d, want %d", got, tt.wantCalls-1)
+			wantRetries := tt.wantCalls - 1
+			if errors.Is(tt.fail(1), audit.ErrInvalidValue) {
+				wantRetries = 0
+			}
+			if got := len(logs.records(t, "recorder write failed, retrying")); got != wantRetries {
+				t.Errorf("retry log lines = %d, want %d", got, wantRetries)
 			}
 
 			if tt.wantLost == 0 {
@@ -775,5 +782,69 @@ func TestOnWrittenSkipsLostBatches(t *testing.T) {
 
 	if called {
 		t.Error("OnWritten was called for a batch the Writer did not store")
+	}
+}
+
+// refusingWriter stores the events of each batch unless the batch holds
+// the token refused, which it refuses whole as invalid, as a store does
+// with a value it cannot hold.
+type refusingWriter struct {
+	mu      sync.Mutex
+	refused string
+	stored  []string
+	calls   int
+}
+
+func (w *refusingWriter) Append(_ context.Context, events []audit.Event) (store.Appended, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.calls++
+	for _, e := range events {
+		if e.TokenID == w.refused {
+			return store.Appended{}, fmt.Errorf("event %s: %w", e.ID, audit.ErrInvalidValue)
+		}
+	}
+	for _, e := range events {
+		w.stored = append(w.stored, e.TokenID)
+	}
+	return store.Appended{Inserted: len(events)}, nil
+}
+
+// TestRefusedEventCostsOnlyItself records 100 uses, one of which the
+// Writer refuses, and checks that the other 99 are stored and seen by
+// OnWritten.
+func TestRefusedEventCostsOnlyItself(t *testing.T) {
+	w := &refusingWriter{refused: "jti-37"}
+	var written int
+	var reported []error
+	r, _ := newTestRecorder(t, w, Options{
+		Logger:    newLogger(&logBuffer{}),
+		OnWritten: func(events []audit.Event) { written += len(events) },
+		OnError:   func(err error) { reported = append(reported, err) },
+	})
+
+	for i := range 100 {
+		r.RecordUsed(usedEvent(fmt.Sprintf("jti-%d", i)))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
+	defer cancel()
+	err := r.Flush(ctx)
+
+	if s := r.Stats(); s.Written != 99 || s.Lost != 1 {
+		t.Errorf("Stats() written %d, lost %d, want 99 and 1", s.Written, s.Lost)
+	}
+	if len(w.stored) != 99 || slices.Contains(w.stored, "jti-37") {
+		t.Errorf("stored %d events, want 99 without jti-37", len(w.stored))
+	}
+	if written != 99 {
+		t.Errorf("OnWritten saw %d events, want 99", written)
+	}
+	var lost *LostError
+	if !errors.As(err, &lost) || lost.Events != 1 || len(reported) != 1 {
+		t.Errorf("Flush() = %v, OnError calls %d, want one *LostError of 1 event", err, len(reported))
+	}
+	// Halving 100 events down to one takes 2 calls a level, about 7 levels.
+	if w.calls > 2*8+1 {
+		t.Errorf("Append calls = %d, want at most %d", w.calls, 2*8+1)
 	}
 }

@@ -1,6 +1,7 @@
 package recorder
 
 import (
+	"cmp"
 	"context"
 	"encoding/binary"
 	"encoding/hex"
@@ -21,9 +22,16 @@ func (f *flusher) writeBatch(ctx context.Context) error {
 	total := uint64(len(f.batch))
 
 	valid := f.prepare(f.batch)
-	err := f.appendWithRetry(ctx, valid)
-	if err == nil && f.opts.OnWritten != nil && len(valid) > 0 {
-		f.opts.OnWritten(valid)
+	var err error
+	if len(valid) > 0 {
+		budget := maxSplitCalls
+		lost, attempts, appendErr := f.appendSplitting(ctx, valid, &budget)
+		if len(lost) > 0 {
+			err = f.lose(ctx, lost, attempts, appendErr)
+		}
+		if f.opts.OnWritten != nil && len(valid) > len(lost) {
+			f.opts.OnWritten(without(valid, lost))
+		}
 	}
 
 	f.r.counters.settled.Add(total)
@@ -87,13 +95,58 @@ func (f *flusher) nextID() string {
 	return string(id[:])
 }
 
-// appendWithRetry calls Append until it succeeds, the retries run out, the
-// error is one a retry cannot fix, or ctx ends. It counts the outcome and
-// returns a *LostError when the events were not stored.
-func (f *flusher) appendWithRetry(ctx context.Context, events []audit.Event) error {
-	if len(events) == 0 {
-		return nil
+// maxSplitCalls bounds the Append calls that appendSplitting makes for one
+// batch: enough to isolate a few refused events among 50,000 (about 32
+// calls each), few enough that a Writer refusing everything costs little.
+const maxSplitCalls = 128
+
+// appendSplitting appends events with appendWithRetry. When the Writer
+// refuses them as invalid, it appends each half apart, down to single
+// events, so that an event that passed Prepare but that the Writer cannot
+// hold is lost alone rather than with its batch. budget is what remains of
+// maxSplitCalls; once it is spent, a refused part is lost whole. It
+// returns the events lost, the Append calls made and the last error.
+func (f *flusher) appendSplitting(ctx context.Context, events []audit.Event, budget *int) (lost []audit.Event, attempts int, err error) {
+	attempts, err = f.appendWithRetry(ctx, events)
+	*budget -= attempts
+	if err == nil {
+		return nil, attempts, nil
 	}
+	if !errors.Is(err, audit.ErrInvalidValue) || len(events) == 1 || *budget < 2 || ctx.Err() != nil {
+		return events, attempts, err
+	}
+
+	half := len(events) / 2
+	lostFirst, callsFirst, errFirst := f.appendSplitting(ctx, events[:half], budget)
+	lostSecond, callsSecond, errSecond := f.appendSplitting(ctx, events[half:], budget)
+	// A new array, since lostFirst may share the batch's.
+	lost = append(append([]audit.Event(nil), lostFirst...), lostSecond...)
+	return lost, attempts + callsFirst + callsSecond, cmp.Or(errSecond, errFirst)
+}
+
+// without returns the events of all that are not in lost, in order.
+func without(all, lost []audit.Event) []audit.Event {
+	if len(lost) == 0 {
+		return all
+	}
+	gone := make(map[string]bool, len(lost))
+	for _, e := range lost {
+		gone[e.ID] = true
+	}
+	kept := make([]audit.Event, 0, len(all)-len(lost))
+	for _, e := range all {
+		if !gone[e.ID] {
+			kept = append(kept, e)
+		}
+	}
+	return kept
+}
+
+// appendWithRetry calls Append until it succeeds, the retries run out, the
+// error is one a retry cannot fix, or ctx ends. It counts what was written
+// and returns the Append calls made and, when the events were not stored,
+// the last error.
+func (f *flusher) appendWithRetry(ctx context.Context, events []audit.Event) (attempts int, err error) {
 	c := &f.r.counters
 	backoff := f.opts.RetryBackoff
 
@@ -107,18 +160,18 @@ func (f *flusher) appendWithRetry(ctx context.Context, events []audit.Event) err
 					slog.Int(keyEvents, len(events)), slog.Int(keyInserted, res.Inserted),
 					slog.Int(keyDuplicates, res.Duplicates), slog.String(keyFirstEventID, events[0].ID))
 			}
-			return nil
+			return attempt, nil
 		}
 		c.writeErrors.Add(1)
 
 		if attempt > f.opts.Retries || !retryable(err) || ctx.Err() != nil {
-			return f.lose(ctx, events, attempt, err)
+			return attempt, err
 		}
 		f.r.log.Warn("recorder write failed, retrying",
 			slog.Int(keyEvents, len(events)), slog.String(keyFirstEventID, events[0].ID),
 			slog.Int(keyAttempt, attempt), slog.Duration(keyBackoff, backoff), slog.Any(keyError, err))
 		if !sleep(ctx, backoff) {
-			return f.lose(ctx, events, attempt, err)
+			return attempt, err
 		}
 		backoff = min(2*backoff, maxRetryBackoff)
 	}
