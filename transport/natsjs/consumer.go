@@ -247,6 +247,16 @@ func (c *Consumer) handle(ctx context.Context, msgs []jetstream.Msg) bool {
 	}
 
 	res, err := c.dst.Append(ctx, events)
+	if errors.Is(err, audit.ErrInvalidValue) && len(events) > 1 {
+		// The store refuses an event that decoded and prepared, and with
+		// it the batch: redelivering the batch would fail the same way,
+		// so each message is appended alone.
+		return c.handleApart(ctx, events, valid)
+	}
+	if errors.Is(err, audit.ErrInvalidValue) {
+		c.terminate(ctx, valid[0], err)
+		return true
+	}
 	if err != nil {
 		c.stats.failedBatches.Add(1)
 		c.appendFailures++
@@ -278,6 +288,31 @@ func (c *Consumer) handle(ctx context.Context, msgs []jetstream.Msg) bool {
 		// duplicates only.
 		c.log.Warn("natsjs ack failed, JetStream will deliver stored events again",
 			slog.Int(keyEvents, len(events)), slog.String(keyEventID, events[0].ID), slog.Any(keyError, ackErr))
+	}
+	return true
+}
+
+// handleApart appends each event of a batch that the store refused as
+// invalid alone, terminates the messages of those it refuses again, and
+// acknowledges the others. It returns false when an Append failed for
+// another reason, after naking the messages not yet stored.
+func (c *Consumer) handleApart(ctx context.Context, events []audit.Event, msgs []jetstream.Msg) bool {
+	for i, e := range events {
+		res, err := c.dst.Append(ctx, []audit.Event{e})
+		switch {
+		case errors.Is(err, audit.ErrInvalidValue):
+			c.terminate(ctx, msgs[i], err)
+			continue
+		case err != nil:
+			c.stats.failedBatches.Add(1)
+			for _, m := range msgs[i:] {
+				_ = m.NakWithDelay(c.opts.RetryBackoff)
+			}
+			return false
+		}
+		c.stats.stored.Add(uint64(res.Inserted))
+		c.stats.duplicates.Add(uint64(res.Duplicates))
+		_ = msgs[i].Ack() // a lost ack brings a redelivery, which the store counts as a duplicate
 	}
 	return true
 }

@@ -12,6 +12,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -358,6 +359,46 @@ func TestConsumerTerminatesInvalidMessages(t *testing.T) {
 			t.Errorf("log does not give the reason %q:\n%s", want, logged.String())
 		}
 	}
+}
+
+// refusingAppender stores events in st, but refuses as invalid any batch
+// that holds the event refused, as a store does with a value it cannot
+// hold.
+type refusingAppender struct {
+	st      *sqlite.Store
+	refused string
+}
+
+func (a *refusingAppender) Append(ctx context.Context, events []audit.Event) (store.Appended, error) {
+	for _, e := range events {
+		if e.ID == a.refused {
+			return store.Appended{}, fmt.Errorf("event %s: %w", e.ID, audit.ErrInvalidValue)
+		}
+	}
+	return a.st.Append(ctx, events)
+}
+
+// TestConsumerRefusedEventCostsOnlyItself checks that an event the store
+// refuses is terminated alone, and the others of its batch are stored,
+// rather than the batch being delivered again and again.
+func TestConsumerRefusedEventCostsOnlyItself(t *testing.T) {
+	nc := connect(t)
+	s := newStream(t, nc, nil)
+	events := testEvents(10)
+	for _, e := range events {
+		s.publishRaw(t, natsjs.Subject(s.prefix, e.Kind), mustJSON(t, e))
+	}
+	st := openStore(t)
+	c := startConsumer(t, nc, &refusingAppender{st: st, refused: events[4].ID}, s.consumerOptions())
+	waitFor(t, "10 messages handled", func() bool { s := c.Stats(); return s.Stored+s.Terminated == 10 })
+	if err := c.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+
+	if got := c.Stats(); got.Terminated != 1 || got.Stored != 9 {
+		t.Errorf("Stats() = %+v, want 1 terminated, 9 stored", got)
+	}
+	checkEachOnce(t, st, append(slices.Clone(events[:4]), events[5:]...))
 }
 
 // syncWriter serializes writes to w, which the consumer's goroutine and
