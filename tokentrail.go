@@ -14,7 +14,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"sync"
 	"time"
 
@@ -116,8 +115,13 @@ type trailStore interface {
 // openStore opens the SQLite file at path, or the PostgreSQL database that
 // path names as a postgres:// or postgresql:// URL.
 func openStore(ctx context.Context, path string) (trailStore, error) {
-	if strings.HasPrefix(path, "postgres://") || strings.HasPrefix(path, "postgresql://") {
-		return postgres.Open(ctx, path)
+	switch {
+	case postgres.IsURL(path):
+		return postgres.Open(ctx, postgres.NormalURL(path))
+	case postgres.LooksLikeSettings(path):
+		// Taken for a file, it would create one named after the settings,
+		// password and all.
+		return nil, errors.New("Config.DBPath looks like PostgreSQL settings: give a postgres://USER@HOST:PORT/DATABASE URL, or the path of a SQLite file")
 	}
 	return sqlite.Open(ctx, path)
 }

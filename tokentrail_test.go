@@ -5,8 +5,10 @@ import (
 	"io"
 	"log/slog"
 	"net/netip"
+	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -28,6 +30,21 @@ func TestRecordThenInvestigate(t *testing.T) {
 // of its own, when TOKENTRAIL_PG_DSN names a server.
 func TestRecordThenInvestigateOnPostgres(t *testing.T) {
 	recordThenInvestigate(t, pgtest.DSN(t))
+}
+
+// TestOpenRefusesPostgresSettings checks that a key=value connection
+// string is refused, not taken for the name of a SQLite file.
+func TestOpenRefusesPostgresSettings(t *testing.T) {
+	t.Chdir(t.TempDir())
+
+	_, err := tokentrail.Open(context.Background(), tokentrail.Config{DBPath: "host=127.0.0.1 user=u password=secret dbname=trail"})
+
+	if err == nil || strings.Contains(err.Error(), "secret") {
+		t.Errorf("Open() = %v, want an error that does not show the password", err)
+	}
+	if entries, _ := os.ReadDir("."); len(entries) != 0 {
+		t.Errorf("files created: %v, want none", entries)
+	}
 }
 
 func recordThenInvestigate(t *testing.T, path string) {

@@ -178,6 +178,8 @@ func TestStoreNamesRejectedBeforeOpening(t *testing.T) {
 		{"key=value string", "host=127.0.0.1 user=tokentrail password=" + password + " dbname=trail", "key=value connection string"},
 		{"mistyped scheme", "postgress://tokentrail:" + password + "@127.0.0.1/trail", `unknown store URL scheme "postgress"`},
 		{"other scheme", "mysql://tokentrail@127.0.0.1/trail", `unknown store URL scheme "mysql"`},
+		{"scheme without slashes", "postgres:tokentrail:" + password + "@127.0.0.1/trail", "key=value connection string"},
+		{"unreadable URL", "postgres://tokentrail:se#" + password + "@127.0.0.1/trail", "cannot be read as a URL"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

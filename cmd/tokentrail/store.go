@@ -7,7 +7,6 @@ import (
 	"io/fs"
 	"net/url"
 	"os"
-	"regexp"
 	"strings"
 
 	"github.com/tokentrail/tokentrail/server"
@@ -37,14 +36,7 @@ func defaultDBPath() string {
 // isPostgres reports whether db, the value of --db, names a PostgreSQL
 // database (a postgres:// or postgresql:// URL, the scheme in any case)
 // rather than a SQLite file.
-func isPostgres(db string) bool {
-	scheme, _, ok := strings.Cut(db, "://")
-	return ok && (strings.EqualFold(scheme, "postgres") || strings.EqualFold(scheme, "postgresql"))
-}
-
-// keyValueSetting matches a setting of a libpq key=value connection
-// string, such as "host=db dbname=tokentrail".
-var keyValueSetting = regexp.MustCompile(`(^|\s)(host|hostaddr|port|dbname|user|password|sslmode|service)\s*=`)
+func isPostgres(db string) bool { return postgres.IsURL(db) }
 
 // checkStoreName rejects a store name that is neither a SQLite file path
 // nor a PostgreSQL URL, before anything opens or creates it: a URL of
@@ -56,7 +48,7 @@ func checkStoreName(db string) error {
 	if scheme, _, ok := strings.Cut(db, "://"); ok && !isPostgres(db) && !strings.ContainsAny(scheme, "/\\") {
 		return fmt.Errorf("unknown store URL scheme %q: give a SQLite file path, or a postgres:// URL (docs/postgres.md)", shortenArg(scheme))
 	}
-	if !isPostgres(db) && keyValueSetting.MatchString(db) {
+	if postgres.LooksLikeSettings(db) {
 		return errors.New("the store looks like a PostgreSQL key=value connection string, which is not taken: " +
 			"give it as a postgres://USER@HOST:PORT/DATABASE URL (docs/postgres.md), with the password in PGPASSWORD or ~/.pgpass")
 	}
@@ -74,13 +66,10 @@ func checkStoreName(db string) error {
 func checkPostgresURL(db string) error {
 	u, err := url.Parse(db)
 	if err != nil {
-		// url.Error holds the whole string, password included, so only
-		// the reason is shown.
-		var urlErr *url.Error
-		if errors.As(err, &urlErr) {
-			err = urlErr.Err
-		}
-		return fmt.Errorf("invalid store URL: %v (want postgres://USER@HOST:PORT/DATABASE)", err)
+		// url.Error holds the whole string, and even its reason may quote
+		// part of a password, as for a "#" in it, so neither is shown.
+		return errors.New("invalid store URL: it cannot be read as a URL (not shown, since it may hold a password): " +
+			"want postgres://USER@HOST:PORT/DATABASE, with characters such as # / ? @ in the user name percent-encoded")
 	}
 	// sslpassword is the passphrase of the client key, as secret as the
 	// password.
@@ -104,9 +93,7 @@ func openStore(ctx context.Context, db string) (eventStore, error) {
 		return nil, err
 	}
 	if isPostgres(db) {
-		// The driver takes the scheme in lower case only.
-		scheme, rest, _ := strings.Cut(db, "://")
-		return postgres.Open(ctx, strings.ToLower(scheme)+"://"+rest)
+		return postgres.Open(ctx, postgres.NormalURL(db))
 	}
 	return sqlite.Open(ctx, db)
 }
