@@ -104,8 +104,8 @@ func Open(ctx context.Context, cfg Config) (*Trail, error) {
 	return &Trail{Recorder: recorder.New(db, opts), db: db}, nil
 }
 
-// trailStore is what a Trail keeps its events in: the recorder's Writer,
-// what detection and the reports read, and Close.
+// trailStore is the store of a Trail: the recorder's Writer, the reads of
+// detection and the reports, and Close.
 type trailStore interface {
 	store.Store
 	recorder.Writer

@@ -77,7 +77,7 @@ func (a *analysis) patterns() []Pattern {
 	}
 	for _, root := range roots {
 		// The pattern stays after the family is revoked, since it happened,
-		// but no longer says the family can mint tokens.
+		// but its text then drops the family's power to mint tokens.
 		consequence := "so its refresh tokens can mint new access tokens"
 		if a.scopeRevoked(lineageKey(root), audit.RevokeFamily, a.opts.Now, time.Time{}) {
 			consequence = "and the family has been revoked since"

@@ -191,8 +191,8 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	case tokenuse.Unavailable:
 		w.Header().Set("Retry-After", h.tracker.RetryAfter())
-		// The body says why for the client's developer, who cannot read
-		// the service's log; it names no internal state.
+		// The body gives the reason to the client's developer, who cannot
+		// read the service's log; it names no internal state.
 		http.Error(w, unavailableText+h.tracker.RetryAfter()+" s", http.StatusServiceUnavailable)
 		return
 	}

@@ -129,17 +129,17 @@ func without(all, lost []audit.Event) []audit.Event {
 	if len(lost) == 0 {
 		return all
 	}
-	gone := make(map[string]bool, len(lost))
+	lostIDs := make(map[string]bool, len(lost))
 	for _, e := range lost {
-		gone[e.ID] = true
+		lostIDs[e.ID] = true
 	}
-	kept := make([]audit.Event, 0, len(all)-len(lost))
+	stored := make([]audit.Event, 0, len(all)-len(lost))
 	for _, e := range all {
-		if !gone[e.ID] {
-			kept = append(kept, e)
+		if !lostIDs[e.ID] {
+			stored = append(stored, e)
 		}
 	}
-	return kept
+	return stored
 }
 
 // appendWithRetry calls Append until it succeeds, the retries run out, the
