@@ -71,7 +71,13 @@ var now = time.Date(2026, 11, 20, 12, 0, 0, 0, time.UTC)
 
 func newTestServer(tb testing.TB, change func(*Config)) *testServer {
 	tb.Helper()
-	db, err := sqlite.Open(context.Background(), filepath.Join(tb.TempDir(), "server.db"))
+	return newTestServerAt(tb, filepath.Join(tb.TempDir(), "server.db"), change)
+}
+
+// newTestServerAt is newTestServer over the SQLite file at path.
+func newTestServerAt(tb testing.TB, path string, change func(*Config)) *testServer {
+	tb.Helper()
+	db, err := sqlite.Open(context.Background(), path)
 	if err != nil {
 		tb.Fatal(err)
 	}

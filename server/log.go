@@ -18,4 +18,5 @@ const (
 	logSkipped       = "skipped"        // lines of a repeated message not written since the last one
 	logClient        = "client"         // the client address of a request
 	logPeer          = "peer"           // the trusted proxy that forwarded a request, when it is not the client
+	logFailedReads   = "failed_reads"   // store reads that failed in a row before one succeeded
 )

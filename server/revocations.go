@@ -24,10 +24,13 @@ import (
 // A client asks again with the returned next.
 const feedPageSize = revocation.DefaultPageSize
 
-// feedRecheck is how often a waiting long-poll reads the store again.
-// Revocations that this server stores wake it at once, and the recheck
-// catches those that another process, such as tokentrail revoke, writes to
-// the same store.
+// feedRecheck is how often the server looks in the store for revocations
+// that another process, such as tokentrail revoke, wrote to it, while a
+// revocation long-poll waits. Revocations that this server stores wake the
+// long-polls at once. When the Store is a store.RevocationEnd, one
+// feedWatcher reads its last revocation position for all the long-polls.
+// Otherwise each long-poll reads the store again itself. Detection also
+// reads new revocations at this interval.
 const feedRecheck = time.Second
 
 // feed wakes the revocation long-polls when a revocation is stored.
@@ -84,12 +87,15 @@ func (s *Server) revocations(w http.ResponseWriter, r *http.Request) error {
 
 	deadline := time.NewTimer(wait)
 	defer deadline.Stop()
-	recheck := time.NewTicker(feedRecheck)
-	defer recheck.Stop()
+	var recheck <-chan time.Time // stays nil, so never ready, with a watcher
 	for checked := false; ; checked = true {
-		// Taken before the read, so that a revocation stored during the
-		// read still wakes the wait below.
+		// Both are taken before the read, so that a revocation stored
+		// during the read still wakes the wait below.
 		changed := s.feed.wait()
+		var written <-chan struct{} // stays nil, so never ready, without a watcher
+		if s.watcher != nil {
+			written = s.watcher.wait()
+		}
 		events, next, err := s.store.Revocations(r.Context(), after, feedPageSize)
 		if err != nil {
 			return fmt.Errorf("read revocations after %d: %w", after, err)
@@ -113,9 +119,24 @@ func (s *Server) revocations(w http.ResponseWriter, r *http.Request) error {
 		if wait == 0 {
 			break
 		}
+		if !checked {
+			// Held only once the store had nothing new, so that requests
+			// answered at once start no watcher. A revocation written
+			// after the read above still wakes this request, because its
+			// channel was taken before the read and the watcher wakes its
+			// waiters within an interval of such a write.
+			if s.watcher != nil {
+				defer s.watcher.hold()()
+			} else {
+				ticker := time.NewTicker(feedRecheck)
+				defer ticker.Stop()
+				recheck = ticker.C
+			}
+		}
 		select {
 		case <-changed:
-		case <-recheck.C:
+		case <-written:
+		case <-recheck:
 		case <-deadline.C:
 			w.Header().Set("ETag", etag)
 			w.WriteHeader(http.StatusNotModified)

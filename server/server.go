@@ -176,6 +176,12 @@ type Server struct {
 	// when the Store is no store.RevocationEnd.
 	revocationEnd store.RevocationEnd
 
+	// watcher wakes the held revocation long-polls when another process
+	// writes a revocation to the store. It is nil when the Store is no
+	// store.RevocationEnd, so each held long-poll reads the store every
+	// feedRecheck.
+	watcher *feedWatcher
+
 	// detection owns the goroutine that runs ingested events through
 	// Detector; nil when Detector is nil.
 	detection *detection
@@ -245,6 +251,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	if end, ok := cfg.Store.(store.RevocationEnd); ok {
 		s.revocationEnd = timedRevocationEnd{end, s.metrics.storeSeconds}
+		s.watcher = newFeedWatcher(s.revocationEnd, feedRecheck, s.log)
 	}
 	if cfg.Detector != nil {
 		s.detection = startDetection(s.store, cfg.Detector, cfg.Enrich, s.feed, cfg.DetectQueue, s.metrics, s.log)
@@ -259,10 +266,12 @@ func (s *Server) Handler() http.Handler { return s.handler }
 
 // Close stops the server's goroutines: the writer of ingested events after
 // it has written the batches queued, then detection after it has checked
-// those queued and stored their anomalies. When ctx ends first, it returns
+// those queued and stored their anomalies, and the reader of the store
+// that wakes held revocation long-polls. When ctx ends first, it returns
 // ctx.Err(). It does not close the Store. Call it after
-// http.Server.Shutdown, so that no request queues more; it may be called
-// more than once. It logs how many lines of repeated failures went
+// http.Server.Shutdown, so that no request queues more, and no long-poll
+// waits unwoken by revocations that another process writes; it may be
+// called more than once. It logs how many lines of repeated failures went
 // unwritten since the last line of each.
 func (s *Server) Close(ctx context.Context) error {
 	s.repeats.Flush(ctx)
@@ -272,7 +281,12 @@ func (s *Server) Close(ctx context.Context) error {
 		}
 	}
 	if s.detection != nil {
-		return s.detection.close(ctx)
+		if err := s.detection.close(ctx); err != nil {
+			return err
+		}
+	}
+	if s.watcher != nil {
+		return s.watcher.close(ctx)
 	}
 	return nil
 }
