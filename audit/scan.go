@@ -42,8 +42,8 @@ func newScanner(text string) *scanner {
 // the text or later, in any form that findCompact or nextWrapped finds. It
 // also returns the token in its compact form, so that its fingerprint and
 // claims are those of the token as issued. It returns -1, -1, "" when
-// there is none. A compact token and a wrapped one that start at the same index are
-// told apart by the longer bounds.
+// there is none. A compact token and a wrapped one that start at the same
+// index are distinguished by the longer bounds.
 //
 // Taking the token that starts first is what lets RedactTokens go on after
 // each token: any token in the text before it would start earlier, so none

@@ -214,7 +214,7 @@ func (i *Interceptor) admit(use *tokenuse.Use, setTrailer func(metadata.MD)) err
 		return status.Error(codes.Unauthenticated, tokenuse.RevokedDescription)
 	case tokenuse.Unavailable:
 		setTrailer(metadata.Pairs("grpc-retry-pushback-ms", i.pushback))
-		return status.Error(codes.Unavailable, "service unavailable: this service refuses bearer tokens while it cannot record their use or check them against revocations; retry later")
+		return status.Error(codes.Unavailable, "service unavailable: this service rejects bearer tokens while it cannot record their use or check them against revocations; retry later")
 	}
 	return nil
 }

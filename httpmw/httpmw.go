@@ -220,7 +220,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // unavailableText begins the body of a fail-closed 503; the Retry-After
 // value follows it.
-const unavailableText = "Service Unavailable: this service refuses bearer tokens while it cannot record their use or check them against revocations; retry after "
+const unavailableText = "Service Unavailable: this service rejects bearer tokens while it cannot record their use or check them against revocations; retry after "
 
 // writers holds the response writers of finished requests, so that a
 // request does not allocate one.

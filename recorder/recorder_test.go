@@ -785,17 +785,17 @@ func TestOnWrittenSkipsLostBatches(t *testing.T) {
 	}
 }
 
-// refusingWriter stores the events of each batch unless the batch holds
+// rejectingWriter stores the events of each batch unless the batch holds
 // the token refused, which it refuses whole as invalid, as a store does
 // with a value it cannot hold.
-type refusingWriter struct {
+type rejectingWriter struct {
 	mu      sync.Mutex
 	refused string
 	stored  []string
 	calls   int
 }
 
-func (w *refusingWriter) Append(_ context.Context, events []audit.Event) (store.Appended, error) {
+func (w *rejectingWriter) Append(_ context.Context, events []audit.Event) (store.Appended, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.calls++
@@ -814,7 +814,7 @@ func (w *refusingWriter) Append(_ context.Context, events []audit.Event) (store.
 // Writer refuses, and checks that the other 99 are stored and seen by
 // OnWritten.
 func TestRefusedEventCostsOnlyItself(t *testing.T) {
-	w := &refusingWriter{refused: "jti-37"}
+	w := &rejectingWriter{refused: "jti-37"}
 	var written int
 	var reported []error
 	r, _ := newTestRecorder(t, w, Options{

@@ -147,7 +147,7 @@ func (fs *feedServer) revoke(t *testing.T, jti string) {
 // TestHTTPSourceStartsOverAfterRestore stops the server, puts back an
 // older copy of its store and starts it again. A revocation stored then
 // gets a position below the follower's cursor, and the follower still
-// learns it, because the server answers the cursor with 409 and the
+// learns it, because the server responds to the cursor with 409 and the
 // Refresher reads again from the start.
 func TestHTTPSourceStartsOverAfterRestore(t *testing.T) {
 	fs := startFeedServer(t)

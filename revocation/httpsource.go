@@ -29,7 +29,7 @@ import (
 // learns at once whether the server is back.
 //
 // A server whose store was restored from an older copy or replaced
-// answers a cursor past its last position with 409 position_past_end.
+// responds to a cursor past its last position with 409 position_past_end.
 // Revocations then returns an error wrapping ErrCursorPastEnd, and a
 // Refresher reads again from the start.
 //

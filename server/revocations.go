@@ -121,7 +121,7 @@ func (s *Server) revocations(w http.ResponseWriter, r *http.Request) error {
 		}
 		if !checked {
 			// Held only once the store had nothing new, so that requests
-			// answered at once start no watcher. A revocation written
+			// served at once start no watcher. A revocation written
 			// after the read above still wakes this request, because its
 			// channel was taken before the read and the watcher wakes its
 			// waiters within an interval of such a write.

@@ -247,14 +247,14 @@ func chartTicks(start, end time.Time, xOf func(time.Time) float64) []chartTick {
 	// A label such as "Feb 18 06:00" takes about 70 of the plot's 750
 	// units, so dated labels get fewer ticks to stay apart.
 	dated := start.UTC().YearDay() != end.UTC().YearDay() || end.Sub(start) > 24*time.Hour
-	most := time.Duration(8)
+	maxTicks := time.Duration(8)
 	if dated {
-		most = 6
+		maxTicks = 6
 	}
 	step := tickSteps[len(tickSteps)-1]
 	for _, s := range tickSteps {
 		// A span of n whole steps has up to n+1 ticks.
-		if end.Sub(start)/s < most {
+		if end.Sub(start)/s < maxTicks {
 			step = s
 			break
 		}

@@ -267,7 +267,7 @@ func withStoredAnomalies(ctx context.Context, db store.AnomalyStore, detect func
 
 // tokenRef turns the command line into the reference to look up, checking
 // that exactly one way of naming the token was used.
-// notFoundAdvice says what to do about a token that no stored event names.
+// notFoundAdvice returns what to do about a token that no stored event names.
 // A jti pasted with its key from a log line, such as JTI=abc or
 // "credential-id": "abc", is the likeliest mistake after a missing import.
 func notFoundAdvice(ref forensics.TokenRef) string {

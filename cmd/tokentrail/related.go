@@ -140,7 +140,7 @@ func widenRange(f relatedFlags) string {
 	return ", or widen --since and --until"
 }
 
-// subjectAdvice says what to check about a subject that no event names.
+// subjectAdvice returns what to check about a subject that no event names.
 // A responder often has the user's e-mail address, while identity
 // providers log their own user id as the subject.
 func subjectAdvice(subject string) string {

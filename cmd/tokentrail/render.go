@@ -77,7 +77,7 @@ func writeReport(w io.Writer, r *forensics.TokenReport) error {
 		p.line("  no recorded use")
 	} else {
 		t := p.table()
-		// A rate over less than a minute says little.
+		// A rate over less than a minute is meaningless.
 		rate := fmt.Sprintf(", %.1f a minute", u.PerMinute)
 		if u.SpanSeconds < 60 {
 			rate = ""

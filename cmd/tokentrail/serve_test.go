@@ -415,7 +415,7 @@ func TestServeAcceptsIncidentPlanRequests(t *testing.T) {
 	}
 
 	// The HTML report shows each request as a curl command; it must run as
-	// printed. The revocations exist by now, so the server answers 200.
+	// printed. The revocations exist by now, so the server responds 200.
 	if _, err := exec.LookPath("curl"); err != nil {
 		t.Skip("curl is not installed, so the plan's curl commands are not run")
 	}

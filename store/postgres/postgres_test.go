@@ -138,10 +138,10 @@ func TestOpenErrorHidesPassword(t *testing.T) {
 	}
 }
 
-// TestOpenErrorsSayWhatToDo checks the advice of the errors an operator
+// TestOpenErrorAdvice checks the advice of the errors an operator
 // meets when setting up a store: a missing database or schema, an unknown
-// role, and a server that does not answer.
-func TestOpenErrorsSayWhatToDo(t *testing.T) {
+// role, and a server that does not accept connections.
+func TestOpenErrorAdvice(t *testing.T) {
 	ctx := context.Background()
 	refused, err := postgres.Open(ctx, "postgres://tokentrail@127.0.0.1:1/trail?sslmode=disable&connect_timeout=5")
 	if err == nil {

@@ -22,7 +22,7 @@ const scanPageSize = 1024
 // events_time index of each partition, on (time_ns, id), past the last
 // event of the previous page. A page costs the same at the end of the store
 // as at its start. The connection, and the lock that Close waits for, are
-// released before the loop body sees the page's events.
+// released before the loop body receives the page's events.
 func (s *Store) Scan(ctx context.Context, r store.TimeRange) iter.Seq2[audit.Event, error] {
 	return func(yield func(audit.Event, error) bool) {
 		lower, upper, matchesNothing := nanoRange(r)

@@ -361,15 +361,15 @@ func TestConsumerTerminatesInvalidMessages(t *testing.T) {
 	}
 }
 
-// refusingAppender stores events in st, but refuses as invalid any batch
+// rejectingAppender stores events in st, but refuses as invalid any batch
 // that holds the event refused, as a store does with a value it cannot
 // hold.
-type refusingAppender struct {
+type rejectingAppender struct {
 	st      *sqlite.Store
 	refused string
 }
 
-func (a *refusingAppender) Append(ctx context.Context, events []audit.Event) (store.Appended, error) {
+func (a *rejectingAppender) Append(ctx context.Context, events []audit.Event) (store.Appended, error) {
 	for _, e := range events {
 		if e.ID == a.refused {
 			return store.Appended{}, fmt.Errorf("event %s: %w", e.ID, audit.ErrInvalidValue)
@@ -389,7 +389,7 @@ func TestConsumerRefusedEventCostsOnlyItself(t *testing.T) {
 		s.publishRaw(t, natsjs.Subject(s.prefix, e.Kind), mustJSON(t, e))
 	}
 	st := openStore(t)
-	c := startConsumer(t, nc, &refusingAppender{st: st, refused: events[4].ID}, s.consumerOptions())
+	c := startConsumer(t, nc, &rejectingAppender{st: st, refused: events[4].ID}, s.consumerOptions())
 	waitFor(t, "10 messages handled", func() bool { s := c.Stats(); return s.Stored+s.Terminated == 10 })
 	if err := c.Close(context.Background()); err != nil {
 		t.Fatal(err)

@@ -72,9 +72,9 @@ function created(r) {
   ]);
 }
 
-// usesText says how many uses and how often. A rate over less than a
-// minute says little, so uses that close together are given with their
-// span instead.
+// usesText returns the number of uses and their rate. A rate over less
+// than a minute is meaningless, so uses that close together are given
+// with their span instead.
 function usesText(u) {
   if (!u.total) {
     return 'none recorded';
